@@ -1,0 +1,44 @@
+#!/usr/bin/env bun
+// The binary's entry: one commander program; each command group lives in its own file.
+import { Command, CommanderError } from "commander";
+import { VERSION } from "../src/version.ts";
+import { registerServe } from "./serve.ts";
+import { registerMigrate } from "./migrate.ts";
+import { registerRoles } from "./roles.ts";
+import { registerDoctor } from "./doctor.ts";
+import { fail } from "./output.ts";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("causeloop")
+    .description("Causeloop: multi-tenant incident intelligence with row-level security, one binary.")
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .exitOverride();
+  program.addHelpText(
+    "after",
+    `
+Without DATABASE_URL Causeloop runs on embedded PGlite in --data-dir (default ~/.local/share/causeloop).
+Examples:
+  causeloop demo                      serve a throw-away demo on http://127.0.0.1:8080
+  causeloop serve --port 8080         serve the API
+  causeloop doctor                    check the database, roles and row-level security`,
+  );
+  registerServe(program);
+  registerMigrate(program);
+  registerRoles(program);
+  registerDoctor(program);
+  return program;
+}
+
+if (import.meta.main) {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exit(error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0 ? 0 : 2);
+    }
+    fail(error);
+  }
+}

@@ -1,0 +1,58 @@
+// Shared CLI plumbing: configuration from flags, errors as one line with the catalogue's exit code, tables.
+import type { Command } from "commander";
+import { ConfigError, loadConfig, type Config, type ConfigOverrides } from "../src/config.ts";
+import { AppError } from "../src/errors.ts";
+import { redact } from "../src/log.ts";
+
+export interface CommonFlags {
+  dataDir?: string;
+  databaseUrl?: string;
+  json?: boolean;
+}
+
+export function withDatabaseFlags(command: Command): Command {
+  return command
+    .option("--data-dir <dir>", "PGlite data directory when DATABASE_URL is unset (env CAUSELOOP_DATA_DIR)")
+    .option("--database-url <url>", "PostgreSQL runtime connection (env DATABASE_URL)");
+}
+
+export function configFrom(flags: CommonFlags & ConfigOverrides): Config {
+  return loadConfig(process.env, { dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, host: flags.host, port: flags.port, insecureAllowBypassRls: flags.insecureAllowBypassRls, migrate: flags.migrate });
+}
+
+/** Prints one line to stderr and exits with the error's code: 2 for bad input or configuration. */
+export function fail(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`causeloop: error: ${redact(error.message)}\n`);
+    process.exit(2);
+  }
+  if (error instanceof AppError) {
+    process.stderr.write(`causeloop: error: ${redact(error.message)}\n`);
+    process.exit(error.exitCode);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`causeloop: unexpected error: ${redact(message.split("\n")[0] ?? "")}\n`);
+  if (process.env.CAUSELOOP_DEBUG === "1" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}
+
+/** Runs a command action, turning every failure into one line and an exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (error) {
+      fail(error);
+    }
+  };
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}

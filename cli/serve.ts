@@ -1,0 +1,90 @@
+// `causeloop serve` and `causeloop demo`.
+import type { Command } from "commander";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "../src/log.ts";
+import { startServer, type RunningServer } from "../src/server.ts";
+import { runOperation } from "../src/operator/operations.ts";
+import { action, configFrom, withDatabaseFlags } from "./output.ts";
+
+interface ServeFlags {
+  dataDir?: string;
+  databaseUrl?: string;
+  host?: string;
+  port?: string;
+  migrate?: boolean;
+  insecureAllowBypassRls?: boolean;
+}
+
+function untilSignal(server: RunningServer, onStopped?: () => void): Promise<void> {
+  const stop = (signal: string) => {
+    void server.shutdown(signal);
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+  return server.closed.then(() => {
+    onStopped?.();
+  });
+}
+
+export function registerServe(program: Command): void {
+  withDatabaseFlags(program.command("serve"))
+    .description("Serve the HTTP API (embedded PGlite without DATABASE_URL, PostgreSQL with it)")
+    .option("--host <host>", "address to listen on (env CAUSELOOP_HOST, default 127.0.0.1)")
+    .option("--port <port>", "port to listen on, 0 for any free port (env CAUSELOOP_PORT, default 8080)")
+    .option("--migrate", "on PostgreSQL, apply pending migrations first (needs DATABASE_OWNER_URL)")
+    .option("--insecure-allow-bypass-rls", "serve even when the runtime role bypasses RLS (local debugging only)")
+    .addHelpText("after", "\nExamples:\n  causeloop serve --data-dir /var/lib/causeloop --port 8080\n  DATABASE_URL=postgres://causeloop_app:...@db/causeloop causeloop serve --host 0.0.0.0")
+    .action(
+      action(async (flags: ServeFlags) => {
+        const config = configFrom(flags);
+        const logger = createLogger(config.logLevel);
+        const server = await startServer(config, logger);
+        await untilSignal(server);
+        process.exit(0);
+      }),
+    );
+
+  program
+    .command("demo")
+    .description("Serve a throw-away embedded database with a seeded demo organization")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", "8080")
+    .option("--keep", "keep the demo data directory when stopping")
+    .addHelpText("after", "\nExample:\n  causeloop demo --port 8080")
+    .action(
+      action(async (flags: { host: string; port: string; keep?: boolean }) => {
+        const dataDir = mkdtempSync(join(tmpdir(), "causeloop-demo-"));
+        const config = configFrom({ dataDir, host: flags.host, port: flags.port });
+        const cleanup = () => {
+          if (!flags.keep) rmSync(dataDir, { recursive: true, force: true });
+        };
+        let server: RunningServer;
+        try {
+          const logger = createLogger(config.logLevel);
+          server = await startServer(config, logger);
+        } catch (error) {
+          cleanup();
+          throw error;
+        }
+        const demo = (await runOperation(config, "demo.seed")) as { organization: string; workspace_id: string; issues: number };
+        process.stderr.write(
+          [
+            "",
+            `Causeloop demo is serving on ${server.url} (embedded PGlite in ${dataDir}${flags.keep ? ", kept" : ", removed on exit"}).`,
+            `Seeded organization '${demo.organization}' with workspace ${demo.workspace_id} and ${demo.issues} issues.`,
+            "Try:",
+            `  curl ${server.url}/healthz`,
+            `  curl ${server.url}/readyz`,
+            `  open ${server.url}/docs          (API reference; spec at ${server.url}/openapi.json)`,
+            `  causeloop doctor --data-dir ${dataDir}     (runs inside this server through its control socket)`,
+            "Stop with Ctrl-C.",
+            "",
+          ].join("\n"),
+        );
+        await untilSignal(server, cleanup);
+        process.exit(0);
+      }),
+    );
+}

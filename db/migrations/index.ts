@@ -1,0 +1,24 @@
+// Every migration, embedded into the binary as text. A test fails when a .sql file here is missing from this list.
+import m0001 from "./0001_foundation.sql" with { type: "text" };
+import m0002 from "./0002_auth_surface.sql" with { type: "text" };
+import m0003 from "./0003_product_core.sql" with { type: "text" };
+import m0004 from "./0004_integrations.sql" with { type: "text" };
+import m0005 from "./0005_governance.sql" with { type: "text" };
+import m0006 from "./0006_keys_and_orchestration.sql" with { type: "text" };
+import seedReference from "../seed_reference.sql" with { type: "text" };
+
+export interface MigrationSource {
+  name: string;
+  sql: string;
+}
+
+export const migrations: MigrationSource[] = [
+  { name: "0001_foundation", sql: m0001 },
+  { name: "0002_auth_surface", sql: m0002 },
+  { name: "0003_product_core", sql: m0003 },
+  { name: "0004_integrations", sql: m0004 },
+  { name: "0005_governance", sql: m0005 },
+  { name: "0006_keys_and_orchestration", sql: m0006 },
+];
+
+export const referenceSql: string = seedReference;

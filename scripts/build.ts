@@ -1,0 +1,20 @@
+// `bun run build`: one executable, dist/causeloop, with the migrations, the reference SQL and PGlite's
+// WebAssembly and file-system bundle embedded (imported as files/text by the sources themselves).
+import { mkdirSync, statSync } from "node:fs";
+
+const outfile = process.argv[2] ?? "dist/causeloop";
+mkdirSync("dist", { recursive: true });
+const started = performance.now();
+const result = await Bun.build({
+  entrypoints: ["cli/main.ts"],
+  compile: { outfile },
+  minify: true,
+  sourcemap: "linked",
+  define: { "process.env.DEV": '"false"' },
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+const size = statSync(outfile).size;
+console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms`);

@@ -1,0 +1,132 @@
+// Every setting Causeloop reads, typed and validated once at start. Flags override environment variables.
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type EngineKind = "pglite" | "postgres";
+
+export interface DatabaseUrlInfo {
+  url: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: string | undefined;
+}
+
+export interface Config {
+  engine: EngineKind;
+  /** PGlite data directory (embedded mode); also holds generated keys and the control socket. */
+  dataDir: string;
+  /** Runtime connection (PostgreSQL mode): the app role. */
+  databaseUrl: DatabaseUrlInfo | undefined;
+  /** Owner connection (PostgreSQL mode): migrations, role setup, onboarding. */
+  databaseOwnerUrl: DatabaseUrlInfo | undefined;
+  poolSize: number;
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+  logLevel: "debug" | "info" | "warn" | "error";
+  insecureAllowBypassRls: boolean;
+  migrateOnStart: boolean;
+  /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
+  lockWaitMs: number;
+}
+
+export interface ConfigOverrides {
+  dataDir?: string;
+  databaseUrl?: string;
+  host?: string;
+  port?: string | number;
+  insecureAllowBypassRls?: boolean;
+  migrate?: boolean;
+}
+
+export const DEFAULT_DATA_DIR = join(homedir(), ".local", "share", "causeloop");
+
+/** The environment variables Causeloop reads, with their defaults; the README table mirrors this list. */
+export const ENVIRONMENT = {
+  DATABASE_URL: "unset: embedded PGlite",
+  DATABASE_OWNER_URL: "unset",
+  CAUSELOOP_DATA_DIR: "~/.local/share/causeloop",
+  CAUSELOOP_HOST: "127.0.0.1",
+  CAUSELOOP_PORT: "8080",
+  CAUSELOOP_DB_POOL_SIZE: "10",
+  CAUSELOOP_BODY_LIMIT_BYTES: "1048576",
+  CAUSELOOP_SHUTDOWN_TIMEOUT_MS: "10000",
+  CAUSELOOP_LOG_LEVEL: "info",
+  CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS: "false",
+  CAUSELOOP_LOCK_WAIT_MS: "15000",
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+export function parseDatabaseUrl(raw: string, name: string): DatabaseUrlInfo {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL (expected postgres://user:password@host:5432/database)`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(`${name} must start with postgres:// or postgresql:// (got ${url.protocol}//)`);
+  }
+  if (!url.hostname) throw new ConfigError(`${name} has no host`);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ""));
+  if (!database) throw new ConfigError(`${name} names no database (add /<database> after the host)`);
+  const port = url.port ? Number(url.port) : 5432;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${name} has a bad port`);
+  const sslmode = url.searchParams.get("sslmode") ?? undefined;
+  const allowed = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+  if (sslmode !== undefined && !allowed.includes(sslmode)) {
+    throw new ConfigError(`${name} has an unknown sslmode '${sslmode}' (one of ${allowed.join(", ")})`);
+  }
+  return { url: raw, host: url.hostname, port, database, user: decodeURIComponent(url.username), sslmode };
+}
+
+function integer(raw: string | number | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = typeof raw === "number" ? raw : Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got '${raw}')`);
+  }
+  return value;
+}
+
+function boolean(raw: string | undefined, name: string): boolean {
+  if (raw === undefined || raw === "") return false;
+  if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false (got '${raw}')`);
+}
+
+export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}): Config {
+  const rawUrl = flags.databaseUrl ?? env.DATABASE_URL;
+  const databaseUrl = rawUrl ? parseDatabaseUrl(rawUrl, "DATABASE_URL") : undefined;
+  const databaseOwnerUrl = env.DATABASE_OWNER_URL ? parseDatabaseUrl(env.DATABASE_OWNER_URL, "DATABASE_OWNER_URL") : undefined;
+  const logLevel = (env.CAUSELOOP_LOG_LEVEL ?? "info").toLowerCase();
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new ConfigError(`CAUSELOOP_LOG_LEVEL must be one of debug, info, warn, error (got '${logLevel}')`);
+  }
+  const host = flags.host ?? env.CAUSELOOP_HOST ?? "127.0.0.1";
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`host '${host}' is not a valid host name or address`);
+  return {
+    engine: databaseUrl ? "postgres" : "pglite",
+    dataDir: resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR),
+    databaseUrl,
+    databaseOwnerUrl,
+    poolSize: integer(env.CAUSELOOP_DB_POOL_SIZE, "CAUSELOOP_DB_POOL_SIZE", 10, 1, 500),
+    host,
+    port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535),
+    bodyLimitBytes: integer(env.CAUSELOOP_BODY_LIMIT_BYTES, "CAUSELOOP_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    shutdownTimeoutMs: integer(env.CAUSELOOP_SHUTDOWN_TIMEOUT_MS, "CAUSELOOP_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    logLevel: logLevel as Config["logLevel"],
+    insecureAllowBypassRls: flags.insecureAllowBypassRls ?? boolean(env.CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS, "CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS"),
+    migrateOnStart: flags.migrate ?? false,
+    lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
+  };
+}

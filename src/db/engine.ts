@@ -1,0 +1,213 @@
+// One module, two engines: embedded PGlite (no DATABASE_URL) or PostgreSQL through postgres.js.
+// Callers see the same Engine either way; route code never learns which one is underneath.
+import { mkdirSync } from "node:fs";
+import { PGlite, type Transaction as PGliteTransaction } from "@electric-sql/pglite";
+import postgres from "postgres";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { PostgresJsSession } from "drizzle-orm/postgres-js/session";
+import { PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { createTableRelationsHelpers, extractTablesRelationalConfig } from "drizzle-orm/relations";
+import type { DatabaseUrlInfo, EngineKind } from "../config.ts";
+import { AppError } from "../errors.ts";
+import * as schema from "./schema/index.ts";
+import { loadPgliteAssets } from "./pglite-assets.ts";
+
+export type Schema = typeof schema;
+export type Drizzle = PgDatabase<PgQueryResultHKT, Schema>;
+
+export type Row = Record<string, unknown>;
+
+/** Raw SQL on one connection or transaction. */
+export interface Queryable {
+  query<T extends Row = Row>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** A transaction: raw SQL plus typed drizzle queries on the same connection. */
+export interface Tx extends Queryable {
+  readonly db: Drizzle;
+  /** Several statements at once, inside this transaction; no parameters. */
+  exec(text: string): Promise<void>;
+}
+
+export interface EngineInfo {
+  kind: EngineKind;
+  host?: string;
+  database?: string;
+  user?: string;
+  dataDir?: string;
+}
+
+export interface Engine extends Queryable {
+  readonly kind: EngineKind;
+  readonly info: EngineInfo;
+  /** The role tenant transactions run as in PGlite (SET LOCAL ROLE); PostgreSQL connects as it instead. */
+  readonly switchRoleInTransactions: boolean;
+  /** Runs several statements at once (migrations); no parameters. */
+  exec(text: string): Promise<void>;
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs fn on one dedicated connection, for session-level advisory locks and no-transaction migrations. */
+  session<T>(fn: (conn: Queryable & { exec(text: string): Promise<void>; transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> }) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- PGlite
+
+export async function openPglite(dataDir: string): Promise<Engine> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const assets = await loadPgliteAssets();
+  const pg = await PGlite.create({ dataDir: `${dataDir}/pgdata`, ...assets });
+  const wrapTx = (t: PGliteTransaction): Tx => ({
+    db: drizzlePglite(t as unknown as PGlite, { schema }) as unknown as Drizzle,
+    query: async <T extends Row>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
+    exec: async (text: string) => {
+      await t.exec(text);
+    },
+  });
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => pg.transaction((t) => fn(wrapTx(t)));
+  const query = async <T extends Row>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
+  const exec = async (text: string) => {
+    await pg.exec(text);
+  };
+  return {
+    kind: "pglite",
+    info: { kind: "pglite", dataDir },
+    switchRoleInTransactions: true,
+    query,
+    exec,
+    transaction,
+    // PGlite is one connection already; its own queue serializes callers.
+    session: (fn) => fn({ query, exec, transaction }),
+    close: () => pg.close(),
+  };
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+const relational = (() => {
+  const config = extractTablesRelationalConfig(schema, createTableRelationsHelpers);
+  return { fullSchema: schema, schema: config.tables, tableNamesMap: config.tableNamesMap };
+})();
+const dialect = new PgDialect();
+
+/**
+ * drizzle over one postgres.js transaction or reserved connection. drizzle's own constructor rewrites the
+ * client's type parsers (dates as strings), which would make raw results differ from PGlite's; building the
+ * session directly keeps Date objects on both engines.
+ */
+function drizzleOn(client: postgres.Sql | postgres.TransactionSql | postgres.ReservedSql): Drizzle {
+  const session = new PostgresJsSession(client as unknown as postgres.Sql, dialect, relational, {});
+  return new PgDatabase(dialect, session, relational) as unknown as Drizzle;
+}
+
+/** JSON parameters: drizzle hands strings, raw callers may hand objects; both end up as JSON text. */
+const jsonSerializer = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
+
+function sslOption(info: DatabaseUrlInfo): postgres.Options<Record<string, never>>["ssl"] {
+  switch (info.sslmode) {
+    case undefined:
+    case "disable":
+      return false;
+    case "allow":
+    case "prefer":
+      return "prefer";
+    case "require":
+      return "require";
+    case "verify-ca":
+    case "verify-full":
+      return "verify-full";
+    default:
+      return false;
+  }
+}
+
+export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appName = "causeloop"): Promise<Engine> {
+  const url = new URL(info.url);
+  url.searchParams.delete("sslmode");
+  const sql = postgres(url.toString(), {
+    max: poolSize,
+    ssl: sslOption(info),
+    onnotice: () => {},
+    connect_timeout: 10,
+    idle_timeout: 60,
+    connection: { application_name: appName },
+    // Keep int8 and numeric as strings (no precision loss); dates as Date, like PGlite.
+  });
+  sql.options.serializers["114"] = jsonSerializer;
+  sql.options.serializers["3802"] = jsonSerializer;
+  type Sqlish = postgres.Sql | postgres.TransactionSql | postgres.ReservedSql;
+  const queryOn = (s: Sqlish) => async <T extends Row>(text: string, params?: unknown[]) =>
+    (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+  const wrapTx = (t: postgres.TransactionSql): Tx => ({
+    db: drizzleOn(t),
+    query: queryOn(t),
+    exec: async (text: string) => {
+      await t.unsafe(text).simple();
+    },
+  });
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => sql.begin((t) => fn(wrapTx(t))) as Promise<T>;
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw connectionError(info, error);
+  }
+  return {
+    kind: "postgres",
+    info: { kind: "postgres", host: info.host, database: info.database, user: info.user },
+    switchRoleInTransactions: false,
+    query: queryOn(sql),
+    exec: async (text) => {
+      await sql.unsafe(text).simple();
+    },
+    transaction,
+    session: async (fn) => {
+      const reserved = await sql.reserve();
+      try {
+        return await fn({
+          query: queryOn(reserved),
+          exec: async (text) => {
+            await reserved.unsafe(text).simple();
+          },
+          transaction: async (inner) => {
+            await reserved.unsafe("begin");
+            try {
+              const result = await inner({
+                db: drizzleOn(reserved),
+                query: queryOn(reserved),
+                exec: async (text) => {
+                  await reserved.unsafe(text).simple();
+                },
+              });
+              await reserved.unsafe("commit");
+              return result;
+            } catch (error) {
+              await reserved.unsafe("rollback").catch(() => {});
+              throw error;
+            }
+          },
+        });
+      } finally {
+        reserved.release();
+      }
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+/** A connection failure as one clear line: host and database, never the password. */
+function connectionError(info: DatabaseUrlInfo, error: unknown): AppError {
+  const code = (error as { code?: string }).code;
+  const reason =
+    code === "ECONNREFUSED"
+      ? "connection refused"
+      : code === "ENOTFOUND"
+        ? "host not found"
+        : code === "28P01"
+          ? "password authentication failed"
+          : code === "3D000"
+            ? "database does not exist"
+            : code === "CONNECT_TIMEOUT"
+              ? "connection timed out"
+              : (error as Error).message.replace(/postgres(ql)?:\/\/\S+/g, "<url>");
+  return new AppError("database_unreachable", `cannot connect to PostgreSQL at ${info.host}:${info.port}/${info.database} as ${info.user || "(default user)"}: ${reason}`);
+}

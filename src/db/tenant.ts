@@ -1,0 +1,39 @@
+// The tenant door: the only way to tenant data. One transaction, one transaction-local setting of
+// app.current_workspace (and in PGlite the switch to the runtime role), then the caller's work.
+// Never a session-level SET: the setting dies with the transaction, so a pooled connection carries nothing over.
+import { AppError } from "../errors.ts";
+import type { Engine, Tx } from "./engine.ts";
+
+export const APP_ROLE = "causeloop_app";
+const WORKSPACE_ID = /^ws_[0-9a-z]{26}$/;
+
+/** The subset of the engine a tenant transaction needs; routes receive only the Tx handed to fn. */
+export type TenantDoor = <T>(workspaceId: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+export function isWorkspaceId(value: string): boolean {
+  return WORKSPACE_ID.test(value);
+}
+
+export async function withTenant<T>(engine: Engine, workspaceId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  if (!isWorkspaceId(workspaceId)) throw new AppError("not_found", "workspace not found");
+  return engine.transaction(async (tx) => {
+    await tx.query("select set_config('app.current_workspace', $1, true)", [workspaceId]);
+    if (engine.switchRoleInTransactions) await tx.exec(`set local role ${APP_ROLE}`);
+    return fn(tx);
+  });
+}
+
+export function tenantDoor(engine: Engine): TenantDoor {
+  return (workspaceId, fn) => withTenant(engine, workspaceId, fn);
+}
+
+/**
+ * A transaction as the runtime role with no workspace set: what the app sees outside the door.
+ * Used by health checks that must not touch tenant data, and by tests proving RLS hides everything.
+ */
+export async function withoutTenant<T>(engine: Engine, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return engine.transaction(async (tx) => {
+    if (engine.switchRoleInTransactions) await tx.exec(`set local role ${APP_ROLE}`);
+    return fn(tx);
+  });
+}

@@ -1,0 +1,183 @@
+// The composition root of the HTTP API: every dependency comes in through createApp(), every capability's
+// routes are mounted here, and every request passes the same front door (request id, limits, errors, log).
+import { Elysia, type AnyElysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+import { isAppError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { newId } from "../ids.ts";
+import { problemResponse } from "./problem.ts";
+import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
+import { docsPage } from "./docs.ts";
+
+export interface AppDeps {
+  logger: Logger;
+  /** Capability route plugins (one Elysia instance per capability), mounted under the front door. */
+  capabilities?: AnyElysia[];
+  readiness: ReadinessProbe;
+  version: string;
+  bodyLimitBytes: number;
+}
+
+export interface RequestMeta {
+  requestId: string;
+  workspaceId?: string;
+}
+
+export interface HttpApp {
+  readonly elysia: Elysia;
+  /** Handles one request through the whole front door; tests call it without opening a socket. */
+  fetch(request: Request): Promise<Response>;
+  /** Requests in flight (graceful shutdown waits for them). */
+  inFlight(): number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+function routePattern(path: string): RegExp {
+  const escaped = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
+  return new RegExp(`^${escaped}/?$`);
+}
+
+export function createApp(deps: AppDeps): HttpApp {
+  const meta = new WeakMap<Request, RequestMeta>();
+  const requestIdOf = (request: Request) => meta.get(request)?.requestId ?? "unknown";
+
+  const elysia = new Elysia({ normalize: true })
+    .onError({ as: "global" }, ({ code, error, request }) => {
+      const requestId = requestIdOf(request);
+      if (isAppError(error)) return problemResponse(error.code, error.message, requestId, error.extra);
+      switch (code) {
+        case "PARSE":
+          return problemResponse("invalid_json", "the request body is not valid JSON", requestId);
+        case "VALIDATION":
+          return problemResponse("validation_failed", validationDetail(error), requestId);
+        case "NOT_FOUND": {
+          const url = new URL(request.url);
+          const allowed = allowedMethods(url.pathname);
+          if (allowed.length) {
+            return problemResponse("method_not_allowed", `${request.method} is not allowed on ${url.pathname}`, requestId, { allowed }, { allow: allowed.join(", ") });
+          }
+          return problemResponse("not_found", `no route for ${request.method} ${url.pathname}`, requestId);
+        }
+        default:
+          deps.logger.error("request.failed", { request_id: requestId, error: (error as Error)?.message ?? String(error), stack: (error as Error)?.stack });
+          return problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);
+      }
+    })
+    .use(
+      openapi({
+        path: "/openapi",
+        specPath: "/openapi.json",
+        provider: null,
+        documentation: {
+          info: { title: "Causeloop API", version: deps.version, description: "Multi-tenant incident intelligence with tenant isolation enforced by PostgreSQL row-level security." },
+        },
+      }),
+    )
+    .get("/docs", () => new Response(docsPage(), { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
+    .use(healthRoutes(deps.readiness, deps.version))
+    .use((deps.capabilities ?? []).reduce((group, plugin) => group.use(plugin), new Elysia({ name: "capabilities" })));
+
+  let compiled: { method: string; pattern: RegExp }[] | undefined;
+  function allowedMethods(pathname: string): string[] {
+    compiled ??= elysia.routes.map((r) => ({ method: r.method, pattern: routePattern(r.path) }));
+    const methods = new Set(compiled.filter((r) => r.pattern.test(pathname)).map((r) => r.method));
+    if (methods.has("GET")) methods.add("HEAD");
+    return [...methods].sort();
+  }
+
+  let inFlight = 0;
+  async function fetch(request: Request): Promise<Response> {
+    const started = performance.now();
+    const supplied = request.headers.get("x-request-id");
+    const requestId = supplied && REQUEST_ID.test(supplied) ? supplied : newId("req");
+    const info: RequestMeta = { requestId };
+    inFlight++;
+    let response: Response;
+    try {
+      const early = rejectEarly(request, requestId, deps.bodyLimitBytes);
+      const sized = early ? undefined : await withKnownLength(request, deps.bodyLimitBytes);
+      if (sized) meta.set(sized, info);
+      const unsupported = sized ? rejectMediaType(sized, requestId) : undefined;
+      response =
+        early ??
+        unsupported ??
+        (sized ? await elysia.handle(sized) : problemResponse("payload_too_large", `the request body is over the limit of ${deps.bodyLimitBytes} bytes`, requestId, { limit_bytes: deps.bodyLimitBytes }));
+    } catch (error) {
+      deps.logger.error("request.failed", { request_id: requestId, error: (error as Error).message });
+      response = problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);
+    } finally {
+      inFlight--;
+    }
+    response.headers.set("x-request-id", requestId);
+    const url = new URL(request.url);
+    deps.logger.info("request", {
+      method: request.method,
+      route: url.pathname.replace(/\/(?:[a-z]+_[0-9a-z]{26})(?=\/|$)/g, "/:id"),
+      status: response.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      request_id: requestId,
+      workspace_id: info.workspaceId,
+    });
+    return response;
+  }
+
+  return { elysia: elysia as unknown as Elysia, fetch, inFlight: () => inFlight };
+}
+
+/**
+ * A body without Content-Length (chunked) is read up to the limit here, so the limit holds for every request;
+ * returns undefined when it is over.
+ */
+async function withKnownLength(request: Request, limit: number): Promise<Request | undefined> {
+  if (!BODY_METHODS.has(request.method) || request.headers.has("content-length") || !request.body) return request;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const headers = new Headers(request.headers);
+  headers.set("content-length", String(size));
+  return new Request(request.url, { method: request.method, headers, body: Buffer.concat(chunks) });
+}
+
+/** The declared body size, checked before anything is read. */
+function rejectEarly(request: Request, requestId: string, limit: number): Response | undefined {
+  const length = Number(request.headers.get("content-length") ?? "0");
+  if (Number.isFinite(length) && length > limit) {
+    return problemResponse("payload_too_large", `the request body is ${length} bytes; the limit is ${limit}`, requestId, { limit_bytes: limit });
+  }
+  return undefined;
+}
+
+/** Request bodies are JSON: anything else is 415 before parsing. */
+function rejectMediaType(request: Request, requestId: string): Response | undefined {
+  const length = Number(request.headers.get("content-length") ?? "0");
+  if (BODY_METHODS.has(request.method) && length > 0) {
+    const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== "application/json" && !type?.endsWith("+json")) {
+      return problemResponse("unsupported_media_type", `request bodies must be application/json (got ${type || "no content type"})`, requestId);
+    }
+  }
+  return undefined;
+}
+
+function validationDetail(error: unknown): string {
+  const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all;
+  if (Array.isArray(all) && all.length) {
+    return all
+      .slice(0, 5)
+      .map((e) => `${e.path || "body"}: ${e.summary ?? e.message ?? "invalid"}`)
+      .join("; ");
+  }
+  return "the request does not match the expected shape";
+}

@@ -1,0 +1,41 @@
+// RFC 9457 problem documents from the one error catalogue.
+import { ERROR_CATALOGUE, type ErrorCode } from "../errors.ts";
+
+export const PROBLEM_TYPE_BASE = "https://causeloop.dev/problems/";
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  request_id: string;
+  [extra: string]: unknown;
+}
+
+export function problemBody(code: ErrorCode, detail: string, requestId: string, extra: Record<string, unknown> = {}): Problem {
+  const entry = ERROR_CATALOGUE[code];
+  return {
+    ...extra,
+    type: `${PROBLEM_TYPE_BASE}${code.replaceAll("_", "-")}`,
+    title: entry.title,
+    status: entry.status,
+    detail,
+    code,
+    request_id: requestId,
+  };
+}
+
+export function problemResponse(
+  code: ErrorCode,
+  detail: string,
+  requestId: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Response {
+  const body = problemBody(code, detail, requestId, extra);
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { "content-type": "application/problem+json", "x-request-id": requestId, ...headers },
+  });
+}

@@ -1,0 +1,90 @@
+// Opening the database for each face: `serve` (the runtime role) and operator commands (the owner).
+import { AppError } from "../errors.ts";
+import type { Config } from "../config.ts";
+import { openPglite, openPostgres, type Engine } from "../db/engine.ts";
+import { acquireDataDirLock, type DataDirLock } from "../db/lock.ts";
+import { migrate, schemaIsCurrent } from "../db/migrate.ts";
+import { checkRole, setupAppRole } from "../db/system.ts";
+import type { Logger } from "../log.ts";
+
+export interface OpenDatabase {
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+function closer(engine: Engine, lock?: DataDirLock): () => Promise<void> {
+  let closed = false;
+  return async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      await engine.close();
+    } finally {
+      lock?.release();
+    }
+  };
+}
+
+/** PGlite: lock the data dir, open, bring the schema and the runtime role up to date. */
+export async function openEmbedded(config: Config, kind: "serve" | "command", options: { migrate: boolean }): Promise<OpenDatabase> {
+  const lock = await acquireDataDirLock(config.dataDir, kind, kind === "serve" ? 0 : config.lockWaitMs);
+  let engine: Engine | undefined;
+  try {
+    engine = await openPglite(config.dataDir);
+    if (options.migrate) {
+      await migrate(engine);
+      await setupAppRole(engine);
+    }
+    return { engine, close: closer(engine, lock) };
+  } catch (error) {
+    await engine?.close().catch(() => {});
+    lock.release();
+    throw error;
+  }
+}
+
+/** `serve`: the runtime connection. On PostgreSQL refuses a superuser/BYPASSRLS role and a schema behind the binary. */
+export async function openForServe(config: Config, logger: Logger): Promise<OpenDatabase> {
+  if (config.engine === "pglite") return openEmbedded(config, "serve", { migrate: true });
+  const url = config.databaseUrl;
+  if (!url) throw new AppError("config_invalid", "DATABASE_URL is not set");
+  if (config.migrateOnStart) {
+    const owner = await openOwner(config);
+    try {
+      const result = await migrate(owner);
+      logger.info("migrate.done", { applied: result.applied.map((a) => a.name) });
+    } finally {
+      await owner.close();
+    }
+  }
+  const engine = await openPostgres(url, config.poolSize, "causeloop-serve");
+  try {
+    const role = await checkRole(engine, "current_user");
+    if (!role.ok) {
+      if (!config.insecureAllowBypassRls) {
+        throw new AppError(
+          "insecure_role",
+          `refusing to serve: ${role.problems.join("; ")}, so row-level security would be silently ignored. Connect DATABASE_URL as the runtime role instead: run 'causeloop roles setup' with DATABASE_OWNER_URL set, then use causeloop_app in DATABASE_URL (--insecure-allow-bypass-rls exists for local debugging only)`,
+        );
+      }
+      logger.warn("security.insecure_role", { detail: `${role.problems.join("; ")}: tenant isolation is NOT enforced (--insecure-allow-bypass-rls)` });
+    }
+    const schema = await schemaIsCurrent(engine);
+    if (!schema.current) {
+      const why = [...schema.problems, ...schema.pending.map((p) => `${p} pending`)].join(", ");
+      throw new AppError("schema_behind", `the database schema is behind this binary (${why}); run 'causeloop migrate' with DATABASE_OWNER_URL set, or start with --migrate`);
+    }
+    return { engine, close: closer(engine) };
+  } catch (error) {
+    await engine.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** The owner connection on PostgreSQL (DATABASE_OWNER_URL). */
+export async function openOwner(config: Config): Promise<Engine> {
+  if (!config.databaseOwnerUrl) {
+    throw new AppError("config_invalid", "DATABASE_OWNER_URL is not set: migrations, role setup and onboarding need the owner connection on PostgreSQL");
+  }
+  return openPostgres(config.databaseOwnerUrl, 2, "causeloop-operator");
+}

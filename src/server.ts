@@ -1,0 +1,88 @@
+// `causeloop serve`: the database, the HTTP API and (embedded mode) the control socket, with graceful shutdown.
+import type { Config } from "./config.ts";
+import { createApp } from "./http/app.ts";
+import { engineReadiness } from "./health/readiness.ts";
+import type { Logger } from "./log.ts";
+import { openForServe } from "./operator/database.ts";
+import { startControlServer, type ControlServer } from "./operator/control.ts";
+import { isOperationName, runInProcess } from "./operator/operations.ts";
+import { AppError } from "./errors.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops accepting, drains in-flight requests (up to the shutdown timeout), closes the database. */
+  shutdown(reason: string): Promise<void>;
+  closed: Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const started = performance.now();
+  const db = await openForServe(config, logger);
+  const app = createApp({
+    logger,
+    readiness: engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls }),
+    version: VERSION,
+    bodyLimitBytes: config.bodyLimitBytes,
+  });
+  let control: ControlServer | undefined;
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: config.host,
+      port: config.port,
+      maxRequestBodySize: config.bodyLimitBytes + 1,
+      development: false,
+      fetch: (request) => app.fetch(request),
+    });
+    if (config.engine === "pglite") {
+      control = startControlServer(
+        config.dataDir,
+        async (name, args) => {
+          if (!isOperationName(name)) throw new AppError("not_found", `unknown operation ${name}`);
+          return runInProcess(name, { engine: db.engine, config }, args);
+        },
+        logger,
+      );
+    }
+  } catch (error) {
+    await db.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new AppError("config_invalid", `port ${config.port} on ${config.host} is already in use`);
+    throw error;
+  }
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+  logger.info("serve.started", {
+    url,
+    engine: db.engine.kind,
+    data_dir: config.engine === "pglite" ? config.dataDir : undefined,
+    database: db.engine.info.host ? `${db.engine.info.host}/${db.engine.info.database}` : undefined,
+    version: VERSION,
+    startup_ms: Math.round(performance.now() - started),
+  });
+  if (config.insecureAllowBypassRls) logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
+
+  let resolveClosed: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
+      const drained = server.stop(false);
+      const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(config.shutdownTimeoutMs).then(() => true)]);
+      if (timedOut) {
+        logger.warn("serve.drain_timeout", { in_flight: app.inFlight() });
+        await server.stop(true);
+      }
+      control?.stop();
+      await db.close();
+      logger.info("serve.stopped", { reason });
+      resolveClosed();
+    })();
+    return stopping;
+  };
+  return { url, port: server.port ?? config.port, shutdown, closed };
+}
