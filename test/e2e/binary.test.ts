@@ -1,0 +1,140 @@
+// The compiled binary end to end, as an operator uses it: serve, readiness, operator commands through the
+// running server, the data-dir lock, graceful SIGTERM, the PostgreSQL role guard, and clear errors.
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBinary, startServe } from "../helpers/binary.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { postgresServer } from "../helpers/postgres-server.ts";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "causeloop-e2e-"));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("compiled binary on PGlite", () => {
+  test("serve on a fresh data dir, /readyz 200, operator commands through the running server, SIGTERM exits cleanly", async () => {
+    const dataDir = tempDir();
+    const server = await startServe(["--data-dir", dataDir]);
+    try {
+      const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { status: string };
+      expect(ready.status).toBe("ready");
+      expect(existsSync(join(dataDir, "control.sock"))).toBe(true);
+
+      const doctor = await runBinary(["doctor", "--data-dir", dataDir, "--json"]);
+      expect(doctor.code).toBe(0);
+      expect(JSON.parse(doctor.stdout)).toMatchObject({ ok: true });
+
+      const migrate = await runBinary(["migrate", "--data-dir", dataDir, "--json"]);
+      expect(migrate.code).toBe(0);
+      expect(JSON.parse(migrate.stdout).applied).toEqual([]);
+
+      const second = await runBinary(["serve", "--data-dir", dataDir, "--port", "0"]);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain("is in use by causeloop serve");
+      expect(second.stderr.trim().split("\n")).toHaveLength(1);
+    } finally {
+      const code = await server.stop("SIGTERM");
+      expect(code).toBe(0);
+    }
+    expect(server.output()).toContain('"event":"serve.stopped"');
+    expect(existsSync(join(dataDir, "causeloop.lock"))).toBe(false);
+    expect(existsSync(join(dataDir, "control.sock"))).toBe(false);
+
+    // A later start on the same data dir keeps the data and needs no migration.
+    const again = await startServe(["--data-dir", dataDir]);
+    expect(await again.stop()).toBe(0);
+  });
+
+  test("an operator command on a data dir nobody serves opens it itself", async () => {
+    const dataDir = tempDir();
+    const migrate = await runBinary(["migrate", "--data-dir", dataDir]);
+    expect(migrate.code).toBe(0);
+    expect(migrate.stdout).toContain("applied 0001_foundation");
+    const status = await runBinary(["migrate", "status", "--data-dir", dataDir, "--json"]);
+    expect(JSON.parse(status.stdout).pending).toBe(0);
+    const roles = await runBinary(["roles", "check", "--data-dir", dataDir]);
+    expect(roles.code).toBe(0);
+  });
+
+  test("bad input is one line on stderr and exit code 2, never a stack trace", async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [["serve", "--port", "99999"], {}, /port must be a whole number/],
+      [["doctor"], { DATABASE_URL: "postgres://u:hunter2pass@" }, /DATABASE_URL/],
+      [["doctor"], { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" }, /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/db/],
+      [["migrate"], { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" }, /DATABASE_OWNER_URL is not set/],
+      [["no-such-command"], {}, /unknown command/],
+    ];
+    for (const [args, env, message] of cases) {
+      const result = await runBinary(args, env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toContain("hunter2pass");
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  test("--help and --version", async () => {
+    const help = await runBinary(["--help"]);
+    expect(help.code).toBe(0);
+    for (const command of ["serve", "demo", "migrate", "roles", "doctor"]) expect(help.stdout).toContain(command);
+    const serveHelp = await runBinary(["serve", "--help"]);
+    expect(serveHelp.stdout).toContain("Examples:");
+    const version = await runBinary(["--version"]);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe("compiled binary on PostgreSQL 16", () => {
+  let db: TestDb;
+  afterAll(() => db?.dispose());
+
+  test("roles setup, doctor and serve as the runtime role; a superuser runtime role is refused", async () => {
+    db = await createTestDb("postgres");
+    const server = await postgresServer();
+    const env = { DATABASE_URL: db.databaseUrl as string, DATABASE_OWNER_URL: db.ownerUrl as string };
+
+    const setup = await runBinary(["roles", "setup", "--password-stdin"], env, "app-role-test-password-0123456789\n");
+    expect(setup.code).toBe(0);
+    expect(setup.stdout).not.toContain("app-role-test-password");
+    const doctor = await runBinary(["doctor", "--json"], env);
+    expect(doctor.code).toBe(0);
+    expect(JSON.parse(doctor.stdout).ok).toBe(true);
+
+    const serve = await startServe([], env);
+    const ready = (await (await fetch(`${serve.url}/readyz`)).json()) as { checks: { name: string; ok: boolean }[] };
+    expect(ready.checks.every((c) => c.ok)).toBe(true);
+    expect(await serve.stop()).toBe(0);
+
+    const superuserUrl = server.superuserUrl(new URL(db.ownerUrl as string).pathname.slice(1));
+    const refused = await runBinary(["serve", "--port", "0"], { DATABASE_URL: superuserUrl });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("refusing to serve");
+    expect(refused.stderr).toContain("is a superuser");
+    expect(refused.stderr).toContain("causeloop roles setup");
+
+    const insecure = await startServe(["--insecure-allow-bypass-rls"], { DATABASE_URL: superuserUrl });
+    expect(insecure.output()).toContain("security.insecure");
+    expect(await insecure.stop()).toBe(0);
+  });
+
+  test("serve refuses a database that is behind the binary and names the fix", async () => {
+    const fresh = await createTestDb("postgres", { migrated: false });
+    try {
+      const server = await postgresServer();
+      const env = { DATABASE_URL: fresh.ownerUrl as string, DATABASE_OWNER_URL: fresh.ownerUrl as string };
+      const refused = await runBinary(["serve", "--port", "0", "--insecure-allow-bypass-rls"], env);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("causeloop migrate");
+      expect(server.port).toBeGreaterThan(0);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+});
