@@ -6,6 +6,7 @@ import { registerServe } from "./serve.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerRoles } from "./roles.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerTenants } from "./tenants.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ Examples:
   registerMigrate(program);
   registerRoles(program);
   registerDoctor(program);
+  registerTenants(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import { openForServe } from "./operator/database.ts";
 import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName, runInProcess } from "./operator/operations.ts";
 import { AppError } from "./errors.ts";
+import { tenantDoor } from "./db/tenant.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -25,6 +26,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     readiness: engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls }),
     version: VERSION,
     bodyLimitBytes: config.bodyLimitBytes,
+    door: tenantDoor(db.engine),
   });
   let control: ControlServer | undefined;
   let server: ReturnType<typeof Bun.serve>;

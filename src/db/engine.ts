@@ -19,7 +19,7 @@ export type Row = Record<string, unknown>;
 
 /** Raw SQL on one connection or transaction. */
 export interface Queryable {
-  query<T extends Row = Row>(text: string, params?: unknown[]): Promise<T[]>;
+  query<T = Row>(text: string, params?: unknown[]): Promise<T[]>;
 }
 
 /** A transaction: raw SQL plus typed drizzle queries on the same connection. */
@@ -58,13 +58,13 @@ export async function openPglite(dataDir: string): Promise<Engine> {
   const pg = await PGlite.create({ dataDir: `${dataDir}/pgdata`, ...assets });
   const wrapTx = (t: PGliteTransaction): Tx => ({
     db: drizzlePglite(t as unknown as PGlite, { schema }) as unknown as Drizzle,
-    query: async <T extends Row>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
+    query: async <T,>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
     exec: async (text: string) => {
       await t.exec(text);
     },
   });
   const transaction = <T>(fn: (tx: Tx) => Promise<T>) => pg.transaction((t) => fn(wrapTx(t)));
-  const query = async <T extends Row>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
+  const query = async <T,>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
   const exec = async (text: string) => {
     await pg.exec(text);
   };
@@ -135,7 +135,7 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
   sql.options.serializers["114"] = jsonSerializer;
   sql.options.serializers["3802"] = jsonSerializer;
   type Sqlish = postgres.Sql | postgres.TransactionSql | postgres.ReservedSql;
-  const queryOn = (s: Sqlish) => async <T extends Row>(text: string, params?: unknown[]) =>
+  const queryOn = (s: Sqlish) => async <T,>(text: string, params?: unknown[]) =>
     (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
   const wrapTx = (t: postgres.TransactionSql): Tx => ({
     db: drizzleOn(t),

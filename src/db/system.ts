@@ -6,7 +6,7 @@ import { schemaIsCurrent } from "./migrate.ts";
 import { APP_ROLE } from "./tenant.ts";
 
 /** Global tables: no workspace_id. Everything else in the schema must be a protected tenant table. */
-export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations"] as const;
+export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records"] as const;
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */
 export const ROOT_TABLES = ["workspaces"] as const;
 

@@ -8,10 +8,16 @@ import { newId } from "../ids.ts";
 import { problemResponse } from "./problem.ts";
 import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
 import { docsPage } from "./docs.ts";
+import type { TenantDoor } from "../db/tenant.ts";
+import { authPlugin } from "../identity/auth.ts";
+import { meRoutes } from "../identity/routes.ts";
+import { issueRoutes } from "../incidents/routes.ts";
 
 export interface AppDeps {
   logger: Logger;
-  /** Capability route plugins (one Elysia instance per capability), mounted under the front door. */
+  /** The tenant door: protected routes reach data only through it. Without it only public routes exist. */
+  door?: TenantDoor;
+  /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
   capabilities?: AnyElysia[];
   readiness: ReadinessProbe;
   version: string;
@@ -42,6 +48,19 @@ function routePattern(path: string): RegExp {
 export function createApp(deps: AppDeps): HttpApp {
   const meta = new WeakMap<Request, RequestMeta>();
   const requestIdOf = (request: Request) => meta.get(request)?.requestId ?? "unknown";
+
+  const protectedRoutes: AnyElysia[] = [];
+  if (deps.door) {
+    const auth = authPlugin({
+      door: deps.door,
+      requestId: requestIdOf,
+      noteWorkspace: (request, workspaceId) => {
+        const info = meta.get(request);
+        if (info) info.workspaceId = workspaceId;
+      },
+    });
+    protectedRoutes.push(meRoutes(auth), issueRoutes(auth));
+  }
 
   const elysia = new Elysia({ normalize: true })
     .onError({ as: "global" }, ({ code, error, request }) => {
@@ -77,7 +96,7 @@ export function createApp(deps: AppDeps): HttpApp {
     )
     .get("/docs", () => new Response(docsPage(), { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
     .use(healthRoutes(deps.readiness, deps.version))
-    .use((deps.capabilities ?? []).reduce((group, plugin) => group.use(plugin), new Elysia({ name: "capabilities" })));
+    .use([...protectedRoutes, ...(deps.capabilities ?? [])].reduce((group, plugin) => group.use(plugin), new Elysia({ name: "capabilities" })));
 
   let compiled: { method: string; pattern: RegExp }[] | undefined;
   function allowedMethods(pathname: string): string[] {

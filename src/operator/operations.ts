@@ -9,6 +9,7 @@ import { AppError } from "../errors.ts";
 import { openPostgres } from "../db/engine.ts";
 import { openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
+import { addWorkspace, listTenants, offboard, offboardingRecords, onboard, restore, type OnboardInput } from "../tenancy/service.ts";
 import { controlRequest, serveIsRunning } from "./control.ts";
 
 export interface OperationContext {
@@ -22,6 +23,8 @@ type Args = Record<string, unknown>;
 interface Operation {
   /** owner: DDL and role management; runtime: read-only checks through DATABASE_URL on PostgreSQL. */
   needs: "owner" | "runtime";
+  /** Embedded mode: bring the schema up to date first (commands that write tenant data). */
+  migrateFirst?: boolean;
   run(ctx: OperationContext, args: Args): Promise<unknown>;
 }
 
@@ -62,8 +65,39 @@ export const operations = {
     needs: "owner",
     run: ({ engine }) => checkRole(engine, APP_ROLE),
   },
+  onboard: {
+    needs: "owner",
+    migrateFirst: true,
+    run: ({ engine }, args) => onboard(engine, args as unknown as OnboardInput),
+  },
+  "workspace.add": {
+    needs: "owner",
+    migrateFirst: true,
+    run: ({ engine }, args) => addWorkspace(engine, String(args.org), String(args.workspace), args.name as string | undefined, args.actor as string | undefined),
+  },
+  offboard: {
+    needs: "owner",
+    migrateFirst: true,
+    run: ({ engine }, args) => offboard(engine, String(args.slug), args.mode as "soft" | "purge", args.actor as string | undefined),
+  },
+  "tenants.restore": {
+    needs: "owner",
+    migrateFirst: true,
+    run: ({ engine }, args) => restore(engine, String(args.slug), args.actor as string | undefined),
+  },
+  "tenants.list": {
+    needs: "owner",
+    migrateFirst: true,
+    run: ({ engine }) => listTenants(engine),
+  },
+  "tenants.offboardings": {
+    needs: "owner",
+    migrateFirst: true,
+    run: ({ engine }, args) => offboardingRecords(engine, args.slug as string | undefined),
+  },
   "demo.seed": {
     needs: "owner",
+    migrateFirst: true,
     run: ({ engine }) => seedDemo(engine),
   },
 } satisfies Record<string, Operation>;
@@ -85,7 +119,7 @@ export async function runOperation(config: Config, name: OperationName, args: Ar
   const op: Operation = operations[name];
   if (config.engine === "pglite") {
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, args);
-    const db = await openEmbedded(config, "command", { migrate: false });
+    const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });
     try {
       return await op.run({ engine: db.engine, config }, args);
     } finally {

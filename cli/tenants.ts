@@ -1,0 +1,117 @@
+// Tenant lifecycle commands: onboard, offboard, workspace add, tenants list|restore|offboardings.
+import type { Command } from "commander";
+import { userInfo } from "node:os";
+import { createInterface } from "node:readline/promises";
+import { runOperation } from "../src/operator/operations.ts";
+import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
+import { AppError } from "../src/errors.ts";
+import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
+
+/** Who ran an operator command, for the audit trail: the OS user (no email, no secret). */
+export function operatorActor(): string {
+  return `operator:${process.env.SUDO_USER || userInfo().username}`;
+}
+
+async function confirmSlug(slug: string, what: string): Promise<void> {
+  if (!process.stdin.isTTY) throw new AppError("bad_request", `${what} needs confirmation: pass --yes when not on a terminal`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${what}. Type the slug "${slug}" to confirm: `);
+  rl.close();
+  if (answer.trim() !== slug) throw new AppError("bad_request", "confirmation did not match; nothing was changed");
+}
+
+export function registerTenants(program: Command): void {
+  withDatabaseFlags(program.command("onboard <slug>"))
+    .description("Onboard a client: organization, first workspace, retention defaults, admin user and a one-time admin token")
+    .requiredOption("--name <name>", "organization display name")
+    .requiredOption("--admin-email <email>", "the client admin's email (their login identity)")
+    .option("--workspace <slug>", "first workspace's slug", "production")
+    .option("--if-not-exists", "when the slug exists, print its ids (no new token) and exit 0")
+    .option("--json", "print {organization_id, workspace_id, admin_email, admin_token}")
+    .addHelpText("after", '\nExample:\n  causeloop onboard acme --name "Acme Corp" --admin-email ops@acme.com --json\nExit code 3 when the slug exists (unless --if-not-exists).')
+    .action(
+      action(async (slug: string, flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean }) => {
+        const config = configFrom(flags);
+        const result = (await runOperation(config, "onboard", { slug, name: flags.name, adminEmail: flags.adminEmail, workspace: flags.workspace, ifNotExists: flags.ifNotExists, actor: operatorActor() })) as OnboardResult;
+        if (flags.json) return printJson(result);
+        if (result.existed) {
+          process.stdout.write(`organization ${slug} already exists: ${result.organization_id}, workspace ${result.workspace_id} (no new token)\n`);
+          return;
+        }
+        process.stdout.write(`onboarded ${slug}: organization ${result.organization_id}, workspace ${result.workspace_id}, admin ${result.admin_email}\n`);
+        process.stdout.write(`admin token (shown once, store it now; only its hash is kept):\n${result.admin_token}\n`);
+      }),
+    );
+
+  withDatabaseFlags(program.command("offboard <slug>"))
+    .description("Offboard a client: soft (disable, revoke tokens; reversible) or purge (delete every row of its workspaces)")
+    .requiredOption("--mode <mode>", "soft or purge")
+    .option("--yes", "do not ask for the slug to be typed back")
+    .option("--json", "print the offboarding record")
+    .addHelpText("after", "\nExamples:\n  causeloop offboard acme --mode soft\n  causeloop offboard acme --mode purge --yes --json")
+    .action(
+      action(async (slug: string, flags: CommonFlags & { mode: string; yes?: boolean }) => {
+        if (flags.mode !== "soft" && flags.mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${flags.mode}")`);
+        const config = configFrom(flags);
+        if (!flags.yes) await confirmSlug(slug, flags.mode === "purge" ? `PURGE deletes every row of "${slug}" for good` : `Soft offboarding disables "${slug}" and revokes its tokens`);
+        const record = (await runOperation(config, "offboard", { slug, mode: flags.mode, actor: operatorActor() })) as OffboardingRecord;
+        if (flags.json) return printJson(record);
+        process.stdout.write(`${flags.mode === "purge" ? "purged" : "disabled"} ${slug} (record ${record.id})\n`);
+        for (const [tableName, count] of Object.entries(record.row_counts)) process.stdout.write(`  ${tableName}: ${count}\n`);
+      }),
+    );
+
+  const workspace = program.command("workspace").description("Workspaces of an organization");
+  withDatabaseFlags(workspace.command("add <org-slug> <workspace-slug>"))
+    .description("Add a workspace to an organization; the organization's owners become its owners")
+    .option("--name <name>", "display name")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop workspace add acme staging")
+    .action(
+      action(async (org: string, ws: string, flags: CommonFlags & { name?: string }) => {
+        const config = configFrom(flags);
+        const result = (await runOperation(config, "workspace.add", { org, workspace: ws, name: flags.name, actor: operatorActor() })) as { workspace_id: string };
+        if (flags.json) return printJson(result);
+        process.stdout.write(`added workspace ${org}/${ws}: ${result.workspace_id}\n`);
+      }),
+    );
+
+  const tenants = program.command("tenants").description("List, restore and review offboarded tenants");
+  withDatabaseFlags(tenants.command("list"))
+    .description("Organizations and workspaces with status, member count and creation time")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop tenants list --json")
+    .action(
+      action(async (flags: CommonFlags) => {
+        const rows = (await runOperation(configFrom(flags), "tenants.list")) as TenantRow[];
+        if (flags.json) return printJson(rows);
+        process.stdout.write(
+          `${table(
+            ["ORGANIZATION", "STATUS", "WORKSPACE", "WORKSPACE ID", "MEMBERS", "CREATED"],
+            rows.map((r) => [r.slug, r.status.toUpperCase(), r.workspace_slug ?? "-", r.workspace_id ?? "-", String(r.members), r.created_at.slice(0, 19)]),
+          )}\n`,
+        );
+      }),
+    );
+  withDatabaseFlags(tenants.command("restore <slug>"))
+    .description("Reverse a soft offboarding: re-enable the organization and the tokens it revoked")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop tenants restore acme")
+    .action(
+      action(async (slug: string, flags: CommonFlags) => {
+        const record = (await runOperation(configFrom(flags), "tenants.restore", { slug, actor: operatorActor() })) as OffboardingRecord;
+        if (flags.json) return printJson(record);
+        process.stdout.write(`restored ${slug} (${record.row_counts.personal_access_tokens ?? 0} tokens re-enabled)\n`);
+      }),
+    );
+  withDatabaseFlags(tenants.command("offboardings [slug]"))
+    .description("The global offboarding records (they outlive purged tenants)")
+    .option("--json", "machine-readable output")
+    .action(
+      action(async (slug: string | undefined, flags: CommonFlags) => {
+        const records = (await runOperation(configFrom(flags), "tenants.offboardings", { slug })) as OffboardingRecord[];
+        if (flags.json) return printJson(records);
+        process.stdout.write(`${table(["SLUG", "MODE", "WHEN", "BY", "ROWS"], records.map((r) => [r.slug, r.mode, new Date(r.completed_at ?? r.started_at).toISOString().slice(0, 19), r.performed_by, String(Object.values(r.row_counts).reduce((a, b) => a + Number(b), 0))]))}\n`);
+      }),
+    );
+}

@@ -1,0 +1,106 @@
+// Authentication and scope checks for every protected route: an Elysia macro `scope` that resolves the
+// caller through the tenant door and hands the route its principal and a door bound to its workspace.
+import { Elysia } from "elysia";
+import type { Tx } from "../db/engine.ts";
+import type { TenantDoor } from "../db/tenant.ts";
+import { AppError } from "../errors.ts";
+import type { RequestContext } from "../audit/service.ts";
+import { effectiveScopes, isRole, type Role, type Scope } from "./permissions.ts";
+import { parsePat } from "./tokens.ts";
+
+export interface Principal {
+  workspaceId: string;
+  /** The user (or service account) acting. */
+  actorId: string;
+  actorType: "user" | "service_account";
+  tokenId: string;
+  role: Role;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface AuthDeps {
+  door: TenantDoor;
+  /** Lets the front door log the workspace of an authenticated request. */
+  noteWorkspace?: (request: Request, workspaceId: string) => void;
+  requestId?: (request: Request) => string;
+}
+
+const UNAUTHORIZED = "missing, malformed, expired or revoked credentials";
+
+interface TokenRow {
+  id: string;
+  user_id: string | null;
+  service_account_id: string | null;
+  role: string;
+  scopes: string[];
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  ws_deleted_at: Date | null;
+  member_status: string | null;
+}
+
+export async function authenticate(door: TenantDoor, authorization: string | null): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+  const parsed = match?.[1] ? parsePat(match[1]) : undefined;
+  if (!parsed) throw new AppError("unauthorized", UNAUTHORIZED);
+  const principal = await door(parsed.workspaceId, async (tx) => {
+    const [row] = await tx.query<TokenRow>(
+      `select t.id, t.user_id, t.service_account_id, t.role, t.scopes, t.expires_at, t.revoked_at, t.last_used_at,
+              w.deleted_at as ws_deleted_at,
+              (select m.status from memberships m where m.workspace_id = t.workspace_id and m.user_id = t.user_id) as member_status
+         from personal_access_tokens t join workspaces w on w.id = t.workspace_id
+        where t.workspace_id = $1 and t.pat_hash = $2`,
+      [parsed.workspaceId, parsed.hash],
+    );
+    if (!row) throw new AppError("unauthorized", UNAUTHORIZED);
+    if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); contact your Causeloop operator");
+    const expired = row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now();
+    if (row.revoked_at || expired || !isRole(row.role)) throw new AppError("unauthorized", UNAUTHORIZED);
+    if (row.user_id && row.member_status !== "active") throw new AppError("unauthorized", UNAUTHORIZED);
+    if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
+      await tx.query("update personal_access_tokens set last_used_at = now() where workspace_id = $1 and id = $2", [parsed.workspaceId, row.id]);
+    }
+    return {
+      workspaceId: parsed.workspaceId,
+      actorId: (row.user_id ?? row.service_account_id) as string,
+      actorType: row.user_id ? "user" : "service_account",
+      tokenId: row.id,
+      role: row.role,
+      scopes: effectiveScopes(row.role, row.scopes),
+    } satisfies Principal;
+  });
+  return principal;
+}
+
+/** What a protected route receives besides the request. */
+export interface Caller {
+  principal: Principal;
+  /** The tenant door bound to the caller's workspace: the only way the route reaches data. */
+  tenant: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+  /** Request id, IP and user agent for the audit trail. */
+  context: RequestContext;
+}
+
+export function authPlugin(deps: AuthDeps) {
+  return new Elysia({ name: "auth" }).macro({
+    /** Declares the scope a route requires ("authenticated": any valid credential); the caller must hold it. */
+    scope: (scope: Scope | "authenticated") => ({
+      async resolve({ request, server }) {
+        const principal = await authenticate(deps.door, request.headers.get("authorization"));
+        deps.noteWorkspace?.(request, principal.workspaceId);
+        if (scope !== "authenticated" && !principal.scopes.has(scope)) throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
+        const caller: Caller = {
+          principal,
+          tenant: (fn) => deps.door(principal.workspaceId, fn),
+          context: {
+            traceId: deps.requestId?.(request),
+            ip: server?.requestIP(request)?.address,
+            userAgent: request.headers.get("user-agent") ?? undefined,
+          },
+        };
+        return { caller };
+      },
+    }),
+  });
+}

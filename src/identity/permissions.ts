@@ -1,0 +1,46 @@
+// The permission catalogue: every scope, and the four roles owner ⊇ admin ⊇ analyst ⊇ viewer.
+export const SCOPES = [
+  "issues:read",
+  "issues:write",
+  "members:read",
+  "members:write",
+  "tokens:write",
+  "audit:read",
+  "governance:read",
+  "governance:write",
+  "settings:read",
+  "settings:write",
+  "connectors:read",
+  "connectors:write",
+  "webhooks:read",
+  "webhooks:write",
+  "keys:manage",
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const ROLES = ["owner", "admin", "analyst", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+const VIEWER: Scope[] = ["issues:read", "members:read", "settings:read", "connectors:read", "webhooks:read"];
+const ANALYST: Scope[] = [...VIEWER, "issues:write", "tokens:write"];
+// Governance scopes belong to admin and owner only.
+const ADMIN: Scope[] = [...ANALYST, "members:write", "audit:read", "governance:read", "governance:write", "settings:write", "connectors:write", "webhooks:write"];
+const OWNER: Scope[] = [...ADMIN, "keys:manage"];
+
+export const ROLE_SCOPES: Record<Role, ReadonlySet<Scope>> = {
+  owner: new Set(OWNER),
+  admin: new Set(ADMIN),
+  analyst: new Set(ANALYST),
+  viewer: new Set(VIEWER),
+};
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+/** A token's effective scopes: its own list ('*' = all of its role's) intersected with its role's. */
+export function effectiveScopes(role: Role, tokenScopes: readonly string[]): Set<Scope> {
+  const allowed = ROLE_SCOPES[role];
+  if (tokenScopes.includes("*")) return new Set(allowed);
+  return new Set(tokenScopes.filter((s): s is Scope => allowed.has(s as Scope)));
+}

@@ -1,0 +1,73 @@
+// /v1/issues: create, list (cursor pagination, filters), get, update, soft delete.
+import { Elysia, t } from "elysia";
+import type { authPlugin, Caller } from "../identity/auth.ts";
+import { ISSUE_SEVERITIES, ISSUE_STATUSES, createIssue, deleteIssue, getIssue, listIssues, updateIssue, type Actor } from "./service.ts";
+
+const Status = t.Union(ISSUE_STATUSES.map((s) => t.Literal(s)));
+const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
+const Email = t.String({ format: "email", maxLength: 254 });
+const IssueId = t.Object({ id: t.String({ pattern: "^iss_[0-9a-z]{26}$", error: "id must be an issue id (iss_...)" }) });
+
+const actorOf = (caller: Caller): Actor => ({
+  workspaceId: caller.principal.workspaceId,
+  actorId: caller.principal.actorId,
+  actorType: caller.principal.actorType,
+  context: caller.context,
+});
+
+export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
+  return new Elysia({ name: "issues", prefix: "/v1/issues" })
+    .use(auth)
+    .post("/", ({ caller, body, set }) => {
+      set.status = 201;
+      return caller.tenant((tx) => createIssue(tx, actorOf(caller), body));
+    }, {
+      scope: "issues:write",
+      body: t.Object({
+        title: t.String({ minLength: 1, maxLength: 300 }),
+        body: t.Optional(t.String({ maxLength: 100_000 })),
+        status: t.Optional(Status),
+        severity: t.Optional(Severity),
+        reporter_email: t.Optional(t.Union([Email, t.Null()])),
+      }, { additionalProperties: false }),
+      detail: { summary: "Create an issue", tags: ["issues"] },
+    })
+    .get("/", ({ caller, query }) => caller.tenant((tx) => listIssues(tx, caller.principal.workspaceId, query)), {
+      scope: "issues:read",
+      query: t.Object({
+        status: t.Optional(Status),
+        severity: t.Optional(Severity),
+        created_after: t.Optional(t.String()),
+        created_before: t.Optional(t.String()),
+        limit: t.Optional(t.Integer({ minimum: 1, maximum: 200 })),
+        cursor: t.Optional(t.String({ maxLength: 200 })),
+      }),
+      detail: { summary: "List issues, newest first (cursor pagination)", tags: ["issues"] },
+    })
+    .get("/:id", ({ caller, params }) => caller.tenant((tx) => getIssue(tx, caller.principal.workspaceId, params.id)), {
+      scope: "issues:read",
+      params: IssueId,
+      detail: { summary: "Get an issue", tags: ["issues"] },
+    })
+    .patch("/:id", ({ caller, params, body }) => caller.tenant((tx) => updateIssue(tx, actorOf(caller), params.id, body)), {
+      scope: "issues:write",
+      params: IssueId,
+      body: t.Object({
+        title: t.Optional(t.String({ minLength: 1, maxLength: 300 })),
+        body: t.Optional(t.String({ maxLength: 100_000 })),
+        status: t.Optional(Status),
+        severity: t.Optional(Severity),
+        reporter_email: t.Optional(t.Union([Email, t.Null()])),
+      }, { additionalProperties: false, minProperties: 1 }),
+      detail: { summary: "Update an issue", tags: ["issues"] },
+    })
+    .delete("/:id", async ({ caller, params, set }) => {
+      await caller.tenant((tx) => deleteIssue(tx, actorOf(caller), params.id));
+      set.status = 204;
+      return null;
+    }, {
+      scope: "issues:write",
+      params: IssueId,
+      detail: { summary: "Delete an issue (soft delete)", tags: ["issues"] },
+    });
+}

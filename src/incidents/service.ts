@@ -1,0 +1,137 @@
+// Issues: the first protected resource and the pattern later resources copy. Every function takes the
+// caller's tenant transaction; workspace filters are explicit even though RLS enforces them too.
+import type { Tx } from "../db/engine.ts";
+import { newId } from "../ids.ts";
+import { AppError } from "../errors.ts";
+import { appendAudit, type RequestContext } from "../audit/service.ts";
+
+export const ISSUE_STATUSES = ["open", "investigating", "mitigated", "resolved", "closed"] as const;
+export const ISSUE_SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
+
+export interface Issue {
+  id: string;
+  workspace_id: string;
+  title: string;
+  body: string;
+  status: string;
+  severity: string;
+  reporter_email: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Actor {
+  workspaceId: string;
+  actorId: string;
+  actorType: "user" | "service_account";
+  context: RequestContext;
+}
+
+export interface IssueInput {
+  title?: string;
+  body?: string;
+  status?: string;
+  severity?: string;
+  reporter_email?: string | null;
+}
+
+export interface ListFilter {
+  status?: string;
+  severity?: string;
+  created_after?: string;
+  created_before?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+const COLUMNS = "id, workspace_id, title, body, status, severity, reporter_email, created_by, created_at, updated_at";
+
+function toIssue(row: Record<string, unknown>): Issue {
+  return {
+    ...(row as unknown as Issue),
+    created_at: new Date(row.created_at as string).toISOString(),
+    updated_at: new Date(row.updated_at as string).toISOString(),
+  };
+}
+
+function encodeCursor(issue: Issue): string {
+  return Buffer.from(`${issue.created_at}|${issue.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!at || !id || Number.isNaN(Date.parse(at))) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+  return [at, id];
+}
+
+function parseTime(value: string | undefined, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (Number.isNaN(Date.parse(value))) throw new AppError("validation_failed", `${name} must be an ISO 8601 time`);
+  return new Date(value).toISOString();
+}
+
+export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Promise<Issue> {
+  const id = newId("iss");
+  const [row] = await tx.query<Record<string, unknown>>(
+    `insert into issues (workspace_id, id, title, body, status, severity, reporter_email, created_by)
+     values ($1, $2, $3, $4, coalesce($5, 'open'), coalesce($6, 'medium'), $7, $8) returning ${COLUMNS}`,
+    [actor.workspaceId, id, input.title, input.body ?? "", input.status ?? null, input.severity ?? null, input.reporter_email?.toLowerCase() ?? null, actor.actorId],
+  );
+  const issue = toIssue(row as Record<string, unknown>);
+  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.created", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, after: { title: issue.title, status: issue.status, severity: issue.severity }, context: actor.context });
+  return issue;
+}
+
+export async function getIssue(tx: Tx, workspaceId: string, id: string): Promise<Issue> {
+  const [row] = await tx.query<Record<string, unknown>>(`select ${COLUMNS} from issues where workspace_id = $1 and id = $2 and deleted_at is null`, [workspaceId, id]);
+  if (!row) throw new AppError("not_found", `issue ${id} not found`);
+  return toIssue(row);
+}
+
+export async function listIssues(tx: Tx, workspaceId: string, filter: ListFilter): Promise<{ data: Issue[]; next_cursor: string | null }> {
+  const limit = filter.limit ?? 50;
+  const where = ["workspace_id = $1", "deleted_at is null"];
+  const params: unknown[] = [workspaceId];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace("?", `$${params.length}`));
+  };
+  if (filter.status) add("status = ?", filter.status);
+  if (filter.severity) add("severity = ?", filter.severity);
+  const after = parseTime(filter.created_after, "created_after");
+  const before = parseTime(filter.created_before, "created_before");
+  if (after) add("created_at >= ?::timestamptz", after);
+  if (before) add("created_at < ?::timestamptz", before);
+  if (filter.cursor) {
+    const [at, id] = decodeCursor(filter.cursor);
+    params.push(at, id);
+    where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
+  }
+  params.push(limit + 1);
+  const rows = await tx.query<Record<string, unknown>>(`select ${COLUMNS} from issues where ${where.join(" and ")} order by created_at desc, id desc limit $${params.length}`, params);
+  const data = rows.slice(0, limit).map(toIssue);
+  const last = data[data.length - 1];
+  return { data, next_cursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+export async function updateIssue(tx: Tx, actor: Actor, id: string, input: IssueInput): Promise<Issue> {
+  const before = await getIssue(tx, actor.workspaceId, id);
+  const [row] = await tx.query<Record<string, unknown>>(
+    `update issues set title = coalesce($3, title), body = coalesce($4, body), status = coalesce($5, status), severity = coalesce($6, severity),
+            reporter_email = case when $7::boolean then $8 else reporter_email end,
+            resolved_at = case when $5 in ('resolved', 'closed') and resolved_at is null then now() else resolved_at end
+      where workspace_id = $1 and id = $2 and deleted_at is null returning ${COLUMNS}`,
+    [actor.workspaceId, id, input.title ?? null, input.body ?? null, input.status ?? null, input.severity ?? null, input.reporter_email !== undefined, input.reporter_email?.toLowerCase() ?? null],
+  );
+  const after = toIssue(row as Record<string, unknown>);
+  const pick = (i: Issue) => ({ title: i.title, status: i.status, severity: i.severity });
+  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.updated", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, before: pick(before), after: pick(after), context: actor.context });
+  return after;
+}
+
+export async function deleteIssue(tx: Tx, actor: Actor, id: string): Promise<void> {
+  const before = await getIssue(tx, actor.workspaceId, id);
+  await tx.query("update issues set deleted_at = now() where workspace_id = $1 and id = $2", [actor.workspaceId, id]);
+  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.deleted", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, before: { title: before.title, status: before.status } });
+}

@@ -1,0 +1,141 @@
+// Tenant lifecycle for operators: onboarding, workspaces, offboarding and restoring clients. The work is
+// done by the PL/pgSQL functions of migration 0007 (also callable from psql); this module validates input,
+// calls them on the owner connection and turns database errors into the error catalogue.
+import type { Engine, Queryable } from "../db/engine.ts";
+import { AppError } from "../errors.ts";
+
+export const SLUG = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
+export const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+export interface OnboardInput {
+  slug: string;
+  name: string;
+  adminEmail: string;
+  workspace?: string;
+  ifNotExists?: boolean;
+  actor?: string;
+}
+
+export interface OnboardResult {
+  organization_id: string;
+  workspace_id: string;
+  admin_email: string;
+  /** Shown once; absent when --if-not-exists found the organization already there. */
+  admin_token?: string;
+  user_id?: string;
+  token_id?: string;
+  slug: string;
+  existed?: boolean;
+}
+
+export interface OffboardingRecord {
+  id: string;
+  organization_id: string;
+  slug: string;
+  mode: "soft" | "purge" | "restore";
+  status: string;
+  workspace_ids: string[];
+  row_counts: Record<string, number>;
+  performed_by: string;
+  started_at: string;
+  completed_at: string | null;
+  already_purged?: boolean;
+}
+
+export interface TenantRow {
+  organization_id: string;
+  slug: string;
+  name: string;
+  status: string;
+  workspace_id: string | null;
+  workspace_slug: string | null;
+  workspace_status: string | null;
+  members: number;
+  created_at: string;
+}
+
+/** Database errors from the lifecycle functions, as catalogue errors (the message is ours, never SQL). */
+export function lifecycleError(error: unknown): unknown {
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message ?? "";
+  switch (code) {
+    case "23505":
+      return new AppError("already_exists", message);
+    case "22023":
+      return new AppError("validation_failed", message);
+    case "P0002":
+      return new AppError("not_found", message);
+    case "55000":
+      return new AppError("conflict", message);
+    default:
+      return error;
+  }
+}
+
+function validateSlug(kind: string, slug: string): void {
+  if (!SLUG.test(slug)) {
+    throw new AppError("validation_failed", `${kind} slug "${slug}" is invalid: use 2-40 lowercase letters, digits and hyphens, not starting or ending with a hyphen`);
+  }
+}
+
+async function call<T>(db: Queryable, sql: string, params: unknown[]): Promise<T> {
+  try {
+    const rows = await db.query<{ result: T }>(sql, params);
+    return rows[0]?.result as T;
+  } catch (error) {
+    throw lifecycleError(error);
+  }
+}
+
+export async function onboard(engine: Engine, input: OnboardInput): Promise<OnboardResult> {
+  validateSlug("organization", input.slug);
+  validateSlug("workspace", input.workspace ?? "production");
+  if (!input.name?.trim()) throw new AppError("validation_failed", "--name is required (the organization's display name)");
+  const email = input.adminEmail?.trim().toLowerCase() ?? "";
+  if (!EMAIL.test(email) || email.length > 254) throw new AppError("validation_failed", "--admin-email is not a valid email address");
+  if (input.ifNotExists) {
+    const existing = await engine.query<{ organization_id: string; workspace_id: string }>(
+      `select o.id as organization_id, w.id as workspace_id from organizations o
+         left join workspaces w on w.organization_id = o.id
+        where o.slug = $1 order by w.created_at limit 1`,
+      [input.slug],
+    );
+    if (existing[0]) return { ...existing[0], admin_email: email, slug: input.slug, existed: true };
+  }
+  return call<OnboardResult>(engine, "select onboard_client($1, $2, $3, $4, $5) as result", [input.slug, input.name.trim(), email, input.workspace ?? "production", input.actor ?? null]);
+}
+
+export async function addWorkspace(engine: Engine, orgSlug: string, workspaceSlug: string, name?: string, actor?: string): Promise<{ workspace_id: string }> {
+  validateSlug("workspace", workspaceSlug);
+  const id = await call<string>(engine, "select add_workspace($1, $2, $3, $4) as result", [orgSlug, workspaceSlug, name ?? null, actor ?? null]);
+  return { workspace_id: id };
+}
+
+export function offboard(engine: Engine, slug: string, mode: "soft" | "purge", actor?: string): Promise<OffboardingRecord> {
+  if (mode !== "soft" && mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${mode}")`);
+  return call<OffboardingRecord>(engine, "select offboard_client($1, $2, $3) as result", [slug, mode, actor ?? null]);
+}
+
+export function restore(engine: Engine, slug: string, actor?: string): Promise<OffboardingRecord> {
+  return call<OffboardingRecord>(engine, "select restore_client($1, $2) as result", [slug, actor ?? null]);
+}
+
+export async function listTenants(engine: Engine): Promise<TenantRow[]> {
+  const rows = await engine.query<TenantRow & { created_at: Date }>(
+    `select o.id as organization_id, o.slug, o.name, o.status, w.id as workspace_id, w.slug as workspace_slug,
+            w.status as workspace_status,
+            (select count(*)::int from memberships m where m.workspace_id = w.id and m.status = 'active') as members,
+            coalesce(w.created_at, o.created_at) as created_at
+       from organizations o left join workspaces w on w.organization_id = o.id
+      order by o.slug, w.slug`,
+  );
+  return rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
+}
+
+export async function offboardingRecords(engine: Engine, slug?: string): Promise<OffboardingRecord[]> {
+  return engine.query<OffboardingRecord>(
+    `select id, organization_id, slug, mode, status, workspace_ids, row_counts, performed_by, started_at, completed_at
+       from offboarding_records where $1::text is null or slug = $1 order by started_at desc`,
+    [slug ?? null],
+  );
+}
