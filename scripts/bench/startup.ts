@@ -1,0 +1,75 @@
+// Startup and memory of the compiled binary: time from process start to /readyz 200 on PGlite (first start
+// on an empty data dir, then later starts) and on PostgreSQL 16, and idle RSS in both modes. The baseline in
+// the same run is `causeloop --version` (process start with no database), so figures are ratios to it.
+//   bun scripts/bench/startup.ts [runs]
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { compiledBinary, freePort } from "../../test/helpers/binary.ts";
+import { createTestDb } from "../../test/helpers/db.ts";
+import { stopPostgresServer } from "../../test/helpers/postgres-server.ts";
+
+const runs = Number(process.argv[2] ?? 5);
+const binary = await compiledBinary();
+
+async function timeToReady(args: string[], env: Record<string, string>): Promise<{ ms: number; rssMiB: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const proc = Bun.spawn([binary, "serve", "--port", String(port), ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn", ...env }, stdout: "ignore", stderr: "ignore" });
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
+    } catch {
+      // not yet
+    }
+    if (performance.now() - started > 120_000) throw new Error("not ready in 120 s");
+    await Bun.sleep(5);
+  }
+  const ms = performance.now() - started;
+  await Bun.sleep(2000); // idle
+  const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
+  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  proc.kill("SIGTERM");
+  await proc.exited;
+  return { ms, rssMiB: rssKiB / 1024 };
+}
+
+async function baseline(): Promise<number> {
+  const started = performance.now();
+  await Bun.spawn([binary, "--version"], { stdout: "ignore" }).exited;
+  return performance.now() - started;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const base: number[] = [];
+const first: number[] = [];
+const later: number[] = [];
+const pg: number[] = [];
+const rss = { pglite: [] as number[], postgres: [] as number[] };
+
+const db = await createTestDb("postgres");
+for (let i = 0; i < runs; i++) {
+  base.push(await baseline());
+  const dir = mkdtempSync(join(tmpdir(), "causeloop-bench-"));
+  first.push((await timeToReady(["--data-dir", dir], {})).ms);
+  const again = await timeToReady(["--data-dir", dir], {});
+  later.push(again.ms);
+  rss.pglite.push(again.rssMiB);
+  rmSync(dir, { recursive: true, force: true });
+  const p = await timeToReady([], { DATABASE_URL: db.databaseUrl as string });
+  pg.push(p.ms);
+  rss.postgres.push(p.rssMiB);
+}
+await db.dispose();
+await stopPostgresServer();
+
+const b = median(base);
+const row = (name: string, xs: number[]) => `| ${name} | ${median(xs).toFixed(0)} ms | ${(median(xs) / b).toFixed(1)}x |`;
+console.log(`binary: ${(statSync(binary).size / 1024 / 1024).toFixed(1)} MiB, ${runs} runs, medians`);
+console.log("| start | to /readyz 200 | ratio to `--version` |");
+console.log("|---|---|---|");
+console.log(row("baseline: `causeloop --version`", base));
+console.log(row("PGlite, first start (empty data dir: initdb + migrations)", first));
+console.log(row("PGlite, later start", later));
+console.log(row("PostgreSQL 16 (local)", pg));
+console.log(`idle RSS after start: PGlite ${median(rss.pglite).toFixed(0)} MiB, PostgreSQL ${median(rss.postgres).toFixed(0)} MiB`);
