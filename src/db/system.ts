@@ -7,6 +7,8 @@ import { APP_ROLE } from "./tenant.ts";
 
 /** Global tables: no workspace_id. Everything else in the schema must be a protected tenant table. */
 export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records"] as const;
+/** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
+const RLS_GLOBAL_TABLES = new Set(["organizations", "users", "offboarding_records"]);
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */
 export const ROOT_TABLES = ["workspaces"] as const;
 
@@ -192,7 +194,13 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
   let tenantCount = 0;
   let protectedCount = 0;
   for (const t of tables) {
-    if (globals.has(t.name)) continue;
+    if (globals.has(t.name)) {
+      // Global tables holding tenants' people or records must not be readable across tenants either.
+      if (RLS_GLOBAL_TABLES.has(t.name) && (!t.rls || !t.force)) {
+        checks.push({ name: `table ${t.name}`, ok: false, detail: "global table with tenant data: row-level security must be enabled and forced" });
+      }
+      continue;
+    }
     if (!t.has_workspace_id && !roots.has(t.name)) {
       checks.push({ name: `table ${t.name}`, ok: false, detail: "neither a tenant table (no workspace_id) nor on the global list" });
       continue;

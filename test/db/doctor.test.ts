@@ -52,6 +52,12 @@ describeEngines("doctor", (kind) => {
     expect(names.some((n) => n.startsWith("table stray:") && n.includes("global list"))).toBe(true);
   });
 
+  test("fails when a global table with tenants' people loses RLS", async () => {
+    db = await createTestDb(kind);
+    await db.owner.exec("ALTER TABLE users NO FORCE ROW LEVEL SECURITY");
+    expect(failing(await run(db)).map((c) => c.name)).toContain("table users");
+  });
+
   test("fails when the audit trigger is disabled", async () => {
     db = await createTestDb(kind);
     await db.owner.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only");

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBinary, startServe } from "../helpers/binary.ts";
+import { compiledBinary, freePort, runBinary, startServe } from "../helpers/binary.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { postgresServer } from "../helpers/postgres-server.ts";
 
@@ -78,6 +78,26 @@ describe("compiled binary on PGlite", () => {
       expect(result.stderr).not.toContain("hunter2pass");
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  test("demo serves a seeded throw-away database, prints how to call it and cleans up on Ctrl-C", async () => {
+    const port = await freePort();
+    const proc = Bun.spawn([await compiledBinary(), "demo", "--port", String(port)], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn" } });
+    let stderr = "";
+    const reader = (async () => {
+      for await (const chunk of proc.stderr) stderr += new TextDecoder().decode(chunk);
+    })();
+    const deadline = Date.now() + 60_000;
+    while (!stderr.includes("Stop with Ctrl-C") && Date.now() < deadline) await Bun.sleep(100);
+    expect(stderr).toContain("Seeded organization 'demo'");
+    expect(stderr).toContain(`curl http://127.0.0.1:${port}/healthz`);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    const dir = /embedded PGlite in (\S+?),/.exec(stderr)?.[1] as string;
+    expect(existsSync(dir)).toBe(true);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(0);
+    await reader;
+    expect(existsSync(dir)).toBe(false);
   });
 
   test("--help and --version", async () => {
