@@ -7,6 +7,7 @@ import { registerMigrate } from "./migrate.ts";
 import { registerRoles } from "./roles.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerTenants } from "./tenants.ts";
+import { registerKeys } from "./keys.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ Examples:
   registerRoles(program);
   registerDoctor(program);
   registerTenants(program);
+  registerKeys(program);
   return program;
 }
 

@@ -8,6 +8,8 @@ import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName, runInProcess } from "./operator/operations.ts";
 import { AppError } from "./errors.ts";
 import { tenantDoor } from "./db/tenant.ts";
+import { openKeyRing } from "./secrets/load.ts";
+import type { LocalKeyRing } from "./secrets/keyring.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -21,12 +23,20 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
   const db = await openForServe(config, logger);
+  let kek: LocalKeyRing;
+  try {
+    kek = await openKeyRing(config, db.engine);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   const app = createApp({
     logger,
     readiness: engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls }),
     version: VERSION,
     bodyLimitBytes: config.bodyLimitBytes,
     door: tenantDoor(db.engine),
+    kek,
   });
   let control: ControlServer | undefined;
   let server: ReturnType<typeof Bun.serve>;
@@ -43,7 +53,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         config.dataDir,
         async (name, args) => {
           if (!isOperationName(name)) throw new AppError("not_found", `unknown operation ${name}`);
-          return runInProcess(name, { engine: db.engine, config }, args);
+          return runInProcess(name, { engine: db.engine, config, kek: async () => kek }, args);
         },
         logger,
       );

@@ -12,11 +12,15 @@ import type { TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { meRoutes } from "../identity/routes.ts";
 import { issueRoutes } from "../incidents/routes.ts";
+import { integrationRoutes } from "../integrations/routes.ts";
+import type { KekProvider } from "../secrets/keyring.ts";
 
 export interface AppDeps {
   logger: Logger;
   /** The tenant door: protected routes reach data only through it. Without it only public routes exist. */
   door?: TenantDoor;
+  /** The master key ring: protected routes seal and open secrets with workspace keys wrapped by it. */
+  kek?: KekProvider;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
   capabilities?: AnyElysia[];
   readiness: ReadinessProbe;
@@ -60,6 +64,7 @@ export function createApp(deps: AppDeps): HttpApp {
       },
     });
     protectedRoutes.push(meRoutes(auth), issueRoutes(auth));
+    if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek));
   }
 
   const elysia = new Elysia({ normalize: true })

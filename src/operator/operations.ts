@@ -9,6 +9,10 @@ import { AppError } from "../errors.ts";
 import { openPostgres } from "../db/engine.ts";
 import { openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
+import { openKeyRing } from "../secrets/load.ts";
+import { addKeyVersion, type LocalKeyRing } from "../secrets/keyring.ts";
+import { keyStatus, rewrapAllDeks, rotateDek } from "../secrets/rotation.ts";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { addWorkspace, listTenants, offboard, offboardingRecords, onboard, restore, type OnboardInput } from "../tenancy/service.ts";
 import { controlRequest, serveIsRunning } from "./control.ts";
 
@@ -16,6 +20,8 @@ export interface OperationContext {
   /** Owner-level connection (PGlite: the one connection; PostgreSQL: DATABASE_OWNER_URL or DATABASE_URL per need). */
   engine: Engine;
   config: Config;
+  /** The master key ring, loaded on first use (and checked against the database). */
+  kek: () => Promise<LocalKeyRing>;
 }
 
 type Args = Record<string, unknown>;
@@ -25,7 +31,7 @@ interface Operation {
   needs: "owner" | "runtime";
   /** Embedded mode: bring the schema up to date first (commands that write tenant data). */
   migrateFirst?: boolean;
-  run(ctx: OperationContext, args: Args): Promise<unknown>;
+  run(ctx: OperationContext, args: Args, progress?: (done: number, total: number) => void): Promise<unknown>;
 }
 
 export const operations = {
@@ -68,12 +74,12 @@ export const operations = {
   onboard: {
     needs: "owner",
     migrateFirst: true,
-    run: ({ engine }, args) => onboard(engine, args as unknown as OnboardInput),
+    run: async ({ engine, kek }, args) => onboard(engine, args as unknown as OnboardInput, await kek()),
   },
   "workspace.add": {
     needs: "owner",
     migrateFirst: true,
-    run: ({ engine }, args) => addWorkspace(engine, String(args.org), String(args.workspace), args.name as string | undefined, args.actor as string | undefined),
+    run: async ({ engine, kek }, args) => addWorkspace(engine, String(args.org), String(args.workspace), args.name as string | undefined, args.actor as string | undefined, await kek()),
   },
   offboard: {
     needs: "owner",
@@ -95,6 +101,34 @@ export const operations = {
     migrateFirst: true,
     run: ({ engine }, args) => offboardingRecords(engine, args.slug as string | undefined),
   },
+  "keys.status": {
+    needs: "owner",
+    run: async ({ engine, kek }) => keyStatus(engine, await kek()),
+  },
+  "keys.rotate-kek": {
+    needs: "owner",
+    run: async ({ engine, kek }, args, progress) => {
+      const ring = await kek();
+      if (args.generate) {
+        if (!ring.file) throw new AppError("bad_request", "--generate needs a file-based key ring (the data dir's master.key or CAUSELOOP_MASTER_KEY_FILE); with CAUSELOOP_MASTER_KEY put the new key first (v2:<new>,v1:<old>) and run rotate-kek again");
+        const next = addKeyVersion(readFileSync(ring.file, "utf8"));
+        writeFileAtomic(ring.file, next);
+        ring.reload(next);
+      }
+      const result = await rewrapAllDeks(engine, ring, progress);
+      if (args.generate && ring.file) {
+        // Every data key is wrapped by the new version now: the old ones can go.
+        const current = next0(readFileSync(ring.file, "utf8"));
+        writeFileAtomic(ring.file, current);
+        ring.reload(current);
+      }
+      return { ...result, kekCurrentVersion: ring.currentVersion, kekVersions: ring.versions };
+    },
+  },
+  "keys.rotate-dek": {
+    needs: "owner",
+    run: async ({ engine, kek }, args, progress) => rotateDek(engine, await kek(), String(args.workspace), { actor: args.actor as string | undefined, onProgress: progress }),
+  },
   "demo.seed": {
     needs: "owner",
     migrateFirst: true,
@@ -108,6 +142,22 @@ export function isOperationName(name: string): name is OperationName {
   return Object.hasOwn(operations, name);
 }
 
+/** The first (current) entry of a ring text. */
+function next0(ringText: string): string {
+  return ringText.split(",")[0]?.trim() ?? ringText;
+}
+
+function writeFileAtomic(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${text}\n`, { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+function lazyKek(config: Config, engine: Engine): () => Promise<LocalKeyRing> {
+  let ring: Promise<LocalKeyRing> | undefined;
+  return () => (ring ??= openKeyRing(config, engine));
+}
+
 /** Runs an operation inside an already-open server (the control socket's side). */
 export function runInProcess(name: OperationName, ctx: OperationContext, args: Args): Promise<unknown> {
   const op: Operation = operations[name];
@@ -115,13 +165,13 @@ export function runInProcess(name: OperationName, ctx: OperationContext, args: A
 }
 
 /** Runs an operation from a CLI or TUI process: through a running server's socket, or on its own connection. */
-export async function runOperation(config: Config, name: OperationName, args: Args = {}): Promise<unknown> {
+export async function runOperation(config: Config, name: OperationName, args: Args = {}, progress?: (done: number, total: number) => void): Promise<unknown> {
   const op: Operation = operations[name];
   if (config.engine === "pglite") {
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, args);
     const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });
     try {
-      return await op.run({ engine: db.engine, config }, args);
+      return await op.run({ engine: db.engine, config, kek: lazyKek(config, db.engine) }, args, progress);
     } finally {
       await db.close();
     }
@@ -135,7 +185,7 @@ export async function runOperation(config: Config, name: OperationName, args: Ar
             throw new AppError("config_invalid", "DATABASE_URL is not set");
           })();
   try {
-    return await op.run({ engine, config }, args);
+    return await op.run({ engine, config, kek: lazyKek(config, engine) }, args, progress);
   } finally {
     await engine.close();
   }

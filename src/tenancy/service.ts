@@ -3,6 +3,9 @@
 // calls them on the owner connection and turns database errors into the error catalogue.
 import type { Engine, Queryable } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
+import { withTenant } from "../db/tenant.ts";
+import { ensureActiveDek } from "../secrets/envelope.ts";
+import type { KekProvider } from "../secrets/keyring.ts";
 
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
 export const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -87,7 +90,12 @@ async function call<T>(db: Queryable, sql: string, params: unknown[]): Promise<T
   }
 }
 
-export async function onboard(engine: Engine, input: OnboardInput): Promise<OnboardResult> {
+/** Gives a new workspace its data key right away (it would otherwise be created on first use). */
+async function createDataKey(engine: Engine, kek: KekProvider | undefined, workspaceId: string): Promise<void> {
+  if (kek) await withTenant(engine, workspaceId, (tx) => ensureActiveDek(tx, kek, workspaceId));
+}
+
+export async function onboard(engine: Engine, input: OnboardInput, kek?: KekProvider): Promise<OnboardResult> {
   validateSlug("organization", input.slug);
   validateSlug("workspace", input.workspace ?? "production");
   if (!input.name?.trim()) throw new AppError("validation_failed", "--name is required (the organization's display name)");
@@ -102,12 +110,15 @@ export async function onboard(engine: Engine, input: OnboardInput): Promise<Onbo
     );
     if (existing[0]) return { ...existing[0], admin_email: email, slug: input.slug, existed: true };
   }
-  return call<OnboardResult>(engine, "select onboard_client($1, $2, $3, $4, $5) as result", [input.slug, input.name.trim(), email, input.workspace ?? "production", input.actor ?? null]);
+  const result = await call<OnboardResult>(engine, "select onboard_client($1, $2, $3, $4, $5) as result", [input.slug, input.name.trim(), email, input.workspace ?? "production", input.actor ?? null]);
+  await createDataKey(engine, kek, result.workspace_id);
+  return result;
 }
 
-export async function addWorkspace(engine: Engine, orgSlug: string, workspaceSlug: string, name?: string, actor?: string): Promise<{ workspace_id: string }> {
+export async function addWorkspace(engine: Engine, orgSlug: string, workspaceSlug: string, name?: string, actor?: string, kek?: KekProvider): Promise<{ workspace_id: string }> {
   validateSlug("workspace", workspaceSlug);
   const id = await call<string>(engine, "select add_workspace($1, $2, $3, $4) as result", [orgSlug, workspaceSlug, name ?? null, actor ?? null]);
+  await createDataKey(engine, kek, id);
   return { workspace_id: id };
 }
 

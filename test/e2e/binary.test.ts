@@ -118,7 +118,8 @@ describe("compiled binary on PostgreSQL 16", () => {
   test("roles setup, doctor and serve as the runtime role; a superuser runtime role is refused", async () => {
     db = await createTestDb("postgres");
     const server = await postgresServer();
-    const env = { DATABASE_URL: db.databaseUrl as string, DATABASE_OWNER_URL: db.ownerUrl as string };
+    const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+    const env = { DATABASE_URL: db.databaseUrl as string, DATABASE_OWNER_URL: db.ownerUrl as string, CAUSELOOP_MASTER_KEY: masterKey };
 
     const setup = await runBinary(["roles", "setup", "--password-stdin"], env, "app-role-test-password-0123456789\n");
     expect(setup.code).toBe(0);
@@ -127,6 +128,9 @@ describe("compiled binary on PostgreSQL 16", () => {
     expect(doctor.code).toBe(0);
     expect(JSON.parse(doctor.stdout).ok).toBe(true);
 
+    const noKey = await runBinary(["serve", "--port", "0"], { DATABASE_URL: env.DATABASE_URL });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("CAUSELOOP_MASTER_KEY or CAUSELOOP_MASTER_KEY_FILE is required");
     const serve = await startServe([], env);
     const ready = (await (await fetch(`${serve.url}/readyz`)).json()) as { checks: { name: string; ok: boolean }[] };
     expect(ready.checks.every((c) => c.ok)).toBe(true);
@@ -139,7 +143,7 @@ describe("compiled binary on PostgreSQL 16", () => {
     expect(refused.stderr).toContain("is a superuser");
     expect(refused.stderr).toContain("causeloop roles setup");
 
-    const insecure = await startServe(["--insecure-allow-bypass-rls"], { DATABASE_URL: superuserUrl });
+    const insecure = await startServe(["--insecure-allow-bypass-rls"], { DATABASE_URL: superuserUrl, CAUSELOOP_MASTER_KEY: masterKey });
     expect(insecure.output()).toContain("security.insecure");
     expect(await insecure.stop()).toBe(0);
   });

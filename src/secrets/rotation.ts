@@ -1,0 +1,123 @@
+// Operator-side key management on the owner connection: status, KEK rotation (re-wrap every DEK), DEK
+// rotation for one workspace (re-encrypt its secrets), and the start-up check that the KEK fits the database.
+// Every step is a short transaction, so an interrupted run is simply run again.
+import type { Engine } from "../db/engine.ts";
+import { withTenant } from "../db/tenant.ts";
+import { AppError } from "../errors.ts";
+import { appendAudit } from "../audit/service.ts";
+import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "./columns.ts";
+import { dekAad, dekVersionOf, ensureActiveDek, insertDek, openWith, sealWith, type Dek } from "./envelope.ts";
+import { importAesKey, type KekProvider } from "./keyring.ts";
+
+export interface KeyStatus {
+  kekCurrentVersion: number;
+  kekVersions: number[];
+  deks: { kek_version: number; status: string; count: number }[];
+}
+
+export async function keyStatus(engine: Engine, kek: KekProvider): Promise<KeyStatus> {
+  const deks = await engine.query<{ kek_version: number; status: string; count: number }>(
+    "select kek_version, status, count(*)::int as count from workspace_keys group by 1, 2 order by 1, 2",
+  );
+  return { kekCurrentVersion: kek.currentVersion, kekVersions: kek.versions, deks };
+}
+
+/** At start-up: every KEK version the database uses must be in the ring and must unwrap. Writes nothing. */
+export async function verifyKekMatches(engine: Engine, kek: KekProvider): Promise<void> {
+  const rows = await engine.query<{ workspace_id: string; version: number; kek_version: number; wrapped_dek: string }>("select * from kek_probe()");
+  for (const row of rows) await kek.unwrap(row.wrapped_dek, row.kek_version, dekAad(row.workspace_id, row.version));
+}
+
+/** Re-wraps every DEK not yet under the current KEK; no data is re-encrypted. Idempotent. */
+export async function rewrapAllDeks(engine: Engine, kek: KekProvider, onProgress?: (done: number, total: number) => void): Promise<{ rewrapped: number; alreadyCurrent: number }> {
+  const rows = await engine.query<{ workspace_id: string; id: string; version: number; kek_version: number; wrapped_dek: string }>(
+    "select workspace_id, id, version, kek_version, wrapped_dek from workspace_keys where status <> 'destroyed' order by workspace_id, version",
+  );
+  const stale = rows.filter((r) => r.kek_version !== kek.currentVersion);
+  let done = 0;
+  for (const row of stale) {
+    const raw = await kek.unwrap(row.wrapped_dek, row.kek_version, dekAad(row.workspace_id, row.version));
+    const wrapped = await kek.wrap(raw, dekAad(row.workspace_id, row.version));
+    await engine.transaction(async (tx) => {
+      await tx.query("update workspace_keys set wrapped_dek = $3, kek_version = $4, rotated_at = now() where workspace_id = $1 and id = $2 and kek_version = $5", [row.workspace_id, row.id, wrapped, kek.currentVersion, row.kek_version]);
+      await appendAudit(tx, { workspaceId: row.workspace_id, action: "key.kek_rewrapped", actorId: "operator", actorType: "operator", targetType: "workspace_key", targetId: row.id, after: { dek_version: row.version, kek_version: kek.currentVersion } });
+    });
+    onProgress?.(++done, stale.length);
+  }
+  return { rewrapped: stale.length, alreadyCurrent: rows.length - stale.length };
+}
+
+const BATCH = 200;
+
+/**
+ * Gives a workspace a new DEK and re-encrypts its secrets under it, then destroys the old DEKs.
+ * Resumable: a re-run reuses the newest active DEK and only touches rows still under an older one.
+ */
+export async function rotateDek(engine: Engine, kek: KekProvider, workspaceId: string, options: { actor?: string; columns?: readonly EncryptedColumn[]; onProgress?: (done: number, total: number) => void } = {}): Promise<{ reencrypted: number; newVersion: number; destroyed: number }> {
+  const columns = options.columns ?? ENCRYPTED_COLUMNS;
+  const exists = await engine.query("select 1 from workspaces where id = $1", [workspaceId]);
+  if (!exists[0]) throw new AppError("not_found", `workspace ${workspaceId} not found`);
+  const actor = options.actor ?? "operator";
+
+  // Step 1: a new active DEK, unless an interrupted run already made one that is newer than every other.
+  const active: Dek = await withTenant(engine, workspaceId, async (tx) => {
+    const [row] = await tx.query<{ active: number | null; newest: number }>(
+      "select max(version) filter (where status = 'active')::int as active, coalesce(max(version) filter (where status <> 'destroyed'), 0)::int as newest from workspace_keys where workspace_id = $1",
+      [workspaceId],
+    );
+    const others = await tx.query("select 1 from workspace_keys where workspace_id = $1 and status = 'retired'", [workspaceId]);
+    if (row?.active && row.active === row.newest && others.length > 0) return ensureActiveDek(tx, kek, workspaceId);
+    const [max] = await tx.query<{ v: number }>("select coalesce(max(version), 0)::int as v from workspace_keys where workspace_id = $1", [workspaceId]);
+    await tx.query("update workspace_keys set status = 'retired', rotated_at = now() where workspace_id = $1 and status = 'active'", [workspaceId]);
+    const { dek } = await insertDek(tx, kek, workspaceId, (max?.v ?? 0) + 1);
+    await appendAudit(tx, { workspaceId, action: "key.dek_rotated", actorId: actor, actorType: "operator", targetType: "workspace", targetId: workspaceId, after: { dek_version: dek.version } });
+    return dek;
+  });
+
+  // Step 2: re-encrypt every secret still under an older DEK, in short batches.
+  const oldKeys = new Map<number, Promise<Dek>>();
+  const oldDek = (tx: Parameters<Parameters<typeof withTenant>[2]>[0], version: number) => {
+    let dek = oldKeys.get(version);
+    if (!dek) {
+      dek = (async () => {
+        const [row] = await tx.query<{ kek_version: number; wrapped_dek: string; status: string }>("select kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and version = $2", [workspaceId, version]);
+        if (!row || row.status === "destroyed") throw new AppError("internal", `data key v${version} is gone; secrets under it cannot be re-encrypted`);
+        return { version, key: await importAesKey(await kek.unwrap(row.wrapped_dek, row.kek_version, dekAad(workspaceId, version))) };
+      })();
+      oldKeys.set(version, dek);
+    }
+    return dek;
+  };
+  const prefix = `clp1.${active.version}.`;
+  const total = (
+    await Promise.all(columns.map(async (c) => (await engine.query<{ n: number }>(`select count(*)::int as n from ${c.table} where workspace_id = $1 and ${c.column} is not null and ${c.column} not like $2`, [workspaceId, `${prefix}%`]))[0]?.n ?? 0))
+  ).reduce((a, b) => a + b, 0);
+  let done = 0;
+  for (const c of columns) {
+    for (;;) {
+      const moved = await withTenant(engine, workspaceId, async (tx) => {
+        const rows = await tx.query<{ id: string; value: string }>(
+          `select id, ${c.column} as value from ${c.table} where workspace_id = $1 and ${c.column} is not null and ${c.column} not like $2 order by id limit ${BATCH}`,
+          [workspaceId, `${prefix}%`],
+        );
+        for (const row of rows) {
+          const ctx = { table: c.table, column: c.column, rowId: row.id };
+          const plain = await openWith(await oldDek(tx, dekVersionOf(row.value)), workspaceId, ctx, row.value);
+          await tx.query(`update ${c.table} set ${c.column} = $3 where workspace_id = $1 and id = $2`, [workspaceId, row.id, await sealWith(active, workspaceId, ctx, plain)]);
+        }
+        return rows.length;
+      });
+      done += moved;
+      if (moved > 0) options.onProgress?.(done, total);
+      if (moved < BATCH) break;
+    }
+  }
+
+  // Step 3: nothing references the old DEKs any more; destroy their key material.
+  const destroyed = await withTenant(engine, workspaceId, async (tx) => {
+    const rows = await tx.query("update workspace_keys set status = 'destroyed', destroyed_at = now(), wrapped_dek = '' where workspace_id = $1 and status = 'retired' returning id", [workspaceId]);
+    if (rows.length) await appendAudit(tx, { workspaceId, action: "key.dek_destroyed", actorId: actor, actorType: "operator", targetType: "workspace", targetId: workspaceId, after: { destroyed: rows.length } });
+    return rows.length;
+  });
+  return { reencrypted: done, newVersion: active.version, destroyed };
+}
