@@ -8,6 +8,7 @@ import { registerRoles } from "./roles.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerTenants } from "./tenants.ts";
 import { registerKeys } from "./keys.ts";
+import { registerAudit } from "./audit.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ Examples:
   registerDoctor(program);
   registerTenants(program);
   registerKeys(program);
+  registerAudit(program);
   return program;
 }
 

@@ -33,6 +33,10 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error";
   insecureAllowBypassRls: boolean;
   migrateOnStart: boolean;
+  /** Audit checkpoints: sign a workspace's chain head after this many events... */
+  auditCheckpointEvery: number;
+  /** ...or when its oldest unsigned event is this old. */
+  auditCheckpointMinutes: number;
   /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
   lockWaitMs: number;
 }
@@ -61,6 +65,8 @@ export const ENVIRONMENT = {
   CAUSELOOP_LOG_LEVEL: "info",
   CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS: "false",
   CAUSELOOP_LOCK_WAIT_MS: "15000",
+  CAUSELOOP_AUDIT_CHECKPOINT_EVERY: "100",
+  CAUSELOOP_AUDIT_CHECKPOINT_MINUTES: "10",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -127,6 +133,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     logLevel: logLevel as Config["logLevel"],
     insecureAllowBypassRls: flags.insecureAllowBypassRls ?? boolean(env.CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS, "CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS"),
     migrateOnStart: flags.migrate ?? false,
+    auditCheckpointEvery: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_EVERY, "CAUSELOOP_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
+    auditCheckpointMinutes: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES, "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES", 10, 1, 10_080),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
   };
 }

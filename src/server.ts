@@ -10,6 +10,8 @@ import { AppError } from "./errors.ts";
 import { tenantDoor } from "./db/tenant.ts";
 import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
+import { loadSigner, type Signer } from "./audit/signing.ts";
+import { checkpointDueWorkspaces } from "./audit/trail.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -24,8 +26,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const started = performance.now();
   const db = await openForServe(config, logger);
   let kek: LocalKeyRing;
+  let signer: Signer;
   try {
     kek = await openKeyRing(config, db.engine);
+    signer = await loadSigner({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
   } catch (error) {
     await db.close();
     throw error;
@@ -37,6 +41,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     bodyLimitBytes: config.bodyLimitBytes,
     door: tenantDoor(db.engine),
     kek,
+    signer,
   });
   let control: ControlServer | undefined;
   let server: ReturnType<typeof Bun.serve>;
@@ -53,7 +58,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         config.dataDir,
         async (name, args) => {
           if (!isOperationName(name)) throw new AppError("not_found", `unknown operation ${name}`);
-          return runInProcess(name, { engine: db.engine, config, kek: async () => kek }, args);
+          return runInProcess(name, { engine: db.engine, config, kek: async () => kek, signer: async () => signer }, args);
         },
         logger,
       );
@@ -75,6 +80,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   if (config.insecureAllowBypassRls) logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
+  // Signed audit checkpoints: every minute, for workspaces that are due.
+  const checkpoint = async () => {
+    try {
+      const made = await checkpointDueWorkspaces(db.engine, signer, { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes });
+      if (made) logger.info("audit.checkpoints", { created: made });
+    } catch (error) {
+      logger.error("audit.checkpoints_failed", { error: (error as Error).message });
+    }
+  };
+  const checkpointTimer = setInterval(checkpoint, 60_000);
+
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
     resolveClosed = resolve;
@@ -83,6 +99,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
+      clearInterval(checkpointTimer);
       const drained = server.stop(false);
       const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(config.shutdownTimeoutMs).then(() => true)]);
       if (timedOut) {
@@ -90,6 +107,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await server.stop(true);
       }
       control?.stop();
+      await checkpoint(); // sign what this run appended before the database closes
       await db.close();
       logger.info("serve.stopped", { reason });
       resolveClosed();

@@ -6,9 +6,32 @@
 -- ---------------------------------------------------------------- audit append
 
 -- Appends one audit row for a workspace: a gapless per-workspace sequence and a hash chain
--- hash = sha256(prev_hash || canonical), canonical being the jsonb text of the row's fields (jsonb prints
--- keys in a fixed order). Appends to one workspace are serialized by a transaction-level advisory lock keyed
--- by the workspace, so two workspaces never wait for each other. Runs as the caller, under RLS.
+--   hash = sha256_hex(prev_hash || canonical)
+-- where canonical (version v1) is the text 'causeloop.audit.v1' followed by, for each field in this order,
+-- a newline and either '-' (NULL) or '<byte length>:<value>': workspace_id, id, seq, action, actor_id,
+-- actor_type, target_type, target_id, before (jsonb text), after (jsonb text), trace_id, host(ip),
+-- user_agent, created_at (UTC, YYYY-MM-DDTHH:MI:SS.ffffffZ). audit_canonical() computes it; the offline
+-- verifier (scripts/verify-audit-export.ts) recomputes it from an export. Appends to one workspace are
+-- serialized by a transaction-level advisory lock keyed by the workspace, so workspaces never wait for
+-- each other. Runs as the caller, under RLS.
+CREATE OR REPLACE FUNCTION audit_field(value text) RETURNS text
+  LANGUAGE sql IMMUTABLE
+AS $$ SELECT coalesce(octet_length(value)::text || ':' || value, '-') $$;
+
+CREATE OR REPLACE FUNCTION audit_time(at timestamptz) RETURNS text
+  LANGUAGE sql IMMUTABLE
+AS $$ SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+
+CREATE OR REPLACE FUNCTION audit_canonical(a audit_log) RETURNS text
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT 'causeloop.audit.v1' || E'\n' || concat_ws(E'\n',
+    audit_field(a.workspace_id), audit_field(a.id), audit_field(a.seq::text), audit_field(a.action),
+    audit_field(a.actor_id), audit_field(a.actor_type), audit_field(a.target_type), audit_field(a.target_id),
+    audit_field(a.before::text), audit_field(a.after::text), audit_field(a.trace_id), audit_field(host(a.ip)),
+    audit_field(a.user_agent), audit_field(audit_time(a.created_at)))
+$$;
+
 CREATE OR REPLACE FUNCTION audit_append(
   ws text, p_action text, p_actor_id text, p_actor_type text, p_target_type text, p_target_id text,
   p_before jsonb DEFAULT NULL, p_after jsonb DEFAULT NULL, p_trace_id text DEFAULT NULL,
@@ -19,23 +42,29 @@ AS $$
 DECLARE
   last_seq bigint;
   last_hash text;
-  new_id_ text := new_id('aud');
-  at timestamptz := clock_timestamp();
-  canonical text;
+  rec audit_log;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended('audit:' || ws, 0));
   SELECT seq, hash INTO last_seq, last_hash FROM audit_log WHERE workspace_id = ws ORDER BY seq DESC LIMIT 1;
-  canonical := jsonb_build_object(
-    'workspace_id', ws, 'id', new_id_, 'seq', coalesce(last_seq, 0) + 1, 'action', p_action,
-    'actor_id', p_actor_id, 'actor_type', p_actor_type, 'target_type', p_target_type, 'target_id', p_target_id,
-    'before', p_before, 'after', p_after, 'trace_id', p_trace_id, 'ip', p_ip::text, 'user_agent', p_user_agent,
-    'created_at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text;
-  INSERT INTO audit_log (workspace_id, id, seq, action, actor_id, actor_type, target_type, target_id,
-                         before, after, trace_id, ip, user_agent, prev_hash, hash, created_at)
-  VALUES (ws, new_id_, coalesce(last_seq, 0) + 1, p_action, p_actor_id, p_actor_type, p_target_type, p_target_id,
-          p_before, p_after, p_trace_id, p_ip, p_user_agent, last_hash,
-          encode(sha256(convert_to(coalesce(last_hash, '') || canonical, 'UTF8')), 'hex'), at);
-  RETURN new_id_;
+  rec.workspace_id := ws;
+  rec.id := new_id('aud');
+  rec.seq := coalesce(last_seq, 0) + 1;
+  rec.action := p_action;
+  rec.actor_id := p_actor_id;
+  rec.actor_type := p_actor_type;
+  rec.target_type := p_target_type;
+  rec.target_id := p_target_id;
+  rec.before := p_before;
+  rec.after := p_after;
+  rec.trace_id := p_trace_id;
+  rec.ip := p_ip;
+  rec.user_agent := p_user_agent;
+  -- Microsecond precision is what the canonical text carries, so the stored value is truncated to it.
+  rec.created_at := date_trunc('microseconds', clock_timestamp());
+  rec.prev_hash := last_hash;
+  rec.hash := encode(sha256(convert_to(coalesce(last_hash, '') || audit_canonical(rec), 'UTF8')), 'hex');
+  INSERT INTO audit_log SELECT rec.*;
+  RETURN rec.id;
 END $$;
 GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text, text, text, jsonb, jsonb, text, inet, text) TO causeloop_app;
 

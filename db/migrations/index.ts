@@ -7,6 +7,7 @@ import m0005 from "./0005_governance.sql" with { type: "text" };
 import m0006 from "./0006_keys_and_orchestration.sql" with { type: "text" };
 import m0007 from "./0007_tenant_lifecycle.sql" with { type: "text" };
 import m0008 from "./0008_key_probe.sql" with { type: "text" };
+import m0009 from "./0009_audit_checkpoints.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -23,6 +24,7 @@ export const migrations: MigrationSource[] = [
   { name: "0006_keys_and_orchestration", sql: m0006 },
   { name: "0007_tenant_lifecycle", sql: m0007 },
   { name: "0008_key_probe", sql: m0008 },
+  { name: "0009_audit_checkpoints", sql: m0009 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -14,6 +14,8 @@ import { meRoutes } from "../identity/routes.ts";
 import { issueRoutes } from "../incidents/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
+import { auditRoutes } from "../audit/routes.ts";
+import type { Signer } from "../audit/signing.ts";
 
 export interface AppDeps {
   logger: Logger;
@@ -21,6 +23,8 @@ export interface AppDeps {
   door?: TenantDoor;
   /** The master key ring: protected routes seal and open secrets with workspace keys wrapped by it. */
   kek?: KekProvider;
+  /** The audit signing key: checkpoints, the public key endpoints. */
+  signer?: Signer;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
   capabilities?: AnyElysia[];
   readiness: ReadinessProbe;
@@ -65,6 +69,7 @@ export function createApp(deps: AppDeps): HttpApp {
     });
     protectedRoutes.push(meRoutes(auth), issueRoutes(auth));
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek));
+    if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
   }
 
   const elysia = new Elysia({ normalize: true })

@@ -18,7 +18,7 @@ const actorOf = (caller: Caller): Actor => ({
 export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
   return new Elysia({ name: "issues", prefix: "/v1/issues" })
     .use(auth)
-    .post("/", ({ caller, body, set }) => {
+    .post("", ({ caller, body, set }) => {
       set.status = 201;
       return caller.tenant((tx) => createIssue(tx, actorOf(caller), body));
     }, {
@@ -32,7 +32,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
       }, { additionalProperties: false }),
       detail: { summary: "Create an issue", tags: ["issues"] },
     })
-    .get("/", ({ caller, query }) => caller.tenant((tx) => listIssues(tx, caller.principal.workspaceId, query)), {
+    .get("", ({ caller, query }) => caller.tenant((tx) => listIssues(tx, caller.principal.workspaceId, query)), {
       scope: "issues:read",
       query: t.Object({
         status: t.Optional(Status),

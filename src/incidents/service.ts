@@ -149,5 +149,5 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
 export async function deleteIssue(tx: Tx, actor: Actor, id: string): Promise<void> {
   const before = await getIssue(tx, actor.workspaceId, id);
   await tx.query("update issues set deleted_at = now() where workspace_id = $1 and id = $2", [actor.workspaceId, id]);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.deleted", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, before: { title: before.title, status: before.status } });
+  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.deleted", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, before: { title: before.title, status: before.status }, context: actor.context });
 }

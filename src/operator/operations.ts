@@ -9,6 +9,10 @@ import { AppError } from "../errors.ts";
 import { openPostgres } from "../db/engine.ts";
 import { openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
+import { withTenant } from "../db/tenant.ts";
+import { loadSigner, type Signer } from "../audit/signing.ts";
+import { createCheckpoint, verifyWorkspace } from "../audit/trail.ts";
+import { exportAudit } from "../audit/export.ts";
 import { openKeyRing } from "../secrets/load.ts";
 import { addKeyVersion, type LocalKeyRing } from "../secrets/keyring.ts";
 import { keyStatus, rewrapAllDeks, rotateDek } from "../secrets/rotation.ts";
@@ -22,6 +26,8 @@ export interface OperationContext {
   config: Config;
   /** The master key ring, loaded on first use (and checked against the database). */
   kek: () => Promise<LocalKeyRing>;
+  /** The audit signing key, loaded on first use. */
+  signer: () => Promise<Signer>;
 }
 
 type Args = Record<string, unknown>;
@@ -129,6 +135,37 @@ export const operations = {
     needs: "owner",
     run: async ({ engine, kek }, args, progress) => rotateDek(engine, await kek(), String(args.workspace), { actor: args.actor as string | undefined, onProgress: progress }),
   },
+  "audit.verify": {
+    needs: "owner",
+    run: async ({ engine, signer }, args) => {
+      const key = await signer();
+      const ids = args.workspace ? [String(args.workspace)] : (await engine.query<{ id: string }>("select id from workspaces order by id")).map((w) => w.id);
+      const results = [];
+      for (const id of ids) {
+        const exists = await engine.query("select 1 from workspaces where id = $1", [id]);
+        if (!exists[0]) throw new AppError("not_found", `workspace ${id} not found`);
+        results.push(await withTenant(engine, id, (tx) => verifyWorkspace(tx, id, key)));
+      }
+      return { ok: results.every((r) => r.ok), workspaces: results };
+    },
+  },
+  "audit.checkpoint": {
+    needs: "owner",
+    run: async ({ engine, signer }, args) => {
+      const key = await signer();
+      const ids = args.workspace ? [String(args.workspace)] : (await engine.query<{ id: string }>("select id from workspaces order by id")).map((w) => w.id);
+      const made = [];
+      for (const id of ids) {
+        const cp = await withTenant(engine, id, (tx) => createCheckpoint(tx, id, key));
+        if (cp) made.push({ workspace_id: id, seq: cp.seq });
+      }
+      return { created: made };
+    },
+  },
+  "audit.export": {
+    needs: "owner",
+    run: async ({ engine, signer }, args) => exportAudit(engine, await signer(), String(args.workspace), String(args.out)),
+  },
   "demo.seed": {
     needs: "owner",
     migrateFirst: true,
@@ -153,6 +190,11 @@ function writeFileAtomic(path: string, text: string): void {
   renameSync(temp, path);
 }
 
+function lazySigner(config: Config): () => Promise<Signer> {
+  let signer: Promise<Signer> | undefined;
+  return () => (signer ??= loadSigner({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }));
+}
+
 function lazyKek(config: Config, engine: Engine): () => Promise<LocalKeyRing> {
   let ring: Promise<LocalKeyRing> | undefined;
   return () => (ring ??= openKeyRing(config, engine));
@@ -171,7 +213,7 @@ export async function runOperation(config: Config, name: OperationName, args: Ar
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, args);
     const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });
     try {
-      return await op.run({ engine: db.engine, config, kek: lazyKek(config, db.engine) }, args, progress);
+      return await op.run({ engine: db.engine, config, kek: lazyKek(config, db.engine), signer: lazySigner(config) }, args, progress);
     } finally {
       await db.close();
     }
@@ -185,7 +227,7 @@ export async function runOperation(config: Config, name: OperationName, args: Ar
             throw new AppError("config_invalid", "DATABASE_URL is not set");
           })();
   try {
-    return await op.run({ engine, config, kek: lazyKek(config, engine) }, args, progress);
+    return await op.run({ engine, config, kek: lazyKek(config, engine), signer: lazySigner(config) }, args, progress);
   } finally {
     await engine.close();
   }

@@ -26,7 +26,7 @@ const HEX64 = "a".repeat(64);
 
 /** Values for columns whose CHECK is a pattern or a range rather than a list of allowed values. */
 function override(table: string, column: string): string | undefined {
-  if (column.endsWith("_hash") || column === "subject_ref") return HEX64;
+  if (column === "hash" || column.endsWith("_hash") || column === "subject_ref") return HEX64;
   if (column === "action") return "test.event";
   if (column === "kind" && (table === "activity_events" || table === "jobs")) return "test.event";
   if (column === "url" || column === "jwks_url") return "https://example.com/hook";

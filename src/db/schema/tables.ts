@@ -16,6 +16,20 @@ export const activityEvents = pgTable(
   }, (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
+export const auditCheckpoints = pgTable(
+  "audit_checkpoints",
+  {
+    workspaceId: text("workspace_id").notNull(),
+    id: text("id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    hash: text("hash").notNull(),
+    keyId: text("key_id").notNull(),
+    signature: text("signature").notNull(),
+    signedAt: text("signed_at").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  }, (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
 export const auditLog = pgTable(
   "audit_log",
   {

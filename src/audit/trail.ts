@@ -1,0 +1,116 @@
+// Reading the audit trail: keyset-paginated listing, chain verification and signed checkpoints, all inside
+// one workspace's tenant transaction.
+import type { Engine, Tx } from "../db/engine.ts";
+import { withTenant } from "../db/tenant.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
+import type { Signer } from "./signing.ts";
+
+/** The columns of a chain row as text, exactly as the canonical encoding uses them. */
+export const CHAIN_COLUMNS = `workspace_id, id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id,
+  before::text as before, after::text as after, trace_id, host(ip) as ip, user_agent, audit_time(created_at) as created_at, prev_hash, hash`;
+
+const BATCH = 5000;
+
+export async function readCheckpoints(tx: Tx, workspaceId: string): Promise<Checkpoint[]> {
+  return tx.query<Checkpoint>("select seq::float8 as seq, hash, key_id, signature, signed_at from audit_checkpoints where workspace_id = $1 order by seq", [workspaceId]);
+}
+
+/** Recomputes the whole chain in batches and checks every checkpoint signature. */
+export async function verifyWorkspace(tx: Tx, workspaceId: string, signer: Pick<Signer, "keyId" | "verify">): Promise<VerifyResult> {
+  const checkpoints = await readCheckpoints(tx, workspaceId);
+  const verifier = new ChainVerifier(workspaceId, new Set(checkpoints.map((c) => c.seq)));
+  let after = -1;
+  for (;;) {
+    const rows = await tx.query<ChainRow>(`select ${CHAIN_COLUMNS} from audit_log where workspace_id = $1 and seq > $2 order by seq limit ${BATCH}`, [workspaceId, after]);
+    for (const row of rows) verifier.push(row);
+    if (rows.length < BATCH) break;
+    after = (rows.at(-1) as ChainRow).seq;
+  }
+  return verifier.finish(checkpoints, async (payload, signature, keyId) => keyId === signer.keyId && (await signer.verify(payload, signature)));
+}
+
+/** Signs the chain's current head, unless a checkpoint already covers it. */
+export async function createCheckpoint(tx: Tx, workspaceId: string, signer: Signer): Promise<Checkpoint | undefined> {
+  await tx.query("select pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))", [workspaceId]);
+  const [head] = await tx.query<{ seq: number; hash: string }>("select seq::float8 as seq, hash from audit_log where workspace_id = $1 order by seq desc limit 1", [workspaceId]);
+  if (!head) return undefined;
+  const [last] = await tx.query<{ seq: number }>("select coalesce(max(seq), 0)::float8 as seq from audit_checkpoints where workspace_id = $1", [workspaceId]);
+  if ((last?.seq ?? 0) >= head.seq) return undefined;
+  const signedAt = new Date().toISOString();
+  const signature = await signer.sign(checkpointPayload(workspaceId, head.seq, head.hash, signedAt));
+  const checkpoint = { seq: head.seq, hash: head.hash, key_id: signer.keyId, signature, signed_at: signedAt };
+  await tx.query("insert into audit_checkpoints (workspace_id, id, seq, hash, key_id, signature, signed_at) values ($1, $2, $3, $4, $5, $6, $7)", [workspaceId, newId("acp"), head.seq, head.hash, signer.keyId, signature, signedAt]);
+  return checkpoint;
+}
+
+/** Checkpoints every workspace that has min_events new rows, or an unsigned row older than maxAgeMinutes. */
+export async function checkpointDueWorkspaces(engine: Engine, signer: Signer, options: { everyEvents: number; maxAgeMinutes: number }): Promise<number> {
+  const due = await engine.query<{ workspace_id: string }>("select workspace_id from audit_checkpoints_due($1, make_interval(mins => $2))", [options.everyEvents, options.maxAgeMinutes]);
+  let made = 0;
+  for (const { workspace_id } of due) if (await withTenant(engine, workspace_id, (tx) => createCheckpoint(tx, workspace_id, signer))) made++;
+  return made;
+}
+
+export interface AuditFilter {
+  action?: string;
+  actor_id?: string;
+  target_type?: string;
+  target_id?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface AuditEntryView {
+  id: string;
+  seq: number;
+  action: string;
+  actor_id: string | null;
+  actor_type: string;
+  target_type: string | null;
+  target_id: string | null;
+  before: unknown;
+  after: unknown;
+  trace_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: string;
+  hash: string | null;
+}
+
+/** Newest first, keyset on seq (gapless per workspace, so the cursor is simply a seq); never a count(*). */
+export async function listAudit(tx: Tx, workspaceId: string, filter: AuditFilter): Promise<{ data: AuditEntryView[]; next_cursor: string | null }> {
+  const limit = filter.limit ?? 50;
+  const where = ["workspace_id = $1"];
+  const params: unknown[] = [workspaceId];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace("?", `$${params.length}`));
+  };
+  if (filter.action) add("action = ?", filter.action);
+  if (filter.actor_id) add("actor_id = ?", filter.actor_id);
+  if (filter.target_type) add("target_type = ?", filter.target_type);
+  if (filter.target_id) add("target_id = ?", filter.target_id);
+  for (const [name, op] of [["from", ">="], ["to", "<"]] as const) {
+    const value = filter[name];
+    if (value === undefined) continue;
+    if (Number.isNaN(Date.parse(value))) throw new AppError("validation_failed", `${name} must be an ISO 8601 time`);
+    add(`created_at ${op} ?::timestamptz`, new Date(value).toISOString());
+  }
+  if (filter.cursor) {
+    if (!/^\d{1,15}$/.test(filter.cursor)) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+    add("seq < ?", Number(filter.cursor));
+  }
+  params.push(limit + 1);
+  const rows = await tx.query<AuditEntryView>(
+    `select id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id, before, after, trace_id, host(ip) as ip, user_agent,
+            audit_time(created_at) as created_at, hash
+       from audit_log where ${where.join(" and ")} order by seq desc limit $${params.length}`,
+    params,
+  );
+  const data = rows.slice(0, limit);
+  return { data, next_cursor: rows.length > limit ? String((data.at(-1) as AuditEntryView).seq) : null };
+}

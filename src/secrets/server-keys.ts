@@ -1,0 +1,36 @@
+// Server-held keys other than the master key (the audit signing key, later the JWT and RTBF keys): from an
+// environment variable, a *_FILE variable, or (embedded mode) a file in the data dir generated with mode 0600.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AppError } from "../errors.ts";
+
+export interface ServerKeySource {
+  env: Record<string, string | undefined>;
+  dataDir: string;
+  embedded: boolean;
+}
+
+/** The key's text; `generate` makes a new one when the data-dir file is absent (embedded, or no variable set). */
+export function loadServerKey(source: ServerKeySource, variable: string, fileName: string, generate: () => string): string {
+  const direct = source.env[variable];
+  if (direct) return direct.trim();
+  const fileVar = source.env[`${variable}_FILE`];
+  if (fileVar) {
+    try {
+      return readFileSync(fileVar, "utf8").trim();
+    } catch {
+      throw new AppError("config_invalid", `${variable}_FILE ${fileVar} cannot be read`);
+    }
+  }
+  const path = join(source.dataDir, fileName);
+  if (!existsSync(path)) {
+    mkdirSync(source.dataDir, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(path, `${generate()}\n`, { mode: 0o600, flag: "wx" });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new AppError("config_invalid", `cannot write ${path}: ${(error as Error).message}`);
+    }
+    chmodSync(path, 0o600);
+  }
+  return readFileSync(path, "utf8").trim();
+}

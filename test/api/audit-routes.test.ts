@@ -1,0 +1,91 @@
+// Every mutating route writes exactly its audit row in the same transaction, and the audit API lists,
+// filters, paginates and verifies the trail (reading it being audited too).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createApp, type HttpApp } from "../../src/http/app.ts";
+import { silentLogger } from "../../src/log.ts";
+import { tenantDoor } from "../../src/db/tenant.ts";
+import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { signerFromPkcs8 } from "../../src/audit/signing.ts";
+import { newPat } from "../../src/identity/tokens.ts";
+import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+
+interface Ctx {
+  ids: Record<string, string>;
+}
+
+/** Every mutating route: a request to make, and the audit action it must add. A new route must be added here. */
+const MUTATIONS: { route: string; request: (c: Ctx) => { path: string; body?: unknown }; action: string; keep?: (c: Ctx, body: Record<string, unknown>) => void }[] = [
+  { route: "POST /v1/issues", request: () => ({ path: "/v1/issues", body: { title: "Disk full" } }), action: "issue.created", keep: (c, b) => (c.ids.issue = b.id as string) },
+  { route: "PATCH /v1/issues/:id", request: (c) => ({ path: `/v1/issues/${c.ids.issue}`, body: { status: "resolved" } }), action: "issue.updated" },
+  { route: "DELETE /v1/issues/:id", request: (c) => ({ path: `/v1/issues/${c.ids.issue}` }), action: "issue.deleted" },
+  { route: "POST /v1/connectors", request: () => ({ path: "/v1/connectors", body: { type: "pagerduty", display_name: "PD", config: { token: "pd_secret_token" } } }), action: "connector.created", keep: (c, b) => (c.ids.connector = b.id as string) },
+  { route: "PATCH /v1/connectors/:id", request: (c) => ({ path: `/v1/connectors/${c.ids.connector}`, body: { display_name: "PagerDuty" } }), action: "connector.updated" },
+  { route: "DELETE /v1/connectors/:id", request: (c) => ({ path: `/v1/connectors/${c.ids.connector}` }), action: "connector.deleted" },
+  { route: "POST /v1/webhooks", request: () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/x" } }), action: "webhook.created", keep: (c, b) => (c.ids.webhook = b.id as string) },
+  { route: "DELETE /v1/webhooks/:id", request: (c) => ({ path: `/v1/webhooks/${c.ids.webhook}` }), action: "webhook.deleted" },
+  { route: "POST /v1/inbound-webhooks", request: () => ({ path: "/v1/inbound-webhooks", body: { source: "alertmanager" } }), action: "inbound_webhook.created" },
+  { route: "POST /v1/sso-connections", request: () => ({ path: "/v1/sso-connections", body: { provider: "oidc", display_name: "Okta", issuer: "https://acme.okta.com", client_secret: "okta_client_secret" } }), action: "sso_connection.created" },
+];
+
+describeEngines("audited routes", (kind) => {
+  let db: TestDb;
+  let acme: OnboardResult;
+  let app: HttpApp;
+  const call = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) =>
+    app.fetch(new Request(`http://localhost${path}`, { method: init.method ?? "GET", body: init.body === undefined ? undefined : JSON.stringify(init.body), headers: { authorization: `Bearer ${init.token ?? acme.admin_token}`, "content-type": "application/json", "x-request-id": "trace-audit-1", "user-agent": "audit-test" } }));
+  const auditRows = async () => db.owner.query<{ seq: number; action: string; actor_id: string; trace_id: string; user_agent: string; after: unknown }>("select seq::int as seq, action, actor_id, trace_id, user_agent, after from audit_log where workspace_id = $1 order by seq", [acme.workspace_id]);
+
+  beforeAll(async () => {
+    db = await createTestDb(kind);
+    const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
+    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const signer = await signerFromPkcs8(Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"));
+    acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, signer });
+  });
+  afterAll(() => db.dispose());
+
+  test("every mutating route is listed here and adds exactly its audit row, with actor, trace id and no secret", async () => {
+    const registered = app.elysia.routes.filter((r) => ["POST", "PUT", "PATCH", "DELETE"].includes(r.method)).map((r) => `${r.method} ${r.path}`).sort();
+    expect(registered).toEqual(MUTATIONS.map((m) => m.route).sort());
+    const ctx: Ctx = { ids: {} };
+    for (const m of MUTATIONS) {
+      const before = await auditRows();
+      const { path, body } = m.request(ctx);
+      const response = await call(path, { method: m.route.split(" ")[0], body });
+      expect(response.status).toBeLessThan(300);
+      if (response.status !== 204) m.keep?.(ctx, (await response.json()) as Record<string, unknown>);
+      const added = (await auditRows()).slice(before.length);
+      expect(added.map((a) => a.action)).toEqual([m.action]);
+      expect(added[0]).toMatchObject({ actor_id: acme.user_id, trace_id: "trace-audit-1", user_agent: "audit-test" });
+      expect(JSON.stringify(added[0]?.after ?? null)).not.toMatch(/secret_token|client_secret"|whsec_/);
+    }
+  });
+
+  test("GET /v1/audit lists newest first with filters and keyset pages, and the read itself is audited", async () => {
+    const first = (await (await call("/v1/audit?limit=3")).json()) as { data: { seq: number; action: string }[]; next_cursor: string };
+    expect(first.data.map((d) => d.seq)).toEqual([...first.data.map((d) => d.seq)].sort((a, b) => b - a));
+    const second = (await (await call(`/v1/audit?limit=3&cursor=${first.next_cursor}`)).json()) as { data: { seq: number }[] };
+    expect(Math.max(...second.data.map((d) => d.seq))).toBeLessThan(Math.min(...first.data.map((d) => d.seq)));
+    const filtered = (await (await call("/v1/audit?action=issue.created")).json()) as { data: { action: string }[] };
+    expect(filtered.data.length).toBeGreaterThan(0);
+    expect(filtered.data.every((d) => d.action === "issue.created")).toBe(true);
+    const rows = await auditRows();
+    expect(rows.at(-1)?.action).toBe("audit.read");
+    expect((await call("/v1/audit?cursor=abc")).status).toBe(422);
+  });
+
+  test("GET /v1/audit/verify is ok; a viewer is refused the audit trail with 403; the public key is published", async () => {
+    const verify = (await (await call("/v1/audit/verify")).json()) as { ok: boolean; rows: number };
+    expect(verify.ok).toBe(true);
+    expect(verify.rows).toBeGreaterThan(10);
+    const viewer = newPat(acme.workspace_id);
+    await db.owner.query("insert into personal_access_tokens (workspace_id, id, user_id, name, token_prefix, pat_hash, role, scopes) values ($1, new_id('pat'), $2, 'viewer', $3, $4, 'viewer', '{*}')", [acme.workspace_id, acme.user_id, viewer.prefix, viewer.hash]);
+    const refused = await call("/v1/audit", { token: viewer.token });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { code: string }).code).toBe("forbidden");
+    const jwks = (await (await app.fetch(new Request("http://localhost/.well-known/jwks.json"))).json()) as { keys: { kty: string; crv: string }[] };
+    expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519" });
+  });
+});
