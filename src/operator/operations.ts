@@ -14,9 +14,8 @@ import { loadSigner, type Signer } from "../audit/signing.ts";
 import { createCheckpoint, verifyWorkspace } from "../audit/trail.ts";
 import { exportAudit } from "../audit/export.ts";
 import { openKeyRing } from "../secrets/load.ts";
-import { addKeyVersion, type LocalKeyRing } from "../secrets/keyring.ts";
-import { keyStatus, rewrapAllDeks, rotateDek } from "../secrets/rotation.ts";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { LocalKeyRing } from "../secrets/keyring.ts";
+import { keyStatus, rotateDek, rotateKek } from "../secrets/rotation.ts";
 import { addWorkspace, listTenants, offboard, offboardingRecords, onboard, restore, type OnboardInput } from "../tenancy/service.ts";
 import { controlRequest, serveIsRunning } from "./control.ts";
 
@@ -90,7 +89,17 @@ export const operations = {
   offboard: {
     needs: "owner",
     migrateFirst: true,
-    run: ({ engine }, args) => offboard(engine, String(args.slug), args.mode as "soft" | "purge", args.actor as string | undefined),
+    run: async ({ engine, kek }, args) => {
+      const record = await offboard(engine, String(args.slug), args.mode as "soft" | "purge", args.actor as string | undefined);
+      if (args.mode !== "purge" || record.already_purged) return record;
+      // Crypto-shredding reaches backups too: with a file-based ring, every remaining data key is re-wrapped
+      // under a new master key version and the old version is dropped, so a copy taken before the purge no
+      // longer opens with the current key ring.
+      const ring = await kek().catch(() => undefined);
+      if (!ring?.file) return { ...record, kek_rotated: false };
+      const rotation = await rotateKek(engine, ring, { generate: true });
+      return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };
+    },
   },
   "tenants.restore": {
     needs: "owner",
@@ -113,23 +122,7 @@ export const operations = {
   },
   "keys.rotate-kek": {
     needs: "owner",
-    run: async ({ engine, kek }, args, progress) => {
-      const ring = await kek();
-      if (args.generate) {
-        if (!ring.file) throw new AppError("bad_request", "--generate needs a file-based key ring (the data dir's master.key or CAUSELOOP_MASTER_KEY_FILE); with CAUSELOOP_MASTER_KEY put the new key first (v2:<new>,v1:<old>) and run rotate-kek again");
-        const next = addKeyVersion(readFileSync(ring.file, "utf8"));
-        writeFileAtomic(ring.file, next);
-        ring.reload(next);
-      }
-      const result = await rewrapAllDeks(engine, ring, progress);
-      if (args.generate && ring.file) {
-        // Every data key is wrapped by the new version now: the old ones can go.
-        const current = next0(readFileSync(ring.file, "utf8"));
-        writeFileAtomic(ring.file, current);
-        ring.reload(current);
-      }
-      return { ...result, kekCurrentVersion: ring.currentVersion, kekVersions: ring.versions };
-    },
+    run: async ({ engine, kek }, args, progress) => rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress }),
   },
   "keys.rotate-dek": {
     needs: "owner",
@@ -177,17 +170,6 @@ export type OperationName = keyof typeof operations;
 
 export function isOperationName(name: string): name is OperationName {
   return Object.hasOwn(operations, name);
-}
-
-/** The first (current) entry of a ring text. */
-function next0(ringText: string): string {
-  return ringText.split(",")[0]?.trim() ?? ringText;
-}
-
-function writeFileAtomic(path: string, text: string): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${text}\n`, { mode: 0o600 });
-  renameSync(temp, path);
 }
 
 function lazySigner(config: Config): () => Promise<Signer> {

@@ -7,7 +7,8 @@ import { AppError } from "../errors.ts";
 import { appendAudit } from "../audit/service.ts";
 import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "./columns.ts";
 import { dekAad, dekVersionOf, ensureActiveDek, insertDek, openWith, sealWith, type Dek } from "./envelope.ts";
-import { importAesKey, type KekProvider } from "./keyring.ts";
+import { addKeyVersion, importAesKey, type KekProvider, type LocalKeyRing } from "./keyring.ts";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 
 export interface KeyStatus {
   kekCurrentVersion: number;
@@ -45,6 +46,32 @@ export async function rewrapAllDeks(engine: Engine, kek: KekProvider, onProgress
     onProgress?.(++done, stale.length);
   }
   return { rewrapped: stale.length, alreadyCurrent: rows.length - stale.length };
+}
+
+function writeRingFile(path: string, text: string): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${text}\n`, { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+/**
+ * rotate-kek: re-wraps every data key under the ring's current version. With generate (file-based rings
+ * only) a new version is added first and, once everything is re-wrapped, the old versions are dropped.
+ */
+export async function rotateKek(engine: Engine, ring: LocalKeyRing, options: { generate?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<{ rewrapped: number; alreadyCurrent: number; kekCurrentVersion: number; kekVersions: number[] }> {
+  if (options.generate) {
+    if (!ring.file) throw new AppError("bad_request", "--generate needs a file-based key ring (the data dir's master.key or CAUSELOOP_MASTER_KEY_FILE); with CAUSELOOP_MASTER_KEY put the new key first (v2:<new>,v1:<old>) and run rotate-kek again");
+    const next = addKeyVersion(readFileSync(ring.file, "utf8"));
+    writeRingFile(ring.file, next);
+    ring.reload(next);
+  }
+  const result = await rewrapAllDeks(engine, ring, options.onProgress);
+  if (options.generate && ring.file) {
+    const current = (readFileSync(ring.file, "utf8").split(",")[0] ?? "").trim();
+    writeRingFile(ring.file, current);
+    ring.reload(current);
+  }
+  return { ...result, kekCurrentVersion: ring.currentVersion, kekVersions: ring.versions };
 }
 
 const BATCH = 200;

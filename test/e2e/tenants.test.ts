@@ -59,6 +59,14 @@ test("onboard two clients with the CLI, each token works on its own workspace on
     expect((await me(server.url, acme.admin_token as string)).status).toBe(401);
     expect((await me(server.url, globex.admin_token as string)).status).toBe(200);
 
+    const verify = await runBinary(["audit", "verify", "--json", "--data-dir", dataDir]);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+    const exportFile = join(dataDir, "globex-audit.ndjson");
+    expect((await runBinary(["audit", "export", "--workspace", globex.workspace_id as string, "--out", exportFile, "--data-dir", dataDir])).code).toBe(0);
+    const offline = Bun.spawnSync(["bun", join(import.meta.dir, "..", "..", "scripts", "verify-audit-export.ts"), exportFile]);
+    expect(offline.exitCode).toBe(0);
+
     const list = JSON.parse((await runBinary(["tenants", "list", "--json", "--data-dir", dataDir])).stdout) as { slug: string }[];
     expect(list.map((t) => t.slug)).toEqual(["globex"]);
     const records = JSON.parse((await runBinary(["tenants", "offboardings", "acme", "--json", "--data-dir", dataDir])).stdout) as { mode: string }[];

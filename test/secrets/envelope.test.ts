@@ -1,16 +1,16 @@
 // Envelope encryption on both engines: every wired column round-trips through the API, tampering fails
 // loudly, KEK and DEK rotation keep everything readable, and no plaintext secret is stored anywhere.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
 import { tenantDoor, withTenant } from "../../src/db/tenant.ts";
-import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { offboard, onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { addKeyVersion, LocalKeyRing, loadKeyRing } from "../../src/secrets/keyring.ts";
-import { ensureActiveDek, SecretBox } from "../../src/secrets/envelope.ts";
-import { rewrapAllDeks, rotateDek, verifyKekMatches } from "../../src/secrets/rotation.ts";
+import { dekAad, ensureActiveDek, SecretBox } from "../../src/secrets/envelope.ts";
+import { rewrapAllDeks, rotateDek, rotateKek, verifyKekMatches } from "../../src/secrets/rotation.ts";
 import { ENCRYPTED_COLUMNS } from "../../src/secrets/columns.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
@@ -186,6 +186,42 @@ describe("key ring", () => {
       expect(first.currentVersion).toBe(1);
       expect(() => loadKeyRing({ env: {}, embedded: false })).toThrow(/CAUSELOOP_MASTER_KEY/);
       expect(loadKeyRing({ env: { CAUSELOOP_MASTER_KEY: `v7:${key()}` }, embedded: false }).currentVersion).toBe(7);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describeEngines("crypto-shredding", (kind) => {
+  test("a copy of the database taken before a purge cannot open the purged workspace's secrets with the current key ring", async () => {
+    db = await createTestDb(kind);
+    const dir = mkdtempSync(join(tmpdir(), "causeloop-shred-"));
+    try {
+      const ringFile = join(dir, "master.key");
+      writeFileSync(ringFile, `v1:${key()}\n`, { mode: 0o600 });
+      const ring = loadKeyRing({ env: { CAUSELOOP_MASTER_KEY_FILE: ringFile }, embedded: false });
+      const acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, ring);
+      const globex = await onboard(db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, ring);
+      const ctx = { table: "connectors", column: "config_encrypted", rowId: "con_00000000000000000000000000" };
+      const sealFor = (ws: string) => withTenant(db?.app as TestDb["app"], ws, (tx) => new SecretBox(tx, ring, ws).seal(ctx, `secret-of-${ws}`));
+      const acmeSecret = await sealFor(acme.workspace_id);
+      const globexSecret = await sealFor(globex.workspace_id);
+      // The "backup": every data key row as it was before the purge.
+      const backup = await db.owner.query<{ workspace_id: string; version: number; kek_version: number; wrapped_dek: string }>("select workspace_id, version, kek_version, wrapped_dek from workspace_keys");
+
+      await offboard(db.owner, "acme", "purge");
+      const rotation = await rotateKek(db.owner, ring, { generate: true });
+      expect(rotation.kekVersions).toEqual([2]);
+      expect(readFileSync(ringFile, "utf8").trim()).toStartWith("v2:");
+
+      const current = loadKeyRing({ env: { CAUSELOOP_MASTER_KEY_FILE: ringFile }, embedded: false });
+      const acmeKey = backup.find((k) => k.workspace_id === acme.workspace_id);
+      expect(current.unwrap(acmeKey?.wrapped_dek as string, acmeKey?.kek_version as number, dekAad(acme.workspace_id, 1))).rejects.toThrow(/not in the key ring/);
+      // The live database still opens the remaining tenant's secrets with the current ring.
+      const opened = await withTenant(db.app, globex.workspace_id, (tx) => new SecretBox(tx, current, globex.workspace_id).open(ctx, globexSecret));
+      expect(opened).toBe(`secret-of-${globex.workspace_id}`);
+      expect(acmeSecret).toStartWith("clp1.1.");
+      expect(await db.owner.query("select 1 from workspace_keys where workspace_id = $1", [acme.workspace_id])).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
