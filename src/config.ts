@@ -37,6 +37,10 @@ export interface Config {
   auditCheckpointEvery: number;
   /** ...or when its oldest unsigned event is this old. */
   auditCheckpointMinutes: number;
+  /** Sessions end after this long without a refresh... */
+  sessionIdleMinutes: number;
+  /** ...and after this long in any case. */
+  sessionAbsoluteDays: number;
   /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
   lockWaitMs: number;
 }
@@ -66,6 +70,8 @@ export const ENVIRONMENT = {
   CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS: "false",
   CAUSELOOP_LOCK_WAIT_MS: "15000",
   CAUSELOOP_AUDIT_CHECKPOINT_EVERY: "100",
+  CAUSELOOP_SESSION_IDLE_MINUTES: "1440",
+  CAUSELOOP_SESSION_ABSOLUTE_DAYS: "30",
   CAUSELOOP_AUDIT_CHECKPOINT_MINUTES: "10",
 } as const;
 
@@ -135,6 +141,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     migrateOnStart: flags.migrate ?? false,
     auditCheckpointEvery: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_EVERY, "CAUSELOOP_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
     auditCheckpointMinutes: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES, "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES", 10, 1, 10_080),
+    sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
+    sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
   };
 }

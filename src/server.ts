@@ -7,7 +7,8 @@ import { openForServe } from "./operator/database.ts";
 import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName, runInProcess } from "./operator/operations.ts";
 import { AppError } from "./errors.ts";
-import { tenantDoor } from "./db/tenant.ts";
+import { tenantDoor, withoutTenant } from "./db/tenant.ts";
+import { loadJwtKeys, type JwtKeys } from "./identity/jwt.ts";
 import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
 import { loadSigner, type Signer } from "./audit/signing.ts";
@@ -27,9 +28,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const db = await openForServe(config, logger);
   let kek: LocalKeyRing;
   let signer: Signer;
+  let jwt: JwtKeys;
   try {
     kek = await openKeyRing(config, db.engine);
     signer = await loadSigner({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
+    jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
   } catch (error) {
     await db.close();
     throw error;
@@ -42,6 +45,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     door: tenantDoor(db.engine),
     kek,
     signer,
+    sessions: {
+      jwt,
+      anonymous: (fn) => withoutTenant(db.engine, fn),
+      idleMinutes: config.sessionIdleMinutes,
+      absoluteDays: config.sessionAbsoluteDays,
+    },
   });
   let control: ControlServer | undefined;
   let server: ReturnType<typeof Bun.serve>;

@@ -8,6 +8,7 @@ import m0006 from "./0006_keys_and_orchestration.sql" with { type: "text" };
 import m0007 from "./0007_tenant_lifecycle.sql" with { type: "text" };
 import m0008 from "./0008_key_probe.sql" with { type: "text" };
 import m0009 from "./0009_audit_checkpoints.sql" with { type: "text" };
+import m0010 from "./0010_identity.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -25,6 +26,7 @@ export const migrations: MigrationSource[] = [
   { name: "0007_tenant_lifecycle", sql: m0007 },
   { name: "0008_key_probe", sql: m0008 },
   { name: "0009_audit_checkpoints", sql: m0009 },
+  { name: "0010_identity", sql: m0010 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -10,7 +10,8 @@ import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
 import { docsPage } from "./docs.ts";
 import type { TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
-import { meRoutes } from "../identity/routes.ts";
+import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
+import type { SessionDeps } from "../identity/sessions.ts";
 import { issueRoutes } from "../incidents/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
@@ -23,6 +24,8 @@ export interface AppDeps {
   door?: TenantDoor;
   /** The master key ring: protected routes seal and open secrets with workspace keys wrapped by it. */
   kek?: KekProvider;
+  /** Sessions: login, refresh, MFA (needs the JWT keys and an anonymous transaction). */
+  sessions?: Omit<SessionDeps, "door" | "kek">;
   /** The audit signing key: checkpoints, the public key endpoints. */
   signer?: Signer;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
@@ -61,13 +64,18 @@ export function createApp(deps: AppDeps): HttpApp {
   if (deps.door) {
     const auth = authPlugin({
       door: deps.door,
+      jwt: deps.sessions?.jwt,
       requestId: requestIdOf,
       noteWorkspace: (request, workspaceId) => {
         const info = meta.get(request);
         if (info) info.workspaceId = workspaceId;
       },
     });
-    protectedRoutes.push(meRoutes(auth), issueRoutes(auth));
+    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth));
+    if (deps.sessions && deps.kek) {
+      const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
+      protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf));
+    }
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
   }

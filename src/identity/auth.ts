@@ -7,19 +7,24 @@ import { AppError } from "../errors.ts";
 import type { RequestContext } from "../audit/service.ts";
 import { effectiveScopes, isRole, type Role, type Scope } from "./permissions.ts";
 import { parsePat } from "./tokens.ts";
+import { verifyJwt, type JwtKeys } from "./jwt.ts";
 
 export interface Principal {
   workspaceId: string;
   /** The user (or service account) acting. */
   actorId: string;
   actorType: "user" | "service_account";
+  /** The personal access token, or the session, that authenticated this call. */
   tokenId: string;
+  via: "pat" | "session";
   role: Role;
   scopes: ReadonlySet<Scope>;
 }
 
 export interface AuthDeps {
   door: TenantDoor;
+  /** Access-token keys; without them only personal access tokens authenticate. */
+  jwt?: JwtKeys;
   /** Lets the front door log the workspace of an authenticated request. */
   noteWorkspace?: (request: Request, workspaceId: string) => void;
   requestId?: (request: Request) => string;
@@ -40,8 +45,9 @@ interface TokenRow {
   member_status: string | null;
 }
 
-export async function authenticate(door: TenantDoor, authorization: string | null): Promise<Principal> {
+export async function authenticate(door: TenantDoor, authorization: string | null, jwt?: JwtKeys): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+  if (jwt && match?.[1]?.startsWith("ey")) return authenticateSession(door, jwt, match[1]);
   const parsed = match?.[1] ? parsePat(match[1]) : undefined;
   if (!parsed) throw new AppError("unauthorized", UNAUTHORIZED);
   const principal = await door(parsed.workspaceId, async (tx) => {
@@ -66,11 +72,34 @@ export async function authenticate(door: TenantDoor, authorization: string | nul
       actorId: (row.user_id ?? row.service_account_id) as string,
       actorType: row.user_id ? "user" : "service_account",
       tokenId: row.id,
+      via: "pat",
       role: row.role,
       scopes: effectiveScopes(row.role, row.scopes),
     } satisfies Principal;
   });
   return principal;
+}
+
+/** A session's access token (JWT): still valid only while the session, membership and workspace are. */
+async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: string): Promise<Principal> {
+  const claims = await verifyJwt(keys, token, "access");
+  const ws = String(claims.ws ?? "");
+  const userId = String(claims.sub ?? "");
+  const sid = String(claims.sid ?? "");
+  return door(ws, async (tx) => {
+    const [row] = await tx.query<{ role: string; ws_deleted_at: Date | null; revoked_at: Date | null }>(
+      `select m.role, w.deleted_at as ws_deleted_at, s.revoked_at
+         from memberships m join workspaces w on w.id = m.workspace_id
+         join sessions s on s.workspace_id = m.workspace_id and s.id = $3 and s.user_id = m.user_id
+        where m.workspace_id = $1 and m.user_id = $2 and m.status = 'active'`,
+      [ws, userId, sid],
+    );
+    if (!row || !isRole(row.role)) throw new AppError("unauthorized", UNAUTHORIZED);
+    if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); contact your Causeloop operator");
+    if (row.revoked_at) throw new AppError("unauthorized", UNAUTHORIZED);
+    const scopes = Array.isArray(claims.scopes) ? (claims.scopes as string[]) : [];
+    return { workspaceId: ws, actorId: userId, actorType: "user", tokenId: sid, via: "session", role: row.role, scopes: effectiveScopes(row.role, scopes) } satisfies Principal;
+  });
 }
 
 /** What a protected route receives besides the request. */
@@ -83,13 +112,21 @@ export interface Caller {
 }
 
 export function authPlugin(deps: AuthDeps) {
+  // Authentication runs in the transform hook, before body/params validation, so an unauthenticated caller
+  // always gets 401 and learns nothing about a route's shape; resolve then hands the route its caller.
+  const principals = new WeakMap<Request, Principal>();
   return new Elysia({ name: "auth" }).macro({
     /** Declares the scope a route requires ("authenticated": any valid credential); the caller must hold it. */
     scope: (scope: Scope | "authenticated") => ({
-      async resolve({ request, server }) {
-        const principal = await authenticate(deps.door, request.headers.get("authorization"));
+      async transform({ request }) {
+        const principal = await authenticate(deps.door, request.headers.get("authorization"), deps.jwt);
         deps.noteWorkspace?.(request, principal.workspaceId);
         if (scope !== "authenticated" && !principal.scopes.has(scope)) throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
+        principals.set(request, principal);
+      },
+      resolve({ request, server }) {
+        const principal = principals.get(request);
+        if (!principal) throw new AppError("unauthorized", UNAUTHORIZED);
         const caller: Caller = {
           principal,
           tenant: (fn) => deps.door(principal.workspaceId, fn),

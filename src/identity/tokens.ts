@@ -1,7 +1,8 @@
-// Personal access tokens: clp_pat_<workspace id body>_<64 hex secret>_<8 hex checksum>. The checksum
-// (sha256 of everything before it) lets secret scanners recognise a token offline and lets us reject typos
-// without a database round trip; the workspace part routes the lookup to the right tenant.
-const PAT = /^clp_pat_([0-9a-z]{26})_([0-9a-f]{64})_([0-9a-f]{8})$/;
+// Opaque tokens: clp_<kind>_<workspace id body>_<64 hex secret>_<8 hex checksum>. kind is pat (personal
+// access token), rt (refresh token) or inv (invitation). The checksum (sha256 of everything before it) lets
+// secret scanners recognise a token offline and lets us reject typos without a database round trip; the
+// workspace part routes the lookup to the right tenant. Only sha256(token) is ever stored.
+export type TokenKind = "pat" | "rt" | "inv";
 
 export function sha256Hex(text: string): string {
   return new Bun.CryptoHasher("sha256").update(text).digest("hex");
@@ -12,17 +13,20 @@ export interface ParsedToken {
   hash: string;
 }
 
-export function parsePat(token: string): ParsedToken | undefined {
-  const match = PAT.exec(token);
+export function parseToken(kind: TokenKind, token: string): ParsedToken | undefined {
+  const match = new RegExp(`^clp_${kind}_([0-9a-z]{26})_([0-9a-f]{64})_([0-9a-f]{8})$`).exec(token);
   if (!match) return undefined;
   const body = token.slice(0, token.lastIndexOf("_"));
   if (sha256Hex(body).slice(0, 8) !== match[3]) return undefined;
   return { workspaceId: `ws_${match[1]}`, hash: sha256Hex(token) };
 }
 
-export function newPat(workspaceId: string): { token: string; hash: string; prefix: string } {
+export function newToken(kind: TokenKind, workspaceId: string): { token: string; hash: string; prefix: string } {
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
-  const body = `clp_pat_${workspaceId.slice(3)}_${secret}`;
+  const body = `clp_${kind}_${workspaceId.slice(3)}_${secret}`;
   const token = `${body}_${sha256Hex(body).slice(0, 8)}`;
   return { token, hash: sha256Hex(token), prefix: token.slice(0, 16) };
 }
+
+export const parsePat = (token: string) => parseToken("pat", token);
+export const newPat = (workspaceId: string) => newToken("pat", workspaceId);

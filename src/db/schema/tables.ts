@@ -52,6 +52,16 @@ export const auditLog = pgTable(
   }, (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
+export const authThrottle = pgTable(
+  "auth_throttle",
+  {
+    key: text("key").primaryKey(),
+    failures: integer("failures").notNull().default(sql`0`),
+    lastFailureAt: timestamp("last_failure_at", { withTimezone: true }),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+  },
+);
+
 export const clusters = pgTable(
   "clusters",
   {
@@ -227,6 +237,8 @@ export const memberships = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+    inviteTokenHash: text("invite_token_hash"),
+    inviteExpiresAt: timestamp("invite_expires_at", { withTimezone: true }),
   }, (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
@@ -413,6 +425,7 @@ export const sessions = pgTable(
     idleExpiresAt: timestamp("idle_expires_at", { withTimezone: true }).notNull(),
     absoluteExpiresAt: timestamp("absolute_expires_at", { withTimezone: true }).notNull(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    mfaVerified: boolean("mfa_verified").notNull().default(sql`false`),
   }, (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 

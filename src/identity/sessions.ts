@@ -1,0 +1,171 @@
+// Login, MFA completion, refresh-token rotation with reuse detection, logout.
+import type { Tx } from "../db/engine.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { appendAudit, type RequestContext } from "../audit/service.ts";
+import { ACCESS_TOKEN_SECONDS, signAccessToken, signMfaToken, verifyJwt, type JwtKeys } from "./jwt.ts";
+import { effectiveScopes, isRole } from "./permissions.ts";
+import { verifyPassword } from "./passwords.ts";
+import { newToken, parseToken, sha256Hex } from "./tokens.ts";
+import { verifyMfaCode } from "./mfa.ts";
+import type { KekProvider } from "../secrets/keyring.ts";
+
+export interface SessionDeps {
+  door: <T>(workspaceId: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+  /** A transaction as the runtime role with no workspace (login lookups and throttling). */
+  anonymous: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+  jwt: JwtKeys;
+  kek: KekProvider;
+  idleMinutes: number;
+  absoluteDays: number;
+}
+
+export interface TokenPair {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  refresh_token: string;
+  workspace_id: string;
+  role: string;
+}
+
+const FAILED = "email or password is incorrect";
+
+async function throttle(deps: SessionDeps, keys: string[], outcome: "check" | "fail" | "ok"): Promise<number> {
+  return deps.anonymous(async (tx) => {
+    let wait = 0;
+    for (const key of keys) {
+      const [row] = await tx.query<{ w: number }>("select auth_throttle($1, $2) as w", [sha256Hex(key), outcome]);
+      wait = Math.max(wait, row?.w ?? 0);
+    }
+    return wait;
+  });
+}
+
+function throttleKeys(email: string, ip: string | undefined, scope: string): string[] {
+  return [`${scope}:account:${email}`, ...(ip ? [`${scope}:ip:${ip}`] : [])];
+}
+
+async function ensureNotThrottled(deps: SessionDeps, keys: string[]): Promise<void> {
+  const wait = await throttle(deps, keys, "check");
+  if (wait > 0) throw new AppError("rate_limited", `too many failed attempts; try again in ${wait} seconds`, { retry_after: wait });
+}
+
+/** Starts a session (a new refresh-token family) and returns the token pair. */
+export async function startSession(tx: Tx, deps: SessionDeps, userId: string, workspaceId: string, context: RequestContext, mfaVerified: boolean): Promise<TokenPair> {
+  const [member] = await tx.query<{ role: string }>("select role from memberships where workspace_id = $1 and user_id = $2 and status = 'active'", [workspaceId, userId]);
+  if (!member || !isRole(member.role)) throw new AppError("unauthorized", FAILED);
+  const refresh = newToken("rt", workspaceId);
+  const id = newId("ses");
+  await tx.query(
+    `insert into sessions (workspace_id, id, user_id, family_id, refresh_token_hash, ip, user_agent, idle_expires_at, absolute_expires_at, mfa_verified)
+     values ($1, $2, $3, $4, $5, $6::inet, $7, now() + make_interval(mins => $8), now() + make_interval(days => $9), $10)`,
+    [workspaceId, id, userId, id, refresh.hash, context.ip ?? null, context.userAgent?.slice(0, 512) ?? null, deps.idleMinutes, deps.absoluteDays, mfaVerified],
+  );
+  await tx.query("update users set last_login_at = now() where id = $1", [userId]);
+  const access = await signAccessToken(deps.jwt, { sub: userId, ws: workspaceId, role: member.role, scopes: [...effectiveScopes(member.role, ["*"])], sid: id });
+  return { access_token: access, token_type: "Bearer", expires_in: ACCESS_TOKEN_SECONDS, refresh_token: refresh.token, workspace_id: workspaceId, role: member.role };
+}
+
+export async function login(deps: SessionDeps, input: { email: string; password: string; workspace_id?: string }, context: RequestContext): Promise<TokenPair | { mfa_required: true; mfa_token: string }> {
+  const email = input.email.trim().toLowerCase();
+  const keys = throttleKeys(email, context.ip, "login");
+  await ensureNotThrottled(deps, keys);
+  const [found] = await deps.anonymous((tx) => tx.query<{ user_id: string | null; password_hash: string | null; user_status: string | null; workspace_ids: string[] }>("select * from auth_login_lookup($1)", [email]));
+  const passwordOk = await verifyPassword(input.password, found?.password_hash ?? null);
+  const workspaces = found?.workspace_ids ?? [];
+  const workspaceId = input.workspace_id ?? workspaces[0];
+  if (!passwordOk || !found?.user_id || found.user_status !== "active" || !workspaceId || !workspaces.includes(workspaceId)) {
+    await throttle(deps, keys, "fail");
+    // Failures are audited in the account's workspaces (the caller learns nothing from it).
+    for (const ws of workspaces) {
+      await deps.door(ws, (tx) => appendAudit(tx, { workspaceId: ws, action: "auth.login_failed", actorId: found?.user_id ?? null, actorType: "user", targetType: "user", targetId: found?.user_id ?? undefined, context }));
+    }
+    throw new AppError("unauthorized", FAILED);
+  }
+  await throttle(deps, keys, "ok");
+  const userId = found.user_id;
+  return deps.door(workspaceId, async (tx) => {
+    const [factor] = await tx.query("select 1 from mfa_factors where workspace_id = $1 and user_id = $2 and confirmed_at is not null", [workspaceId, userId]);
+    if (factor) return { mfa_required: true as const, mfa_token: await signMfaToken(deps.jwt, userId, workspaceId) };
+    const pair = await startSession(tx, deps, userId, workspaceId, context, false);
+    await appendAudit(tx, { workspaceId, action: "auth.login", actorId: userId, actorType: "user", targetType: "user", targetId: userId, context });
+    return pair;
+  });
+}
+
+export async function completeMfa(deps: SessionDeps, input: { mfa_token: string; code: string }, context: RequestContext): Promise<TokenPair> {
+  const claims = await verifyJwt(deps.jwt, input.mfa_token, "mfa");
+  const userId = String(claims.sub);
+  const workspaceId = String(claims.ws);
+  const keys = [`mfa:account:${userId}`, ...(context.ip ? [`mfa:ip:${context.ip}`] : [])];
+  await ensureNotThrottled(deps, keys);
+  const ok = await deps.door(workspaceId, (tx) => verifyMfaCode(tx, deps.kek, workspaceId, userId, input.code));
+  if (!ok) {
+    await throttle(deps, keys, "fail");
+    await deps.door(workspaceId, (tx) => appendAudit(tx, { workspaceId, action: "auth.mfa_failed", actorId: userId, actorType: "user", targetType: "user", targetId: userId, context }));
+    throw new AppError("unauthorized", "the code is not valid");
+  }
+  await throttle(deps, keys, "ok");
+  return deps.door(workspaceId, async (tx) => {
+    const pair = await startSession(tx, deps, userId, workspaceId, context, true);
+    await appendAudit(tx, { workspaceId, action: "auth.login", actorId: userId, actorType: "user", targetType: "user", targetId: userId, after: { mfa: true }, context });
+    return pair;
+  });
+}
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  family_id: string;
+  replaced_by: string | null;
+  revoked_at: Date | null;
+  idle_expires_at: Date;
+  absolute_expires_at: Date;
+  mfa_verified: boolean;
+}
+
+/** Rotates the refresh token; presenting a token that was already rotated revokes its whole family. */
+export async function refresh(deps: SessionDeps, refreshToken: string, context: RequestContext): Promise<TokenPair> {
+  const parsed = parseToken("rt", refreshToken);
+  if (!parsed) throw new AppError("unauthorized", "missing, malformed, expired or revoked credentials");
+  const outcome = await deps.door(parsed.workspaceId, async (tx): Promise<TokenPair | "reused" | "invalid"> => {
+    const [row] = await tx.query<SessionRow>("select id, user_id, family_id, replaced_by, revoked_at, idle_expires_at, absolute_expires_at, mfa_verified from sessions where workspace_id = $1 and refresh_token_hash = $2 for update", [parsed.workspaceId, parsed.hash]);
+    if (!row) return "invalid";
+    if (row.replaced_by) {
+      await tx.query("update sessions set revoked_at = coalesce(revoked_at, now()) where workspace_id = $1 and family_id = $2", [parsed.workspaceId, row.family_id]);
+      await appendAudit(tx, { workspaceId: parsed.workspaceId, action: "auth.refresh_reused", actorId: row.user_id, actorType: "user", targetType: "session", targetId: row.family_id, context });
+      return "reused";
+    }
+    const now = Date.now();
+    if (row.revoked_at || new Date(row.idle_expires_at).getTime() <= now || new Date(row.absolute_expires_at).getTime() <= now) return "invalid";
+    const [member] = await tx.query<{ role: string }>("select role from memberships where workspace_id = $1 and user_id = $2 and status = 'active'", [parsed.workspaceId, row.user_id]);
+    if (!member || !isRole(member.role)) return "invalid";
+    const next = newToken("rt", parsed.workspaceId);
+    const id = newId("ses");
+    await tx.query(
+      `insert into sessions (workspace_id, id, user_id, family_id, refresh_token_hash, ip, user_agent, idle_expires_at, absolute_expires_at, mfa_verified)
+       select workspace_id, $3, user_id, family_id, $4, $5::inet, $6, least(now() + make_interval(mins => $7), absolute_expires_at), absolute_expires_at, mfa_verified
+         from sessions where workspace_id = $1 and id = $2`,
+      [parsed.workspaceId, row.id, id, next.hash, context.ip ?? null, context.userAgent?.slice(0, 512) ?? null, deps.idleMinutes],
+    );
+    await tx.query("update sessions set replaced_by = $3, last_used_at = now() where workspace_id = $1 and id = $2", [parsed.workspaceId, row.id, id]);
+    await appendAudit(tx, { workspaceId: parsed.workspaceId, action: "auth.token_refreshed", actorId: row.user_id, actorType: "user", targetType: "session", targetId: row.family_id, context });
+    const access = await signAccessToken(deps.jwt, { sub: row.user_id, ws: parsed.workspaceId, role: member.role, scopes: [...effectiveScopes(member.role, ["*"])], sid: id });
+    return { access_token: access, token_type: "Bearer", expires_in: ACCESS_TOKEN_SECONDS, refresh_token: next.token, workspace_id: parsed.workspaceId, role: member.role };
+  });
+  if (outcome === "reused") throw new AppError("unauthorized", "this refresh token was already used; every session of its family is revoked");
+  if (outcome === "invalid") throw new AppError("unauthorized", "missing, malformed, expired or revoked credentials");
+  return outcome;
+}
+
+export async function logout(deps: SessionDeps, refreshToken: string, context: RequestContext): Promise<void> {
+  const parsed = parseToken("rt", refreshToken);
+  if (!parsed) return;
+  await deps.door(parsed.workspaceId, async (tx) => {
+    const [row] = await tx.query<{ family_id: string; user_id: string }>("select family_id, user_id from sessions where workspace_id = $1 and refresh_token_hash = $2", [parsed.workspaceId, parsed.hash]);
+    if (!row) return;
+    await tx.query("update sessions set revoked_at = coalesce(revoked_at, now()) where workspace_id = $1 and family_id = $2", [parsed.workspaceId, row.family_id]);
+    await appendAudit(tx, { workspaceId: parsed.workspaceId, action: "auth.logout", actorId: row.user_id, actorType: "user", targetType: "session", targetId: row.family_id, context });
+  });
+}
