@@ -41,6 +41,8 @@ export interface Config {
   sessionIdleMinutes: number;
   /** ...and after this long in any case. */
   sessionAbsoluteDays: number;
+  /** A global identity provider accepted by POST /v1/auth/exchange in every workspace (besides each workspace's own). */
+  idp: { jwksUrl: string; issuer: string; audience?: string } | undefined;
   /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
   lockWaitMs: number;
 }
@@ -71,6 +73,9 @@ export const ENVIRONMENT = {
   CAUSELOOP_LOCK_WAIT_MS: "15000",
   CAUSELOOP_AUDIT_CHECKPOINT_EVERY: "100",
   CAUSELOOP_SESSION_IDLE_MINUTES: "1440",
+  CAUSELOOP_IDP_JWKS_URL: "unset",
+  CAUSELOOP_IDP_ISSUER: "unset",
+  CAUSELOOP_IDP_AUDIENCE: "unset",
   CAUSELOOP_SESSION_ABSOLUTE_DAYS: "30",
   CAUSELOOP_AUDIT_CHECKPOINT_MINUTES: "10",
 } as const;
@@ -116,6 +121,13 @@ function boolean(raw: string | undefined, name: string): boolean {
   throw new ConfigError(`${name} must be true or false (got '${raw}')`);
 }
 
+function idpFrom(env: Env): Config["idp"] {
+  if (!env.CAUSELOOP_IDP_JWKS_URL) return undefined;
+  if (!/^https?:\/\//.test(env.CAUSELOOP_IDP_JWKS_URL)) throw new ConfigError("CAUSELOOP_IDP_JWKS_URL must be an http(s) URL");
+  if (!env.CAUSELOOP_IDP_ISSUER) throw new ConfigError("CAUSELOOP_IDP_ISSUER is required with CAUSELOOP_IDP_JWKS_URL");
+  return { jwksUrl: env.CAUSELOOP_IDP_JWKS_URL, issuer: env.CAUSELOOP_IDP_ISSUER, audience: env.CAUSELOOP_IDP_AUDIENCE || undefined };
+}
+
 export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}): Config {
   const rawUrl = flags.databaseUrl ?? env.DATABASE_URL;
   const databaseUrl = rawUrl ? parseDatabaseUrl(rawUrl, "DATABASE_URL") : undefined;
@@ -143,6 +155,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     auditCheckpointMinutes: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES, "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES", 10, 1, 10_080),
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
+    idp: idpFrom(env),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
   };
 }

@@ -50,6 +50,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       anonymous: (fn) => withoutTenant(db.engine, fn),
       idleMinutes: config.sessionIdleMinutes,
       absoluteDays: config.sessionAbsoluteDays,
+      globalIdp: config.idp,
     },
   });
   let control: ControlServer | undefined;

@@ -12,6 +12,7 @@ import type { TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
+import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../incidents/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
@@ -25,7 +26,7 @@ export interface AppDeps {
   /** The master key ring: protected routes seal and open secrets with workspace keys wrapped by it. */
   kek?: KekProvider;
   /** Sessions: login, refresh, MFA (needs the JWT keys and an anonymous transaction). */
-  sessions?: Omit<SessionDeps, "door" | "kek">;
+  sessions?: Omit<SessionDeps, "door" | "kek"> & { globalIdp?: GlobalIdp };
   /** The audit signing key: checkpoints, the public key endpoints. */
   signer?: Signer;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
@@ -74,7 +75,7 @@ export function createApp(deps: AppDeps): HttpApp {
     protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth));
     if (deps.sessions && deps.kek) {
       const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
-      protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf));
+      protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));
     }
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));

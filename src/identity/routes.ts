@@ -6,6 +6,7 @@ import { AppError } from "../errors.ts";
 import { appendAudit, type RequestContext } from "../audit/service.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { completeMfa, login, logout, refresh, type SessionDeps } from "./sessions.ts";
+import { exchange, type GlobalIdp } from "./exchange.ts";
 import { confirmTotp, disableTotp, enrollTotp } from "./mfa.ts";
 import { acceptInvite, changeRole, inviteMember, listMembers, removeMember } from "./members.ts";
 import { createPersonalToken, createServiceAccount, createServiceAccountToken, listServiceAccounts, listTokens, revokeToken, type Caller } from "./access-tokens.ts";
@@ -28,7 +29,7 @@ const callerOf = (c: RouteCaller): Caller => ({
 });
 
 /** Routes anyone may call (they authenticate by what they carry in the body). */
-export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request, ip: string | undefined) => RequestContext) {
+export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request, ip: string | undefined) => RequestContext, globalIdp?: GlobalIdp) {
   return new Elysia({ name: "auth-public", prefix: "/v1/auth" })
     .post("/login", ({ body, request, server }) => login(deps, body, contextOf(request, server?.requestIP(request)?.address)), {
       body: t.Object({ email: t.String({ maxLength: 254 }), password: Password, workspace_id: t.Optional(t.String({ pattern: "^ws_[0-9a-z]{26}$" })) }, { additionalProperties: false }),
@@ -49,6 +50,10 @@ export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request
     }, {
       body: t.Object({ refresh_token: t.String({ maxLength: 200 }) }, { additionalProperties: false }),
       detail: { summary: "End a session (its whole refresh-token family)", tags: ["auth"] },
+    })
+    .post("/exchange", ({ body, request, server }) => exchange(deps, globalIdp, body, contextOf(request, server?.requestIP(request)?.address)), {
+      body: t.Object({ token: t.String({ minLength: 10, maxLength: 8000 }), workspace_id: t.String({ pattern: "^ws_[0-9a-z]{26}$" }) }, { additionalProperties: false }),
+      detail: { summary: "Exchange an identity provider's JWT (RS256/ES256, verified against its JWKS) for Causeloop tokens", tags: ["auth"] },
     })
     .post("/accept-invite", ({ body, request, server }) => acceptInvite(deps.door, body, contextOf(request, server?.requestIP(request)?.address)), {
       body: t.Object({ invite_token: t.String({ maxLength: 200 }), password: Password, display_name: t.Optional(t.String({ maxLength: 200 })) }, { additionalProperties: false }),

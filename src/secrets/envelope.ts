@@ -64,7 +64,9 @@ export async function insertDek(db: Queryable, kek: KekProvider, workspaceId: st
  */
 export async function ensureActiveDek(db: Queryable, kek: KekProvider, workspaceId: string): Promise<Dek> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [active] = await db.query<KeyRow>("select version, kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and status = 'active'", [workspaceId]);
+    // FOR SHARE: a transaction that seals under this DEK holds it until commit, so rotate-dek cannot retire (and
+    // later destroy) the DEK while a row sealed under it is still uncommitted and invisible to the re-encryption.
+    const [active] = await db.query<KeyRow>("select version, kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and status = 'active' for share", [workspaceId]);
     if (active) return unwrapRow(kek, workspaceId, active);
     const [max] = await db.query<{ v: number }>("select coalesce(max(version), 0)::int as v from workspace_keys where workspace_id = $1", [workspaceId]);
     const { inserted, dek } = await insertDek(db, kek, workspaceId, (max?.v ?? 0) + 1);

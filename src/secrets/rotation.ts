@@ -1,7 +1,7 @@
 // Operator-side key management on the owner connection: status, KEK rotation (re-wrap every DEK), DEK
 // rotation for one workspace (re-encrypt its secrets), and the start-up check that the KEK fits the database.
 // Every step is a short transaction, so an interrupted run is simply run again.
-import type { Engine } from "../db/engine.ts";
+import type { Engine, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit } from "../audit/service.ts";
@@ -76,6 +76,11 @@ export async function rotateKek(engine: Engine, ring: LocalKeyRing, options: { g
 
 const BATCH = 200;
 
+/** Serializes the key-table steps of concurrent rotate-dek runs for one workspace (released at commit). */
+async function lockRotation(tx: Tx, workspaceId: string): Promise<void> {
+  await tx.query("select pg_advisory_xact_lock(hashtext($1))", [`causeloop:rotate-dek:${workspaceId}`]);
+}
+
 /**
  * Gives a workspace a new DEK and re-encrypts its secrets under it, then destroys the old DEKs.
  * Resumable: a re-run reuses the newest active DEK and only touches rows still under an older one.
@@ -88,6 +93,8 @@ export async function rotateDek(engine: Engine, kek: KekProvider, workspaceId: s
 
   // Step 1: a new active DEK, unless an interrupted run already made one that is newer than every other.
   const active: Dek = await withTenant(engine, workspaceId, async (tx) => {
+    // Two runs for one workspace line up here; the second sees the first's new DEK and reuses it.
+    await lockRotation(tx, workspaceId);
     const [row] = await tx.query<{ active: number | null; newest: number }>(
       "select max(version) filter (where status = 'active')::int as active, coalesce(max(version) filter (where status <> 'destroyed'), 0)::int as newest from workspace_keys where workspace_id = $1",
       [workspaceId],
@@ -96,7 +103,9 @@ export async function rotateDek(engine: Engine, kek: KekProvider, workspaceId: s
     if (row?.active && row.active === row.newest && others.length > 0) return ensureActiveDek(tx, kek, workspaceId);
     const [max] = await tx.query<{ v: number }>("select coalesce(max(version), 0)::int as v from workspace_keys where workspace_id = $1", [workspaceId]);
     await tx.query("update workspace_keys set status = 'retired', rotated_at = now() where workspace_id = $1 and status = 'active'", [workspaceId]);
-    const { dek } = await insertDek(tx, kek, workspaceId, (max?.v ?? 0) + 1);
+    const { inserted, dek } = await insertDek(tx, kek, workspaceId, (max?.v ?? 0) + 1);
+    // Never seal with a key that is not stored: that would make every re-encrypted secret unreadable.
+    if (!inserted) throw new AppError("conflict", `another data key rotation of workspace ${workspaceId} is running; run again`);
     await appendAudit(tx, { workspaceId, action: "key.dek_rotated", actorId: actor, actorType: "operator", targetType: "workspace", targetId: workspaceId, after: { dek_version: dek.version } });
     return dek;
   });
@@ -120,31 +129,55 @@ export async function rotateDek(engine: Engine, kek: KekProvider, workspaceId: s
     await Promise.all(columns.map(async (c) => (await engine.query<{ n: number }>(`select count(*)::int as n from ${c.table} where workspace_id = $1 and ${c.column} is not null and ${c.column} not like $2`, [workspaceId, `${prefix}%`]))[0]?.n ?? 0))
   ).reduce((a, b) => a + b, 0);
   let done = 0;
-  for (const c of columns) {
-    for (;;) {
-      const moved = await withTenant(engine, workspaceId, async (tx) => {
-        const rows = await tx.query<{ id: string; value: string }>(
-          `select id, ${c.column} as value from ${c.table} where workspace_id = $1 and ${c.column} is not null and ${c.column} not like $2 order by id limit ${BATCH}`,
+  const reencrypt = async () => {
+    for (const c of columns) {
+      for (;;) {
+        const moved = await withTenant(engine, workspaceId, async (tx) => {
+          const rows = await tx.query<{ id: string; value: string }>(
+            `select id, ${c.column} as value from ${c.table} where workspace_id = $1 and ${c.column} is not null and ${c.column} not like $2 order by id limit ${BATCH}`,
+            [workspaceId, `${prefix}%`],
+          );
+          for (const row of rows) {
+            const ctx = { table: c.table, column: c.column, rowId: row.id };
+            const plain = await openWith(await oldDek(tx, dekVersionOf(row.value)), workspaceId, ctx, row.value);
+            await tx.query(`update ${c.table} set ${c.column} = $3 where workspace_id = $1 and id = $2`, [workspaceId, row.id, await sealWith(active, workspaceId, ctx, plain)]);
+          }
+          return rows.length;
+        });
+        done += moved;
+        if (moved > 0) options.onProgress?.(done, total);
+        if (moved < BATCH) break;
+      }
+    }
+  };
+
+  // Step 3: destroy only the retired DEKs no row of any encrypted column still names; a writer that committed
+  // after step 2 scanned its table sends us back to step 2 rather than losing its secret.
+  const allColumns = [...new Map([...ENCRYPTED_COLUMNS, ...columns].map((c) => [`${c.table}.${c.column}`, c])).values()];
+  let destroyed = 0;
+  for (let pass = 0; ; pass++) {
+    await reencrypt();
+    const outcome = await withTenant(engine, workspaceId, async (tx) => {
+      await lockRotation(tx, workspaceId);
+      const retired = await tx.query<{ version: number }>("select version from workspace_keys where workspace_id = $1 and status = 'retired' for update", [workspaceId]);
+      const stillUsed = new Set<number>();
+      for (const c of allColumns) {
+        const rows = await tx.query<{ v: number }>(
+          `select distinct split_part(${c.column}, '.', 2)::int as v from ${c.table} where workspace_id = $1 and ${c.column} like 'clp1.%' and ${c.column} not like $2`,
           [workspaceId, `${prefix}%`],
         );
-        for (const row of rows) {
-          const ctx = { table: c.table, column: c.column, rowId: row.id };
-          const plain = await openWith(await oldDek(tx, dekVersionOf(row.value)), workspaceId, ctx, row.value);
-          await tx.query(`update ${c.table} set ${c.column} = $3 where workspace_id = $1 and id = $2`, [workspaceId, row.id, await sealWith(active, workspaceId, ctx, plain)]);
-        }
-        return rows.length;
-      });
-      done += moved;
-      if (moved > 0) options.onProgress?.(done, total);
-      if (moved < BATCH) break;
-    }
+        for (const r of rows) stillUsed.add(r.v);
+      }
+      const unused = retired.map((r) => r.version).filter((v) => !stillUsed.has(v));
+      const rows = unused.length
+        ? await tx.query("update workspace_keys set status = 'destroyed', destroyed_at = now(), wrapped_dek = '' where workspace_id = $1 and status = 'retired' and version = any($2::int[]) returning id", [workspaceId, unused])
+        : [];
+      if (rows.length) await appendAudit(tx, { workspaceId, action: "key.dek_destroyed", actorId: actor, actorType: "operator", targetType: "workspace", targetId: workspaceId, after: { destroyed: rows.length } });
+      return { destroyed: rows.length, remaining: retired.length - rows.length };
+    });
+    destroyed += outcome.destroyed;
+    if (outcome.remaining === 0) break;
+    if (pass >= 2) throw new AppError("conflict", `secrets of workspace ${workspaceId} are still being written under a retired data key; run rotate-dek again`);
   }
-
-  // Step 3: nothing references the old DEKs any more; destroy their key material.
-  const destroyed = await withTenant(engine, workspaceId, async (tx) => {
-    const rows = await tx.query("update workspace_keys set status = 'destroyed', destroyed_at = now(), wrapped_dek = '' where workspace_id = $1 and status = 'retired' returning id", [workspaceId]);
-    if (rows.length) await appendAudit(tx, { workspaceId, action: "key.dek_destroyed", actorId: actor, actorType: "operator", targetType: "workspace", targetId: workspaceId, after: { destroyed: rows.length } });
-    return rows.length;
-  });
   return { reencrypted: done, newVersion: active.version, destroyed };
 }

@@ -10,10 +10,12 @@ import { signerFromPkcs8 } from "../../src/audit/signing.ts";
 import { newPat } from "../../src/identity/tokens.ts";
 import { withoutTenant } from "../../src/db/tenant.ts";
 import * as OTPAuth from "otpauth";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 interface Ctx {
   ids: Record<string, string>;
+  idToken: (email: string) => Promise<string>;
   adminToken: string;
   userId: string;
 }
@@ -41,7 +43,8 @@ const MUTATIONS: Mutation[] = [
   { route: "POST /v1/webhooks", request: () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/x" } }), action: "webhook.created", keep: (c, b) => (c.ids.webhook = b.id as string) },
   { route: "DELETE /v1/webhooks/:id", request: (c) => ({ path: `/v1/webhooks/${c.ids.webhook}` }), action: "webhook.deleted" },
   { route: "POST /v1/inbound-webhooks", request: () => ({ path: "/v1/inbound-webhooks", body: { source: "alertmanager" } }), action: "inbound_webhook.created" },
-  { route: "POST /v1/sso-connections", request: () => ({ path: "/v1/sso-connections", body: { provider: "oidc", display_name: "Okta", issuer: "https://acme.okta.com", client_secret: "okta_client_secret" } }), action: "sso_connection.created" },
+  { route: "POST /v1/sso-connections", request: (c) => ({ path: "/v1/sso-connections", body: { provider: "oidc", display_name: "Okta", issuer: "https://acme.okta.com/", audience: "causeloop", jwks_url: c.ids.jwksUrl, client_secret: "okta_client_secret" } }), action: "sso_connection.created" },
+  { route: "POST /v1/auth/exchange", request: async (c) => ({ path: "/v1/auth/exchange", body: { token: await c.idToken("ops@acme.com"), workspace_id: c.ids.workspace }, token: "" }), action: "auth.login" },
   { route: "POST /v1/me/password", request: () => ({ path: "/v1/me/password", body: { new_password: PASSWORD } }), action: "user.password_changed" },
   { route: "POST /v1/me/mfa/totp", request: () => ({ path: "/v1/me/mfa/totp", body: {} }), action: "mfa.enrolment_started", keep: (c, b) => (c.ids.totp = b.secret as string) },
   { route: "POST /v1/me/mfa/totp/confirm", request: (c) => ({ path: "/v1/me/mfa/totp/confirm", body: { code: totpCode(c) } }), action: "mfa.enabled", keep: (c, b) => (c.ids.recovery = (b.recovery_codes as string[])[0] as string) },
@@ -85,7 +88,11 @@ describeEngines("audited routes", (kind) => {
   test("every mutating route is listed here and adds exactly its audit row, with actor, trace id and no secret", async () => {
     const registered = app.elysia.routes.filter((r) => ["POST", "PUT", "PATCH", "DELETE"].includes(r.method)).map((r) => `${r.method} ${r.path}`).sort();
     expect(registered).toEqual(MUTATIONS.map((m) => m.route).sort());
-    const ctx: Ctx = { ids: {}, adminToken: acme.admin_token as string, userId: acme.user_id as string };
+    const idp = await generateKeyPair("RS256");
+    const jwk = { ...(await exportJWK(idp.publicKey)), kid: "k1", alg: "RS256" };
+    const jwksServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys: [jwk] }) });
+    const idToken = (email: string) => new SignJWT({ email, email_verified: true }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer("https://acme.okta.com/").setAudience("causeloop").setSubject("okta|1").setExpirationTime("5m").sign(idp.privateKey);
+    const ctx: Ctx = { ids: { jwksUrl: `http://127.0.0.1:${jwksServer.port}/keys`, workspace: acme.workspace_id }, idToken, adminToken: acme.admin_token as string, userId: acme.user_id as string };
     for (const m of MUTATIONS) {
       const before = await auditRows();
       const { path, body, token } = await m.request(ctx);
@@ -99,6 +106,7 @@ describeEngines("audited routes", (kind) => {
       expect(added[0]).toMatchObject({ actor_id: m.actor?.(ctx) ?? acme.user_id, trace_id: "trace-audit-1", user_agent: "audit-test" });
       expect(JSON.stringify(added[0]?.after ?? null)).not.toMatch(/secret_token|client_secret"|whsec_/);
     }
+    jwksServer.stop(true);
   });
 
   test("GET /v1/audit lists newest first with filters and keyset pages, and the read itself is audited", async () => {
