@@ -9,6 +9,7 @@ import { registerDoctor } from "./doctor.ts";
 import { registerTenants } from "./tenants.ts";
 import { registerKeys } from "./keys.ts";
 import { registerAudit } from "./audit.ts";
+import { registerGovernance } from "./governance.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ Examples:
   registerTenants(program);
   registerKeys(program);
   registerAudit(program);
+  registerGovernance(program);
   return program;
 }
 

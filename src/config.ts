@@ -1,6 +1,7 @@
 // Every setting Causeloop reads, typed and validated once at start. Flags override environment variables.
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import cron from "node-cron";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -43,6 +44,8 @@ export interface Config {
   sessionAbsoluteDays: number;
   /** A global identity provider accepted by POST /v1/auth/exchange in every workspace (besides each workspace's own). */
   idp: { jwksUrl: string; issuer: string; audience?: string } | undefined;
+  /** When the daily retention purge runs (cron, UTC). */
+  retentionCron: string;
   /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
   lockWaitMs: number;
 }
@@ -73,6 +76,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_LOCK_WAIT_MS: "15000",
   CAUSELOOP_AUDIT_CHECKPOINT_EVERY: "100",
   CAUSELOOP_SESSION_IDLE_MINUTES: "1440",
+  CAUSELOOP_RETENTION_CRON: "30 3 * * *",
   CAUSELOOP_IDP_JWKS_URL: "unset",
   CAUSELOOP_IDP_ISSUER: "unset",
   CAUSELOOP_IDP_AUDIENCE: "unset",
@@ -121,6 +125,12 @@ function boolean(raw: string | undefined, name: string): boolean {
   throw new ConfigError(`${name} must be true or false (got '${raw}')`);
 }
 
+function cronSetting(raw: string | undefined, name: string, fallback: string): string {
+  const value = raw?.trim() || fallback;
+  if (!cron.validate(value)) throw new ConfigError(`${name} is not a valid cron expression: '${value}'`);
+  return value;
+}
+
 function idpFrom(env: Env): Config["idp"] {
   if (!env.CAUSELOOP_IDP_JWKS_URL) return undefined;
   if (!/^https?:\/\//.test(env.CAUSELOOP_IDP_JWKS_URL)) throw new ConfigError("CAUSELOOP_IDP_JWKS_URL must be an http(s) URL");
@@ -156,6 +166,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
     idp: idpFrom(env),
+    retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
   };
 }

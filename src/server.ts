@@ -13,6 +13,8 @@ import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
 import { loadSigner, type Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
+import { Scheduler } from "./jobs/scheduler.ts";
+import { scheduledJobs } from "./jobs/registry.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -68,7 +70,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         config.dataDir,
         async (name, args) => {
           if (!isOperationName(name)) throw new AppError("not_found", `unknown operation ${name}`);
-          return runInProcess(name, { engine: db.engine, config, kek: async () => kek, signer: async () => signer }, args);
+          return runInProcess(name, { engine: db.engine, config, kek: async () => kek, signer: async () => signer, scheduler: () => scheduler }, args);
         },
         logger,
       );
@@ -100,6 +102,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
+  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config), logger);
+  await scheduler.start();
 
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -110,6 +114,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stopping ??= (async () => {
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
       clearInterval(checkpointTimer);
+      await scheduler.stop();
       const drained = server.stop(false);
       const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(config.shutdownTimeoutMs).then(() => true)]);
       if (timedOut) {

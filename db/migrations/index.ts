@@ -9,6 +9,7 @@ import m0007 from "./0007_tenant_lifecycle.sql" with { type: "text" };
 import m0008 from "./0008_key_probe.sql" with { type: "text" };
 import m0009 from "./0009_audit_checkpoints.sql" with { type: "text" };
 import m0010 from "./0010_identity.sql" with { type: "text" };
+import m0011 from "./0011_scheduler_and_retention.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -27,6 +28,7 @@ export const migrations: MigrationSource[] = [
   { name: "0008_key_probe", sql: m0008 },
   { name: "0009_audit_checkpoints", sql: m0009 },
   { name: "0010_identity", sql: m0010 },
+  { name: "0011_scheduler_and_retention", sql: m0011 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -6,7 +6,7 @@ import { schemaIsCurrent } from "./migrate.ts";
 import { APP_ROLE } from "./tenant.ts";
 
 /** Global tables: no workspace_id. Everything else in the schema must be a protected tenant table. */
-export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle"] as const;
+export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle", "scheduler_runs"] as const;
 /** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
 const RLS_GLOBAL_TABLES = new Set(["organizations", "users", "offboarding_records", "auth_throttle"]);
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */

@@ -15,6 +15,7 @@ import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../incidents/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
+import { governanceRoutes } from "../governance/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import type { Signer } from "../audit/signing.ts";
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.workspaceId = workspaceId;
       },
     });
-    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth));
+    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth), governanceRoutes(auth));
     if (deps.sessions && deps.kek) {
       const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
       protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));

@@ -9,6 +9,10 @@ import { AppError } from "../errors.ts";
 import { openPostgres } from "../db/engine.ts";
 import { openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
+import { runRetention } from "../governance/retention.ts";
+import { jobStatuses, lastRuns, Scheduler } from "../jobs/scheduler.ts";
+import { scheduledJobs } from "../jobs/registry.ts";
+import { silentLogger } from "../log.ts";
 import { withTenant } from "../db/tenant.ts";
 import { loadSigner, type Signer } from "../audit/signing.ts";
 import { createCheckpoint, verifyWorkspace } from "../audit/trail.ts";
@@ -27,6 +31,8 @@ export interface OperationContext {
   kek: () => Promise<LocalKeyRing>;
   /** The audit signing key, loaded on first use. */
   signer: () => Promise<Signer>;
+  /** The running server's scheduler (inside `serve`), else one built for this command. */
+  scheduler?: () => Scheduler;
 }
 
 type Args = Record<string, unknown>;
@@ -158,6 +164,23 @@ export const operations = {
   "audit.export": {
     needs: "owner",
     run: async ({ engine, signer }, args) => exportAudit(engine, await signer(), String(args.workspace), String(args.out)),
+  },
+  "retention.run": {
+    needs: "owner",
+    run: ({ engine }, args) => runRetention(engine, { workspace: args.workspace as string | undefined, dryRun: Boolean(args.dryRun), actor: args.actor as string | undefined }),
+  },
+  "jobs.list": {
+    needs: "owner",
+    run: async ({ engine, config }) => ({ jobs: await jobStatuses(engine, scheduledJobs(engine, config)), recent: await lastRuns(engine, 20) }),
+  },
+  "jobs.run": {
+    needs: "owner",
+    run: async ({ engine, config, scheduler }, args) => {
+      const s = scheduler?.() ?? new Scheduler(engine, scheduledJobs(engine, config), silentLogger);
+      const run = await s.runNow(String(args.name));
+      if (run?.outcome === "failed") throw new AppError("internal", `job ${args.name} failed: ${run.error}`);
+      return run;
+    },
   },
   "demo.seed": {
     needs: "owner",

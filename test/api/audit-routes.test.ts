@@ -45,6 +45,7 @@ const MUTATIONS: Mutation[] = [
   { route: "POST /v1/inbound-webhooks", request: () => ({ path: "/v1/inbound-webhooks", body: { source: "alertmanager" } }), action: "inbound_webhook.created" },
   { route: "POST /v1/sso-connections", request: (c) => ({ path: "/v1/sso-connections", body: { provider: "oidc", display_name: "Okta", issuer: "https://acme.okta.com/", audience: "causeloop", jwks_url: c.ids.jwksUrl, client_secret: "okta_client_secret" } }), action: "sso_connection.created" },
   { route: "POST /v1/auth/exchange", request: async (c) => ({ path: "/v1/auth/exchange", body: { token: await c.idToken("ops@acme.com"), workspace_id: c.ids.workspace }, token: "" }), action: "auth.login" },
+  { route: "PATCH /v1/governance/retention", request: () => ({ path: "/v1/governance/retention", body: { activity_retention_days: 30 } }), action: "retention.updated" },
   { route: "POST /v1/me/password", request: () => ({ path: "/v1/me/password", body: { new_password: PASSWORD } }), action: "user.password_changed" },
   { route: "POST /v1/me/mfa/totp", request: () => ({ path: "/v1/me/mfa/totp", body: {} }), action: "mfa.enrolment_started", keep: (c, b) => (c.ids.totp = b.secret as string) },
   { route: "POST /v1/me/mfa/totp/confirm", request: (c) => ({ path: "/v1/me/mfa/totp/confirm", body: { code: totpCode(c) } }), action: "mfa.enabled", keep: (c, b) => (c.ids.recovery = (b.recovery_codes as string[])[0] as string) },

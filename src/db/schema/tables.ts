@@ -384,6 +384,22 @@ export const rtbfRequests = pgTable(
   }, (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
+export const schedulerRuns = pgTable(
+  "scheduler_runs",
+  {
+    id: text("id").primaryKey(),
+    job: text("job").notNull(),
+    slot: timestamp("slot", { withTimezone: true }).notNull(),
+    trigger: text("trigger").notNull().default(sql`'schedule'::text`),
+    instance: text("instance").notNull(),
+    outcome: text("outcome").notNull().default(sql`'running'::text`),
+    counts: jsonb("counts").notNull().default(sql`'{}'::jsonb`),
+    error: text("error"),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().default(sql`now()`),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+);
+
 export const schemaMigrations = pgTable(
   "schema_migrations",
   {

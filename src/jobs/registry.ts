@@ -1,0 +1,16 @@
+// The scheduled jobs `serve` runs, built from configuration. `causeloop jobs list|run` use the same list.
+import type { Config } from "../config.ts";
+import type { Engine } from "../db/engine.ts";
+import { runRetention } from "../governance/retention.ts";
+import type { JobDefinition } from "./scheduler.ts";
+
+export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">): JobDefinition[] {
+  return [
+    {
+      name: "retention",
+      cron: config.retentionCron,
+      description: "Delete issues, activity, predictions and audit rows past each workspace's retention window",
+      run: async () => (await runRetention(engine, { actor: "system:scheduler" })).totals,
+    },
+  ];
+}
