@@ -15,6 +15,7 @@ import { loadSigner, type Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { scheduledJobs } from "./jobs/registry.ts";
+import { approve, loadRtbfKeys, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -31,10 +32,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let kek: LocalKeyRing;
   let signer: Signer;
   let jwt: JwtKeys;
+  let rtbfKeys: RtbfKeys;
   try {
     kek = await openKeyRing(config, db.engine);
     signer = await loadSigner({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
     jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
+    rtbfKeys = await loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, signer);
   } catch (error) {
     await db.close();
     throw error;
@@ -47,6 +50,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     door: tenantDoor(db.engine),
     kek,
     signer,
+    rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, actor, id) },
     sessions: {
       jwt,
       anonymous: (fn) => withoutTenant(db.engine, fn),
@@ -102,7 +106,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
-  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config), logger);
+  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, rtbfKeys), logger);
   await scheduler.start();
 
   let resolveClosed: () => void = () => {};

@@ -10,6 +10,7 @@ import m0008 from "./0008_key_probe.sql" with { type: "text" };
 import m0009 from "./0009_audit_checkpoints.sql" with { type: "text" };
 import m0010 from "./0010_identity.sql" with { type: "text" };
 import m0011 from "./0011_scheduler_and_retention.sql" with { type: "text" };
+import m0012 from "./0012_erasure.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -29,6 +30,7 @@ export const migrations: MigrationSource[] = [
   { name: "0009_audit_checkpoints", sql: m0009 },
   { name: "0010_identity", sql: m0010 },
   { name: "0011_scheduler_and_retention", sql: m0011 },
+  { name: "0012_erasure", sql: m0012 },
 ];
 
 export const referenceSql: string = seedReference;

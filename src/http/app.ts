@@ -16,6 +16,7 @@ import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../incidents/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
+import type { RtbfDeps } from "../governance/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import type { Signer } from "../audit/signing.ts";
@@ -30,6 +31,8 @@ export interface AppDeps {
   sessions?: Omit<SessionDeps, "door" | "kek"> & { globalIdp?: GlobalIdp };
   /** The audit signing key: checkpoints, the public key endpoints. */
   signer?: Signer;
+  /** Erasure requests: the HMAC key and certificate signer, and the approval that runs the erasure. */
+  rtbf?: RtbfDeps;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
   capabilities?: AnyElysia[];
   readiness: ReadinessProbe;
@@ -73,7 +76,7 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.workspaceId = workspaceId;
       },
     });
-    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth), governanceRoutes(auth));
+    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth), governanceRoutes(auth, deps.rtbf));
     if (deps.sessions && deps.kek) {
       const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
       protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));

@@ -5,7 +5,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { issues } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
 import { AppError } from "../errors.ts";
-import { appendAudit, type RequestContext } from "../audit/service.ts";
+import { appendAudit, type ActorType, type RequestContext } from "../audit/service.ts";
 
 export const ISSUE_STATUSES = ["open", "investigating", "mitigated", "resolved", "closed"] as const;
 export const ISSUE_SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
@@ -26,7 +26,7 @@ export interface Issue {
 export interface Actor {
   workspaceId: string;
   actorId: string;
-  actorType: "user" | "service_account";
+  actorType: ActorType;
   context: RequestContext;
 }
 

@@ -3,9 +3,20 @@ import type { Config } from "../config.ts";
 import type { Engine } from "../db/engine.ts";
 import { runRetention } from "../governance/retention.ts";
 import type { JobDefinition } from "./scheduler.ts";
+import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
 
-export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">): JobDefinition[] {
+export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">, rtbf?: RtbfKeys): JobDefinition[] {
   return [
+    ...(rtbf
+      ? [
+          {
+            name: "rtbf.resume",
+            cron: "*/5 * * * *",
+            description: "Finish erasures left in processing (a crash or restart mid-way)",
+            run: async () => resumeProcessing(engine, rtbf),
+          },
+        ]
+      : []),
     {
       name: "retention",
       cron: config.retentionCron,
