@@ -10,6 +10,7 @@ import { registerTenants } from "./tenants.ts";
 import { registerKeys } from "./keys.ts";
 import { registerAudit } from "./audit.ts";
 import { registerGovernance } from "./governance.ts";
+import { registerRtbf } from "./rtbf.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -37,6 +38,7 @@ Examples:
   registerKeys(program);
   registerAudit(program);
   registerGovernance(program);
+  registerRtbf(program);
   return program;
 }
 

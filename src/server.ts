@@ -106,7 +106,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
-  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, rtbfKeys), logger);
+  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, async () => rtbfKeys), logger);
   await scheduler.start();
 
   let resolveClosed: () => void = () => {};

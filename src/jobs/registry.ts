@@ -5,18 +5,15 @@ import { runRetention } from "../governance/retention.ts";
 import type { JobDefinition } from "./scheduler.ts";
 import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
 
-export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">, rtbf?: RtbfKeys): JobDefinition[] {
+export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">, rtbfKeys: () => Promise<RtbfKeys>): JobDefinition[] {
   return [
-    ...(rtbf
-      ? [
-          {
-            name: "rtbf.resume",
-            cron: "*/5 * * * *",
-            description: "Finish erasures left in processing (a crash or restart mid-way)",
-            run: async () => resumeProcessing(engine, rtbf),
-          },
-        ]
-      : []),
+    {
+      name: "rtbf.resume",
+      cron: "*/5 * * * *",
+      description: "Finish erasures left in processing (a crash or restart mid-way)",
+      runAtStart: true,
+      run: async () => resumeProcessing(engine, await rtbfKeys()),
+    },
     {
       name: "retention",
       cron: config.retentionCron,

@@ -12,6 +12,8 @@ export interface JobDefinition {
   name: string;
   cron: string;
   description: string;
+  /** Recovery jobs also run once at every start, whatever their schedule (work left by a crash waits for nobody). */
+  runAtStart?: boolean;
   run(): Promise<Record<string, number>>;
 }
 
@@ -144,6 +146,7 @@ export class Scheduler {
       const since = last?.slot ? new Date(last.slot) : new Date(now.getTime() - 7 * 86_400_000);
       const missed = previousSlot(job.cron, now, since);
       if (missed) void this.runSlot(job, missed, "catch_up");
+      else if (job.runAtStart) void this.runSlot(job, now, "catch_up");
     }
   }
 

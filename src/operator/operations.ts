@@ -10,6 +10,7 @@ import { openPostgres } from "../db/engine.ts";
 import { openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
 import { runRetention } from "../governance/retention.ts";
+import { approve, getRequest, loadRtbfKeys, transition } from "../governance/rtbf.ts";
 import { jobStatuses, lastRuns, Scheduler } from "../jobs/scheduler.ts";
 import { scheduledJobs } from "../jobs/registry.ts";
 import { silentLogger } from "../log.ts";
@@ -171,16 +172,55 @@ export const operations = {
   },
   "jobs.list": {
     needs: "owner",
-    run: async ({ engine, config }) => ({ jobs: await jobStatuses(engine, scheduledJobs(engine, config)), recent: await lastRuns(engine, 20) }),
+    run: async (ctx) => ({ jobs: await jobStatuses(ctx.engine, ctx.scheduler?.().jobs ?? jobsFor(ctx)), recent: await lastRuns(ctx.engine, 20) }),
   },
   "jobs.run": {
     needs: "owner",
-    run: async ({ engine, config, scheduler }, args) => {
-      const s = scheduler?.() ?? new Scheduler(engine, scheduledJobs(engine, config), silentLogger);
+    run: async (ctx, args) => {
+      const s = ctx.scheduler?.() ?? new Scheduler(ctx.engine, jobsFor(ctx), silentLogger);
       const run = await s.runNow(String(args.name));
       if (run?.outcome === "failed") throw new AppError("internal", `job ${args.name} failed: ${run.error}`);
       return run;
     },
+  },
+  "rtbf.list": {
+    needs: "owner",
+    run: async ({ engine }, args) => {
+      const rows = await engine.query<{ workspace_id: string; id: string }>("select workspace_id, id from rtbf_requests order by due_at");
+      const out = [];
+      for (const row of rows) {
+        const view = await withTenant(engine, row.workspace_id, (tx) => getRequest(tx, row.workspace_id, row.id));
+        if (args.overdue && !view.overdue) continue;
+        if (args.status && view.status !== args.status) continue;
+        out.push({ workspace_id: row.workspace_id, ...view });
+      }
+      return out;
+    },
+  },
+  "rtbf.show": {
+    needs: "owner",
+    run: async ({ engine }, args) => {
+      const ws = await rtbfWorkspace(engine, String(args.id));
+      return { workspace_id: ws, ...(await withTenant(engine, ws, (tx) => getRequest(tx, ws, String(args.id)))) };
+    },
+  },
+  "rtbf.decide": {
+    needs: "owner",
+    run: async ({ engine, signer, config }, args) => {
+      const id = String(args.id);
+      const ws = await rtbfWorkspace(engine, id);
+      const actor = { workspaceId: ws, actorId: String(args.actor ?? "operator"), actorType: "operator" as const, context: {} };
+      if (args.decision === "approve") {
+        const keys = await loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, await signer());
+        return approve(engine, keys, actor, id);
+      }
+      const to = args.decision === "reject" ? "rejected" : args.decision === "hold" ? "on_hold" : "verifying";
+      return withTenant(engine, ws, (tx) => transition(tx, actor, id, to, args.reason as string | undefined));
+    },
+  },
+  "rtbf.jwks": {
+    needs: "owner",
+    run: async ({ signer }) => ({ keys: [(await signer()).publicJwk] }),
   },
   "demo.seed": {
     needs: "owner",
@@ -193,6 +233,16 @@ export type OperationName = keyof typeof operations;
 
 export function isOperationName(name: string): name is OperationName {
   return Object.hasOwn(operations, name);
+}
+
+function jobsFor({ engine, config, signer }: OperationContext) {
+  return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, await signer()));
+}
+
+async function rtbfWorkspace(engine: Engine, id: string): Promise<string> {
+  const [row] = await engine.query<{ workspace_id: string }>("select workspace_id from rtbf_requests where id = $1", [id]);
+  if (!row) throw new AppError("not_found", `erasure request ${id} not found`);
+  return row.workspace_id;
 }
 
 function lazySigner(config: Config): () => Promise<Signer> {

@@ -1,0 +1,100 @@
+// `causeloop rtbf list|show|approve|reject|hold|verify-certificate`: the operator's side of erasure requests.
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { compactVerify, importJWK, type JWK } from "jose";
+import { runOperation } from "../src/operator/operations.ts";
+import type { RtbfView } from "../src/governance/rtbf.ts";
+import { AppError } from "../src/errors.ts";
+import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
+import { operatorActor } from "./tenants.ts";
+
+type Row = RtbfView & { workspace_id: string };
+
+function show(r: Row): string {
+  return [
+    `request   ${r.id} (workspace ${r.workspace_id})`,
+    `status    ${r.status.toUpperCase()}${r.overdue ? "  ** OVERDUE **" : ""}`,
+    `subject   ${r.subject_ref}`,
+    `received  ${r.received_at}   due ${r.due_at}`,
+    ...(r.reason ? [`reason    ${r.reason}`] : []),
+    ...(r.status_reason ? [`decision  ${r.status_reason}`] : []),
+    ...(r.completed_at ? [`completed ${r.completed_at}`] : []),
+  ].join("\n");
+}
+
+export function registerRtbf(program: Command): void {
+  const rtbf = program.command("rtbf").description("GDPR Art. 17 erasure requests (review and decide across workspaces)");
+
+  withDatabaseFlags(rtbf.command("list"))
+    .description("Erasure requests of every workspace by due date")
+    .option("--overdue", "only open requests past their 30-day deadline")
+    .option("--status <status>", "only this status")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop rtbf list --overdue")
+    .action(
+      action(async (flags: CommonFlags & { overdue?: boolean; status?: string }) => {
+        const rows = (await runOperation(configFrom(flags), "rtbf.list", { overdue: flags.overdue, status: flags.status })) as Row[];
+        if (flags.json) return printJson(rows);
+        process.stdout.write(`${table(["REQUEST", "WORKSPACE", "STATUS", "DUE", "OVERDUE"], rows.map((r) => [r.id, r.workspace_id, r.status.toUpperCase(), r.due_at.slice(0, 10), r.overdue ? "OVERDUE" : ""]))}\n${rows.length} request(s)\n`);
+      }),
+    );
+
+  withDatabaseFlags(rtbf.command("show <id>"))
+    .description("One erasure request")
+    .option("--json", "machine-readable output")
+    .action(
+      action(async (id: string, flags: CommonFlags) => {
+        const row = (await runOperation(configFrom(flags), "rtbf.show", { id })) as Row;
+        if (flags.json) return printJson(row);
+        process.stdout.write(`${show(row)}\n`);
+      }),
+    );
+
+  for (const [decision, description, needsReason] of [
+    ["approve", "Approve and execute the erasure (ends with a signed certificate)", false],
+    ["reject", "Reject the request", true],
+    ["hold", "Put the request on hold", true],
+  ] as const) {
+    const command = withDatabaseFlags(rtbf.command(`${decision} <id>`)).description(description).option("--json", "machine-readable output");
+    if (needsReason) command.requiredOption("--reason <text>", "why (kept with the request and in the compliance log)");
+    command.addHelpText("after", `\nExample:\n  causeloop rtbf ${decision} rtbf_01j...${needsReason ? ' --reason "..."' : ""}`).action(
+      action(async (id: string, flags: CommonFlags & { reason?: string }) => {
+        const row = (await runOperation(configFrom(flags), "rtbf.decide", { id, decision, reason: flags.reason, actor: operatorActor() })) as RtbfView;
+        if (flags.json) return printJson(row);
+        process.stdout.write(`${id}: ${row.status.toUpperCase()}\n`);
+      }),
+    );
+  }
+
+  withDatabaseFlags(rtbf.command("verify-certificate <file>"))
+    .description("Verify an erasure certificate (the JWS, or the JSON from the API) offline; exit 1 when invalid")
+    .option("--jwks <file>", "public keys (/.well-known/jwks.json); default: this installation's signing key")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop rtbf verify-certificate cert.json --jwks jwks.json")
+    .action(
+      action(async (file: string, flags: CommonFlags & { jwks?: string }) => {
+        let text: string;
+        try {
+          text = readFileSync(file, "utf8").trim();
+        } catch {
+          throw new AppError("bad_request", `cannot read ${file}`);
+        }
+        const jws = text.startsWith("{") ? String((JSON.parse(text) as { certificate?: string }).certificate ?? "") : text;
+        const jwks = flags.jwks ? (JSON.parse(readFileSync(flags.jwks, "utf8")) as { keys: JWK[] }) : ((await runOperation(configFrom(flags), "rtbf.jwks")) as { keys: JWK[] });
+        const kid = JSON.parse(Buffer.from(jws.split(".")[0] ?? "", "base64url").toString("utf8") || "{}").kid as string | undefined;
+        const jwk = jwks.keys.find((k) => !kid || k.kid === kid);
+        let claims: Record<string, unknown> | undefined;
+        try {
+          if (!jwk) throw new Error("no matching key");
+          const { payload } = await compactVerify(jws, await importJWK(jwk, "EdDSA"));
+          claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+        } catch {
+          claims = undefined;
+        }
+        if (flags.json) printJson({ valid: Boolean(claims), claims: claims ?? null });
+        else if (claims) process.stdout.write(`VALID: request ${claims.request_id}, workspace ${claims.workspace_id}, completed ${claims.completed_at}\n`);
+        else process.stdout.write("INVALID: the signature does not verify with the given keys\n");
+        if (!claims) process.exit(1);
+      }),
+    );
+}

@@ -1,0 +1,53 @@
+// Erasure requests with the compiled binary: submitted through the API, reviewed and approved from the
+// CLI through the running server, the certificate verified offline; and a server killed while an erasure
+// was processing finishes it after restart.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBinary, startServe } from "../helpers/binary.ts";
+import { openPglite } from "../../src/db/engine.ts";
+
+const dataDir = mkdtempSync(join(tmpdir(), "causeloop-e2e-rtbf-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test("submit, review and approve an erasure, verify its certificate; a killed server finishes a processing erasure on restart", async () => {
+  const onboarded = JSON.parse((await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.com", "--data-dir", dataDir, "--json"])).stdout) as { admin_token: string };
+  const headers = { authorization: `Bearer ${onboarded.admin_token}`, "content-type": "application/json" };
+  let server = await startServe(["--data-dir", dataDir]);
+  const submit = async (email: string) => ((await (await fetch(`${server.url}/v1/governance/rtbf/requests`, { method: "POST", headers, body: JSON.stringify({ email }) })).json()) as { id: string }).id;
+  const first = await submit("jane@example.com");
+  const listed = JSON.parse((await runBinary(["rtbf", "list", "--json", "--data-dir", dataDir])).stdout) as { id: string; status: string }[];
+  expect(listed.map((r) => `${r.id}:${r.status}`)).toEqual([`${first}:received`]);
+  expect((await runBinary(["rtbf", "reject", first, "--data-dir", dataDir])).code).toBe(2); // --reason is required
+  const approved = await runBinary(["rtbf", "approve", first, "--data-dir", dataDir]);
+  expect(approved.stdout).toContain("COMPLETED");
+  const cert = await (await fetch(`${server.url}/v1/governance/rtbf/requests/${first}/certificate`, { headers })).text();
+  writeFileSync(join(dataDir, "cert.json"), cert);
+  writeFileSync(join(dataDir, "jwks.json"), await (await fetch(`${server.url}/.well-known/jwks.json`)).text());
+  const verified = await runBinary(["rtbf", "verify-certificate", join(dataDir, "cert.json"), "--jwks", join(dataDir, "jwks.json")]);
+  expect(verified.code).toBe(0);
+  expect(verified.stdout).toContain("VALID");
+  writeFileSync(join(dataDir, "forged.json"), cert.replace(/"certificate":"([^.]+)\.([^.]+)\./, (_, h: string, p: string) => `"certificate":"${h}.${p.slice(0, -3)}AAA.`));
+  expect((await runBinary(["rtbf", "verify-certificate", join(dataDir, "forged.json"), "--jwks", join(dataDir, "jwks.json")])).code).toBe(1);
+
+  // A second request is approved, and the server dies (SIGKILL) before the erasure commits: the approval
+  // committed `processing`, the erasure transaction never did. That state is set here directly.
+  const second = await submit("crash@example.com");
+  expect(await server.stop("SIGKILL")).not.toBe(0);
+  const db = await openPglite(dataDir);
+  await db.query("update rtbf_requests set status = 'processing' where id = $1", [second]);
+  await db.close();
+
+  server = await startServe(["--data-dir", dataDir]);
+  try {
+    let status = "";
+    for (let i = 0; i < 50 && status !== "completed"; i++) {
+      status = ((await (await fetch(`${server.url}/v1/governance/rtbf/requests/${second}`, { headers })).json()) as { status: string }).status;
+      if (status !== "completed") await Bun.sleep(200);
+    }
+    expect(status).toBe("completed");
+  } finally {
+    expect(await server.stop()).toBe(0);
+  }
+});
