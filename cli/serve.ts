@@ -17,15 +17,26 @@ interface ServeFlags {
   insecureAllowBypassRls?: boolean;
 }
 
-function untilSignal(server: RunningServer, onStopped?: () => void): Promise<void> {
+/**
+ * Signal handling is installed before the server starts: a SIGTERM that arrives while it is still starting
+ * (it answers /readyz before its scheduler and workers are up) shuts it down cleanly once it is up.
+ */
+function onStopSignal(): { attach(server: RunningServer): Promise<void> } {
+  let server: RunningServer | undefined;
+  let pending: string | undefined;
   const stop = (signal: string) => {
-    void server.shutdown(signal);
+    if (server) void server.shutdown(signal);
+    else pending = signal;
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
-  return server.closed.then(() => {
-    onStopped?.();
-  });
+  return {
+    attach(running) {
+      server = running;
+      if (pending) void running.shutdown(pending);
+      return running.closed;
+    },
+  };
 }
 
 export function registerServe(program: Command): void {
@@ -40,8 +51,8 @@ export function registerServe(program: Command): void {
       action(async (flags: ServeFlags) => {
         const config = configFrom(flags);
         const logger = createLogger(config.logLevel);
-        const server = await startServer(config, logger);
-        await untilSignal(server);
+        const signals = onStopSignal();
+        await signals.attach(await startServer(config, logger));
         process.exit(0);
       }),
     );
@@ -60,6 +71,7 @@ export function registerServe(program: Command): void {
         const cleanup = () => {
           if (!flags.keep) rmSync(dataDir, { recursive: true, force: true });
         };
+        const signals = onStopSignal();
         let server: RunningServer;
         try {
           const logger = createLogger(config.logLevel);
@@ -83,7 +95,8 @@ export function registerServe(program: Command): void {
             "",
           ].join("\n"),
         );
-        await untilSignal(server, cleanup);
+        await signals.attach(server);
+        cleanup();
         process.exit(0);
       }),
     );

@@ -44,6 +44,12 @@ export interface Config {
   sessionAbsoluteDays: number;
   /** A global identity provider accepted by POST /v1/auth/exchange in every workspace (besides each workspace's own). */
   idp: { jwksUrl: string; issuer: string; audience?: string } | undefined;
+  /** Where export archives are stored (default: <data dir>/exports). */
+  exportDir: string;
+  exportLinkMinutes: number;
+  exportRetentionDays: number;
+  /** A claimed job whose worker stops renewing it is taken over after this long. */
+  jobLeaseSeconds: number;
   /** When the daily retention purge runs (cron, UTC). */
   retentionCron: string;
   /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
@@ -77,6 +83,10 @@ export const ENVIRONMENT = {
   CAUSELOOP_AUDIT_CHECKPOINT_EVERY: "100",
   CAUSELOOP_SESSION_IDLE_MINUTES: "1440",
   CAUSELOOP_RETENTION_CRON: "30 3 * * *",
+  CAUSELOOP_EXPORT_DIR: "<data dir>/exports",
+  CAUSELOOP_EXPORT_LINK_MINUTES: "15",
+  CAUSELOOP_EXPORT_RETENTION_DAYS: "7",
+  CAUSELOOP_JOB_LEASE_SECONDS: "300",
   CAUSELOOP_IDP_JWKS_URL: "unset",
   CAUSELOOP_IDP_ISSUER: "unset",
   CAUSELOOP_IDP_AUDIENCE: "unset",
@@ -166,6 +176,10 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
     idp: idpFrom(env),
+    exportDir: resolve(env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports")),
+    exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
+    exportRetentionDays: integer(env.CAUSELOOP_EXPORT_RETENTION_DAYS, "CAUSELOOP_EXPORT_RETENTION_DAYS", 7, 1, 365),
+    jobLeaseSeconds: integer(env.CAUSELOOP_JOB_LEASE_SECONDS, "CAUSELOOP_JOB_LEASE_SECONDS", 300, 10, 86_400),
     retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
   };

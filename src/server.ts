@@ -14,7 +14,9 @@ import type { LocalKeyRing } from "./secrets/keyring.ts";
 import { loadSigner, type Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
-import { scheduledJobs } from "./jobs/registry.ts";
+import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
+import { Worker } from "./jobs/queue.ts";
+import { exportLinks } from "./governance/export-links.ts";
 import { approve, loadRtbfKeys, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 
@@ -51,6 +53,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kek,
     signer,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, actor, id) },
+    exports: { links: exportLinks(jwt.current, config.exportLinkMinutes), root: config.exportDir, door: tenantDoor(db.engine) },
     sessions: {
       jwt,
       anonymous: (fn) => withoutTenant(db.engine, fn),
@@ -108,6 +111,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const checkpointTimer = setInterval(checkpoint, 60_000);
   const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, async () => rtbfKeys), logger);
   await scheduler.start();
+  // Embedded mode has exactly one process: a job left running belonged to a process that is gone.
+  if (config.engine === "pglite") await db.engine.query("update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'");
+  const worker = new Worker(db.engine, jobHandlers(db.engine, config), logger, { leaseSeconds: config.jobLeaseSeconds });
+  worker.start();
 
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -119,6 +126,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
       clearInterval(checkpointTimer);
       await scheduler.stop();
+      await worker.stop();
       const drained = server.stop(false);
       const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(config.shutdownTimeoutMs).then(() => true)]);
       if (timedOut) {

@@ -11,6 +11,7 @@ import m0009 from "./0009_audit_checkpoints.sql" with { type: "text" };
 import m0010 from "./0010_identity.sql" with { type: "text" };
 import m0011 from "./0011_scheduler_and_retention.sql" with { type: "text" };
 import m0012 from "./0012_erasure.sql" with { type: "text" };
+import m0013 from "./0013_job_queue.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -31,6 +32,7 @@ export const migrations: MigrationSource[] = [
   { name: "0010_identity", sql: m0010 },
   { name: "0011_scheduler_and_retention", sql: m0011 },
   { name: "0012_erasure", sql: m0012 },
+  { name: "0013_job_queue", sql: m0013 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -62,6 +62,7 @@ export const NOT_PERSONAL: Record<string, string> = {
   "schema_migrations.name": "a migration file name",
   "sessions.replaced_by": "the id of the session that replaced this one",
   "users.email_verified_at": "as users.email",
+  "export_jobs.file_name": "an archive file name",
 };
 
 /** Column names that suggest personal data (the test enumerates the catalog with this). */

@@ -7,6 +7,8 @@ import { getRetention, MAX_RETENTION_DAYS, updateRetention } from "./retention.t
 import { listComplianceLog } from "./compliance.ts";
 import { AppError } from "../errors.ts";
 import { certificate, getRequest, listRequests, submitRequest, transition, type RtbfKeys } from "./rtbf.ts";
+import { archivePath, getExport, listExports, requestExport, type ExportView } from "./exports.ts";
+import type { ExportLinks } from "./export-links.ts";
 
 const actorOf = (c: Caller): Actor => ({ workspaceId: c.principal.workspaceId, actorId: c.principal.actorId, actorType: c.principal.actorType, context: c.context });
 const Days = t.Integer({ minimum: 1, maximum: MAX_RETENTION_DAYS });
@@ -14,18 +16,59 @@ const Days = t.Integer({ minimum: 1, maximum: MAX_RETENTION_DAYS });
 const RequestId = t.Object({ id: t.String({ pattern: "^rtbf_[0-9a-z]{26}$" }) });
 const Reason = t.Object({ reason: t.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false });
 
+export interface ExportDeps {
+  links: ExportLinks;
+  /** Where archives are stored (the data dir's exports/ by default). */
+  root: string;
+  /** The door by workspace id, for the public download route that authenticates by signature. */
+  door: <T>(workspaceId: string, fn: (tx: import("../db/engine.ts").Tx) => Promise<T>) => Promise<T>;
+}
+
 export interface RtbfDeps {
   keys: RtbfKeys;
   /** Commits `processing`, then runs the erasure in its own transaction (built by the composition root). */
   approve: (actor: Actor, id: string) => Promise<unknown>;
 }
 
-export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: RtbfDeps) {
+const ExportId = t.Object({ id: t.String({ pattern: "^exp_[0-9a-z]{26}$" }) });
+
+/** The public download route: authenticated by the link's signature, not by a token. */
+export function exportDownloadRoutes(exports: ExportDeps) {
+  return new Elysia({ name: "export-download" }).get(
+    "/v1/exports/:id/download",
+    async ({ params, query }) => {
+      if (!exports.links.verify(query.ws, params.id, query.exp, query.sig)) throw new AppError("forbidden", "the download link is invalid or has expired; ask for a new one");
+      const view = await exports.door(query.ws, (tx) => getExport(tx, query.ws, params.id));
+      const file = Bun.file(archivePath(exports.root, query.ws, params.id));
+      if (view.status !== "completed" || !(await file.exists())) throw new AppError("not_found", `export ${params.id} is not available`);
+      return new Response(file, { headers: { "content-type": "application/gzip", "content-disposition": `attachment; filename="${params.id}.tar.gz"`, "x-content-sha256": view.sha256 ?? "" } });
+    },
+    {
+      params: ExportId,
+      query: t.Object({ ws: t.String({ pattern: "^ws_[0-9a-z]{26}$" }), exp: t.String({ maxLength: 12 }), sig: t.String({ maxLength: 100 }) }),
+      detail: { summary: "Download a finished export through its signed, expiring link", tags: ["governance"] },
+    },
+  );
+}
+
+export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: RtbfDeps, exports?: ExportDeps) {
+  const withLink = (view: ExportView, ws: string) => (view.status === "completed" && exports ? { ...view, download: exports.links.path(ws, view.id) } : view);
   const needRtbf = () => {
     if (!rtbf) throw new AppError("internal", "erasure requests need the server's signing and HMAC keys");
     return rtbf;
   };
-  const base = new Elysia({ name: "governance", prefix: "/v1/governance" }).use(auth);
+  const base = new Elysia({ name: "governance", prefix: "/v1/governance" })
+    .use(auth)
+    .post("/exports", ({ caller, set }) => {
+      set.status = 202;
+      return caller.tenant((tx) => requestExport(tx, actorOf(caller)));
+    }, { scope: "governance:write", detail: { summary: "Request a full export of the workspace's data (a job builds a .tar.gz of NDJSON files and a manifest)", tags: ["governance"] } })
+    .get("/exports", ({ caller }) => caller.tenant(async (tx) => (await listExports(tx, caller.principal.workspaceId)).map((v) => withLink(v, caller.principal.workspaceId))), { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } })
+    .get("/exports/:id", ({ caller, params }) => caller.tenant(async (tx) => withLink(await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId)), {
+      scope: "governance:read",
+      params: ExportId,
+      detail: { summary: "Export status, size, sha256 and, when complete, a download link that expires", tags: ["governance"] },
+    });
   const withRtbf = base
     .post("/rtbf/requests", ({ caller, body, set }) => {
       set.status = 201;
@@ -67,4 +110,16 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       }),
       detail: { summary: "Retention runs, erasure transitions, exports and offboardings, newest first (keyset pagination)", tags: ["governance"] },
     });
+}
+
+/** The seed's alias: POST /v1/gdpr/export-requests does what POST /v1/governance/exports does. */
+export function gdprAliasRoutes(auth: ReturnType<typeof authPlugin>) {
+  return new Elysia({ name: "gdpr-alias" }).use(auth).post(
+    "/v1/gdpr/export-requests",
+    ({ caller, set }) => {
+      set.status = 202;
+      return caller.tenant((tx) => requestExport(tx, actorOf(caller)));
+    },
+    { scope: "governance:write", body: t.Optional(t.Object({ format: t.Optional(t.Union([t.Literal("json"), t.Literal("ndjson")])) })), detail: { summary: "Alias of POST /v1/governance/exports", tags: ["governance"] } },
+  );
 }

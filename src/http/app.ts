@@ -16,7 +16,7 @@ import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../incidents/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
-import type { RtbfDeps } from "../governance/routes.ts";
+import { exportDownloadRoutes, gdprAliasRoutes, type ExportDeps, type RtbfDeps } from "../governance/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import type { Signer } from "../audit/signing.ts";
@@ -31,6 +31,8 @@ export interface AppDeps {
   sessions?: Omit<SessionDeps, "door" | "kek"> & { globalIdp?: GlobalIdp };
   /** The audit signing key: checkpoints, the public key endpoints. */
   signer?: Signer;
+  /** Exports: signed download links and the archive store. */
+  exports?: ExportDeps;
   /** Erasure requests: the HMAC key and certificate signer, and the approval that runs the erasure. */
   rtbf?: RtbfDeps;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
@@ -76,7 +78,8 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.workspaceId = workspaceId;
       },
     });
-    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth), governanceRoutes(auth, deps.rtbf));
+    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth), governanceRoutes(auth, deps.rtbf, deps.exports), gdprAliasRoutes(auth));
+    if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
     if (deps.sessions && deps.kek) {
       const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
       protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));

@@ -58,6 +58,8 @@ const MUTATIONS: Mutation[] = [
       c.ids.rtbf2 = again;
       return { path: `/v1/governance/rtbf/requests/${again}/approve` };
     }, action: "rtbf.approved,rtbf.processing,rtbf.completed", actor: (c) => c.userId },
+  { route: "POST /v1/governance/exports", request: () => ({ path: "/v1/governance/exports" }), action: "export.requested" },
+  { route: "POST /v1/gdpr/export-requests", request: () => ({ path: "/v1/gdpr/export-requests", body: { format: "json" } }), action: "export.requested" },
   { route: "POST /v1/me/password", request: () => ({ path: "/v1/me/password", body: { new_password: PASSWORD } }), action: "user.password_changed" },
   { route: "POST /v1/me/mfa/totp", request: () => ({ path: "/v1/me/mfa/totp", body: {} }), action: "mfa.enrolment_started", keep: (c, b) => (c.ids.totp = b.secret as string) },
   { route: "POST /v1/me/mfa/totp/confirm", request: (c) => ({ path: "/v1/me/mfa/totp/confirm", body: { code: totpCode(c) } }), action: "mfa.enabled", keep: (c, b) => (c.ids.recovery = (b.recovery_codes as string[])[0] as string) },

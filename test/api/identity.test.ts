@@ -13,7 +13,7 @@ import type { JwtKeys } from "../../src/identity/jwt.ts";
 import { signerFromPkcs8 } from "../../src/audit/signing.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
-const PUBLIC = new Set(["GET /healthz", "GET /readyz", "GET /openapi.json", "GET /openapi", "GET /docs", "GET /.well-known/jwks.json", "GET /v1/audit/public-key", "POST /v1/auth/login", "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/mfa/verify", "POST /v1/auth/accept-invite", "POST /v1/auth/exchange"]);
+const PUBLIC = new Set(["GET /healthz", "GET /readyz", "GET /openapi.json", "GET /openapi", "GET /docs", "GET /.well-known/jwks.json", "GET /v1/audit/public-key", "POST /v1/auth/login", "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/mfa/verify", "POST /v1/auth/accept-invite", "POST /v1/auth/exchange", "GET /v1/exports/:id/download"]);
 
 describeEngines("identity", (kind) => {
   let db: TestDb;

@@ -1,1 +1,8 @@
-export * from "./tables.ts";
+// The typed drizzle mirror of db/migrations, one file per aggregate. src/db/drift.ts checks it against
+// the migrated database.
+export * from "./tenancy.ts";
+export * from "./auth.ts";
+export * from "./product.ts";
+export * from "./integrations.ts";
+export * from "./governance.ts";
+export * from "./keys.ts";

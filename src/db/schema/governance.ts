@@ -1,0 +1,122 @@
+// Governance: mirrors db/migrations 0005_governance.sql (plus offboarding_records from 0007_tenant_lifecycle.sql,
+// audit_checkpoints from 0009_audit_checkpoints.sql and export_jobs.file_name from 0013_job_queue.sql).
+import { sql } from "drizzle-orm";
+import { bigint, inet, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { workspaces } from "./tenancy.ts";
+
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    action: text("action").notNull(),
+    actorId: text("actor_id"),
+    actorType: text("actor_type").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    before: jsonb("before"),
+    after: jsonb("after"),
+    traceId: text("trace_id"),
+    ip: inet("ip"),
+    userAgent: text("user_agent"),
+    prevHash: text("prev_hash"),
+    hash: text("hash"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const exportJobs = pgTable(
+  "export_jobs",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    status: text("status").notNull().default("queued"),
+    format: text("format").notNull().default("ndjson"),
+    requestedBy: text("requested_by"),
+    storageKind: text("storage_kind"),
+    storageKey: text("storage_key"),
+    sizeBytes: bigint("size_bytes", { mode: "number" }),
+    sha256: text("sha256"),
+    manifest: jsonb("manifest"),
+    error: text("error"),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    // 0013_job_queue.sql
+    fileName: text("file_name"),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const rtbfRequests = pgTable(
+  "rtbf_requests",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    subjectRef: text("subject_ref").notNull(),
+    subjectEmail: text("subject_email"),
+    mode: text("mode").notNull().default("erasure"),
+    status: text("status").notNull().default("received"),
+    reason: text("reason"),
+    statusReason: text("status_reason"),
+    requestedBy: text("requested_by"),
+    decidedBy: text("decided_by"),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().default(sql`now()`),
+    dueAt: timestamp("due_at", { withTimezone: true }).notNull().default(sql`now() + interval '30 days'`),
+    decidedAt: timestamp("decided_at", { withTimezone: true }),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    result: jsonb("result"),
+    certificate: text("certificate"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const complianceLog = pgTable(
+  "compliance_log",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    kind: text("kind").notNull(),
+    subjectRef: text("subject_ref"),
+    actorId: text("actor_id"),
+    details: jsonb("details").notNull().default(sql`'{}'::jsonb`),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+/** Global record of tenant offboarding (0007_tenant_lifecycle.sql); outlives the tenant, so no FK. */
+export const offboardingRecords = pgTable("offboarding_records", {
+  id: text("id").primaryKey(),
+  organizationId: text("organization_id").notNull(),
+  slug: text("slug").notNull(),
+  mode: text("mode").notNull(),
+  status: text("status").notNull().default("completed"),
+  workspaceIds: text("workspace_ids").array().notNull(),
+  rowCounts: jsonb("row_counts").notNull().default(sql`'{}'::jsonb`),
+  performedBy: text("performed_by").notNull(),
+  startedAt: timestamp("started_at", { withTimezone: true }).notNull().default(sql`now()`),
+  completedAt: timestamp("completed_at", { withTimezone: true }),
+});
+
+/** Signed checkpoints of the audit hash chain (0009_audit_checkpoints.sql). */
+export const auditCheckpoints = pgTable(
+  "audit_checkpoints",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    hash: text("hash").notNull(),
+    keyId: text("key_id").notNull(),
+    signature: text("signature").notNull(),
+    signedAt: text("signed_at").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);

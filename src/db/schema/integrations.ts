@@ -1,0 +1,62 @@
+// Integrations: mirrors db/migrations 0004_integrations.sql.
+import { sql } from "drizzle-orm";
+import { integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { connectorCatalogue, workspaces } from "./tenancy.ts";
+
+export const connectors = pgTable(
+  "connectors",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    type: text("type").notNull().references(() => connectorCatalogue.slug),
+    displayName: text("display_name").notNull(),
+    status: text("status").notNull().default("pending"),
+    configEncrypted: text("config_encrypted"),
+    settings: jsonb("settings").notNull().default(sql`'{}'::jsonb`),
+    lastSyncedAt: timestamp("last_synced_at", { withTimezone: true }),
+    lastError: text("last_error"),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const webhooks = pgTable(
+  "webhooks",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    url: text("url").notNull(),
+    events: text("events").array().notNull().default(sql`'{}'::text[]`),
+    secretEncrypted: text("secret_encrypted"),
+    status: text("status").notNull().default("active"),
+    failureCount: integer("failure_count").notNull().default(0),
+    lastDeliveryAt: timestamp("last_delivery_at", { withTimezone: true }),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const inboundWebhooks = pgTable(
+  "inbound_webhooks",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    connectorId: text("connector_id"),
+    source: text("source").notNull(),
+    pathTokenHash: text("path_token_hash").notNull(),
+    signingSecretEncrypted: text("signing_secret_encrypted").notNull(),
+    status: text("status").notNull().default("active"),
+    lastReceivedAt: timestamp("last_received_at", { withTimezone: true }),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);

@@ -1,0 +1,97 @@
+// Tenant export on both engines: requested through the API, built by the queue's worker, downloaded through
+// a signed expiring link; the archive has every table with a manifest of counts and checksums, and no secret.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { gunzipSync } from "node:zlib";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp, type HttpApp } from "../../src/http/app.ts";
+import { silentLogger } from "../../src/log.ts";
+import { tenantDoor } from "../../src/db/tenant.ts";
+import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { exportLinks } from "../../src/governance/export-links.ts";
+import { Worker } from "../../src/jobs/queue.ts";
+import { jobHandlers } from "../../src/jobs/registry.ts";
+import { EXPORT_TABLES } from "../../src/governance/exports.ts";
+import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+
+function untar(archive: Buffer): Map<string, string> {
+  const files = new Map<string, string>();
+  const tar = gunzipSync(archive);
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    const name = tar.subarray(offset, offset + 100).toString("utf8").replace(/\0.*$/s, "");
+    if (!name) break;
+    const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString("utf8").replace(/\0.*$/s, "").trim(), 8);
+    files.set(name, tar.subarray(offset + 512, offset + 512 + size).toString("utf8"));
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}
+
+describeEngines("tenant export", (kind) => {
+  let db: TestDb;
+  let app: HttpApp;
+  let acme: OnboardResult;
+  let root: string;
+  let worker: Worker;
+  const call = async (method: string, path: string, body?: unknown) => app.fetch(new Request(`http://localhost${path}`, { method, body: body ? JSON.stringify(body) : undefined, headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" } }));
+
+  beforeAll(async () => {
+    db = await createTestDb(kind);
+    root = mkdtempSync(join(tmpdir(), "causeloop-exports-"));
+    const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
+    acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, exports: { links: exportLinks(new TextEncoder().encode("export-link-secret-0123456789"), 15), root, door: tenantDoor(db.app) } });
+    worker = new Worker(db.app, jobHandlers(db.app, { exportDir: root, exportRetentionDays: 7 }), silentLogger);
+    for (let i = 0; i < 30; i++) await call("POST", "/v1/issues", { title: `Incident ${i}`, reporter_email: `r${i}@example.com` });
+    await call("POST", "/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: "sntrys_export_secret_value" } });
+    await call("POST", "/v1/webhooks", { url: "https://hooks.example.com/x", secret: "whsec_export_secret_value_0123" });
+  });
+  afterAll(async () => {
+    await db.dispose();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test("export: queued, built by the worker, downloaded through an expiring signed link, complete and secret-free", async () => {
+    const requested = await call("POST", "/v1/governance/exports");
+    expect(requested.status).toBe(202);
+    const id = ((await requested.json()) as { id: string; status: string }).id;
+    expect(await worker.drain()).toBe(1);
+    const view = (await (await call("GET", `/v1/governance/exports/${id}`)).json()) as { status: string; size_bytes: number; sha256: string; download: { path: string; expires_at: string } };
+    expect(view.status).toBe("completed");
+    expect(new Date(view.download.expires_at).getTime() - Date.now()).toBeLessThanOrEqual(15 * 60_000 + 1000);
+    const download = await app.fetch(new Request(`http://localhost${view.download.path}`));
+    expect(download.status).toBe(200);
+    const archive = Buffer.from(await download.arrayBuffer());
+    expect(archive.length).toBe(view.size_bytes);
+    expect(new Bun.CryptoHasher("sha256").update(archive).digest("hex")).toBe(view.sha256);
+
+    const files = untar(archive);
+    const manifest = JSON.parse(files.get("manifest.json") as string) as { tables: { name: string; file: string; rows: number; sha256: string }[] };
+    expect(manifest.tables.map((t) => t.name)).toEqual(EXPORT_TABLES.map((t) => t.name));
+    for (const table of manifest.tables) {
+      const body = files.get(table.file) as string;
+      expect(new Bun.CryptoHasher("sha256").update(body).digest("hex")).toBe(table.sha256);
+      expect(body.split("\n").filter(Boolean)).toHaveLength(table.rows);
+    }
+    expect(manifest.tables.find((t) => t.name === "issues")?.rows).toBe(30);
+    const everything = [...files.values()].join("\n");
+    for (const secret of ["sntrys_export_secret_value", "whsec_export_secret_value_0123", "clp1.", "pat_hash", "password_hash", "_encrypted"]) expect(everything).not.toContain(secret);
+
+    const tampered = view.download.path.replace(/sig=[^&]+/, "sig=AAAA");
+    expect((await app.fetch(new Request(`http://localhost${tampered}`))).status).toBe(403);
+    const alias = await call("POST", "/v1/gdpr/export-requests", { format: "json" });
+    expect(alias.status).toBe(202);
+  });
+
+  test("a job whose worker died is taken over once its lease expires", async () => {
+    const requested = (await (await call("POST", "/v1/governance/exports")).json()) as { id: string };
+    const stuck = new Worker(db.app, { "export.build": async () => new Promise(() => {}) }, silentLogger, { leaseSeconds: 1 });
+    void stuck.drain(); // claims the job and never finishes, like a killed process
+    await Bun.sleep(1500);
+    expect(await worker.drain()).toBeGreaterThanOrEqual(1);
+    const view = (await (await call("GET", `/v1/governance/exports/${requested.id}`)).json()) as { status: string };
+    expect(view.status).toBe("completed");
+  });
+});
