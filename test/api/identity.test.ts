@@ -97,7 +97,7 @@ describeEngines("identity", (kind) => {
     const issue = await call("/v1/issues", { token, body: { title: "Queue backlog" } });
     expect(issue.status).toBe(201);
     expect((await call(`/v1/issues/${issue.body.id}`, { token })).status).toBe(200);
-    for (const [path, body] of [["/v1/audit", undefined], ["/v1/members", { email: "x@acme.com", role: "viewer" }], ["/v1/connectors", { type: "sentry", display_name: "x", config: {} }]] as const) {
+    for (const [path, body] of [["/v1/audit", undefined], ["/v1/governance/retention", undefined], ["/v1/governance/rtbf/requests", { email: "x@example.com" }], ["/v1/governance/exports", {}], ["/v1/members", { email: "x@acme.com", role: "viewer" }], ["/v1/connectors", { type: "sentry", display_name: "x", config: {} }]] as const) {
       const refused = await call(path, { token, body });
       expect(refused.status).toBe(403);
     }
