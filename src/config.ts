@@ -47,6 +47,8 @@ export interface Config {
   /** Where export archives are stored (default: <data dir>/exports). */
   exportDir: string;
   exportLinkMinutes: number;
+  /** An S3-compatible bucket for exports instead of the local directory. */
+  exportS3: { bucket: string; endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string; prefix: string } | undefined;
   exportRetentionDays: number;
   /** A claimed job whose worker stops renewing it is taken over after this long. */
   jobLeaseSeconds: number;
@@ -85,6 +87,12 @@ export const ENVIRONMENT = {
   CAUSELOOP_RETENTION_CRON: "30 3 * * *",
   CAUSELOOP_EXPORT_DIR: "<data dir>/exports",
   CAUSELOOP_EXPORT_LINK_MINUTES: "15",
+  CAUSELOOP_EXPORT_S3_BUCKET: "unset: local directory",
+  CAUSELOOP_EXPORT_S3_ENDPOINT: "AWS",
+  CAUSELOOP_EXPORT_S3_REGION: "unset",
+  CAUSELOOP_EXPORT_S3_ACCESS_KEY_ID: "unset (or AWS_ACCESS_KEY_ID)",
+  CAUSELOOP_EXPORT_S3_SECRET_ACCESS_KEY: "unset (or AWS_SECRET_ACCESS_KEY)",
+  CAUSELOOP_EXPORT_S3_PREFIX: "exports/",
   CAUSELOOP_EXPORT_RETENTION_DAYS: "7",
   CAUSELOOP_JOB_LEASE_SECONDS: "300",
   CAUSELOOP_IDP_JWKS_URL: "unset",
@@ -178,6 +186,16 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     idp: idpFrom(env),
     exportDir: resolve(env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports")),
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
+    exportS3: env.CAUSELOOP_EXPORT_S3_BUCKET
+      ? {
+          bucket: env.CAUSELOOP_EXPORT_S3_BUCKET,
+          endpoint: env.CAUSELOOP_EXPORT_S3_ENDPOINT || undefined,
+          region: env.CAUSELOOP_EXPORT_S3_REGION || undefined,
+          accessKeyId: env.CAUSELOOP_EXPORT_S3_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID || undefined,
+          secretAccessKey: env.CAUSELOOP_EXPORT_S3_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY || undefined,
+          prefix: env.CAUSELOOP_EXPORT_S3_PREFIX ?? "exports/",
+        }
+      : undefined,
     exportRetentionDays: integer(env.CAUSELOOP_EXPORT_RETENTION_DAYS, "CAUSELOOP_EXPORT_RETENTION_DAYS", 7, 1, 365),
     jobLeaseSeconds: integer(env.CAUSELOOP_JOB_LEASE_SECONDS, "CAUSELOOP_JOB_LEASE_SECONDS", 300, 10, 86_400),
     retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),

@@ -17,6 +17,7 @@ import { Scheduler } from "./jobs/scheduler.ts";
 import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
 import { Worker } from "./jobs/queue.ts";
 import { exportLinks } from "./governance/export-links.ts";
+import { archiveStore } from "./governance/storage.ts";
 import { approve, loadRtbfKeys, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 
@@ -44,6 +45,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await db.close();
     throw error;
   }
+  const links = exportLinks(jwt.current, config.exportLinkMinutes);
+  const store = archiveStore(config, links);
   const app = createApp({
     logger,
     readiness: engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls }),
@@ -53,7 +56,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kek,
     signer,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, actor, id) },
-    exports: { links: exportLinks(jwt.current, config.exportLinkMinutes), root: config.exportDir, door: tenantDoor(db.engine) },
+    exports: { links, store, door: tenantDoor(db.engine) },
     sessions: {
       jwt,
       anonymous: (fn) => withoutTenant(db.engine, fn),
@@ -109,11 +112,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
-  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, async () => rtbfKeys), logger);
+  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, async () => rtbfKeys, store), logger);
   await scheduler.start();
   // Embedded mode has exactly one process: a job left running belonged to a process that is gone.
   if (config.engine === "pglite") await db.engine.query("update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'");
-  const worker = new Worker(db.engine, jobHandlers(db.engine, config), logger, { leaseSeconds: config.jobLeaseSeconds });
+  const worker = new Worker(db.engine, jobHandlers(db.engine, config, store), logger, { leaseSeconds: config.jobLeaseSeconds });
   worker.start();
 
   let resolveClosed: () => void = () => {};

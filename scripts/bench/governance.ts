@@ -10,6 +10,8 @@ import { tenantDoor, withTenant } from "../../src/db/tenant.ts";
 import { onboard } from "../../src/tenancy/service.ts";
 import { runRetention } from "../../src/governance/retention.ts";
 import { buildExport } from "../../src/governance/exports.ts";
+import { localStore } from "../../src/governance/storage.ts";
+import { exportLinks } from "../../src/governance/export-links.ts";
 import { createTestDb } from "../../test/helpers/db.ts";
 import { stopPostgresServer } from "../../test/helpers/postgres-server.ts";
 
@@ -54,7 +56,7 @@ const during = await reads;
 const root = mkdtempSync(join(tmpdir(), "causeloop-bench-export-"));
 await withTenant(db.app, ws, (tx) => tx.query("insert into export_jobs (workspace_id, id, storage_kind) values ($1, 'exp_00000000000000000000000000', 'local')", [ws]));
 const exportStarted = performance.now();
-const built = await buildExport(db.app, ws, "exp_00000000000000000000000000", root);
+const built = await buildExport(db.app, ws, "exp_00000000000000000000000000", localStore(root, exportLinks(new TextEncoder().encode("bench-link-secret-0123456789"), 15)));
 const exportSeconds = (performance.now() - exportStarted) / 1000;
 const manifest = (await db.owner.query<{ m: { tables: { bytes: number; rows: number }[] } }>("select manifest as m from export_jobs where id = 'exp_00000000000000000000000000'"))[0]?.m;
 const ndjsonBytes = manifest?.tables.reduce((a, t) => a + t.bytes, 0) ?? 0;

@@ -2,7 +2,7 @@
 // keyset batches (constant memory) to NDJSON files, writes a manifest with row counts and sha256 of each
 // file, packs them into one .tar.gz in storage, and records size and sha256. Secrets are never exported:
 // each table has an explicit column list, and no *_encrypted or hash column is on any of them.
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGzip } from "node:zlib";
@@ -13,6 +13,7 @@ import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
 import type { Actor } from "../incidents/service.ts";
 import { enqueue } from "../jobs/queue.ts";
+import type { ArchiveStore } from "./storage.ts";
 
 /** Table, its exported columns (003's lists, extended with the rest of the workspace's business data). */
 export const EXPORT_TABLES: { name: string; sql: string }[] = [
@@ -43,15 +44,22 @@ export interface ExportView {
 }
 
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
-const VIEW = "id, status, format, size_bytes::float8 as size_bytes, sha256, manifest, error, created_at, completed_at, expires_at";
+const VIEW = "id, status, format, size_bytes::float8 as size_bytes, sha256, manifest, error, created_at, completed_at, expires_at, storage_kind, storage_key";
 
 function toView(row: Record<string, unknown>): ExportView {
-  return { ...(row as unknown as ExportView), created_at: iso(row.created_at) as string, completed_at: iso(row.completed_at), expires_at: iso(row.expires_at) };
+  const { storage_key: _key, ...rest } = row;
+  return { ...(rest as unknown as ExportView), created_at: iso(row.created_at) as string, completed_at: iso(row.completed_at), expires_at: iso(row.expires_at) };
+}
+
+/** The storage key of a completed export (never shown to clients). */
+export async function exportStorageKey(tx: Tx, workspaceId: string, id: string): Promise<string | null> {
+  const [row] = await tx.query<{ storage_key: string | null }>("select storage_key from export_jobs where workspace_id = $1 and id = $2 and status = 'completed'", [workspaceId, id]);
+  return row?.storage_key ?? null;
 }
 
 export async function requestExport(tx: Tx, actor: Actor, format: "ndjson" = "ndjson"): Promise<ExportView> {
   const id = newId("exp");
-  const [row] = await tx.query<Record<string, unknown>>(`insert into export_jobs (workspace_id, id, format, requested_by, storage_kind) values ($1, $2, $3, $4, 'local') returning ${VIEW}`, [actor.workspaceId, id, format, actor.actorId]);
+  const [row] = await tx.query<Record<string, unknown>>(`insert into export_jobs (workspace_id, id, format, requested_by) values ($1, $2, $3, $4) returning ${VIEW}`, [actor.workspaceId, id, format, actor.actorId]);
   await enqueue(tx, actor.workspaceId, "export.build", { export_id: id });
   await tx.query("insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'export.created', $3, $4::jsonb)", [actor.workspaceId, newId("cpl"), actor.actorId, JSON.stringify({ export_id: id })]);
   await appendAudit(tx, { workspaceId: actor.workspaceId, action: "export.requested", actorId: actor.actorId, actorType: actor.actorType, targetType: "export", targetId: id, after: { format }, context: actor.context });
@@ -66,11 +74,6 @@ export async function getExport(tx: Tx, workspaceId: string, id: string): Promis
   const [row] = await tx.query<Record<string, unknown>>(`select ${VIEW} from export_jobs where workspace_id = $1 and id = $2`, [workspaceId, id]);
   if (!row) throw new AppError("not_found", `export ${id} not found`);
   return toView(row);
-}
-
-/** Where archives live: `<root>/<workspace>/<export>.tar.gz`. */
-export function archivePath(root: string, workspaceId: string, id: string): string {
-  return join(root, workspaceId, `${id}.tar.gz`);
 }
 
 function tarHeader(name: string, size: number): Buffer {
@@ -100,7 +103,7 @@ function writeChunk(stream: NodeJS.WritableStream, chunk: Buffer | string): Prom
 }
 
 /** The export job: streams every table to NDJSON, then one tar.gz with a manifest. Safe to re-run. */
-export async function buildExport(engine: Engine, workspaceId: string, exportId: string, root: string, options: { batch?: number; linkExpiryDays?: number } = {}): Promise<{ size_bytes: number; sha256: string }> {
+export async function buildExport(engine: Engine, workspaceId: string, exportId: string, store: ArchiveStore, options: { batch?: number; linkExpiryDays?: number } = {}): Promise<{ size_bytes: number; sha256: string }> {
   const batch = options.batch ?? 1000;
   await withTenant(engine, workspaceId, (tx) => tx.query("update export_jobs set status = 'running', started_at = coalesce(started_at, now()) where workspace_id = $1 and id = $2", [workspaceId, exportId]));
   const work = mkdtempSync(join(tmpdir(), "causeloop-export-"));
@@ -129,9 +132,7 @@ export async function buildExport(engine: Engine, workspaceId: string, exportId:
       files.push({ name: table.name, file: `${table.name}.ndjson`, rows, bytes, sha256: hash.digest("hex") });
     }
     const manifest = { format: "causeloop-export-v1", export_id: exportId, workspace_id: workspaceId, created_at: new Date().toISOString(), tables: files.map(({ name, file, rows, bytes, sha256 }) => ({ name, file, rows, bytes, sha256 })) };
-    const target = archivePath(root, workspaceId, exportId);
-    mkdirSync(join(root, workspaceId), { recursive: true, mode: 0o700 });
-    const partial = `${target}.partial`;
+    const partial = join(work, `${exportId}.tar.gz`);
     const gzip = createGzip();
     const sink = createWriteStream(partial, { mode: 0o600 });
     const archiveHash = new Bun.CryptoHasher("sha256");
@@ -152,14 +153,14 @@ export async function buildExport(engine: Engine, workspaceId: string, exportId:
       sink.on("error", reject);
       gzip.end();
     });
-    renameSync(partial, target);
-    const size = statSync(target).size;
+    const size = statSync(partial).size;
     const sha256 = archiveHash.digest("hex");
+    const key = await store.put(partial, workspaceId, exportId);
     await withTenant(engine, workspaceId, async (tx) => {
       await tx.query(
         `update export_jobs set status = 'completed', size_bytes = $3, sha256 = $4, manifest = $5::jsonb, storage_key = $6, file_name = $7, completed_at = now(),
-                expires_at = now() + make_interval(days => $8) where workspace_id = $1 and id = $2`,
-        [workspaceId, exportId, size, sha256, JSON.stringify(manifest), target, `${exportId}.tar.gz`, options.linkExpiryDays ?? 7],
+                expires_at = now() + make_interval(days => $8), storage_kind = $9 where workspace_id = $1 and id = $2`,
+        [workspaceId, exportId, size, sha256, JSON.stringify(manifest), key, `${exportId}.tar.gz`, options.linkExpiryDays ?? 7, store.kind],
       );
       await tx.query("insert into compliance_log (workspace_id, id, kind, details) values ($1, $2, 'export.completed', $3::jsonb)", [workspaceId, newId("cpl"), JSON.stringify({ export_id: exportId, size_bytes: size, sha256, tables: files.map((f) => ({ name: f.name, rows: f.rows })) })]);
     });
@@ -170,12 +171,12 @@ export async function buildExport(engine: Engine, workspaceId: string, exportId:
 }
 
 /** Deletes archives past their expiry (a scheduled job). */
-export async function expireExports(engine: Engine): Promise<{ expired: number }> {
+export async function expireExports(engine: Engine, store: ArchiveStore): Promise<{ expired: number }> {
   let expired = 0;
   for (const { id: ws } of await engine.query<{ id: string }>("select active_workspace_ids() as id")) {
     const rows = await withTenant(engine, ws, (tx) => tx.query<{ id: string; storage_key: string | null }>("update export_jobs set status = 'expired' where workspace_id = $1 and status = 'completed' and expires_at < now() returning id, storage_key", [ws]));
     for (const row of rows) {
-      if (row.storage_key) rmSync(row.storage_key, { force: true });
+      if (row.storage_key) await store.remove(row.storage_key);
       expired++;
     }
   }

@@ -7,7 +7,11 @@ import { getRetention, MAX_RETENTION_DAYS, updateRetention } from "./retention.t
 import { listComplianceLog } from "./compliance.ts";
 import { AppError } from "../errors.ts";
 import { certificate, getRequest, listRequests, submitRequest, transition, type RtbfKeys } from "./rtbf.ts";
-import { archivePath, getExport, listExports, requestExport, type ExportView } from "./exports.ts";
+import { exportStorageKey, getExport, listExports, requestExport, type ExportView } from "./exports.ts";
+import type { ArchiveStore } from "./storage.ts";
+import type { TenantDoor } from "../db/tenant.ts";
+
+type Tx = Parameters<Parameters<TenantDoor>[1]>[0];
 import type { ExportLinks } from "./export-links.ts";
 
 const actorOf = (c: Caller): Actor => ({ workspaceId: c.principal.workspaceId, actorId: c.principal.actorId, actorType: c.principal.actorType, context: c.context });
@@ -18,10 +22,10 @@ const Reason = t.Object({ reason: t.String({ minLength: 1, maxLength: 2000 }) },
 
 export interface ExportDeps {
   links: ExportLinks;
-  /** Where archives are stored (the data dir's exports/ by default). */
-  root: string;
+  /** Where archives are stored: the data dir's exports/ by default, or an S3 bucket. */
+  store: ArchiveStore;
   /** The door by workspace id, for the public download route that authenticates by signature. */
-  door: <T>(workspaceId: string, fn: (tx: import("../db/engine.ts").Tx) => Promise<T>) => Promise<T>;
+  door: TenantDoor;
 }
 
 export interface RtbfDeps {
@@ -38,9 +42,9 @@ export function exportDownloadRoutes(exports: ExportDeps) {
     "/v1/exports/:id/download",
     async ({ params, query }) => {
       if (!exports.links.verify(query.ws, params.id, query.exp, query.sig)) throw new AppError("forbidden", "the download link is invalid or has expired; ask for a new one");
-      const view = await exports.door(query.ws, (tx) => getExport(tx, query.ws, params.id));
-      const file = Bun.file(archivePath(exports.root, query.ws, params.id));
-      if (view.status !== "completed" || !(await file.exists())) throw new AppError("not_found", `export ${params.id} is not available`);
+      const [view, key] = await exports.door(query.ws, async (tx) => [await getExport(tx, query.ws, params.id), await exportStorageKey(tx, query.ws, params.id)] as const);
+      const file = key && exports.store.kind === "local" ? Bun.file(key) : undefined;
+      if (view.status !== "completed" || !file || !(await file.exists())) throw new AppError("not_found", `export ${params.id} is not available`);
       return new Response(file, { headers: { "content-type": "application/gzip", "content-disposition": `attachment; filename="${params.id}.tar.gz"`, "x-content-sha256": view.sha256 ?? "" } });
     },
     {
@@ -52,7 +56,11 @@ export function exportDownloadRoutes(exports: ExportDeps) {
 }
 
 export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: RtbfDeps, exports?: ExportDeps) {
-  const withLink = (view: ExportView, ws: string) => (view.status === "completed" && exports ? { ...view, download: exports.links.path(ws, view.id) } : view);
+  const withLink = async (tx: Tx, view: ExportView, ws: string) => {
+    if (view.status !== "completed" || !exports) return view;
+    const key = await exportStorageKey(tx, ws, view.id);
+    return key ? { ...view, download: exports.store.link(ws, view.id, key) } : view;
+  };
   const needRtbf = () => {
     if (!rtbf) throw new AppError("internal", "erasure requests need the server's signing and HMAC keys");
     return rtbf;
@@ -63,8 +71,8 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       set.status = 202;
       return caller.tenant((tx) => requestExport(tx, actorOf(caller)));
     }, { scope: "governance:write", detail: { summary: "Request a full export of the workspace's data (a job builds a .tar.gz of NDJSON files and a manifest)", tags: ["governance"] } })
-    .get("/exports", ({ caller }) => caller.tenant(async (tx) => (await listExports(tx, caller.principal.workspaceId)).map((v) => withLink(v, caller.principal.workspaceId))), { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } })
-    .get("/exports/:id", ({ caller, params }) => caller.tenant(async (tx) => withLink(await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId)), {
+    .get("/exports", ({ caller }) => caller.tenant(async (tx) => Promise.all((await listExports(tx, caller.principal.workspaceId)).map((v) => withLink(tx, v, caller.principal.workspaceId)))), { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } })
+    .get("/exports/:id", ({ caller, params }) => caller.tenant(async (tx) => withLink(tx, await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId)), {
       scope: "governance:read",
       params: ExportId,
       detail: { summary: "Export status, size, sha256 and, when complete, a download link that expires", tags: ["governance"] },

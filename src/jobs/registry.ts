@@ -6,15 +6,16 @@ import type { JobDefinition } from "./scheduler.ts";
 import type { JobHandler } from "./queue.ts";
 import { buildExport, expireExports } from "../governance/exports.ts";
 import { withTenant } from "../db/tenant.ts";
+import type { ArchiveStore } from "../governance/storage.ts";
 import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
 
 /** Queue handlers: each runs one job of its kind (the worker retries with backoff). */
-export function jobHandlers(engine: Engine, config: Pick<Config, "exportDir" | "exportRetentionDays">): Record<string, JobHandler> {
+export function jobHandlers(engine: Engine, config: Pick<Config, "exportRetentionDays">, store: ArchiveStore): Record<string, JobHandler> {
   return {
     "export.build": async (job) => {
       const exportId = String(job.payload.export_id);
       try {
-        return await buildExport(engine, job.workspace_id, exportId, config.exportDir, { linkExpiryDays: config.exportRetentionDays });
+        return await buildExport(engine, job.workspace_id, exportId, store, { linkExpiryDays: config.exportRetentionDays });
       } catch (error) {
         if (job.attempts >= job.max_attempts) {
           await withTenant(engine, job.workspace_id, (tx) => tx.query("update export_jobs set status = 'failed', error = $3 where workspace_id = $1 and id = $2", [job.workspace_id, exportId, (error as Error).message.slice(0, 500)]));
@@ -25,13 +26,13 @@ export function jobHandlers(engine: Engine, config: Pick<Config, "exportDir" | "
   };
 }
 
-export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">, rtbfKeys: () => Promise<RtbfKeys>): JobDefinition[] {
+export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">, rtbfKeys: () => Promise<RtbfKeys>, store: ArchiveStore): JobDefinition[] {
   return [
     {
       name: "exports.expire",
       cron: "17 * * * *",
       description: "Delete export archives past their expiry",
-      run: async () => expireExports(engine),
+      run: async () => expireExports(engine, store),
     },
     {
       name: "rtbf.resume",

@@ -10,6 +10,9 @@ import { openPostgres } from "../db/engine.ts";
 import { openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
 import { runRetention } from "../governance/retention.ts";
+import { archiveStore } from "../governance/storage.ts";
+import { exportLinks } from "../governance/export-links.ts";
+import { loadJwtKeys } from "../identity/jwt.ts";
 import { approve, getRequest, loadRtbfKeys, transition } from "../governance/rtbf.ts";
 import { jobStatuses, lastRuns, Scheduler } from "../jobs/scheduler.ts";
 import { scheduledJobs } from "../jobs/registry.ts";
@@ -236,7 +239,10 @@ export function isOperationName(name: string): name is OperationName {
 }
 
 function jobsFor({ engine, config, signer }: OperationContext) {
-  return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, await signer()));
+  const embedded = config.engine === "pglite";
+  const jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded });
+  const store = archiveStore(config, exportLinks(jwt.current, config.exportLinkMinutes));
+  return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded }, await signer()), store);
 }
 
 async function rtbfWorkspace(engine: Engine, id: string): Promise<string> {

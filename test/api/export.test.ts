@@ -1,6 +1,7 @@
 // Tenant export on both engines: requested through the API, built by the queue's worker, downloaded through
 // a signed expiring link; the archive has every table with a manifest of counts and checksums, and no secret.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+// s3rver (an S3 emulator, dev dependency) serves the bucket for the S3 test.
 import { gunzipSync } from "node:zlib";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,9 +12,10 @@ import { tenantDoor } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { exportLinks } from "../../src/governance/export-links.ts";
+import { localStore, s3Store } from "../../src/governance/storage.ts";
 import { Worker } from "../../src/jobs/queue.ts";
 import { jobHandlers } from "../../src/jobs/registry.ts";
-import { EXPORT_TABLES } from "../../src/governance/exports.ts";
+import { EXPORT_TABLES, expireExports } from "../../src/governance/exports.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 function untar(archive: Buffer): Map<string, string> {
@@ -42,8 +44,10 @@ describeEngines("tenant export", (kind) => {
     root = mkdtempSync(join(tmpdir(), "causeloop-exports-"));
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, exports: { links: exportLinks(new TextEncoder().encode("export-link-secret-0123456789"), 15), root, door: tenantDoor(db.app) } });
-    worker = new Worker(db.app, jobHandlers(db.app, { exportDir: root, exportRetentionDays: 7 }), silentLogger);
+    const links = exportLinks(new TextEncoder().encode("export-link-secret-0123456789"), 15);
+    const store = localStore(root, links);
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, exports: { links, store, door: tenantDoor(db.app) } });
+    worker = new Worker(db.app, jobHandlers(db.app, { exportRetentionDays: 7 }, store), silentLogger);
     for (let i = 0; i < 30; i++) await call("POST", "/v1/issues", { title: `Incident ${i}`, reporter_email: `r${i}@example.com` });
     await call("POST", "/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: "sntrys_export_secret_value" } });
     await call("POST", "/v1/webhooks", { url: "https://hooks.example.com/x", secret: "whsec_export_secret_value_0123" });
@@ -58,10 +62,10 @@ describeEngines("tenant export", (kind) => {
     expect(requested.status).toBe(202);
     const id = ((await requested.json()) as { id: string; status: string }).id;
     expect(await worker.drain()).toBe(1);
-    const view = (await (await call("GET", `/v1/governance/exports/${id}`)).json()) as { status: string; size_bytes: number; sha256: string; download: { path: string; expires_at: string } };
+    const view = (await (await call("GET", `/v1/governance/exports/${id}`)).json()) as { status: string; size_bytes: number; sha256: string; download: { url: string; expires_at: string } };
     expect(view.status).toBe("completed");
     expect(new Date(view.download.expires_at).getTime() - Date.now()).toBeLessThanOrEqual(15 * 60_000 + 1000);
-    const download = await app.fetch(new Request(`http://localhost${view.download.path}`));
+    const download = await app.fetch(new Request(`http://localhost${view.download.url}`));
     expect(download.status).toBe(200);
     const archive = Buffer.from(await download.arrayBuffer());
     expect(archive.length).toBe(view.size_bytes);
@@ -79,7 +83,7 @@ describeEngines("tenant export", (kind) => {
     const everything = [...files.values()].join("\n");
     for (const secret of ["sntrys_export_secret_value", "whsec_export_secret_value_0123", "clp1.", "pat_hash", "password_hash", "_encrypted"]) expect(everything).not.toContain(secret);
 
-    const tampered = view.download.path.replace(/sig=[^&]+/, "sig=AAAA");
+    const tampered = view.download.url.replace(/sig=[^&]+/, "sig=AAAA");
     expect((await app.fetch(new Request(`http://localhost${tampered}`))).status).toBe(403);
     const alias = await call("POST", "/v1/gdpr/export-requests", { format: "json" });
     expect(alias.status).toBe(202);
@@ -94,4 +98,33 @@ describeEngines("tenant export", (kind) => {
     const view = (await (await call("GET", `/v1/governance/exports/${requested.id}`)).json()) as { status: string };
     expect(view.status).toBe("completed");
   });
+});
+
+test("exports to an S3-compatible bucket: the link is a presigned URL and expiry deletes the object", async () => {
+  const { default: S3rver } = await import("s3rver");
+  const dir = mkdtempSync(join(tmpdir(), "causeloop-s3-"));
+  const s3 = new S3rver({ port: 0, address: "127.0.0.1", directory: dir, silent: true, configureBuckets: [{ name: "exports", configs: [] }] });
+  const { port } = await s3.run();
+  const db = await createTestDb("postgres");
+  try {
+    const acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
+    const store = s3Store({ bucket: "exports", endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", accessKeyId: "S3RVER", secretAccessKey: "S3RVER", prefix: "causeloop/" }, 15);
+    const app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), exports: { links: exportLinks(new TextEncoder().encode("s3-link-secret-0123456789"), 15), store, door: tenantDoor(db.app) } });
+    const call = async (method: string, path: string) => (await app.fetch(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${acme.admin_token}` } }))).json() as Promise<Record<string, unknown>>;
+    const id = (await call("POST", "/v1/governance/exports")).id as string;
+    await new Worker(db.app, jobHandlers(db.app, { exportRetentionDays: 7 }, store), silentLogger).drain();
+    const view = (await call("GET", `/v1/governance/exports/${id}`)) as { status: string; sha256: string; download: { url: string } };
+    expect(view.status).toBe("completed");
+    expect(view.download.url).toContain("X-Amz-Signature=");
+    const archive = Buffer.from(await (await fetch(view.download.url)).arrayBuffer());
+    expect(new Bun.CryptoHasher("sha256").update(archive).digest("hex")).toBe(view.sha256);
+    expect(untar(archive).has("manifest.json")).toBe(true);
+    await db.owner.query("update export_jobs set expires_at = now() - interval '1 minute' where id = $1", [id]);
+    expect(await expireExports(db.app, store)).toEqual({ expired: 1 });
+    expect((await fetch(view.download.url)).status).toBe(404);
+  } finally {
+    await db.dispose();
+    await s3.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
