@@ -1,4 +1,4 @@
-// Erasure requests with the compiled binary: submitted through the API, reviewed and approved from the
+// Governance with the compiled binary: erasure requests submitted through the API,
 // CLI through the running server, the certificate verified offline; and a server killed while an erasure
 // was processing finishes it after restart.
 import { afterAll, expect, test } from "bun:test";
@@ -49,5 +49,36 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
     expect(status).toBe("completed");
   } finally {
     expect(await server.stop()).toBe(0);
+  }
+});
+
+test("an export whose server was killed mid-build completes after restart", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "causeloop-e2e-export-"));
+  try {
+    const onboarded = JSON.parse((await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.com", "--data-dir", dir, "--json"])).stdout) as { admin_token: string };
+    const headers = { authorization: `Bearer ${onboarded.admin_token}`, "content-type": "application/json" };
+    let server = await startServe(["--data-dir", dir]);
+    const id = ((await (await fetch(`${server.url}/v1/governance/exports`, { method: "POST", headers })).json()) as { id: string }).id;
+    expect(await server.stop("SIGKILL")).not.toBe(0);
+    // Whatever the kill interrupted, leave the job as a dead worker would: claimed, half-built.
+    const db = await openPglite(dir);
+    await db.query("update jobs set status = 'running', locked_by = 'worker-dead', locked_until = now() + interval '1 hour', attempts = 1 where payload->>'export_id' = $1", [id]);
+    await db.query("update export_jobs set status = 'running' where id = $1", [id]);
+    await db.close();
+    server = await startServe(["--data-dir", dir]);
+    try {
+      let view = { status: "" } as { status: string; download?: { url: string }; sha256?: string };
+      for (let i = 0; i < 50 && view.status !== "completed"; i++) {
+        view = (await (await fetch(`${server.url}/v1/governance/exports/${id}`, { headers })).json()) as typeof view;
+        if (view.status !== "completed") await Bun.sleep(200);
+      }
+      expect(view.status).toBe("completed");
+      const archive = Buffer.from(await (await fetch(`${server.url}${view.download?.url}`)).arrayBuffer());
+      expect(new Bun.CryptoHasher("sha256").update(archive).digest("hex")).toBe(view.sha256 as string);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
