@@ -1,6 +1,6 @@
-// Governance with the compiled binary: erasure requests submitted through the API,
-// CLI through the running server, the certificate verified offline; and a server killed while an erasure
-// was processing finishes it after restart.
+// Governance with the compiled binary: an erasure request submitted through the API, reviewed and approved
+// from the CLI through the running server, its certificate verified offline; and a server killed while an
+// erasure or an export was in progress finishes it after restart.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
