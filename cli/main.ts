@@ -11,6 +11,7 @@ import { registerKeys } from "./keys.ts";
 import { registerAudit } from "./audit.ts";
 import { registerGovernance } from "./governance.ts";
 import { registerRtbf } from "./rtbf.ts";
+import { registerTui } from "./tui.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ Examples:
   registerAudit(program);
   registerGovernance(program);
   registerRtbf(program);
+  registerTui(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 // Shared CLI plumbing: configuration from flags, errors as one line with the catalogue's exit code, tables.
 import type { Command } from "commander";
+import { writeSync } from "node:fs";
 import { ConfigError, loadConfig, type Config, type ConfigOverrides } from "../src/config.ts";
 import { AppError } from "../src/errors.ts";
 import { redact } from "../src/log.ts";
@@ -21,18 +22,21 @@ export function configFrom(flags: CommonFlags & ConfigOverrides): Config {
 }
 
 /** Prints one line to stderr and exits with the error's code: 2 for bad input or configuration. */
+/** Writes to stderr synchronously: these lines come right before process.exit, which must not lose them. */
+const say = (line: string) => writeSync(2, line);
+
 export function fail(error: unknown): never {
   if (error instanceof ConfigError) {
-    process.stderr.write(`causeloop: error: ${redact(error.message)}\n`);
+    say(`causeloop: error: ${redact(error.message)}\n`);
     process.exit(2);
   }
   if (error instanceof AppError) {
-    process.stderr.write(`causeloop: error: ${redact(error.message)}\n`);
+    say(`causeloop: error: ${redact(error.message)}\n`);
     process.exit(error.exitCode);
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`causeloop: unexpected error: ${redact(message.split("\n")[0] ?? "")}\n`);
-  if (process.env.CAUSELOOP_DEBUG === "1" && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  say(`causeloop: unexpected error: ${redact(message.split("\n")[0] ?? "")}\n`);
+  if (process.env.CAUSELOOP_DEBUG === "1" && error instanceof Error) say(`${error.stack}\n`);
   process.exit(1);
 }
 

@@ -1,0 +1,61 @@
+// Small presentational pieces of the console. Status is always spelled out (OK, FAIL, OVERDUE), never
+// shown by colour alone.
+import React, { useState } from "react";
+import { Box, Text, useInput } from "ink";
+
+export function Status({ ok, label }: { ok: boolean; label?: string }) {
+  return <Text color={ok ? "green" : "red"} bold>{label ?? (ok ? "OK" : "FAIL")}</Text>;
+}
+
+export function Line({ children }: { children: React.ReactNode }) {
+  return <Text wrap="truncate-end">{children}</Text>;
+}
+
+export interface Field {
+  name: string;
+  label: string;
+  secret?: boolean;
+}
+
+/** A one-screen form: type, Tab or Enter for the next field, Enter on the last submits, Esc cancels. */
+export function Form({ title, fields, onSubmit, onCancel }: { title: string; fields: Field[]; onSubmit: (values: Record<string, string>) => void; onCancel: () => void }) {
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [index, setIndex] = useState(0);
+  useInput((input, key) => {
+    const field = fields[index];
+    if (!field) return;
+    if (key.escape) return onCancel();
+    if (key.return || key.tab) {
+      if (index < fields.length - 1) return setIndex(index + 1);
+      return onSubmit(values);
+    }
+    if (key.backspace || key.delete) return setValues({ ...values, [field.name]: (values[field.name] ?? "").slice(0, -1) });
+    if (input && !key.ctrl && !key.meta) setValues({ ...values, [field.name]: (values[field.name] ?? "") + input });
+  });
+  return (
+    <Box flexDirection="column" borderStyle="round" paddingX={1}>
+      <Text bold>{title}</Text>
+      {fields.map((f, i) => (
+        <Text key={f.name}>
+          {i === index ? "> " : "  "}
+          {f.label}: {f.secret ? "*".repeat((values[f.name] ?? "").length) : (values[f.name] ?? "")}
+          {i === index ? "_" : ""}
+        </Text>
+      ))}
+      <Text dimColor>Enter/Tab next field, Enter on the last submits, Esc cancels</Text>
+    </Box>
+  );
+}
+
+/** A selectable list: Up/Down (or k/j) move; the selected row is marked with ">". */
+export function useSelection(count: number, active: boolean): number {
+  const [selected, setSelected] = useState(0);
+  useInput(
+    (input, key) => {
+      if (key.downArrow || input === "j") setSelected((s) => Math.min(count - 1, s + 1));
+      if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
+    },
+    { isActive: active },
+  );
+  return Math.min(selected, Math.max(0, count - 1));
+}

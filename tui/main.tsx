@@ -1,0 +1,23 @@
+// `causeloop tui`: renders the console, or explains how to script the same actions when there is no terminal.
+import React from "react";
+import { writeSync } from "node:fs";
+import { render } from "ink";
+import type { Config } from "../src/config.ts";
+import { App } from "./app.tsx";
+import { operatorServices } from "./services.ts";
+
+export const NO_TTY_HELP = `causeloop tui needs an interactive terminal. The same actions as commands:
+  causeloop doctor | tenants list | onboard <slug> --name N --admin-email E | offboard <slug> --mode soft|purge
+  causeloop roles check | roles setup | migrate status | migrate
+  causeloop rtbf list | rtbf approve <id> | rtbf reject <id> --reason R | rtbf hold <id> --reason R
+  causeloop audit verify | jobs list | jobs run <name>`;
+
+export async function runTui(config: Config): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    writeSync(2, `${NO_TTY_HELP}\n`); // synchronous: the process exits right after
+    return 2;
+  }
+  const instance = render(<App services={operatorServices(config)} />, { exitOnCtrlC: true });
+  await instance.waitUntilExit();
+  return 0;
+}

@@ -1,0 +1,52 @@
+// What the operator console can do: the same operator operations as the CLI (so the same services, the
+// same audit rows), behind a typed interface that tests fake.
+import type { Config } from "../src/config.ts";
+import { runOperation } from "../src/operator/operations.ts";
+import type { DoctorReport, RoleReport, RoleSetupResult } from "../src/db/system.ts";
+import type { MigrationStatus } from "../src/db/migrate.ts";
+import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
+import type { RtbfView } from "../src/governance/rtbf.ts";
+import type { VerifyResult } from "../src/audit/chain.ts";
+import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
+import { userInfo } from "node:os";
+
+export type RtbfRow = RtbfView & { workspace_id: string };
+
+export interface TuiServices {
+  engine: string;
+  doctor(): Promise<DoctorReport>;
+  migrations(): Promise<{ migrations: MigrationStatus[]; pending: number; error?: string }>;
+  migrate(): Promise<{ applied: { name: string; durationMs: number }[] }>;
+  roleCheck(): Promise<RoleReport>;
+  roleSetup(): Promise<RoleSetupResult>;
+  tenants(): Promise<TenantRow[]>;
+  onboard(input: { slug: string; name: string; adminEmail: string }): Promise<OnboardResult>;
+  offboard(slug: string, mode: "soft" | "purge"): Promise<OffboardingRecord>;
+  rtbfQueue(): Promise<RtbfRow[]>;
+  rtbfDecide(id: string, decision: "approve" | "reject" | "hold", reason?: string): Promise<RtbfView>;
+  auditVerify(): Promise<{ ok: boolean; workspaces: VerifyResult[] }>;
+  jobs(): Promise<{ jobs: JobStatus[]; recent: JobRun[] }>;
+  runJob(name: string): Promise<JobRun>;
+}
+
+const actor = () => `operator:${process.env.SUDO_USER || userInfo().username}`;
+
+export function operatorServices(config: Config): TuiServices {
+  const op = <T>(name: Parameters<typeof runOperation>[1], args: Record<string, unknown> = {}) => runOperation(config, name, args) as Promise<T>;
+  return {
+    engine: config.engine === "pglite" ? `PGlite (embedded) in ${config.dataDir}` : `PostgreSQL ${config.databaseUrl?.host}:${config.databaseUrl?.port}/${config.databaseUrl?.database}`,
+    doctor: () => op("doctor"),
+    migrations: () => op("migrate.status"),
+    migrate: () => op("migrate"),
+    roleCheck: () => op("roles.check"),
+    roleSetup: () => op("roles.setup", { rotate: config.engine === "postgres" }),
+    tenants: () => op("tenants.list"),
+    onboard: (input) => op("onboard", { ...input, actor: actor() }),
+    offboard: (slug, mode) => op("offboard", { slug, mode, actor: actor() }),
+    rtbfQueue: () => op("rtbf.list"),
+    rtbfDecide: (id, decision, reason) => op("rtbf.decide", { id, decision, reason, actor: actor() }),
+    auditVerify: () => op("audit.verify"),
+    jobs: () => op("jobs.list"),
+    runJob: (name) => op("jobs.run", { name }),
+  };
+}
