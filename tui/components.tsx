@@ -22,15 +22,34 @@ export function Form({ title, fields, onSubmit, onCancel }: { title: string; fie
   const [values, setValues] = useState<Record<string, string>>({});
   const [index, setIndex] = useState(0);
   useInput((input, key) => {
-    const field = fields[index];
-    if (!field) return;
     if (key.escape) return onCancel();
+    // Typed-ahead text can arrive in one chunk with its Enter ("globex\r"): handle it character by character.
+    let current = index;
+    const next = { ...values };
+    const advance = (): boolean => {
+      if (current < fields.length - 1) {
+        current += 1;
+        return false;
+      }
+      onSubmit(next);
+      return true;
+    };
     if (key.return || key.tab) {
-      if (index < fields.length - 1) return setIndex(index + 1);
-      return onSubmit(values);
+      if (!advance()) setIndex(current);
+      return;
     }
+    const field = fields[current];
+    if (!field) return;
     if (key.backspace || key.delete) return setValues({ ...values, [field.name]: (values[field.name] ?? "").slice(0, -1) });
-    if (input && !key.ctrl && !key.meta) setValues({ ...values, [field.name]: (values[field.name] ?? "") + input });
+    if (!input || key.ctrl || key.meta) return;
+    for (const ch of input) {
+      const name = fields[current]?.name as string;
+      if (ch === "\r" || ch === "\n" || ch === "\t") {
+        if (advance()) return;
+      } else next[name] = (next[name] ?? "") + ch;
+    }
+    setValues(next);
+    setIndex(current);
   });
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>

@@ -50,12 +50,12 @@ test("onboard a tenant and approve an erasure request in the console of the comp
     await waitFor("acme");
     keys("n");
     await waitFor("Onboard a client");
-    type("globex");
-    keys("Enter");
-    type("Globex Inc");
-    keys("Enter");
-    type("ops@globex.com");
-    keys("Enter");
+    for (const value of ["globex", "Globex Inc", "ops@globex.com"]) {
+      type(value);
+      await Bun.sleep(150);
+      keys("Enter");
+      await Bun.sleep(150);
+    }
     await waitFor("ADMIN TOKEN, shown once");
 
     keys("5");
