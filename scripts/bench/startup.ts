@@ -16,7 +16,10 @@ async function timeToReady(args: string[], env: Record<string, string>): Promise
   const port = await freePort();
   const started = performance.now();
   const proc = Bun.spawn([binary, "serve", "--port", String(port), ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn", ...env }, stdout: "ignore", stderr: "ignore" });
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
   for (;;) {
+    if (exited) throw new Error(`serve exited with ${proc.exitCode} before it was ready`);
     try {
       if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) break;
     } catch {
@@ -48,6 +51,8 @@ const pg: number[] = [];
 const rss = { pglite: [] as number[], postgres: [] as number[] };
 
 const db = await createTestDb("postgres");
+const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+const keysDir = mkdtempSync(join(tmpdir(), "causeloop-bench-keys-")); // the JWT, audit and RTBF keys of the PostgreSQL runs
 for (let i = 0; i < runs; i++) {
   base.push(await baseline());
   const dir = mkdtempSync(join(tmpdir(), "causeloop-bench-"));
@@ -56,12 +61,13 @@ for (let i = 0; i < runs; i++) {
   later.push(again.ms);
   rss.pglite.push(again.rssMiB);
   rmSync(dir, { recursive: true, force: true });
-  const p = await timeToReady([], { DATABASE_URL: db.databaseUrl as string });
+  const p = await timeToReady([], { DATABASE_URL: db.databaseUrl as string, CAUSELOOP_MASTER_KEY: masterKey, CAUSELOOP_DATA_DIR: keysDir });
   pg.push(p.ms);
   rss.postgres.push(p.rssMiB);
 }
 await db.dispose();
 await stopPostgresServer();
+rmSync(keysDir, { recursive: true, force: true });
 
 const b = median(base);
 const row = (name: string, xs: number[]) => `| ${name} | ${median(xs).toFixed(0)} ms | ${(median(xs) / b).toFixed(1)}x |`;
