@@ -6,6 +6,7 @@ import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
 import type { Signer } from "./signing.ts";
+import { Where } from "../db/where.ts";
 
 /** The columns of a chain row as text, exactly as the canonical encoding uses them. */
 export const CHAIN_COLUMNS = `workspace_id, id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id,
@@ -84,32 +85,20 @@ export interface AuditEntryView {
 /** Newest first, keyset on seq (gapless per workspace, so the cursor is simply a seq); never a count(*). */
 export async function listAudit(tx: Tx, workspaceId: string, filter: AuditFilter): Promise<{ data: AuditEntryView[]; next_cursor: string | null }> {
   const limit = filter.limit ?? 50;
-  const where = ["workspace_id = $1"];
-  const params: unknown[] = [workspaceId];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace("?", `$${params.length}`));
-  };
-  if (filter.action) add("action = ?", filter.action);
-  if (filter.actor_id) add("actor_id = ?", filter.actor_id);
-  if (filter.target_type) add("target_type = ?", filter.target_type);
-  if (filter.target_id) add("target_id = ?", filter.target_id);
-  for (const [name, op] of [["from", ">="], ["to", "<"]] as const) {
-    const value = filter[name];
-    if (value === undefined) continue;
-    if (Number.isNaN(Date.parse(value))) throw new AppError("validation_failed", `${name} must be an ISO 8601 time`);
-    add(`created_at ${op} ?::timestamptz`, new Date(value).toISOString());
-  }
-  if (filter.cursor) {
-    if (!/^\d{1,15}$/.test(filter.cursor)) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
-    add("seq < ?", Number(filter.cursor));
-  }
-  params.push(limit + 1);
+  if (filter.cursor && !/^\d{1,15}$/.test(filter.cursor)) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+  const where = new Where("workspace_id = ?", workspaceId)
+    .maybe("action = ?", filter.action)
+    .maybe("actor_id = ?", filter.actor_id)
+    .maybe("target_type = ?", filter.target_type)
+    .maybe("target_id = ?", filter.target_id)
+    .time("from", "created_at", ">=", filter.from)
+    .time("to", "created_at", "<", filter.to)
+    .maybe("seq < ?", filter.cursor ? Number(filter.cursor) : undefined);
   const rows = await tx.query<AuditEntryView>(
     `select id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id, before, after, trace_id, host(ip) as ip, user_agent,
             audit_time(created_at) as created_at, hash
-       from audit_log where ${where.join(" and ")} order by seq desc limit $${params.length}`,
-    params,
+       from audit_log where ${where} order by seq desc limit ${where.param(limit + 1)}`,
+    where.params,
   );
   const data = rows.slice(0, limit);
   return { data, next_cursor: rows.length > limit ? String((data.at(-1) as AuditEntryView).seq) : null };

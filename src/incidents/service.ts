@@ -4,6 +4,7 @@ import type { Tx } from "../db/engine.ts";
 import { and, eq, isNull } from "drizzle-orm";
 import { issues } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
+import { cursorOf, Where } from "../db/where.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit, type ActorType, type RequestContext } from "../audit/service.ts";
 
@@ -57,22 +58,6 @@ function toIssue(row: Record<string, unknown>): Issue {
   };
 }
 
-function encodeCursor(issue: Issue): string {
-  return Buffer.from(`${issue.created_at}|${issue.id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  if (!at || !id || Number.isNaN(Date.parse(at))) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
-  return [at, id];
-}
-
-function parseTime(value: string | undefined, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (Number.isNaN(Date.parse(value))) throw new AppError("validation_failed", `${name} must be an ISO 8601 time`);
-  return new Date(value).toISOString();
-}
-
 export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Promise<Issue> {
   const id = newId("iss");
   const [row] = await tx.query<Record<string, unknown>>(
@@ -107,28 +92,17 @@ export async function getIssue(tx: Tx, workspaceId: string, id: string): Promise
 
 export async function listIssues(tx: Tx, workspaceId: string, filter: ListFilter): Promise<{ data: Issue[]; next_cursor: string | null }> {
   const limit = filter.limit ?? 50;
-  const where = ["workspace_id = $1", "deleted_at is null"];
-  const params: unknown[] = [workspaceId];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace("?", `$${params.length}`));
-  };
-  if (filter.status) add("status = ?", filter.status);
-  if (filter.severity) add("severity = ?", filter.severity);
-  const after = parseTime(filter.created_after, "created_after");
-  const before = parseTime(filter.created_before, "created_before");
-  if (after) add("created_at >= ?::timestamptz", after);
-  if (before) add("created_at < ?::timestamptz", before);
-  if (filter.cursor) {
-    const [at, id] = decodeCursor(filter.cursor);
-    params.push(at, id);
-    where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`);
-  }
-  params.push(limit + 1);
-  const rows = await tx.query<Record<string, unknown>>(`select ${COLUMNS} from issues where ${where.join(" and ")} order by created_at desc, id desc limit $${params.length}`, params);
+  const where = new Where("workspace_id = ?", workspaceId)
+    .raw("deleted_at is null")
+    .maybe("status = ?", filter.status)
+    .maybe("severity = ?", filter.severity)
+    .time("created_after", "created_at", ">=", filter.created_after)
+    .time("created_before", "created_at", "<", filter.created_before)
+    .afterCursor(filter.cursor);
+  const rows = await tx.query<Record<string, unknown>>(`select ${COLUMNS} from issues where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`, where.params);
   const data = rows.slice(0, limit).map(toIssue);
   const last = data[data.length - 1];
-  return { data, next_cursor: rows.length > limit && last ? encodeCursor(last) : null };
+  return { data, next_cursor: rows.length > limit && last ? cursorOf(last.created_at, last.id) : null };
 }
 
 export async function updateIssue(tx: Tx, actor: Actor, id: string, input: IssueInput): Promise<Issue> {
