@@ -224,6 +224,16 @@ END $$;
 
 -- ---------------------------------------------------------------- offboarding
 
+-- Every tenant table (a workspace_id column), found from the catalog so a table added later is covered.
+CREATE OR REPLACE FUNCTION tenant_table_names() RETURNS SETOF text
+  LANGUAGE sql STABLE
+AS $$
+  SELECT c.relname::text FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+   WHERE s.nspname = current_schema() AND c.relkind IN ('r', 'p')
+     AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped)
+   ORDER BY 1
+$$;
+
 -- soft: disables the organization and its workspaces and revokes every token and session (reversible with
 -- restore_client). purge: deletes every row of every tenant table of its workspaces (tables found from the
 -- catalog), users left with no membership, then the organization; one transaction, so an interruption
@@ -278,12 +288,7 @@ BEGIN
 
   -- purge: count first (accurate per-table figures), then delete until nothing of these workspaces is left.
   SELECT coalesce(array_agg(DISTINCT m.user_id), '{}') INTO member_users FROM memberships m WHERE m.workspace_id = ANY (ws_ids);
-  FOR tbl IN
-    SELECT c.relname FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-     WHERE s.nspname = current_schema() AND c.relkind IN ('r', 'p')
-       AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped)
-     ORDER BY c.relname
-  LOOP
+  FOR tbl IN SELECT tenant_table_names() LOOP
     EXECUTE format('SELECT count(*) FROM %I WHERE workspace_id = ANY ($1)', tbl) INTO n USING ws_ids;
     IF n > 0 THEN counts := counts || jsonb_build_object(tbl, n); END IF;
   END LOOP;
@@ -298,11 +303,7 @@ BEGIN
     LOOP
       pass := pass + 1;
       remaining := '{}';
-      FOR tbl IN
-        SELECT c.relname FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-         WHERE s.nspname = current_schema() AND c.relkind IN ('r', 'p')
-           AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped)
-      LOOP
+      FOR tbl IN SELECT tenant_table_names() LOOP
         BEGIN
           EXECUTE format('DELETE FROM %I WHERE workspace_id = $1', tbl) USING ws;
         EXCEPTION WHEN foreign_key_violation THEN
