@@ -34,27 +34,3 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION audit_checkpoints_due(integer, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit_checkpoints_due(integer, interval) TO causeloop_app;
-
--- The retention path deletes only rows older than the 365-day floor AND already covered by a signed checkpoint.
-CREATE OR REPLACE FUNCTION audit_log_purge_expired(ws text, older_than timestamptz, max_rows integer DEFAULT 5000)
-  RETURNS integer
-  LANGUAGE plpgsql
-AS $$
-DECLARE
-  n integer;
-  covered bigint;
-BEGIN
-  SELECT coalesce(max(seq), 0) INTO covered FROM audit_checkpoints WHERE workspace_id = ws;
-  PERFORM set_config('causeloop.audit_purge', 'on', true);
-  DELETE FROM audit_log a
-   WHERE (a.workspace_id, a.id) IN (
-     SELECT workspace_id, id FROM audit_log
-      WHERE workspace_id = ws
-        AND created_at < least(older_than, now() - interval '365 days')
-        AND seq <= covered
-      ORDER BY seq
-      LIMIT max_rows);
-  GET DIAGNOSTICS n = ROW_COUNT;
-  PERFORM set_config('causeloop.audit_purge', 'off', true);
-  RETURN n;
-END $$;

@@ -31,10 +31,9 @@ export async function openEmbedded(config: Config, kind: "serve" | "command", op
   let engine: Engine | undefined;
   try {
     engine = await openPglite(config.dataDir);
-    if (options.migrate) {
-      await migrate(engine);
-      await setupAppRole(engine);
-    }
+    // Role grants and policies change only with the schema: set them up when migrations applied something,
+    // not at every start (where they would also silently undo a change that doctor should report).
+    if (options.migrate && (await migrate(engine)).applied.length > 0) await setupAppRole(engine);
     return { engine, close: closer(engine, lock) };
   } catch (error) {
     await engine?.close().catch(() => {});
