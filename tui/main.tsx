@@ -17,7 +17,10 @@ export async function runTui(config: Config): Promise<number> {
     writeSync(2, `${NO_TTY_HELP}\n`); // synchronous: the process exits right after
     return 2;
   }
-  const instance = render(<App services={operatorServices(config)} />, { exitOnCtrlC: true });
+  // interactive: true because both ends are terminals (checked above). Ink otherwise turns non-interactive
+  // whenever CI=true is in the environment and draws nothing until exit: a blank console for an operator
+  // whose shell (or a CI runner) exports CI.
+  const instance = render(<App services={operatorServices(config)} />, { exitOnCtrlC: true, interactive: true });
   await instance.waitUntilExit();
   return 0;
 }

@@ -9,11 +9,13 @@ import { compiledBinary, runBinary, startServe } from "../helpers/binary.ts";
 const dataDir = mkdtempSync(join(tmpdir(), "causeloop-e2e-tui-"));
 const session = `causeloop-tui-${process.pid}`;
 afterAll(() => {
-  Bun.spawnSync(["tmux", "kill-session", "-t", session]);
+  Bun.spawnSync(["tmux", "-L", session, "kill-server"]);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const tmux = (...args: string[]) => Bun.spawnSync(["tmux", ...args]);
+// A tmux server of the test's own (-L): a server already running on the machine would lend its panes the
+// environment of whoever started it, hiding what the console does in the test's environment.
+const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", session, ...args]);
 const screen = () => tmux("capture-pane", "-t", session, "-p").stdout.toString();
 async function waitFor(text: string, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
@@ -34,7 +36,9 @@ test("without a terminal the console says so, points to the CLI and exits 2", as
   expect(result.stderr).toContain("rtbf approve <id>");
 });
 
-test("onboard a tenant and approve an erasure request in the console of the compiled binary, at 80x24", async () => {
+// CI=true in the pane: Ink goes non-interactive (draws nothing until exit) when it sees CI, which is how
+// this test once failed on the CI runner only.
+test("onboard a tenant and approve an erasure request in the console of the compiled binary, at 80x24, even with CI=true", async () => {
   expect(Bun.which("tmux")).not.toBeNull();
   const acme = JSON.parse((await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.com", "--data-dir", dataDir, "--json"])).stdout) as { admin_token: string };
   const server = await startServe(["--data-dir", dataDir]);
@@ -43,7 +47,7 @@ test("onboard a tenant and approve an erasure request in the console of the comp
     const requestId = ((await submitted.json()) as { id: string }).id;
 
     const binary = await compiledBinary();
-    expect(tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", `${binary} tui --data-dir ${dataDir}`).exitCode).toBe(0);
+    expect(tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-e", "CI=true", `${binary} tui --data-dir ${dataDir}`).exitCode).toBe(0);
     await waitFor("Health: OK");
 
     keys("2");
