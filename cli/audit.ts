@@ -3,7 +3,24 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { runOperation } from "../src/operator/operations.ts";
 import type { VerifyResult } from "../src/audit/chain.ts";
+import type { OperatorLogEntry } from "../src/audit/operator-log.ts";
+import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
+
+function positiveInt(text: string, flag: string): number {
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new AppError("bad_request", `${flag} must be a positive integer`);
+  return Number(text);
+}
+
+/** One short line of an entry's details for the table (the JSON output has them whole). */
+function summary(after: unknown): string {
+  if (!after || typeof after !== "object") return "";
+  const text = Object.entries(after as Record<string, unknown>)
+    .filter(([, v]) => v !== null && typeof v !== "object")
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(" ");
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}
 
 export function registerAudit(program: Command): void {
   const audit = program.command("audit").description("The hash-chained audit trail: verify, sign checkpoints, export for offline verification");
@@ -15,17 +32,40 @@ export function registerAudit(program: Command): void {
     .addHelpText("after", "\nExamples:\n  causeloop audit verify\n  causeloop audit verify --workspace ws_01j... --json")
     .action(
       action(async (flags: CommonFlags & { workspace?: string }) => {
-        const report = (await runOperation(configFrom(flags), "audit.verify", { workspace: flags.workspace })) as { ok: boolean; workspaces: VerifyResult[] };
+        const report = (await runOperation(configFrom(flags), "audit.verify", { workspace: flags.workspace })) as { ok: boolean; workspaces: VerifyResult[]; operator_log?: VerifyResult };
         if (flags.json) printJson(report);
         else {
+          const chains = [...report.workspaces, ...(report.operator_log ? [report.operator_log] : [])];
           process.stdout.write(
             `${table(
               ["WORKSPACE", "RESULT", "ROWS", "LAST SEQ", "CHECKPOINT", "FIRST BROKEN", "REASON"],
-              report.workspaces.map((w) => [w.workspace_id, w.ok ? "OK" : "TAMPERED", String(w.rows), String(w.last_seq ?? "-"), String(w.last_checkpoint_seq ?? "-"), String(w.first_broken_seq ?? "-"), w.reason ?? ""]),
-            )}\n${report.ok ? "OK" : "TAMPERED"}: ${report.workspaces.length} workspace(s) verified\n`,
+              chains.map((w) => [w.workspace_id, w.ok ? "OK" : "TAMPERED", String(w.rows), String(w.last_seq ?? "-"), String(w.last_checkpoint_seq ?? "-"), String(w.first_broken_seq ?? "-"), w.reason ?? ""]),
+            )}\n${report.ok ? "OK" : "TAMPERED"}: ${report.workspaces.length} workspace(s)${report.operator_log ? " and the operator log" : ""} verified\n`,
           );
         }
         if (!report.ok) process.exit(1);
+      }),
+    );
+
+  withDatabaseFlags(audit.command("operator-log"))
+    .description("Operator actions that belong to no single workspace (migrations, role setup, master key rotation, jobs run by hand, offboarding), newest first")
+    .option("--action <action>", "only this action, e.g. migration.applied or tenant.purged")
+    .option("--limit <n>", "rows to show (1-1000)", "50")
+    .option("--before <seq>", "rows older than this sequence number (paging)")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nThe log is hash-chained and signed like a workspace's audit trail; `causeloop audit verify` checks it.\nExamples:\n  causeloop audit operator-log\n  causeloop audit operator-log --action tenant.purged --json")
+    .action(
+      action(async (flags: CommonFlags & { action?: string; limit: string; before?: string }) => {
+        const limit = positiveInt(flags.limit, "--limit");
+        const before = flags.before === undefined ? undefined : positiveInt(flags.before, "--before");
+        const rows = (await runOperation(configFrom(flags), "audit.operator-log", { action: flags.action, limit, before })) as OperatorLogEntry[];
+        if (flags.json) return printJson(rows);
+        process.stdout.write(
+          `${table(
+            ["SEQ", "TIME", "ACTION", "ACTOR", "TARGET", "DETAILS"],
+            rows.map((r) => [String(r.seq), r.created_at.slice(0, 19).replace("T", " "), r.action, r.actor_id ?? "-", [r.target_type, r.target_id].filter(Boolean).join(" ") || "-", summary(r.after)]),
+          )}\n`,
+        );
       }),
     );
 

@@ -1,6 +1,6 @@
 // Tenant lifecycle commands: onboard, offboard, workspace add, tenants list|restore|offboardings.
 import type { Command } from "commander";
-import { userInfo } from "node:os";
+import { operatorIdentity } from "../src/audit/operator-log.ts";
 import { createInterface } from "node:readline/promises";
 import { runOperation } from "../src/operator/operations.ts";
 import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
@@ -8,9 +8,7 @@ import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 /** Who ran an operator command, for the audit trail: the OS user (no email, no secret). */
-export function operatorActor(): string {
-  return `operator:${process.env.SUDO_USER || userInfo().username}`;
-}
+export const operatorActor = operatorIdentity;
 
 async function confirmSlug(slug: string, what: string): Promise<void> {
   if (!process.stdin.isTTY) throw new AppError("bad_request", `${what} needs confirmation: pass --yes when not on a terminal`);

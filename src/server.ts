@@ -13,6 +13,7 @@ import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
 import { loadSigner, type Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
+import { checkpointOperatorLog } from "./audit/operator-log.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
 import { Worker } from "./jobs/queue.ts";
@@ -102,11 +103,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   if (config.insecureAllowBypassRls) logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
-  // Signed audit checkpoints: every minute, for workspaces that are due.
+  // Signed audit checkpoints: every minute, for workspaces that are due, and the operator log's head.
   const checkpoint = async () => {
     try {
       const made = await checkpointDueWorkspaces(db.engine, signer, { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes });
-      if (made) logger.info("audit.checkpoints", { created: made });
+      const operator = await db.engine.transaction((tx) => checkpointOperatorLog(tx, signer));
+      if (made || operator) logger.info("audit.checkpoints", { created: made, operator_log_seq: operator?.seq ?? null });
     } catch (error) {
       logger.error("audit.checkpoints_failed", { error: (error as Error).message });
     }

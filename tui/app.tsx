@@ -302,7 +302,7 @@ function Rtbf({ services, busy, setBusy }: { services: TuiServices; busy: boolea
 
 function Audit({ services, active }: { services: TuiServices; active: boolean }) {
   const [result, setResult] = useState<Awaited<ReturnType<TuiServices["auditVerify"]>>>();
-  const [message, setMessage] = useState<string>("Press v to verify every workspace's audit chain.");
+  const [message, setMessage] = useState<string>("Press v to verify every workspace's audit chain and the operator log.");
   useInput((input) => {
     if (input !== "v") return;
     setMessage("Verifying ...");
@@ -317,7 +317,7 @@ function Audit({ services, active }: { services: TuiServices; active: boolean })
   return (
     <Box flexDirection="column">
       <Line>{message}</Line>
-      {result?.workspaces.map((w) => (
+      {[...(result?.workspaces ?? []), ...(result?.operator_log ? [result.operator_log] : [])].map((w) => (
         <Line key={w.workspace_id}>
           <Status ok={w.ok} label={w.ok ? "OK" : "TAMPERED"} /> {w.workspace_id} {w.rows} rows, checkpoint at {w.last_checkpoint_seq ?? "-"}
           {w.ok ? "" : `, first broken seq ${w.first_broken_seq}: ${w.reason}`}

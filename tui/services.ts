@@ -8,7 +8,7 @@ import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy
 import type { RtbfView } from "../src/governance/rtbf.ts";
 import type { VerifyResult } from "../src/audit/chain.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
-import { userInfo } from "node:os";
+import { operatorIdentity } from "../src/audit/operator-log.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -24,12 +24,12 @@ export interface TuiServices {
   offboard(slug: string, mode: "soft" | "purge"): Promise<OffboardingRecord>;
   rtbfQueue(): Promise<RtbfRow[]>;
   rtbfDecide(id: string, decision: "approve" | "reject" | "hold", reason?: string): Promise<RtbfView>;
-  auditVerify(): Promise<{ ok: boolean; workspaces: VerifyResult[] }>;
+  auditVerify(): Promise<{ ok: boolean; workspaces: VerifyResult[]; operator_log?: VerifyResult }>;
   jobs(): Promise<{ jobs: JobStatus[]; recent: JobRun[] }>;
   runJob(name: string): Promise<JobRun>;
 }
 
-const actor = () => `operator:${process.env.SUDO_USER || userInfo().username}`;
+const actor = operatorIdentity;
 
 export function operatorServices(config: Config): TuiServices {
   const op = <T>(name: Parameters<typeof runOperation>[1], args: Record<string, unknown> = {}) => runOperation(config, name, args) as Promise<T>;

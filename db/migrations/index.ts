@@ -12,6 +12,7 @@ import m0010 from "./0010_identity.sql" with { type: "text" };
 import m0011 from "./0011_scheduler_and_retention.sql" with { type: "text" };
 import m0012 from "./0012_erasure.sql" with { type: "text" };
 import m0013 from "./0013_job_queue.sql" with { type: "text" };
+import m0014 from "./0014_operator_log.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -33,6 +34,7 @@ export const migrations: MigrationSource[] = [
   { name: "0011_scheduler_and_retention", sql: m0011 },
   { name: "0012_erasure", sql: m0012 },
   { name: "0013_job_queue", sql: m0013 },
+  { name: "0014_operator_log", sql: m0014 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -2,6 +2,7 @@
 import { migrations as embedded, referenceSql, type MigrationSource } from "../../db/migrations/index.ts";
 import { AppError } from "../errors.ts";
 import type { Engine, Queryable } from "./engine.ts";
+import { appendOperatorLog, operatorIdentity } from "../audit/operator-log.ts";
 
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
   name        text PRIMARY KEY,
@@ -103,6 +104,8 @@ function splitStatements(sql: string): string[] {
 export interface MigrateOptions {
   sources?: MigrationSource[];
   onProgress?: (event: { name: string; index: number; total: number; phase: "start" | "done" }) => void;
+  /** Recorded in the operator log with each migration applied (default: the process's operator identity). */
+  actor?: string;
 }
 
 /** Applies every pending migration, each in its own transaction, then upserts the reference data. */
@@ -121,8 +124,10 @@ export async function migrate(engine: Engine, options: MigrateOptions = {}): Pro
         if (!source) continue;
         options.onProgress?.({ name: item.name, index, total: pending.length, phase: "start" });
         const started = performance.now();
-        const record = (db: Queryable, durationMs: number) =>
-          db.query("insert into schema_migrations (name, sha256, duration_ms) values ($1, $2, $3)", [item.name, item.sha256, durationMs]);
+        const record = async (db: Queryable, durationMs: number) => {
+          await db.query("insert into schema_migrations (name, sha256, duration_ms) values ($1, $2, $3)", [item.name, item.sha256, durationMs]);
+          await appendOperatorLog(db, { action: "migration.applied", actor: options.actor ?? operatorIdentity(), targetType: "migration", targetId: item.name, after: { sha256: item.sha256, duration_ms: durationMs } });
+        };
         try {
           if (source.sql.startsWith(NO_TRANSACTION_MARKER)) {
             for (const statement of splitStatements(source.sql)) await conn.exec(statement);

@@ -4,9 +4,10 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import type { Engine, Queryable } from "./engine.ts";
 import { schemaIsCurrent } from "./migrate.ts";
 import { APP_ROLE } from "./tenant.ts";
+import { appendOperatorLog, operatorIdentity } from "../audit/operator-log.ts";
 
 /** Global tables: no workspace_id. Everything else in the schema must be a protected tenant table. */
-export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle", "scheduler_runs"] as const;
+export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle", "scheduler_runs", "operator_log", "operator_log_checkpoints"] as const;
 /** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
 const RLS_GLOBAL_TABLES = new Set(["organizations", "users", "offboarding_records", "auth_throttle"]);
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */
@@ -95,7 +96,7 @@ export interface RoleSetupResult {
  * Creates or repairs the runtime role (idempotent), grants DML and default privileges for future tables.
  * On PostgreSQL it also sets or rotates the LOGIN password; PGlite's role never logs in.
  */
-export async function setupAppRole(engine: Engine, options: { password?: string; rotate?: boolean } = {}): Promise<RoleSetupResult> {
+export async function setupAppRole(engine: Engine, options: { password?: string; rotate?: boolean; actor?: string } = {}): Promise<RoleSetupResult> {
   const existing = await engine.query<{ n: number }>("select count(*)::int as n from pg_roles where rolname = $1", [APP_ROLE]);
   const created = existing[0]?.n === 0;
   const login = engine.kind === "postgres";
@@ -122,6 +123,13 @@ export async function setupAppRole(engine: Engine, options: { password?: string;
     // Tenant tables get their grants from protect_tenant_table(); re-apply in case a table was recreated.
     const tables = await tx.query<{ name: string }>(tenantTablesSql);
     for (const t of tables) await tx.query("select protect_tenant_table($1::regclass)", [t.name]);
+    await appendOperatorLog(tx, {
+      action: "role.setup",
+      actor: options.actor ?? operatorIdentity(),
+      targetType: "role",
+      targetId: APP_ROLE,
+      after: { created, login, password_changed: Boolean(login && password), password_generated: Boolean(generatedPassword), attributes },
+    });
   });
   return { role: APP_ROLE, created, login, generatedPassword, passwordSet: Boolean(login && password) };
 }
@@ -216,11 +224,29 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
     detail: `${protectedCount}/${tenantCount} with RLS enabled and forced, the four policies and an index leading with workspace_id`,
   });
 
-  const trigger = await db.query<{ enabled: string }>(
-    `select t.tgenabled::text as enabled from pg_trigger t where t.tgrelid = to_regclass('audit_log') and t.tgname = 'audit_log_append_only'`,
-  );
-  const triggerOk = trigger[0] !== undefined && trigger[0].enabled !== "D";
-  checks.push({ name: "audit_log append-only trigger", ok: triggerOk, detail: triggerOk ? "present and enabled" : trigger[0] ? "disabled" : "missing" });
+  for (const table of ["audit_log", "operator_log"]) {
+    const trigger = await db.query<{ enabled: string }>(
+      `select t.tgenabled::text as enabled from pg_trigger t where t.tgrelid = to_regclass($1) and t.tgname = $2`,
+      [table, `${table}_append_only`],
+    );
+    const triggerOk = trigger[0] !== undefined && trigger[0].enabled !== "D";
+    checks.push({ name: `${table} append-only trigger`, ok: triggerOk, detail: triggerOk ? "present and enabled" : trigger[0] ? "disabled" : "missing" });
+  }
+  const [exposed] = await db.query<{ privileges: string[] | null }>(
+    `select array_remove(array[
+        case when has_table_privilege($1, t.oid, 'SELECT') then 'SELECT' end,
+        case when has_table_privilege($1, t.oid, 'INSERT') then 'INSERT' end,
+        case when has_table_privilege($1, t.oid, 'UPDATE') then 'UPDATE' end,
+        case when has_table_privilege($1, t.oid, 'DELETE') then 'DELETE' end], null) as privileges
+       from pg_class t where t.oid = to_regclass('operator_log')`,
+    [APP_ROLE],
+  ).catch(() => [{ privileges: null }]);
+  const hidden = exposed !== undefined && (exposed.privileges ?? []).length === 0;
+  checks.push({
+    name: "operator_log hidden from the runtime role",
+    ok: hidden,
+    detail: hidden ? `${APP_ROLE} has no privilege on it` : exposed ? `${APP_ROLE} has ${(exposed.privileges ?? []).join(", ")} on it` : "missing",
+  });
 
   return { ok: checks.every((c) => c.ok), engine: options.engineName, tenantTables: tenantCount, protectedTables: protectedCount, checks };
 }

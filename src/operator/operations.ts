@@ -21,6 +21,7 @@ import { withTenant } from "../db/tenant.ts";
 import { loadSigner, type Signer } from "../audit/signing.ts";
 import { createCheckpoint, verifyWorkspace } from "../audit/trail.ts";
 import { exportAudit } from "../audit/export.ts";
+import { appendOperatorLog, checkpointOperatorLog, listOperatorLog, OPERATOR_STREAM, operatorIdentity, verifyOperatorLog, type OperatorEntry } from "../audit/operator-log.ts";
 import { openKeyRing } from "../secrets/load.ts";
 import type { LocalKeyRing } from "../secrets/keyring.ts";
 import { keyStatus, rotateDek, rotateKek } from "../secrets/rotation.ts";
@@ -52,8 +53,8 @@ interface Operation {
 export const operations = {
   migrate: {
     needs: "owner",
-    run: async ({ engine }) => {
-      const result = await migrate(engine);
+    run: async ({ engine }, args) => {
+      const result = await migrate(engine, { actor: args.actor as string | undefined });
       return { ...result, status: await migrationStatus(engine) };
     },
   },
@@ -80,7 +81,7 @@ export const operations = {
   },
   "roles.setup": {
     needs: "owner",
-    run: ({ engine }, args) => setupAppRole(engine, { password: args.password as string | undefined, rotate: Boolean(args.rotate) }),
+    run: ({ engine }, args) => setupAppRole(engine, { password: args.password as string | undefined, rotate: Boolean(args.rotate), actor: args.actor as string | undefined }),
   },
   "roles.check": {
     needs: "owner",
@@ -108,6 +109,7 @@ export const operations = {
       const ring = await kek().catch(() => undefined);
       if (!ring?.file) return { ...record, kek_rotated: false };
       const rotation = await rotateKek(engine, ring, { generate: true });
+      await logged(engine, { action: "key.kek_rotated", actor: String(args.actor), targetType: "master_key", targetId: `v${rotation.kekCurrentVersion}`, after: { generated: true, reason: `purge of ${String(args.slug)}`, ...rotation } });
       return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };
     },
   },
@@ -132,7 +134,11 @@ export const operations = {
   },
   "keys.rotate-kek": {
     needs: "owner",
-    run: async ({ engine, kek }, args, progress) => rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress }),
+    run: async ({ engine, kek }, args, progress) => {
+      const result = await rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress });
+      await logged(engine, { action: "key.kek_rotated", actor: String(args.actor), targetType: "master_key", targetId: `v${result.kekCurrentVersion}`, after: { generated: Boolean(args.generate), ...result } });
+      return result;
+    },
   },
   "keys.rotate-dek": {
     needs: "owner",
@@ -149,7 +155,9 @@ export const operations = {
         if (!exists[0]) throw new AppError("not_found", `workspace ${id} not found`);
         results.push(await withTenant(engine, id, (tx) => verifyWorkspace(tx, id, key)));
       }
-      return { ok: results.every((r) => r.ok), workspaces: results };
+      // The operator log is verified with every workspace (not when one workspace is asked for).
+      const operatorLog = args.workspace ? undefined : await verifyOperatorLog(engine, key);
+      return { ok: results.every((r) => r.ok) && (operatorLog?.ok ?? true), workspaces: results, operator_log: operatorLog };
     },
   },
   "audit.checkpoint": {
@@ -161,6 +169,10 @@ export const operations = {
       for (const id of ids) {
         const cp = await withTenant(engine, id, (tx) => createCheckpoint(tx, id, key));
         if (cp) made.push({ workspace_id: id, seq: cp.seq });
+      }
+      if (!args.workspace) {
+        const cp = await checkpointOperatorLog(engine, key);
+        if (cp) made.push({ workspace_id: OPERATOR_STREAM, seq: cp.seq });
       }
       return { created: made };
     },
@@ -182,6 +194,7 @@ export const operations = {
     run: async (ctx, args) => {
       const s = ctx.scheduler?.() ?? new Scheduler(ctx.engine, jobsFor(ctx), silentLogger);
       const run = await s.runNow(String(args.name));
+      await logged(ctx.engine, { action: "job.run", actor: String(args.actor), targetType: "job", targetId: String(args.name), after: { outcome: run?.outcome ?? "skipped", counts: run?.counts ?? null, error: run?.error ?? null } });
       if (run?.outcome === "failed") throw new AppError("internal", `job ${args.name} failed: ${run.error}`);
       return run;
     },
@@ -221,6 +234,10 @@ export const operations = {
       return withTenant(engine, ws, (tx) => transition(tx, actor, id, to, args.reason as string | undefined));
     },
   },
+  "audit.operator-log": {
+    needs: "owner",
+    run: ({ engine }, args) => listOperatorLog(engine, { action: args.action as string | undefined, limit: args.limit as number | undefined, before: args.before as number | undefined }),
+  },
   "rtbf.jwks": {
     needs: "owner",
     run: async ({ signer }) => ({ keys: [(await signer()).publicJwk] }),
@@ -243,6 +260,11 @@ function jobsFor({ engine, config, signer }: OperationContext) {
   const jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded });
   const store = archiveStore(config, exportLinks(jwt.current, config.exportLinkMinutes));
   return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded }, await signer()), store);
+}
+
+/** Appends to the operator log in a transaction of its own (for actions made of several transactions). */
+function logged(engine: Engine, entry: OperatorEntry): Promise<unknown> {
+  return engine.transaction((tx) => appendOperatorLog(tx, entry));
 }
 
 async function rtbfWorkspace(engine: Engine, id: string): Promise<string> {
@@ -268,8 +290,10 @@ export function runInProcess(name: OperationName, ctx: OperationContext, args: A
 }
 
 /** Runs an operation from a CLI or TUI process: through a running server's socket, or on its own connection. */
-export async function runOperation(config: Config, name: OperationName, args: Args = {}, progress?: (done: number, total: number) => void): Promise<unknown> {
+export async function runOperation(config: Config, name: OperationName, givenArgs: Args = {}, progress?: (done: number, total: number) => void): Promise<unknown> {
   const op: Operation = operations[name];
+  // Who asked, from the calling process (a running server would otherwise record its own user).
+  const args = { ...givenArgs, actor: givenArgs.actor ?? operatorIdentity() };
   if (config.engine === "pglite") {
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, args);
     const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });

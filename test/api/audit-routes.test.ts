@@ -6,13 +6,13 @@ import { silentLogger } from "../../src/log.ts";
 import { tenantDoor } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
-import { signerFromPkcs8 } from "../../src/audit/signing.ts";
 import { newPat } from "../../src/identity/tokens.ts";
 import { approve, importHmacKey } from "../../src/governance/rtbf.ts";
 import { withoutTenant } from "../../src/db/tenant.ts";
 import * as OTPAuth from "otpauth";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { testSigner } from "../helpers/signer.ts";
 
 interface Ctx {
   ids: Record<string, string>;
@@ -91,8 +91,7 @@ describeEngines("audited routes", (kind) => {
   beforeAll(async () => {
     db = await createTestDb(kind);
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
-    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    const signer = await signerFromPkcs8(Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"));
+    const signer = await testSigner();
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     const d = db;
     const jwt = { current: new TextEncoder().encode("audit-test-jwt-secret-0123456789-abcdefgh"), previous: undefined };

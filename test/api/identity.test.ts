@@ -10,8 +10,8 @@ import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import type { JwtKeys } from "../../src/identity/jwt.ts";
-import { signerFromPkcs8 } from "../../src/audit/signing.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { testSigner } from "../helpers/signer.ts";
 
 const PUBLIC = new Set(["GET /healthz", "GET /readyz", "GET /openapi.json", "GET /openapi", "GET /docs", "GET /.well-known/jwks.json", "GET /v1/audit/public-key", "POST /v1/auth/login", "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/mfa/verify", "POST /v1/auth/accept-invite", "POST /v1/auth/exchange", "GET /v1/exports/:id/download"]);
 
@@ -35,8 +35,7 @@ describeEngines("identity", (kind) => {
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     const d = db;
-    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    const signer = await signerFromPkcs8(Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"));
+    const signer = await testSigner();
     app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, signer, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
     plaintexts.push(acme.admin_token as string);
   });

@@ -7,11 +7,12 @@ import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
 import { tenantDoor } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
-import { signerFromPkcs8, type Signer } from "../../src/audit/signing.ts";
+import type { Signer } from "../../src/audit/signing.ts";
 import { approve, executeErasure, importHmacKey, resumeProcessing, type RtbfKeys } from "../../src/governance/rtbf.ts";
 import { ERASURE_MAP, NOT_PERSONAL, PERSONAL_COLUMN } from "../../src/governance/erasure-map.ts";
 import { newPat } from "../../src/identity/tokens.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { testSigner } from "../helpers/signer.ts";
 
 describeEngines("right to be forgotten", (kind) => {
   let db: TestDb;
@@ -26,8 +27,7 @@ describeEngines("right to be forgotten", (kind) => {
 
   beforeAll(async () => {
     db = await createTestDb(kind);
-    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-    signer = await signerFromPkcs8(Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"));
+    signer = await testSigner();
     keys = { hmacKey: await importHmacKey("rtbf-test-key"), signer };
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
     const d = db;

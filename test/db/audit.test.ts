@@ -7,22 +7,18 @@ import { join } from "node:path";
 import { appendAudit } from "../../src/audit/service.ts";
 import { createCheckpoint, verifyWorkspace } from "../../src/audit/trail.ts";
 import { exportAudit } from "../../src/audit/export.ts";
-import { signerFromPkcs8, type Signer } from "../../src/audit/signing.ts";
+import type { Signer } from "../../src/audit/signing.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import type { Engine } from "../../src/db/engine.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { createTenant } from "../helpers/tenants.ts";
+import { testSigner } from "../helpers/signer.ts";
 
 let db: TestDb | undefined;
 afterEach(async () => {
   await db?.dispose();
   db = undefined;
 });
-
-async function newSigner(): Promise<Signer> {
-  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-  return signerFromPkcs8(Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"));
-}
 
 async function append(engine: Engine, ws: string, n: number, from = 0): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -49,7 +45,7 @@ const asOwner = async (d: TestDb, sql: string, params: unknown[] = []) => {
 describeEngines("audit chain", (kind) => {
   test("a clean chain verifies, with its checkpoint", async () => {
     db = await createTestDb(kind);
-    const signer = await newSigner();
+    const signer = await testSigner();
     const ws = await chain(db, signer);
     const result = await verify(db, ws, signer);
     expect(result).toMatchObject({ ok: true, rows: 12, first_seq: 1, last_seq: 12, checkpoints: 1, last_checkpoint_seq: 8, first_broken_seq: null });
@@ -57,7 +53,7 @@ describeEngines("audit chain", (kind) => {
 
   test("UPDATE and DELETE are rejected for every role, the owner included", async () => {
     db = await createTestDb(kind);
-    const ws = await chain(db, await newSigner());
+    const ws = await chain(db, await testSigner());
     expect(db.owner.query("update audit_log set action = 'x.y' where workspace_id = $1", [ws])).rejects.toThrow(/append-only/);
     expect(db.owner.query("delete from audit_log where workspace_id = $1", [ws])).rejects.toThrow(/append-only/);
     expect(withTenant(db.app, ws, (tx) => tx.query("delete from audit_log"))).rejects.toThrow();
@@ -75,7 +71,7 @@ describeEngines("audit chain", (kind) => {
   for (const [name, tamper, seq] of cases) {
     test(`${name} is found at seq ${seq}`, async () => {
       db = await createTestDb(kind);
-      const signer = await newSigner();
+      const signer = await testSigner();
       const ws = await chain(db, signer);
       await tamper(db, ws);
       const result = await verify(db, ws, signer);
@@ -86,7 +82,7 @@ describeEngines("audit chain", (kind) => {
 
   test("a rewritten history with recomputed hashes is caught by the signed checkpoint", async () => {
     db = await createTestDb(kind);
-    const signer = await newSigner();
+    const signer = await testSigner();
     const ws = await chain(db, signer);
     // The attacker alters row 2 and recomputes every hash after it, so the chain links are consistent again.
     await asOwner(db, "update audit_log set actor_id = 'usr_attacker' where workspace_id = $1 and seq = 2", [ws]);
@@ -104,7 +100,7 @@ describeEngines("audit chain", (kind) => {
 
   test("concurrent writers in one workspace produce a gapless, valid chain", async () => {
     db = await createTestDb(kind);
-    const signer = await newSigner();
+    const signer = await testSigner();
     const t = await createTenant(db.owner);
     const d = db;
     await Promise.all(Array.from({ length: 24 }, (_, i) => withTenant(d.app, t.workspaceId, (tx) => appendAudit(tx, { workspaceId: t.workspaceId, action: "issue.created", actorId: `usr_${i}`, actorType: "user" }))));
@@ -115,7 +111,7 @@ describeEngines("audit chain", (kind) => {
 
   test("an export verifies offline with the script, and a tampered export does not", async () => {
     db = await createTestDb(kind);
-    const signer = await newSigner();
+    const signer = await testSigner();
     const ws = await chain(db, signer);
     const dir = mkdtempSync(join(tmpdir(), "causeloop-audit-"));
     try {

@@ -63,4 +63,13 @@ describeEngines("doctor", (kind) => {
     await db.owner.exec("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only");
     expect(failing(await run(db)).map((c) => c.name)).toContain("audit_log append-only trigger");
   });
+
+  test("fails when the operator log's trigger is disabled or the runtime role may read it", async () => {
+    db = await createTestDb(kind);
+    await db.owner.exec("ALTER TABLE operator_log DISABLE TRIGGER operator_log_append_only");
+    await db.owner.exec("GRANT SELECT ON operator_log TO causeloop_app");
+    const failed = failing(await run(db));
+    expect(failed.map((c) => c.name)).toEqual(expect.arrayContaining(["operator_log append-only trigger", "operator_log hidden from the runtime role"]));
+    expect(failed.find((c) => c.name === "operator_log hidden from the runtime role")?.detail).toContain("SELECT");
+  });
 });

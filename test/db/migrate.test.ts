@@ -37,7 +37,8 @@ describeEngines("migrate", (kind) => {
 
   test("an applied migration missing from the binary stops the run", async () => {
     db = await createTestDb(kind);
-    expect(migrate(db.owner, { sources: migrations.slice(0, -1) })).rejects.toThrow(/0013_job_queue is missing/);
+    const last = migrations.at(-1)?.name as string;
+    expect(migrate(db.owner, { sources: migrations.slice(0, -1) })).rejects.toThrow(new RegExp(`${last} is missing`));
   });
 
   test("a failing migration leaves nothing half-applied and is not recorded", async () => {

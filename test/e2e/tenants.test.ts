@@ -71,6 +71,15 @@ test("onboard two clients with the CLI, each token works on its own workspace on
     expect(list.map((t) => t.slug)).toEqual(["globex"]);
     const records = JSON.parse((await runBinary(["tenants", "offboardings", "acme", "--json", "--data-dir", dataDir])).stdout) as { mode: string }[];
     expect(records.map((r) => r.mode)).toEqual(["purge", "restore", "soft"]);
+
+    // The tenant's own audit trail went with it; the operator log keeps the offboarding history, chained
+    // and verified with the rest.
+    const history = JSON.parse((await runBinary(["audit", "operator-log", "--json", "--data-dir", dataDir])).stdout) as { action: string; target_id: string; actor_id: string; after: { slug?: string } }[];
+    const acmeHistory = history.filter((h) => h.after?.slug === "acme").map((h) => h.action);
+    expect(acmeHistory.slice(0, 3)).toEqual(["tenant.purged", "tenant.restored", "tenant.offboarded"]);
+    expect(history.find((h) => h.action === "tenant.purged")?.actor_id).toMatch(/^operator:/);
+    expect(history.filter((h) => h.action === "migration.applied").length).toBeGreaterThanOrEqual(14);
+    expect(JSON.parse(verify.stdout).operator_log).toMatchObject({ workspace_id: "operator", ok: true });
   } finally {
     expect(await server.stop()).toBe(0);
   }

@@ -1,5 +1,6 @@
 // Governance: mirrors db/migrations 0005_governance.sql (plus offboarding_records from 0007_tenant_lifecycle.sql,
-// audit_checkpoints from 0009_audit_checkpoints.sql and export_jobs.file_name from 0013_job_queue.sql).
+// audit_checkpoints from 0009_audit_checkpoints.sql, export_jobs.file_name from 0013_job_queue.sql and the operator
+// log from 0014_operator_log.sql).
 import { sql } from "drizzle-orm";
 import { bigint, inet, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { workspaces } from "./tenancy.ts";
@@ -120,3 +121,32 @@ export const auditCheckpoints = pgTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
+
+/** Global, hash-chained log of operator actions that belong to no single workspace (0014_operator_log.sql). */
+export const operatorLog = pgTable("operator_log", {
+  id: text("id").primaryKey(),
+  seq: bigint("seq", { mode: "number" }).notNull().unique(),
+  action: text("action").notNull(),
+  actorId: text("actor_id"),
+  actorType: text("actor_type").notNull().default("operator"),
+  targetType: text("target_type"),
+  targetId: text("target_id"),
+  before: jsonb("before"),
+  after: jsonb("after"),
+  traceId: text("trace_id"),
+  ip: inet("ip"),
+  userAgent: text("user_agent"),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  prevHash: text("prev_hash"),
+  hash: text("hash").notNull(),
+});
+
+/** Signed checkpoints of the operator log (0014_operator_log.sql). */
+export const operatorLogCheckpoints = pgTable("operator_log_checkpoints", {
+  seq: bigint("seq", { mode: "number" }).primaryKey(),
+  hash: text("hash").notNull(),
+  keyId: text("key_id").notNull(),
+  signature: text("signature").notNull(),
+  signedAt: text("signed_at").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+});
