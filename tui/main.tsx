@@ -20,7 +20,12 @@ export async function runTui(config: Config): Promise<number> {
   // interactive: true because both ends are terminals (checked above). Ink otherwise turns non-interactive
   // whenever CI=true is in the environment and draws nothing until exit: a blank console for an operator
   // whose shell (or a CI runner) exports CI.
-  const instance = render(<App services={operatorServices(config)} />, { exitOnCtrlC: true, interactive: true });
-  await instance.waitUntilExit();
+  const services = operatorServices(config);
+  const instance = render(<App services={services} />, { exitOnCtrlC: true, interactive: true });
+  try {
+    await instance.waitUntilExit();
+  } finally {
+    await services.close?.();
+  }
   return 0;
 }

@@ -1,7 +1,7 @@
 // What the operator console can do: the same operator operations as the CLI (so the same services, the
 // same audit rows), behind a typed interface that tests fake.
 import type { Config } from "../src/config.ts";
-import { runOperation } from "../src/operator/operations.ts";
+import { operatorSession, type OperationName } from "../src/operator/operations.ts";
 import type { DoctorReport, RoleReport, RoleSetupResult } from "../src/db/system.ts";
 import type { MigrationStatus } from "../src/db/migrate.ts";
 import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
@@ -27,13 +27,19 @@ export interface TuiServices {
   auditVerify(): Promise<{ ok: boolean; workspaces: VerifyResult[]; operator_log?: VerifyResult }>;
   jobs(): Promise<{ jobs: JobStatus[]; recent: JobRun[] }>;
   runJob(name: string): Promise<JobRun>;
+  /** Releases the database (the PGlite data dir) when the console exits. */
+  close?(): Promise<void>;
 }
 
 const actor = operatorIdentity;
 
 export function operatorServices(config: Config): TuiServices {
-  const op = <T>(name: Parameters<typeof runOperation>[1], args: Record<string, unknown> = {}) => runOperation(config, name, args) as Promise<T>;
+  // One session for the whole console: on a PGlite data dir nobody serves, a screen's several requests share
+  // one open of the database instead of paying about half a second each.
+  const session = operatorSession(config);
+  const op = <T>(name: OperationName, args: Record<string, unknown> = {}) => session.run(name, args) as Promise<T>;
   return {
+    close: () => session.close(),
     engine: config.engine === "pglite" ? `PGlite (embedded) in ${config.dataDir}` : `PostgreSQL ${config.databaseUrl?.host}:${config.databaseUrl?.port}/${config.databaseUrl?.database}`,
     doctor: () => op("doctor"),
     migrations: () => op("migrate.status"),

@@ -292,8 +292,7 @@ export function runInProcess(name: OperationName, ctx: OperationContext, args: A
 /** Runs an operation from a CLI or TUI process: through a running server's socket, or on its own connection. */
 export async function runOperation(config: Config, name: OperationName, givenArgs: Args = {}, progress?: (done: number, total: number) => void): Promise<unknown> {
   const op: Operation = operations[name];
-  // Who asked, from the calling process (a running server would otherwise record its own user).
-  const args = { ...givenArgs, actor: givenArgs.actor ?? operatorIdentity() };
+  const args = withActor(givenArgs);
   if (config.engine === "pglite") {
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, args);
     const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });
@@ -316,4 +315,66 @@ export async function runOperation(config: Config, name: OperationName, givenArg
   } finally {
     await engine.close();
   }
+}
+
+/** Who asked, from the calling process (a running server would otherwise record its own user). */
+function withActor(args: Args): Args {
+  return { ...args, actor: args.actor ?? operatorIdentity() };
+}
+
+export interface OperatorSession {
+  run(name: OperationName, args?: Args, progress?: (done: number, total: number) => void): Promise<unknown>;
+  /** Whether this session holds the PGlite data dir right now (for tests and the console's status). */
+  holdsDataDir(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * For a long-lived caller (the console). On a PGlite data dir that no `serve` holds, opening PGlite costs
+ * about half a second, and a screen asks for several things at once: the session keeps one connection
+ * for a burst of operations (run one after another) and releases the data dir after idleMs without one,
+ * so `serve` or a CLI command can take it. With `serve` running, or on PostgreSQL, it is runOperation.
+ */
+export function operatorSession(config: Config, idleMs = 1500): OperatorSession {
+  let held: { db: Awaited<ReturnType<typeof openEmbedded>>; ctx: OperationContext; migrated: boolean } | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  const release = async () => {
+    const current = held;
+    held = undefined;
+    await current?.db.close();
+  };
+  const runOne = async (name: OperationName, givenArgs: Args, progress?: (done: number, total: number) => void) => {
+    clearTimeout(idle);
+    if (!held && (config.engine !== "pglite" || serveIsRunning(config.dataDir))) return runOperation(config, name, givenArgs, progress);
+    const op: Operation = operations[name];
+    const args = withActor(givenArgs);
+    if (!held) {
+      const db = await openEmbedded(config, "command", { migrate: false });
+      held = { db, ctx: { engine: db.engine, config, kek: lazyKek(config, db.engine), signer: lazySigner(config) }, migrated: false };
+    }
+    try {
+      if (op.migrateFirst && !held.migrated) {
+        // As openEmbedded(migrate: true) does for a one-off command.
+        if ((await migrate(held.ctx.engine, { actor: args.actor as string })).applied.length > 0) await setupAppRole(held.ctx.engine, { actor: args.actor as string });
+        held.migrated = true;
+      }
+      return await op.run(held.ctx, args, progress);
+    } finally {
+      idle = setTimeout(() => void (queue = queue.then(release, release)), idleMs);
+    }
+  };
+  return {
+    run(name, args = {}, progress) {
+      const result = queue.then(() => runOne(name, args, progress));
+      queue = result.catch(() => {});
+      return result;
+    },
+    holdsDataDir: () => held !== undefined,
+    close: async () => {
+      clearTimeout(idle);
+      await queue;
+      await release();
+    },
+  };
 }
