@@ -13,6 +13,7 @@ import m0011 from "./0011_scheduler_and_retention.sql" with { type: "text" };
 import m0012 from "./0012_erasure.sql" with { type: "text" };
 import m0013 from "./0013_job_queue.sql" with { type: "text" };
 import m0014 from "./0014_operator_log.sql" with { type: "text" };
+import m0015 from "./0015_job_lease_heartbeat.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -35,6 +36,7 @@ export const migrations: MigrationSource[] = [
   { name: "0012_erasure", sql: m0012 },
   { name: "0013_job_queue", sql: m0013 },
   { name: "0014_operator_log", sql: m0014 },
+  { name: "0015_job_lease_heartbeat", sql: m0015 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -41,8 +41,18 @@ export class Worker {
 
   /** Claims and runs every due job once; returns how many ran. */
   async drain(): Promise<number> {
-    const jobs = await this.engine.query<ClaimedJob>("select * from claim_jobs($1, $2, $3)", [this.id, this.options.batch ?? 5, this.options.leaseSeconds ?? 300]);
-    for (const job of jobs) await this.runOne(job);
+    const lease = this.options.leaseSeconds ?? 300;
+    const jobs = await this.engine.query<ClaimedJob>("select * from claim_jobs($1, $2, $3)", [this.id, this.options.batch ?? 5, lease]);
+    if (jobs.length === 0) return 0;
+    // Heartbeat: while this batch runs, keep the leases of the jobs claimed (a third of the lease apart).
+    const heartbeat = setInterval(() => {
+      this.engine.query("select extend_job_leases($1, $2)", [this.id, lease]).catch((error: Error) => this.logger.warn("job.heartbeat_failed", { worker: this.id, error: error.message }));
+    }, Math.max(250, (lease * 1000) / 3));
+    try {
+      for (const job of jobs) await this.runOne(job);
+    } finally {
+      clearInterval(heartbeat);
+    }
     return jobs.length;
   }
 
@@ -52,7 +62,7 @@ export class Worker {
       if (!handler) throw new Error(`no handler for job kind ${job.kind}`);
       const result = await handler(job);
       await withTenant(this.engine, job.workspace_id, (tx) =>
-        tx.query("update jobs set status = 'succeeded', result = $3::jsonb, finished_at = now(), locked_by = null, locked_until = null where workspace_id = $1 and id = $2", [job.workspace_id, job.id, JSON.stringify(result ?? null)]),
+        tx.query("update jobs set status = 'succeeded', result = $3::jsonb, finished_at = now(), locked_by = null, locked_until = null where workspace_id = $1 and id = $2 and locked_by = $4", [job.workspace_id, job.id, JSON.stringify(result ?? null), this.id]),
       );
     } catch (error) {
       const dead = job.attempts >= job.max_attempts;
@@ -61,8 +71,8 @@ export class Worker {
         tx.query(
           `update jobs set status = $3, last_error = $4, locked_by = null, locked_until = null,
                   run_at = now() + make_interval(secs => $5), finished_at = case when $3 = 'dead' then now() else null end
-            where workspace_id = $1 and id = $2`,
-          [job.workspace_id, job.id, dead ? "dead" : "queued", message, backoffSeconds(job.attempts)],
+            where workspace_id = $1 and id = $2 and locked_by = $6`,
+          [job.workspace_id, job.id, dead ? "dead" : "queued", message, backoffSeconds(job.attempts), this.id],
         ),
       );
       this.logger.warn("job.attempt_failed", { job_id: job.id, kind: job.kind, attempt: job.attempts, dead, error: message });

@@ -37,6 +37,7 @@ describeEngines("tenant export", (kind) => {
   let acme: OnboardResult;
   let root: string;
   let worker: Worker;
+  let store: ReturnType<typeof localStore>;
   const call = async (method: string, path: string, body?: unknown) => app.fetch(new Request(`http://localhost${path}`, { method, body: body ? JSON.stringify(body) : undefined, headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" } }));
 
   beforeAll(async () => {
@@ -45,7 +46,7 @@ describeEngines("tenant export", (kind) => {
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     const links = exportLinks(new TextEncoder().encode("export-link-secret-0123456789"), 15);
-    const store = localStore(root, links);
+    store = localStore(root, links);
     app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, exports: { links, store, door: tenantDoor(db.app) } });
     worker = new Worker(db.app, jobHandlers(db.app, { exportRetentionDays: 7 }, store), silentLogger);
     for (let i = 0; i < 30; i++) await call("POST", "/v1/issues", { title: `Incident ${i}`, reporter_email: `r${i}@example.com` });
@@ -91,10 +92,30 @@ describeEngines("tenant export", (kind) => {
 
   test("a job whose worker died is taken over once its lease expires", async () => {
     const requested = (await (await call("POST", "/v1/governance/exports")).json()) as { id: string };
-    const stuck = new Worker(db.app, { "export.build": async () => new Promise(() => {}) }, silentLogger, { leaseSeconds: 1 });
-    void stuck.drain(); // claims the job and never finishes, like a killed process
+    // What a killed process leaves: the job claimed with a lease, and nobody extending it.
+    expect((await db.app.query("select * from claim_jobs('worker-killed', 5, 1)")).length).toBeGreaterThanOrEqual(1);
+    expect(await worker.drain()).toBe(0); // the lease still runs
     await Bun.sleep(1500);
     expect(await worker.drain()).toBeGreaterThanOrEqual(1);
+    const view = (await (await call("GET", `/v1/governance/exports/${requested.id}`)).json()) as { status: string };
+    expect(view.status).toBe("completed");
+  });
+
+  test("a live worker keeps a job that outlasts its lease; no other worker runs it twice", async () => {
+    await db.owner.query("update jobs set status = 'succeeded' where status in ('queued', 'running')"); // earlier tests' leftovers
+    const requested = (await (await call("POST", "/v1/governance/exports")).json()) as { id: string };
+    const runs: string[] = [];
+    const real = jobHandlers(db.app, { exportRetentionDays: 7 }, store);
+    const slow = new Worker(db.app, { "export.build": async (job) => (runs.push("slow"), await Bun.sleep(2600), real["export.build"]?.(job)) }, silentLogger, { leaseSeconds: 1 });
+    const other = new Worker(db.app, { "export.build": async (job) => (runs.push("other"), real["export.build"]?.(job)) }, silentLogger, { leaseSeconds: 1 });
+    const first = slow.drain();
+    await Bun.sleep(100);
+    for (let i = 0; i < 10; i++) {
+      await other.drain(); // 2.5 s of attempts, each past the 1 s lease a dead worker would have lost
+      await Bun.sleep(250);
+    }
+    expect(await first).toBe(1);
+    expect(runs).toEqual(["slow"]);
     const view = (await (await call("GET", `/v1/governance/exports/${requested.id}`)).json()) as { status: string };
     expect(view.status).toBe("completed");
   });
