@@ -108,7 +108,7 @@ export const operations = {
       // longer opens with the current key ring.
       const ring = await kek().catch(() => undefined);
       if (!ring?.file) return { ...record, kek_rotated: false };
-      const rotation = await rotateKek(engine, ring, { generate: true });
+      const rotation = await rotateKek(engine, ring, { generate: true, actor: args.actor as string | undefined });
       await logged(engine, { action: "key.kek_rotated", actor: String(args.actor), targetType: "master_key", targetId: `v${rotation.kekCurrentVersion}`, after: { generated: true, reason: `purge of ${String(args.slug)}`, ...rotation } });
       return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };
     },
@@ -135,7 +135,7 @@ export const operations = {
   "keys.rotate-kek": {
     needs: "owner",
     run: async ({ engine, kek }, args, progress) => {
-      const result = await rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress });
+      const result = await rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress, actor: args.actor as string | undefined });
       await logged(engine, { action: "key.kek_rotated", actor: String(args.actor), targetType: "master_key", targetId: `v${result.kekCurrentVersion}`, after: { generated: Boolean(args.generate), ...result } });
       return result;
     },

@@ -30,7 +30,7 @@ export async function verifyKekMatches(engine: Engine, kek: KekProvider): Promis
 }
 
 /** Re-wraps every DEK not yet under the current KEK; no data is re-encrypted. Idempotent. */
-export async function rewrapAllDeks(engine: Engine, kek: KekProvider, onProgress?: (done: number, total: number) => void): Promise<{ rewrapped: number; alreadyCurrent: number }> {
+export async function rewrapAllDeks(engine: Engine, kek: KekProvider, onProgress?: (done: number, total: number) => void, actor = "operator"): Promise<{ rewrapped: number; alreadyCurrent: number }> {
   const rows = await engine.query<{ workspace_id: string; id: string; version: number; kek_version: number; wrapped_dek: string }>(
     "select workspace_id, id, version, kek_version, wrapped_dek from workspace_keys where status <> 'destroyed' order by workspace_id, version",
   );
@@ -41,7 +41,7 @@ export async function rewrapAllDeks(engine: Engine, kek: KekProvider, onProgress
     const wrapped = await kek.wrap(raw, dekAad(row.workspace_id, row.version));
     await engine.transaction(async (tx) => {
       await tx.query("update workspace_keys set wrapped_dek = $3, kek_version = $4, rotated_at = now() where workspace_id = $1 and id = $2 and kek_version = $5", [row.workspace_id, row.id, wrapped, kek.currentVersion, row.kek_version]);
-      await appendAudit(tx, { workspaceId: row.workspace_id, action: "key.kek_rewrapped", actorId: "operator", actorType: "operator", targetType: "workspace_key", targetId: row.id, after: { dek_version: row.version, kek_version: kek.currentVersion } });
+      await appendAudit(tx, { workspaceId: row.workspace_id, action: "key.kek_rewrapped", actorId: actor, actorType: "operator", targetType: "workspace_key", targetId: row.id, after: { dek_version: row.version, kek_version: kek.currentVersion } });
     });
     onProgress?.(++done, stale.length);
   }
@@ -58,14 +58,14 @@ function writeRingFile(path: string, text: string): void {
  * rotate-kek: re-wraps every data key under the ring's current version. With generate (file-based rings
  * only) a new version is added first and, once everything is re-wrapped, the old versions are dropped.
  */
-export async function rotateKek(engine: Engine, ring: LocalKeyRing, options: { generate?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<{ rewrapped: number; alreadyCurrent: number; kekCurrentVersion: number; kekVersions: number[] }> {
+export async function rotateKek(engine: Engine, ring: LocalKeyRing, options: { generate?: boolean; onProgress?: (done: number, total: number) => void; actor?: string } = {}): Promise<{ rewrapped: number; alreadyCurrent: number; kekCurrentVersion: number; kekVersions: number[] }> {
   if (options.generate) {
     if (!ring.file) throw new AppError("bad_request", "--generate needs a file-based key ring (the data dir's master.key or CAUSELOOP_MASTER_KEY_FILE); with CAUSELOOP_MASTER_KEY put the new key first (v2:<new>,v1:<old>) and run rotate-kek again");
     const next = addKeyVersion(readFileSync(ring.file, "utf8"));
     writeRingFile(ring.file, next);
     ring.reload(next);
   }
-  const result = await rewrapAllDeks(engine, ring, options.onProgress);
+  const result = await rewrapAllDeks(engine, ring, options.onProgress, options.actor);
   if (options.generate && ring.file) {
     const current = (readFileSync(ring.file, "utf8").split(",")[0] ?? "").trim();
     writeRingFile(ring.file, current);

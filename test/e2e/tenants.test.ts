@@ -80,6 +80,9 @@ test("onboard two clients with the CLI, each token works on its own workspace on
     expect(history.find((h) => h.action === "tenant.purged")?.actor_id).toMatch(/^operator:/);
     expect(history.filter((h) => h.action === "migration.applied").length).toBeGreaterThanOrEqual(14);
     expect(JSON.parse(verify.stdout).operator_log).toMatchObject({ workspace_id: "operator", ok: true });
+    // The purge re-wrapped globex's data key under a new master key: audited in globex, by the operator.
+    const rewrapped = (await (await fetch(`${server.url}/v1/audit?action=key.kek_rewrapped`, { headers: { authorization: `Bearer ${globex.admin_token}` } })).json()) as { data: { actor_id: string; actor_type: string }[] };
+    expect(rewrapped.data[0]).toMatchObject({ actor_type: "operator", actor_id: expect.stringMatching(/^operator:.+/) });
   } finally {
     expect(await server.stop()).toBe(0);
   }
