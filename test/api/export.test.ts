@@ -106,12 +106,13 @@ describeEngines("tenant export", (kind) => {
     const requested = (await (await call("POST", "/v1/governance/exports")).json()) as { id: string };
     const runs: string[] = [];
     const real = jobHandlers(db.app, { exportRetentionDays: 7 }, store);
-    const slow = new Worker(db.app, { "export.build": async (job) => (runs.push("slow"), await Bun.sleep(2600), real["export.build"]?.(job)) }, silentLogger, { leaseSeconds: 1 });
-    const other = new Worker(db.app, { "export.build": async (job) => (runs.push("other"), real["export.build"]?.(job)) }, silentLogger, { leaseSeconds: 1 });
+    // A 2 s lease renewed every 0.67 s (room for a stall on a busy machine), a job of 4.5 s.
+    const slow = new Worker(db.app, { "export.build": async (job) => (runs.push("slow"), await Bun.sleep(4500), real["export.build"]?.(job)) }, silentLogger, { leaseSeconds: 2 });
+    const other = new Worker(db.app, { "export.build": async (job) => (runs.push("other"), real["export.build"]?.(job)) }, silentLogger, { leaseSeconds: 2 });
     const first = slow.drain();
     await Bun.sleep(100);
-    for (let i = 0; i < 10; i++) {
-      await other.drain(); // 2.5 s of attempts, each past the 1 s lease a dead worker would have lost
+    for (let i = 0; i < 16; i++) {
+      await other.drain(); // 4 s of attempts, most past the 2 s lease a dead worker would have lost
       await Bun.sleep(250);
     }
     expect(await first).toBe(1);
