@@ -4,7 +4,6 @@ import { runOperation } from "../src/operator/operations.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
 import type { PurgeCounts } from "../src/governance/retention.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
-import { operatorActor } from "./tenants.ts";
 
 export function registerGovernance(program: Command): void {
   const retention = program.command("retention").description("Data retention (per-workspace windows; the audit log keeps at least 365 days)");
@@ -16,7 +15,7 @@ export function registerGovernance(program: Command): void {
     .addHelpText("after", "\nExamples:\n  causeloop retention run --dry-run\n  causeloop retention run --workspace ws_01j...")
     .action(
       action(async (flags: CommonFlags & { workspace?: string; dryRun?: boolean }) => {
-        const result = (await runOperation(configFrom(flags), "retention.run", { workspace: flags.workspace, dryRun: flags.dryRun, actor: operatorActor() })) as { workspaces: PurgeCounts[]; totals: Record<string, number> };
+        const result = (await runOperation(configFrom(flags), "retention.run", { workspace: flags.workspace, dryRun: flags.dryRun })) as { workspaces: PurgeCounts[]; totals: Record<string, number> };
         if (flags.json) return printJson(result);
         const tables = Object.keys(result.totals);
         process.stdout.write(`${table(["WORKSPACE", ...tables.map((t) => t.toUpperCase())], result.workspaces.map((w) => [w.workspace_id, ...tables.map((t) => String(w.counts[t] ?? 0))]))}\n`);

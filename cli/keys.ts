@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { runOperation } from "../src/operator/operations.ts";
 import type { KeyStatus } from "../src/secrets/rotation.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
-import { operatorActor } from "./tenants.ts";
 
 function progressBar(label: string): (done: number, total: number) => void {
   return (done, total) => {
@@ -50,7 +49,7 @@ export function registerKeys(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop keys rotate-dek --workspace ws_01j...")
     .action(
       action(async (flags: CommonFlags & { workspace: string }) => {
-        const result = (await runOperation(configFrom(flags), "keys.rotate-dek", { workspace: flags.workspace, actor: operatorActor() }, progressBar("re-encrypting"))) as { reencrypted: number; newVersion: number; destroyed: number };
+        const result = (await runOperation(configFrom(flags), "keys.rotate-dek", { workspace: flags.workspace }, progressBar("re-encrypting"))) as { reencrypted: number; newVersion: number; destroyed: number };
         if (flags.json) return printJson(result);
         process.stdout.write(`workspace ${flags.workspace}: data key v${result.newVersion}, ${result.reencrypted} secrets re-encrypted, ${result.destroyed} old keys destroyed\n`);
       }),

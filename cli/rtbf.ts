@@ -6,7 +6,6 @@ import { runOperation } from "../src/operator/operations.ts";
 import type { RtbfView } from "../src/governance/rtbf.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
-import { operatorActor } from "./tenants.ts";
 
 type Row = RtbfView & { workspace_id: string };
 
@@ -59,7 +58,7 @@ export function registerRtbf(program: Command): void {
     if (needsReason) command.requiredOption("--reason <text>", "why (kept with the request and in the compliance log)");
     command.addHelpText("after", `\nExample:\n  causeloop rtbf ${decision} rtbf_01j...${needsReason ? ' --reason "..."' : ""}`).action(
       action(async (id: string, flags: CommonFlags & { reason?: string }) => {
-        const row = (await runOperation(configFrom(flags), "rtbf.decide", { id, decision, reason: flags.reason, actor: operatorActor() })) as RtbfView;
+        const row = (await runOperation(configFrom(flags), "rtbf.decide", { id, decision, reason: flags.reason })) as RtbfView;
         if (flags.json) return printJson(row);
         process.stdout.write(`${id}: ${row.status.toUpperCase()}\n`);
       }),

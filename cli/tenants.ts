@@ -1,14 +1,10 @@
 // Tenant lifecycle commands: onboard, offboard, workspace add, tenants list|restore|offboardings.
 import type { Command } from "commander";
-import { operatorIdentity } from "../src/audit/operator-log.ts";
 import { createInterface } from "node:readline/promises";
 import { runOperation } from "../src/operator/operations.ts";
 import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
-
-/** Who ran an operator command, for the audit trail: the OS user (no email, no secret). */
-export const operatorActor = operatorIdentity;
 
 async function confirmSlug(slug: string, what: string): Promise<void> {
   if (!process.stdin.isTTY) throw new AppError("bad_request", `${what} needs confirmation: pass --yes when not on a terminal`);
@@ -30,7 +26,7 @@ export function registerTenants(program: Command): void {
     .action(
       action(async (slug: string, flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean }) => {
         const config = configFrom(flags);
-        const result = (await runOperation(config, "onboard", { slug, name: flags.name, adminEmail: flags.adminEmail, workspace: flags.workspace, ifNotExists: flags.ifNotExists, actor: operatorActor() })) as OnboardResult;
+        const result = (await runOperation(config, "onboard", { slug, name: flags.name, adminEmail: flags.adminEmail, workspace: flags.workspace, ifNotExists: flags.ifNotExists })) as OnboardResult;
         if (flags.json) return printJson(result);
         if (result.existed) {
           process.stdout.write(`organization ${slug} already exists: ${result.organization_id}, workspace ${result.workspace_id} (no new token)\n`);
@@ -52,7 +48,7 @@ export function registerTenants(program: Command): void {
         if (flags.mode !== "soft" && flags.mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${flags.mode}")`);
         const config = configFrom(flags);
         if (!flags.yes) await confirmSlug(slug, flags.mode === "purge" ? `PURGE deletes every row of "${slug}" for good` : `Soft offboarding disables "${slug}" and revokes its tokens`);
-        const record = (await runOperation(config, "offboard", { slug, mode: flags.mode, actor: operatorActor() })) as OffboardingRecord;
+        const record = (await runOperation(config, "offboard", { slug, mode: flags.mode })) as OffboardingRecord;
         if (flags.json) return printJson(record);
         process.stdout.write(`${flags.mode === "purge" ? "purged" : "disabled"} ${slug} (record ${record.id})\n`);
         for (const [tableName, count] of Object.entries(record.row_counts)) process.stdout.write(`  ${tableName}: ${count}\n`);
@@ -68,7 +64,7 @@ export function registerTenants(program: Command): void {
     .action(
       action(async (org: string, ws: string, flags: CommonFlags & { name?: string }) => {
         const config = configFrom(flags);
-        const result = (await runOperation(config, "workspace.add", { org, workspace: ws, name: flags.name, actor: operatorActor() })) as { workspace_id: string };
+        const result = (await runOperation(config, "workspace.add", { org, workspace: ws, name: flags.name })) as { workspace_id: string };
         if (flags.json) return printJson(result);
         process.stdout.write(`added workspace ${org}/${ws}: ${result.workspace_id}\n`);
       }),
@@ -97,7 +93,7 @@ export function registerTenants(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop tenants restore acme")
     .action(
       action(async (slug: string, flags: CommonFlags) => {
-        const record = (await runOperation(configFrom(flags), "tenants.restore", { slug, actor: operatorActor() })) as OffboardingRecord;
+        const record = (await runOperation(configFrom(flags), "tenants.restore", { slug })) as OffboardingRecord;
         if (flags.json) return printJson(record);
         process.stdout.write(`restored ${slug} (${record.row_counts.personal_access_tokens ?? 0} tokens re-enabled)\n`);
       }),

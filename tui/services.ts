@@ -8,7 +8,6 @@ import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy
 import type { RtbfView } from "../src/governance/rtbf.ts";
 import type { VerifyResult } from "../src/audit/chain.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
-import { operatorIdentity } from "../src/audit/operator-log.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -31,8 +30,6 @@ export interface TuiServices {
   close?(): Promise<void>;
 }
 
-const actor = operatorIdentity;
-
 export function operatorServices(config: Config): TuiServices {
   // One session for the whole console: on a PGlite data dir nobody serves, a screen's several requests share
   // one open of the database instead of paying about half a second each.
@@ -47,10 +44,10 @@ export function operatorServices(config: Config): TuiServices {
     roleCheck: () => op("roles.check"),
     roleSetup: () => op("roles.setup", { rotate: config.engine === "postgres" }),
     tenants: () => op("tenants.list"),
-    onboard: (input) => op("onboard", { ...input, actor: actor() }),
-    offboard: (slug, mode) => op("offboard", { slug, mode, actor: actor() }),
+    onboard: (input) => op("onboard", { ...input }),
+    offboard: (slug, mode) => op("offboard", { slug, mode }),
     rtbfQueue: () => op("rtbf.list"),
-    rtbfDecide: (id, decision, reason) => op("rtbf.decide", { id, decision, reason, actor: actor() }),
+    rtbfDecide: (id, decision, reason) => op("rtbf.decide", { id, decision, reason }),
     auditVerify: () => op("audit.verify"),
     jobs: () => op("jobs.list"),
     runJob: (name) => op("jobs.run", { name }),

@@ -4,7 +4,8 @@
 import { userInfo } from "node:os";
 import type { Queryable } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
-import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
+import type { ChainRow, Checkpoint, VerifyResult } from "./chain.ts";
+import { CHAIN_COLUMNS, signCheckpoint, verifyChain } from "./trail.ts";
 import type { Signer } from "./signing.ts";
 
 export const OPERATOR_STREAM = "operator";
@@ -56,22 +57,17 @@ export async function appendOperatorLog(db: Queryable, entry: OperatorEntry): Pr
   return row?.id;
 }
 
-const COLUMNS = `'operator' as workspace_id, id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id,
-  before::text as before, after::text as after, trace_id, host(ip) as ip, user_agent, audit_time(created_at) as created_at, prev_hash, hash`;
-const BATCH = 5000;
+/** The chain columns of a workspace's trail, with the constant 'operator' in the workspace field. */
+const COLUMNS = CHAIN_COLUMNS.replace(/^workspace_id,/, `'${OPERATOR_STREAM}' as workspace_id,`);
 
 /** Recomputes the operator log's chain and checks its signed checkpoints (owner connection). */
 export async function verifyOperatorLog(db: Queryable, signer: Pick<Signer, "keyId" | "verify">): Promise<VerifyResult> {
-  const checkpoints = await db.query<Checkpoint>("select seq::float8 as seq, hash, key_id, signature, signed_at from operator_log_checkpoints order by seq");
-  const verifier = new ChainVerifier(OPERATOR_STREAM, new Set(checkpoints.map((c) => c.seq)));
-  let after = -1;
-  for (;;) {
-    const rows = await db.query<ChainRow>(`select ${COLUMNS} from operator_log where seq > $1 order by seq limit ${BATCH}`, [after]);
-    for (const row of rows) verifier.push(row);
-    if (rows.length < BATCH) break;
-    after = (rows.at(-1) as ChainRow).seq;
-  }
-  return verifier.finish(checkpoints, async (payload, signature, keyId) => keyId === signer.keyId && (await signer.verify(payload, signature)));
+  return verifyChain(
+    OPERATOR_STREAM,
+    await db.query<Checkpoint>("select seq::float8 as seq, hash, key_id, signature, signed_at from operator_log_checkpoints order by seq"),
+    (after, limit) => db.query<ChainRow>(`select ${COLUMNS} from operator_log where seq > $1 order by seq limit ${limit}`, [after]),
+    signer,
+  );
 }
 
 /** Signs the operator log's head unless a checkpoint covers it; works for the owner and the runtime role. */
@@ -80,10 +76,9 @@ export async function checkpointOperatorLog(db: Queryable, signer: Signer): Prom
   if (!exists?.ok) return undefined;
   const [head] = await db.query<{ seq: number; hash: string }>("select seq::float8 as seq, hash from operator_log_unsigned_head()");
   if (!head) return undefined;
-  const signedAt = new Date().toISOString();
-  const signature = await signer.sign(checkpointPayload(OPERATOR_STREAM, head.seq, head.hash, signedAt));
-  const [made] = await db.query<{ ok: boolean }>("select operator_log_add_checkpoint($1, $2, $3, $4, $5) as ok", [head.seq, head.hash, signer.keyId, signature, signedAt]);
-  return made?.ok ? { seq: head.seq } : undefined;
+  const cp = await signCheckpoint(signer, OPERATOR_STREAM, head);
+  const [made] = await db.query<{ ok: boolean }>("select operator_log_add_checkpoint($1, $2, $3, $4, $5) as ok", [cp.seq, cp.hash, cp.key_id, cp.signature, cp.signed_at]);
+  return made?.ok ? { seq: cp.seq } : undefined;
 }
 
 export interface OperatorLogEntry {

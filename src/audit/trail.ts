@@ -18,18 +18,42 @@ export async function readCheckpoints(tx: Tx, workspaceId: string): Promise<Chec
   return tx.query<Checkpoint>("select seq::float8 as seq, hash, key_id, signature, signed_at from audit_checkpoints where workspace_id = $1 order by seq", [workspaceId]);
 }
 
-/** Recomputes the whole chain in batches and checks every checkpoint signature. */
-export async function verifyWorkspace(tx: Tx, workspaceId: string, signer: Pick<Signer, "keyId" | "verify">): Promise<VerifyResult> {
-  const checkpoints = await readCheckpoints(tx, workspaceId);
-  const verifier = new ChainVerifier(workspaceId, new Set(checkpoints.map((c) => c.seq)));
+/**
+ * Recomputes a chain (a workspace's trail, or the operator log) in batches of rows after a seq, and checks
+ * every checkpoint signature.
+ */
+export async function verifyChain(
+  stream: string,
+  checkpoints: Checkpoint[],
+  rowsAfter: (seq: number, limit: number) => Promise<ChainRow[]>,
+  signer: Pick<Signer, "keyId" | "verify">,
+): Promise<VerifyResult> {
+  const verifier = new ChainVerifier(stream, new Set(checkpoints.map((c) => c.seq)));
   let after = -1;
   for (;;) {
-    const rows = await tx.query<ChainRow>(`select ${CHAIN_COLUMNS} from audit_log where workspace_id = $1 and seq > $2 order by seq limit ${BATCH}`, [workspaceId, after]);
+    const rows = await rowsAfter(after, BATCH);
     for (const row of rows) verifier.push(row);
     if (rows.length < BATCH) break;
     after = (rows.at(-1) as ChainRow).seq;
   }
   return verifier.finish(checkpoints, async (payload, signature, keyId) => keyId === signer.keyId && (await signer.verify(payload, signature)));
+}
+
+/** Signs a chain head (checkpoint payload v1) with the audit key. */
+export async function signCheckpoint(signer: Signer, stream: string, head: { seq: number; hash: string }): Promise<Checkpoint> {
+  const signedAt = new Date().toISOString();
+  const signature = await signer.sign(checkpointPayload(stream, head.seq, head.hash, signedAt));
+  return { seq: head.seq, hash: head.hash, key_id: signer.keyId, signature, signed_at: signedAt };
+}
+
+/** Recomputes the workspace's whole chain and checks every checkpoint signature. */
+export async function verifyWorkspace(tx: Tx, workspaceId: string, signer: Pick<Signer, "keyId" | "verify">): Promise<VerifyResult> {
+  return verifyChain(
+    workspaceId,
+    await readCheckpoints(tx, workspaceId),
+    (after, limit) => tx.query<ChainRow>(`select ${CHAIN_COLUMNS} from audit_log where workspace_id = $1 and seq > $2 order by seq limit ${limit}`, [workspaceId, after]),
+    signer,
+  );
 }
 
 /** Signs the chain's current head, unless a checkpoint already covers it. */
@@ -39,10 +63,8 @@ export async function createCheckpoint(tx: Tx, workspaceId: string, signer: Sign
   if (!head) return undefined;
   const [last] = await tx.query<{ seq: number }>("select coalesce(max(seq), 0)::float8 as seq from audit_checkpoints where workspace_id = $1", [workspaceId]);
   if ((last?.seq ?? 0) >= head.seq) return undefined;
-  const signedAt = new Date().toISOString();
-  const signature = await signer.sign(checkpointPayload(workspaceId, head.seq, head.hash, signedAt));
-  const checkpoint = { seq: head.seq, hash: head.hash, key_id: signer.keyId, signature, signed_at: signedAt };
-  await tx.query("insert into audit_checkpoints (workspace_id, id, seq, hash, key_id, signature, signed_at) values ($1, $2, $3, $4, $5, $6, $7)", [workspaceId, newId("acp"), head.seq, head.hash, signer.keyId, signature, signedAt]);
+  const checkpoint = await signCheckpoint(signer, workspaceId, head);
+  await tx.query("insert into audit_checkpoints (workspace_id, id, seq, hash, key_id, signature, signed_at) values ($1, $2, $3, $4, $5, $6, $7)", [workspaceId, newId("acp"), checkpoint.seq, checkpoint.hash, checkpoint.key_id, checkpoint.signature, checkpoint.signed_at]);
   return checkpoint;
 }
 

@@ -25,15 +25,22 @@ function closer(engine: Engine, lock?: DataDirLock): () => Promise<void> {
   };
 }
 
+/**
+ * PGlite: applies pending migrations and, when that applied something, sets up the runtime role's grants
+ * and policies (they change only with the schema; at every start they would also silently undo a change
+ * that doctor should report).
+ */
+export async function migrateEmbedded(engine: Engine, actor?: string): Promise<void> {
+  if ((await migrate(engine, { actor })).applied.length > 0) await setupAppRole(engine, { actor });
+}
+
 /** PGlite: lock the data dir, open, bring the schema and the runtime role up to date. */
 export async function openEmbedded(config: Config, kind: "serve" | "command", options: { migrate: boolean }): Promise<OpenDatabase> {
   const lock = await acquireDataDirLock(config.dataDir, kind, kind === "serve" ? 0 : config.lockWaitMs);
   let engine: Engine | undefined;
   try {
     engine = await openPglite(config.dataDir);
-    // Role grants and policies change only with the schema: set them up when migrations applied something,
-    // not at every start (where they would also silently undo a change that doctor should report).
-    if (options.migrate && (await migrate(engine)).applied.length > 0) await setupAppRole(engine);
+    if (options.migrate) await migrateEmbedded(engine);
     return { engine, close: closer(engine, lock) };
   } catch (error) {
     await engine?.close().catch(() => {});

@@ -7,7 +7,7 @@ import { checkRole, doctor, setupAppRole } from "../db/system.ts";
 import { APP_ROLE } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import { openPostgres } from "../db/engine.ts";
-import { openEmbedded, openOwner } from "./database.ts";
+import { migrateEmbedded, openEmbedded, openOwner } from "./database.ts";
 import { seedDemo } from "../tenancy/demo.ts";
 import { runRetention } from "../governance/retention.ts";
 import { archiveStore } from "../governance/storage.ts";
@@ -109,7 +109,7 @@ export const operations = {
       const ring = await kek().catch(() => undefined);
       if (!ring?.file) return { ...record, kek_rotated: false };
       const rotation = await rotateKek(engine, ring, { generate: true, actor: args.actor as string | undefined });
-      await logged(engine, { action: "key.kek_rotated", actor: String(args.actor), targetType: "master_key", targetId: `v${rotation.kekCurrentVersion}`, after: { generated: true, reason: `purge of ${String(args.slug)}`, ...rotation } });
+      await logKekRotation(engine, String(args.actor), rotation, { generated: true, reason: `purge of ${String(args.slug)}` });
       return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };
     },
   },
@@ -136,7 +136,7 @@ export const operations = {
     needs: "owner",
     run: async ({ engine, kek }, args, progress) => {
       const result = await rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress, actor: args.actor as string | undefined });
-      await logged(engine, { action: "key.kek_rotated", actor: String(args.actor), targetType: "master_key", targetId: `v${result.kekCurrentVersion}`, after: { generated: Boolean(args.generate), ...result } });
+      await logKekRotation(engine, String(args.actor), result, { generated: Boolean(args.generate) });
       return result;
     },
   },
@@ -267,6 +267,10 @@ function logged(engine: Engine, entry: OperatorEntry): Promise<unknown> {
   return engine.transaction((tx) => appendOperatorLog(tx, entry));
 }
 
+function logKekRotation(engine: Engine, actor: string, rotation: Awaited<ReturnType<typeof rotateKek>>, why: Record<string, unknown>): Promise<unknown> {
+  return logged(engine, { action: "key.kek_rotated", actor, targetType: "master_key", targetId: `v${rotation.kekCurrentVersion}`, after: { ...why, ...rotation } });
+}
+
 async function rtbfWorkspace(engine: Engine, id: string): Promise<string> {
   const [row] = await engine.query<{ workspace_id: string }>("select workspace_id from rtbf_requests where id = $1", [id]);
   if (!row) throw new AppError("not_found", `erasure request ${id} not found`);
@@ -355,8 +359,7 @@ export function operatorSession(config: Config, idleMs = 1500): OperatorSession 
     }
     try {
       if (op.migrateFirst && !held.migrated) {
-        // As openEmbedded(migrate: true) does for a one-off command.
-        if ((await migrate(held.ctx.engine, { actor: args.actor as string })).applied.length > 0) await setupAppRole(held.ctx.engine, { actor: args.actor as string });
+        await migrateEmbedded(held.ctx.engine, args.actor as string);
         held.migrated = true;
       }
       return await op.run(held.ctx, args, progress);
