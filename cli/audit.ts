@@ -7,8 +7,10 @@ import type { OperatorLogEntry } from "../src/audit/operator-log.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
-function positiveInt(text: string, flag: string): number {
-  if (!/^\d{1,15}$/.test(text) || Number(text) < 1) throw new AppError("bad_request", `${flag} must be a positive integer`);
+function positiveInt(text: string, flag: string, max?: number): number {
+  if (!/^\d{1,15}$/.test(text) || Number(text) < 1 || (max !== undefined && Number(text) > max)) {
+    throw new AppError("bad_request", max === undefined ? `${flag} must be a positive integer` : `${flag} must be a whole number from 1 to ${max}`);
+  }
   return Number(text);
 }
 
@@ -56,7 +58,7 @@ export function registerAudit(program: Command): void {
     .addHelpText("after", "\nThe log is hash-chained and signed like a workspace's audit trail; `causeloop audit verify` checks it.\nExamples:\n  causeloop audit operator-log\n  causeloop audit operator-log --action tenant.purged --json")
     .action(
       action(async (flags: CommonFlags & { action?: string; limit: string; before?: string }) => {
-        const limit = positiveInt(flags.limit, "--limit");
+        const limit = positiveInt(flags.limit, "--limit", 1000);
         const before = flags.before === undefined ? undefined : positiveInt(flags.before, "--before");
         const rows = (await runOperation(configFrom(flags), "audit.operator-log", { action: flags.action, limit, before })) as OperatorLogEntry[];
         if (flags.json) return printJson(rows);

@@ -70,6 +70,8 @@ describe("compiled binary on PGlite", () => {
       [["doctor"], { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" }, /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/db/],
       [["migrate"], { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" }, /DATABASE_OWNER_URL is not set/],
       [["no-such-command"], {}, /unknown command/],
+      [["audit", "operator-log", "--limit", "5000"], {}, /--limit must be a whole number from 1 to 1000/],
+      [["audit", "operator-log", "--before", "x"], {}, /--before must be a positive integer/],
     ];
     for (const [args, env, message] of cases) {
       const result = await runBinary(args, env);
