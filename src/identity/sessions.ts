@@ -6,7 +6,8 @@ import { appendAudit, type RequestContext } from "../audit/service.ts";
 import { ACCESS_TOKEN_SECONDS, signAccessToken, signMfaToken, verifyJwt, type JwtKeys } from "./jwt.ts";
 import { effectiveScopes, isRole } from "./permissions.ts";
 import { verifyPassword } from "./passwords.ts";
-import { newToken, parseToken, sha256Hex } from "./tokens.ts";
+import { newToken, parseToken } from "./tokens.ts";
+import { beginAttempt } from "./throttle.ts";
 import { verifyMfaCode } from "./mfa.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 
@@ -31,26 +32,6 @@ export interface TokenPair {
 
 const FAILED = "email or password is incorrect";
 
-async function throttle(deps: SessionDeps, keys: string[], outcome: "check" | "fail" | "ok"): Promise<number> {
-  return deps.anonymous(async (tx) => {
-    let wait = 0;
-    for (const key of keys) {
-      const [row] = await tx.query<{ w: number }>("select auth_throttle($1, $2) as w", [sha256Hex(key), outcome]);
-      wait = Math.max(wait, row?.w ?? 0);
-    }
-    return wait;
-  });
-}
-
-function throttleKeys(email: string, ip: string | undefined, scope: string): string[] {
-  return [`${scope}:account:${email}`, ...(ip ? [`${scope}:ip:${ip}`] : [])];
-}
-
-async function ensureNotThrottled(deps: SessionDeps, keys: string[]): Promise<void> {
-  const wait = await throttle(deps, keys, "check");
-  if (wait > 0) throw new AppError("rate_limited", `too many failed attempts; try again in ${wait} seconds`, { retry_after: wait });
-}
-
 /** Starts a session (a new refresh-token family) and returns the token pair. */
 export async function startSession(tx: Tx, deps: SessionDeps, userId: string, workspaceId: string, context: RequestContext, mfaVerified: boolean): Promise<TokenPair> {
   const [member] = await tx.query<{ role: string }>("select role from memberships where workspace_id = $1 and user_id = $2 and status = 'active'", [workspaceId, userId]);
@@ -69,21 +50,20 @@ export async function startSession(tx: Tx, deps: SessionDeps, userId: string, wo
 
 export async function login(deps: SessionDeps, input: { email: string; password: string; workspace_id?: string }, context: RequestContext): Promise<TokenPair | { mfa_required: true; mfa_token: string }> {
   const email = input.email.trim().toLowerCase();
-  const keys = throttleKeys(email, context.ip, "login");
-  await ensureNotThrottled(deps, keys);
+  const settle = await beginAttempt(deps.anonymous, { scope: "login", account: email, ip: context.ip });
   const [found] = await deps.anonymous((tx) => tx.query<{ user_id: string | null; password_hash: string | null; user_status: string | null; workspace_ids: string[] }>("select * from auth_login_lookup($1)", [email]));
   const passwordOk = await verifyPassword(input.password, found?.password_hash ?? null);
   const workspaces = found?.workspace_ids ?? [];
   const workspaceId = input.workspace_id ?? workspaces[0];
   if (!passwordOk || !found?.user_id || found.user_status !== "active" || !workspaceId || !workspaces.includes(workspaceId)) {
-    await throttle(deps, keys, "fail");
+    await settle(false);
     // Failures are audited in the account's workspaces (the caller learns nothing from it).
     for (const ws of workspaces) {
       await deps.door(ws, (tx) => appendAudit(tx, { workspaceId: ws, action: "auth.login_failed", actorId: found?.user_id ?? null, actorType: "user", targetType: "user", targetId: found?.user_id ?? undefined, context }));
     }
     throw new AppError("unauthorized", FAILED);
   }
-  await throttle(deps, keys, "ok");
+  await settle(true);
   const userId = found.user_id;
   return deps.door(workspaceId, async (tx) => {
     const [factor] = await tx.query("select 1 from mfa_factors where workspace_id = $1 and user_id = $2 and confirmed_at is not null", [workspaceId, userId]);
@@ -98,15 +78,14 @@ export async function completeMfa(deps: SessionDeps, input: { mfa_token: string;
   const claims = await verifyJwt(deps.jwt, input.mfa_token, "mfa");
   const userId = String(claims.sub);
   const workspaceId = String(claims.ws);
-  const keys = [`mfa:account:${userId}`, ...(context.ip ? [`mfa:ip:${context.ip}`] : [])];
-  await ensureNotThrottled(deps, keys);
+  const settle = await beginAttempt(deps.anonymous, { scope: "mfa", account: userId, ip: context.ip });
   const ok = await deps.door(workspaceId, (tx) => verifyMfaCode(tx, deps.kek, workspaceId, userId, input.code));
   if (!ok) {
-    await throttle(deps, keys, "fail");
+    await settle(false);
     await deps.door(workspaceId, (tx) => appendAudit(tx, { workspaceId, action: "auth.mfa_failed", actorId: userId, actorType: "user", targetType: "user", targetId: userId, context }));
     throw new AppError("unauthorized", "the code is not valid");
   }
-  await throttle(deps, keys, "ok");
+  await settle(true);
   return deps.door(workspaceId, async (tx) => {
     const pair = await startSession(tx, deps, userId, workspaceId, context, true);
     await appendAudit(tx, { workspaceId, action: "auth.login", actorId: userId, actorType: "user", targetType: "user", targetId: userId, after: { mfa: true }, context });
