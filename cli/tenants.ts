@@ -21,7 +21,7 @@ export function registerTenants(program: Command): void {
     .requiredOption("--admin-email <email>", "the client admin's email (their login identity)")
     .option("--workspace <slug>", "first workspace's slug", "production")
     .option("--if-not-exists", "when the slug exists, print its ids (no new token) and exit 0")
-    .option("--json", "print {organization_id, workspace_id, admin_email, admin_token}")
+    .option("--json", "print {organization_id, workspace_id, admin_email, admin_token, setup_token}")
     .addHelpText("after", '\nExample:\n  causeloop onboard acme --name "Acme Corp" --admin-email ops@acme.com --json\nExit code 3 when the slug exists (unless --if-not-exists).')
     .action(
       action(async (slug: string, flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean }) => {
@@ -34,6 +34,9 @@ export function registerTenants(program: Command): void {
         }
         process.stdout.write(`onboarded ${slug}: organization ${result.organization_id}, workspace ${result.workspace_id}, admin ${result.admin_email}\n`);
         process.stdout.write(`admin token (shown once, store it now; only its hash is kept):\n${result.admin_token}\n`);
+        if (result.setup_token) {
+          process.stdout.write(`admin account setup token (shown once, valid 7 days; the admin sets a first password with\n  POST /v1/auth/accept-invite {"invite_token": "<this>", "password": "..."}):\n${result.setup_token}\n`);
+        }
       }),
     );
 

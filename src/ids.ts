@@ -4,7 +4,7 @@ const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 export const ID_PREFIXES = [
   "org", "ws", "wss", "usr", "mem", "iss", "pat", "pmt", "sa", "ses", "mfa", "sso", "clu", "pre", "rec", "act",
-  "con", "whk", "iwh", "aud", "exp", "rtbf", "cpl", "key", "wfr", "job", "idem", "req", "off", "acp", "run",
+  "con", "whk", "iwh", "aud", "exp", "rtbf", "cpl", "key", "wfr", "job", "idem", "sid", "req", "off", "acp", "run",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -7,9 +7,9 @@ import { APP_ROLE } from "./tenant.ts";
 import { appendOperatorLog, operatorIdentity } from "../audit/operator-log.ts";
 
 /** Global tables: no workspace_id. Everything else in the schema must be a protected tenant table. */
-export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle", "scheduler_runs", "operator_log", "operator_log_checkpoints"] as const;
+export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle", "user_mfa_factors", "scheduler_runs", "operator_log", "operator_log_checkpoints"] as const;
 /** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
-const RLS_GLOBAL_TABLES = new Set(["organizations", "users", "offboarding_records", "auth_throttle"]);
+const RLS_GLOBAL_TABLES = new Set(["organizations", "users", "offboarding_records", "auth_throttle", "user_mfa_factors"]);
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */
 export const ROOT_TABLES = ["workspaces"] as const;
 

@@ -18,6 +18,7 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "personal_access_tokens", column: "user_id", matches: "user_id", action: "delete_row" },
   { table: "sessions", column: "user_id", matches: "user_id", action: "delete_row" },
   { table: "mfa_factors", column: "user_id", matches: "user_id", action: "delete_row" },
+  { table: "sso_identities", column: "user_id", matches: "user_id", action: "delete_row" },
   // Incidents they reported or created.
   { table: "issues", column: "reporter_email", matches: "email", action: "null" },
   { table: "issues", column: "created_by", matches: "user_id", action: "pseudonymize" },

@@ -78,7 +78,8 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.workspaceId = workspaceId;
       },
     });
-    protectedRoutes.push(identityRoutes(auth, deps.kek), issueRoutes(auth), governanceRoutes(auth, deps.rtbf, deps.exports), gdprAliasRoutes(auth));
+    const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;
+    protectedRoutes.push(identityRoutes(auth, deps.kek, sessionDeps), issueRoutes(auth), governanceRoutes(auth, deps.rtbf, deps.exports), gdprAliasRoutes(auth));
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
     if (deps.sessions && deps.kek) {
       const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });

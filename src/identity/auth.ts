@@ -19,6 +19,31 @@ export interface Principal {
   via: "pat" | "session";
   role: Role;
   scopes: ReadonlySet<Scope>;
+  /** Sessions only: how the person proved who they are, when, and whether with a second factor. */
+  session?: { method: "password" | "idp"; authenticatedAt: Date; mfaVerified: boolean };
+  /** Set when the workspace requires MFA and this session has none: only /v1/me (and MFA enrolment) answer. */
+  mfaEnrolmentRequired?: boolean;
+}
+
+/** How recent a password login must be for account-level changes (password, MFA, tokens). */
+export const RECENT_AUTH_MINUTES = 15;
+
+/**
+ * Account-level actions need an interactive session (never a PAT or service-account token), from a password
+ * login when `passwordLogin` (an identity provider's session cannot change the account's credentials), and
+ * with a password proof at most RECENT_AUTH_MINUTES old when `recent`.
+ */
+export function requireInteractive(principal: Principal, options: { recent?: boolean; passwordLogin?: boolean } = {}): void {
+  const session = principal.session;
+  if (principal.via !== "session" || principal.actorType !== "user" || !session) {
+    throw new AppError("forbidden", "this is an account-level action: sign in interactively (a token cannot do it)", { reason: "interactive_session_required" });
+  }
+  if (options.passwordLogin && session.method !== "password") {
+    throw new AppError("forbidden", "a session from an identity provider cannot change the account's credentials; use your identity provider", { reason: "password_login_required" });
+  }
+  if (options.recent && Date.now() - session.authenticatedAt.getTime() > RECENT_AUTH_MINUTES * 60_000) {
+    throw new AppError("forbidden", `sign in again to do this (your last sign-in is more than ${RECENT_AUTH_MINUTES} minutes old)`, { reason: "reauthentication_required" });
+  }
 }
 
 export interface AuthDeps {
@@ -44,6 +69,8 @@ interface TokenRow {
   ws_deleted_at: Date | null;
   member_status: string | null;
 }
+
+export { authenticateSession };
 
 export async function authenticate(door: TenantDoor, authorization: string | null, jwt?: JwtKeys): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
@@ -80,6 +107,11 @@ export async function authenticate(door: TenantDoor, authorization: string | nul
   return principal;
 }
 
+/** What a session without the second factor a workspace requires may still reach: itself and MFA enrolment. */
+function isMfaEnrolmentPath(path: string): boolean {
+  return path === "/v1/me" || path.startsWith("/v1/me/mfa/");
+}
+
 /** A session's access token (JWT): still valid only while the session, membership and workspace are. */
 async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: string): Promise<Principal> {
   const claims = await verifyJwt(keys, token, "access");
@@ -87,8 +119,8 @@ async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: strin
   const userId = String(claims.sub ?? "");
   const sid = String(claims.sid ?? "");
   return door(ws, async (tx) => {
-    const [row] = await tx.query<{ role: string; ws_deleted_at: Date | null; revoked_at: Date | null }>(
-      `select m.role, w.deleted_at as ws_deleted_at, s.revoked_at
+    const [row] = await tx.query<{ role: string; ws_deleted_at: Date | null; revoked_at: Date | null; require_mfa: boolean; mfa_verified: boolean; auth_method: "password" | "idp"; authenticated_at: Date }>(
+      `select m.role, w.deleted_at as ws_deleted_at, s.revoked_at, w.require_mfa, s.mfa_verified, s.auth_method, s.authenticated_at
          from memberships m join workspaces w on w.id = m.workspace_id
          join sessions s on s.workspace_id = m.workspace_id and s.id = $3 and s.user_id = m.user_id
         where m.workspace_id = $1 and m.user_id = $2 and m.status = 'active'`,
@@ -98,7 +130,17 @@ async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: strin
     if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); contact your Causeloop operator");
     if (row.revoked_at) throw new AppError("unauthorized", UNAUTHORIZED);
     const scopes = Array.isArray(claims.scopes) ? (claims.scopes as string[]) : [];
-    return { workspaceId: ws, actorId: userId, actorType: "user", tokenId: sid, via: "session", role: row.role, scopes: effectiveScopes(row.role, scopes) } satisfies Principal;
+    return {
+      workspaceId: ws,
+      actorId: userId,
+      actorType: "user",
+      tokenId: sid,
+      via: "session",
+      role: row.role,
+      scopes: effectiveScopes(row.role, scopes),
+      session: { method: row.auth_method, authenticatedAt: new Date(row.authenticated_at), mfaVerified: row.mfa_verified },
+      mfaEnrolmentRequired: row.require_mfa && row.auth_method === "password" && !row.mfa_verified,
+    } satisfies Principal;
   });
 }
 
@@ -121,6 +163,9 @@ export function authPlugin(deps: AuthDeps) {
       async transform({ request }) {
         const principal = await authenticate(deps.door, request.headers.get("authorization"), deps.jwt);
         deps.noteWorkspace?.(request, principal.workspaceId);
+        if (principal.mfaEnrolmentRequired && !isMfaEnrolmentPath(new URL(request.url).pathname)) {
+          throw new AppError("forbidden", "this workspace requires multi-factor authentication: enrol a second factor (POST /v1/me/mfa/totp), then sign in again", { reason: "mfa_required" });
+        }
         if (scope !== "authenticated" && !principal.scopes.has(scope)) throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
         principals.set(request, principal);
       },

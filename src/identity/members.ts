@@ -1,5 +1,5 @@
 // Members of a workspace: invite by email with a role (a one-time invite token, since Causeloop sends no
-// email), accept (sets the password), change role, remove (revokes that user's tokens and sessions here).
+// email), accept (a new account sets its first password; an existing one proves itself), change role, remove (revokes that user's tokens and sessions here).
 // The last owner can be neither removed nor demoted; nobody grants a role above their own.
 import type { Tx } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
@@ -9,6 +9,7 @@ import type { Actor } from "../incidents/service.ts";
 import { ROLES, type Role } from "./permissions.ts";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords.ts";
 import { newToken, parseToken } from "./tokens.ts";
+import type { Principal } from "./auth.ts";
 
 const rank = (role: Role) => ROLES.length - ROLES.indexOf(role);
 
@@ -52,26 +53,69 @@ export async function inviteMember(tx: Tx, actor: Actor & { role: Role }, input:
   return { member_id: id, invite_token: invite.token, expires_at: new Date(Date.now() + 7 * 86_400_000).toISOString() };
 }
 
-/** Accepting an invitation: the person sets a password (or proves the one they have) and becomes active. */
-export async function acceptInvite(door: <T>(ws: string, fn: (tx: Tx) => Promise<T>) => Promise<T>, input: { invite_token: string; password: string; display_name?: string }, context?: RequestContext): Promise<{ workspace_id: string; user_id: string }> {
+const INVALID_INVITE = "the invitation is not valid or has expired, or the account could not be verified";
+
+export interface InviteProof {
+  /** The password of the existing account, or the first password of a new one. */
+  password?: string;
+  /** A signed-in session (from a password login) of the invited account itself, in any workspace. */
+  session?: Principal;
+}
+
+/**
+ * Accepting an invitation (or the owner's setup token from onboarding). An account that is NEW (no password,
+ * not bound to an identity provider, no other workspace) sets its first password here. An existing account
+ * joins only by proving it is that account: its current password, or a password-login session of its own.
+ * An invitation never sets or changes an existing account's password, and every refusal reads the same, so
+ * the answer does not tell whether the email has an account.
+ */
+export async function acceptInvite(door: <T>(ws: string, fn: (tx: Tx) => Promise<T>) => Promise<T>, input: { invite_token: string; display_name?: string } & InviteProof, context?: RequestContext): Promise<{ workspace_id: string; user_id: string }> {
   const parsed = parseToken("inv", input.invite_token);
-  if (!parsed) throw new AppError("unauthorized", "the invitation is not valid or has expired");
+  if (!parsed) throw new AppError("unauthorized", INVALID_INVITE);
+  // The same policy for everyone who sends a password, so a weak one is refused alike for new and existing accounts.
+  if (input.password !== undefined) checkPasswordPolicy(input.password);
   return door(parsed.workspaceId, async (tx) => {
-    const [row] = await tx.query<{ id: string; user_id: string; password_hash: string | null }>(
-      `select m.id, m.user_id, u.password_hash from memberships m join users u on u.id = m.user_id
-        where m.workspace_id = $1 and m.invite_token_hash = $2 and m.status = 'invited' and m.invite_expires_at > now()`,
+    const [row] = await tx.query<{ id: string; user_id: string; status: string; password_hash: string | null; is_new: boolean; ws_deleted_at: Date | null }>(
+      `select m.id, m.user_id, m.status, u.password_hash, w.deleted_at as ws_deleted_at,
+              -- a token on an ACTIVE membership is the setup token onboarding (an operator) issued for this very
+              -- account; an invitation's token is held by a workspace admin, so it only reaches a brand-new account
+              case when m.status = 'active' then u.password_hash is null and u.idp_connection_id is null
+                   else auth_account_is_new(m.user_id) end as is_new
+         from memberships m join users u on u.id = m.user_id join workspaces w on w.id = m.workspace_id
+        where m.workspace_id = $1 and m.invite_token_hash = $2 and m.status in ('invited', 'active') and m.invite_expires_at > now()`,
       [parsed.workspaceId, parsed.hash],
     );
-    if (!row) throw new AppError("unauthorized", "the invitation is not valid or has expired");
-    if (row.password_hash) {
-      if (!(await verifyPassword(input.password, row.password_hash))) throw new AppError("unauthorized", "use the password of your existing Causeloop account");
-    } else checkPasswordPolicy(input.password);
+    // A wrong or used token still pays for one password hash, like a real attempt.
+    if (!row) {
+      await verifyPassword(input.password ?? "", null);
+      throw new AppError("unauthorized", INVALID_INVITE);
+    }
+    if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); its invitations cannot be accepted");
+    const setsFirstPassword = await proveAccount(row, input);
     await tx.query("update memberships set status = 'active', invite_token_hash = null, invite_expires_at = null where workspace_id = $1 and id = $2", [parsed.workspaceId, row.id]);
-    if (!row.password_hash) await tx.query("select auth_set_invited_password($1, $2)", [row.user_id, await hashPassword(input.password)]);
+    if (setsFirstPassword) await tx.query("select auth_set_password($1, $2, null)", [row.user_id, await hashPassword(input.password as string)]);
     if (input.display_name) await tx.query("update users set display_name = $2 where id = $1", [row.user_id, input.display_name]);
-    await appendAudit(tx, { workspaceId: parsed.workspaceId, action: "member.joined", actorId: row.user_id, actorType: "user", targetType: "membership", targetId: row.id, context });
+    await appendAudit(tx, { workspaceId: parsed.workspaceId, action: row.status === "active" ? "user.password_set" : "member.joined", actorId: row.user_id, actorType: "user", targetType: "membership", targetId: row.id, after: { proof: input.session ? "session" : setsFirstPassword ? "new_account" : "password" }, context });
     return { workspace_id: parsed.workspaceId, user_id: row.user_id };
   });
+}
+
+/** True when the proof is a new account's first password (to be set); throws unless the account is proven. */
+async function proveAccount(row: { user_id: string; password_hash: string | null; is_new: boolean }, proof: InviteProof): Promise<boolean> {
+  if (proof.session) {
+    if (proof.session.actorId !== row.user_id || proof.session.session?.method !== "password") throw new AppError("unauthorized", INVALID_INVITE);
+    return false;
+  }
+  if (proof.password === undefined) throw new AppError("unauthorized", INVALID_INVITE);
+  if (row.password_hash) {
+    if (!(await verifyPassword(proof.password, row.password_hash))) throw new AppError("unauthorized", INVALID_INVITE);
+    return false;
+  }
+  // No password: only a new account sets one here; an existing account without one (onboarded with a token,
+  // provisioned by an IdP) must prove itself with a session. Hash anyway so both take the same time.
+  await verifyPassword(proof.password, null);
+  if (!row.is_new) throw new AppError("unauthorized", INVALID_INVITE);
+  return true;
 }
 
 async function owners(tx: Tx, workspaceId: string): Promise<number> {

@@ -1,16 +1,15 @@
 // Identity routes: the public auth endpoints (login, refresh, logout, MFA verify, accept invite), the caller
 // (/v1/me, password, MFA), members, personal access tokens and service accounts.
 import { Elysia, t } from "elysia";
-import type { authPlugin, Caller as RouteCaller } from "./auth.ts";
+import { authenticateSession, requireInteractive, type authPlugin, type Caller as RouteCaller, type Principal } from "./auth.ts";
 import { AppError } from "../errors.ts";
-import { appendAudit, type RequestContext } from "../audit/service.ts";
+import type { RequestContext } from "../audit/service.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { completeMfa, login, logout, refresh, type SessionDeps } from "./sessions.ts";
-import { exchange, type GlobalIdp } from "./exchange.ts";
-import { confirmTotp, disableTotp, enrollTotp } from "./mfa.ts";
+import { exchange, linkIdentity, type GlobalIdp } from "./exchange.ts";
+import { changePassword, confirmTotpEnrolment, describeMe, setWorkspaceSecurity, startTotpEnrolment, turnOffTotp, workspaceSecurity } from "./account.ts";
 import { acceptInvite, changeRole, inviteMember, listMembers, removeMember } from "./members.ts";
 import { createPersonalToken, createServiceAccount, createServiceAccountToken, listServiceAccounts, listTokens, revokeToken, type Caller } from "./access-tokens.ts";
-import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords.ts";
 import { ROLES, SCOPES } from "./permissions.ts";
 
 const Role = t.Union(ROLES.map((r) => t.Literal(r)));
@@ -27,6 +26,14 @@ const callerOf = (c: RouteCaller): Caller => ({
   role: c.principal.role,
   scopes: c.principal.scopes,
 });
+
+/** The session an accept-invite request is signed in with, if any (a bad one is a 401, never ignored). */
+async function signedInSession(deps: SessionDeps, authorization: string | null): Promise<Principal | undefined> {
+  if (!authorization) return undefined;
+  const match = /^Bearer\s+(ey\S+)$/i.exec(authorization);
+  if (!match?.[1]) throw new AppError("unauthorized", "accept an invitation with a signed-in session's access token, or without credentials");
+  return authenticateSession(deps.door, deps.jwt, match[1]);
+}
 
 /** Routes anyone may call (they authenticate by what they carry in the body). */
 export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request, ip: string | undefined) => RequestContext, globalIdp?: GlobalIdp) {
@@ -55,66 +62,55 @@ export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request
       body: t.Object({ token: t.String({ minLength: 10, maxLength: 8000 }), workspace_id: t.String({ pattern: "^ws_[0-9a-z]{26}$" }) }, { additionalProperties: false }),
       detail: { summary: "Exchange an identity provider's JWT (RS256/ES256, verified against its JWKS) for Causeloop tokens", tags: ["auth"] },
     })
-    .post("/accept-invite", ({ body, request, server }) => acceptInvite(deps.door, body, contextOf(request, server?.requestIP(request)?.address)), {
-      body: t.Object({ invite_token: t.String({ maxLength: 200 }), password: Password, display_name: t.Optional(t.String({ maxLength: 200 })) }, { additionalProperties: false }),
-      detail: { summary: "Accept an invitation and set a password", tags: ["auth"] },
+    .post("/accept-invite", async ({ body, request, server }) => {
+      const session = await signedInSession(deps, request.headers.get("authorization"));
+      return acceptInvite(deps.door, { ...body, session }, contextOf(request, server?.requestIP(request)?.address));
+    }, {
+      body: t.Object({ invite_token: t.String({ maxLength: 200 }), password: t.Optional(Password), display_name: t.Optional(t.String({ maxLength: 200 })) }, { additionalProperties: false }),
+      detail: { summary: "Accept an invitation: a new account sets its first password; an existing account proves itself with its password or a signed-in session (Authorization: Bearer <access token>)", tags: ["auth"] },
     });
 }
 
-export function identityRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider | undefined) {
+export function identityRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider | undefined, sessions?: SessionDeps & { globalIdp?: GlobalIdp }) {
   const needKek = () => {
     if (!kek) throw new AppError("internal", "MFA needs the master key ring");
     return kek;
   };
   return new Elysia({ name: "identity" })
     .use(auth)
-    .get(
-      "/v1/me",
-      ({ caller }) =>
-        caller.tenant(async (tx) => {
-          const { principal } = caller;
-          const [workspace] = await tx.query<{ id: string; slug: string; name: string; organization_id: string }>("select id, slug, name, organization_id from workspaces where id = $1", [principal.workspaceId]);
-          const [user] = principal.actorType === "user" ? await tx.query<{ id: string; email: string; display_name: string | null }>("select id, email, display_name from users where id = $1", [principal.actorId]) : [];
-          const [mfa] = principal.actorType === "user" ? await tx.query("select 1 from mfa_factors where workspace_id = $1 and user_id = $2 and confirmed_at is not null", [principal.workspaceId, principal.actorId]) : [];
-          return { actor: { id: principal.actorId, type: principal.actorType, email: user?.email ?? null, display_name: user?.display_name ?? null, mfa_enabled: Boolean(mfa) }, workspace, role: principal.role, scopes: [...principal.scopes].sort(), via: principal.via };
-        }),
-      { scope: "authenticated", detail: { summary: "The caller, its workspace, role and scopes", tags: ["identity"] } },
-    )
+    .get("/v1/me", ({ caller }) => caller.tenant((tx) => describeMe(tx, caller.principal)), { scope: "authenticated", detail: { summary: "The caller, its workspace, role and scopes", tags: ["identity"] } })
     .post("/v1/me/password", async ({ caller, body, set }) => {
-      if (caller.principal.actorType !== "user") throw new AppError("forbidden", "service accounts have no password");
-      await caller.tenant(async (tx) => {
-        const [row] = await tx.query<{ password_hash: string | null }>("select password_hash from users where id = $1", [caller.principal.actorId]);
-        // A user created by onboarding has no password yet: their first one needs no current password.
-        if (row?.password_hash && !(await verifyPassword(body.current_password ?? "", row.password_hash))) throw new AppError("forbidden", "the current password is not correct");
-        checkPasswordPolicy(body.new_password);
-        await tx.query("update users set password_hash = $2, password_changed_at = now() where id = $1", [caller.principal.actorId, await hashPassword(body.new_password)]);
-        await appendAudit(tx, { workspaceId: caller.principal.workspaceId, action: "user.password_changed", actorId: caller.principal.actorId, actorType: "user", targetType: "user", targetId: caller.principal.actorId, context: caller.context });
-      });
+      requireInteractive(caller.principal, { recent: true, passwordLogin: true });
+      await caller.tenant((tx) => changePassword(tx, caller.principal, body, caller.context));
       set.status = 204;
       return null;
-    }, { scope: "authenticated", body: t.Object({ current_password: t.Optional(Password), new_password: Password }, { additionalProperties: false }), detail: { summary: "Change the caller's password (the first one, for an account without any, needs no current password)", tags: ["identity"] } })
-    .post("/v1/me/mfa/totp", ({ caller }) =>
-      caller.tenant(async (tx) => {
-        const [user] = await tx.query<{ email: string }>("select email from users where id = $1", [caller.principal.actorId]);
-        if (!user) throw new AppError("forbidden", "only people enrol MFA");
-        const enrolment = await enrollTotp(tx, needKek(), caller.principal.workspaceId, caller.principal.actorId, user.email);
-        await appendAudit(tx, { workspaceId: caller.principal.workspaceId, action: "mfa.enrolment_started", actorId: caller.principal.actorId, actorType: "user", targetType: "user", targetId: caller.principal.actorId, context: caller.context });
-        return enrolment;
-      }), { scope: "authenticated", detail: { summary: "Start TOTP enrolment: an otpauth:// URI and its secret, shown once", tags: ["identity"] } })
-    .post("/v1/me/mfa/totp/confirm", ({ caller, body }) =>
-      caller.tenant(async (tx) => {
-        const result = await confirmTotp(tx, needKek(), caller.principal.workspaceId, caller.principal.actorId, body.code);
-        await appendAudit(tx, { workspaceId: caller.principal.workspaceId, action: "mfa.enabled", actorId: caller.principal.actorId, actorType: "user", targetType: "user", targetId: caller.principal.actorId, context: caller.context });
-        return result;
-      }), { scope: "authenticated", body: t.Object({ code: t.String({ maxLength: 16 }) }, { additionalProperties: false }), detail: { summary: "Confirm TOTP with a first code; returns 10 one-time recovery codes", tags: ["identity"] } })
+    }, { scope: "authenticated", body: t.Object({ current_password: Password, new_password: Password }, { additionalProperties: false }), detail: { summary: "Change the password (recent password sign-in required); every other session of the account, in every workspace, is revoked", tags: ["identity"] } })
+    .post("/v1/me/mfa/totp", ({ caller }) => {
+      requireInteractive(caller.principal, { recent: true, passwordLogin: true });
+      return caller.tenant((tx) => startTotpEnrolment(tx, needKek(), caller.principal, caller.context));
+    }, { scope: "authenticated", detail: { summary: "Start TOTP enrolment for the account: an otpauth:// URI and its secret, shown once", tags: ["identity"] } })
+    .post("/v1/me/mfa/totp/confirm", ({ caller, body }) => {
+      requireInteractive(caller.principal, { recent: true, passwordLogin: true });
+      return caller.tenant((tx) => confirmTotpEnrolment(tx, needKek(), caller.principal, body.code, caller.context));
+    }, { scope: "authenticated", body: t.Object({ code: t.String({ maxLength: 16 }) }, { additionalProperties: false }), detail: { summary: "Confirm TOTP with a first code; returns 10 one-time recovery codes. From then on every password sign-in of the account, into any workspace, asks for a code", tags: ["identity"] } })
     .post("/v1/me/mfa/totp/disable", async ({ caller, body, set }) => {
-      await caller.tenant(async (tx) => {
-        await disableTotp(tx, needKek(), caller.principal.workspaceId, caller.principal.actorId, body.code);
-        await appendAudit(tx, { workspaceId: caller.principal.workspaceId, action: "mfa.disabled", actorId: caller.principal.actorId, actorType: "user", targetType: "user", targetId: caller.principal.actorId, context: caller.context });
-      });
+      requireInteractive(caller.principal, { recent: true, passwordLogin: true });
+      await caller.tenant((tx) => turnOffTotp(tx, needKek(), caller.principal, body.code, caller.context));
       set.status = 204;
       return null;
-    }, { scope: "authenticated", body: t.Object({ code: t.String({ maxLength: 32 }) }, { additionalProperties: false }), detail: { summary: "Disable TOTP with a current or recovery code", tags: ["identity"] } })
+    }, { scope: "authenticated", body: t.Object({ code: t.String({ maxLength: 32 }) }, { additionalProperties: false }), detail: { summary: "Disable the account's TOTP with a current or recovery code", tags: ["identity"] } })
+    .post("/v1/me/identities", ({ caller, body, set }) => {
+      requireInteractive(caller.principal, { recent: true, passwordLogin: true });
+      if (!sessions) throw new AppError("not_found", "single sign-on is not configured on this server");
+      set.status = 201;
+      return linkIdentity(sessions, sessions.globalIdp, caller.principal, body.token, caller.context);
+    }, { scope: "authenticated", body: t.Object({ token: t.String({ minLength: 10, maxLength: 8000 }) }, { additionalProperties: false }), detail: { summary: "Link an identity provider's identity (its JWT) to the signed-in account, so single sign-on can sign it into this workspace", tags: ["identity"] } })
+    .get("/v1/workspace/security", ({ caller }) => caller.tenant((tx) => workspaceSecurity(tx, caller.principal.workspaceId)), { scope: "settings:read", detail: { summary: "The workspace's security policy", tags: ["identity"] } })
+    .patch("/v1/workspace/security", ({ caller, body }) => caller.tenant((tx) => setWorkspaceSecurity(tx, caller.principal, body, caller.context)), {
+      scope: "settings:write",
+      body: t.Object({ require_mfa: t.Boolean() }, { additionalProperties: false }),
+      detail: { summary: "Require a second factor of every member who signs in with a password (sessions without one reach only /v1/me and MFA enrolment)", tags: ["identity"] },
+    })
     .get("/v1/members", ({ caller }) => caller.tenant((tx) => listMembers(tx, caller.principal.workspaceId)), { scope: "members:read", detail: { summary: "List members", tags: ["members"] } })
     .post("/v1/members", ({ caller, body, set }) => {
       set.status = 201;
@@ -127,15 +123,20 @@ export function identityRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProv
       return null;
     }, { scope: "members:write", params: id("mem"), detail: { summary: "Remove a member (their tokens and sessions here stop working at once)", tags: ["members"] } })
     .post("/v1/tokens", ({ caller, body, set }) => {
+      requireInteractive(caller.principal, { recent: true });
       set.status = 201;
       return caller.tenant((tx) => createPersonalToken(tx, callerOf(caller), body));
     }, {
       scope: "tokens:write",
       body: t.Object({ name: t.String({ minLength: 1, maxLength: 100 }), scopes: t.Array(Scope, { minItems: 1, uniqueItems: true }), expires_in_days: t.Optional(t.Integer({ minimum: 1, maximum: 3650 })) }, { additionalProperties: false }),
-      detail: { summary: "Create a personal access token (shown once; scopes limited to the caller's)", tags: ["tokens"] },
+      detail: { summary: "Create a personal access token (shown once; scopes limited to the caller's; a recent interactive sign-in, never a token)", tags: ["tokens"] },
     })
-    .get("/v1/tokens", ({ caller }) => caller.tenant((tx) => listTokens(tx, callerOf(caller))), { scope: "tokens:write", detail: { summary: "List tokens: name, prefix, scopes, created, last used, expiry", tags: ["tokens"] } })
+    .get("/v1/tokens", ({ caller }) => {
+      requireInteractive(caller.principal);
+      return caller.tenant((tx) => listTokens(tx, callerOf(caller)));
+    }, { scope: "tokens:write", detail: { summary: "List tokens: name, prefix, scopes, created, last used, expiry (interactive session only)", tags: ["tokens"] } })
     .delete("/v1/tokens/:id", async ({ caller, params, set }) => {
+      requireInteractive(caller.principal);
       await caller.tenant((tx) => revokeToken(tx, callerOf(caller), params.id));
       set.status = 204;
       return null;

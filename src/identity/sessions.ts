@@ -8,7 +8,7 @@ import { effectiveScopes, isRole } from "./permissions.ts";
 import { verifyPassword } from "./passwords.ts";
 import { newToken, parseToken } from "./tokens.ts";
 import { beginAttempt } from "./throttle.ts";
-import { verifyMfaCode } from "./mfa.ts";
+import { adoptLegacyFactor, verifyMfaCode } from "./mfa.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 
 export interface SessionDeps {
@@ -32,16 +32,18 @@ export interface TokenPair {
 
 const FAILED = "email or password is incorrect";
 
+export type AuthMethod = "password" | "idp";
+
 /** Starts a session (a new refresh-token family) and returns the token pair. */
-export async function startSession(tx: Tx, deps: SessionDeps, userId: string, workspaceId: string, context: RequestContext, mfaVerified: boolean): Promise<TokenPair> {
+export async function startSession(tx: Tx, deps: SessionDeps, userId: string, workspaceId: string, context: RequestContext, proof: { method: AuthMethod; mfaVerified: boolean }): Promise<TokenPair> {
   const [member] = await tx.query<{ role: string }>("select role from memberships where workspace_id = $1 and user_id = $2 and status = 'active'", [workspaceId, userId]);
   if (!member || !isRole(member.role)) throw new AppError("unauthorized", FAILED);
   const refresh = newToken("rt", workspaceId);
   const id = newId("ses");
   await tx.query(
-    `insert into sessions (workspace_id, id, user_id, family_id, refresh_token_hash, ip, user_agent, idle_expires_at, absolute_expires_at, mfa_verified)
-     values ($1, $2, $3, $4, $5, $6::inet, $7, now() + make_interval(mins => $8), now() + make_interval(days => $9), $10)`,
-    [workspaceId, id, userId, id, refresh.hash, context.ip ?? null, context.userAgent?.slice(0, 512) ?? null, deps.idleMinutes, deps.absoluteDays, mfaVerified],
+    `insert into sessions (workspace_id, id, user_id, family_id, refresh_token_hash, ip, user_agent, idle_expires_at, absolute_expires_at, mfa_verified, auth_method, authenticated_at)
+     values ($1, $2, $3, $4, $5, $6::inet, $7, now() + make_interval(mins => $8), now() + make_interval(days => $9), $10, $11, now())`,
+    [workspaceId, id, userId, id, refresh.hash, context.ip ?? null, context.userAgent?.slice(0, 512) ?? null, deps.idleMinutes, deps.absoluteDays, proof.mfaVerified, proof.method],
   );
   await tx.query("update users set last_login_at = now() where id = $1", [userId]);
   const access = await signAccessToken(deps.jwt, { sub: userId, ws: workspaceId, role: member.role, scopes: [...effectiveScopes(member.role, ["*"])], sid: id });
@@ -51,7 +53,7 @@ export async function startSession(tx: Tx, deps: SessionDeps, userId: string, wo
 export async function login(deps: SessionDeps, input: { email: string; password: string; workspace_id?: string }, context: RequestContext): Promise<TokenPair | { mfa_required: true; mfa_token: string }> {
   const email = input.email.trim().toLowerCase();
   const settle = await beginAttempt(deps.anonymous, { scope: "login", account: email, ip: context.ip });
-  const [found] = await deps.anonymous((tx) => tx.query<{ user_id: string | null; password_hash: string | null; user_status: string | null; workspace_ids: string[] }>("select * from auth_login_lookup($1)", [email]));
+  const [found] = await deps.anonymous((tx) => tx.query<{ user_id: string | null; password_hash: string | null; user_status: string | null; workspace_ids: string[]; mfa_enabled: boolean | null }>("select * from auth_login_lookup($1)", [email]));
   const passwordOk = await verifyPassword(input.password, found?.password_hash ?? null);
   const workspaces = found?.workspace_ids ?? [];
   const workspaceId = input.workspace_id ?? workspaces[0];
@@ -65,10 +67,10 @@ export async function login(deps: SessionDeps, input: { email: string; password:
   }
   await settle(true);
   const userId = found.user_id;
+  // The second factor is the account's: asked at every password login, whichever workspace it is into.
+  if (found.mfa_enabled) return { mfa_required: true as const, mfa_token: await signMfaToken(deps.jwt, userId, workspaceId) };
   return deps.door(workspaceId, async (tx) => {
-    const [factor] = await tx.query("select 1 from mfa_factors where workspace_id = $1 and user_id = $2 and confirmed_at is not null", [workspaceId, userId]);
-    if (factor) return { mfa_required: true as const, mfa_token: await signMfaToken(deps.jwt, userId, workspaceId) };
-    const pair = await startSession(tx, deps, userId, workspaceId, context, false);
+    const pair = await startSession(tx, deps, userId, workspaceId, context, { method: "password", mfaVerified: false });
     await appendAudit(tx, { workspaceId, action: "auth.login", actorId: userId, actorType: "user", targetType: "user", targetId: userId, context });
     return pair;
   });
@@ -79,7 +81,8 @@ export async function completeMfa(deps: SessionDeps, input: { mfa_token: string;
   const userId = String(claims.sub);
   const workspaceId = String(claims.ws);
   const settle = await beginAttempt(deps.anonymous, { scope: "mfa", account: userId, ip: context.ip });
-  const ok = await deps.door(workspaceId, (tx) => verifyMfaCode(tx, deps.kek, workspaceId, userId, input.code));
+  await adoptLegacyFactor(deps.door, deps.kek, workspaceId, userId);
+  const ok = await deps.door(workspaceId, (tx) => verifyMfaCode(tx, deps.kek, userId, input.code));
   if (!ok) {
     await settle(false);
     await deps.door(workspaceId, (tx) => appendAudit(tx, { workspaceId, action: "auth.mfa_failed", actorId: userId, actorType: "user", targetType: "user", targetId: userId, context }));
@@ -87,7 +90,7 @@ export async function completeMfa(deps: SessionDeps, input: { mfa_token: string;
   }
   await settle(true);
   return deps.door(workspaceId, async (tx) => {
-    const pair = await startSession(tx, deps, userId, workspaceId, context, true);
+    const pair = await startSession(tx, deps, userId, workspaceId, context, { method: "password", mfaVerified: true });
     await appendAudit(tx, { workspaceId, action: "auth.login", actorId: userId, actorType: "user", targetType: "user", targetId: userId, after: { mfa: true }, context });
     return pair;
   });
@@ -123,8 +126,8 @@ export async function refresh(deps: SessionDeps, refreshToken: string, context: 
     const next = newToken("rt", parsed.workspaceId);
     const id = newId("ses");
     await tx.query(
-      `insert into sessions (workspace_id, id, user_id, family_id, refresh_token_hash, ip, user_agent, idle_expires_at, absolute_expires_at, mfa_verified)
-       select workspace_id, $3, user_id, family_id, $4, $5::inet, $6, least(now() + make_interval(mins => $7), absolute_expires_at), absolute_expires_at, mfa_verified
+      `insert into sessions (workspace_id, id, user_id, family_id, refresh_token_hash, ip, user_agent, idle_expires_at, absolute_expires_at, mfa_verified, auth_method, authenticated_at)
+       select workspace_id, $3, user_id, family_id, $4, $5::inet, $6, least(now() + make_interval(mins => $7), absolute_expires_at), absolute_expires_at, mfa_verified, auth_method, authenticated_at
          from sessions where workspace_id = $1 and id = $2`,
       [parsed.workspaceId, row.id, id, next.hash, context.ip ?? null, context.userAgent?.slice(0, 512) ?? null, deps.idleMinutes],
     );

@@ -22,6 +22,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export const dekAad = (workspaceId: string, version: number) => `causeloop:dek:${workspaceId}:${version}`;
+/** The AAD of an account's TOTP secret, wrapped by the master key itself (it belongs to no workspace). */
+export const mfaAad = (userId: string, factorId: string) => `causeloop:mfa:${userId}:${factorId}`;
 const valueAad = (workspaceId: string, ctx: SealContext) => `${workspaceId}|${ctx.table}|${ctx.column}|${ctx.rowId}`;
 
 export function isCiphertext(value: string): boolean {

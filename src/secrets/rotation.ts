@@ -6,7 +6,7 @@ import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit } from "../audit/service.ts";
 import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "./columns.ts";
-import { dekAad, dekVersionOf, ensureActiveDek, insertDek, openWith, sealWith, type Dek } from "./envelope.ts";
+import { dekAad, dekVersionOf, ensureActiveDek, insertDek, mfaAad, openWith, sealWith, type Dek } from "./envelope.ts";
 import { addKeyVersion, importAesKey, type KekProvider, type LocalKeyRing } from "./keyring.ts";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 
@@ -45,7 +45,18 @@ export async function rewrapAllDeks(engine: Engine, kek: KekProvider, onProgress
     });
     onProgress?.(++done, stale.length);
   }
+  await rewrapAccountFactors(engine, kek);
   return { rewrapped: stale.length, alreadyCurrent: rows.length - stale.length };
+}
+
+/** Accounts' TOTP secrets are wrapped by the master key itself (they belong to no workspace): re-wrap them too. */
+async function rewrapAccountFactors(engine: Engine, kek: KekProvider): Promise<void> {
+  const rows = await engine.query<{ user_id: string; id: string; kek_version: number; secret_wrapped: string }>("select user_id, id, kek_version, secret_wrapped from user_mfa_factors where kek_version <> $1", [kek.currentVersion]);
+  for (const row of rows) {
+    const raw = await kek.unwrap(row.secret_wrapped, row.kek_version, mfaAad(row.user_id, row.id));
+    const wrapped = await kek.wrap(raw, mfaAad(row.user_id, row.id));
+    await engine.query("update user_mfa_factors set secret_wrapped = $3, kek_version = $4 where user_id = $1 and id = $2 and kek_version = $5", [row.user_id, row.id, wrapped, kek.currentVersion, row.kek_version]);
+  }
 }
 
 function writeRingFile(path: string, text: string): void {

@@ -4,6 +4,7 @@
 import type { Engine, Queryable } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { withTenant } from "../db/tenant.ts";
+import { newToken } from "../identity/tokens.ts";
 import { ensureActiveDek } from "../secrets/envelope.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 
@@ -25,6 +26,11 @@ export interface OnboardResult {
   admin_email: string;
   /** Shown once; absent when --if-not-exists found the organization already there. */
   admin_token?: string;
+  /**
+   * Shown once: the admin's account setup token, for `POST /v1/auth/accept-invite {invite_token, password}` to set
+   * the first password (valid 7 days). Absent when the admin's account already exists (it signs in as before).
+   */
+  setup_token?: string;
   user_id?: string;
   token_id?: string;
   slug: string;
@@ -112,7 +118,23 @@ export async function onboard(engine: Engine, input: OnboardInput, kek?: KekProv
   }
   const result = await call<OnboardResult>(engine, "select onboard_client($1, $2, $3, $4, $5) as result", [input.slug, input.name.trim(), email, input.workspace ?? "production", input.actor ?? null]);
   await createDataKey(engine, kek, result.workspace_id);
-  return result;
+  const setupToken = await issueSetupToken(engine, result.workspace_id, result.user_id as string);
+  return setupToken ? { ...result, setup_token: setupToken } : result;
+}
+
+/**
+ * The onboarded admin holds only a token (which cannot set a password: account-level changes need an
+ * interactive session). A new account gets a one-time setup token on its owner membership instead, redeemed
+ * like an invitation; an account that already exists elsewhere gets none.
+ */
+async function issueSetupToken(engine: Engine, workspaceId: string, userId: string): Promise<string | undefined> {
+  return withTenant(engine, workspaceId, async (tx) => {
+    const [fresh] = await tx.query<{ ok: boolean }>("select auth_account_is_new($1) as ok", [userId]);
+    if (!fresh?.ok) return undefined;
+    const setup = newToken("inv", workspaceId);
+    await tx.query("update memberships set invite_token_hash = $3, invite_expires_at = now() + interval '7 days' where workspace_id = $1 and user_id = $2 and status = 'active'", [workspaceId, userId, setup.hash]);
+    return setup.token;
+  });
 }
 
 export async function addWorkspace(engine: Engine, orgSlug: string, workspaceSlug: string, name?: string, actor?: string, kek?: KekProvider): Promise<{ workspace_id: string }> {

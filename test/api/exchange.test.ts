@@ -1,4 +1,4 @@
-// IdP token exchange against a JWKS served by the test itself: a member's verified email gets tokens; an
+// IdP token exchange against a JWKS served by the test itself: an identity linked by its member gets tokens; an
 // unknown person is refused unless just-in-time provisioning is on; wrong audience, expiry or algorithm fail.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -20,8 +20,8 @@ describeEngines("IdP token exchange", (kind) => {
     const response = await app.fetch(new Request(`http://localhost${path}`, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) } }));
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const idToken = (claims: Record<string, unknown>, options: { audience?: string; expires?: string | number; key?: CryptoKey | Uint8Array; alg?: string } = {}) =>
-    new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "RS256", kid: "test-key" }).setIssuer(issuer).setAudience(options.audience ?? "causeloop").setSubject("idp|123").setIssuedAt().setExpirationTime(options.expires ?? "5m").sign(options.key ?? privateKey);
+  const idToken = (claims: Record<string, unknown>, options: { audience?: string; expires?: string | number; key?: CryptoKey | Uint8Array; alg?: string; subject?: string } = {}) =>
+    new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "RS256", kid: "test-key" }).setIssuer(issuer).setAudience(options.audience ?? "causeloop").setSubject(options.subject ?? "idp|123").setIssuedAt().setExpirationTime(options.expires ?? "5m").sign(options.key ?? privateKey);
 
   beforeAll(async () => {
     const pair = await generateKeyPair("RS256");
@@ -41,8 +41,16 @@ describeEngines("IdP token exchange", (kind) => {
     await db.dispose();
   });
 
-  test("a member's verified email is exchanged for Causeloop tokens", async () => {
-    const exchanged = await post("/v1/auth/exchange", { token: await idToken({ email: "Ops@Acme.com", email_verified: true }), workspace_id: acme.workspace_id });
+  test("an existing member is signed in only after linking the identity while signed in with the password", async () => {
+    const token = await idToken({ email: "Ops@Acme.com", email_verified: true });
+    expect((await post("/v1/auth/exchange", { token, workspace_id: acme.workspace_id })).status).toBe(401);
+    expect((await post("/v1/auth/accept-invite", { invite_token: acme.setup_token, password: "exchange-owner-password" })).status).toBe(200);
+    const login = await post("/v1/auth/login", { email: "ops@acme.com", password: "exchange-owner-password" });
+    expect((await post("/v1/me/identities", { token }, acme.admin_token)).status).toBe(403);
+    const linked = await post("/v1/me/identities", { token }, login.body.access_token as string);
+    expect(linked.status).toBe(201);
+    expect(linked.body).toMatchObject({ issuer, subject: "idp|123" });
+    const exchanged = await post("/v1/auth/exchange", { token: await idToken({ email: "ops@acme.com", email_verified: true }), workspace_id: acme.workspace_id });
     expect(exchanged.status).toBe(200);
     const me = await app.fetch(new Request("http://localhost/v1/me", { headers: { authorization: `Bearer ${exchanged.body.access_token}` } }));
     expect(((await me.json()) as { actor: { email: string }; role: string })).toMatchObject({ actor: { email: "ops@acme.com" }, role: "owner" });
@@ -60,7 +68,7 @@ describeEngines("IdP token exchange", (kind) => {
   });
 
   test("an unknown person is refused, then provisioned just in time with the default role once enabled", async () => {
-    const token = await idToken({ email: "newcomer@acme.com", email_verified: true });
+    const token = await idToken({ email: "newcomer@acme.com", email_verified: true }, { subject: "idp|newcomer" });
     expect((await post("/v1/auth/exchange", { token, workspace_id: acme.workspace_id })).status).toBe(401);
     await db.owner.query("update sso_connections set jit_provisioning = true, default_role = 'analyst' where workspace_id = $1", [acme.workspace_id]);
     const provisioned = await post("/v1/auth/exchange", { token, workspace_id: acme.workspace_id });

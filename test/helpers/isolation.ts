@@ -68,6 +68,8 @@ const OVERRIDES: Record<string, string> = {
   kind: literal("test.event"),
   url: literal("https://example.test/hook"),
   user_id: literal("usr_x"),
+  // CHECK (connection_id ~ '^(sso_...|global)$')
+  "sso_identities.connection_id": literal("global"),
 };
 
 /** The first allowed value of `col = ANY (ARRAY['a'::text, ...])` (what `IN (...)` becomes) or `col = 'a'::text`. */

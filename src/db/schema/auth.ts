@@ -60,6 +60,9 @@ export const sessions = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
     // 0010_identity.sql
     mfaVerified: boolean("mfa_verified").notNull().default(false),
+    // 0016_account_identity.sql
+    authMethod: text("auth_method").notNull().default("password"),
+    authenticatedAt: timestamp("authenticated_at", { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
@@ -102,6 +105,36 @@ export const ssoConnections = pgTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
+
+/** Identity-provider identities linked per connection (0016_account_identity.sql). */
+export const ssoIdentities = pgTable(
+  "sso_identities",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    issuer: text("issuer").notNull(),
+    subject: text("subject").notNull(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+/** The account's second factor (0016_account_identity.sql); global, reached only through auth_mfa_* functions. */
+export const userMfaFactors = pgTable("user_mfa_factors", {
+  userId: text("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  id: text("id").notNull().unique(),
+  kind: text("kind").notNull().default("totp"),
+  secretWrapped: text("secret_wrapped").notNull(),
+  kekVersion: integer("kek_version").notNull(),
+  recoveryCodeHashes: text("recovery_code_hashes").array().notNull().default(sql`'{}'::text[]`),
+  confirmedAt: timestamp("confirmed_at", { withTimezone: true }),
+  lastUsedStep: bigint("last_used_step", { mode: "number" }),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+});
 
 /** Brute-force throttling (0010_identity.sql); global, keyed by a sha256. */
 export const authThrottle = pgTable("auth_throttle", {

@@ -2,7 +2,7 @@
 // membership invitation columns of 0010_identity.sql) and the migrator's schema_migrations ledger.
 // db/migrations is the source of truth; src/db/drift.ts reports any difference.
 import { sql } from "drizzle-orm";
-import { integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 export const organizations = pgTable("organizations", {
   id: text("id").primaryKey(),
@@ -26,6 +26,9 @@ export const users = pgTable("users", {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
   deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  // 0016_account_identity.sql: set for an account provisioned by a workspace's identity provider
+  idpWorkspaceId: text("idp_workspace_id"),
+  idpConnectionId: text("idp_connection_id"),
 });
 
 export const connectorCatalogue = pgTable("connector_catalogue", {
@@ -58,6 +61,8 @@ export const workspaces = pgTable("workspaces", {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
   deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  // 0016_account_identity.sql
+  requireMfa: boolean("require_mfa").notNull().default(false),
 });
 
 export const workspaceSettings = pgTable(
