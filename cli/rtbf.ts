@@ -69,13 +69,14 @@ export function registerRtbf(program: Command): void {
 
   withDatabaseFlags(rtbf.command("vacuum [id]"))
     .description("VACUUM the tables completed erasures touched (all pending, or one request), as the table owner")
+    .option("--full", "VACUUM FULL: rewrite the tables so no pruned tuple's bytes stay on disk (locks each table while it runs)")
     .option("--json", "machine-readable output")
     .addHelpText("after", "\nserve does this itself in embedded mode and when DATABASE_OWNER_URL is set.\nExample:\n  DATABASE_OWNER_URL=postgres://... causeloop rtbf vacuum")
     .action(
-      action(async (id: string | undefined, flags: CommonFlags) => {
-        const result = (await runOperation(configFrom(flags), "rtbf.vacuum", { id })) as { requests: string[]; tables: string[]; checkpoint: boolean };
+      action(async (id: string | undefined, flags: CommonFlags & { full?: boolean }) => {
+        const result = (await runOperation(configFrom(flags), "rtbf.vacuum", { id, full: Boolean(flags.full) })) as { requests: string[]; tables: string[]; full: boolean; checkpoint: boolean };
         if (flags.json) return printJson(result);
-        process.stdout.write(result.requests.length ? `vacuumed ${result.tables.join(", ")} for ${result.requests.length} erasure(s)${result.checkpoint ? " (checkpoint done)" : ""}\n` : "no erasure waits for its VACUUM\n");
+        process.stdout.write(result.requests.length ? `vacuumed${result.full ? " (full)" : ""} ${result.tables.join(", ")} for ${result.requests.length} erasure(s)${result.checkpoint ? " (checkpoint done)" : ""}\n` : "no erasure waits for its VACUUM\n");
       }),
     );
 

@@ -6,7 +6,7 @@ import { acquireDataDirLock, type DataDirLock } from "../db/lock.ts";
 import { migrate, schemaIsCurrent } from "../db/migrate.ts";
 import { checkRole, setupAppRole } from "../db/system.ts";
 import type { Logger } from "../log.ts";
-import type { MaintenanceConnection } from "../governance/vacuum.ts";
+import { vacuumFull, type MaintenanceConnection } from "../governance/vacuum.ts";
 
 export interface OpenDatabase {
   engine: Engine;
@@ -101,9 +101,11 @@ export async function openOwner(config: Config): Promise<Engine> {
  * connection; on PostgreSQL the owner connection, opened for each use, when DATABASE_OWNER_URL is set.
  */
 export function maintenanceConnection(config: Config, engine: Engine): MaintenanceConnection | undefined {
-  if (config.engine === "pglite") return { run: (fn) => fn(engine) };
+  const full = vacuumFull(config.rtbfVacuum, config.engine);
+  if (config.engine === "pglite") return { full, run: (fn) => fn(engine) };
   if (!config.databaseOwnerUrl) return undefined;
   return {
+    full,
     run: async (fn) => {
       const owner = await openOwner(config);
       try {

@@ -14,7 +14,7 @@ import { archiveStore } from "../governance/storage.ts";
 import { exportLinks } from "../governance/export-links.ts";
 import { loadJwtKeys } from "../identity/jwt.ts";
 import { approve, getRequest, loadRtbfKeys, transition } from "../governance/rtbf.ts";
-import { vacuumPendingErasures } from "../governance/vacuum.ts";
+import { vacuumFull, vacuumPendingErasures } from "../governance/vacuum.ts";
 import { jobStatuses, lastRuns, Scheduler } from "../jobs/scheduler.ts";
 import { scheduledJobs } from "../jobs/registry.ts";
 import { silentLogger } from "../log.ts";
@@ -232,7 +232,7 @@ export const operations = {
         await approve(engine, keys, exportStore(config), actor, id);
         // The operator's connection owns the tables: vacuum now rather than wait for serve's worker. A
         // failure leaves the request's vacuum pending (shown by `rtbf show`), the erasure itself is done.
-        await vacuumPendingErasures(engine, { requestId: id, actor: actor.actorId }).catch(() => undefined);
+        await vacuumPendingErasures(engine, { requestId: id, actor: actor.actorId, full: vacuumFull(config.rtbfVacuum, config.engine) }).catch(() => undefined);
         return withTenant(engine, ws, (tx) => getRequest(tx, ws, id));
       }
       const to = args.decision === "reject" ? "rejected" : args.decision === "hold" ? "on_hold" : "verifying";
@@ -242,7 +242,7 @@ export const operations = {
   "rtbf.vacuum": {
     needs: "owner",
     // Each vacuumed request gets its own audit row and compliance-log entry in its workspace.
-    run: ({ engine }, args) => vacuumPendingErasures(engine, { requestId: args.id as string | undefined, actor: String(args.actor) }),
+    run: ({ engine, config }, args) => vacuumPendingErasures(engine, { requestId: args.id as string | undefined, actor: String(args.actor), full: args.full === true || vacuumFull(config.rtbfVacuum, config.engine) }),
   },
   "audit.operator-log": {
     needs: "owner",
