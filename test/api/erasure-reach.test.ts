@@ -120,7 +120,6 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
         if (table === "issues" && !erasure) erasure = await erase(email);
       },
     });
-    expect(built.rebuilt).toBe(1);
     expect(erasure?.claims.exports_invalidated).toEqual([exportId]);
     const view = (await call("GET", `/v1/governance/exports/${exportId}`)).body as { status: string; sha256: string };
     expect(view.status).toBe("completed");
@@ -128,6 +127,7 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     const text = archiveText(row?.storage_key as string);
     expect(text).toContain("Checkout is down");
     expect(text).not.toContain(email);
+    expect(built.rebuilt).toBe(1); // the first build, read partly before the erasure, was discarded
   });
 
   test("the erasure's job vacuums the tables it touched through the owner connection", async () => {
