@@ -1,4 +1,4 @@
-// `causeloop rtbf list|show|approve|reject|hold|verify-certificate`: the operator's side of erasure requests.
+// `causeloop rtbf list|show|approve|reject|hold|vacuum|verify-certificate`: the operator's side of erasure requests.
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { compactVerify, importJWK, type JWK } from "jose";
@@ -18,6 +18,8 @@ function show(r: Row): string {
     ...(r.reason ? [`reason    ${r.reason}`] : []),
     ...(r.status_reason ? [`decision  ${r.status_reason}`] : []),
     ...(r.completed_at ? [`completed ${r.completed_at}`] : []),
+    ...(r.vacuum_status === "pending" ? [`vacuum    PENDING (${(r.vacuum_tables ?? []).join(", ")}): the erased values remain in dead tuples; run 'causeloop rtbf vacuum ${r.id}'`] : []),
+    ...(r.vacuum_status === "completed" ? [`vacuum    done ${r.vacuumed_at ?? ""}`] : []),
   ].join("\n");
 }
 
@@ -64,6 +66,19 @@ export function registerRtbf(program: Command): void {
       }),
     );
   }
+
+  withDatabaseFlags(rtbf.command("vacuum [id]"))
+    .description("VACUUM the tables completed erasures touched (all pending, or one request), as the table owner")
+    .option("--full", "VACUUM FULL: rewrite the tables so no pruned tuple's bytes stay on disk (locks each table while it runs)")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nserve does this itself in embedded mode and when DATABASE_OWNER_URL is set.\nExample:\n  DATABASE_OWNER_URL=postgres://... causeloop rtbf vacuum")
+    .action(
+      action(async (id: string | undefined, flags: CommonFlags & { full?: boolean }) => {
+        const result = (await runOperation(configFrom(flags), "rtbf.vacuum", { id, full: Boolean(flags.full) })) as { requests: string[]; tables: string[]; full: boolean; checkpoint: boolean };
+        if (flags.json) return printJson(result);
+        process.stdout.write(result.requests.length ? `vacuumed${result.full ? " (full)" : ""} ${result.tables.join(", ")} for ${result.requests.length} erasure(s)${result.checkpoint ? " (checkpoint done)" : ""}\n` : "no erasure waits for its VACUUM\n");
+      }),
+    );
 
   withDatabaseFlags(rtbf.command("verify-certificate <file>"))
     .description("Verify an erasure certificate (the JWS, or the JSON from the API) offline; exit 1 when invalid")

@@ -56,6 +56,8 @@ export interface Config {
   retentionCron: string;
   /** How long an operator command waits for a PGlite data dir held by another short-lived command. */
   lockWaitMs: number;
+  /** The VACUUM after an erasure: plain, full (rewrites the tables), or auto (full on PGlite, plain on PostgreSQL). */
+  rtbfVacuum: "auto" | "plain" | "full";
 }
 
 export interface ConfigOverrides {
@@ -100,6 +102,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_IDP_AUDIENCE: "unset",
   CAUSELOOP_SESSION_ABSOLUTE_DAYS: "30",
   CAUSELOOP_AUDIT_CHECKPOINT_MINUTES: "10",
+  CAUSELOOP_RTBF_VACUUM: "auto",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -141,6 +144,12 @@ function boolean(raw: string | undefined, name: string): boolean {
   if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
   if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
   throw new ConfigError(`${name} must be true or false (got '${raw}')`);
+}
+
+function oneOf<T extends string>(raw: string | undefined, name: string, allowed: readonly T[], fallback: T): T {
+  const value = (raw?.trim() || fallback).toLowerCase();
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")} (got '${raw}')`);
+  return value as T;
 }
 
 function cronSetting(raw: string | undefined, name: string, fallback: string): string {
@@ -200,5 +209,6 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     jobLeaseSeconds: integer(env.CAUSELOOP_JOB_LEASE_SECONDS, "CAUSELOOP_JOB_LEASE_SECONDS", 300, 10, 86_400),
     retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
+    rtbfVacuum: oneOf(env.CAUSELOOP_RTBF_VACUUM, "CAUSELOOP_RTBF_VACUUM", ["auto", "plain", "full"] as const, "auto"),
   };
 }

@@ -9,6 +9,7 @@ export const ERROR_CATALOGUE = {
   forbidden: { status: 403, title: "Forbidden", exit: 2 },
   workspace_disabled: { status: 403, title: "Workspace disabled", exit: 2 },
   not_found: { status: 404, title: "Not found", exit: 4 },
+  gone: { status: 410, title: "Gone", exit: 4 },
   method_not_allowed: { status: 405, title: "Method not allowed", exit: 2 },
   conflict: { status: 409, title: "Conflict", exit: 3 },
   already_exists: { status: 409, title: "Already exists", exit: 3 },

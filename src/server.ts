@@ -3,7 +3,7 @@ import type { Config } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { engineReadiness } from "./health/readiness.ts";
 import type { Logger } from "./log.ts";
-import { openForServe } from "./operator/database.ts";
+import { maintenanceConnection, openForServe } from "./operator/database.ts";
 import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName, runInProcess } from "./operator/operations.ts";
 import { AppError } from "./errors.ts";
@@ -56,7 +56,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     door: tenantDoor(db.engine),
     kek,
     signer,
-    rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, actor, id) },
+    rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.engine) },
     sessions: {
       jwt,
@@ -118,7 +118,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   await scheduler.start();
   // Embedded mode has exactly one process: a job left running belonged to a process that is gone.
   if (config.engine === "pglite") await db.engine.query("update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'");
-  const worker = new Worker(db.engine, jobHandlers(db.engine, config, store), logger, { leaseSeconds: config.jobLeaseSeconds });
+  const worker = new Worker(db.engine, jobHandlers(db.engine, config, store, maintenanceConnection(config, db.engine)), logger, { leaseSeconds: config.jobLeaseSeconds });
   worker.start();
 
   let resolveClosed: () => void = () => {};

@@ -15,6 +15,7 @@ import m0013 from "./0013_job_queue.sql" with { type: "text" };
 import m0014 from "./0014_operator_log.sql" with { type: "text" };
 import m0015 from "./0015_job_lease_heartbeat.sql" with { type: "text" };
 import m0016 from "./0016_account_identity.sql" with { type: "text" };
+import m0018 from "./0018_erasure_reach.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -39,6 +40,7 @@ export const migrations: MigrationSource[] = [
   { name: "0014_operator_log", sql: m0014 },
   { name: "0015_job_lease_heartbeat", sql: m0015 },
   { name: "0016_account_identity", sql: m0016 },
+  { name: "0018_erasure_reach", sql: m0018 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -248,6 +248,15 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
     detail: hidden ? `${APP_ROLE} has no privilege on it` : exposed ? `${APP_ROLE} has ${(exposed.privileges ?? []).join(", ")} on it` : "missing",
   });
 
+  // A completed erasure whose VACUUM has not run leaves the erased values in dead tuples (see rtbf vacuum).
+  const [vacuum] = await db.query<{ n: number }>("select rtbf_vacuum_pending_count() as n").catch(() => []);
+  if (vacuum) {
+    checks.push({
+      name: "erasures vacuumed",
+      ok: vacuum.n === 0,
+      detail: vacuum.n === 0 ? "no completed erasure waits for its VACUUM" : `${vacuum.n} completed erasure(s) still leave the erased values in dead tuples: run 'causeloop rtbf vacuum' with DATABASE_OWNER_URL set (serve does it itself when DATABASE_OWNER_URL is set)`,
+    });
+  }
   return { ok: checks.every((c) => c.ok), engine: options.engineName, tenantTables: tenantCount, protectedTables: protectedCount, checks };
 }
 

@@ -41,14 +41,17 @@ export interface ExportView {
   created_at: string;
   completed_at: string | null;
   expires_at: string | null;
+  revoked_at: string | null;
+  /** Why an archive was deleted before its expiry (an erasure: its request id, never the person). */
+  revoked_reason: string | null;
 }
 
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
-const VIEW = "id, status, format, size_bytes::float8 as size_bytes, sha256, manifest, error, created_at, completed_at, expires_at, storage_kind, storage_key";
+const VIEW = "id, status, format, size_bytes::float8 as size_bytes, sha256, manifest, error, created_at, completed_at, expires_at, revoked_at, revoked_reason, storage_kind, storage_key";
 
 function toView(row: Record<string, unknown>): ExportView {
   const { storage_key: _key, ...rest } = row;
-  return { ...(rest as unknown as ExportView), created_at: iso(row.created_at) as string, completed_at: iso(row.completed_at), expires_at: iso(row.expires_at) };
+  return { ...(rest as unknown as ExportView), created_at: iso(row.created_at) as string, completed_at: iso(row.completed_at), expires_at: iso(row.expires_at), revoked_at: iso(row.revoked_at) };
 }
 
 /** The storage key of a completed export (never shown to clients). */
@@ -102,10 +105,36 @@ function writeChunk(stream: NodeJS.WritableStream, chunk: Buffer | string): Prom
   });
 }
 
-/** The export job: streams every table to NDJSON, then one tar.gz with a manifest. Safe to re-run. */
-export async function buildExport(engine: Engine, workspaceId: string, exportId: string, store: ArchiveStore, options: { batch?: number; linkExpiryDays?: number } = {}): Promise<{ size_bytes: number; sha256: string }> {
+export interface BuildOptions {
+  batch?: number;
+  linkExpiryDays?: number;
+  /** Test seam: runs after each table is written (an erasure can commit here, as it could in production). */
+  afterTable?: (table: string) => Promise<void>;
+}
+
+/**
+ * The export job: streams every table to NDJSON, then one tar.gz with a manifest. Safe to re-run.
+ * Each page is read in its own transaction, so an erasure committing mid-build would leave the erased
+ * person in the tables read before it: the build completes only if the export's erasure_epoch (bumped by
+ * every erasure under a row lock) is still the one it started with, else it discards the archive and
+ * builds again from data read after the erasure.
+ */
+export async function buildExport(engine: Engine, workspaceId: string, exportId: string, store: ArchiveStore, options: BuildOptions = {}): Promise<{ size_bytes: number; sha256: string; rebuilt: number }> {
+  for (let rebuilt = 0; rebuilt < 3; rebuilt++) {
+    const built = await buildOnce(engine, workspaceId, exportId, store, options);
+    if (built) return { ...built, rebuilt };
+  }
+  throw new Error("erasures kept invalidating this export while it was built; it will be retried");
+}
+
+async function buildOnce(engine: Engine, workspaceId: string, exportId: string, store: ArchiveStore, options: BuildOptions): Promise<{ size_bytes: number; sha256: string } | undefined> {
   const batch = options.batch ?? 1000;
-  await withTenant(engine, workspaceId, (tx) => tx.query("update export_jobs set status = 'running', started_at = coalesce(started_at, now()) where workspace_id = $1 and id = $2", [workspaceId, exportId]));
+  const [started] = await withTenant(engine, workspaceId, (tx) =>
+    tx.query<{ erasure_epoch: number }>("update export_jobs set status = 'running', started_at = coalesce(started_at, now()) where workspace_id = $1 and id = $2 returning erasure_epoch", [workspaceId, exportId]),
+  );
+  if (!started) throw new AppError("not_found", `export ${exportId} not found`);
+  const epoch = started.erasure_epoch;
+  const current = async () => (await withTenant(engine, workspaceId, (tx) => tx.query<{ erasure_epoch: number }>("select erasure_epoch from export_jobs where workspace_id = $1 and id = $2", [workspaceId, exportId])))[0]?.erasure_epoch === epoch;
   const work = mkdtempSync(join(tmpdir(), "causeloop-export-"));
   try {
     const files: { name: string; file: string; rows: number; bytes: number; sha256: string }[] = [];
@@ -130,6 +159,7 @@ export async function buildExport(engine: Engine, workspaceId: string, exportId:
       }
       await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
       files.push({ name: table.name, file: `${table.name}.ndjson`, rows, bytes, sha256: hash.digest("hex") });
+      await options.afterTable?.(table.name);
     }
     const manifest = { format: "causeloop-export-v1", export_id: exportId, workspace_id: workspaceId, created_at: new Date().toISOString(), tables: files.map(({ name, file, rows, bytes, sha256 }) => ({ name, file, rows, bytes, sha256 })) };
     const partial = join(work, `${exportId}.tar.gz`);
@@ -155,15 +185,23 @@ export async function buildExport(engine: Engine, workspaceId: string, exportId:
     });
     const size = statSync(partial).size;
     const sha256 = archiveHash.digest("hex");
+    if (!(await current())) return undefined; // an erasure committed while the tables were read
     const key = await store.put(partial, workspaceId, exportId);
-    await withTenant(engine, workspaceId, async (tx) => {
-      await tx.query(
+    const completed = await withTenant(engine, workspaceId, async (tx) => {
+      // The epoch in the WHERE clause: an erasure holding the row waits us out, then the row no longer matches.
+      const [row] = await tx.query(
         `update export_jobs set status = 'completed', size_bytes = $3, sha256 = $4, manifest = $5::jsonb, storage_key = $6, file_name = $7, completed_at = now(),
-                expires_at = now() + make_interval(days => $8), storage_kind = $9 where workspace_id = $1 and id = $2`,
-        [workspaceId, exportId, size, sha256, JSON.stringify(manifest), key, `${exportId}.tar.gz`, options.linkExpiryDays ?? 7, store.kind],
+                expires_at = now() + make_interval(days => $8), storage_kind = $9 where workspace_id = $1 and id = $2 and erasure_epoch = $10 returning id`,
+        [workspaceId, exportId, size, sha256, JSON.stringify(manifest), key, `${exportId}.tar.gz`, options.linkExpiryDays ?? 7, store.kind, epoch],
       );
+      if (!row) return false;
       await tx.query("insert into compliance_log (workspace_id, id, kind, details) values ($1, $2, 'export.completed', $3::jsonb)", [workspaceId, newId("cpl"), JSON.stringify({ export_id: exportId, size_bytes: size, sha256, tables: files.map((f) => ({ name: f.name, rows: f.rows })) })]);
+      return true;
     });
+    if (!completed) {
+      await store.remove(key);
+      return undefined;
+    }
     return { size_bytes: size, sha256 };
   } finally {
     rmSync(work, { recursive: true, force: true });

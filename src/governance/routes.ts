@@ -9,6 +9,7 @@ import { AppError } from "../errors.ts";
 import { certificate, getRequest, listRequests, submitRequest, transition, type RtbfKeys } from "./rtbf.ts";
 import { exportStorageKey, getExport, listExports, requestExport, type ExportView } from "./exports.ts";
 import type { ArchiveStore } from "./storage.ts";
+import { downloadableExport } from "./export-revocation.ts";
 import type { TenantDoor } from "../db/tenant.ts";
 
 type Tx = Parameters<Parameters<TenantDoor>[1]>[0];
@@ -42,7 +43,7 @@ export function exportDownloadRoutes(exports: ExportDeps) {
     "/v1/exports/:id/download",
     async ({ params, query }) => {
       if (!exports.links.verify(query.ws, params.id, query.exp, query.sig)) throw new AppError("forbidden", "the download link is invalid or has expired; ask for a new one");
-      const [view, key] = await exports.door(query.ws, async (tx) => [await getExport(tx, query.ws, params.id), await exportStorageKey(tx, query.ws, params.id)] as const);
+      const { view, key } = await exports.door(query.ws, (tx) => downloadableExport(tx, query.ws, params.id));
       const file = key && exports.store.kind === "local" ? Bun.file(key) : undefined;
       if (view.status !== "completed" || !file || !(await file.exists())) throw new AppError("not_found", `export ${params.id} is not available`);
       return new Response(file, { headers: { "content-type": "application/gzip", "content-disposition": `attachment; filename="${params.id}.tar.gz"`, "x-content-sha256": view.sha256 ?? "" } });

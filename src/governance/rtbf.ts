@@ -12,6 +12,10 @@ import type { Actor } from "../incidents/service.ts";
 import type { Signer } from "../audit/signing.ts";
 import { ERASURE_MAP } from "./erasure-map.ts";
 import { loadServerKey, type ServerKeySource } from "../secrets/server-keys.ts";
+import { enqueue } from "../jobs/queue.ts";
+import type { ArchiveStore } from "./storage.ts";
+import { revokeExportsForErasure } from "./export-revocation.ts";
+import { erasedTables } from "./vacuum.ts";
 
 export type RtbfStatus = "received" | "verifying" | "approved" | "processing" | "completed" | "rejected" | "on_hold";
 
@@ -58,15 +62,19 @@ export interface RtbfView {
   decided_at: string | null;
   completed_at: string | null;
   result: unknown;
+  /** pending: the erased values may still sit in dead tuples until the VACUUM of vacuum_tables runs. */
+  vacuum_status: "pending" | "completed" | null;
+  vacuum_tables: string[] | null;
+  vacuumed_at: string | null;
 }
 
-const COLUMNS = "id, subject_ref, mode, status, reason, status_reason, received_at, due_at, decided_at, completed_at, result";
+const COLUMNS = "id, subject_ref, mode, status, reason, status_reason, received_at, due_at, decided_at, completed_at, result, vacuum_status, vacuum_tables, vacuumed_at";
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 function toView(row: Record<string, unknown>): RtbfView {
   const due = new Date(row.due_at as string);
   const open = !["completed", "rejected"].includes(row.status as string);
-  return { ...(row as unknown as RtbfView), received_at: iso(row.received_at) as string, due_at: due.toISOString(), decided_at: iso(row.decided_at), completed_at: iso(row.completed_at), overdue: open && due.getTime() < Date.now() };
+  return { ...(row as unknown as RtbfView), received_at: iso(row.received_at) as string, due_at: due.toISOString(), decided_at: iso(row.decided_at), completed_at: iso(row.completed_at), vacuumed_at: iso(row.vacuumed_at), overdue: open && due.getTime() < Date.now() };
 }
 
 async function load(tx: Tx, workspaceId: string, id: string): Promise<RtbfView & { subject_email: string | null }> {
@@ -123,7 +131,7 @@ export async function transition(tx: Tx, actor: Actor, id: string, to: "verifyin
 }
 
 /** Approve: the request moves to processing (committed), then the erasure runs. */
-export async function approve(engine: Engine, keys: RtbfKeys, actor: Actor, id: string): Promise<RtbfView> {
+export async function approve(engine: Engine, keys: RtbfKeys, store: ArchiveStore, actor: Actor, id: string): Promise<RtbfView> {
   await withTenant(engine, actor.workspaceId, async (tx) => {
     const current = await load(tx, actor.workspaceId, id);
     if (!TRANSITIONS[current.status].includes("approved")) throw new AppError("conflict", `a ${current.status} request cannot be approved`, { status: current.status });
@@ -131,14 +139,16 @@ export async function approve(engine: Engine, keys: RtbfKeys, actor: Actor, id: 
     await record(tx, actor, id, current.subject_ref, current.status, "approved");
     await record(tx, actor, id, current.subject_ref, "approved", "processing");
   });
-  return executeErasure(engine, keys, actor, id);
+  return executeErasure(engine, keys, store, actor, id);
 }
 
 /**
  * The erasure itself, in one transaction through the tenant door, ending in `completed` with a signed
  * certificate. Idempotent: re-running it on a processing request (after a crash) finishes the job.
+ * It also deletes every export archive of the workspace (a copy of the person's data) and queues the
+ * VACUUM of the tables it touched (which cannot run inside this transaction).
  */
-export async function executeErasure(engine: Engine, keys: RtbfKeys, actor: Actor, id: string, hooks: { afterTable?: (table: string) => Promise<void> } = {}): Promise<RtbfView> {
+export async function executeErasure(engine: Engine, keys: RtbfKeys, store: ArchiveStore, actor: Actor, id: string, hooks: { afterTable?: (table: string) => Promise<void> } = {}): Promise<RtbfView> {
   return withTenant(engine, actor.workspaceId, async (tx) => {
     const request = await load(tx, actor.workspaceId, id);
     if (request.status === "completed") return getRequest(tx, actor.workspaceId, id);
@@ -168,6 +178,9 @@ export async function executeErasure(engine: Engine, keys: RtbfKeys, actor: Acto
       const [gone] = await tx.query<{ deleted: boolean }>("select auth_erase_user_if_orphaned($1) as deleted", [userId]);
       accountDeleted = Boolean(gone?.deleted);
     }
+    const exports = await revokeExportsForErasure(tx, store, actor, id);
+    const vacuumTables = erasedTables(results, accountDeleted);
+    await enqueue(tx, actor.workspaceId, "rtbf.vacuum", { request_id: id });
     const completedAt = new Date().toISOString();
     const certificate = await signCertificate(keys.signer, {
       request_id: id,
@@ -177,9 +190,18 @@ export async function executeErasure(engine: Engine, keys: RtbfKeys, actor: Acto
       completed_at: completedAt,
       account_deleted: accountDeleted,
       erased: results,
+      // Archives deleted from storage (their links now answer 410), and builds restarted without the person.
+      exports_removed: exports.removed,
+      exports_invalidated: exports.invalidated,
+      // Dead tuples: vacuumed after this commit (see the request's vacuum_status); WAL and backups age out.
+      vacuum_scheduled: vacuumTables,
     });
-    const result = { erased: results, account_deleted: accountDeleted };
-    await tx.query("update rtbf_requests set status = 'completed', completed_at = $3, subject_email = null, result = $4::jsonb, certificate = $5 where workspace_id = $1 and id = $2", [actor.workspaceId, id, completedAt, JSON.stringify(result), certificate]);
+    const result = { erased: results, account_deleted: accountDeleted, exports_removed: exports.removed, exports_invalidated: exports.invalidated };
+    await tx.query(
+      `update rtbf_requests set status = 'completed', completed_at = $3, subject_email = null, result = $4::jsonb, certificate = $5,
+              vacuum_status = 'pending', vacuum_tables = array(select jsonb_array_elements_text($6::jsonb)) where workspace_id = $1 and id = $2`,
+      [actor.workspaceId, id, completedAt, JSON.stringify(result), certificate, JSON.stringify(vacuumTables)],
+    );
     await record(tx, actor, id, request.subject_ref, "processing", "completed", { rows: results.reduce((a, r) => a + r.rows, 0) });
     return getRequest(tx, actor.workspaceId, id);
   });
@@ -200,13 +222,13 @@ export async function certificate(tx: Tx, workspaceId: string, id: string): Prom
 }
 
 /** Finishes erasures left in processing (a crash mid-way): the scheduler's rtbf job. */
-export async function resumeProcessing(engine: Engine, keys: RtbfKeys): Promise<{ resumed: number }> {
+export async function resumeProcessing(engine: Engine, keys: RtbfKeys, store: ArchiveStore): Promise<{ resumed: number }> {
   let resumed = 0;
   const workspaces = await engine.query<{ id: string }>("select active_workspace_ids() as id");
   for (const { id: ws } of workspaces) {
     const pending = await withTenant(engine, ws, (tx) => tx.query<{ id: string }>("select id from rtbf_requests where workspace_id = $1 and status = 'processing'", [ws]));
     for (const { id } of pending) {
-      await executeErasure(engine, keys, { workspaceId: ws, actorId: "system:scheduler", actorType: "system", context: {} }, id);
+      await executeErasure(engine, keys, store, { workspaceId: ws, actorId: "system:scheduler", actorType: "system", context: {} }, id);
       resumed++;
     }
   }

@@ -8,10 +8,15 @@ import { buildExport, expireExports } from "../governance/exports.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { ArchiveStore } from "../governance/storage.ts";
 import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
+import { runVacuumJob, type MaintenanceConnection } from "../governance/vacuum.ts";
 
-/** Queue handlers: each runs one job of its kind (the worker retries with backoff). */
-export function jobHandlers(engine: Engine, config: Pick<Config, "exportRetentionDays">, store: ArchiveStore): Record<string, JobHandler> {
+/**
+ * Queue handlers: each runs one job of its kind (the worker retries with backoff). `maintenance` is a
+ * connection owning the tables (VACUUM after an erasure); without it, erasures wait for `rtbf vacuum`.
+ */
+export function jobHandlers(engine: Engine, config: Pick<Config, "exportRetentionDays">, store: ArchiveStore, maintenance?: MaintenanceConnection): Record<string, JobHandler> {
   return {
+    "rtbf.vacuum": (job) => runVacuumJob(engine, maintenance, job.workspace_id, String(job.payload.request_id)),
     "export.build": async (job) => {
       const exportId = String(job.payload.export_id);
       try {
@@ -39,7 +44,7 @@ export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCro
       cron: "*/5 * * * *",
       description: "Finish erasures left in processing (a crash or restart mid-way)",
       runAtStart: true,
-      run: async () => resumeProcessing(engine, await rtbfKeys()),
+      run: async () => resumeProcessing(engine, await rtbfKeys(), store),
     },
     {
       name: "retention",

@@ -6,6 +6,7 @@ import { acquireDataDirLock, type DataDirLock } from "../db/lock.ts";
 import { migrate, schemaIsCurrent } from "../db/migrate.ts";
 import { checkRole, setupAppRole } from "../db/system.ts";
 import type { Logger } from "../log.ts";
+import { vacuumFull, type MaintenanceConnection } from "../governance/vacuum.ts";
 
 export interface OpenDatabase {
   engine: Engine;
@@ -93,4 +94,25 @@ export async function openOwner(config: Config): Promise<Engine> {
     throw new AppError("config_invalid", "DATABASE_OWNER_URL is not set: migrations, role setup and onboarding need the owner connection on PostgreSQL");
   }
   return openPostgres(config.databaseOwnerUrl, 2, "causeloop-operator");
+}
+
+/**
+ * serve's connection for maintenance the runtime role may not do (VACUUM after an erasure): PGlite's one
+ * connection; on PostgreSQL the owner connection, opened for each use, when DATABASE_OWNER_URL is set.
+ */
+export function maintenanceConnection(config: Config, engine: Engine): MaintenanceConnection | undefined {
+  const full = vacuumFull(config.rtbfVacuum, config.engine);
+  if (config.engine === "pglite") return { full, run: (fn) => fn(engine) };
+  if (!config.databaseOwnerUrl) return undefined;
+  return {
+    full,
+    run: async (fn) => {
+      const owner = await openOwner(config);
+      try {
+        return await fn(owner);
+      } finally {
+        await owner.close();
+      }
+    },
+  };
 }

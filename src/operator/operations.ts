@@ -14,6 +14,7 @@ import { archiveStore } from "../governance/storage.ts";
 import { exportLinks } from "../governance/export-links.ts";
 import { loadJwtKeys } from "../identity/jwt.ts";
 import { approve, getRequest, loadRtbfKeys, transition } from "../governance/rtbf.ts";
+import { vacuumFull, vacuumPendingErasures } from "../governance/vacuum.ts";
 import { jobStatuses, lastRuns, Scheduler } from "../jobs/scheduler.ts";
 import { scheduledJobs } from "../jobs/registry.ts";
 import { silentLogger } from "../log.ts";
@@ -228,11 +229,20 @@ export const operations = {
       const actor = { workspaceId: ws, actorId: String(args.actor ?? "operator"), actorType: "operator" as const, context: {} };
       if (args.decision === "approve") {
         const keys = await loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, await signer());
-        return approve(engine, keys, actor, id);
+        await approve(engine, keys, exportStore(config), actor, id);
+        // The operator's connection owns the tables: vacuum now rather than wait for serve's worker. A
+        // failure leaves the request's vacuum pending (shown by `rtbf show`), the erasure itself is done.
+        await vacuumPendingErasures(engine, { requestId: id, actor: actor.actorId, full: vacuumFull(config.rtbfVacuum, config.engine) }).catch(() => undefined);
+        return withTenant(engine, ws, (tx) => getRequest(tx, ws, id));
       }
       const to = args.decision === "reject" ? "rejected" : args.decision === "hold" ? "on_hold" : "verifying";
       return withTenant(engine, ws, (tx) => transition(tx, actor, id, to, args.reason as string | undefined));
     },
+  },
+  "rtbf.vacuum": {
+    needs: "owner",
+    // Each vacuumed request gets its own audit row and compliance-log entry in its workspace.
+    run: ({ engine, config }, args) => vacuumPendingErasures(engine, { requestId: args.id as string | undefined, actor: String(args.actor), full: args.full === true || vacuumFull(config.rtbfVacuum, config.engine) }),
   },
   "audit.operator-log": {
     needs: "owner",
@@ -255,11 +265,15 @@ export function isOperationName(name: string): name is OperationName {
   return Object.hasOwn(operations, name);
 }
 
+/** The export archive store as `serve` builds it (an erasure deletes archives from it). */
+function exportStore(config: Config) {
+  const jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
+  return archiveStore(config, exportLinks(jwt.current, config.exportLinkMinutes));
+}
+
 function jobsFor({ engine, config, signer }: OperationContext) {
   const embedded = config.engine === "pglite";
-  const jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded });
-  const store = archiveStore(config, exportLinks(jwt.current, config.exportLinkMinutes));
-  return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded }, await signer()), store);
+  return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded }, await signer()), exportStore(config));
 }
 
 /** Appends to the operator log in a transaction of its own (for actions made of several transactions). */

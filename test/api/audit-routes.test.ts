@@ -13,6 +13,9 @@ import * as OTPAuth from "otpauth";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
+import { testExportStore } from "../helpers/exports.ts";
+
+const archives = testExportStore();
 
 interface Ctx {
   ids: Record<string, string>;
@@ -103,7 +106,7 @@ describeEngines("audited routes", (kind) => {
     const d = db;
     const jwt = { current: new TextEncoder().encode("audit-test-jwt-secret-0123456789-abcdefgh"), previous: undefined };
     const rtbfKeys = { hmacKey: await importHmacKey("audit-test-rtbf"), signer };
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, signer, rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, actor, id) }, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, signer, rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) }, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
   });
   afterAll(() => db.dispose());
 

@@ -9,14 +9,16 @@ import { join } from "node:path";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
 import { tenantDoor } from "../../src/db/tenant.ts";
-import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { offboard, onboard, restore, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { exportLinks } from "../../src/governance/export-links.ts";
 import { localStore, s3Store } from "../../src/governance/storage.ts";
 import { Worker } from "../../src/jobs/queue.ts";
 import { jobHandlers } from "../../src/jobs/registry.ts";
 import { EXPORT_TABLES, expireExports } from "../../src/governance/exports.ts";
-import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { createTestDb, describeEngines, ENGINES, type TestDb } from "../helpers/db.ts";
+import { approve, importHmacKey } from "../../src/governance/rtbf.ts";
+import { testSigner } from "../helpers/signer.ts";
 
 function untar(archive: Buffer): Map<string, string> {
   const files = new Map<string, string>();
@@ -90,6 +92,29 @@ describeEngines("tenant export", (kind) => {
     expect(alias.status).toBe(202);
   });
 
+  test("a soft-offboarded tenant's signed download link is refused (403 workspace_disabled) until it is restored", async () => {
+    const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
+    const globex = await onboard(db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, kek);
+    const as = (path: string, method = "GET") => app.fetch(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${globex.admin_token}` } }));
+    const id = ((await (await as("/v1/governance/exports", "POST")).json()) as { id: string }).id;
+    await worker.drain();
+    const view = (await (await as(`/v1/governance/exports/${id}`)).json()) as { status: string; sha256: string; download: { url: string } };
+    expect(view.status).toBe("completed");
+    const link = () => app.fetch(new Request(`http://localhost${view.download.url}`));
+    expect((await link()).status).toBe(200);
+
+    await offboard(db.owner, "globex", "soft", "operator:test");
+    const refused = await link();
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("content-type")).toContain("application/problem+json");
+    expect(((await refused.json()) as { code: string }).code).toBe("workspace_disabled");
+
+    await restore(db.owner, "globex", "operator:test");
+    const served = await link();
+    expect(served.status).toBe(200);
+    expect(new Bun.CryptoHasher("sha256").update(Buffer.from(await served.arrayBuffer())).digest("hex")).toBe(view.sha256);
+  });
+
   test("a job whose worker died is taken over once its lease expires", async () => {
     const requested = (await (await call("POST", "/v1/governance/exports")).json()) as { id: string };
     // What a killed process leaves: the job claimed with a lease, and nobody extending it.
@@ -150,3 +175,36 @@ test("exports to an S3-compatible bucket: the link is a presigned URL and expiry
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+for (const kind of ENGINES) {
+  test(`[${kind}] an erasure deletes the S3 object of an export that held the erased email; its presigned URL stops working`, async () => {
+    const { default: S3rver } = await import("s3rver");
+    const dir = mkdtempSync(join(tmpdir(), "causeloop-s3-"));
+    const s3 = new S3rver({ port: 0, address: "127.0.0.1", directory: dir, silent: true, configureBuckets: [{ name: "exports", configs: [] }] });
+    const { port } = await s3.run();
+    const db = await createTestDb(kind);
+    try {
+      const acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
+      const store = s3Store({ bucket: "exports", endpoint: `http://127.0.0.1:${port}`, region: "us-east-1", accessKeyId: "S3RVER", secretAccessKey: "S3RVER", prefix: "causeloop/" }, 15);
+      const keys = { hmacKey: await importHmacKey("rtbf-s3-key"), signer: await testSigner() };
+      const app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), signer: keys.signer, rtbf: { keys, approve: (actor, id) => approve(db.app, keys, store, actor, id) }, exports: { links: exportLinks(new TextEncoder().encode("s3-link-secret-0123456789"), 15), store, door: tenantDoor(db.app) } });
+      const call = async (method: string, path: string, body?: unknown) => (await app.fetch(new Request(`http://localhost${path}`, { method, body: body ? JSON.stringify(body) : undefined, headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" } }))).json() as Promise<Record<string, unknown>>;
+      await call("POST", "/v1/issues", { title: "Login fails", reporter_email: "s3-subject@example.com" });
+      const id = (await call("POST", "/v1/governance/exports")).id as string;
+      await new Worker(db.app, jobHandlers(db.app, { exportRetentionDays: 7 }, store), silentLogger).drain();
+      const view = (await call("GET", `/v1/governance/exports/${id}`)) as { status: string; download: { url: string } };
+      expect(view.status).toBe("completed");
+      expect(untar(Buffer.from(await (await fetch(view.download.url)).arrayBuffer())).get("issues.ndjson")).toContain("s3-subject@example.com");
+
+      const request = (await call("POST", "/v1/governance/rtbf/requests", { email: "s3-subject@example.com" })).id as string;
+      expect((await call("POST", `/v1/governance/rtbf/requests/${request}/approve`)).status).toBe("completed");
+      expect((await fetch(view.download.url)).status).toBe(404); // the object is gone from the bucket
+      expect(await call("GET", `/v1/governance/exports/${id}`)).toMatchObject({ status: "revoked" });
+      expect((await call("GET", `/v1/governance/rtbf/requests/${request}`)).result).toMatchObject({ exports_removed: [id] });
+    } finally {
+      await db.dispose();
+      await s3.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

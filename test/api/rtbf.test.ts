@@ -13,6 +13,9 @@ import { ERASURE_MAP, NOT_PERSONAL, PERSONAL_COLUMN } from "../../src/governance
 import { newPat } from "../../src/identity/tokens.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
+import { testExportStore } from "../helpers/exports.ts";
+
+const archives = testExportStore();
 
 describeEngines("right to be forgotten", (kind) => {
   let db: TestDb;
@@ -31,7 +34,7 @@ describeEngines("right to be forgotten", (kind) => {
     keys = { hmacKey: await importHmacKey("rtbf-test-key"), signer };
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
     const d = db;
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), signer, rtbf: { keys, approve: (actor, id) => approve(d.app, keys, actor, id) } });
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), signer, rtbf: { keys, approve: (actor, id) => approve(d.app, keys, archives.store, actor, id) } });
   });
   afterAll(() => db.dispose());
 
@@ -110,10 +113,10 @@ describeEngines("right to be forgotten", (kind) => {
     const actor = { workspaceId: acme.workspace_id, actorId: acme.user_id as string, actorType: "user" as const, context: {} };
     await db.app.transaction(async () => {}); // keep the engine warm
     await db.owner.query("update rtbf_requests set status = 'processing' where id = $1", [id]);
-    expect(executeErasure(db.app, keys, actor, id, { afterTable: async (t) => { if (t === "issues") throw new Error("killed"); } })).rejects.toThrow("killed");
+    expect(executeErasure(db.app, keys, archives.store, actor, id, { afterTable: async (t) => { if (t === "issues") throw new Error("killed"); } })).rejects.toThrow("killed");
     expect((await db.owner.query<{ status: string }>("select status from rtbf_requests where id = $1", [id]))[0]?.status).toBe("processing");
     expect((await db.owner.query("select 1 from memberships where user_id = $1", [uid])).length).toBe(1); // rolled back
-    expect(await resumeProcessing(db.app, keys)).toEqual({ resumed: 1 });
+    expect(await resumeProcessing(db.app, keys, archives.store)).toEqual({ resumed: 1 });
     expect((await db.owner.query<{ status: string }>("select status from rtbf_requests where id = $1", [id]))[0]?.status).toBe("completed");
     expect(await db.owner.query("select 1 from users where id = $1", [uid])).toEqual([]);
   });

@@ -22,6 +22,10 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
   expect((await runBinary(["rtbf", "reject", first, "--data-dir", dataDir])).code).toBe(2); // --reason is required
   const approved = await runBinary(["rtbf", "approve", first, "--data-dir", dataDir]);
   expect(approved.stdout).toContain("COMPLETED");
+  // The approval ran inside serve (control socket) on the PGlite connection, which also vacuumed at once.
+  const shown = await runBinary(["rtbf", "show", first, "--data-dir", dataDir]);
+  expect(shown.stdout).toMatch(/vacuum\s+done/);
+  expect(JSON.parse((await runBinary(["rtbf", "vacuum", "--json", "--data-dir", dataDir])).stdout)).toMatchObject({ requests: [] });
   const cert = await (await fetch(`${server.url}/v1/governance/rtbf/requests/${first}/certificate`, { headers })).text();
   writeFileSync(join(dataDir, "cert.json"), cert);
   writeFileSync(join(dataDir, "jwks.json"), await (await fetch(`${server.url}/.well-known/jwks.json`)).text());
@@ -42,11 +46,12 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
   server = await startServe(["--data-dir", dataDir]);
   try {
     let status = "";
-    for (let i = 0; i < 50 && status !== "completed"; i++) {
-      status = ((await (await fetch(`${server.url}/v1/governance/rtbf/requests/${second}`, { headers })).json()) as { status: string }).status;
-      if (status !== "completed") await Bun.sleep(200);
+    for (let i = 0; i < 50 && status !== "completed/completed"; i++) {
+      const view = (await (await fetch(`${server.url}/v1/governance/rtbf/requests/${second}`, { headers })).json()) as { status: string; vacuum_status: string | null };
+      status = `${view.status}/${view.vacuum_status}`;
+      if (status !== "completed/completed") await Bun.sleep(200);
     }
-    expect(status).toBe("completed");
+    expect(status).toBe("completed/completed"); // erased by rtbf.resume, then vacuumed by serve's worker
   } finally {
     expect(await server.stop()).toBe(0);
   }

@@ -10,8 +10,8 @@ const tick = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
 function fakeServices(overrides: Partial<TuiServices> = {}) {
   const calls: string[] = [];
   const rtbf: RtbfRow[] = [
-    { id: "rtbf_late", workspace_id: "ws_a", subject_ref: "a".repeat(64), mode: "erasure", status: "received", reason: "email", status_reason: null, received_at: "2026-10-01T00:00:00Z", due_at: "2026-10-31T00:00:00Z", overdue: true, decided_at: null, completed_at: null, result: null },
-    { id: "rtbf_new", workspace_id: "ws_a", subject_ref: "b".repeat(64), mode: "erasure", status: "received", reason: null, status_reason: null, received_at: "2026-11-20T00:00:00Z", due_at: "2026-12-20T00:00:00Z", overdue: false, decided_at: null, completed_at: null, result: null },
+    { id: "rtbf_late", workspace_id: "ws_a", subject_ref: "a".repeat(64), mode: "erasure", status: "received", reason: "email", status_reason: null, received_at: "2026-10-01T00:00:00Z", due_at: "2026-10-31T00:00:00Z", overdue: true, decided_at: null, completed_at: null, result: null, vacuum_status: null, vacuum_tables: null, vacuumed_at: null },
+    { id: "rtbf_new", workspace_id: "ws_a", subject_ref: "b".repeat(64), mode: "erasure", status: "received", reason: null, status_reason: null, received_at: "2026-11-20T00:00:00Z", due_at: "2026-12-20T00:00:00Z", overdue: false, decided_at: null, completed_at: null, result: null, vacuum_status: null, vacuum_tables: null, vacuumed_at: null },
   ];
   const services: TuiServices = {
     engine: "PGlite (test)",

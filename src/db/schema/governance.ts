@@ -2,7 +2,7 @@
 // audit_checkpoints from 0009_audit_checkpoints.sql, export_jobs.file_name from 0013_job_queue.sql and the operator
 // log from 0014_operator_log.sql).
 import { sql } from "drizzle-orm";
-import { bigint, inet, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, inet, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { workspaces } from "./tenancy.ts";
 
 export const auditLog = pgTable(
@@ -49,6 +49,10 @@ export const exportJobs = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     // 0013_job_queue.sql
     fileName: text("file_name"),
+    // 0018_erasure_reach.sql
+    erasureEpoch: integer("erasure_epoch").notNull().default(0),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    revokedReason: text("revoked_reason"),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
@@ -74,6 +78,10 @@ export const rtbfRequests = pgTable(
     certificate: text("certificate"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    // 0018_erasure_reach.sql
+    vacuumStatus: text("vacuum_status"),
+    vacuumTables: text("vacuum_tables").array(),
+    vacuumedAt: timestamp("vacuumed_at", { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
