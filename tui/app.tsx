@@ -156,7 +156,7 @@ function Tenants({ services, busy, setBusy }: { services: TuiServices; busy: boo
           onCancel={() => done("Onboarding cancelled")}
           onSubmit={(v) =>
             services.onboard({ slug: v.slug ?? "", name: v.name ?? "", adminEmail: v.adminEmail ?? "" }).then(
-              (r) => done(`Onboarded ${r.slug} (workspace ${r.workspace_id}). ADMIN TOKEN, shown once, store it now: ${r.admin_token}`),
+              (r) => done(`Onboarded ${r.slug} (workspace ${r.workspace_id}). ADMIN TOKEN, shown once, store it now: ${r.admin_token}${r.setup_token ? ` SETUP TOKEN (the admin's first password, 7 days): ${r.setup_token}` : ""}`),
               fail,
             )
           }
