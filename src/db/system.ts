@@ -120,6 +120,16 @@ export async function setupAppRole(engine: Engine, options: { password?: string;
       ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${APP_ROLE};
       ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${APP_ROLE};
     `);
+    // The tenant door switches to the app role on the owner connection too (operator commands): a non-superuser
+    // owner needs membership in it. NOINHERIT on the app role keeps the owner's rights from flowing the other way.
+    await tx.exec(`
+      DO $grant$
+      BEGIN
+        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+          EXECUTE format('GRANT %I TO %I', '${APP_ROLE}', current_user);
+        END IF;
+      END $grant$;
+    `);
     // Tenant tables get their grants from protect_tenant_table(); re-apply in case a table was recreated.
     const tables = await tx.query<{ name: string }>(tenantTablesSql);
     for (const t of tables) await tx.query("select protect_tenant_table($1::regclass)", [t.name]);

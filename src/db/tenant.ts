@@ -1,5 +1,8 @@
-// The tenant door: the only way to tenant data. One transaction, one transaction-local setting of
-// app.current_workspace (and in PGlite the switch to the runtime role), then the caller's work.
+// The tenant door: the only way to tenant data. One transaction, one statement setting app.current_workspace
+// and the role (causeloop_app) transaction-locally, then the caller's work. The role switch happens on every
+// engine and every connection: on PGlite's single connection, on PostgreSQL's runtime connection (a no-op, it
+// is that role) and on the owner connection operator commands use, so Row-Level Security is the second line
+// of defence for every face, never skipped because the caller happens to own the tables.
 // Never a session-level SET: the setting dies with the transaction, so a pooled connection carries nothing over.
 import { AppError } from "../errors.ts";
 import type { Engine, Tx } from "./engine.ts";
@@ -17,8 +20,7 @@ export function isWorkspaceId(value: string): boolean {
 export async function withTenant<T>(engine: Engine, workspaceId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (!isWorkspaceId(workspaceId)) throw new AppError("not_found", "workspace not found");
   return engine.transaction(async (tx) => {
-    await tx.query("select set_config('app.current_workspace', $1, true)", [workspaceId]);
-    if (engine.switchRoleInTransactions) await tx.exec(`set local role ${APP_ROLE}`);
+    await tx.query(`select set_config('app.current_workspace', $1, true), set_config('role', '${APP_ROLE}', true)`, [workspaceId]);
     return fn(tx);
   });
 }

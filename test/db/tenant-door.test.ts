@@ -36,6 +36,19 @@ describeEngines("tenant door", (kind) => {
     expect(seen.role[0]?.u).toBe("causeloop_app");
   });
 
+  test("an operator's door over the owner connection runs as causeloop_app under RLS too", async () => {
+    const seen = await withTenant(db.owner, a.workspaceId, async (tx) => ({
+      role: await tx.query<{ u: string }>("select current_user as u"),
+      issues: await tx.query<{ workspace_id: string }>("select workspace_id from issues"),
+      bRows: await tx.query<{ n: number }>("select count(*)::int as n from issues where workspace_id = $1", [b.workspaceId]),
+    }));
+    expect(seen.role[0]?.u).toBe("causeloop_app");
+    expect(seen.issues.length).toBe(5);
+    expect(seen.bRows[0]?.n).toBe(0);
+    // Outside the door the owner is itself again (the switch was transaction-local).
+    expect((await db.owner.query<{ u: string }>("select current_user as u"))[0]?.u).not.toBe("causeloop_app");
+  });
+
   test("a cross-workspace read by id returns nothing and a write is refused", async () => {
     const bIssue = (await db.owner.query<{ id: string }>("select id from issues where workspace_id = $1 limit 1", [b.workspaceId]))[0]?.id;
     const rows = await withTenant(db.app, a.workspaceId, (tx) => tx.query("select * from issues where id = $1", [bIssue]));
