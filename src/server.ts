@@ -8,10 +8,11 @@ import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName, runInProcess } from "./operator/operations.ts";
 import { AppError } from "./errors.ts";
 import { tenantDoor, withoutTenant } from "./db/tenant.ts";
-import { loadJwtKeys, type JwtKeys } from "./identity/jwt.ts";
+import type { JwtKeys } from "./identity/jwt.ts";
+import { loadServerKeys } from "./keys.ts";
 import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
-import { loadSigner, type Signer } from "./audit/signing.ts";
+import type { Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
 import { checkpointOperatorLog } from "./audit/operator-log.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
@@ -19,7 +20,7 @@ import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
 import { Worker } from "./jobs/queue.ts";
 import { exportLinks } from "./governance/export-links.ts";
 import { archiveStore } from "./governance/storage.ts";
-import { approve, loadRtbfKeys, type RtbfKeys } from "./governance/rtbf.ts";
+import { approve, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningServer {
@@ -37,16 +38,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let signer: Signer;
   let jwt: JwtKeys;
   let rtbfKeys: RtbfKeys;
+  let exportLinkKey: Uint8Array;
   try {
     kek = await openKeyRing(config, db.engine);
-    signer = await loadSigner({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
-    jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
-    rtbfKeys = await loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, signer);
+    ({ signer, jwt, rtbf: rtbfKeys, exportLinkKey } = await loadServerKeys(config, db.engine));
   } catch (error) {
     await db.close();
     throw error;
   }
-  const links = exportLinks(jwt.current, config.exportLinkMinutes);
+  const links = exportLinks(exportLinkKey, config.exportLinkMinutes);
   const store = archiveStore(config, links);
   const app = createApp({
     logger,

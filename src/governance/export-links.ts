@@ -1,6 +1,13 @@
 // Download links for finished exports: an HMAC-signed URL the binary itself serves, valid for a short time
 // (CAUSELOOP_EXPORT_LINK_MINUTES, 15 by default). The signature binds workspace, export and expiry.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { loadServerKey, type ServerKeySource } from "../secrets/server-keys.ts";
+
+/** The links' own HMAC key (never the access-token secret): CAUSELOOP_EXPORT_LINK_KEY(_FILE), else export-link.key. */
+export function loadExportLinkKey(source: ServerKeySource): Uint8Array {
+  const secret = loadServerKey(source, "CAUSELOOP_EXPORT_LINK_KEY", "export-link.key", () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"));
+  return new TextEncoder().encode(secret);
+}
 
 export interface ExportLinks {
   path(workspaceId: string, exportId: string, now?: Date): { path: string; expires_at: string };

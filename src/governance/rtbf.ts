@@ -34,9 +34,11 @@ export interface RtbfKeys {
   signer: Signer;
 }
 
+export const RTBF_KEY_FILE = "rtbf.key";
+
 /** The HMAC key turning emails into subject refs: CAUSELOOP_RTBF_KEY(_FILE), else the data dir's rtbf.key. */
 export async function loadRtbfKeys(source: ServerKeySource, signer: Signer): Promise<RtbfKeys> {
-  const secret = loadServerKey(source, "CAUSELOOP_RTBF_KEY", "rtbf.key", () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"));
+  const secret = loadServerKey(source, "CAUSELOOP_RTBF_KEY", RTBF_KEY_FILE, () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"));
   return { hmacKey: await importHmacKey(secret), signer };
 }
 

@@ -12,14 +12,14 @@ import { seedDemo } from "../tenancy/demo.ts";
 import { runRetention } from "../governance/retention.ts";
 import { archiveStore } from "../governance/storage.ts";
 import { exportLinks } from "../governance/export-links.ts";
-import { loadJwtKeys } from "../identity/jwt.ts";
-import { approve, getRequest, loadRtbfKeys, transition } from "../governance/rtbf.ts";
+import { loadServerKeys, type ServerKeys } from "../keys.ts";
+import { approve, getRequest, transition } from "../governance/rtbf.ts";
 import { vacuumFull, vacuumPendingErasures } from "../governance/vacuum.ts";
 import { jobStatuses, lastRuns, Scheduler } from "../jobs/scheduler.ts";
 import { scheduledJobs } from "../jobs/registry.ts";
 import { silentLogger } from "../log.ts";
 import { withTenant } from "../db/tenant.ts";
-import { loadSigner, type Signer } from "../audit/signing.ts";
+import type { Signer } from "../audit/signing.ts";
 import { createCheckpoint, verifyWorkspace } from "../audit/trail.ts";
 import { exportAudit } from "../audit/export.ts";
 import { appendOperatorLog, checkpointOperatorLog, listOperatorLog, OPERATOR_STREAM, operatorIdentity, verifyOperatorLog, type OperatorEntry } from "../audit/operator-log.ts";
@@ -188,12 +188,12 @@ export const operations = {
   },
   "jobs.list": {
     needs: "owner",
-    run: async (ctx) => ({ jobs: await jobStatuses(ctx.engine, ctx.scheduler?.().jobs ?? jobsFor(ctx)), recent: await lastRuns(ctx.engine, 20) }),
+    run: async (ctx) => ({ jobs: await jobStatuses(ctx.engine, ctx.scheduler?.().jobs ?? (await jobsFor(ctx))), recent: await lastRuns(ctx.engine, 20) }),
   },
   "jobs.run": {
     needs: "owner",
     run: async (ctx, args) => {
-      const s = ctx.scheduler?.() ?? new Scheduler(ctx.engine, jobsFor(ctx), silentLogger);
+      const s = ctx.scheduler?.() ?? new Scheduler(ctx.engine, await jobsFor(ctx), silentLogger);
       const run = await s.runNow(String(args.name));
       await logged(ctx.engine, { action: "job.run", actor: String(args.actor), targetType: "job", targetId: String(args.name), after: { outcome: run?.outcome ?? "skipped", counts: run?.counts ?? null, error: run?.error ?? null } });
       if (run?.outcome === "failed") throw new AppError("internal", `job ${args.name} failed: ${run.error}`);
@@ -228,8 +228,8 @@ export const operations = {
       const ws = await rtbfWorkspace(engine, id);
       const actor = { workspaceId: ws, actorId: String(args.actor ?? "operator"), actorType: "operator" as const, context: {} };
       if (args.decision === "approve") {
-        const keys = await loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }, await signer());
-        await approve(engine, keys, exportStore(config), actor, id);
+        const keys = await loadServerKeys(config, engine);
+        await approve(engine, keys.rtbf, exportStore(config, keys), actor, id);
         // The operator's connection owns the tables: vacuum now rather than wait for serve's worker. A
         // failure leaves the request's vacuum pending (shown by `rtbf show`), the erasure itself is done.
         await vacuumPendingErasures(engine, { requestId: id, actor: actor.actorId, full: vacuumFull(config.rtbfVacuum, config.engine) }).catch(() => undefined);
@@ -266,14 +266,13 @@ export function isOperationName(name: string): name is OperationName {
 }
 
 /** The export archive store as `serve` builds it (an erasure deletes archives from it). */
-function exportStore(config: Config) {
-  const jwt = loadJwtKeys({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" });
-  return archiveStore(config, exportLinks(jwt.current, config.exportLinkMinutes));
+function exportStore(config: Config, keys: ServerKeys) {
+  return archiveStore(config, exportLinks(keys.exportLinkKey, config.exportLinkMinutes));
 }
 
-function jobsFor({ engine, config, signer }: OperationContext) {
-  const embedded = config.engine === "pglite";
-  return scheduledJobs(engine, config, async () => loadRtbfKeys({ env: process.env, dataDir: config.dataDir, embedded }, await signer()), exportStore(config));
+async function jobsFor({ engine, config }: OperationContext) {
+  const keys = await loadServerKeys(config, engine);
+  return scheduledJobs(engine, config, async () => keys.rtbf, exportStore(config, keys));
 }
 
 /** Appends to the operator log in a transaction of its own (for actions made of several transactions). */
@@ -291,9 +290,9 @@ async function rtbfWorkspace(engine: Engine, id: string): Promise<string> {
   return row.workspace_id;
 }
 
-function lazySigner(config: Config): () => Promise<Signer> {
+function lazySigner(config: Config, engine: Engine): () => Promise<Signer> {
   let signer: Promise<Signer> | undefined;
-  return () => (signer ??= loadSigner({ env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite" }));
+  return () => (signer ??= loadServerKeys(config, engine).then((keys) => keys.signer));
 }
 
 function lazyKek(config: Config, engine: Engine): () => Promise<LocalKeyRing> {
@@ -315,7 +314,7 @@ export async function runOperation(config: Config, name: OperationName, givenArg
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, args);
     const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });
     try {
-      return await op.run({ engine: db.engine, config, kek: lazyKek(config, db.engine), signer: lazySigner(config) }, args, progress);
+      return await op.run({ engine: db.engine, config, kek: lazyKek(config, db.engine), signer: lazySigner(config, db.engine) }, args, progress);
     } finally {
       await db.close();
     }
@@ -329,7 +328,7 @@ export async function runOperation(config: Config, name: OperationName, givenArg
             throw new AppError("config_invalid", "DATABASE_URL is not set");
           })();
   try {
-    return await op.run({ engine, config, kek: lazyKek(config, engine), signer: lazySigner(config) }, args, progress);
+    return await op.run({ engine, config, kek: lazyKek(config, engine), signer: lazySigner(config, engine) }, args, progress);
   } finally {
     await engine.close();
   }
@@ -369,7 +368,7 @@ export function operatorSession(config: Config, idleMs = 1500): OperatorSession 
     const args = withActor(givenArgs);
     if (!held) {
       const db = await openEmbedded(config, "command", { migrate: false });
-      held = { db, ctx: { engine: db.engine, config, kek: lazyKek(config, db.engine), signer: lazySigner(config) }, migrated: false };
+      held = { db, ctx: { engine: db.engine, config, kek: lazyKek(config, db.engine), signer: lazySigner(config, db.engine) }, migrated: false };
     }
     try {
       if (op.migrateFirst && !held.migrated) {

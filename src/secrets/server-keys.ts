@@ -1,5 +1,6 @@
-// Server-held keys other than the master key (the audit signing key, later the JWT and RTBF keys): from an
-// environment variable, a *_FILE variable, or (embedded mode) a file in the data dir generated with mode 0600.
+// Server-held keys other than the master key (audit signing, access tokens, RTBF subject refs, export links),
+// one key per purpose: from an environment variable, a *_FILE variable, or a file in the data dir generated
+// with mode 0600 — unless the database already holds what the lost key made (see `dependents`).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppError } from "../errors.ts";
@@ -8,6 +9,12 @@ export interface ServerKeySource {
   env: Record<string, string | undefined>;
   dataDir: string;
   embedded: boolean;
+  /**
+   * What in the database depends on each key file, by file name (e.g. "audit-signing.key": "signed audit
+   * checkpoints"). A key with dependents is never generated afresh: a lost file must fail loudly, since a new
+   * key would make everything signed or derived with the old one look forged or unrelated.
+   */
+  dependents?: Record<string, string | undefined>;
 }
 
 /** The key's text; `generate` makes a new one when the data-dir file is absent (embedded, or no variable set). */
@@ -23,6 +30,10 @@ export function loadServerKey(source: ServerKeySource, variable: string, fileNam
     }
   }
   const path = join(source.dataDir, fileName);
+  const dependents = source.dependents?.[fileName];
+  if (!existsSync(path) && dependents) {
+    throw new AppError("config_invalid", `the key file ${path} is missing, but ${dependents} made with it exist: restore that file (or set ${variable} or ${variable}_FILE); a new key would not match them`);
+  }
   if (!existsSync(path)) {
     mkdirSync(source.dataDir, { recursive: true, mode: 0o700 });
     try {
