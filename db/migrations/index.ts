@@ -14,6 +14,7 @@ import m0012 from "./0012_erasure.sql" with { type: "text" };
 import m0013 from "./0013_job_queue.sql" with { type: "text" };
 import m0014 from "./0014_operator_log.sql" with { type: "text" };
 import m0015 from "./0015_job_lease_heartbeat.sql" with { type: "text" };
+import m0020 from "./0020_attempt_throttle.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -37,6 +38,7 @@ export const migrations: MigrationSource[] = [
   { name: "0013_job_queue", sql: m0013 },
   { name: "0014_operator_log", sql: m0014 },
   { name: "0015_job_lease_heartbeat", sql: m0015 },
+  { name: "0020_attempt_throttle", sql: m0020 },
 ];
 
 export const referenceSql: string = seedReference;
