@@ -119,10 +119,12 @@ CREATE FUNCTION auth_attempt_settle(p_account text, p_pair text, p_address text,
 AS $$
 BEGIN
   IF NOT p_ok THEN RETURN; END IF;
-  UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key IN (p_account, p_address);
+  -- One row per statement, in auth_attempt_begin's order (account, pair, address): no deadlock between them.
+  UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = p_account;
   UPDATE auth_throttle SET failures = 0, locked_until = NULL, trusted_until = now() + interval '30 days',
       expires_at = now() + interval '30 days'
     WHERE key = p_pair;
+  UPDATE auth_throttle SET failures = greatest(failures - 1, 0) WHERE key = p_address;
 END $$;
 
 REVOKE ALL ON FUNCTION auth_throttle_delay(text, integer), auth_throttle_lock(text), auth_throttle_count(auth_throttle, text),
