@@ -16,6 +16,7 @@ import m0014 from "./0014_operator_log.sql" with { type: "text" };
 import m0015 from "./0015_job_lease_heartbeat.sql" with { type: "text" };
 import m0016 from "./0016_account_identity.sql" with { type: "text" };
 import m0018 from "./0018_erasure_reach.sql" with { type: "text" };
+import m0020 from "./0020_attempt_throttle.sql" with { type: "text" };
 import m0021 from "./0021_key_dependents.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
@@ -42,6 +43,7 @@ export const migrations: MigrationSource[] = [
   { name: "0015_job_lease_heartbeat", sql: m0015 },
   { name: "0016_account_identity", sql: m0016 },
   { name: "0018_erasure_reach", sql: m0018 },
+  { name: "0020_attempt_throttle", sql: m0020 },
   { name: "0021_key_dependents", sql: m0021 },
 ];
 

@@ -34,8 +34,10 @@ export function problemResponse(
   headers: Record<string, string> = {},
 ): Response {
   const body = problemBody(code, detail, requestId, extra);
+  // RFC 9110 Retry-After (delay-seconds) for clients that never read the body.
+  const retryAfter: Record<string, string> = code === "rate_limited" && typeof extra.retry_after === "number" && extra.retry_after > 0 ? { "retry-after": String(Math.ceil(extra.retry_after)) } : {};
   return new Response(JSON.stringify(body), {
     status: body.status,
-    headers: { "content-type": "application/problem+json", "x-request-id": requestId, ...headers },
+    headers: { "content-type": "application/problem+json", "x-request-id": requestId, ...retryAfter, ...headers },
   });
 }

@@ -1,5 +1,6 @@
 // Auth surface: mirrors db/migrations 0002_auth_surface.sql (plus personal_access_tokens.revoked_reason from
-// 0007_tenant_lifecycle.sql, sessions.mfa_verified and auth_throttle from 0010_identity.sql).
+// 0007_tenant_lifecycle.sql, sessions.mfa_verified and auth_throttle from 0010_identity.sql, its trust and
+// expiry from 0020_attempt_throttle.sql).
 import { sql } from "drizzle-orm";
 import { bigint, boolean, inet, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { users, workspaces } from "./tenancy.ts";
@@ -136,10 +137,12 @@ export const userMfaFactors = pgTable("user_mfa_factors", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
 });
 
-/** Brute-force throttling (0010_identity.sql); global, keyed by a sha256. */
+/** Brute-force throttling (0010_identity.sql, 0020_attempt_throttle.sql); global, keyed by a sha256. */
 export const authThrottle = pgTable("auth_throttle", {
   key: text("key").primaryKey(),
   failures: integer("failures").notNull().default(0),
   lastFailureAt: timestamp("last_failure_at", { withTimezone: true }),
   lockedUntil: timestamp("locked_until", { withTimezone: true }),
+  trustedUntil: timestamp("trusted_until", { withTimezone: true }),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull().default(sql`now()`),
 });
