@@ -5,6 +5,7 @@ import { compactVerify, importJWK, type JWK } from "jose";
 import { runOperation } from "../src/operator/operations.ts";
 import type { RtbfView } from "../src/governance/rtbf.ts";
 import { AppError } from "../src/errors.ts";
+import { confirmYes } from "./confirm.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 type Row = RtbfView & { workspace_id: string };
@@ -58,8 +59,13 @@ export function registerRtbf(program: Command): void {
   ] as const) {
     const command = withDatabaseFlags(rtbf.command(`${decision} <id>`)).description(description).option("--json", "machine-readable output");
     if (needsReason) command.requiredOption("--reason <text>", "why (kept with the request and in the compliance log)");
-    command.addHelpText("after", `\nExample:\n  causeloop rtbf ${decision} rtbf_01j...${needsReason ? ' --reason "..."' : ""}`).action(
-      action(async (id: string, flags: CommonFlags & { reason?: string }) => {
+    else command.option("--yes", "do not ask before erasing (required when not on a terminal)");
+    command.addHelpText("after", `\nExample:\n  causeloop rtbf ${decision} rtbf_01j...${needsReason ? ' --reason "..."' : " --yes"}`).action(
+      action(async (id: string, flags: CommonFlags & { reason?: string; yes?: boolean }) => {
+        if (decision === "approve" && !flags.yes) {
+          const request = (await runOperation(configFrom(flags), "rtbf.show", { id })) as Row;
+          await confirmYes(`Erase subject ${request.subject_ref.slice(0, 12)}… of workspace ${request.workspace_id} now (request ${id}, ${request.status}); this cannot be undone?`);
+        }
         const row = (await runOperation(configFrom(flags), "rtbf.decide", { id, decision, reason: flags.reason })) as RtbfView;
         if (flags.json) return printJson(row);
         process.stdout.write(`${id}: ${row.status.toUpperCase()}\n`);

@@ -1,18 +1,10 @@
 // Tenant lifecycle commands: onboard, offboard, workspace add, tenants list|restore|offboardings.
 import type { Command } from "commander";
-import { createInterface } from "node:readline/promises";
 import { runOperation } from "../src/operator/operations.ts";
 import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
 import { AppError } from "../src/errors.ts";
+import { confirmTyped } from "./confirm.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
-
-async function confirmSlug(slug: string, what: string): Promise<void> {
-  if (!process.stdin.isTTY) throw new AppError("bad_request", `${what} needs confirmation: pass --yes when not on a terminal`);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(`${what}. Type the slug "${slug}" to confirm: `);
-  rl.close();
-  if (answer.trim() !== slug) throw new AppError("bad_request", "confirmation did not match; nothing was changed");
-}
 
 export function registerTenants(program: Command): void {
   withDatabaseFlags(program.command("onboard <slug>"))
@@ -50,7 +42,7 @@ export function registerTenants(program: Command): void {
       action(async (slug: string, flags: CommonFlags & { mode: string; yes?: boolean }) => {
         if (flags.mode !== "soft" && flags.mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${flags.mode}")`);
         const config = configFrom(flags);
-        if (!flags.yes) await confirmSlug(slug, flags.mode === "purge" ? `PURGE deletes every row of "${slug}" for good` : `Soft offboarding disables "${slug}" and revokes its tokens`);
+        if (!flags.yes) await confirmTyped(flags.mode === "purge" ? `PURGE deletes every row of "${slug}" for good` : `Soft offboarding disables "${slug}" and revokes its tokens`, slug);
         const record = (await runOperation(config, "offboard", { slug, mode: flags.mode })) as OffboardingRecord;
         if (flags.json) return printJson(record);
         process.stdout.write(`${flags.mode === "purge" ? "purged" : "disabled"} ${slug} (record ${record.id})\n`);

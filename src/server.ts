@@ -17,7 +17,7 @@ import { checkpointDueWorkspaces } from "./audit/trail.ts";
 import { checkpointOperatorLog } from "./audit/operator-log.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
-import { Worker } from "./jobs/queue.ts";
+import { requeueOrphanedJobs, Worker } from "./jobs/queue.ts";
 import { exportLinks } from "./governance/export-links.ts";
 import { archiveStore } from "./governance/storage.ts";
 import { approve, type RtbfKeys } from "./governance/rtbf.ts";
@@ -116,8 +116,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const checkpointTimer = setInterval(checkpoint, 60_000);
   const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, async () => rtbfKeys, store), logger);
   await scheduler.start();
-  // Embedded mode has exactly one process: a job left running belonged to a process that is gone.
-  if (config.engine === "pglite") await db.engine.query("update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'");
+  if (config.engine === "pglite") await requeueOrphanedJobs(db.engine);
   const worker = new Worker(db.engine, jobHandlers(db.engine, config, store, maintenanceConnection(config, db.engine)), logger, { leaseSeconds: config.jobLeaseSeconds });
   worker.start();
 

@@ -3,7 +3,7 @@
 import React, { useCallback, useEffect, useState } from "react";
 import { Box, Text, useApp, useInput } from "ink";
 import type { RtbfRow, TuiServices } from "./services.ts";
-import { Form, Line, Status, useSelection, type Field } from "./components.tsx";
+import { Confirm, Form, Line, Status, useSelection, type Field } from "./components.tsx";
 
 export const SCREENS = ["Overview", "Tenants", "Roles", "Migrations", "RTBF", "Audit", "Jobs"] as const;
 type Screen = (typeof SCREENS)[number];
@@ -114,7 +114,7 @@ function Tenants({ services, busy, setBusy }: { services: TuiServices; busy: boo
   const tenants = useLoad(() => services.tenants());
   const rows = tenants.data ?? [];
   const selected = useSelection(rows.length, !busy);
-  const [mode, setMode] = useState<"onboard" | "purge" | undefined>();
+  const [mode, setMode] = useState<"onboard" | "purge" | "soft" | undefined>();
   const [message, setMessage] = useState<string>();
   const done = (text: string) => {
     setMessage(text);
@@ -129,7 +129,10 @@ function Tenants({ services, busy, setBusy }: { services: TuiServices; busy: boo
       setMode("onboard");
       setBusy(true);
     }
-    if (input === "s" && row) services.offboard(row.slug, "soft").then(() => done(`Disabled ${row.slug}; its tokens are revoked`), fail);
+    if (input === "s" && row) {
+      setMode("soft");
+      setBusy(true);
+    }
     if (input === "p" && row) {
       setMode("purge");
       setBusy(true);
@@ -160,6 +163,16 @@ function Tenants({ services, busy, setBusy }: { services: TuiServices; busy: boo
               fail,
             )
           }
+        />
+      )}
+      {mode === "soft" && rows[selected] && (
+        <Confirm
+          question={`Disable ${rows[selected]?.slug} and revoke every token of its workspaces?`}
+          onYes={() => {
+            const slug = rows[selected]?.slug as string;
+            services.offboard(slug, "soft").then(() => done(`Disabled ${slug}; its tokens are revoked`), fail);
+          }}
+          onNo={() => done("Not disabled")}
         />
       )}
       {mode === "purge" && rows[selected] && (
@@ -247,7 +260,7 @@ function Rtbf({ services, busy, setBusy }: { services: TuiServices; busy: boolea
   const queue = useLoad(() => services.rtbfQueue());
   const rows: RtbfRow[] = queue.data ?? [];
   const selected = useSelection(rows.length, !busy);
-  const [prompt, setPrompt] = useState<"reject" | "hold" | undefined>();
+  const [prompt, setPrompt] = useState<"reject" | "hold" | "approve" | undefined>();
   const [message, setMessage] = useState<string>();
   const finish = (text: string) => {
     setMessage(text);
@@ -259,11 +272,8 @@ function Rtbf({ services, busy, setBusy }: { services: TuiServices; busy: boolea
     const row = rows[selected];
     if (!row) return;
     if (input === "a") {
-      setMessage(`Erasing ${row.id} ...`);
-      services.rtbfDecide(row.id, "approve").then(
-        (r) => finish(`${row.id}: ${r.status.toUpperCase()}; certificate signed for subject ${r.subject_ref.slice(0, 16)}..., ${JSON.stringify((r.result as { erased?: { rows: number }[] } | null)?.erased?.reduce((a, e) => a + e.rows, 0) ?? 0)} rows erased or pseudonymized`),
-        (e: Error) => finish(`ERROR: ${e.message}`),
-      );
+      setPrompt("approve");
+      setBusy(true);
     }
     if (input === "x" || input === "h") {
       setPrompt(input === "x" ? "reject" : "hold");
@@ -286,7 +296,20 @@ function Rtbf({ services, busy, setBusy }: { services: TuiServices; busy: boolea
           <Line>Received {row.received_at.slice(0, 16)}, reason: {row.reason ?? "-"}{row.status_reason ? `; decision: ${row.status_reason}` : ""}</Line>
         </Box>
       )}
-      {prompt && row && (
+      {prompt === "approve" && row && (
+        <Confirm
+          question={`Erase subject ${row.subject_ref.slice(0, 16)}... of workspace ${row.workspace_id} now (${row.id})? This cannot be undone.`}
+          onYes={() => {
+            setMessage(`Erasing ${row.id} ...`);
+            services.rtbfDecide(row.id, "approve").then(
+              (r) => finish(`${row.id}: ${r.status.toUpperCase()}; certificate signed for subject ${r.subject_ref.slice(0, 16)}..., ${JSON.stringify((r.result as { erased?: { rows: number }[] } | null)?.erased?.reduce((a, e) => a + e.rows, 0) ?? 0)} rows erased or pseudonymized`),
+              (e: Error) => finish(`ERROR: ${e.message}`),
+            );
+          }}
+          onNo={() => finish("Not approved")}
+        />
+      )}
+      {(prompt === "reject" || prompt === "hold") && row && (
         <Form
           title={`${prompt === "reject" ? "Reject" : "Hold"} ${row.id}: a reason is required`}
           fields={[{ name: "reason", label: "Reason" }]}

@@ -78,3 +78,18 @@ export function useSelection(count: number, active: boolean): number {
   );
   return Math.min(selected, Math.max(0, count - 1));
 }
+
+/** A y/N question before anything destructive: y runs it, anything else (n, Esc, Enter) cancels. */
+export function Confirm({ question, onYes, onNo }: { question: string; onYes: () => void; onNo: () => void }) {
+  useInput((input, key) => {
+    if (input.toLowerCase() === "y") return onYes();
+    if (key.escape || key.return || input.toLowerCase() === "n") return onNo();
+  });
+  return (
+    <Box borderStyle="round" paddingX={1}>
+      <Text bold wrap="wrap">
+        {question} [y/N]
+      </Text>
+    </Box>
+  );
+}

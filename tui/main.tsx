@@ -9,7 +9,7 @@ import { operatorServices } from "./services.ts";
 export const NO_TTY_HELP = `causeloop tui needs an interactive terminal. The same actions as commands:
   causeloop doctor | tenants list | onboard <slug> --name N --admin-email E | offboard <slug> --mode soft|purge
   causeloop roles check | roles setup | migrate status | migrate
-  causeloop rtbf list | rtbf approve <id> | rtbf reject <id> --reason R | rtbf hold <id> --reason R
+  causeloop rtbf list | rtbf approve <id> --yes | rtbf reject <id> --reason R | rtbf hold <id> --reason R
   causeloop audit verify | jobs list | jobs run <name>`;
 
 export async function runTui(config: Config): Promise<number> {

@@ -1,7 +1,8 @@
 // Right to be forgotten (GDPR Art. 17, 003 "RTBF"): requests keyed by an HMAC of the subject's email, a
 // state machine, an erasure that really executes on both engines (one transaction through the tenant door,
 // so a crash leaves the request in `processing` for the scheduler to finish), and a signed certificate.
-//   received -> verifying -> approved -> processing -> completed
+//   received -> (verifying ->) approved -> processing -> completed   (verifying is optional: approving a
+//   received request is the decision that the identity is established; the README says the same)
 //   received | verifying -> on_hold | rejected;  on_hold -> verifying | approved | rejected
 import type { Engine, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";

@@ -1,7 +1,7 @@
 // The job queue in PostgreSQL (the `jobs` table): enqueue inside the caller's tenant transaction; workers
 // claim due jobs with FOR UPDATE SKIP LOCKED (the same SQL on PGlite, where the single connection makes it
 // trivially exclusive), retry with exponential backoff, and reclaim jobs whose worker died (lease expired).
-import type { Engine, Tx } from "../db/engine.ts";
+import type { Engine, Queryable, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { newId } from "../ids.ts";
 import type { Logger } from "../log.ts";
@@ -24,6 +24,14 @@ export async function enqueue(tx: Tx, workspaceId: string, kind: string, payload
 }
 
 /** Backoff before attempt n+1: 5 s, 10 s, 20 s ... capped at 10 minutes. */
+/**
+ * Embedded mode has exactly one process: a job left `running` belonged to a process that is gone, so it is
+ * queued again at start (several PostgreSQL instances rely on lease expiry instead).
+ */
+export async function requeueOrphanedJobs(engine: Queryable): Promise<void> {
+  await engine.query("update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'");
+}
+
 export const backoffSeconds = (attempts: number) => Math.min(600, 5 * 2 ** Math.max(0, attempts - 1));
 
 export class Worker {

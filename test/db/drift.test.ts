@@ -1,6 +1,6 @@
 // The drizzle mirror matches the migrated database exactly, on both engines, and the check notices drift.
 import { afterEach, expect, test } from "bun:test";
-import { schemaDrift } from "../../src/db/drift.ts";
+import { schemaDrift } from "../helpers/drift.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 let db: TestDb | undefined;

@@ -20,7 +20,10 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
   const listed = JSON.parse((await runBinary(["rtbf", "list", "--json", "--data-dir", dataDir])).stdout) as { id: string; status: string }[];
   expect(listed.map((r) => `${r.id}:${r.status}`)).toEqual([`${first}:received`]);
   expect((await runBinary(["rtbf", "reject", first, "--data-dir", dataDir])).code).toBe(2); // --reason is required
-  const approved = await runBinary(["rtbf", "approve", first, "--data-dir", dataDir]);
+  const unconfirmed = await runBinary(["rtbf", "approve", first, "--data-dir", dataDir]);
+  expect(unconfirmed.code).toBe(2);
+  expect(unconfirmed.stderr).toContain("--yes");
+  const approved = await runBinary(["rtbf", "approve", first, "--yes", "--data-dir", dataDir]);
   expect(approved.stdout).toContain("COMPLETED");
   // The approval ran inside serve (control socket) on the PGlite connection, which also vacuumed at once.
   const shown = await runBinary(["rtbf", "show", first, "--data-dir", dataDir]);

@@ -65,6 +65,8 @@ test("onboard a tenant and approve an erasure request in the console of the comp
     keys("5");
     await waitFor(requestId);
     keys("a");
+    await waitFor("This cannot be undone");
+    keys("y");
     await waitFor(`${requestId}: COMPLETED`);
     keys("q");
     for (let i = 0; i < 50 && tmux("has-session", "-t", session).exitCode === 0; i++) await Bun.sleep(100);

@@ -78,6 +78,17 @@ test("tenants: onboarding form shows the one-time token with a warning; purge ne
   stdin.write("\r");
   await tick();
   expect(calls).toContain("offboard acme purge");
+  stdin.write("s");
+  await tick();
+  expect(lastFrame()).toContain("revoke every token");
+  stdin.write("n");
+  await tick();
+  expect(calls.some((c) => c.includes("soft"))).toBe(false);
+  stdin.write("s");
+  await tick();
+  stdin.write("y");
+  await tick();
+  expect(calls.some((c) => c.includes("soft"))).toBe(true);
 });
 
 test("RTBF queue: overdue marked in words; approve, and reject only with a reason", async () => {
@@ -88,6 +99,16 @@ test("RTBF queue: overdue marked in words; approve, and reject only with a reaso
   await tick();
   expect(lastFrame()).toContain("> rtbf_late RECEIVED   due 2026-10-31 OVERDUE");
   stdin.write("a");
+  await tick();
+  expect(lastFrame()).toContain("Erase subject");
+  expect(lastFrame()).toContain("[y/N]");
+  stdin.write("n");
+  await tick();
+  expect(calls.some((c) => c.startsWith("approve"))).toBe(false);
+  expect(lastFrame()).toContain("Not approved");
+  stdin.write("a");
+  await tick();
+  stdin.write("y");
   await tick();
   expect(calls).toContain("approve rtbf_late");
   expect(lastFrame()).toContain("COMPLETED");

@@ -32,3 +32,11 @@ test("no session-level SET anywhere in the sources", () => {
   const offenders = files("src").filter((f) => /["'`]\s*set\s+(?!local\b)(role|app\.|session)/i.test(readFileSync(f, "utf8")));
   expect(offenders).toEqual([]);
 });
+
+test("faces hold no SQL: no statement in a routes file, the CLI, the console or the server's wiring", () => {
+  const statement = /["'`]\s*(select\s[\s\S]*?\sfrom\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
+  const faces = [...files("src").filter((f) => /routes\.ts$/.test(f) || f.endsWith(join("src", "server.ts"))), ...files("cli"), ...files("tui")];
+  expect(faces.length).toBeGreaterThan(10);
+  const offenders = faces.filter((f) => statement.test(readFileSync(f, "utf8")));
+  expect(offenders).toEqual([]);
+});

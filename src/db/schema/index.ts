@@ -1,4 +1,4 @@
-// The typed drizzle mirror of db/migrations, one file per aggregate. src/db/drift.ts checks it against
+// The typed drizzle mirror of db/migrations, one file per aggregate. test/helpers/drift.ts checks it against
 // the migrated database.
 export * from "./tenancy.ts";
 export * from "./auth.ts";

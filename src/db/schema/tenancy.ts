@@ -1,6 +1,6 @@
 // Global tables, the tenant root and tenancy: mirrors db/migrations 0001_foundation.sql (plus the
 // membership invitation columns of 0010_identity.sql) and the migrator's schema_migrations ledger.
-// db/migrations is the source of truth; src/db/drift.ts reports any difference.
+// db/migrations is the source of truth; test/helpers/drift.ts reports any difference.
 import { sql } from "drizzle-orm";
 import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 

@@ -3,7 +3,7 @@
 // The database side is read from information_schema for the current schema (base tables only).
 import { is, SQL } from "drizzle-orm";
 import { getTableConfig, PgDialect, PgTable, type PgColumn } from "drizzle-orm/pg-core";
-import * as schema from "./schema/index.ts";
+import * as schema from "../../src/db/schema/index.ts";
 
 /** Anything that runs a query and returns rows (an Engine, a transaction, a PGlite adapter). */
 export interface DriftQueryable {
