@@ -2,7 +2,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import cron from "node-cron";
-import { checkUrl, outboundPolicy, parseAllowlist, type OutboundAllowlist } from "./net/policy.ts";
+import { checkUserUrl, outboundPolicy, parseAllowlist, type OutboundAllowlist } from "./net/policy.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -165,7 +165,7 @@ function idpFrom(env: Env, allowlist: OutboundAllowlist): Config["idp"] {
   if (!env.CAUSELOOP_IDP_JWKS_URL) return undefined;
   // The global key set is fetched through the same guard as the tenants' ones: refuse a URL it would refuse.
   try {
-    checkUrl(env.CAUSELOOP_IDP_JWKS_URL, outboundPolicy({ allowlist }));
+    checkUserUrl(env.CAUSELOOP_IDP_JWKS_URL, outboundPolicy({ allowlist }));
   } catch (error) {
     throw new ConfigError(`CAUSELOOP_IDP_JWKS_URL ${(error as Error).message}`);
   }

@@ -10,15 +10,15 @@ import { checkUrl, hostOf, OutboundRefused, type OutboundPolicy } from "./policy
 
 interface Target {
   url: URL;
-  /** The checked address to connect to; undefined for an allowlisted host name (any address allowed). */
-  address: string | undefined;
+  /** The checked addresses to connect to, in order; empty for an allowlisted host name (any address allowed). */
+  addresses: string[];
 }
 
 /** Checks one hop: the URL, then (unless its host is allowlisted by name) every address it resolves to. */
 export async function resolveTarget(raw: string | URL, policy: OutboundPolicy): Promise<Target> {
   const url = checkUrl(raw, policy);
   const host = hostOf(url);
-  if (policy.allowsHost(host) && !isIP(host)) return { url, address: undefined };
+  if (policy.allowsHost(host) && !isIP(host)) return { url, addresses: [] };
   let addresses: string[];
   if (isIP(host)) {
     addresses = [host];
@@ -35,29 +35,43 @@ export async function resolveTarget(raw: string | URL, policy: OutboundPolicy): 
     const range = blockedRange(address);
     if (range && !policy.allowsAddress(address)) throw new OutboundRefused(`host ${host} resolves to ${address}, a ${range} address`);
   }
-  return { url, address: addresses[0] };
+  return { url, addresses };
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
-async function connect(target: Target, init: RequestInit, signal: AbortSignal): Promise<Response> {
+/** One request to one checked address (or, for an allowlisted name, wherever DNS says). */
+function pinnedFetch(target: Target, address: string | undefined, init: RequestInit, signal: AbortSignal): Promise<Response> {
   const headers = new Headers(init.headers);
   const options: BunFetchRequestInit = { ...init, headers, signal, redirect: "manual", keepalive: false };
   let url = target.url;
-  if (target.address && target.address !== hostOf(target.url)) {
+  if (address && address !== hostOf(target.url)) {
     url = new URL(target.url);
-    url.hostname = isIP(target.address) === 6 ? `[${target.address}]` : target.address;
+    url.hostname = isIP(address) === 6 ? `[${address}]` : address;
     headers.set("host", target.url.host);
     if (target.url.protocol === "https:") options.tls = { serverName: target.url.hostname };
   }
-  try {
-    return await fetch(url, options);
-  } catch (error) {
-    if (signal.aborted) throw new OutboundRefused(`request to ${target.url.host} timed out`);
-    // Bun's message names the pinned IP URL; keep only the code.
-    throw new OutboundRefused(`request to ${target.url.host} failed (${(error as { code?: string }).code ?? "network error"})`);
+  return fetch(url, options);
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ConnectionRefused", "FailedToOpenSocket"]);
+
+/** Tries the checked addresses in order (as any client does when one is unreachable). */
+async function connect(target: Target, init: RequestInit, signal: AbortSignal): Promise<Response> {
+  const candidates = target.addresses.length ? target.addresses : [undefined];
+  let code = "network error";
+  for (const address of candidates) {
+    try {
+      return await pinnedFetch(target, address, init, signal);
+    } catch (error) {
+      if (signal.aborted) throw new OutboundRefused(`request to ${target.url.host} timed out`);
+      // Bun's message names the pinned IP URL; keep only the code.
+      code = (error as { code?: string }).code ?? code;
+      if (!UNREACHABLE.has(code)) break; // only a connection never made is retried: a request is sent once
+    }
   }
+  throw new OutboundRefused(`request to ${target.url.host} failed (${code})`);
 }
 
 /** Reads the body up to the cap into a new Response, so no caller can be made to buffer an endless stream. */

@@ -89,8 +89,8 @@ export function hostOf(url: URL): string {
 
 /**
  * The checks that need no DNS: a parseable http(s) URL without credentials, https unless allowlisted, and
- * no literal IP (decimal, octal and hex forms are normalised by the URL parser) or `localhost` name
- * outside the public internet. Returns the parsed URL; throws OutboundRefused.
+ * no literal IP outside the public internet (decimal, octal and hex forms are normalised to dotted IPv4 by
+ * the URL parser before the check). Returns the parsed URL; throws OutboundRefused.
  */
 export function checkUrl(raw: string | URL, policy: OutboundPolicy): URL {
   let url: URL;
@@ -105,11 +105,18 @@ export function checkUrl(raw: string | URL, policy: OutboundPolicy): URL {
   const allowlisted = policy.allowsHost(host);
   if (url.protocol === "http:" && !allowlisted) throw new OutboundRefused("must use https (plain http only for hosts in CAUSELOOP_OUTBOUND_ALLOWLIST)");
   if (allowlisted) return url;
-  if (isIP(host)) {
-    const range = blockedRange(host);
-    if (range) throw new OutboundRefused(`points to ${host}, a ${range} address`);
-  } else if (host === "localhost" || host.endsWith(".localhost")) {
-    throw new OutboundRefused(`points to ${host}, a loopback name`);
-  }
+  const range = isIP(host) ? blockedRange(host) : undefined;
+  if (range) throw new OutboundRefused(`points to ${host}, a ${range} address`);
+  return url;
+}
+
+/**
+ * checkUrl, plus the names that are loopback by definition (`localhost`, `*.localhost`, RFC 6761), for URLs
+ * being stored: refused at once instead of at the first fetch, where DNS resolution refuses them anyway.
+ */
+export function checkUserUrl(raw: string | URL, policy: OutboundPolicy): URL {
+  const url = checkUrl(raw, policy);
+  const host = hostOf(url);
+  if ((host === "localhost" || host.endsWith(".localhost")) && !policy.allowsHost(host)) throw new OutboundRefused(`points to ${host}, a loopback name`);
   return url;
 }

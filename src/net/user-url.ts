@@ -2,12 +2,12 @@
 // clear 422 at once rather than a silent failure later, and credentials never enter the database, a
 // response or the audit trail. Rows stored before this check are redacted when read.
 import { AppError } from "../errors.ts";
-import { checkUrl, OutboundRefused, type OutboundPolicy } from "./policy.ts";
+import { checkUserUrl, OutboundRefused, type OutboundPolicy } from "./policy.ts";
 
 /** Throws validation_failed naming the field when the URL breaks the outbound policy (never echoing it). */
 export function assertUserUrl(raw: string, policy: OutboundPolicy, field: string): void {
   try {
-    checkUrl(raw, policy);
+    checkUserUrl(raw, policy);
   } catch (error) {
     if (error instanceof OutboundRefused) throw new AppError("validation_failed", `${field} ${error.message}`);
     throw error;
