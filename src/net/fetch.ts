@@ -15,7 +15,7 @@ interface Target {
 }
 
 /** Checks one hop: the URL, then (unless its host is allowlisted by name) every address it resolves to. */
-export async function resolveTarget(raw: string | URL, policy: OutboundPolicy): Promise<Target> {
+async function resolveTarget(raw: string | URL, policy: OutboundPolicy): Promise<Target> {
   const url = checkUrl(raw, policy);
   const host = hostOf(url);
   if (policy.allowsHost(host) && !isIP(host)) return { url, addresses: [] };
