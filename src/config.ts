@@ -2,6 +2,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import cron from "node-cron";
+import { checkUserUrl, outboundPolicy, parseAllowlist, type OutboundAllowlist } from "./net/policy.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -58,6 +59,8 @@ export interface Config {
   lockWaitMs: number;
   /** The VACUUM after an erasure: plain, full (rewrites the tables), or auto (full on PGlite, plain on PostgreSQL). */
   rtbfVacuum: "auto" | "plain" | "full";
+  /** Hosts and CIDRs that user-given URLs (webhooks, SSO key sets) may reach although not public, over http too. */
+  outboundAllowlist: OutboundAllowlist;
 }
 
 export interface ConfigOverrides {
@@ -103,6 +106,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_SESSION_ABSOLUTE_DAYS: "30",
   CAUSELOOP_AUDIT_CHECKPOINT_MINUTES: "10",
   CAUSELOOP_RTBF_VACUUM: "auto",
+  CAUSELOOP_OUTBOUND_ALLOWLIST: "empty",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -158,9 +162,22 @@ function cronSetting(raw: string | undefined, name: string, fallback: string): s
   return value;
 }
 
-function idpFrom(env: Env): Config["idp"] {
+function allowlistFrom(env: Env): OutboundAllowlist {
+  try {
+    return parseAllowlist(env.CAUSELOOP_OUTBOUND_ALLOWLIST);
+  } catch (error) {
+    throw new ConfigError(`CAUSELOOP_OUTBOUND_ALLOWLIST: ${(error as Error).message}`);
+  }
+}
+
+function idpFrom(env: Env, allowlist: OutboundAllowlist): Config["idp"] {
   if (!env.CAUSELOOP_IDP_JWKS_URL) return undefined;
-  if (!/^https?:\/\//.test(env.CAUSELOOP_IDP_JWKS_URL)) throw new ConfigError("CAUSELOOP_IDP_JWKS_URL must be an http(s) URL");
+  // The global key set is fetched through the same guard as the tenants' ones: refuse a URL it would refuse.
+  try {
+    checkUserUrl(env.CAUSELOOP_IDP_JWKS_URL, outboundPolicy({ allowlist }));
+  } catch (error) {
+    throw new ConfigError(`CAUSELOOP_IDP_JWKS_URL ${(error as Error).message}`);
+  }
   if (!env.CAUSELOOP_IDP_ISSUER) throw new ConfigError("CAUSELOOP_IDP_ISSUER is required with CAUSELOOP_IDP_JWKS_URL");
   return { jwksUrl: env.CAUSELOOP_IDP_JWKS_URL, issuer: env.CAUSELOOP_IDP_ISSUER, audience: env.CAUSELOOP_IDP_AUDIENCE || undefined };
 }
@@ -174,6 +191,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     throw new ConfigError(`CAUSELOOP_LOG_LEVEL must be one of debug, info, warn, error (got '${logLevel}')`);
   }
   const host = flags.host ?? env.CAUSELOOP_HOST ?? "127.0.0.1";
+  const outboundAllowlist = allowlistFrom(env);
   if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`host '${host}' is not a valid host name or address`);
   return {
     engine: databaseUrl ? "postgres" : "pglite",
@@ -192,7 +210,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     auditCheckpointMinutes: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES, "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES", 10, 1, 10_080),
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
-    idp: idpFrom(env),
+    idp: idpFrom(env, outboundAllowlist),
     exportDir: resolve(env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports")),
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
     exportS3: env.CAUSELOOP_EXPORT_S3_BUCKET
@@ -210,5 +228,6 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
     rtbfVacuum: oneOf(env.CAUSELOOP_RTBF_VACUUM, "CAUSELOOP_RTBF_VACUUM", ["auto", "plain", "full"] as const, "auto"),
+    outboundAllowlist,
   };
 }

@@ -22,6 +22,7 @@ import { exportLinks } from "./governance/export-links.ts";
 import { archiveStore } from "./governance/storage.ts";
 import { approve, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
+import { outboundPolicy } from "./net/policy.ts";
 
 export interface RunningServer {
   url: string;
@@ -56,6 +57,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     door: tenantDoor(db.engine),
     kek,
     signer,
+    outbound: outboundPolicy({ allowlist: config.outboundAllowlist }),
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.engine) },
     sessions: {

@@ -20,6 +20,8 @@ import { exportDownloadRoutes, gdprAliasRoutes, type ExportDeps, type RtbfDeps }
 import type { KekProvider } from "../secrets/keyring.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import type { Signer } from "../audit/signing.ts";
+import { outboundPolicy, type OutboundPolicy } from "../net/policy.ts";
+import { runWithOutbound } from "../net/context.ts";
 
 export interface AppDeps {
   logger: Logger;
@@ -37,6 +39,8 @@ export interface AppDeps {
   rtbf?: RtbfDeps;
   /** Extra capability plugins (one Elysia instance per capability), mounted under the front door. */
   capabilities?: AnyElysia[];
+  /** The SSRF guard's policy for user-given URLs (webhooks, SSO key sets); default: no allowlist. */
+  outbound?: OutboundPolicy;
   readiness: ReadinessProbe;
   version: string;
   bodyLimitBytes: number;
@@ -67,6 +71,7 @@ export function createApp(deps: AppDeps): HttpApp {
   const meta = new WeakMap<Request, RequestMeta>();
   const requestIdOf = (request: Request) => meta.get(request)?.requestId ?? "unknown";
 
+  const outbound = deps.outbound ?? outboundPolicy();
   const protectedRoutes: AnyElysia[] = [];
   if (deps.door) {
     const auth = authPlugin({
@@ -85,7 +90,7 @@ export function createApp(deps: AppDeps): HttpApp {
       const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
       protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));
     }
-    if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek));
+    if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
   }
 
@@ -149,7 +154,7 @@ export function createApp(deps: AppDeps): HttpApp {
       response =
         early ??
         unsupported ??
-        (sized ? await elysia.handle(sized) : problemResponse("payload_too_large", `the request body is over the limit of ${deps.bodyLimitBytes} bytes`, requestId, { limit_bytes: deps.bodyLimitBytes }));
+        (sized ? await runWithOutbound(outbound, () => elysia.handle(sized)) : problemResponse("payload_too_large", `the request body is over the limit of ${deps.bodyLimitBytes} bytes`, requestId, { limit_bytes: deps.bodyLimitBytes }));
     } catch (error) {
       deps.logger.error("request.failed", { request_id: requestId, error: (error as Error).message });
       response = problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);

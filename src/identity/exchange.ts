@@ -2,7 +2,9 @@
 // verified against its JWKS (RS256/ES256; jose's remote key set caches and refreshes keys), issuer,
 // audience and expiry, is exchanged for Causeloop tokens. Identities are bound by (connection, subject): see
 // exchange() for who a workspace's IdP may sign in.
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { jwtVerify, type JWTVerifyGetKey } from "jose";
+import { remoteKeySet } from "../net/jwks.ts";
+import { currentOutbound } from "../net/context.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit, type RequestContext } from "../audit/service.ts";
 import { newId } from "../ids.ts";
@@ -25,14 +27,9 @@ interface Connection {
   default_role: string;
 }
 
-const keySets = new Map<string, JWTVerifyGetKey>();
+// Fetched only through the SSRF guard, under the serving app's outbound policy, cached per URL (src/net).
 function keySet(url: string): JWTVerifyGetKey {
-  let set = keySets.get(url);
-  if (!set) {
-    set = createRemoteJWKSet(new URL(url), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 });
-    keySets.set(url, set);
-  }
-  return set;
+  return remoteKeySet(url, currentOutbound());
 }
 
 const REFUSED = "the identity token is not valid for this workspace";

@@ -5,6 +5,8 @@ import type { authPlugin, Caller } from "../identity/auth.ts";
 import type { Actor } from "../incidents/service.ts";
 import { SecretBox } from "../secrets/envelope.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
+import type { OutboundPolicy } from "../net/policy.ts";
+import { assertUserUrl } from "../net/user-url.ts";
 import {
   createConnector,
   createInboundWebhook,
@@ -24,7 +26,7 @@ const id = (prefix: string) => t.Object({ id: t.String({ pattern: `^${prefix}_[0
 const Config = t.Record(t.String({ maxLength: 100 }), t.Unknown(), { maxProperties: 50 });
 const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
 
-export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider) {
+export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider, outbound: OutboundPolicy) {
   const sealed = <T>(caller: Caller, fn: (tx: Parameters<Parameters<Caller["tenant"]>[0]>[0], box: SecretBox) => Promise<T>) =>
     caller.tenant((tx) => fn(tx, new SecretBox(tx, kek, caller.principal.workspaceId)));
 
@@ -52,6 +54,7 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
       return null;
     }, { scope: "connectors:write", params: id("con"), detail: { summary: "Delete a connector and its stored config", tags: ["connectors"] } })
     .post("/v1/webhooks", ({ caller, body, set }) => {
+      assertUserUrl(body.url, outbound, "url");
       set.status = 201;
       return sealed(caller, (tx, box) => createWebhook(tx, box, actorOf(caller), body));
     }, {
@@ -75,6 +78,7 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
       detail: { summary: "Create an inbound webhook endpoint; its path token and HMAC signing secret are shown once", tags: ["webhooks"] },
     })
     .post("/v1/sso-connections", ({ caller, body, set }) => {
+      if (body.jwks_url !== undefined) assertUserUrl(body.jwks_url, outbound, "jwks_url");
       set.status = 201;
       return sealed(caller, (tx, box) => createSsoConnection(tx, box, actorOf(caller), body));
     }, {

@@ -8,6 +8,7 @@ import { appendAudit } from "../audit/service.ts";
 import type { Actor } from "../incidents/service.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import { sha256Hex } from "../identity/tokens.ts";
+import { redactUrlCredentials } from "../net/user-url.ts";
 
 
 const randomSecret = (prefix: string) => `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
@@ -138,7 +139,8 @@ interface WebhookRow {
 
 async function webhookView(box: SecretBox, row: WebhookRow): Promise<WebhookView> {
   const secret = row.secret_encrypted ? await box.open({ table: "webhooks", column: "secret_encrypted", rowId: row.id }, row.secret_encrypted) : null;
-  return { id: row.id, url: row.url, events: row.events, status: row.status, has_secret: secret !== null, secret_last4: secret ? last4(secret) : null, created_at: iso(row.created_at) };
+  // New URLs cannot carry credentials (checked at creation); one stored before that check never leaves redacted.
+  return { id: row.id, url: redactUrlCredentials(row.url), events: row.events, status: row.status, has_secret: secret !== null, secret_last4: secret ? last4(secret) : null, created_at: iso(row.created_at) };
 }
 
 export async function createWebhook(tx: Tx, box: SecretBox, actor: Actor, input: { url: string; events?: string[]; secret?: string }): Promise<WebhookView & { secret: string }> {

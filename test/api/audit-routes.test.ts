@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
+import { outboundPolicy } from "../../src/net/policy.ts";
 import { tenantDoor } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
@@ -106,7 +107,7 @@ describeEngines("audited routes", (kind) => {
     const d = db;
     const jwt = { current: new TextEncoder().encode("audit-test-jwt-secret-0123456789-abcdefgh"), previous: undefined };
     const rtbfKeys = { hmacKey: await importHmacKey("audit-test-rtbf"), signer };
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, signer, rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) }, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, outbound: outboundPolicy({ allowlist: "127.0.0.1" }), signer, rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) }, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
   });
   afterAll(() => db.dispose());
 

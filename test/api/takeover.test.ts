@@ -7,6 +7,7 @@ import * as OTPAuth from "otpauth";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
+import { outboundPolicy } from "../../src/net/policy.ts";
 import { tenantDoor, withTenant, withoutTenant } from "../../src/db/tenant.ts";
 import { SecretBox } from "../../src/secrets/envelope.ts";
 import { addWorkspace, offboard, onboard, type OnboardResult } from "../../src/tenancy/service.ts";
@@ -49,7 +50,7 @@ describeEngines("account takeover", (kind) => {
     attacker = await onboard(db.owner, { slug: "attacker", name: "Attacker", adminEmail: "boss@attacker.example" }, kek);
     const d = db;
     const jwt = { current: new TextEncoder().encode("takeover-test-secret-0123456789-abcdefghij"), previous: undefined };
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
+    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, outbound: outboundPolicy({ allowlist: "127.0.0.1" }), sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
   });
   afterAll(async () => {
     jwks.stop(true);

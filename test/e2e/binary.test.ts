@@ -72,6 +72,8 @@ describe("compiled binary on PGlite", () => {
       [["no-such-command"], {}, /unknown command/],
       [["audit", "operator-log", "--limit", "5000"], {}, /--limit must be a whole number from 1 to 1000/],
       [["audit", "operator-log", "--before", "x"], {}, /--before must be a positive integer/],
+      [["doctor"], { CAUSELOOP_OUTBOUND_ALLOWLIST: "idp.corp,10.0.0.0/33" }, /^causeloop: error: CAUSELOOP_OUTBOUND_ALLOWLIST: '10\.0\.0\.0\/33' is not a valid CIDR/],
+      [["doctor"], { CAUSELOOP_IDP_JWKS_URL: "https://svc:hunter2pass@idp.example.com/jwks", CAUSELOOP_IDP_ISSUER: "https://idp.example.com/" }, /CAUSELOOP_IDP_JWKS_URL must not contain credentials/],
     ];
     for (const [args, env, message] of cases) {
       const result = await runBinary(args, env);
