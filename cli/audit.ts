@@ -1,7 +1,7 @@
 // `causeloop audit verify|checkpoint|export`.
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import type { VerifyResult } from "../src/audit/chain.ts";
 import type { OperatorLogEntry } from "../src/audit/operator-log.ts";
 import { AppError } from "../src/errors.ts";
@@ -34,7 +34,7 @@ export function registerAudit(program: Command): void {
     .addHelpText("after", "\nExamples:\n  causeloop audit verify\n  causeloop audit verify --workspace ws_01j... --json")
     .action(
       action(async (flags: CommonFlags & { workspace?: string }) => {
-        const report = (await runOperation(configFrom(flags), "audit.verify", { workspace: flags.workspace })) as { ok: boolean; workspaces: VerifyResult[]; operator_log?: VerifyResult };
+        const report = await runOperation(configFrom(flags), "audit.verify", { workspace: flags.workspace });
         if (flags.json) printJson(report);
         else {
           const chains = [...report.workspaces, ...(report.operator_log ? [report.operator_log] : [])];
@@ -60,7 +60,7 @@ export function registerAudit(program: Command): void {
       action(async (flags: CommonFlags & { action?: string; limit: string; before?: string }) => {
         const limit = positiveInt(flags.limit, "--limit", 1000);
         const before = flags.before === undefined ? undefined : positiveInt(flags.before, "--before");
-        const rows = (await runOperation(configFrom(flags), "audit.operator-log", { action: flags.action, limit, before })) as OperatorLogEntry[];
+        const rows = await runOperation(configFrom(flags), "audit.operator-log", { action: flags.action, limit, before });
         if (flags.json) return printJson(rows);
         process.stdout.write(
           `${table(
@@ -77,7 +77,7 @@ export function registerAudit(program: Command): void {
     .option("--json", "machine-readable output")
     .action(
       action(async (flags: CommonFlags & { workspace?: string }) => {
-        const result = (await runOperation(configFrom(flags), "audit.checkpoint", { workspace: flags.workspace })) as { created: { workspace_id: string; seq: number }[] };
+        const result = await runOperation(configFrom(flags), "audit.checkpoint", { workspace: flags.workspace });
         if (flags.json) return printJson(result);
         process.stdout.write(`${result.created.length} checkpoint(s) signed\n`);
       }),
@@ -91,7 +91,7 @@ export function registerAudit(program: Command): void {
     .addHelpText("after", "\nVerify it anywhere with: bun scripts/verify-audit-export.ts <file>\nExample:\n  causeloop audit export --workspace ws_01j... --out acme-audit.ndjson")
     .action(
       action(async (flags: CommonFlags & { workspace: string; out: string }) => {
-        const result = (await runOperation(configFrom(flags), "audit.export", { workspace: flags.workspace, out: resolve(flags.out) })) as { file: string; rows: number; checkpoints: number };
+        const result = await runOperation(configFrom(flags), "audit.export", { workspace: flags.workspace, out: resolve(flags.out) });
         if (flags.json) return printJson(result);
         process.stdout.write(`wrote ${result.rows} rows and ${result.checkpoints} checkpoints to ${result.file}\n`);
       }),

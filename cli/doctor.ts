@@ -1,7 +1,7 @@
 // `causeloop doctor`: the catalog-driven health check.
 import type { Command } from "commander";
 import type { DoctorReport } from "../src/db/system.ts";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 export function registerDoctor(program: Command): void {
@@ -12,7 +12,7 @@ export function registerDoctor(program: Command): void {
     .action(
       action(async (flags: CommonFlags) => {
         const config = configFrom(flags);
-        const report = (await runOperation(config, "doctor")) as DoctorReport;
+        const report = await runOperation(config, "doctor");
         if (flags.json) printJson(report);
         else {
           process.stdout.write(`${table(["CHECK", "RESULT", "DETAIL"], report.checks.map((c) => [c.name, c.ok ? "PASS" : "FAIL", c.detail]))}\n`);

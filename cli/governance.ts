@@ -1,6 +1,6 @@
 // `causeloop retention run` and `causeloop jobs list|run`.
 import type { Command } from "commander";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
 import type { PurgeCounts } from "../src/governance/retention.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
@@ -15,7 +15,7 @@ export function registerGovernance(program: Command): void {
     .addHelpText("after", "\nExamples:\n  causeloop retention run --dry-run\n  causeloop retention run --workspace ws_01j...")
     .action(
       action(async (flags: CommonFlags & { workspace?: string; dryRun?: boolean }) => {
-        const result = (await runOperation(configFrom(flags), "retention.run", { workspace: flags.workspace, dryRun: flags.dryRun })) as { workspaces: PurgeCounts[]; totals: Record<string, number> };
+        const result = await runOperation(configFrom(flags), "retention.run", { workspace: flags.workspace, dryRun: flags.dryRun });
         if (flags.json) return printJson(result);
         const tables = Object.keys(result.totals);
         process.stdout.write(`${table(["WORKSPACE", ...tables.map((t) => t.toUpperCase())], result.workspaces.map((w) => [w.workspace_id, ...tables.map((t) => String(w.counts[t] ?? 0))]))}\n`);
@@ -30,7 +30,7 @@ export function registerGovernance(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop jobs list")
     .action(
       action(async (flags: CommonFlags) => {
-        const result = (await runOperation(configFrom(flags), "jobs.list")) as { jobs: JobStatus[]; recent: JobRun[] };
+        const result = await runOperation(configFrom(flags), "jobs.list");
         if (flags.json) return printJson(result);
         process.stdout.write(
           `${table(
@@ -46,9 +46,9 @@ export function registerGovernance(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop jobs run retention")
     .action(
       action(async (name: string, flags: CommonFlags) => {
-        const run = (await runOperation(configFrom(flags), "jobs.run", { name })) as JobRun;
-        if (flags.json) return printJson(run);
-        process.stdout.write(`${run.job}: ${run.outcome} ${JSON.stringify(run.counts)}\n`);
+        const run = await runOperation(configFrom(flags), "jobs.run", { name });
+        if (flags.json) return printJson(run ?? null);
+        process.stdout.write(run ? `${run.job}: ${run.outcome} ${JSON.stringify(run.counts)}\n` : `${name}: not run (another instance holds this slot)\n`);
       }),
     );
 }

@@ -1,6 +1,6 @@
 // `causeloop keys status|rotate-kek|rotate-dek`: the master key and the per-workspace data keys.
 import type { Command } from "commander";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import type { KeyStatus } from "../src/secrets/rotation.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
@@ -22,7 +22,7 @@ export function registerKeys(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop keys status")
     .action(
       action(async (flags: CommonFlags) => {
-        const status = (await runOperation(configFrom(flags), "keys.status")) as KeyStatus;
+        const status = await runOperation(configFrom(flags), "keys.status");
         if (flags.json) return printJson(status);
         process.stdout.write(`master key: current v${status.kekCurrentVersion}, ring ${status.kekVersions.map((v) => `v${v}`).join(", ")}\n`);
         process.stdout.write(`${table(["KEK", "DEK STATUS", "COUNT"], status.deks.map((d) => [`v${d.kek_version}`, d.status, String(d.count)]))}\n`);
@@ -36,7 +36,7 @@ export function registerKeys(program: Command): void {
     .addHelpText("after", "\nWith CAUSELOOP_MASTER_KEY, put the new key first (v2:<new>,v1:<old>), run this, then keep only v2.\nExamples:\n  causeloop keys rotate-kek --generate\n  CAUSELOOP_MASTER_KEY=v2:...,v1:... causeloop keys rotate-kek")
     .action(
       action(async (flags: CommonFlags & { generate?: boolean }) => {
-        const result = (await runOperation(configFrom(flags), "keys.rotate-kek", { generate: flags.generate }, progressBar("re-wrapping"))) as { rewrapped: number; alreadyCurrent: number; kekCurrentVersion: number };
+        const result = await runOperation(configFrom(flags), "keys.rotate-kek", { generate: flags.generate }, progressBar("re-wrapping"));
         if (flags.json) return printJson(result);
         process.stdout.write(`re-wrapped ${result.rewrapped} data keys under master key v${result.kekCurrentVersion} (${result.alreadyCurrent} already current)\n`);
       }),
@@ -49,7 +49,7 @@ export function registerKeys(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop keys rotate-dek --workspace ws_01j...")
     .action(
       action(async (flags: CommonFlags & { workspace: string }) => {
-        const result = (await runOperation(configFrom(flags), "keys.rotate-dek", { workspace: flags.workspace }, progressBar("re-encrypting"))) as { reencrypted: number; newVersion: number; destroyed: number };
+        const result = await runOperation(configFrom(flags), "keys.rotate-dek", { workspace: flags.workspace }, progressBar("re-encrypting"));
         if (flags.json) return printJson(result);
         process.stdout.write(`workspace ${flags.workspace}: data key v${result.newVersion}, ${result.reencrypted} secrets re-encrypted, ${result.destroyed} old keys destroyed\n`);
       }),

@@ -1,7 +1,7 @@
 // `causeloop migrate` and `causeloop migrate status`.
 import type { Command } from "commander";
 import type { MigrateResult, MigrationStatus } from "../src/db/migrate.ts";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
@@ -20,7 +20,7 @@ export function registerMigrate(program: Command): void {
     .action(
       action(async (flags: CommonFlags) => {
         const config = configFrom(flags);
-        const result = (await runOperation(config, "migrate")) as MigrateResult & { status: MigrationStatus[] };
+        const result = await runOperation(config, "migrate");
         if (flags.json) return printJson(result);
         if (result.applied.length === 0) process.stdout.write(`Nothing to apply: ${result.alreadyApplied} migrations already applied.\n`);
         for (const a of result.applied) process.stdout.write(`applied ${a.name} (${a.durationMs} ms)\n`);
@@ -34,7 +34,7 @@ export function registerMigrate(program: Command): void {
     .action(
       action(async (flags: CommonFlags, command: Command) => {
         const config = configFrom({ ...command.parent?.opts(), ...flags });
-        const report = (await runOperation(config, "migrate.status")) as { migrations: MigrationStatus[]; pending: number; error?: string };
+        const report = await runOperation(config, "migrate.status");
         if (flags.json ?? command.parent?.opts().json) printJson(report);
         else {
           process.stdout.write(`${statusTable(report.migrations)}\n${report.pending} pending\n`);

@@ -1,7 +1,7 @@
 // `causeloop roles setup` and `causeloop roles check`.
 import type { Command } from "commander";
 import type { RoleReport, RoleSetupResult } from "../src/db/system.ts";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
@@ -23,7 +23,7 @@ export function registerRoles(program: Command): void {
         let password = process.env.CAUSELOOP_APP_PASSWORD || undefined;
         if (flags.passwordStdin) password = (await Bun.stdin.text()).trim();
         if (password !== undefined && password.length < 16) throw new AppError("bad_request", "the app role's password must be at least 16 characters");
-        const result = (await runOperation(config, "roles.setup", { password, rotate: flags.rotate })) as RoleSetupResult;
+        const result = await runOperation(config, "roles.setup", { password, rotate: flags.rotate });
         if (flags.json) return printJson(result);
         process.stdout.write(`${result.created ? "created" : "updated"} role ${result.role} (${result.login ? "LOGIN" : "NOLOGIN: embedded mode switches to it per transaction"})\n`);
         if (result.generatedPassword) {
@@ -39,7 +39,7 @@ export function registerRoles(program: Command): void {
     .action(
       action(async (flags: CommonFlags) => {
         const config = configFrom(flags);
-        const report = (await runOperation(config, "roles.check")) as RoleReport;
+        const report = await runOperation(config, "roles.check");
         if (flags.json) printJson(report);
         else {
           process.stdout.write(`role ${report.role}: ${report.ok ? "OK" : "FAIL"}\n`);

@@ -1,14 +1,15 @@
 // `causeloop rtbf list|show|approve|reject|hold|vacuum|verify-certificate`: the operator's side of erasure requests.
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
-import { compactVerify, importJWK, type JWK } from "jose";
-import { runOperation } from "../src/operator/operations.ts";
-import type { RtbfView } from "../src/governance/rtbf.ts";
+import { runOperation } from "../src/operator/transport.ts";
+import { isRtbfStatus, RTBF_STATUSES } from "../src/governance/rtbf.ts";
+import type { ReviewedRequest } from "../src/governance/rtbf-review.ts";
+import { certificateJws, parseJwks, verifyCertificate } from "../src/governance/certificates.ts";
 import { AppError } from "../src/errors.ts";
 import { confirmYes } from "./confirm.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
-type Row = RtbfView & { workspace_id: string };
+type Row = ReviewedRequest;
 
 function show(r: Row): string {
   return [
@@ -35,7 +36,8 @@ export function registerRtbf(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop rtbf list --overdue")
     .action(
       action(async (flags: CommonFlags & { overdue?: boolean; status?: string }) => {
-        const rows = (await runOperation(configFrom(flags), "rtbf.list", { overdue: flags.overdue, status: flags.status })) as Row[];
+        if (flags.status !== undefined && !isRtbfStatus(flags.status)) throw new AppError("validation_failed", `--status must be one of ${RTBF_STATUSES.join(", ")} (got "${flags.status}")`);
+        const rows = await runOperation(configFrom(flags), "rtbf.list", { overdue: flags.overdue, status: flags.status });
         if (flags.json) return printJson(rows);
         process.stdout.write(`${table(["REQUEST", "WORKSPACE", "STATUS", "DUE", "OVERDUE"], rows.map((r) => [r.id, r.workspace_id, r.status.toUpperCase(), r.due_at.slice(0, 10), r.overdue ? "OVERDUE" : ""]))}\n${rows.length} request(s)\n`);
       }),
@@ -46,7 +48,7 @@ export function registerRtbf(program: Command): void {
     .option("--json", "machine-readable output")
     .action(
       action(async (id: string, flags: CommonFlags) => {
-        const row = (await runOperation(configFrom(flags), "rtbf.show", { id })) as Row;
+        const row = await runOperation(configFrom(flags), "rtbf.show", { id });
         if (flags.json) return printJson(row);
         process.stdout.write(`${show(row)}\n`);
       }),
@@ -63,10 +65,10 @@ export function registerRtbf(program: Command): void {
     command.addHelpText("after", `\nExample:\n  causeloop rtbf ${decision} rtbf_01j...${needsReason ? ' --reason "..."' : " --yes"}`).action(
       action(async (id: string, flags: CommonFlags & { reason?: string; yes?: boolean }) => {
         if (decision === "approve" && !flags.yes) {
-          const request = (await runOperation(configFrom(flags), "rtbf.show", { id })) as Row;
+          const request = await runOperation(configFrom(flags), "rtbf.show", { id });
           await confirmYes(`Erase subject ${request.subject_ref.slice(0, 12)}… of workspace ${request.workspace_id} now (request ${id}, ${request.status}); this cannot be undone?`);
         }
-        const row = (await runOperation(configFrom(flags), "rtbf.decide", { id, decision, reason: flags.reason })) as RtbfView;
+        const row = await runOperation(configFrom(flags), "rtbf.decide", { id, decision, reason: flags.reason });
         if (flags.json) return printJson(row);
         process.stdout.write(`${id}: ${row.status.toUpperCase()}\n`);
       }),
@@ -80,7 +82,7 @@ export function registerRtbf(program: Command): void {
     .addHelpText("after", "\nserve does this itself in embedded mode and when DATABASE_OWNER_URL is set.\nExample:\n  DATABASE_OWNER_URL=postgres://... causeloop rtbf vacuum")
     .action(
       action(async (id: string | undefined, flags: CommonFlags & { full?: boolean }) => {
-        const result = (await runOperation(configFrom(flags), "rtbf.vacuum", { id, full: Boolean(flags.full) })) as { requests: string[]; tables: string[]; full: boolean; checkpoint: boolean };
+        const result = await runOperation(configFrom(flags), "rtbf.vacuum", { id, full: Boolean(flags.full) });
         if (flags.json) return printJson(result);
         process.stdout.write(result.requests.length ? `vacuumed${result.full ? " (full)" : ""} ${result.tables.join(", ")} for ${result.requests.length} erasure(s)${result.checkpoint ? " (checkpoint done)" : ""}\n` : "no erasure waits for its VACUUM\n");
       }),
@@ -93,24 +95,16 @@ export function registerRtbf(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop rtbf verify-certificate cert.json --jwks jwks.json")
     .action(
       action(async (file: string, flags: CommonFlags & { jwks?: string }) => {
-        let text: string;
-        try {
-          text = readFileSync(file, "utf8").trim();
-        } catch {
-          throw new AppError("bad_request", `cannot read ${file}`);
-        }
-        const jws = text.startsWith("{") ? String((JSON.parse(text) as { certificate?: string }).certificate ?? "") : text;
-        const jwks = flags.jwks ? (JSON.parse(readFileSync(flags.jwks, "utf8")) as { keys: JWK[] }) : ((await runOperation(configFrom(flags), "rtbf.jwks")) as { keys: JWK[] });
-        const kid = JSON.parse(Buffer.from(jws.split(".")[0] ?? "", "base64url").toString("utf8") || "{}").kid as string | undefined;
-        const jwk = jwks.keys.find((k) => !kid || k.kid === kid);
-        let claims: Record<string, unknown> | undefined;
-        try {
-          if (!jwk) throw new Error("no matching key");
-          const { payload } = await compactVerify(jws, await importJWK(jwk, "EdDSA"));
-          claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
-        } catch {
-          claims = undefined;
-        }
+        const read = (path: string) => {
+          try {
+            return readFileSync(path, "utf8");
+          } catch {
+            throw new AppError("bad_request", `cannot read ${path}`);
+          }
+        };
+        const jws = certificateJws(read(file));
+        const jwks = flags.jwks ? parseJwks(read(flags.jwks)) : await runOperation(configFrom(flags), "rtbf.jwks");
+        const { claims } = await verifyCertificate(jws, jwks);
         if (flags.json) printJson({ valid: Boolean(claims), claims: claims ?? null });
         else if (claims) process.stdout.write(`VALID: request ${claims.request_id}, workspace ${claims.workspace_id}, completed ${claims.completed_at}\n`);
         else process.stdout.write("INVALID: the signature does not verify with the given keys\n");

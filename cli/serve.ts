@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../src/log.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import { action, configFrom, withDatabaseFlags } from "./output.ts";
 
 interface ServeFlags {
@@ -80,7 +80,7 @@ export function registerServe(program: Command): void {
           cleanup();
           throw error;
         }
-        const demo = (await runOperation(config, "demo.seed")) as { organization: string; workspace_id: string; issues: number };
+        const demo = await runOperation(config, "demo.seed");
         process.stderr.write(
           [
             "",

@@ -1,6 +1,6 @@
 // Tenant lifecycle commands: onboard, offboard, workspace add, tenants list|restore|offboardings.
 import type { Command } from "commander";
-import { runOperation } from "../src/operator/operations.ts";
+import { runOperation } from "../src/operator/transport.ts";
 import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
 import { AppError } from "../src/errors.ts";
 import { confirmTyped } from "./confirm.ts";
@@ -18,7 +18,7 @@ export function registerTenants(program: Command): void {
     .action(
       action(async (slug: string, flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean }) => {
         const config = configFrom(flags);
-        const result = (await runOperation(config, "onboard", { slug, name: flags.name, adminEmail: flags.adminEmail, workspace: flags.workspace, ifNotExists: flags.ifNotExists })) as OnboardResult;
+        const result = await runOperation(config, "onboard", { slug, name: flags.name, adminEmail: flags.adminEmail, workspace: flags.workspace, ifNotExists: flags.ifNotExists });
         if (flags.json) return printJson(result);
         if (result.existed) {
           process.stdout.write(`organization ${slug} already exists: ${result.organization_id}, workspace ${result.workspace_id} (no new token)\n`);
@@ -43,7 +43,7 @@ export function registerTenants(program: Command): void {
         if (flags.mode !== "soft" && flags.mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${flags.mode}")`);
         const config = configFrom(flags);
         if (!flags.yes) await confirmTyped(flags.mode === "purge" ? `PURGE deletes every row of "${slug}" for good` : `Soft offboarding disables "${slug}" and revokes its tokens`, slug);
-        const record = (await runOperation(config, "offboard", { slug, mode: flags.mode })) as OffboardingRecord;
+        const record = await runOperation(config, "offboard", { slug, mode: flags.mode });
         if (flags.json) return printJson(record);
         process.stdout.write(`${flags.mode === "purge" ? "purged" : "disabled"} ${slug} (record ${record.id})\n`);
         for (const [tableName, count] of Object.entries(record.row_counts)) process.stdout.write(`  ${tableName}: ${count}\n`);
@@ -59,7 +59,7 @@ export function registerTenants(program: Command): void {
     .action(
       action(async (org: string, ws: string, flags: CommonFlags & { name?: string }) => {
         const config = configFrom(flags);
-        const result = (await runOperation(config, "workspace.add", { org, workspace: ws, name: flags.name })) as { workspace_id: string };
+        const result = await runOperation(config, "workspace.add", { org, workspace: ws, name: flags.name });
         if (flags.json) return printJson(result);
         process.stdout.write(`added workspace ${org}/${ws}: ${result.workspace_id}\n`);
       }),
@@ -72,7 +72,7 @@ export function registerTenants(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop tenants list --json")
     .action(
       action(async (flags: CommonFlags) => {
-        const rows = (await runOperation(configFrom(flags), "tenants.list")) as TenantRow[];
+        const rows = await runOperation(configFrom(flags), "tenants.list");
         if (flags.json) return printJson(rows);
         process.stdout.write(
           `${table(
@@ -88,7 +88,7 @@ export function registerTenants(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop tenants restore acme")
     .action(
       action(async (slug: string, flags: CommonFlags) => {
-        const record = (await runOperation(configFrom(flags), "tenants.restore", { slug })) as OffboardingRecord;
+        const record = await runOperation(configFrom(flags), "tenants.restore", { slug });
         if (flags.json) return printJson(record);
         process.stdout.write(`restored ${slug} (${record.row_counts.personal_access_tokens ?? 0} tokens re-enabled)\n`);
       }),
@@ -98,7 +98,7 @@ export function registerTenants(program: Command): void {
     .option("--json", "machine-readable output")
     .action(
       action(async (slug: string | undefined, flags: CommonFlags) => {
-        const records = (await runOperation(configFrom(flags), "tenants.offboardings", { slug })) as OffboardingRecord[];
+        const records = await runOperation(configFrom(flags), "tenants.offboardings", { slug });
         if (flags.json) return printJson(records);
         process.stdout.write(`${table(["SLUG", "MODE", "WHEN", "BY", "ROWS"], records.map((r) => [r.slug, r.mode, new Date(r.completed_at ?? r.started_at).toISOString().slice(0, 19), r.performed_by, String(Object.values(r.row_counts).reduce((a, b) => a + Number(b), 0))]))}\n`);
       }),

@@ -5,7 +5,8 @@ import { engineReadiness } from "./health/readiness.ts";
 import type { Logger } from "./log.ts";
 import { maintenanceConnection, openForServe } from "./operator/database.ts";
 import { startControlServer, type ControlServer } from "./operator/control.ts";
-import { isOperationName, runInProcess } from "./operator/operations.ts";
+import { isOperationName } from "./operator/operations.ts";
+import { runInProcess } from "./operator/transport.ts";
 import { AppError } from "./errors.ts";
 import { tenantDoor, withoutTenant } from "./db/tenant.ts";
 import type { JwtKeys } from "./identity/jwt.ts";
@@ -81,9 +82,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     if (config.engine === "pglite") {
       control = startControlServer(
         config.dataDir,
-        async (name, args) => {
+        async (name, body) => {
           if (!isOperationName(name)) throw new AppError("not_found", `unknown operation ${name}`);
-          return runInProcess(name, { engine: db.engine, config, kek: async () => kek, signer: async () => signer, scheduler: () => scheduler }, args);
+          return runInProcess(name, { engine: db.engine, config, kek: async () => kek, signer: async () => signer, scheduler: () => scheduler }, body);
         },
         logger,
       );

@@ -361,7 +361,7 @@ function Jobs({ services, active }: { services: TuiServices; active: boolean }) 
     setMessage(`Running ${job.name} ...`);
     services.runJob(job.name).then(
       (r) => {
-        setMessage(`${r.job}: ${r.outcome.toUpperCase()} ${JSON.stringify(r.counts)}`);
+        setMessage(r ? `${r.job}: ${r.outcome.toUpperCase()} ${JSON.stringify(r.counts)}` : `${job.name}: not run (another instance holds this slot)`);
         jobs.reload();
       },
       (e: Error) => setMessage(`ERROR: ${e.message}`),

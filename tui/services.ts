@@ -1,7 +1,7 @@
 // What the operator console can do: the same operator operations as the CLI (so the same services, the
 // same audit rows), behind a typed interface that tests fake.
 import type { Config } from "../src/config.ts";
-import { operatorSession, type OperationName } from "../src/operator/operations.ts";
+import { operatorSession } from "../src/operator/transport.ts";
 import type { DoctorReport, RoleReport, RoleSetupResult } from "../src/db/system.ts";
 import type { MigrationStatus } from "../src/db/migrate.ts";
 import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
@@ -25,7 +25,7 @@ export interface TuiServices {
   rtbfDecide(id: string, decision: "approve" | "reject" | "hold", reason?: string): Promise<RtbfView>;
   auditVerify(): Promise<{ ok: boolean; workspaces: VerifyResult[]; operator_log?: VerifyResult }>;
   jobs(): Promise<{ jobs: JobStatus[]; recent: JobRun[] }>;
-  runJob(name: string): Promise<JobRun>;
+  runJob(name: string): Promise<JobRun | undefined>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -34,22 +34,21 @@ export function operatorServices(config: Config): TuiServices {
   // One session for the whole console: on a PGlite data dir nobody serves, a screen's several requests share
   // one open of the database instead of paying about half a second each.
   const session = operatorSession(config);
-  const op = <T>(name: OperationName, args: Record<string, unknown> = {}) => session.run(name, args) as Promise<T>;
   return {
     close: () => session.close(),
     engine: config.engine === "pglite" ? `PGlite (embedded) in ${config.dataDir}` : `PostgreSQL ${config.databaseUrl?.host}:${config.databaseUrl?.port}/${config.databaseUrl?.database}`,
-    doctor: () => op("doctor"),
-    migrations: () => op("migrate.status"),
-    migrate: () => op("migrate"),
-    roleCheck: () => op("roles.check"),
-    roleSetup: () => op("roles.setup", { rotate: config.engine === "postgres" }),
-    tenants: () => op("tenants.list"),
-    onboard: (input) => op("onboard", { ...input }),
-    offboard: (slug, mode) => op("offboard", { slug, mode }),
-    rtbfQueue: () => op("rtbf.list"),
-    rtbfDecide: (id, decision, reason) => op("rtbf.decide", { id, decision, reason }),
-    auditVerify: () => op("audit.verify"),
-    jobs: () => op("jobs.list"),
-    runJob: (name) => op("jobs.run", { name }),
+    doctor: () => session.run("doctor"),
+    migrations: () => session.run("migrate.status"),
+    migrate: () => session.run("migrate"),
+    roleCheck: () => session.run("roles.check"),
+    roleSetup: () => session.run("roles.setup", { rotate: config.engine === "postgres" }),
+    tenants: () => session.run("tenants.list"),
+    onboard: (input) => session.run("onboard", { ...input }),
+    offboard: (slug, mode) => session.run("offboard", { slug, mode }),
+    rtbfQueue: () => session.run("rtbf.list"),
+    rtbfDecide: (id, decision, reason) => session.run("rtbf.decide", { id, decision, reason }),
+    auditVerify: () => session.run("audit.verify"),
+    jobs: () => session.run("jobs.list"),
+    runJob: (name) => session.run("jobs.run", { name }),
   };
 }

@@ -2,7 +2,7 @@
 // single workspace. Same canonical encoding and verifier as a workspace's audit trail, with the constant
 // 'operator' in the workspace field; signed checkpoints use the audit signing key.
 import { userInfo } from "node:os";
-import type { Queryable } from "../db/engine.ts";
+import type { Engine, Queryable } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import type { ChainRow, Checkpoint, VerifyResult } from "./chain.ts";
 import { CHAIN_COLUMNS, signCheckpoint, verifyChain } from "./trail.ts";
@@ -105,4 +105,14 @@ export async function listOperatorLog(db: Queryable, filter: { action?: string; 
       order by seq desc limit $3`,
     [filter.action ?? null, filter.before ?? null, limit],
   );
+}
+
+/** Appends one entry in a transaction of its own (for actions made of several transactions). */
+export function logOperatorAction(engine: Engine, entry: OperatorEntry): Promise<unknown> {
+  return engine.transaction((tx) => appendOperatorLog(tx, entry));
+}
+
+/** The operator log's record of a master key rotation (by hand, or after a purge). */
+export function logKekRotation(engine: Engine, actor: string, rotation: { kekCurrentVersion: number } & Record<string, unknown>, why: Record<string, unknown>): Promise<unknown> {
+  return logOperatorAction(engine, { action: "key.kek_rotated", actor, targetType: "master_key", targetId: `v${rotation.kekCurrentVersion}`, after: { ...why, ...rotation } });
 }

@@ -18,7 +18,12 @@ import type { ArchiveStore } from "./storage.ts";
 import { revokeExportsForErasure } from "./export-revocation.ts";
 import { erasedTables } from "./vacuum.ts";
 
-export type RtbfStatus = "received" | "verifying" | "approved" | "processing" | "completed" | "rejected" | "on_hold";
+export const RTBF_STATUSES = ["received", "verifying", "approved", "processing", "completed", "rejected", "on_hold"] as const;
+export type RtbfStatus = (typeof RTBF_STATUSES)[number];
+
+export function isRtbfStatus(value: string): value is RtbfStatus {
+  return (RTBF_STATUSES as readonly string[]).includes(value);
+}
 
 const TRANSITIONS: Record<RtbfStatus, RtbfStatus[]> = {
   received: ["verifying", "approved", "rejected", "on_hold"],

@@ -5,7 +5,13 @@ import { AppError, ERROR_CATALOGUE, type ErrorCode } from "../errors.ts";
 import { controlSocketPath, readLockHolder } from "../db/lock.ts";
 import type { Logger } from "../log.ts";
 
-type Handler = (name: string, args: Record<string, unknown>) => Promise<unknown>;
+/** The body of a request on the socket: the operation's arguments and who asked (validated by the handler). */
+export interface ControlBody {
+  args?: unknown;
+  actor?: unknown;
+}
+
+type Handler = (name: string, body: ControlBody) => Promise<unknown>;
 
 export interface ControlServer {
   stop(): void;
@@ -22,8 +28,9 @@ export function startControlServer(dataDir: string, handler: Handler, logger: Lo
       async fetch(request) {
         const name = new URL(request.url).pathname.replace(/^\/ops\//, "");
         try {
-          const args = (await request.json().catch(() => ({}))) as Record<string, unknown>;
-          const result = await handler(name, args);
+          const body: unknown = await request.json().catch(() => undefined);
+          if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("validation_failed", "the request body must be a JSON object {args, actor}");
+          const result = await handler(name, body);
           return Response.json({ ok: true, result });
         } catch (error) {
           const code: ErrorCode = error instanceof AppError ? error.code : "internal";
@@ -52,19 +59,19 @@ export function serveIsRunning(dataDir: string): boolean {
   return readLockHolder(dataDir)?.kind === "serve" && existsSync(controlSocketPath(dataDir));
 }
 
-export async function controlRequest(dataDir: string, name: string, args: Record<string, unknown>): Promise<unknown> {
+export async function controlRequest(dataDir: string, name: string, body: ControlBody): Promise<unknown> {
   let response: Response;
   try {
     response = await fetch(`http://causeloop/ops/${name}`, {
       unix: controlSocketPath(dataDir),
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(args),
+      body: JSON.stringify(body),
     });
   } catch (error) {
     throw new AppError("data_dir_locked", `causeloop serve holds ${dataDir} but its control socket did not answer (${(error as Error).message})`);
   }
-  const body = (await response.json()) as { ok: boolean; result?: unknown; code?: ErrorCode; detail?: string };
-  if (!body.ok) throw new AppError(body.code && body.code in ERROR_CATALOGUE ? body.code : "internal", body.detail ?? "operation failed");
-  return body.result;
+  const answer = (await response.json()) as { ok: boolean; result?: unknown; code?: ErrorCode; detail?: string };
+  if (!answer.ok) throw new AppError(answer.code && answer.code in ERROR_CATALOGUE ? answer.code : "internal", answer.detail ?? "operation failed");
+  return answer.result;
 }

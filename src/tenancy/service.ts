@@ -6,7 +6,9 @@ import { AppError } from "../errors.ts";
 import { withTenant } from "../db/tenant.ts";
 import { newToken } from "../identity/tokens.ts";
 import { ensureActiveDek } from "../secrets/envelope.ts";
-import type { KekProvider } from "../secrets/keyring.ts";
+import type { KekProvider, LocalKeyRing } from "../secrets/keyring.ts";
+import { rotateKek } from "../secrets/rotation.ts";
+import { logKekRotation } from "../audit/operator-log.ts";
 
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
 export const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -147,6 +149,21 @@ export async function addWorkspace(engine: Engine, orgSlug: string, workspaceSlu
 export function offboard(engine: Engine, slug: string, mode: "soft" | "purge", actor?: string): Promise<OffboardingRecord> {
   if (mode !== "soft" && mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${mode}")`);
   return call<OffboardingRecord>(engine, "select offboard_client($1, $2, $3) as result", [slug, mode, actor ?? null]);
+}
+
+/**
+ * Offboarding as the operator runs it. A purge also crypto-shreds: with a file-based key ring, every remaining
+ * data key is re-wrapped under a new master key version and the old version is dropped, so a copy taken before
+ * the purge no longer opens with the current ring (with CAUSELOOP_MASTER_KEY it is a manual step).
+ */
+export async function offboardClient(engine: Engine, slug: string, mode: "soft" | "purge", actor: string, ring: () => Promise<LocalKeyRing>): Promise<OffboardingRecord & { kek_rotated?: boolean; kek_current_version?: number }> {
+  const record = await offboard(engine, slug, mode, actor);
+  if (mode !== "purge" || record.already_purged) return record;
+  const keys = await ring().catch(() => undefined);
+  if (!keys?.file) return { ...record, kek_rotated: false };
+  const rotation = await rotateKek(engine, keys, { generate: true, actor });
+  await logKekRotation(engine, actor, rotation, { generated: true, reason: `purge of ${slug}` });
+  return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };
 }
 
 export function restore(engine: Engine, slug: string, actor?: string): Promise<OffboardingRecord> {

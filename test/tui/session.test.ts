@@ -3,7 +3,7 @@
 // take it). On PostgreSQL it simply runs each operation.
 import { afterEach, expect, test } from "bun:test";
 import { readLockHolder } from "../../src/db/lock.ts";
-import { operatorSession, runOperation } from "../../src/operator/operations.ts";
+import { operatorSession, runOperation } from "../../src/operator/transport.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
 let db: TestDb | undefined;

@@ -1,0 +1,35 @@
+// Operations on the audit trail: verify every chain (and the operator log), sign checkpoints now, export a
+// workspace's trail for offline verification, read the operator log.
+import { Type } from "@sinclair/typebox";
+import { checkpointEverything, verifyEverything } from "../../audit/all-chains.ts";
+import { exportAudit } from "../../audit/export.ts";
+import { listOperatorLog } from "../../audit/operator-log.ts";
+import { defineOperation } from "../contract.ts";
+
+const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+
+export const auditOperations = {
+  "audit.verify": defineOperation({
+    needs: "owner",
+    args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
+    run: async ({ engine, signer }, args) => verifyEverything(engine, await signer(), args.workspace),
+  }),
+  "audit.checkpoint": defineOperation({
+    needs: "owner",
+    args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
+    run: async ({ engine, signer }, args) => checkpointEverything(engine, await signer(), args.workspace),
+  }),
+  "audit.export": defineOperation({
+    needs: "owner",
+    args: Type.Object({ workspace: Workspace, out: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
+    run: async ({ engine, signer }, args) => exportAudit(engine, await signer(), args.workspace, args.out),
+  }),
+  "audit.operator-log": defineOperation({
+    needs: "owner",
+    args: Type.Object(
+      { action: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.Integer({ minimum: 1 })) },
+      { additionalProperties: false },
+    ),
+    run: ({ engine }, args) => listOperatorLog(engine, { action: args.action, limit: args.limit, before: args.before }),
+  }),
+};

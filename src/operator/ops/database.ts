@@ -1,0 +1,59 @@
+// Operations on the database itself: migrations, the runtime role, the doctor, the demo seed.
+import { Type } from "@sinclair/typebox";
+import { assertNoDrift, migrate, migrationStatus } from "../../db/migrate.ts";
+import { checkRole, doctor, setupAppRole } from "../../db/system.ts";
+import { APP_ROLE } from "../../db/tenant.ts";
+import { seedDemo } from "../../tenancy/demo.ts";
+import { defineOperation } from "../contract.ts";
+
+const none = Type.Object({}, { additionalProperties: false });
+
+export const databaseOperations = {
+  migrate: defineOperation({
+    needs: "owner",
+    args: none,
+    run: async ({ engine, actor }) => {
+      const result = await migrate(engine, { actor });
+      return { ...result, status: await migrationStatus(engine) };
+    },
+  }),
+  "migrate.status": defineOperation({
+    needs: "owner",
+    args: none,
+    run: async ({ engine }) => {
+      const status = await migrationStatus(engine);
+      let error: string | undefined;
+      try {
+        assertNoDrift(status);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      return { migrations: status, pending: status.filter((s) => s.state === "pending").length, error };
+    },
+  }),
+  doctor: defineOperation({
+    needs: "runtime",
+    args: none,
+    run: ({ engine }) =>
+      doctor(engine, {
+        engineName: engine.kind === "pglite" ? "PGlite (embedded)" : `PostgreSQL ${engine.info.host}/${engine.info.database}`,
+        runtimeRole: engine.switchRoleInTransactions ? APP_ROLE : "current_user",
+      }),
+  }),
+  "roles.setup": defineOperation({
+    needs: "owner",
+    args: Type.Object({ password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })), rotate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    run: ({ engine, actor }, args) => setupAppRole(engine, { password: args.password, rotate: Boolean(args.rotate), actor }),
+  }),
+  "roles.check": defineOperation({
+    needs: "owner",
+    args: none,
+    run: ({ engine }) => checkRole(engine, APP_ROLE),
+  }),
+  "demo.seed": defineOperation({
+    needs: "owner",
+    migrateFirst: true,
+    args: none,
+    run: ({ engine }) => seedDemo(engine),
+  }),
+};
