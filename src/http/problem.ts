@@ -2,6 +2,8 @@
 import { ERROR_CATALOGUE, type ErrorCode } from "../errors.ts";
 
 export const PROBLEM_TYPE_BASE = "https://causeloop.dev/problems/";
+/** Retry-After of every 503 answer. */
+export const RETRY_AFTER_SECONDS = 5;
 
 export interface Problem {
   type: string;
@@ -34,8 +36,10 @@ export function problemResponse(
   headers: Record<string, string> = {},
 ): Response {
   const body = problemBody(code, detail, requestId, extra);
+  // A 503 is temporary by definition (database down, not ready yet): tell clients when to come back.
+  const retry: Record<string, string> = body.status === 503 ? { "retry-after": String(RETRY_AFTER_SECONDS) } : {};
   return new Response(JSON.stringify(body), {
     status: body.status,
-    headers: { "content-type": "application/problem+json", "x-request-id": requestId, ...headers },
+    headers: { "content-type": "application/problem+json", "x-request-id": requestId, ...retry, ...headers },
   });
 }
