@@ -8,7 +8,10 @@ const started = performance.now();
 const result = await Bun.build({
   entrypoints: ["cli/main.ts"],
   compile: { outfile },
-  minify: true,
+  // Identifiers stay unmangled: Elysia's generated validators recognise TypeBox's TransformDecodeError by its
+  // class name, so a mangled name silently skips query coercion and its checks (?limit=999999 reached SQL as a
+  // string). Whitespace and syntax minification are safe.
+  minify: { whitespace: true, syntax: true, identifiers: false },
   sourcemap: "linked",
   define: { "process.env.DEV": '"false"' },
 });

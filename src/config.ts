@@ -28,6 +28,10 @@ export interface Config {
   /** Owner connection (PostgreSQL mode): migrations, role setup, onboarding. */
   databaseOwnerUrl: DatabaseUrlInfo | undefined;
   poolSize: number;
+  /** Longest wait for a new PostgreSQL connection to be established. */
+  dbConnectTimeoutMs: number;
+  /** Longest wait for a pooled connection; past it a request answers 503 database_unreachable. */
+  dbAcquireTimeoutMs: number;
   host: string;
   port: number;
   bodyLimitBytes: number;
@@ -82,6 +86,8 @@ export const ENVIRONMENT = {
   CAUSELOOP_HOST: "127.0.0.1",
   CAUSELOOP_PORT: "8080",
   CAUSELOOP_DB_POOL_SIZE: "10",
+  CAUSELOOP_DB_CONNECT_TIMEOUT_MS: "5000",
+  CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS: "5000",
   CAUSELOOP_BODY_LIMIT_BYTES: "1048576",
   CAUSELOOP_SHUTDOWN_TIMEOUT_MS: "10000",
   CAUSELOOP_LOG_LEVEL: "info",
@@ -199,6 +205,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     databaseUrl,
     databaseOwnerUrl,
     poolSize: integer(env.CAUSELOOP_DB_POOL_SIZE, "CAUSELOOP_DB_POOL_SIZE", 10, 1, 500),
+    dbConnectTimeoutMs: integer(env.CAUSELOOP_DB_CONNECT_TIMEOUT_MS, "CAUSELOOP_DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
+    dbAcquireTimeoutMs: integer(env.CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS, "CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS", 5_000, 100, 600_000),
     host,
     port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535),
     bodyLimitBytes: integer(env.CAUSELOOP_BODY_LIMIT_BYTES, "CAUSELOOP_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -6,7 +6,7 @@ import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
 import type { Signer } from "./signing.ts";
-import { Where } from "../db/where.ts";
+import { pageLimit, Where } from "../db/where.ts";
 
 /** The columns of a chain row as text, exactly as the canonical encoding uses them. */
 export const CHAIN_COLUMNS = `workspace_id, id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id,
@@ -106,7 +106,7 @@ export interface AuditEntryView {
 
 /** Newest first, keyset on seq (gapless per workspace, so the cursor is simply a seq); never a count(*). */
 export async function listAudit(tx: Tx, workspaceId: string, filter: AuditFilter): Promise<{ data: AuditEntryView[]; next_cursor: string | null }> {
-  const limit = filter.limit ?? 50;
+  const limit = pageLimit(filter.limit, 500);
   if (filter.cursor && !/^\d{1,15}$/.test(filter.cursor)) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
   const where = new Where("workspace_id = ?", workspaceId)
     .maybe("action = ?", filter.action)

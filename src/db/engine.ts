@@ -45,6 +45,11 @@ export interface Engine extends Queryable {
   /** Runs several statements at once (migrations); no parameters. */
   exec(text: string): Promise<void>;
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn for a health check within timeoutMs, on a connection of its own (PostgreSQL) so a busy pool never
+   * delays it; past the deadline it fails with database_unreachable and that connection is replaced.
+   */
+  probe<T>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T>;
   /** Runs fn on one dedicated connection, for session-level advisory locks and no-transaction migrations. */
   session<T>(fn: (conn: Queryable & { exec(text: string): Promise<void>; transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> }) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -77,6 +82,7 @@ export async function openPglite(dataDir: string): Promise<Engine> {
     transaction,
     // PGlite is one connection already; its own queue serializes callers.
     session: (fn) => fn({ query, exec, transaction }),
+    probe: (fn, timeoutMs) => withDeadline(fn({ query }), timeoutMs, "the embedded database did not answer"),
     close: () => pg.close(),
   };
 }
@@ -120,18 +126,29 @@ function sslOption(info: DatabaseUrlInfo): postgres.Options<Record<string, never
   }
 }
 
-export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appName = "causeloop"): Promise<Engine> {
+export interface PostgresTimeouts {
+  /** Longest wait for a new connection to be established (postgres.js connect_timeout). */
+  connectTimeoutMs: number;
+  /** Longest wait for a pooled connection before a transaction gives up with database_unreachable. */
+  acquireTimeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: PostgresTimeouts = { connectTimeoutMs: 5_000, acquireTimeoutMs: 5_000 };
+
+export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appName = "causeloop", timeouts: PostgresTimeouts = DEFAULT_TIMEOUTS): Promise<Engine> {
   const url = new URL(info.url);
   url.searchParams.delete("sslmode");
-  const sql = postgres(url.toString(), {
-    max: poolSize,
-    ssl: sslOption(info),
-    onnotice: () => {},
-    connect_timeout: 10,
-    idle_timeout: 60,
-    connection: { application_name: appName },
-    // Keep int8 and numeric as strings (no precision loss); dates as Date, like PGlite.
-  });
+  const client = (max: number, connectTimeoutMs: number, name: string) =>
+    postgres(url.toString(), {
+      max,
+      ssl: sslOption(info),
+      onnotice: () => {},
+      connect_timeout: connectTimeoutMs / 1000,
+      idle_timeout: 60,
+      connection: { application_name: name },
+      // Keep int8 and numeric as strings (no precision loss); dates as Date, like PGlite.
+    });
+  const sql = client(poolSize, timeouts.connectTimeoutMs, appName);
   sql.options.serializers["114"] = jsonSerializer;
   sql.options.serializers["3802"] = jsonSerializer;
   type Sqlish = postgres.Sql | postgres.TransactionSql | postgres.ReservedSql;
@@ -144,7 +161,20 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
       await t.unsafe(text).simple();
     },
   });
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => sql.begin((t) => fn(wrapTx(t))) as Promise<T>;
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => fn(wrapTx(t)));
+  // Health checks get a connection of their own, replaced whenever one fails to answer in time.
+  let probeSql: postgres.Sql | undefined;
+  const probe = async <T,>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T> => {
+    probeSql ??= client(1, Math.min(timeouts.connectTimeoutMs, timeoutMs), `${appName}-probe`);
+    const current = probeSql;
+    try {
+      return await withDeadline(fn({ query: queryOn(current) }), timeoutMs, "PostgreSQL did not answer");
+    } catch (error) {
+      if (probeSql === current) probeSql = undefined;
+      void current.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    }
+  };
   try {
     await sql`select 1`;
   } catch (error) {
@@ -160,6 +190,7 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
       await sql.unsafe(text).simple();
     },
     transaction,
+    probe,
     session: async (fn) => {
       const reserved = await sql.reserve();
       try {
@@ -190,8 +221,54 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
         reserved.release();
       }
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: async () => {
+      await probeSql?.end({ timeout: 1 }).catch(() => {});
+      await sql.end({ timeout: 5 });
+    },
   };
+}
+
+/**
+ * sql.begin with a bound on the wait for a pooled connection: past acquireTimeoutMs the caller gets
+ * database_unreachable (503) instead of waiting behind a busy pool or a database that does not answer; if a
+ * connection turns up later, the abandoned transaction rolls back at once and the connection returns to the pool.
+ */
+function boundedBegin<T>(sql: postgres.Sql, acquireTimeoutMs: number, fn: (t: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  let state: "waiting" | "started" | "abandoned" = "waiting";
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (state !== "waiting") return;
+      state = "abandoned";
+      reject(new AppError("database_unreachable", `no database connection within ${acquireTimeoutMs} ms; retry shortly`));
+    }, acquireTimeoutMs);
+    (sql.begin(async (t) => {
+      if (state === "abandoned") throw new AbandonedTransaction();
+      state = "started";
+      clearTimeout(timer);
+      return fn(t);
+    }) as Promise<T>).then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!(error instanceof AbandonedTransaction)) reject(error);
+      },
+    );
+  });
+}
+
+class AbandonedTransaction extends Error {}
+
+/** fn's result, or database_unreachable once timeoutMs has passed (fn keeps running; its result is dropped). */
+function withDeadline<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError("database_unreachable", `${what} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  work.catch(() => {}); // a late failure after the deadline must not surface as an unhandled rejection
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** A connection failure as one clear line: host and database, never the password. */

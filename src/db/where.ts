@@ -1,6 +1,45 @@
 // A WHERE clause built from optional filters, with numbered parameters: the one helper behind every
-// filtered, keyset-paginated listing (issues, audit trail, compliance log).
+// filtered, keyset-paginated listing (issues, audit trail, compliance log). Everything that reaches SQL from a
+// query string is checked here first, so a malformed filter is a 422 naming it, never a database error.
 import { AppError } from "../errors.ts";
+import { ID_PATTERN } from "../ids.ts";
+
+// Calendar date, optional time and zone: the ISO 8601 subset a listing filter needs. PostgreSQL accepts more,
+// JavaScript's Date.parse accepts other things again (" 2024", "2024-02-30"); this is what both agree on.
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * An ISO 8601 time as a normalised UTC string, or undefined when it is not one: the calendar date must exist
+ * and the instant must fall in years 1..9999 (PostgreSQL rejects year 0 and JavaScript dates go far beyond 9999).
+ */
+export function parseIsoTime(value: string): string | undefined {
+  const match = ISO_TIME.exec(value);
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (Number(match[4] ?? 0) > 23 || Number(match[5] ?? 0) > 59 || Number(match[6] ?? 0) > 59) return undefined;
+  const at = Date.parse(value.replace(" ", "T"));
+  if (Number.isNaN(at)) return undefined;
+  const date = new Date(at);
+  const utcYear = date.getUTCFullYear();
+  return utcYear >= 1 && utcYear <= 9999 ? date.toISOString() : undefined;
+}
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+}
+
+/**
+ * A page size from a query string, as a number within 1..max (fallback when absent). The route's schema already
+ * checks it; this makes the service safe on its own: the arithmetic is numeric and the maximum always holds.
+ */
+export function pageLimit(value: unknown, max: number, fallback = 50): number {
+  if (value === undefined || value === null || value === "") return Math.min(fallback, max);
+  const limit = typeof value === "number" ? value : typeof value === "string" && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) throw new AppError("validation_failed", `limit must be an integer from 1 to ${max}`);
+  return limit;
+}
 
 export class Where {
   private readonly clauses: string[] = [];
@@ -28,19 +67,21 @@ export class Where {
     return value === undefined || value === null || value === "" ? this : this.add(clause, value);
   }
 
-  /** A time filter given as ISO 8601; anything else is a 422 naming the parameter. */
+  /** A time filter given as ISO 8601; anything else (or a year outside 1..9999) is a 422 naming the parameter. */
   time(name: string, column: string, op: ">=" | "<", value: string | undefined): this {
     if (value === undefined) return this;
-    if (Number.isNaN(Date.parse(value))) throw new AppError("validation_failed", `${name} must be an ISO 8601 time`);
-    return this.add(`${column} ${op} ?::timestamptz`, new Date(value).toISOString());
+    const at = parseIsoTime(value);
+    if (!at) throw new AppError("validation_failed", `${name} must be an ISO 8601 time between years 1 and 9999 (e.g. 2024-05-01T00:00:00Z)`);
+    return this.add(`${column} ${op} ?::timestamptz`, at);
   }
 
   /** Keyset condition on (created_at, id) from an opaque cursor made by `cursorOf`. */
   afterCursor(cursor: string | undefined): this {
     if (!cursor) return this;
-    const [at, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-    if (!at || !id || Number.isNaN(Date.parse(at))) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
-    this.params.push(at, id);
+    const [at, id, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+    const time = at === undefined ? undefined : parseIsoTime(at);
+    if (!time || !id || !ID_PATTERN.test(id) || rest.length) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+    this.params.push(time, id);
     this.clauses.push(`(created_at, id) < ($${this.params.length - 1}::timestamptz, $${this.params.length})`);
     return this;
   }

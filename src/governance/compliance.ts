@@ -1,6 +1,6 @@
 // The compliance log: evidence of retention runs, erasure transitions, exports and offboardings.
 import type { Tx } from "../db/engine.ts";
-import { cursorOf, Where } from "../db/where.ts";
+import { cursorOf, pageLimit, Where } from "../db/where.ts";
 
 export interface ComplianceEntry {
   id: string;
@@ -12,7 +12,7 @@ export interface ComplianceEntry {
 }
 
 export async function listComplianceLog(tx: Tx, workspaceId: string, filter: { kind?: string; from?: string; to?: string; limit?: number; cursor?: string }): Promise<{ data: ComplianceEntry[]; next_cursor: string | null }> {
-  const limit = filter.limit ?? 50;
+  const limit = pageLimit(filter.limit, 500);
   const where = new Where("workspace_id = ?", workspaceId)
     .maybe("kind = ?", filter.kind)
     .time("from", "created_at", ">=", filter.from)

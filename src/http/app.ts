@@ -6,6 +6,8 @@ import { isAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { newId } from "../ids.ts";
 import { problemResponse } from "./problem.ts";
+import { assertStorableInput, jsonNestsDeeperThan, MAX_JSON_DEPTH } from "./input-guard.ts";
+import { mapDatabaseError, redactedMessage } from "./database-errors.ts";
 import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
 import { docsPage } from "./docs.ts";
 import type { TenantDoor } from "../db/tenant.ts";
@@ -112,9 +114,14 @@ export function createApp(deps: AppDeps): HttpApp {
           return problemResponse("not_found", `no route for ${request.method} ${url.pathname}`, requestId);
         }
         default:
-          deps.logger.error("request.failed", { request_id: requestId, error: (error as Error)?.message ?? String(error), stack: (error as Error)?.stack });
-          return problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);
+          return unexpected(error, requestId);
       }
+    })
+    // After authentication (transform) and schema validation: no string PostgreSQL cannot store goes further.
+    .onBeforeHandle({ as: "global" }, ({ body, query, params }) => {
+      assertStorableInput("query", query);
+      assertStorableInput("path", params);
+      assertStorableInput("body", body);
     })
     .use(
       openapi({
@@ -129,6 +136,18 @@ export function createApp(deps: AppDeps): HttpApp {
     .get("/docs", () => new Response(docsPage(), { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
     .use(healthRoutes(deps.readiness, deps.version))
     .use([...protectedRoutes, ...(deps.capabilities ?? [])].reduce((group, plugin) => group.use(plugin), new Elysia({ name: "capabilities" })));
+
+  /** A database failure we can attribute becomes a 4xx/503 (still logged: a 22xxx means a validation is missing); anything else a 500. */
+  function unexpected(error: unknown, requestId: string): Response {
+    const mapped = mapDatabaseError(error);
+    if (mapped) {
+      const level = mapped.error.code === "database_unreachable" ? "error" : "warn";
+      deps.logger[level]("request.database_error", { request_id: requestId, sqlstate: mapped.code, error: redactedMessage(error) });
+      return problemResponse(mapped.error.code, mapped.error.message, requestId);
+    }
+    deps.logger.error("request.failed", { request_id: requestId, error: (error as Error)?.message ?? String(error), stack: (error as Error)?.stack });
+    return problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);
+  }
 
   let compiled: { method: string; pattern: RegExp }[] | undefined;
   function allowedMethods(pathname: string): string[] {
@@ -151,13 +170,14 @@ export function createApp(deps: AppDeps): HttpApp {
       const sized = early ? undefined : await withKnownLength(request, deps.bodyLimitBytes);
       if (sized) meta.set(sized, info);
       const unsupported = sized ? rejectMediaType(sized, requestId) : undefined;
+      const tooDeep = sized && !unsupported ? await rejectDeepJson(sized, requestId) : undefined;
       response =
         early ??
         unsupported ??
+        tooDeep ??
         (sized ? await runWithOutbound(outbound, () => elysia.handle(sized)) : problemResponse("payload_too_large", `the request body is over the limit of ${deps.bodyLimitBytes} bytes`, requestId, { limit_bytes: deps.bodyLimitBytes }));
     } catch (error) {
-      deps.logger.error("request.failed", { request_id: requestId, error: (error as Error).message });
-      response = problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);
+      response = unexpected(error, requestId);
     } finally {
       inFlight--;
     }
@@ -210,6 +230,18 @@ function rejectEarly(request: Request, requestId: string, limit: number): Respon
   return undefined;
 }
 
+/**
+ * JSON nested deeper than any request needs is refused before it is parsed (like the size limit, it is about
+ * the bytes, so it applies to every route alike, before authentication).
+ */
+async function rejectDeepJson(request: Request, requestId: string): Promise<Response | undefined> {
+  if (!BODY_METHODS.has(request.method) || !request.body) return undefined;
+  // A clone is read, so the original (still tied to its socket, e.g. for the client's address) goes on.
+  const bytes = new Uint8Array(await request.clone().arrayBuffer());
+  if (!jsonNestsDeeperThan(bytes, MAX_JSON_DEPTH)) return undefined;
+  return problemResponse("validation_failed", `the request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`, requestId);
+}
+
 /** Request bodies are JSON: anything else is 415 before parsing. */
 function rejectMediaType(request: Request, requestId: string): Response | undefined {
   const length = Number(request.headers.get("content-length") ?? "0");
@@ -222,12 +254,14 @@ function rejectMediaType(request: Request, requestId: string): Response | undefi
   return undefined;
 }
 
+const PARTS = new Set(["body", "query", "params", "headers"]);
+
 function validationDetail(error: unknown): string {
-  const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all;
+  const { all, type } = error as { all?: { path?: string; message?: string; summary?: string }[]; type?: unknown };
   if (Array.isArray(all) && all.length) {
     return all
       .slice(0, 5)
-      .map((e) => `${e.path || "body"}: ${e.summary ?? e.message ?? "invalid"}`)
+      .map((e) => `${e.path || (typeof type === "string" && PARTS.has(type) ? type : "request")}: ${e.summary ?? e.message ?? "invalid"}`)
       .join("; ");
   }
   return "the request does not match the expected shape";

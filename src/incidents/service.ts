@@ -4,7 +4,7 @@ import type { Tx } from "../db/engine.ts";
 import { and, eq, isNull } from "drizzle-orm";
 import { issues } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
-import { cursorOf, Where } from "../db/where.ts";
+import { cursorOf, pageLimit, Where } from "../db/where.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit, type ActorType, type RequestContext } from "../audit/service.ts";
 
@@ -91,7 +91,7 @@ export async function getIssue(tx: Tx, workspaceId: string, id: string): Promise
 }
 
 export async function listIssues(tx: Tx, workspaceId: string, filter: ListFilter): Promise<{ data: Issue[]; next_cursor: string | null }> {
-  const limit = filter.limit ?? 50;
+  const limit = pageLimit(filter.limit, 200);
   const where = new Where("workspace_id = ?", workspaceId)
     .raw("deleted_at is null")
     .maybe("status = ?", filter.status)

@@ -64,7 +64,7 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
       await owner.close();
     }
   }
-  const engine = await openPostgres(url, config.poolSize, "causeloop-serve");
+  const engine = await openPostgres(url, config.poolSize, "causeloop-serve", { connectTimeoutMs: config.dbConnectTimeoutMs, acquireTimeoutMs: config.dbAcquireTimeoutMs });
   try {
     const role = await checkRole(engine, "current_user");
     if (!role.ok) {

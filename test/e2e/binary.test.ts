@@ -18,6 +18,19 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The compiled server validates and coerces input as the sources do (the build once broke query coercion). */
+async function expectInputChecked(url: string, token: string): Promise<void> {
+  const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  for (const limit of ["999999", "-1", "0", "1e9", "1%200", "abc"]) {
+    const response = await get(`/v1/issues?limit=${limit}`);
+    expect({ limit, status: response.status }).toEqual({ limit, status: 422 });
+  }
+  expect((await get("/v1/issues?limit=2")).status).toBe(200);
+  expect((await get(`/v1/issues?created_after=0000-01-01`)).status).toBe(422);
+  const login = await fetch(`${url}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "ops\u0000@acme.example", password: "x" }) });
+  expect(login.status).toBe(422);
+}
+
 describe("compiled binary on PGlite", () => {
   test("serve on a fresh data dir, /readyz 200, operator commands through the running server, SIGTERM exits cleanly", async () => {
     const dataDir = tempDir();
@@ -34,6 +47,10 @@ describe("compiled binary on PGlite", () => {
       const migrate = await runBinary(["migrate", "--data-dir", dataDir, "--json"]);
       expect(migrate.code).toBe(0);
       expect(JSON.parse(migrate.stdout).applied).toEqual([]);
+
+      const onboarded = await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--data-dir", dataDir, "--json"]);
+      expect(onboarded.code).toBe(0);
+      await expectInputChecked(server.url, JSON.parse(onboarded.stdout).admin_token);
 
       const second = await runBinary(["serve", "--data-dir", dataDir, "--port", "0"]);
       expect(second.code).toBe(2);
@@ -138,6 +155,9 @@ describe("compiled binary on PostgreSQL 16", () => {
     const serve = await startServe([], env);
     const ready = (await (await fetch(`${serve.url}/readyz`)).json()) as { checks: { name: string; ok: boolean }[] };
     expect(ready.checks.every((c) => c.ok)).toBe(true);
+    const onboarded = await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--json"], env);
+    expect(onboarded.code).toBe(0);
+    await expectInputChecked(serve.url, JSON.parse(onboarded.stdout).admin_token);
     expect(await serve.stop()).toBe(0);
 
     const superuserUrl = server.superuserUrl(new URL(db.ownerUrl as string).pathname.slice(1));

@@ -1,0 +1,305 @@
+// The route harness's building blocks: the whole app as `serve` composes it, signed in as an owner, its
+// routes enumerated with their declared schemas, and generators of malformed requests derived from those
+// schemas. A new route is covered the moment it exists: nothing here names a route.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AnyElysia } from "elysia";
+import { createApp, type HttpApp } from "../../src/http/app.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
+import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
+import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { exportLinks } from "../../src/governance/export-links.ts";
+import { localStore } from "../../src/governance/storage.ts";
+import { approve, importHmacKey } from "../../src/governance/rtbf.ts";
+import type { EngineKind } from "../../src/config.ts";
+import { createTestDb, type TestDb } from "./db.ts";
+import { testSigner } from "./signer.ts";
+
+export interface OwnerApp {
+  app: HttpApp;
+  db: TestDb;
+  tenant: OnboardResult;
+  /** The owner's access token from a password sign-in (account-level routes refuse tokens). */
+  token: string;
+  /** Every error and warning the app logged (a 5xx always logs one). */
+  logged: string[];
+  dispose(): Promise<void>;
+}
+
+/** The app with every capability, as `serve` composes it, on a fresh database with one onboarded owner. */
+export async function ownerApp(kind: EngineKind, options: { capabilities?: AnyElysia[] } = {}): Promise<OwnerApp> {
+  const db = await createTestDb(kind);
+  const exportRoot = mkdtempSync(join(tmpdir(), "causeloop-harness-exports-"));
+  const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
+  const tenant = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "owner@acme.example" }, kek);
+  const signer = await testSigner();
+  const jwtSecret = new TextEncoder().encode("harness-jwt-secret-0123456789-0123456789");
+  const links = exportLinks(jwtSecret, 15);
+  const store = localStore(exportRoot, links);
+  const rtbfKeys = { hmacKey: await importHmacKey("harness-rtbf-key"), signer };
+  const logged: string[] = [];
+  const logger: Logger = createLogger("warn", (line) => logged.push(line));
+  const app = createApp({
+    logger,
+    readiness: async () => [],
+    version: "t",
+    bodyLimitBytes: 1 << 20,
+    door: tenantDoor(db.app),
+    kek,
+    signer,
+    rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
+    exports: { links, store, door: tenantDoor(db.app) },
+    sessions: { jwt: { current: jwtSecret, previous: undefined }, anonymous: (fn) => withoutTenant(db.app, fn), idleMinutes: 60, absoluteDays: 1 },
+    capabilities: options.capabilities,
+  });
+  // The owner sets a first password with the onboarding setup token and signs in: a session reaches every route.
+  const post = (path: string, body: unknown) => app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+  const password = "harness-owner-password-1";
+  const accepted = await post("/v1/auth/accept-invite", { invite_token: tenant.setup_token, password });
+  if (accepted.status !== 200) throw new Error(`setup token refused: ${accepted.status} ${await accepted.text()}`);
+  const signedIn = (await (await post("/v1/auth/login", { email: "owner@acme.example", password })).json()) as { access_token?: string };
+  if (!signedIn.access_token) throw new Error("the owner could not sign in");
+  return {
+    app,
+    db,
+    tenant,
+    token: signedIn.access_token,
+    logged,
+    dispose: async () => {
+      await db.dispose();
+      rmSync(exportRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+// ------------------------------------------------------------------ schemas
+
+/** The JSON Schema subset TypeBox emits for our routes. */
+export interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  patternProperties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  anyOf?: Schema[];
+  const?: unknown;
+  pattern?: string;
+  format?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  minItems?: number;
+}
+
+export interface RouteInfo {
+  method: string;
+  path: string;
+  body?: Schema;
+  query?: Schema;
+  params?: Schema;
+}
+
+/** Every route of the app with the schemas it declares. */
+export function routesOf(app: HttpApp): RouteInfo[] {
+  return app.elysia.routes.map((route) => {
+    const hooks = route.hooks as { body?: Schema; query?: Schema; params?: Schema };
+    return { method: route.method, path: route.path, body: hooks.body, query: hooks.query, params: hooks.params };
+  });
+}
+
+const ID_PATTERN = /^\^([a-z]+)_\[0-9a-z\]\{26\}\$$/;
+
+/** The id prefix a path or body field expects (`^iss_[0-9a-z]{26}$` -> `iss`). */
+export function idPrefixOf(schema: Schema | undefined): string | undefined {
+  return schema?.pattern ? ID_PATTERN.exec(schema.pattern)?.[1] : undefined;
+}
+
+/** Real ids by prefix (created by the test), so requests reach the handler rather than a 404. */
+export type IdBook = Map<string, string>;
+
+const fakeId = (prefix: string) => `${prefix}_${"0".repeat(26)}`;
+
+/** A value the schema accepts: the starting point every malformed variant changes one thing of. */
+export function sampleOf(schema: Schema | undefined, ids: IdBook, options: { requiredOnly?: boolean; field?: string } = {}): unknown {
+  if (!schema) return undefined;
+  if (schema.const !== undefined) return schema.const;
+  // Elysia widens numbers to "number or numeric string"; the sample is the plain JSON kind.
+  if (schema.anyOf?.length) return sampleOf(schema.anyOf.find((s) => s.type !== "null" && !(s.type === "string" && s.format)) ?? schema.anyOf[0], ids, options);
+  switch (schema.type) {
+    case "object": {
+      if (schema.patternProperties) return { key: "value" };
+      const out: Record<string, unknown> = {};
+      for (const [name, property] of Object.entries(schema.properties ?? {})) {
+        if (!options.requiredOnly || schema.required?.includes(name)) out[name] = sampleOf(property, ids, { field: name });
+      }
+      return out;
+    }
+    case "array":
+      return Array.from({ length: Math.max(1, schema.minItems ?? 1) }, () => sampleOf(schema.items, ids));
+    case "integer":
+    case "number":
+      return Math.max(1, schema.minimum ?? 1);
+    case "boolean":
+      return true;
+    case "string":
+      return sampleString(schema, ids, options.field);
+    default:
+      return "x";
+  }
+}
+
+/** Field names whose acceptable values the schema cannot tell (checked by the service against a catalogue). */
+const FIELD_SAMPLES: Record<string, string> = { type: "sentry" };
+
+function sampleString(schema: Schema, ids: IdBook, field?: string): string {
+  const prefix = idPrefixOf(schema);
+  if (prefix) return ids.get(prefix) ?? fakeId(prefix);
+  if (field && FIELD_SAMPLES[field]) return FIELD_SAMPLES[field];
+  if (schema.format === "email") return `someone${Math.random().toString(36).slice(2, 8)}@example.com`;
+  const candidates = ["sample-value-0123456789", "https://hooks.example.com/x", "issue.created"];
+  const fitting = candidates.find((c) => !schema.pattern || new RegExp(schema.pattern).test(c)) ?? "x";
+  return fitting.padEnd(schema.minLength ?? 0, "x").slice(0, schema.maxLength ?? Infinity);
+}
+
+/** Paths (as property-name lists) to every string-typed value in the sample, nested ones included. */
+function stringPaths(value: unknown, at: (string | number)[] = []): (string | number)[][] {
+  if (typeof value === "string") return [at];
+  if (Array.isArray(value)) return value.flatMap((v, i) => stringPaths(v, [...at, i]));
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => stringPaths(v, [...at, k]));
+  return [];
+}
+
+function fieldPaths(value: unknown): string[] {
+  return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
+}
+
+function withValue(sample: unknown, path: (string | number)[], value: unknown): unknown {
+  if (!path.length) return value;
+  const copy = structuredClone(sample) as Record<string | number, unknown>;
+  let node = copy;
+  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+  node[path.at(-1) as string | number] = value;
+  return copy;
+}
+
+// ------------------------------------------------------------------ malformed inputs
+
+export interface Variant {
+  name: string;
+  /** Raw request body text (JSON unless the name says otherwise). */
+  body?: string;
+  query?: string;
+  path?: string;
+}
+
+export const DEEP_JSON = `${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`;
+const DEEP_ARRAY = `${"[".repeat(10_000)}${"]".repeat(10_000)}`;
+const BAD_TEXT: [string, string][] = [
+  ["NUL", "a\u0000b"],
+  ["lone high surrogate", "\ud800"],
+  ["lone low surrogate", "x\udc00y"],
+  ["oversized", "x".repeat(300_000)],
+];
+
+/** Bodies that each break one rule of the route's body schema (or of JSON itself). */
+export function malformedBodies(schema: Schema | undefined, ids: IdBook): Variant[] {
+  const sample = sampleOf(schema, ids) ?? {};
+  const json = (value: unknown) => JSON.stringify(value);
+  const variants: Variant[] = [
+    { name: "valid sample", body: json(sample) },
+    { name: "empty object", body: "{}" },
+    { name: "array", body: "[]" },
+    { name: "string", body: '"text"' },
+    { name: "number", body: "42" },
+    { name: "null", body: "null" },
+    { name: "deep object (10000)", body: DEEP_JSON },
+    { name: "deep array (10000)", body: DEEP_ARRAY },
+    { name: "unknown field", body: json({ ...(sample as object), zz_unknown: 1 }) },
+    { name: "__proto__ field", body: json(sample).replace(/^\{/, '{"__proto__":{"polluted":true},') },
+    { name: "invalid JSON", body: '{"a":' },
+    { name: "raw NUL byte in JSON", body: '{"a":"\u0000"}' },
+    { name: "NUL key", body: json({ ...(sample as object), "k\u0000": "v" }) },
+  ];
+  for (const path of stringPaths(sample)) {
+    const label = path.join(".");
+    for (const [what, text] of BAD_TEXT) variants.push({ name: `${what} in ${label}`, body: json(withValue(sample, path, text)) });
+    for (const date of BAD_DATES) variants.push({ name: `date ${date} in ${label}`, body: json(withValue(sample, path, date)) });
+  }
+  for (const field of fieldPaths(sample)) {
+    const rest = { ...(sample as Record<string, unknown>) };
+    delete rest[field];
+    variants.push({ name: `missing ${field}`, body: json(rest) });
+    for (const wrong of [12345, -1, 1e300, true, null, [], {}, "text", [1, "a"]]) variants.push({ name: `${field} = ${json(wrong)}`, body: json(withValue(sample, [field], wrong)) });
+    variants.push({ name: `${field} deep (10000)`, body: json(withValue(sample, [field], 0)).replace(`"${field}":0`, `"${field}":${DEEP_JSON}`) });
+  }
+  return variants;
+}
+
+const BAD_DATES = ["0000-01-01", "99999-01-01", "2024-13-45", "-000001-01-01T00:00:00Z", "+275760-09-13T00:00:00Z", "2024-02-30"];
+const b64 = (text: string) => Buffer.from(text).toString("base64url");
+
+/** Query strings with broken numbers, cursors, dates and text, for the route's declared query and the usual names. */
+export function malformedQueries(schema: Schema | undefined, ids: IdBook): Variant[] {
+  const names = new Set(["limit", "cursor", "since", "until", "from", "to", ...Object.keys(schema?.properties ?? {})]);
+  // Only the required parameters: an optional one with a made-up value (a cursor) would mask the others.
+  const validSample = sampleOf(schema, ids, { requiredOnly: true }) as Record<string, unknown> | undefined;
+  const base = new URLSearchParams();
+  for (const [name, value] of Object.entries(validSample ?? {})) if (typeof value !== "object") base.set(name, String(value));
+  const q = (extra: string) => [base.toString(), extra].filter(Boolean).join("&");
+  const id = ids.get("iss") ?? fakeId("iss");
+  const variants: Variant[] = [{ name: "valid sample", query: base.toString() }];
+  for (const limit of ["-1", "0", "999999", "1e9", "%2010", "1%200", "abc", "1.5", "0x10", "9".repeat(40), "%00", ""]) variants.push({ name: `limit=${limit}`, query: q(`limit=${limit}`) });
+  variants.push({ name: "limit twice", query: q("limit=1&limit=2") });
+  variants.push({ name: "limit[]", query: q("limit[]=1") });
+  for (const [what, cursor] of [
+    ["garbage", "garbage!!"],
+    ["year 0", b64(`0000-01-01T00:00:00.000Z|${id}`)],
+    ["year 99999", b64(`+099999-01-01T00:00:00.000Z|${id}`)],
+    ["month 13", b64(`2024-13-45T00:00:00.000Z|${id}`)],
+    ["NUL id", b64(`2024-01-01T00:00:00.000Z|iss_\u0000`)],
+    ["NUL", "%00"],
+    ["invalid bytes", b64("\xff\xfe|\xff")],
+    ["huge number", "9".repeat(19)],
+    ["negative", "-1"],
+  ] as const) {
+    variants.push({ name: `cursor ${what}`, query: q(`cursor=${cursor}`) });
+  }
+  for (const name of names) {
+    for (const date of BAD_DATES) variants.push({ name: `${name}=${date}`, query: q(`${encodeURIComponent(name)}=${encodeURIComponent(date)}`) });
+    for (const [what, raw] of [["NUL", "%00"], ["lone surrogate (CESU bytes)", "%ED%A0%80"], ["invalid UTF-8", "%FF%FE"], ["broken escape", "%E0%A4%A"], ["space", "%20"], ["emoji", "%F0%9F%92%A9"], ["oversized", "x".repeat(5000)]] as const) {
+      variants.push({ name: `${name} ${what}`, query: q(`${encodeURIComponent(name)}=${raw}`) });
+    }
+  }
+  return variants;
+}
+
+function idFor(route: RouteInfo, name: string, ids: IdBook): string | undefined {
+  const prefix = idPrefixOf(route.params?.properties?.[name]);
+  return prefix ? (ids.get(prefix) ?? fakeId(prefix)) : undefined;
+}
+
+/** The route's path with real ids where it has parameters; undefined when a parameter's id kind is unknown. */
+export function concretePath(route: RouteInfo, ids: IdBook): string | undefined {
+  let unknown = false;
+  const path = route.path.replace(/:([A-Za-z_]+)/g, (_, name: string) => {
+    const id = idFor(route, name, ids);
+    if (!id) unknown = true;
+    return id ?? "x";
+  });
+  return unknown ? undefined : path;
+}
+
+/** Path parameters that are no id at all (one parameter at a time; the others keep their real ids). */
+export function malformedPaths(route: RouteInfo, ids: IdBook): Variant[] {
+  const names = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
+  const variants: Variant[] = [];
+  for (const target of names) {
+    for (const [what, raw] of [["NUL", "%00"], ["prefixed NUL", "iss_%00"], ["emoji", "%F0%9F%92%A9"], ["lone surrogate bytes", "%ED%A0%80"], ["invalid UTF-8", "%FF"], ["broken escape", "%E0%A4%A"], ["oversized", "a".repeat(5000)], ["dot segments", ".."], ["encoded slash", "a%2Fb"], ["SQL", "'%20or%201=1--"]] as const) {
+      const path = route.path.replace(/:([A-Za-z_]+)/g, (_, name: string) => (name === target ? raw : (idFor(route, name, ids) ?? "x")));
+      variants.push({ name: `:${target} ${what}`, path });
+    }
+  }
+  return variants;
+}
