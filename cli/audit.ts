@@ -42,7 +42,7 @@ export function registerAudit(program: Command): void {
             `${table(
               ["WORKSPACE", "RESULT", "ROWS", "LAST SEQ", "CHECKPOINT", "FIRST BROKEN", "REASON"],
               chains.map((w) => [w.workspace_id, w.ok ? "OK" : "TAMPERED", String(w.rows), String(w.last_seq ?? "-"), String(w.last_checkpoint_seq ?? "-"), String(w.first_broken_seq ?? "-"), w.reason ?? ""]),
-            )}\n${report.ok ? "OK" : "TAMPERED"}: ${report.workspaces.length} workspace(s)${report.operator_log ? " and the operator log" : ""} verified\n`,
+            )}\n${report.anchors ? `anchors: ${report.anchors.checked} checked against ${report.anchors.location}${report.anchors.problems.map((p) => `\n  ${p.stream} seq ${p.seq}: ${p.reason}`).join("")}\n` : ""}${report.ok ? "OK" : "TAMPERED"}: ${report.workspaces.length} workspace(s)${report.operator_log ? " and the operator log" : ""} verified\n`,
           );
         }
         if (!report.ok) process.exit(1);

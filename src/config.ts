@@ -43,6 +43,8 @@ export interface Config {
   auditCheckpointEvery: number;
   /** ...or when its oldest unsigned event is this old. */
   auditCheckpointMinutes: number;
+  /** Copies of every signed checkpoint, outside the database (append-only file); `audit verify` compares against it. */
+  auditAnchorFile: string;
   /** Sessions end after this long without a refresh... */
   sessionIdleMinutes: number;
   /** ...and after this long in any case. */
@@ -111,6 +113,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_IDP_AUDIENCE: "unset",
   CAUSELOOP_SESSION_ABSOLUTE_DAYS: "30",
   CAUSELOOP_AUDIT_CHECKPOINT_MINUTES: "10",
+  CAUSELOOP_AUDIT_ANCHOR_FILE: "<data-dir>/audit-anchors.ndjson",
   CAUSELOOP_RTBF_VACUUM: "auto",
   CAUSELOOP_OUTBOUND_ALLOWLIST: "empty",
 } as const;
@@ -216,6 +219,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     migrateOnStart: flags.migrate ?? false,
     auditCheckpointEvery: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_EVERY, "CAUSELOOP_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
     auditCheckpointMinutes: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES, "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES", 10, 1, 10_080),
+    auditAnchorFile: resolve(env.CAUSELOOP_AUDIT_ANCHOR_FILE || join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "audit-anchors.ndjson")),
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
     idp: idpFrom(env, outboundAllowlist),

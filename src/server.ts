@@ -15,7 +15,8 @@ import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
 import type { Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
-import { checkpointOperatorLog } from "./audit/operator-log.ts";
+import { checkpointOperatorLog, OPERATOR_STREAM } from "./audit/operator-log.ts";
+import { fileAnchorStore } from "./audit/anchors.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
 import { requeueOrphanedJobs, Worker } from "./jobs/queue.ts";
@@ -106,11 +107,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   if (config.insecureAllowBypassRls) logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
-  // Signed audit checkpoints: every minute, for workspaces that are due, and the operator log's head.
+  // Signed audit checkpoints: every minute, for workspaces that are due, and the operator log's head; each one
+  // is also appended to the anchor file outside the database.
+  const anchors = fileAnchorStore(config.auditAnchorFile);
   const checkpoint = async () => {
     try {
-      const made = await checkpointDueWorkspaces(db.engine, signer, { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes });
+      const made = await checkpointDueWorkspaces(db.engine, signer, { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes }, anchors);
       const operator = await db.engine.transaction((tx) => checkpointOperatorLog(tx, signer));
+      if (operator) anchors.append({ stream: OPERATOR_STREAM, ...operator });
       if (made || operator) logger.info("audit.checkpoints", { created: made, operator_log_seq: operator?.seq ?? null });
     } catch (error) {
       logger.error("audit.checkpoints_failed", { error: (error as Error).message });

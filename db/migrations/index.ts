@@ -18,6 +18,7 @@ import m0016 from "./0016_account_identity.sql" with { type: "text" };
 import m0018 from "./0018_erasure_reach.sql" with { type: "text" };
 import m0020 from "./0020_attempt_throttle.sql" with { type: "text" };
 import m0021 from "./0021_key_dependents.sql" with { type: "text" };
+import m0022 from "./0022_audit_hardening.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -45,6 +46,7 @@ export const migrations: MigrationSource[] = [
   { name: "0018_erasure_reach", sql: m0018 },
   { name: "0020_attempt_throttle", sql: m0020 },
   { name: "0021_key_dependents", sql: m0021 },
+  { name: "0022_audit_hardening", sql: m0022 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -71,14 +71,14 @@ export async function verifyOperatorLog(db: Queryable, signer: Pick<Signer, "key
 }
 
 /** Signs the operator log's head unless a checkpoint covers it; works for the owner and the runtime role. */
-export async function checkpointOperatorLog(db: Queryable, signer: Signer): Promise<{ seq: number } | undefined> {
+export async function checkpointOperatorLog(db: Queryable, signer: Signer): Promise<Checkpoint | undefined> {
   const [exists] = await db.query<{ ok: boolean }>("select to_regprocedure('operator_log_unsigned_head()') is not null as ok");
   if (!exists?.ok) return undefined;
   const [head] = await db.query<{ seq: number; hash: string }>("select seq::float8 as seq, hash from operator_log_unsigned_head()");
   if (!head) return undefined;
   const cp = await signCheckpoint(signer, OPERATOR_STREAM, head);
   const [made] = await db.query<{ ok: boolean }>("select operator_log_add_checkpoint($1, $2, $3, $4, $5) as ok", [cp.seq, cp.hash, cp.key_id, cp.signature, cp.signed_at]);
-  return made?.ok ? { seq: cp.seq } : undefined;
+  return made?.ok ? cp : undefined;
 }
 
 export interface OperatorLogEntry {

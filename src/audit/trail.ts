@@ -6,6 +6,7 @@ import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
 import type { Signer } from "./signing.ts";
+import type { AnchorStore } from "./anchors.ts";
 import { pageLimit, Where } from "../db/where.ts";
 
 /** The columns of a chain row as text, exactly as the canonical encoding uses them. */
@@ -68,11 +69,19 @@ export async function createCheckpoint(tx: Tx, workspaceId: string, signer: Sign
   return checkpoint;
 }
 
-/** Checkpoints every workspace that has min_events new rows, or an unsigned row older than maxAgeMinutes. */
-export async function checkpointDueWorkspaces(engine: Engine, signer: Signer, options: { everyEvents: number; maxAgeMinutes: number }): Promise<number> {
+/**
+ * Checkpoints every workspace that has min_events new rows, or an unsigned row older than maxAgeMinutes; each
+ * committed checkpoint is also written to the anchors outside the database.
+ */
+export async function checkpointDueWorkspaces(engine: Engine, signer: Signer, options: { everyEvents: number; maxAgeMinutes: number }, anchors?: AnchorStore): Promise<number> {
   const due = await engine.query<{ workspace_id: string }>("select workspace_id from audit_checkpoints_due($1, make_interval(mins => $2))", [options.everyEvents, options.maxAgeMinutes]);
   let made = 0;
-  for (const { workspace_id } of due) if (await withTenant(engine, workspace_id, (tx) => createCheckpoint(tx, workspace_id, signer))) made++;
+  for (const { workspace_id } of due) {
+    const checkpoint = await withTenant(engine, workspace_id, (tx) => createCheckpoint(tx, workspace_id, signer));
+    if (!checkpoint) continue;
+    anchors?.append({ stream: workspace_id, ...checkpoint });
+    made++;
+  }
   return made;
 }
 

@@ -234,7 +234,7 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
     detail: `${protectedCount}/${tenantCount} with RLS enabled and forced, the four policies and an index leading with workspace_id`,
   });
 
-  for (const table of ["audit_log", "operator_log"]) {
+  for (const table of ["audit_log", "audit_checkpoints", "operator_log", "operator_log_checkpoints"]) {
     const trigger = await db.query<{ enabled: string }>(
       `select t.tgenabled::text as enabled from pg_trigger t where t.tgrelid = to_regclass($1) and t.tgname = $2`,
       [table, `${table}_append_only`],

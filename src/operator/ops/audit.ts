@@ -4,6 +4,7 @@ import { Type } from "@sinclair/typebox";
 import { checkpointEverything, verifyEverything } from "../../audit/all-chains.ts";
 import { exportAudit } from "../../audit/export.ts";
 import { listOperatorLog } from "../../audit/operator-log.ts";
+import { fileAnchorStore } from "../../audit/anchors.ts";
 import { defineOperation } from "../contract.ts";
 
 const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
@@ -12,12 +13,16 @@ export const auditOperations = {
   "audit.verify": defineOperation({
     needs: "owner",
     args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
-    run: async ({ engine, signer }, args) => verifyEverything(engine, await signer(), args.workspace),
+    run: async ({ engine, signer, config }, args) =>
+      verifyEverything(engine, await signer(), args.workspace, {
+        anchors: fileAnchorStore(config.auditAnchorFile),
+        cadence: { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes },
+      }),
   }),
   "audit.checkpoint": defineOperation({
     needs: "owner",
     args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
-    run: async ({ engine, signer }, args) => checkpointEverything(engine, await signer(), args.workspace),
+    run: async ({ engine, signer, config }, args) => checkpointEverything(engine, await signer(), args.workspace, fileAnchorStore(config.auditAnchorFile)),
   }),
   "audit.export": defineOperation({
     needs: "owner",
