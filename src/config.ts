@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import cron from "node-cron";
 import { checkUserUrl, outboundPolicy, parseAllowlist, type OutboundAllowlist } from "./net/policy.ts";
+import { parseTrustedProxies, type TrustedProxies } from "./http/client-ip.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -67,6 +68,8 @@ export interface Config {
   rtbfVacuum: "auto" | "plain" | "full";
   /** Hosts and CIDRs that user-given URLs (webhooks, SSO key sets) may reach although not public, over http too. */
   outboundAllowlist: OutboundAllowlist;
+  /** Peers whose X-Forwarded-For / Forwarded headers name the client (CAUSELOOP_TRUSTED_PROXIES). */
+  trustedProxies: TrustedProxies;
 }
 
 export interface ConfigOverrides {
@@ -116,6 +119,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_AUDIT_ANCHOR_FILE: "<data-dir>/audit-anchors.ndjson",
   CAUSELOOP_RTBF_VACUUM: "auto",
   CAUSELOOP_OUTBOUND_ALLOWLIST: "empty",
+  CAUSELOOP_TRUSTED_PROXIES: "empty: the socket's peer is the client",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -179,6 +183,14 @@ function allowlistFrom(env: Env): OutboundAllowlist {
   }
 }
 
+function trustedProxiesFrom(env: Env): TrustedProxies {
+  try {
+    return parseTrustedProxies(env.CAUSELOOP_TRUSTED_PROXIES);
+  } catch (error) {
+    throw new ConfigError(`CAUSELOOP_TRUSTED_PROXIES: ${(error as Error).message}`);
+  }
+}
+
 function idpFrom(env: Env, allowlist: OutboundAllowlist): Config["idp"] {
   if (!env.CAUSELOOP_IDP_JWKS_URL) return undefined;
   // The global key set is fetched through the same guard as the tenants' ones: refuse a URL it would refuse.
@@ -201,6 +213,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
   }
   const host = flags.host ?? env.CAUSELOOP_HOST ?? "127.0.0.1";
   const outboundAllowlist = allowlistFrom(env);
+  const trustedProxies = trustedProxiesFrom(env);
   if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`host '${host}' is not a valid host name or address`);
   return {
     engine: databaseUrl ? "postgres" : "pglite",
@@ -241,5 +254,6 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
     rtbfVacuum: oneOf(env.CAUSELOOP_RTBF_VACUUM, "CAUSELOOP_RTBF_VACUUM", ["auto", "plain", "full"] as const, "auto"),
     outboundAllowlist,
+    trustedProxies,
   };
 }

@@ -60,6 +60,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kek,
     signer,
     outbound: outboundPolicy({ allowlist: config.outboundAllowlist }),
+    trustedProxies: config.trustedProxies,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.engine) },
     sessions: {
@@ -78,7 +79,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       port: config.port,
       maxRequestBodySize: config.bodyLimitBytes + 1,
       development: false,
-      fetch: (request) => app.fetch(request),
+      fetch: (request, server) => app.fetch(request, server.requestIP(request)?.address),
     });
     if (config.engine === "pglite") {
       control = startControlServer(

@@ -6,6 +6,7 @@ import { isAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { newId } from "../ids.ts";
 import { problemResponse } from "./problem.ts";
+import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
 import { assertStorableInput, jsonNestsDeeperThan, MAX_JSON_DEPTH } from "./input-guard.ts";
 import { mapDatabaseError, redactedMessage } from "./database-errors.ts";
 import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
@@ -46,17 +47,22 @@ export interface AppDeps {
   readiness: ReadinessProbe;
   version: string;
   bodyLimitBytes: number;
+  /** Peers whose forwarding headers name the client; without it the socket's peer is the client. */
+  trustedProxies?: TrustedProxies;
 }
 
 export interface RequestMeta {
   requestId: string;
   workspaceId?: string;
+  /** The client's address (the socket's peer, or what a trusted proxy forwarded). */
+  ip?: string;
 }
 
 export interface HttpApp {
   readonly elysia: Elysia;
   /** Handles one request through the whole front door; tests call it without opening a socket. */
-  fetch(request: Request): Promise<Response>;
+  /** `peer` is the socket's remote address (serve passes it; tests calling the app directly may not). */
+  fetch(request: Request, peer?: string): Promise<Response>;
   /** Requests in flight (graceful shutdown waits for them). */
   inFlight(): number;
 }
@@ -72,6 +78,8 @@ function routePattern(path: string): RegExp {
 export function createApp(deps: AppDeps): HttpApp {
   const meta = new WeakMap<Request, RequestMeta>();
   const requestIdOf = (request: Request) => meta.get(request)?.requestId ?? "unknown";
+  const clientIpOf = (request: Request) => meta.get(request)?.ip;
+  const trustedProxies = deps.trustedProxies ?? parseTrustedProxies("");
 
   const outbound = deps.outbound ?? outboundPolicy();
   const protectedRoutes: AnyElysia[] = [];
@@ -80,6 +88,7 @@ export function createApp(deps: AppDeps): HttpApp {
       door: deps.door,
       jwt: deps.sessions?.jwt,
       requestId: requestIdOf,
+      clientIp: clientIpOf,
       noteWorkspace: (request, workspaceId) => {
         const info = meta.get(request);
         if (info) info.workspaceId = workspaceId;
@@ -89,7 +98,7 @@ export function createApp(deps: AppDeps): HttpApp {
     protectedRoutes.push(identityRoutes(auth, deps.kek, sessionDeps), issueRoutes(auth), governanceRoutes(auth, deps.rtbf, deps.exports), gdprAliasRoutes(auth));
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
     if (deps.sessions && deps.kek) {
-      const contextOf = (request: Request, ip: string | undefined) => ({ traceId: requestIdOf(request), ip, userAgent: request.headers.get("user-agent") ?? undefined });
+      const contextOf = (request: Request) => ({ traceId: requestIdOf(request), ip: clientIpOf(request), userAgent: request.headers.get("user-agent") ?? undefined });
       protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));
     }
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound));
@@ -158,11 +167,11 @@ export function createApp(deps: AppDeps): HttpApp {
   }
 
   let inFlight = 0;
-  async function fetch(request: Request): Promise<Response> {
+  async function fetch(request: Request, peer?: string): Promise<Response> {
     const started = performance.now();
     const supplied = request.headers.get("x-request-id");
     const requestId = supplied && REQUEST_ID.test(supplied) ? supplied : newId("req");
-    const info: RequestMeta = { requestId };
+    const info: RequestMeta = { requestId, ip: clientAddress(peer, request.headers, trustedProxies) };
     inFlight++;
     let response: Response;
     try {

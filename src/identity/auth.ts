@@ -53,6 +53,8 @@ export interface AuthDeps {
   /** Lets the front door log the workspace of an authenticated request. */
   noteWorkspace?: (request: Request, workspaceId: string) => void;
   requestId?: (request: Request) => string;
+  /** The client's address as the front door resolved it (trusted proxies honoured). */
+  clientIp?: (request: Request) => string | undefined;
 }
 
 const UNAUTHORIZED = "missing, malformed, expired or revoked credentials";
@@ -169,7 +171,7 @@ export function authPlugin(deps: AuthDeps) {
         if (scope !== "authenticated" && !principal.scopes.has(scope)) throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
         principals.set(request, principal);
       },
-      resolve({ request, server }) {
+      resolve({ request }) {
         const principal = principals.get(request);
         if (!principal) throw new AppError("unauthorized", UNAUTHORIZED);
         const caller: Caller = {
@@ -177,7 +179,7 @@ export function authPlugin(deps: AuthDeps) {
           tenant: (fn) => deps.door(principal.workspaceId, fn),
           context: {
             traceId: deps.requestId?.(request),
-            ip: server?.requestIP(request)?.address,
+            ip: deps.clientIp?.(request),
             userAgent: request.headers.get("user-agent") ?? undefined,
           },
         };
