@@ -23,7 +23,9 @@ CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger
 AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    IF audit_called_from('audit_log_purge_expired') AND OLD.created_at < now() - interval '365 days' THEN
+    -- Retention: past the 365-day floor AND covered by a signed checkpoint, checked here row by row too.
+    IF audit_called_from('audit_log_purge_expired') AND OLD.created_at < now() - interval '365 days'
+       AND OLD.seq <= (SELECT coalesce(max(c.seq), 0) FROM audit_checkpoints c WHERE c.workspace_id = OLD.workspace_id) THEN
       RETURN OLD;
     END IF;
     IF audit_called_from('offboard_client') THEN
@@ -48,3 +50,7 @@ CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_ch
   FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_append_only();
 CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
   FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoints_append_only();
+
+-- The operator log's checkpoints refused UPDATE and DELETE already (0014); TRUNCATE too now.
+CREATE TRIGGER operator_log_checkpoints_no_truncate BEFORE TRUNCATE ON operator_log_checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION operator_log_append_only();

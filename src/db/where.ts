@@ -81,8 +81,12 @@ export class Where {
     const [at, id, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
     const time = at === undefined ? undefined : parseIsoTime(at);
     if (!time || !id || !ID_PATTERN.test(id) || rest.length) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
-    this.params.push(time, id);
-    this.clauses.push(`(created_at, id) < ($${this.params.length - 1}::timestamptz, $${this.params.length})`);
+    // The cursor keeps the row's time to the microsecond (PostgreSQL's precision): rounding it to the
+    // millisecond would skip rows created within the same millisecond as a page's last row.
+    this.params.push(at, id);
+    // Sent as text and cast by the server: a driver that sees a timestamptz parameter would round it to the
+    // millisecond on the way (postgres.js does).
+    this.clauses.push(`(created_at, id) < ($${this.params.length - 1}::text::timestamptz, $${this.params.length})`);
     return this;
   }
 

@@ -18,8 +18,9 @@ export async function listComplianceLog(tx: Tx, workspaceId: string, filter: { k
     .time("from", "created_at", ">=", filter.from)
     .time("to", "created_at", "<", filter.to)
     .afterCursor(filter.cursor);
-  const rows = await tx.query<ComplianceEntry & { created_at: Date }>(`select id, kind, subject_ref, actor_id, details, created_at from compliance_log where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`, where.params);
-  const data = rows.slice(0, limit).map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
-  const last = data.at(-1);
-  return { data, next_cursor: rows.length > limit && last ? cursorOf(last.created_at, last.id) : null };
+  const rows = await tx.query<ComplianceEntry & { created_at: Date; cursor_at: string }>(`select id, kind, subject_ref, actor_id, details, created_at, audit_time(created_at) as cursor_at from compliance_log where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`, where.params);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const data = page.map(({ cursor_at: _, ...r }) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
+  return { data, next_cursor: rows.length > limit && last ? cursorOf(last.cursor_at, last.id) : null };
 }

@@ -99,10 +99,10 @@ export async function listIssues(tx: Tx, workspaceId: string, filter: ListFilter
     .time("created_after", "created_at", ">=", filter.created_after)
     .time("created_before", "created_at", "<", filter.created_before)
     .afterCursor(filter.cursor);
-  const rows = await tx.query<Record<string, unknown>>(`select ${COLUMNS} from issues where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`, where.params);
-  const data = rows.slice(0, limit).map(toIssue);
-  const last = data[data.length - 1];
-  return { data, next_cursor: rows.length > limit && last ? cursorOf(last.created_at, last.id) : null };
+  const rows = await tx.query<Record<string, unknown> & { cursor_at: string; id: string }>(`select ${COLUMNS}, audit_time(created_at) as cursor_at from issues where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`, where.params);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { data: page.map(({ cursor_at: _, ...row }) => toIssue(row)), next_cursor: rows.length > limit && last ? cursorOf(last.cursor_at, last.id) : null };
 }
 
 export async function updateIssue(tx: Tx, actor: Actor, id: string, input: IssueInput): Promise<Issue> {
