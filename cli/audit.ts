@@ -2,8 +2,6 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { runOperation } from "../src/operator/transport.ts";
-import type { VerifyResult } from "../src/audit/chain.ts";
-import type { OperatorLogEntry } from "../src/audit/operator-log.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 

@@ -1,6 +1,5 @@
 // `causeloop doctor`: the catalog-driven health check.
 import type { Command } from "commander";
-import type { DoctorReport } from "../src/db/system.ts";
 import { runOperation } from "../src/operator/transport.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 

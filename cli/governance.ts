@@ -1,8 +1,6 @@
 // `causeloop retention run` and `causeloop jobs list|run`.
 import type { Command } from "commander";
 import { runOperation } from "../src/operator/transport.ts";
-import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
-import type { PurgeCounts } from "../src/governance/retention.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 export function registerGovernance(program: Command): void {

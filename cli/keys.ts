@@ -1,7 +1,6 @@
 // `causeloop keys status|rotate-kek|rotate-dek`: the master key and the per-workspace data keys.
 import type { Command } from "commander";
 import { runOperation } from "../src/operator/transport.ts";
-import type { KeyStatus } from "../src/secrets/rotation.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 function progressBar(label: string): (done: number, total: number) => void {

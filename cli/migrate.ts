@@ -1,6 +1,6 @@
 // `causeloop migrate` and `causeloop migrate status`.
 import type { Command } from "commander";
-import type { MigrateResult, MigrationStatus } from "../src/db/migrate.ts";
+import type { MigrationStatus } from "../src/db/migrate.ts";
 import { runOperation } from "../src/operator/transport.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";

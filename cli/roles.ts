@@ -1,6 +1,5 @@
 // `causeloop roles setup` and `causeloop roles check`.
 import type { Command } from "commander";
-import type { RoleReport, RoleSetupResult } from "../src/db/system.ts";
 import { runOperation } from "../src/operator/transport.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, withDatabaseFlags, type CommonFlags } from "./output.ts";

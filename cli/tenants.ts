@@ -1,7 +1,6 @@
 // Tenant lifecycle commands: onboard, offboard, workspace add, tenants list|restore|offboardings.
 import type { Command } from "commander";
 import { runOperation } from "../src/operator/transport.ts";
-import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy/service.ts";
 import { AppError } from "../src/errors.ts";
 import { confirmTyped } from "./confirm.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";

@@ -9,6 +9,14 @@ export interface RequestContext {
   userAgent?: string;
 }
 
+/** Who acts, in which workspace, from which request: what every audited service call is given. */
+export interface Actor {
+  workspaceId: string;
+  actorId: string;
+  actorType: ActorType;
+  context: RequestContext;
+}
+
 export interface AuditEntry {
   workspaceId: string;
   action: string;

@@ -7,7 +7,7 @@ import type { Tx } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 import type { ArchiveStore } from "./storage.ts";
 import { exportStorageKey, getExport, type ExportView } from "./exports.ts";
 

@@ -11,7 +11,7 @@ import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 import { enqueue } from "../jobs/queue.ts";
 import type { ArchiveStore } from "./storage.ts";
 

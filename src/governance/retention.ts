@@ -7,7 +7,7 @@ import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 
 export const AUDIT_FLOOR_DAYS = 365;
 export const MAX_RETENTION_DAYS = 3650;

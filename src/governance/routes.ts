@@ -1,8 +1,8 @@
 // /v1/governance: retention settings and the compliance log (scopes governance:read / governance:write,
 // which only admins and owners hold).
 import { Elysia, t } from "elysia";
-import type { authPlugin, Caller } from "../identity/auth.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { authPlugin } from "../identity/auth.ts";
+import type { Actor } from "../audit/service.ts";
 import { getRetention, MAX_RETENTION_DAYS, updateRetention } from "./retention.ts";
 import { listComplianceLog } from "./compliance.ts";
 import { AppError } from "../errors.ts";
@@ -15,7 +15,6 @@ import type { TenantDoor } from "../db/tenant.ts";
 type Tx = Parameters<Parameters<TenantDoor>[1]>[0];
 import type { ExportLinks } from "./export-links.ts";
 
-const actorOf = (c: Caller): Actor => ({ workspaceId: c.principal.workspaceId, actorId: c.principal.actorId, actorType: c.principal.actorType, context: c.context });
 const Days = t.Integer({ minimum: 1, maximum: MAX_RETENTION_DAYS });
 
 const RequestId = t.Object({ id: t.String({ pattern: "^rtbf_[0-9a-z]{26}$" }) });
@@ -70,7 +69,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
     .use(auth)
     .post("/exports", ({ caller, set }) => {
       set.status = 202;
-      return caller.tenant((tx) => requestExport(tx, actorOf(caller)));
+      return caller.tenant((tx) => requestExport(tx, caller.actor));
     }, { scope: "governance:write", detail: { summary: "Request a full export of the workspace's data (a job builds a .tar.gz of NDJSON files and a manifest)", tags: ["governance"] } })
     .get("/exports", ({ caller }) => caller.tenant(async (tx) => Promise.all((await listExports(tx, caller.principal.workspaceId)).map((v) => withLink(tx, v, caller.principal.workspaceId)))), { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } })
     .get("/exports/:id", ({ caller, params }) => caller.tenant(async (tx) => withLink(tx, await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId)), {
@@ -81,7 +80,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
   const withRtbf = base
     .post("/rtbf/requests", ({ caller, body, set }) => {
       set.status = 201;
-      return caller.tenant((tx) => submitRequest(tx, needRtbf().keys, actorOf(caller), body));
+      return caller.tenant((tx) => submitRequest(tx, needRtbf().keys, caller.actor, body));
     }, {
       scope: "governance:write",
       body: t.Object({ email: t.String({ format: "email", maxLength: 254 }), mode: t.Optional(t.Literal("erasure")), reason: t.Optional(t.String({ maxLength: 2000 })) }, { additionalProperties: false }),
@@ -93,17 +92,17 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       detail: { summary: "List erasure requests by due date", tags: ["governance"] },
     })
     .get("/rtbf/requests/:id", ({ caller, params }) => caller.tenant((tx) => getRequest(tx, caller.principal.workspaceId, params.id)), { scope: "governance:read", params: RequestId, detail: { summary: "Get an erasure request", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/verify", ({ caller, params }) => caller.tenant((tx) => transition(tx, actorOf(caller), params.id, "verifying")), { scope: "governance:write", params: RequestId, detail: { summary: "Mark the request as being verified", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/hold", ({ caller, params, body }) => caller.tenant((tx) => transition(tx, actorOf(caller), params.id, "on_hold", body.reason)), { scope: "governance:write", params: RequestId, body: Reason, detail: { summary: "Put the request on hold (reason required)", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/reject", ({ caller, params, body }) => caller.tenant((tx) => transition(tx, actorOf(caller), params.id, "rejected", body.reason)), { scope: "governance:write", params: RequestId, body: Reason, detail: { summary: "Reject the request (reason required)", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/approve", ({ caller, params }) => needRtbf().approve(actorOf(caller), params.id), { scope: "governance:write", params: RequestId, detail: { summary: "Approve and execute the erasure; completes with a signed certificate", tags: ["governance"] } })
+    .post("/rtbf/requests/:id/verify", ({ caller, params }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "verifying")), { scope: "governance:write", params: RequestId, detail: { summary: "Mark the request as being verified", tags: ["governance"] } })
+    .post("/rtbf/requests/:id/hold", ({ caller, params, body }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "on_hold", body.reason)), { scope: "governance:write", params: RequestId, body: Reason, detail: { summary: "Put the request on hold (reason required)", tags: ["governance"] } })
+    .post("/rtbf/requests/:id/reject", ({ caller, params, body }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "rejected", body.reason)), { scope: "governance:write", params: RequestId, body: Reason, detail: { summary: "Reject the request (reason required)", tags: ["governance"] } })
+    .post("/rtbf/requests/:id/approve", ({ caller, params }) => needRtbf().approve(caller.actor, params.id), { scope: "governance:write", params: RequestId, detail: { summary: "Approve and execute the erasure; completes with a signed certificate", tags: ["governance"] } })
     .get("/rtbf/requests/:id/certificate", ({ caller, params }) => caller.tenant((tx) => certificate(tx, caller.principal.workspaceId, params.id)), { scope: "governance:read", params: RequestId, detail: { summary: "The erasure certificate (a JWS signed with the server's Ed25519 key); completed requests only", tags: ["governance"] } });
   return withRtbf
     .get("/retention", ({ caller }) => caller.tenant((tx) => getRetention(tx, caller.principal.workspaceId)), {
       scope: "governance:read",
       detail: { summary: "Retention windows: configured and effective (the audit log never goes below 365 days)", tags: ["governance"] },
     })
-    .patch("/retention", ({ caller, body }) => caller.tenant((tx) => updateRetention(tx, actorOf(caller), body)), {
+    .patch("/retention", ({ caller, body }) => caller.tenant((tx) => updateRetention(tx, caller.actor, body)), {
       scope: "governance:write",
       body: t.Object({ issue_retention_days: t.Optional(Days), activity_retention_days: t.Optional(Days), prediction_retention_days: t.Optional(Days), audit_log_retention_days: t.Optional(Days) }, { additionalProperties: false, minProperties: 1 }),
       detail: { summary: "Change retention windows", tags: ["governance"] },
@@ -127,7 +126,7 @@ export function gdprAliasRoutes(auth: ReturnType<typeof authPlugin>) {
     "/v1/gdpr/export-requests",
     ({ caller, set }) => {
       set.status = 202;
-      return caller.tenant((tx) => requestExport(tx, actorOf(caller)));
+      return caller.tenant((tx) => requestExport(tx, caller.actor));
     },
     { scope: "governance:write", body: t.Optional(t.Object({ format: t.Optional(t.Union([t.Literal("json"), t.Literal("ndjson")])) })), detail: { summary: "Alias of POST /v1/governance/exports", tags: ["governance"] } },
   );

@@ -9,7 +9,7 @@ import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 import type { Signer } from "../audit/signing.ts";
 import { ERASURE_MAP } from "./erasure-map.ts";
 import { loadServerKey, type ServerKeySource } from "../secrets/server-keys.ts";

@@ -16,7 +16,7 @@ import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
-import { issueRoutes } from "../incidents/routes.ts";
+import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
 import { exportDownloadRoutes, gdprAliasRoutes, type ExportDeps, type RtbfDeps } from "../governance/routes.ts";

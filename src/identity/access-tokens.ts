@@ -5,7 +5,7 @@ import type { Tx } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 import { ROLE_SCOPES, type Role, type Scope } from "./permissions.ts";
 import { assertCanGrant } from "./members.ts";
 import { newPat } from "./tokens.ts";

@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import type { Tx } from "../db/engine.ts";
 import type { TenantDoor } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
-import type { RequestContext } from "../audit/service.ts";
+import type { Actor, RequestContext } from "../audit/service.ts";
 import { effectiveScopes, isRole, type Role, type Scope } from "./permissions.ts";
 import { parsePat } from "./tokens.ts";
 import { verifyJwt, type JwtKeys } from "./jwt.ts";
@@ -153,6 +153,8 @@ export interface Caller {
   tenant: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
   /** Request id, IP and user agent for the audit trail. */
   context: RequestContext;
+  /** The principal as the audit trail names it (what services that write audit rows are given). */
+  actor: Actor;
 }
 
 export function authPlugin(deps: AuthDeps) {
@@ -174,14 +176,16 @@ export function authPlugin(deps: AuthDeps) {
       resolve({ request }) {
         const principal = principals.get(request);
         if (!principal) throw new AppError("unauthorized", UNAUTHORIZED);
+        const context: RequestContext = {
+          traceId: deps.requestId?.(request),
+          ip: deps.clientIp?.(request),
+          userAgent: request.headers.get("user-agent") ?? undefined,
+        };
         const caller: Caller = {
           principal,
           tenant: (fn) => deps.door(principal.workspaceId, fn),
-          context: {
-            traceId: deps.requestId?.(request),
-            ip: deps.clientIp?.(request),
-            userAgent: request.headers.get("user-agent") ?? undefined,
-          },
+          context,
+          actor: { workspaceId: principal.workspaceId, actorId: principal.actorId, actorType: principal.actorType, context },
         };
         return { caller };
       },

@@ -5,7 +5,7 @@ import type { Tx } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit, type RequestContext } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 import { ROLES, type Role } from "./permissions.ts";
 import { checkPasswordPolicy, hashPassword, verifyPassword } from "./passwords.ts";
 import { newToken, parseToken } from "./tokens.ts";

@@ -18,14 +18,7 @@ const Email = t.String({ format: "email", maxLength: 254 });
 const Password = t.String({ minLength: 1, maxLength: 1024 });
 const id = (prefix: string) => t.Object({ id: t.String({ pattern: `^${prefix}_[0-9a-z]{26}$` }) });
 
-const callerOf = (c: RouteCaller): Caller => ({
-  workspaceId: c.principal.workspaceId,
-  actorId: c.principal.actorId,
-  actorType: c.principal.actorType,
-  context: c.context,
-  role: c.principal.role,
-  scopes: c.principal.scopes,
-});
+const callerOf = (c: RouteCaller): Caller => ({ ...c.actor, role: c.principal.role, scopes: c.principal.scopes });
 
 /** The session an accept-invite request is signed in with, if any (a bad one is a 401, never ignored). */
 async function signedInSession(deps: SessionDeps, authorization: string | null): Promise<Principal | undefined> {

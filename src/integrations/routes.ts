@@ -2,7 +2,6 @@
 // come back out.
 import { Elysia, t } from "elysia";
 import type { authPlugin, Caller } from "../identity/auth.ts";
-import type { Actor } from "../incidents/service.ts";
 import { SecretBox } from "../secrets/envelope.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import type { OutboundPolicy } from "../net/policy.ts";
@@ -21,7 +20,6 @@ import {
   updateConnector,
 } from "./service.ts";
 
-const actorOf = (caller: Caller): Actor => ({ workspaceId: caller.principal.workspaceId, actorId: caller.principal.actorId, actorType: caller.principal.actorType, context: caller.context });
 const id = (prefix: string) => t.Object({ id: t.String({ pattern: `^${prefix}_[0-9a-z]{26}$` }) });
 const Config = t.Record(t.String({ maxLength: 100 }), t.Unknown(), { maxProperties: 50 });
 const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
@@ -34,7 +32,7 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
     .use(auth)
     .post("/v1/connectors", ({ caller, body, set }) => {
       set.status = 201;
-      return sealed(caller, (tx, box) => createConnector(tx, box, actorOf(caller), body));
+      return sealed(caller, (tx, box) => createConnector(tx, box, caller.actor, body));
     }, {
       scope: "connectors:write",
       body: t.Object({ type: t.String({ minLength: 1, maxLength: 64 }), display_name: t.String({ minLength: 1, maxLength: 200 }), config: Config }, { additionalProperties: false }),
@@ -42,21 +40,21 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
     })
     .get("/v1/connectors", ({ caller }) => caller.tenant((tx) => listConnectors(tx, caller.principal.workspaceId)), { scope: "connectors:read", detail: { summary: "List connectors", tags: ["connectors"] } })
     .get("/v1/connectors/:id", ({ caller, params }) => caller.tenant((tx) => getConnector(tx, caller.principal.workspaceId, params.id)), { scope: "connectors:read", params: id("con"), detail: { summary: "Get a connector", tags: ["connectors"] } })
-    .patch("/v1/connectors/:id", ({ caller, params, body }) => sealed(caller, (tx, box) => updateConnector(tx, box, actorOf(caller), params.id, body)), {
+    .patch("/v1/connectors/:id", ({ caller, params, body }) => sealed(caller, (tx, box) => updateConnector(tx, box, caller.actor, params.id, body)), {
       scope: "connectors:write",
       params: id("con"),
       body: t.Object({ display_name: t.Optional(t.String({ minLength: 1, maxLength: 200 })), config: t.Optional(Config), status: t.Optional(t.Union([t.Literal("active"), t.Literal("disabled")])) }, { additionalProperties: false, minProperties: 1 }),
       detail: { summary: "Update a connector or replace its config", tags: ["connectors"] },
     })
     .delete("/v1/connectors/:id", async ({ caller, params, set }) => {
-      await caller.tenant((tx) => deleteConnector(tx, actorOf(caller), params.id));
+      await caller.tenant((tx) => deleteConnector(tx, caller.actor, params.id));
       set.status = 204;
       return null;
     }, { scope: "connectors:write", params: id("con"), detail: { summary: "Delete a connector and its stored config", tags: ["connectors"] } })
     .post("/v1/webhooks", ({ caller, body, set }) => {
       assertUserUrl(body.url, outbound, "url");
       set.status = 201;
-      return sealed(caller, (tx, box) => createWebhook(tx, box, actorOf(caller), body));
+      return sealed(caller, (tx, box) => createWebhook(tx, box, caller.actor, body));
     }, {
       scope: "webhooks:write",
       body: t.Object({ url: Url, events: t.Optional(t.Array(t.String({ pattern: "^[a-z_]+(\\.[a-z_*]+)*$" }), { maxItems: 50 })), secret: t.Optional(t.String({ minLength: 16, maxLength: 200 })) }, { additionalProperties: false }),
@@ -65,13 +63,13 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
     .get("/v1/webhooks", ({ caller }) => sealed(caller, (tx, box) => listWebhooks(tx, box, caller.principal.workspaceId)), { scope: "webhooks:read", detail: { summary: "List webhooks (secrets as has_secret and last four characters)", tags: ["webhooks"] } })
     .get("/v1/webhooks/:id", ({ caller, params }) => sealed(caller, (tx, box) => getWebhook(tx, box, caller.principal.workspaceId, params.id)), { scope: "webhooks:read", params: id("whk"), detail: { summary: "Get a webhook", tags: ["webhooks"] } })
     .delete("/v1/webhooks/:id", async ({ caller, params, set }) => {
-      await caller.tenant((tx) => deleteWebhook(tx, actorOf(caller), params.id));
+      await caller.tenant((tx) => deleteWebhook(tx, caller.actor, params.id));
       set.status = 204;
       return null;
     }, { scope: "webhooks:write", params: id("whk"), detail: { summary: "Delete a webhook", tags: ["webhooks"] } })
     .post("/v1/inbound-webhooks", ({ caller, body, set }) => {
       set.status = 201;
-      return sealed(caller, (tx, box) => createInboundWebhook(tx, box, actorOf(caller), body));
+      return sealed(caller, (tx, box) => createInboundWebhook(tx, box, caller.actor, body));
     }, {
       scope: "webhooks:write",
       body: t.Object({ source: t.String({ minLength: 1, maxLength: 64 }), connector_id: t.Optional(t.String({ pattern: "^con_[0-9a-z]{26}$" })) }, { additionalProperties: false }),
@@ -80,7 +78,7 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
     .post("/v1/sso-connections", ({ caller, body, set }) => {
       if (body.jwks_url !== undefined) assertUserUrl(body.jwks_url, outbound, "jwks_url");
       set.status = 201;
-      return sealed(caller, (tx, box) => createSsoConnection(tx, box, actorOf(caller), body));
+      return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, body));
     }, {
       scope: "settings:write",
       body: t.Object({

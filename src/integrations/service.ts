@@ -5,7 +5,7 @@ import type { Tx } from "../db/engine.ts";
 import { newId } from "../ids.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit } from "../audit/service.ts";
-import type { Actor } from "../incidents/service.ts";
+import type { Actor } from "../audit/service.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import { sha256Hex } from "../identity/tokens.ts";
 import { redactUrlCredentials } from "../net/user-url.ts";

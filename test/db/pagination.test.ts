@@ -2,7 +2,7 @@
 // are all listed across pages, for issues and the compliance log, on both engines.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { withTenant } from "../../src/db/tenant.ts";
-import { listIssues } from "../../src/incidents/service.ts";
+import { listIssues } from "../../src/issues/service.ts";
 import { listComplianceLog } from "../../src/governance/compliance.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { createTenant, type TestTenant } from "../helpers/tenants.ts";

@@ -6,7 +6,7 @@ import { issues } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
 import { cursorOf, pageLimit, Where } from "../db/where.ts";
 import { AppError } from "../errors.ts";
-import { appendAudit, type ActorType, type RequestContext } from "../audit/service.ts";
+import { appendAudit, type Actor } from "../audit/service.ts";
 
 export const ISSUE_STATUSES = ["open", "investigating", "mitigated", "resolved", "closed"] as const;
 export const ISSUE_SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
@@ -24,12 +24,6 @@ export interface Issue {
   updated_at: string;
 }
 
-export interface Actor {
-  workspaceId: string;
-  actorId: string;
-  actorType: ActorType;
-  context: RequestContext;
-}
 
 export interface IssueInput {
   title?: string;

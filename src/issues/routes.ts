@@ -1,26 +1,20 @@
 // /v1/issues: create, list (cursor pagination, filters), get, update, soft delete.
 import { Elysia, t } from "elysia";
-import type { authPlugin, Caller } from "../identity/auth.ts";
-import { ISSUE_SEVERITIES, ISSUE_STATUSES, createIssue, deleteIssue, getIssue, listIssues, updateIssue, type Actor } from "./service.ts";
+import type { authPlugin } from "../identity/auth.ts";
+import { ISSUE_SEVERITIES, ISSUE_STATUSES, createIssue, deleteIssue, getIssue, listIssues, updateIssue } from "./service.ts";
 
 const Status = t.Union(ISSUE_STATUSES.map((s) => t.Literal(s)));
 const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
 const Email = t.String({ format: "email", maxLength: 254 });
 const IssueId = t.Object({ id: t.String({ pattern: "^iss_[0-9a-z]{26}$", error: "id must be an issue id (iss_...)" }) });
 
-const actorOf = (caller: Caller): Actor => ({
-  workspaceId: caller.principal.workspaceId,
-  actorId: caller.principal.actorId,
-  actorType: caller.principal.actorType,
-  context: caller.context,
-});
 
 export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
   return new Elysia({ name: "issues", prefix: "/v1/issues" })
     .use(auth)
     .post("", ({ caller, body, set }) => {
       set.status = 201;
-      return caller.tenant((tx) => createIssue(tx, actorOf(caller), body));
+      return caller.tenant((tx) => createIssue(tx, caller.actor, body));
     }, {
       scope: "issues:write",
       body: t.Object({
@@ -49,7 +43,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
       params: IssueId,
       detail: { summary: "Get an issue", tags: ["issues"] },
     })
-    .patch("/:id", ({ caller, params, body }) => caller.tenant((tx) => updateIssue(tx, actorOf(caller), params.id, body)), {
+    .patch("/:id", ({ caller, params, body }) => caller.tenant((tx) => updateIssue(tx, caller.actor, params.id, body)), {
       scope: "issues:write",
       params: IssueId,
       body: t.Object({
@@ -62,7 +56,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
       detail: { summary: "Update an issue", tags: ["issues"] },
     })
     .delete("/:id", async ({ caller, params, set }) => {
-      await caller.tenant((tx) => deleteIssue(tx, actorOf(caller), params.id));
+      await caller.tenant((tx) => deleteIssue(tx, caller.actor, params.id));
       set.status = 204;
       return null;
     }, {
