@@ -66,18 +66,6 @@ export function Form({ title, fields, onSubmit, onCancel }: { title: string; fie
   );
 }
 
-/** A selectable list: Up/Down (or k/j) move; the selected row is marked with ">". */
-export function useSelection(count: number, active: boolean): number {
-  const [selected, setSelected] = useState(0);
-  useInput(
-    (input, key) => {
-      if (key.downArrow || input === "j") setSelected((s) => Math.min(count - 1, s + 1));
-      if (key.upArrow || input === "k") setSelected((s) => Math.max(0, s - 1));
-    },
-    { isActive: active },
-  );
-  return Math.min(selected, Math.max(0, count - 1));
-}
 
 /** A y/N question before anything destructive: y runs it, anything else (n, Esc, Enter) cancels. */
 export function Confirm({ question, onYes, onNo }: { question: string; onYes: () => void; onNo: () => void }) {

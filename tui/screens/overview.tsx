@@ -1,0 +1,41 @@
+// The overview: health and RLS coverage in words, migrations, jobs, open and overdue erasure requests.
+import React from "react";
+import { Box, useInput } from "ink";
+import type { TuiServices } from "../services.ts";
+import { Line, Status } from "../components.tsx";
+import { useLoad } from "../hooks/use-load.ts";
+
+export function Overview({ services, active }: { services: TuiServices; active: boolean }) {
+  const doctor = useLoad(() => services.doctor());
+  const jobs = useLoad(() => services.jobs());
+  const rtbf = useLoad(() => services.rtbfQueue());
+  const migrations = useLoad(() => services.migrations());
+  useInput((input) => {
+    if (input === "r") [doctor, jobs, rtbf, migrations].forEach((l) => l.reload());
+  }, { isActive: active });
+  const open = (rtbf.data ?? []).filter((r) => !["completed", "rejected"].includes(r.status));
+  return (
+    <Box flexDirection="column">
+      {doctor.error && <Line>doctor: {doctor.error}</Line>}
+      {doctor.data && (
+        <>
+          <Line>
+            Health: <Status ok={doctor.data.ok} /> RLS coverage {doctor.data.protectedTables}/{doctor.data.tenantTables} tenant tables protected
+          </Line>
+          {doctor.data.checks.map((c) => (
+            <Line key={c.name}>
+              {"  "}<Status ok={c.ok} /> {c.name}: {c.detail}
+            </Line>
+          ))}
+        </>
+      )}
+      {migrations.data && <Line>Migrations: {migrations.data.migrations.length - migrations.data.pending} applied, {migrations.data.pending} pending{migrations.data.error ? ` (ERROR: ${migrations.data.error})` : ""}</Line>}
+      {jobs.data?.jobs.map((j) => (
+        <Line key={j.name}>
+          Job {j.name}: last {j.last_run ? `${j.last_run.outcome.toUpperCase()} ${j.last_run.started_at.slice(0, 16)}` : "never"}, next {j.next_run?.slice(0, 16) ?? "-"}
+        </Line>
+      ))}
+      {rtbf.data && <Line>Erasure requests: {open.length} open, {open.filter((r) => r.overdue).length} OVERDUE</Line>}
+    </Box>
+  );
+}
