@@ -8,8 +8,8 @@ import type { Signer } from "./signing.ts";
 
 export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer) {
   return new Elysia({ name: "audit" })
-    .get("/.well-known/jwks.json", () => ({ keys: [signer.publicJwk] }), { detail: { summary: "Public keys that verify audit checkpoints and erasure certificates", tags: ["audit"] } })
-    .get("/v1/audit/public-key", () => ({ key_id: signer.keyId, jwk: signer.publicJwk }), { detail: { summary: "The audit signing public key (Ed25519, JWK)", tags: ["audit"] } })
+    .get("/.well-known/jwks.json", () => ({ keys: [signer.publicJwk] }), { detail: { summary: "Public keys that verify audit checkpoints and erasure certificates", tags: ["audit"], security: [] } })
+    .get("/v1/audit/public-key", () => ({ key_id: signer.keyId, jwk: signer.publicJwk }), { detail: { summary: "The audit signing public key (Ed25519, JWK)", tags: ["audit"], security: [] } })
     .use(auth)
     .get(
       "/v1/audit",

@@ -21,7 +21,7 @@ export interface Signer {
 
 const encoder = new TextEncoder();
 
-async function generatePkcs8(): Promise<string> {
+export async function generatePkcs8(): Promise<string> {
   const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
   return Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64");
 }

@@ -50,7 +50,7 @@ export function exportDownloadRoutes(exports: ExportDeps) {
     {
       params: ExportId,
       query: t.Object({ ws: t.String({ pattern: "^ws_[0-9a-z]{26}$" }), exp: t.String({ maxLength: 12 }), sig: t.String({ maxLength: 100 }) }),
-      detail: { summary: "Download a finished export through its signed, expiring link", tags: ["governance"] },
+      detail: { summary: "Download a finished export through its signed, expiring link", tags: ["governance"], security: [] },
     },
   );
 }

@@ -138,7 +138,20 @@ export function createApp(deps: AppDeps): HttpApp {
         specPath: "/openapi.json",
         provider: null,
         documentation: {
-          info: { title: "Causeloop API", version: deps.version, description: "Multi-tenant incident intelligence with tenant isolation enforced by PostgreSQL row-level security." },
+          info: {
+            title: "Causeloop API",
+            version: deps.version,
+            description: "Multi-tenant incident intelligence with tenant isolation enforced by PostgreSQL row-level security.",
+            license: { name: "Proprietary", url: "https://causeloop.dev/license" },
+          },
+          servers: [{ url: "/", description: "This server" }],
+          // Every route needs a bearer credential unless it says `security: []` (sign-in, health, public keys, signed links).
+          security: [{ bearer: [] }],
+          components: {
+            securitySchemes: {
+              bearer: { type: "http", scheme: "bearer", description: "A personal access token (clp_pat_...), a service-account token, or a session access token (JWT) from POST /v1/auth/login" },
+            },
+          },
         },
       }),
     )

@@ -33,15 +33,15 @@ export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request
   return new Elysia({ name: "auth-public", prefix: "/v1/auth" })
     .post("/login", ({ body, request }) => login(deps, body, contextOf(request)), {
       body: t.Object({ email: t.String({ maxLength: 254 }), password: Password, workspace_id: t.Optional(t.String({ pattern: "^ws_[0-9a-z]{26}$" })) }, { additionalProperties: false }),
-      detail: { summary: "Log in with email and password: tokens, or {mfa_required, mfa_token}", tags: ["auth"] },
+      detail: { summary: "Log in with email and password: tokens, or {mfa_required, mfa_token}", tags: ["auth"], security: [] },
     })
     .post("/mfa/verify", ({ body, request }) => completeMfa(deps, body, contextOf(request)), {
       body: t.Object({ mfa_token: t.String({ maxLength: 2000 }), code: t.String({ maxLength: 32 }) }, { additionalProperties: false }),
-      detail: { summary: "Complete a login with a TOTP or recovery code", tags: ["auth"] },
+      detail: { summary: "Complete a login with a TOTP or recovery code", tags: ["auth"], security: [] },
     })
     .post("/refresh", ({ body, request }) => refresh(deps, body.refresh_token, contextOf(request)), {
       body: t.Object({ refresh_token: t.String({ maxLength: 200 }) }, { additionalProperties: false }),
-      detail: { summary: "Rotate a refresh token (reuse of a rotated one revokes the whole session family)", tags: ["auth"] },
+      detail: { summary: "Rotate a refresh token (reuse of a rotated one revokes the whole session family)", tags: ["auth"], security: [] },
     })
     .post("/logout", async ({ body, request, set }) => {
       await logout(deps, body.refresh_token, contextOf(request));
@@ -49,18 +49,18 @@ export function publicAuthRoutes(deps: SessionDeps, contextOf: (request: Request
       return null;
     }, {
       body: t.Object({ refresh_token: t.String({ maxLength: 200 }) }, { additionalProperties: false }),
-      detail: { summary: "End a session (its whole refresh-token family)", tags: ["auth"] },
+      detail: { summary: "End a session (its whole refresh-token family)", tags: ["auth"], security: [] },
     })
     .post("/exchange", ({ body, request }) => exchange(deps, globalIdp, body, contextOf(request)), {
       body: t.Object({ token: t.String({ minLength: 10, maxLength: 8000 }), workspace_id: t.String({ pattern: "^ws_[0-9a-z]{26}$" }) }, { additionalProperties: false }),
-      detail: { summary: "Exchange an identity provider's JWT (RS256/ES256, verified against its JWKS) for Causeloop tokens", tags: ["auth"] },
+      detail: { summary: "Exchange an identity provider's JWT (RS256/ES256, verified against its JWKS) for Causeloop tokens", tags: ["auth"], security: [] },
     })
     .post("/accept-invite", async ({ body, request }) => {
       const session = await signedInSession(deps, request.headers.get("authorization"));
       return acceptInvite(deps.door, { ...body, session }, contextOf(request));
     }, {
       body: t.Object({ invite_token: t.String({ maxLength: 200 }), password: t.Optional(Password), display_name: t.Optional(t.String({ maxLength: 200 })) }, { additionalProperties: false }),
-      detail: { summary: "Accept an invitation: a new account sets its first password; an existing account proves itself with its password or a signed-in session (Authorization: Bearer <access token>)", tags: ["auth"] },
+      detail: { summary: "Accept an invitation: a new account sets its first password; an existing account proves itself with its password or a signed-in session (Authorization: Bearer <access token>)", tags: ["auth"], security: [] },
     });
 }
 

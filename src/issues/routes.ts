@@ -6,7 +6,7 @@ import { ISSUE_SEVERITIES, ISSUE_STATUSES, createIssue, deleteIssue, getIssue, l
 const Status = t.Union(ISSUE_STATUSES.map((s) => t.Literal(s)));
 const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
 const Email = t.String({ format: "email", maxLength: 254 });
-const IssueId = t.Object({ id: t.String({ pattern: "^iss_[0-9a-z]{26}$", error: "id must be an issue id (iss_...)" }) });
+const IssueId = t.Object({ id: t.String({ pattern: "^iss_[0-9a-z]{26}$", description: "An issue id (iss_...)" }) });
 
 
 export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
