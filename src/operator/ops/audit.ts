@@ -12,6 +12,7 @@ const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
 export const auditOperations = {
   "audit.verify": defineOperation({
     needs: "owner",
+    migrateFirst: true,
     args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
     run: async ({ engine, signer, config }, args) =>
       verifyEverything(engine, await signer(), args.workspace, {
@@ -21,16 +22,19 @@ export const auditOperations = {
   }),
   "audit.checkpoint": defineOperation({
     needs: "owner",
+    migrateFirst: true,
     args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
     run: async ({ engine, signer, config }, args) => checkpointEverything(engine, await signer(), args.workspace, fileAnchorStore(config.auditAnchorFile)),
   }),
   "audit.export": defineOperation({
     needs: "owner",
+    migrateFirst: true,
     args: Type.Object({ workspace: Workspace, out: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
     run: async ({ engine, signer }, args) => exportAudit(engine, await signer(), args.workspace, args.out),
   }),
   "audit.operator-log": defineOperation({
     needs: "owner",
+    migrateFirst: true,
     args: Type.Object(
       { action: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.Integer({ minimum: 1 })) },
       { additionalProperties: false },
