@@ -26,8 +26,25 @@ export async function keyDependents(engine: Queryable): Promise<Record<string, s
   };
 }
 
+/** Where the keys come from for this configuration, with what the database holds that depends on them. */
+export async function keySource(config: Config, engine: Queryable): Promise<ServerKeySource> {
+  return { env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite", dependents: await keyDependents(engine) };
+}
+
+/** Every key `serve` needs. */
 export async function loadServerKeys(config: Config, engine: Queryable): Promise<ServerKeys> {
-  const source: ServerKeySource = { env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite", dependents: await keyDependents(engine) };
+  const source = await keySource(config, engine);
   const signer = await loadSigner(source);
   return { signer, jwt: loadJwtKeys(source), rtbf: await loadRtbfKeys(source, signer), exportLinkKey: loadExportLinkKey(source) };
+}
+
+/**
+ * Only the keys an erasure needs (certificate signer, subject-ref key, export-link key for the archive store):
+ * an operator command loads no key it does not use, so it neither generates key files it has no use for nor
+ * fails over a missing one it would never read.
+ */
+export async function loadErasureKeys(config: Config, engine: Queryable): Promise<Omit<ServerKeys, "jwt">> {
+  const source = await keySource(config, engine);
+  const signer = await loadSigner(source);
+  return { signer, rtbf: await loadRtbfKeys(source, signer), exportLinkKey: loadExportLinkKey(source) };
 }

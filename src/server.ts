@@ -15,7 +15,7 @@ import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
 import type { Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
-import { checkpointOperatorLog, OPERATOR_STREAM } from "./audit/operator-log.ts";
+import { checkpointOperatorLogAnchored } from "./audit/all-chains.ts";
 import { fileAnchorStore } from "./audit/anchors.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
 import { jobHandlers, scheduledJobs } from "./jobs/registry.ts";
@@ -114,8 +114,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const checkpoint = async () => {
     try {
       const made = await checkpointDueWorkspaces(db.engine, signer, { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes }, anchors);
-      const operator = await db.engine.transaction((tx) => checkpointOperatorLog(tx, signer));
-      if (operator) anchors.append({ stream: OPERATOR_STREAM, ...operator });
+      const operator = await checkpointOperatorLogAnchored(db.engine, signer, anchors);
       if (made || operator) logger.info("audit.checkpoints", { created: made, operator_log_seq: operator?.seq ?? null });
     } catch (error) {
       logger.error("audit.checkpoints_failed", { error: (error as Error).message });

@@ -6,7 +6,7 @@ import type { Engine, Queryable } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import type { Anchor, AnchorStore } from "./anchors.ts";
-import { checkpointPayload, type VerifyResult } from "./chain.ts";
+import { checkpointPayload, type Checkpoint, type VerifyResult } from "./chain.ts";
 import { checkpointOperatorLog, OPERATOR_STREAM, verifyOperatorLog } from "./operator-log.ts";
 import type { Signer } from "./signing.ts";
 import { createCheckpoint, verifyWorkspace } from "./trail.ts";
@@ -72,7 +72,7 @@ async function anchorProblem(engine: Engine, anchor: Anchor, result: VerifyResul
     return { cp: c?.hash, row: r?.hash };
   });
   if (row !== undefined && row !== anchor.hash) return `row ${anchor.seq} differs from the checkpoint anchored outside the database (history rewritten)`;
-  if (row === undefined && result?.last_seq !== null && result !== undefined && anchor.seq > (result.last_seq ?? 0)) {
+  if (row === undefined && result && result.last_seq !== null && anchor.seq > result.last_seq) {
     return `rows up to seq ${anchor.seq} are gone: a checkpoint anchored outside the database covers them (tail deleted)`;
   }
   if (cp === undefined) return `the signed checkpoint at seq ${anchor.seq} is gone from the database (its anchor outside the database remains)`;
@@ -138,11 +138,15 @@ export async function checkpointEverything(engine: Engine, signer: Signer, works
     created.push({ workspace_id: id, seq: cp.seq });
   }
   if (!workspace) {
-    const cp = await engine.transaction((tx) => checkpointOperatorLog(tx, signer));
-    if (cp) {
-      anchors?.append({ stream: OPERATOR_STREAM, ...cp });
-      created.push({ workspace_id: OPERATOR_STREAM, seq: cp.seq });
-    }
+    const cp = await checkpointOperatorLogAnchored(engine, signer, anchors);
+    if (cp) created.push({ workspace_id: OPERATOR_STREAM, seq: cp.seq });
   }
   return { created };
+}
+
+/** Signs the operator log's head (when unsigned) and, once committed, anchors it outside the database. */
+export async function checkpointOperatorLogAnchored(engine: Engine, signer: Signer, anchors?: AnchorStore): Promise<Checkpoint | undefined> {
+  const cp = await engine.transaction((tx) => checkpointOperatorLog(tx, signer));
+  if (cp) anchors?.append({ stream: OPERATOR_STREAM, ...cp });
+  return cp;
 }

@@ -2,7 +2,8 @@
 // (CAUSELOOP_TRUSTED_PROXIES), in which case X-Forwarded-For (or Forwarded) is walked from the right, past
 // every trusted hop, to the first address the client could not have written. A header from an untrusted peer
 // is ignored, so nobody picks the address their audit rows and throttles are keyed on.
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
+import { addressRanges, parseAllowlist } from "../net/policy.ts";
 
 export interface TrustedProxies {
   has(address: string): boolean;
@@ -16,22 +17,16 @@ export function normalizeAddress(address: string): string {
   return (mapped?.[1] ?? bare).toLowerCase();
 }
 
-/** Parses a comma-separated list of IP addresses and CIDRs; throws a one-line error naming a bad entry. */
+/**
+ * Parses a comma-separated list of IP addresses and CIDRs (the outbound allowlist's grammar, without host
+ * names: a proxy is known by its address); throws a one-line error naming a bad entry.
+ */
 export function parseTrustedProxies(raw: string | undefined): TrustedProxies {
-  const list = new BlockList();
-  let count = 0;
-  for (const entry of (raw ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
-    const [address = "", prefix, extra] = entry.split("/");
-    const family = isIP(normalizeAddress(address));
-    const max = family === 6 ? 128 : 32;
-    if (!family || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max))) {
-      throw new Error(`'${entry}' is not an IP address or CIDR`);
-    }
-    list.addSubnet(normalizeAddress(address), prefix === undefined ? max : Number(prefix), family === 6 ? "ipv6" : "ipv4");
-    count++;
-  }
+  const { hosts, cidrs } = parseAllowlist(raw);
+  if (hosts[0]) throw new Error(`'${hosts[0]}' is not an IP address or CIDR (a trusted proxy is named by its address)`);
+  const list = addressRanges(cidrs);
   return {
-    empty: count === 0,
+    empty: cidrs.length === 0,
     has(address) {
       const normalized = normalizeAddress(address);
       const family = isIP(normalized);

@@ -58,15 +58,21 @@ export function parseAllowlist(raw: string | undefined): OutboundAllowlist {
   return allowlist;
 }
 
-export function outboundPolicy(options: { allowlist?: OutboundAllowlist | string; timeoutMs?: number; maxBytes?: number; maxRedirects?: number } = {}): OutboundPolicy {
-  const allowlist = typeof options.allowlist === "string" ? parseAllowlist(options.allowlist) : (options.allowlist ?? { hosts: [], cidrs: [] });
-  const hosts = new Set(allowlist.hosts);
+/** A BlockList of addresses and CIDRs as parseAllowlist validated them (a bare address is its own /32 or /128). */
+export function addressRanges(cidrs: readonly string[]): BlockList {
   const ranges = new BlockList();
-  for (const cidr of allowlist.cidrs) {
+  for (const cidr of cidrs) {
     const [address = "", prefix] = cidr.split("/");
     const family = isIP(address) === 6 ? "ipv6" : "ipv4";
     ranges.addSubnet(address, prefix === undefined ? (family === "ipv6" ? 128 : 32) : Number(prefix), family);
   }
+  return ranges;
+}
+
+export function outboundPolicy(options: { allowlist?: OutboundAllowlist | string; timeoutMs?: number; maxBytes?: number; maxRedirects?: number } = {}): OutboundPolicy {
+  const allowlist = typeof options.allowlist === "string" ? parseAllowlist(options.allowlist) : (options.allowlist ?? { hosts: [], cidrs: [] });
+  const hosts = new Set(allowlist.hosts);
+  const ranges = addressRanges(allowlist.cidrs);
   const allowsAddress = (address: string) => {
     if (!isIP(address.replace(/^\[|\]$/g, ""))) return false;
     const target = canonicalAddress(address);

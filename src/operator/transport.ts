@@ -7,7 +7,8 @@ import { openPostgres } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { operatorIdentity } from "../audit/operator-log.ts";
 import type { Signer } from "../audit/signing.ts";
-import { loadServerKeys } from "../keys.ts";
+import { keySource } from "../keys.ts";
+import { loadSigner } from "../audit/signing.ts";
 import { openKeyRing } from "../secrets/load.ts";
 import type { LocalKeyRing } from "../secrets/keyring.ts";
 import { checkArgs, type Operation, type OperationContext, type Progress } from "./contract.ts";
@@ -29,17 +30,16 @@ function lazyKek(config: Config, engine: Engine): () => Promise<LocalKeyRing> {
 
 function lazySigner(config: Config, engine: Engine): () => Promise<Signer> {
   let signer: Promise<Signer> | undefined;
-  return () => (signer ??= loadServerKeys(config, engine).then((keys) => keys.signer));
+  return () => (signer ??= keySource(config, engine).then(loadSigner));
 }
 
 function connectionContext(config: Config, engine: Engine): ConnectionContext {
   return { engine, config, kek: lazyKek(config, engine), signer: lazySigner(config, engine) };
 }
 
-/** Validates and runs an operation with an open connection; `actor` is who asked. */
-async function execute(name: OperationName, ctx: ConnectionContext, actor: string, args: unknown, progress?: Progress): Promise<unknown> {
-  const op = operation(name);
-  return op.run({ ...ctx, actor }, checkArgs(op.args, args), progress);
+/** Runs an operation, whose arguments were checked against its schema, with an open connection. */
+function execute(op: Operation, ctx: ConnectionContext, actor: string, checked: unknown, progress?: Progress): Promise<unknown> {
+  return op.run({ ...ctx, actor }, checked, progress);
 }
 
 /**
@@ -48,7 +48,8 @@ async function execute(name: OperationName, ctx: ConnectionContext, actor: strin
  */
 export function runInProcess(name: OperationName, ctx: ConnectionContext, request: { args?: unknown; actor?: unknown }): Promise<unknown> {
   const actor = typeof request.actor === "string" && request.actor.length > 0 && request.actor.length <= 200 ? request.actor : "operator:unknown";
-  return execute(name, ctx, actor, request.args ?? {});
+  const op = operation(name);
+  return execute(op, ctx, actor, checkArgs(op.args, request.args ?? {}));
 }
 
 /** The arguments an operation is called with: optional when it takes none (or only optional ones). */
@@ -63,12 +64,13 @@ export async function runOperation<N extends OperationName>(config: Config, name
 async function dispatch(config: Config, name: OperationName, args: unknown, progress?: Progress): Promise<unknown> {
   const op = operation(name);
   const actor = operatorIdentity();
-  checkArgs(op.args, args);
+  // Checked before any connection is opened, so a bad argument leaves nothing behind (not even a data dir).
+  const checked = checkArgs(op.args, args);
   if (config.engine === "pglite") {
     if (serveIsRunning(config.dataDir)) return controlRequest(config.dataDir, name, { args, actor });
     const db = await openEmbedded(config, "command", { migrate: op.migrateFirst ?? false });
     try {
-      return await execute(name, connectionContext(config, db.engine), actor, args, progress);
+      return await execute(op, connectionContext(config, db.engine), actor, checked, progress);
     } finally {
       await db.close();
     }
@@ -82,7 +84,7 @@ async function dispatch(config: Config, name: OperationName, args: unknown, prog
             throw new AppError("config_invalid", "DATABASE_URL is not set");
           })();
   try {
-    return await execute(name, connectionContext(config, engine), actor, args, progress);
+    return await execute(op, connectionContext(config, engine), actor, checked, progress);
   } finally {
     await engine.close();
   }
@@ -115,7 +117,7 @@ export function operatorSession(config: Config, idleMs = 1500): OperatorSession 
     if (!held && (config.engine !== "pglite" || serveIsRunning(config.dataDir))) return dispatch(config, name, args, progress);
     const op = operation(name);
     const actor = operatorIdentity();
-    checkArgs(op.args, args);
+    const checked = checkArgs(op.args, args);
     if (!held) {
       const db = await openEmbedded(config, "command", { migrate: false });
       held = { db, ctx: connectionContext(config, db.engine), migrated: false };
@@ -125,7 +127,7 @@ export function operatorSession(config: Config, idleMs = 1500): OperatorSession 
         await migrateEmbedded(held.ctx.engine, actor);
         held.migrated = true;
       }
-      return await execute(name, held.ctx, actor, args, progress);
+      return await execute(op, held.ctx, actor, checked, progress);
     } finally {
       idle = setTimeout(() => void (queue = queue.then(release, release)), idleMs);
     }

@@ -6,7 +6,7 @@ import { RTBF_STATUSES } from "../../governance/rtbf.ts";
 import { vacuumFull, vacuumPendingErasures } from "../../governance/vacuum.ts";
 import { archiveStore } from "../../governance/storage.ts";
 import { exportLinks } from "../../governance/export-links.ts";
-import { loadServerKeys } from "../../keys.ts";
+import { loadErasureKeys } from "../../keys.ts";
 import type { Config } from "../../config.ts";
 import type { Engine } from "../../db/engine.ts";
 import { defineOperation } from "../contract.ts";
@@ -16,7 +16,7 @@ const RequestId = Type.String({ pattern: "^rtbf_[0-9a-z]{26}$" });
 
 /** The RTBF keys and the export archive store as `serve` builds them (an erasure deletes archives). */
 export async function erasureKeys(config: Config, engine: Engine) {
-  const keys = await loadServerKeys(config, engine);
+  const keys = await loadErasureKeys(config, engine);
   return { rtbf: keys.rtbf, store: archiveStore(config, exportLinks(keys.exportLinkKey, config.exportLinkMinutes)) };
 }
 
