@@ -51,8 +51,7 @@ export async function confirmTotpEnrolment(tx: Tx, kek: KekProvider, principal: 
 }
 
 export async function turnOffTotp(tx: Tx, kek: KekProvider, principal: Principal, code: string, context: RequestContext): Promise<void> {
-  const [workspace] = await tx.query<{ require_mfa: boolean }>("select require_mfa from workspaces where id = $1", [principal.workspaceId]);
-  if (workspace?.require_mfa) throw new AppError("conflict", "this workspace requires multi-factor authentication; MFA cannot be turned off from here");
+  if ((await workspaceSecurity(tx, principal.workspaceId)).require_mfa) throw new AppError("conflict", "this workspace requires multi-factor authentication; MFA cannot be turned off from here");
   await disableTotp(tx, kek, principal.actorId, code);
   await appendAudit(tx, { workspaceId: principal.workspaceId, action: "mfa.disabled", actorId: principal.actorId, actorType: "user", targetType: "user", targetId: principal.actorId, context });
 }

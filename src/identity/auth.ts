@@ -72,8 +72,6 @@ interface TokenRow {
   member_status: string | null;
 }
 
-export { authenticateSession };
-
 export async function authenticate(door: TenantDoor, authorization: string | null, jwt?: JwtKeys): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
   if (jwt && match?.[1]?.startsWith("ey")) return authenticateSession(door, jwt, match[1]);
@@ -115,7 +113,7 @@ function isMfaEnrolmentPath(path: string): boolean {
 }
 
 /** A session's access token (JWT): still valid only while the session, membership and workspace are. */
-async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: string): Promise<Principal> {
+export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: string): Promise<Principal> {
   const claims = await verifyJwt(keys, token, "access");
   const ws = String(claims.ws ?? "");
   const userId = String(claims.sub ?? "");
