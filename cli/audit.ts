@@ -7,7 +7,10 @@ import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFla
 
 function positiveInt(text: string, flag: string, max?: number): number {
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1 || (max !== undefined && Number(text) > max)) {
-    throw new AppError("bad_request", max === undefined ? `${flag} must be a positive integer` : `${flag} must be a whole number from 1 to ${max}`);
+    throw new AppError(
+      "bad_request",
+      max === undefined ? `${flag} must be a positive integer` : `${flag} must be a whole number from 1 to ${max}`,
+    );
   }
   return Number(text);
 }
@@ -23,13 +26,18 @@ function summary(after: unknown): string {
 }
 
 export function registerAudit(program: Command): void {
-  const audit = program.command("audit").description("The hash-chained audit trail: verify, sign checkpoints, export for offline verification");
+  const audit = program
+    .command("audit")
+    .description("The hash-chained audit trail: verify, sign checkpoints, export for offline verification");
 
   withDatabaseFlags(audit.command("verify"))
     .description("Recompute every workspace's chain and check signed checkpoints; exit 1 on any tampering")
     .option("--workspace <id>", "only this workspace")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nExamples:\n  causeloop audit verify\n  causeloop audit verify --workspace ws_01j... --json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  causeloop audit verify\n  causeloop audit verify --workspace ws_01j... --json",
+    )
     .action(
       action(async (flags: CommonFlags & { workspace?: string }) => {
         const report = await runOperation(configFrom(flags), "audit.verify", { workspace: flags.workspace });
@@ -39,7 +47,15 @@ export function registerAudit(program: Command): void {
           process.stdout.write(
             `${table(
               ["WORKSPACE", "RESULT", "ROWS", "LAST SEQ", "CHECKPOINT", "FIRST BROKEN", "REASON"],
-              chains.map((w) => [w.workspace_id, w.ok ? "OK" : "TAMPERED", String(w.rows), String(w.last_seq ?? "-"), String(w.last_checkpoint_seq ?? "-"), String(w.first_broken_seq ?? "-"), w.reason ?? ""]),
+              chains.map((w) => [
+                w.workspace_id,
+                w.ok ? "OK" : "TAMPERED",
+                String(w.rows),
+                String(w.last_seq ?? "-"),
+                String(w.last_checkpoint_seq ?? "-"),
+                String(w.first_broken_seq ?? "-"),
+                w.reason ?? "",
+              ]),
             )}\n${report.anchors ? `anchors: ${report.anchors.checked} checked against ${report.anchors.location}${report.anchors.problems.map((p) => `\n  ${p.stream} seq ${p.seq}: ${p.reason}`).join("")}\n` : ""}${report.ok ? "OK" : "TAMPERED"}: ${report.workspaces.length} workspace(s)${report.operator_log ? " and the operator log" : ""} verified\n`,
           );
         }
@@ -48,29 +64,47 @@ export function registerAudit(program: Command): void {
     );
 
   withDatabaseFlags(audit.command("operator-log"))
-    .description("Operator actions that belong to no single workspace (migrations, role setup, master key rotation, jobs run by hand, offboarding), newest first")
+    .description(
+      "Operator actions that belong to no single workspace (migrations, role setup, master key rotation, jobs run by hand, offboarding), newest first",
+    )
     .option("--action <action>", "only this action, e.g. migration.applied or tenant.purged")
     .option("--limit <n>", "rows to show (1-1000)", "50")
     .option("--before <seq>", "rows older than this sequence number (paging)")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nThe log is hash-chained and signed like a workspace's audit trail; `causeloop audit verify` checks it.\nExamples:\n  causeloop audit operator-log\n  causeloop audit operator-log --action tenant.purged --json")
+    .addHelpText(
+      "after",
+      "\nThe log is hash-chained and signed like a workspace's audit trail; `causeloop audit verify` checks it.\nExamples:\n  causeloop audit operator-log\n  causeloop audit operator-log --action tenant.purged --json",
+    )
     .action(
       action(async (flags: CommonFlags & { action?: string; limit: string; before?: string }) => {
         const limit = positiveInt(flags.limit, "--limit", 1000);
         const before = flags.before === undefined ? undefined : positiveInt(flags.before, "--before");
-        const rows = await runOperation(configFrom(flags), "audit.operator-log", { action: flags.action, limit, before });
+        const rows = await runOperation(configFrom(flags), "audit.operator-log", {
+          action: flags.action,
+          limit,
+          before,
+        });
         if (flags.json) return printJson(rows);
         process.stdout.write(
           `${table(
             ["SEQ", "TIME", "ACTION", "ACTOR", "TARGET", "DETAILS"],
-            rows.map((r) => [String(r.seq), r.created_at.slice(0, 19).replace("T", " "), r.action, r.actor_id ?? "-", [r.target_type, r.target_id].filter(Boolean).join(" ") || "-", summary(r.after)]),
+            rows.map((r) => [
+              String(r.seq),
+              r.created_at.slice(0, 19).replace("T", " "),
+              r.action,
+              r.actor_id ?? "-",
+              [r.target_type, r.target_id].filter(Boolean).join(" ") || "-",
+              summary(r.after),
+            ]),
           )}\n`,
         );
       }),
     );
 
   withDatabaseFlags(audit.command("checkpoint"))
-    .description("Sign a checkpoint of each workspace's chain head now (serve also does it every N events or M minutes)")
+    .description(
+      "Sign a checkpoint of each workspace's chain head now (serve also does it every N events or M minutes)",
+    )
     .option("--workspace <id>", "only this workspace")
     .option("--json", "machine-readable output")
     .action(
@@ -86,10 +120,16 @@ export function registerAudit(program: Command): void {
     .requiredOption("--workspace <id>", "workspace id")
     .requiredOption("--out <file>", "output file (mode 0600)")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nVerify it anywhere with: bun scripts/verify-audit-export.ts <file>\nExample:\n  causeloop audit export --workspace ws_01j... --out acme-audit.ndjson")
+    .addHelpText(
+      "after",
+      "\nVerify it anywhere with: bun scripts/verify-audit-export.ts <file>\nExample:\n  causeloop audit export --workspace ws_01j... --out acme-audit.ndjson",
+    )
     .action(
       action(async (flags: CommonFlags & { workspace: string; out: string }) => {
-        const result = await runOperation(configFrom(flags), "audit.export", { workspace: flags.workspace, out: resolve(flags.out) });
+        const result = await runOperation(configFrom(flags), "audit.export", {
+          workspace: flags.workspace,
+          out: resolve(flags.out),
+        });
         if (flags.json) return printJson(result);
         process.stdout.write(`wrote ${result.rows} rows and ${result.checkpoints} checkpoints to ${result.file}\n`);
       }),

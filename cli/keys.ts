@@ -8,12 +8,16 @@ function progressBar(label: string): (done: number, total: number) => void {
     if (!process.stderr.isTTY) return;
     const width = 30;
     const filled = total ? Math.round((done / total) * width) : width;
-    process.stderr.write(`\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done >= total ? "\n" : ""}`);
+    process.stderr.write(
+      `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done >= total ? "\n" : ""}`,
+    );
   };
 }
 
 export function registerKeys(program: Command): void {
-  const keys = program.command("keys").description("Envelope encryption: the master key (KEK) and per-workspace data keys (DEKs)");
+  const keys = program
+    .command("keys")
+    .description("Envelope encryption: the master key (KEK) and per-workspace data keys (DEKs)");
 
   withDatabaseFlags(keys.command("status"))
     .description("KEK versions in the ring and data keys per KEK version and status")
@@ -23,8 +27,15 @@ export function registerKeys(program: Command): void {
       action(async (flags: CommonFlags) => {
         const status = await runOperation(configFrom(flags), "keys.status");
         if (flags.json) return printJson(status);
-        process.stdout.write(`master key: current v${status.kekCurrentVersion}, ring ${status.kekVersions.map((v) => `v${v}`).join(", ")}\n`);
-        process.stdout.write(`${table(["KEK", "DEK STATUS", "COUNT"], status.deks.map((d) => [`v${d.kek_version}`, d.status, String(d.count)]))}\n`);
+        process.stdout.write(
+          `master key: current v${status.kekCurrentVersion}, ring ${status.kekVersions.map((v) => `v${v}`).join(", ")}\n`,
+        );
+        process.stdout.write(
+          `${table(
+            ["KEK", "DEK STATUS", "COUNT"],
+            status.deks.map((d) => [`v${d.kek_version}`, d.status, String(d.count)]),
+          )}\n`,
+        );
       }),
     );
 
@@ -32,12 +43,22 @@ export function registerKeys(program: Command): void {
     .description("Re-wrap every data key under the current master key (no data re-encryption; resumable)")
     .option("--generate", "file-based ring: generate a new master key version first, and drop the old one when done")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nWith CAUSELOOP_MASTER_KEY, put the new key first (v2:<new>,v1:<old>), run this, then keep only v2.\nExamples:\n  causeloop keys rotate-kek --generate\n  CAUSELOOP_MASTER_KEY=v2:...,v1:... causeloop keys rotate-kek")
+    .addHelpText(
+      "after",
+      "\nWith CAUSELOOP_MASTER_KEY, put the new key first (v2:<new>,v1:<old>), run this, then keep only v2.\nExamples:\n  causeloop keys rotate-kek --generate\n  CAUSELOOP_MASTER_KEY=v2:...,v1:... causeloop keys rotate-kek",
+    )
     .action(
       action(async (flags: CommonFlags & { generate?: boolean }) => {
-        const result = await runOperation(configFrom(flags), "keys.rotate-kek", { generate: flags.generate }, progressBar("re-wrapping"));
+        const result = await runOperation(
+          configFrom(flags),
+          "keys.rotate-kek",
+          { generate: flags.generate },
+          progressBar("re-wrapping"),
+        );
         if (flags.json) return printJson(result);
-        process.stdout.write(`re-wrapped ${result.rewrapped} data keys under master key v${result.kekCurrentVersion} (${result.alreadyCurrent} already current)\n`);
+        process.stdout.write(
+          `re-wrapped ${result.rewrapped} data keys under master key v${result.kekCurrentVersion} (${result.alreadyCurrent} already current)\n`,
+        );
       }),
     );
 
@@ -48,9 +69,16 @@ export function registerKeys(program: Command): void {
     .addHelpText("after", "\nExample:\n  causeloop keys rotate-dek --workspace ws_01j...")
     .action(
       action(async (flags: CommonFlags & { workspace: string }) => {
-        const result = await runOperation(configFrom(flags), "keys.rotate-dek", { workspace: flags.workspace }, progressBar("re-encrypting"));
+        const result = await runOperation(
+          configFrom(flags),
+          "keys.rotate-dek",
+          { workspace: flags.workspace },
+          progressBar("re-encrypting"),
+        );
         if (flags.json) return printJson(result);
-        process.stdout.write(`workspace ${flags.workspace}: data key v${result.newVersion}, ${result.reencrypted} secrets re-encrypted, ${result.destroyed} old keys destroyed\n`);
+        process.stdout.write(
+          `workspace ${flags.workspace}: data key v${result.newVersion}, ${result.reencrypted} secrets re-encrypted, ${result.destroyed} old keys destroyed\n`,
+        );
       }),
     );
 }

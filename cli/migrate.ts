@@ -8,7 +8,13 @@ import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFla
 function statusTable(status: MigrationStatus[]): string {
   return table(
     ["MIGRATION", "STATE", "SHA256", "APPLIED", "MS"],
-    status.map((s) => [s.name, s.state.toUpperCase(), s.sha256.slice(0, 12), s.appliedAt ?? "-", s.durationMs === undefined ? "-" : String(s.durationMs)]),
+    status.map((s) => [
+      s.name,
+      s.state.toUpperCase(),
+      s.sha256.slice(0, 12),
+      s.appliedAt ?? "-",
+      s.durationMs === undefined ? "-" : String(s.durationMs),
+    ]),
   );
 }
 
@@ -16,13 +22,17 @@ export function registerMigrate(program: Command): void {
   const migrate = withDatabaseFlags(program.command("migrate"))
     .description("Apply pending migrations (PostgreSQL: as DATABASE_OWNER_URL) and upsert the connector catalogue")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nExamples:\n  causeloop migrate\n  DATABASE_URL=... DATABASE_OWNER_URL=postgres://owner:...@db/causeloop causeloop migrate --json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  causeloop migrate\n  DATABASE_URL=... DATABASE_OWNER_URL=postgres://owner:...@db/causeloop causeloop migrate --json",
+    )
     .action(
       action(async (flags: CommonFlags) => {
         const config = configFrom(flags);
         const result = await runOperation(config, "migrate");
         if (flags.json) return printJson(result);
-        if (result.applied.length === 0) process.stdout.write(`Nothing to apply: ${result.alreadyApplied} migrations already applied.\n`);
+        if (result.applied.length === 0)
+          process.stdout.write(`Nothing to apply: ${result.alreadyApplied} migrations already applied.\n`);
         for (const a of result.applied) process.stdout.write(`applied ${a.name} (${a.durationMs} ms)\n`);
       }),
     );

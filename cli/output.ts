@@ -18,7 +18,14 @@ export function withDatabaseFlags(command: Command): Command {
 }
 
 export function configFrom(flags: CommonFlags & ConfigOverrides): Config {
-  return loadConfig(process.env, { dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, host: flags.host, port: flags.port, insecureAllowBypassRls: flags.insecureAllowBypassRls, migrate: flags.migrate });
+  return loadConfig(process.env, {
+    dataDir: flags.dataDir,
+    databaseUrl: flags.databaseUrl,
+    host: flags.host,
+    port: flags.port,
+    insecureAllowBypassRls: flags.insecureAllowBypassRls,
+    migrate: flags.migrate,
+  });
 }
 
 /** Prints one line to stderr and exits with the error's code: 2 for bad input or configuration. */
@@ -57,6 +64,10 @@ export function printJson(value: unknown): void {
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

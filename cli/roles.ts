@@ -5,7 +5,9 @@ import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 export function registerRoles(program: Command): void {
-  const roles = program.command("roles").description("Set up and check the database roles (owner for DDL, causeloop_app at runtime)");
+  const roles = program
+    .command("roles")
+    .description("Set up and check the database roles (owner for DDL, causeloop_app at runtime)");
 
   withDatabaseFlags(roles.command("setup"))
     .description("Create or repair causeloop_app (idempotent): NOSUPERUSER NOBYPASSRLS, DML grants, default privileges")
@@ -21,10 +23,13 @@ export function registerRoles(program: Command): void {
         const config = configFrom(flags);
         let password = process.env.CAUSELOOP_APP_PASSWORD || undefined;
         if (flags.passwordStdin) password = (await Bun.stdin.text()).trim();
-        if (password !== undefined && password.length < 16) throw new AppError("bad_request", "the app role's password must be at least 16 characters");
+        if (password !== undefined && password.length < 16)
+          throw new AppError("bad_request", "the app role's password must be at least 16 characters");
         const result = await runOperation(config, "roles.setup", { password, rotate: flags.rotate });
         if (flags.json) return printJson(result);
-        process.stdout.write(`${result.created ? "created" : "updated"} role ${result.role} (${result.login ? "LOGIN" : "NOLOGIN: embedded mode switches to it per transaction"})\n`);
+        process.stdout.write(
+          `${result.created ? "created" : "updated"} role ${result.role} (${result.login ? "LOGIN" : "NOLOGIN: embedded mode switches to it per transaction"})\n`,
+        );
         if (result.generatedPassword) {
           process.stdout.write(`password (shown once, store it now): ${result.generatedPassword}\n`);
         } else if (result.passwordSet) process.stdout.write("password set from the supplied value\n");
@@ -42,7 +47,9 @@ export function registerRoles(program: Command): void {
         if (flags.json) printJson(report);
         else {
           process.stdout.write(`role ${report.role}: ${report.ok ? "OK" : "FAIL"}\n`);
-          process.stdout.write(`  exists=${report.exists} login=${report.login} superuser=${report.superuser} bypassrls=${report.bypassRls} createrole=${report.createRole}\n`);
+          process.stdout.write(
+            `  exists=${report.exists} login=${report.login} superuser=${report.superuser} bypassrls=${report.bypassRls} createrole=${report.createRole}\n`,
+          );
           for (const p of report.problems) process.stdout.write(`  problem: ${p}\n`);
         }
         if (!report.ok) process.exit(1);

@@ -46,7 +46,10 @@ export function registerServe(program: Command): void {
     .option("--port <port>", "port to listen on, 0 for any free port (env CAUSELOOP_PORT, default 8080)")
     .option("--migrate", "on PostgreSQL, apply pending migrations first (needs DATABASE_OWNER_URL)")
     .option("--insecure-allow-bypass-rls", "serve even when the runtime role bypasses RLS (local debugging only)")
-    .addHelpText("after", "\nExamples:\n  causeloop serve --data-dir /var/lib/causeloop --port 8080\n  DATABASE_URL=postgres://causeloop_app:...@db/causeloop causeloop serve --host 0.0.0.0")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  causeloop serve --data-dir /var/lib/causeloop --port 8080\n  DATABASE_URL=postgres://causeloop_app:...@db/causeloop causeloop serve --host 0.0.0.0",
+    )
     .action(
       action(async (flags: ServeFlags) => {
         const config = configFrom(flags);

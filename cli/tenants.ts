@@ -7,45 +7,82 @@ import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFla
 
 export function registerTenants(program: Command): void {
   withDatabaseFlags(program.command("onboard <slug>"))
-    .description("Onboard a client: organization, first workspace, retention defaults, admin user and a one-time admin token")
+    .description(
+      "Onboard a client: organization, first workspace, retention defaults, admin user and a one-time admin token",
+    )
     .requiredOption("--name <name>", "organization display name")
     .requiredOption("--admin-email <email>", "the client admin's email (their login identity)")
     .option("--workspace <slug>", "first workspace's slug", "production")
     .option("--if-not-exists", "when the slug exists, print its ids (no new token) and exit 0")
     .option("--json", "print {organization_id, workspace_id, admin_email, admin_token, setup_token}")
-    .addHelpText("after", '\nExample:\n  causeloop onboard acme --name "Acme Corp" --admin-email ops@acme.com --json\nExit code 3 when the slug exists (unless --if-not-exists).')
+    .addHelpText(
+      "after",
+      '\nExample:\n  causeloop onboard acme --name "Acme Corp" --admin-email ops@acme.com --json\nExit code 3 when the slug exists (unless --if-not-exists).',
+    )
     .action(
-      action(async (slug: string, flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean }) => {
-        const config = configFrom(flags);
-        const result = await runOperation(config, "onboard", { slug, name: flags.name, adminEmail: flags.adminEmail, workspace: flags.workspace, ifNotExists: flags.ifNotExists });
-        if (flags.json) return printJson(result);
-        if (result.existed) {
-          process.stdout.write(`organization ${slug} already exists: ${result.organization_id}, workspace ${result.workspace_id} (no new token)\n`);
-          return;
-        }
-        process.stdout.write(`onboarded ${slug}: organization ${result.organization_id}, workspace ${result.workspace_id}, admin ${result.admin_email}\n`);
-        process.stdout.write(`admin token (shown once, store it now; only its hash is kept):\n${result.admin_token}\n`);
-        if (result.setup_token) {
-          process.stdout.write(`admin account setup token (shown once, valid 7 days; the admin sets a first password with\n  POST /v1/auth/accept-invite {"invite_token": "<this>", "password": "..."}):\n${result.setup_token}\n`);
-        }
-      }),
+      action(
+        async (
+          slug: string,
+          flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean },
+        ) => {
+          const config = configFrom(flags);
+          const result = await runOperation(config, "onboard", {
+            slug,
+            name: flags.name,
+            adminEmail: flags.adminEmail,
+            workspace: flags.workspace,
+            ifNotExists: flags.ifNotExists,
+          });
+          if (flags.json) return printJson(result);
+          if (result.existed) {
+            process.stdout.write(
+              `organization ${slug} already exists: ${result.organization_id}, workspace ${result.workspace_id} (no new token)\n`,
+            );
+            return;
+          }
+          process.stdout.write(
+            `onboarded ${slug}: organization ${result.organization_id}, workspace ${result.workspace_id}, admin ${result.admin_email}\n`,
+          );
+          process.stdout.write(
+            `admin token (shown once, store it now; only its hash is kept):\n${result.admin_token}\n`,
+          );
+          if (result.setup_token) {
+            process.stdout.write(
+              `admin account setup token (shown once, valid 7 days; the admin sets a first password with\n  POST /v1/auth/accept-invite {"invite_token": "<this>", "password": "..."}):\n${result.setup_token}\n`,
+            );
+          }
+        },
+      ),
     );
 
   withDatabaseFlags(program.command("offboard <slug>"))
-    .description("Offboard a client: soft (disable, revoke tokens; reversible) or purge (delete every row of its workspaces)")
+    .description(
+      "Offboard a client: soft (disable, revoke tokens; reversible) or purge (delete every row of its workspaces)",
+    )
     .requiredOption("--mode <mode>", "soft or purge")
     .option("--yes", "do not ask for the slug to be typed back")
     .option("--json", "print the offboarding record")
-    .addHelpText("after", "\nExamples:\n  causeloop offboard acme --mode soft\n  causeloop offboard acme --mode purge --yes --json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  causeloop offboard acme --mode soft\n  causeloop offboard acme --mode purge --yes --json",
+    )
     .action(
       action(async (slug: string, flags: CommonFlags & { mode: string; yes?: boolean }) => {
-        if (flags.mode !== "soft" && flags.mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${flags.mode}")`);
+        if (flags.mode !== "soft" && flags.mode !== "purge")
+          throw new AppError("validation_failed", `--mode must be soft or purge (got "${flags.mode}")`);
         const config = configFrom(flags);
-        if (!flags.yes) await confirmTyped(flags.mode === "purge" ? `PURGE deletes every row of "${slug}" for good` : `Soft offboarding disables "${slug}" and revokes its tokens`, slug);
+        if (!flags.yes)
+          await confirmTyped(
+            flags.mode === "purge"
+              ? `PURGE deletes every row of "${slug}" for good`
+              : `Soft offboarding disables "${slug}" and revokes its tokens`,
+            slug,
+          );
         const record = await runOperation(config, "offboard", { slug, mode: flags.mode });
         if (flags.json) return printJson(record);
         process.stdout.write(`${flags.mode === "purge" ? "purged" : "disabled"} ${slug} (record ${record.id})\n`);
-        for (const [tableName, count] of Object.entries(record.row_counts)) process.stdout.write(`  ${tableName}: ${count}\n`);
+        for (const [tableName, count] of Object.entries(record.row_counts))
+          process.stdout.write(`  ${tableName}: ${count}\n`);
       }),
     );
 
@@ -76,7 +113,14 @@ export function registerTenants(program: Command): void {
         process.stdout.write(
           `${table(
             ["ORGANIZATION", "STATUS", "WORKSPACE", "WORKSPACE ID", "MEMBERS", "CREATED"],
-            rows.map((r) => [r.slug, r.status.toUpperCase(), r.workspace_slug ?? "-", r.workspace_id ?? "-", String(r.members), r.created_at.slice(0, 19)]),
+            rows.map((r) => [
+              r.slug,
+              r.status.toUpperCase(),
+              r.workspace_slug ?? "-",
+              r.workspace_id ?? "-",
+              String(r.members),
+              r.created_at.slice(0, 19),
+            ]),
           )}\n`,
         );
       }),
@@ -99,7 +143,18 @@ export function registerTenants(program: Command): void {
       action(async (slug: string | undefined, flags: CommonFlags) => {
         const records = await runOperation(configFrom(flags), "tenants.offboardings", { slug });
         if (flags.json) return printJson(records);
-        process.stdout.write(`${table(["SLUG", "MODE", "WHEN", "BY", "ROWS"], records.map((r) => [r.slug, r.mode, new Date(r.completed_at ?? r.started_at).toISOString().slice(0, 19), r.performed_by, String(Object.values(r.row_counts).reduce((a, b) => a + Number(b), 0))]))}\n`);
+        process.stdout.write(
+          `${table(
+            ["SLUG", "MODE", "WHEN", "BY", "ROWS"],
+            records.map((r) => [
+              r.slug,
+              r.mode,
+              new Date(r.completed_at ?? r.started_at).toISOString().slice(0, 19),
+              r.performed_by,
+              String(Object.values(r.row_counts).reduce((a, b) => a + Number(b), 0)),
+            ]),
+          )}\n`,
+        );
       }),
     );
 }

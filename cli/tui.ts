@@ -5,7 +5,10 @@ import { action, configFrom, withDatabaseFlags, type CommonFlags } from "./outpu
 export function registerTui(program: Command): void {
   withDatabaseFlags(program.command("tui"))
     .description("Operator console: overview, tenants, roles, migrations, erasure requests, audit, jobs")
-    .addHelpText("after", "\nKeys: 1-7 switch screens, q quits; each screen shows its keys in the help bar.\nExample:\n  causeloop tui --data-dir /var/lib/causeloop")
+    .addHelpText(
+      "after",
+      "\nKeys: 1-7 switch screens, q quits; each screen shows its keys in the help bar.\nExample:\n  causeloop tui --data-dir /var/lib/causeloop",
+    )
     .action(
       action(async (flags: CommonFlags) => {
         const config = configFrom(flags);

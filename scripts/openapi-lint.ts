@@ -25,13 +25,31 @@ const app = createApp({
   kek: new LocalKeyRing(Buffer.from(new Uint8Array(32)).toString("base64")),
   signer,
   exports: { links, store: localStore(join(root, "dist", "contract-exports"), links), door: unused },
-  rtbf: { keys: { hmacKey: await crypto.subtle.importKey("raw", new Uint8Array(32), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), signer }, approve: unused },
-  sessions: { jwt: { current: new Uint8Array(32), previous: undefined }, anonymous: unused, idleMinutes: 60, absoluteDays: 1 },
+  rtbf: {
+    keys: {
+      hmacKey: await crypto.subtle.importKey("raw", new Uint8Array(32), { name: "HMAC", hash: "SHA-256" }, false, [
+        "sign",
+      ]),
+      signer,
+    },
+    approve: unused,
+  },
+  sessions: {
+    jwt: { current: new Uint8Array(32), previous: undefined },
+    anonymous: unused,
+    idleMinutes: 60,
+    absoluteDays: 1,
+  },
 });
 const response = await app.fetch(new Request("http://localhost/openapi.json"));
 if (response.status !== 200) throw new Error(`/openapi.json answered ${response.status}`);
 mkdirSync(join(root, "dist"), { recursive: true });
 const file = join(root, "dist", "openapi.json");
 await Bun.write(file, await response.text());
-const lint = Bun.spawn([join(root, "node_modules", ".bin", "redocly"), "lint", file, "--format=summary"], { cwd: root, stdout: "inherit", stderr: "inherit", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } });
+const lint = Bun.spawn([join(root, "node_modules", ".bin", "redocly"), "lint", file, "--format=summary"], {
+  cwd: root,
+  stdout: "inherit",
+  stderr: "inherit",
+  env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+});
 process.exit(await lint.exited);

@@ -56,7 +56,16 @@ export interface Config {
   exportDir: string;
   exportLinkMinutes: number;
   /** An S3-compatible bucket for exports instead of the local directory. */
-  exportS3: { bucket: string; endpoint?: string; region?: string; accessKeyId?: string; secretAccessKey?: string; prefix: string } | undefined;
+  exportS3:
+    | {
+        bucket: string;
+        endpoint?: string;
+        region?: string;
+        accessKeyId?: string;
+        secretAccessKey?: string;
+        prefix: string;
+      }
+    | undefined;
   exportRetentionDays: number;
   /** A claimed job whose worker stops renewing it is taken over after this long. */
   jobLeaseSeconds: number;
@@ -165,7 +174,8 @@ function boolean(raw: string | undefined, name: string): boolean {
 
 function oneOf<T extends string>(raw: string | undefined, name: string, allowed: readonly T[], fallback: T): T {
   const value = (raw?.trim() || fallback).toLowerCase();
-  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")} (got '${raw}')`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")} (got '${raw}')`);
   return value as T;
 }
 
@@ -200,13 +210,19 @@ function idpFrom(env: Env, allowlist: OutboundAllowlist): Config["idp"] {
     throw new ConfigError(`CAUSELOOP_IDP_JWKS_URL ${(error as Error).message}`);
   }
   if (!env.CAUSELOOP_IDP_ISSUER) throw new ConfigError("CAUSELOOP_IDP_ISSUER is required with CAUSELOOP_IDP_JWKS_URL");
-  return { jwksUrl: env.CAUSELOOP_IDP_JWKS_URL, issuer: env.CAUSELOOP_IDP_ISSUER, audience: env.CAUSELOOP_IDP_AUDIENCE || undefined };
+  return {
+    jwksUrl: env.CAUSELOOP_IDP_JWKS_URL,
+    issuer: env.CAUSELOOP_IDP_ISSUER,
+    audience: env.CAUSELOOP_IDP_AUDIENCE || undefined,
+  };
 }
 
 export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}): Config {
   const rawUrl = flags.databaseUrl ?? env.DATABASE_URL;
   const databaseUrl = rawUrl ? parseDatabaseUrl(rawUrl, "DATABASE_URL") : undefined;
-  const databaseOwnerUrl = env.DATABASE_OWNER_URL ? parseDatabaseUrl(env.DATABASE_OWNER_URL, "DATABASE_OWNER_URL") : undefined;
+  const databaseOwnerUrl = env.DATABASE_OWNER_URL
+    ? parseDatabaseUrl(env.DATABASE_OWNER_URL, "DATABASE_OWNER_URL")
+    : undefined;
   const logLevel = (env.CAUSELOOP_LOG_LEVEL ?? "info").toLowerCase();
   if (!["debug", "info", "warn", "error"].includes(logLevel)) {
     throw new ConfigError(`CAUSELOOP_LOG_LEVEL must be one of debug, info, warn, error (got '${logLevel}')`);
@@ -221,22 +237,59 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     databaseUrl,
     databaseOwnerUrl,
     poolSize: integer(env.CAUSELOOP_DB_POOL_SIZE, "CAUSELOOP_DB_POOL_SIZE", 10, 1, 500),
-    dbConnectTimeoutMs: integer(env.CAUSELOOP_DB_CONNECT_TIMEOUT_MS, "CAUSELOOP_DB_CONNECT_TIMEOUT_MS", 5_000, 100, 600_000),
-    dbAcquireTimeoutMs: integer(env.CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS, "CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS", 5_000, 100, 600_000),
+    dbConnectTimeoutMs: integer(
+      env.CAUSELOOP_DB_CONNECT_TIMEOUT_MS,
+      "CAUSELOOP_DB_CONNECT_TIMEOUT_MS",
+      5_000,
+      100,
+      600_000,
+    ),
+    dbAcquireTimeoutMs: integer(
+      env.CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS,
+      "CAUSELOOP_DB_ACQUIRE_TIMEOUT_MS",
+      5_000,
+      100,
+      600_000,
+    ),
     host,
     port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535),
-    bodyLimitBytes: integer(env.CAUSELOOP_BODY_LIMIT_BYTES, "CAUSELOOP_BODY_LIMIT_BYTES", 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    bodyLimitBytes: integer(
+      env.CAUSELOOP_BODY_LIMIT_BYTES,
+      "CAUSELOOP_BODY_LIMIT_BYTES",
+      1024 * 1024,
+      1024,
+      1024 * 1024 * 1024,
+    ),
     shutdownTimeoutMs: integer(env.CAUSELOOP_SHUTDOWN_TIMEOUT_MS, "CAUSELOOP_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: logLevel as Config["logLevel"],
-    insecureAllowBypassRls: flags.insecureAllowBypassRls ?? boolean(env.CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS, "CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS"),
+    insecureAllowBypassRls:
+      flags.insecureAllowBypassRls ??
+      boolean(env.CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS, "CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS"),
     migrateOnStart: flags.migrate ?? false,
-    auditCheckpointEvery: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_EVERY, "CAUSELOOP_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
-    auditCheckpointMinutes: integer(env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES, "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES", 10, 1, 10_080),
-    auditAnchorFile: resolve(env.CAUSELOOP_AUDIT_ANCHOR_FILE || join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "audit-anchors.ndjson")),
+    auditCheckpointEvery: integer(
+      env.CAUSELOOP_AUDIT_CHECKPOINT_EVERY,
+      "CAUSELOOP_AUDIT_CHECKPOINT_EVERY",
+      100,
+      1,
+      1_000_000,
+    ),
+    auditCheckpointMinutes: integer(
+      env.CAUSELOOP_AUDIT_CHECKPOINT_MINUTES,
+      "CAUSELOOP_AUDIT_CHECKPOINT_MINUTES",
+      10,
+      1,
+      10_080,
+    ),
+    auditAnchorFile: resolve(
+      env.CAUSELOOP_AUDIT_ANCHOR_FILE ||
+        join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "audit-anchors.ndjson"),
+    ),
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
     idp: idpFrom(env, outboundAllowlist),
-    exportDir: resolve(env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports")),
+    exportDir: resolve(
+      env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports"),
+    ),
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
     exportS3: env.CAUSELOOP_EXPORT_S3_BUCKET
       ? {

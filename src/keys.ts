@@ -19,7 +19,9 @@ export interface ServerKeys {
 
 /** What in the database depends on each key file (see ServerKeySource.dependents). */
 export async function keyDependents(engine: Queryable): Promise<Record<string, string | undefined>> {
-  const [row] = await engine.query<{ signed_checkpoints: boolean; subject_refs: boolean }>("select * from server_key_dependents()");
+  const [row] = await engine.query<{ signed_checkpoints: boolean; subject_refs: boolean }>(
+    "select * from server_key_dependents()",
+  );
   return {
     [AUDIT_SIGNING_KEY_FILE]: row?.signed_checkpoints ? "signed audit checkpoints" : undefined,
     [RTBF_KEY_FILE]: row?.subject_refs ? "erasure requests whose subject refs were" : undefined,
@@ -28,14 +30,24 @@ export async function keyDependents(engine: Queryable): Promise<Record<string, s
 
 /** Where the keys come from for this configuration, with what the database holds that depends on them. */
 export async function keySource(config: Config, engine: Queryable): Promise<ServerKeySource> {
-  return { env: process.env, dataDir: config.dataDir, embedded: config.engine === "pglite", dependents: await keyDependents(engine) };
+  return {
+    env: process.env,
+    dataDir: config.dataDir,
+    embedded: config.engine === "pglite",
+    dependents: await keyDependents(engine),
+  };
 }
 
 /** Every key `serve` needs. */
 export async function loadServerKeys(config: Config, engine: Queryable): Promise<ServerKeys> {
   const source = await keySource(config, engine);
   const signer = await loadSigner(source);
-  return { signer, jwt: loadJwtKeys(source), rtbf: await loadRtbfKeys(source, signer), exportLinkKey: loadExportLinkKey(source) };
+  return {
+    signer,
+    jwt: loadJwtKeys(source),
+    rtbf: await loadRtbfKeys(source, signer),
+    exportLinkKey: loadExportLinkKey(source),
+  };
 }
 
 /**

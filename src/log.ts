@@ -33,11 +33,21 @@ function clean(value: unknown): unknown {
   return value;
 }
 
-export function createLogger(level: LogLevel = "info", write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Logger {
+export function createLogger(
+  level: LogLevel = "info",
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
   const min = ORDER[level];
   const log = (lvl: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
     if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, event, ...(clean(fields) as Record<string, unknown>) }));
+    write(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: lvl,
+        event,
+        ...(clean(fields) as Record<string, unknown>),
+      }),
+    );
   };
   return {
     log,

@@ -86,7 +86,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         config.dataDir,
         async (name, body) => {
           if (!isOperationName(name)) throw new AppError("not_found", `unknown operation ${name}`);
-          return runInProcess(name, { engine: db.engine, config, kek: async () => kek, signer: async () => signer, scheduler: () => scheduler }, body);
+          return runInProcess(
+            name,
+            { engine: db.engine, config, kek: async () => kek, signer: async () => signer, scheduler: () => scheduler },
+            body,
+          );
         },
         logger,
       );
@@ -94,7 +98,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   } catch (error) {
     await db.close();
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new AppError("config_invalid", `port ${config.port} on ${config.host} is already in use`);
+    if (code === "EADDRINUSE")
+      throw new AppError("config_invalid", `port ${config.port} on ${config.host} is already in use`);
     throw error;
   }
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
@@ -106,25 +111,41 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     version: VERSION,
     startup_ms: Math.round(performance.now() - started),
   });
-  if (config.insecureAllowBypassRls) logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
+  if (config.insecureAllowBypassRls)
+    logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
   // Signed audit checkpoints: every minute, for workspaces that are due, and the operator log's head; each one
   // is also appended to the anchor file outside the database.
   const anchors = fileAnchorStore(config.auditAnchorFile);
   const checkpoint = async () => {
     try {
-      const made = await checkpointDueWorkspaces(db.engine, signer, { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes }, anchors);
+      const made = await checkpointDueWorkspaces(
+        db.engine,
+        signer,
+        { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes },
+        anchors,
+      );
       const operator = await checkpointOperatorLogAnchored(db.engine, signer, anchors);
-      if (made || operator) logger.info("audit.checkpoints", { created: made, operator_log_seq: operator?.seq ?? null });
+      if (made || operator)
+        logger.info("audit.checkpoints", { created: made, operator_log_seq: operator?.seq ?? null });
     } catch (error) {
       logger.error("audit.checkpoints_failed", { error: (error as Error).message });
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
-  const scheduler = new Scheduler(db.engine, scheduledJobs(db.engine, config, async () => rtbfKeys, store), logger);
+  const scheduler = new Scheduler(
+    db.engine,
+    scheduledJobs(db.engine, config, async () => rtbfKeys, store),
+    logger,
+  );
   await scheduler.start();
   if (config.engine === "pglite") await requeueOrphanedJobs(db.engine);
-  const worker = new Worker(db.engine, jobHandlers(db.engine, config, store, maintenanceConnection(config, db.engine)), logger, { leaseSeconds: config.jobLeaseSeconds });
+  const worker = new Worker(
+    db.engine,
+    jobHandlers(db.engine, config, store, maintenanceConnection(config, db.engine)),
+    logger,
+    { leaseSeconds: config.jobLeaseSeconds },
+  );
   worker.start();
 
   let resolveClosed: () => void = () => {};
@@ -139,7 +160,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await scheduler.stop();
       await worker.stop();
       const drained = server.stop(false);
-      const timedOut = await Promise.race([drained.then(() => false), Bun.sleep(config.shutdownTimeoutMs).then(() => true)]);
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        Bun.sleep(config.shutdownTimeoutMs).then(() => true),
+      ]);
       if (timedOut) {
         logger.warn("serve.drain_timeout", { in_flight: app.inFlight() });
         await server.stop(true);

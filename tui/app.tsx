@@ -1,6 +1,6 @@
 // The operator console: a persistent menu (1-7), a help bar, and one screen per task. Every action calls
 // the operator services, the same ones (and the same audit trail) as the CLI.
-import React, { useState } from "react";
+import { useState } from "react";
 import { Box, Text, useApp, useInput } from "ink";
 import type { TuiServices } from "./services.ts";
 import { Overview } from "./screens/overview.tsx";
@@ -48,7 +48,9 @@ export function App({ services }: Props) {
           <Text key={s} inverse={s === screen}>{` ${i + 1} ${s}${s === screen ? " *" : ""} `}</Text>
         ))}
       </Box>
-      <Text dimColor wrap="truncate-end">{services.engine}</Text>
+      <Text dimColor wrap="truncate-end">
+        {services.engine}
+      </Text>
       <Box flexDirection="column" minHeight={16}>
         {screen === "Overview" && <Overview services={services} active={!busy} />}
         {screen === "Tenants" && <Tenants services={services} setBusy={setBusy} busy={busy} />}
@@ -58,7 +60,10 @@ export function App({ services }: Props) {
         {screen === "Audit" && <Audit services={services} active={!busy} />}
         {screen === "Jobs" && <Jobs services={services} active={!busy} />}
       </Box>
-      <Text inverse wrap="truncate-end">{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-7 screens  q quit`} `}</Text>
+      <Text
+        inverse
+        wrap="truncate-end"
+      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-7 screens  q quit`} `}</Text>
     </Box>
   );
 }

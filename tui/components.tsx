@@ -1,10 +1,15 @@
 // Small presentational pieces of the console. Status is always spelled out (OK, FAIL, OVERDUE), never
 // shown by colour alone.
-import React, { useState } from "react";
+import type React from "react";
+import { useState } from "react";
 import { Box, Text, useInput } from "ink";
 
 export function Status({ ok, label }: { ok: boolean; label?: string }) {
-  return <Text color={ok ? "green" : "red"} bold>{label ?? (ok ? "OK" : "FAIL")}</Text>;
+  return (
+    <Text color={ok ? "green" : "red"} bold>
+      {label ?? (ok ? "OK" : "FAIL")}
+    </Text>
+  );
 }
 
 export function Line({ children }: { children: React.ReactNode }) {
@@ -18,7 +23,17 @@ export interface Field {
 }
 
 /** A one-screen form: type, Tab or Enter for the next field, Enter on the last submits, Esc cancels. */
-export function Form({ title, fields, onSubmit, onCancel }: { title: string; fields: Field[]; onSubmit: (values: Record<string, string>) => void; onCancel: () => void }) {
+export function Form({
+  title,
+  fields,
+  onSubmit,
+  onCancel,
+}: {
+  title: string;
+  fields: Field[];
+  onSubmit: (values: Record<string, string>) => void;
+  onCancel: () => void;
+}) {
   const [values, setValues] = useState<Record<string, string>>({});
   const [index, setIndex] = useState(0);
   useInput((input, key) => {
@@ -40,7 +55,8 @@ export function Form({ title, fields, onSubmit, onCancel }: { title: string; fie
     }
     const field = fields[current];
     if (!field) return;
-    if (key.backspace || key.delete) return setValues({ ...values, [field.name]: (values[field.name] ?? "").slice(0, -1) });
+    if (key.backspace || key.delete)
+      return setValues({ ...values, [field.name]: (values[field.name] ?? "").slice(0, -1) });
     if (!input || key.ctrl || key.meta) return;
     for (const ch of input) {
       const name = fields[current]?.name as string;
@@ -65,7 +81,6 @@ export function Form({ title, fields, onSubmit, onCancel }: { title: string; fie
     </Box>
   );
 }
-
 
 /** A y/N question before anything destructive: y runs it, anything else (n, Esc, Enter) cancels. */
 export function Confirm({ question, onYes, onNo }: { question: string; onYes: () => void; onNo: () => void }) {

@@ -1,5 +1,3 @@
-// `causeloop tui`: renders the console, or explains how to script the same actions when there is no terminal.
-import React from "react";
 import { writeSync } from "node:fs";
 import { render } from "ink";
 import type { Config } from "../src/config.ts";

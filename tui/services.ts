@@ -36,7 +36,10 @@ export function operatorServices(config: Config): TuiServices {
   const session = operatorSession(config);
   return {
     close: () => session.close(),
-    engine: config.engine === "pglite" ? `PGlite (embedded) in ${config.dataDir}` : `PostgreSQL ${config.databaseUrl?.host}:${config.databaseUrl?.port}/${config.databaseUrl?.database}`,
+    engine:
+      config.engine === "pglite"
+        ? `PGlite (embedded) in ${config.dataDir}`
+        : `PostgreSQL ${config.databaseUrl?.host}:${config.databaseUrl?.port}/${config.databaseUrl?.database}`,
     doctor: () => session.run("doctor"),
     migrations: () => session.run("migrate.status"),
     migrate: () => session.run("migrate"),

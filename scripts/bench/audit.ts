@@ -16,11 +16,27 @@ const db = await createTestDb(kind);
 const payload = { title: "Checkout latency above SLO", severity: "high", n: 1 };
 
 async function chained(engine: Engine, ws: string, n: number) {
-  for (let i = 0; i < n; i++) await withTenant(engine, ws, (tx) => appendAudit(tx, { workspaceId: ws, action: "issue.updated", actorId: "usr_bench", actorType: "user", targetType: "issue", targetId: `iss_${i}`, after: payload }));
+  for (let i = 0; i < n; i++)
+    await withTenant(engine, ws, (tx) =>
+      appendAudit(tx, {
+        workspaceId: ws,
+        action: "issue.updated",
+        actorId: "usr_bench",
+        actorType: "user",
+        targetType: "issue",
+        targetId: `iss_${i}`,
+        after: payload,
+      }),
+    );
 }
 async function plain(engine: Engine, ws: string, n: number) {
   for (let i = 0; i < n; i++) {
-    await withTenant(engine, ws, (tx) => tx.query("insert into activity_events (workspace_id, id, actor_id, kind, payload) values ($1, new_id('act'), 'usr_bench', 'issue.updated', $2::jsonb)", [ws, JSON.stringify(payload)]));
+    await withTenant(engine, ws, (tx) =>
+      tx.query(
+        "insert into activity_events (workspace_id, id, actor_id, kind, payload) values ($1, new_id('act'), 'usr_bench', 'issue.updated', $2::jsonb)",
+        [ws, JSON.stringify(payload)],
+      ),
+    );
   }
 }
 async function rate(fn: () => Promise<unknown>, n: number): Promise<number> {
@@ -32,15 +48,23 @@ async function rate(fn: () => Promise<unknown>, n: number): Promise<number> {
 const hot = await createTenant(db.owner);
 const plainHot = await createTenant(db.owner);
 // Concurrency: 4 writers into one hot workspace vs 8 workspaces with one writer each.
-const hotChained = await rate(() => Promise.all(Array.from({ length: 4 }, () => chained(db.app, hot.workspaceId, rows / 4))), rows);
-const hotPlain = await rate(() => Promise.all(Array.from({ length: 4 }, () => plain(db.app, plainHot.workspaceId, rows / 4))), rows);
+const hotChained = await rate(
+  () => Promise.all(Array.from({ length: 4 }, () => chained(db.app, hot.workspaceId, rows / 4))),
+  rows,
+);
+const hotPlain = await rate(
+  () => Promise.all(Array.from({ length: 4 }, () => plain(db.app, plainHot.workspaceId, rows / 4))),
+  rows,
+);
 const eight = await Promise.all(Array.from({ length: 8 }, () => createTenant(db.owner)));
 const eightPlain = await Promise.all(Array.from({ length: 8 }, () => createTenant(db.owner)));
 const wideChained = await rate(() => Promise.all(eight.map((t) => chained(db.app, t.workspaceId, rows / 8))), rows);
 const widePlain = await rate(() => Promise.all(eightPlain.map((t) => plain(db.app, t.workspaceId, rows / 8))), rows);
 
 const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
-const signer = await signerFromPkcs8(Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"));
+const signer = await signerFromPkcs8(
+  Buffer.from(await crypto.subtle.exportKey("pkcs8", pair.privateKey)).toString("base64"),
+);
 let verified = 0;
 const verifyRate = await rate(async () => {
   const result = await withTenant(db.app, hot.workspaceId, (tx) => verifyWorkspace(tx, hot.workspaceId, signer));
@@ -54,6 +78,10 @@ const f = (x: number) => x.toFixed(0);
 console.log(`engine ${kind}, ${rows} rows per case, one transaction per row`);
 console.log("| case | chained appends/s | plain inserts/s | ratio |");
 console.log("|---|---|---|---|");
-console.log(`| one hot workspace, 4 writers | ${f(hotChained)} | ${f(hotPlain)} | ${(hotChained / hotPlain).toFixed(2)} |`);
-console.log(`| 8 workspaces in parallel | ${f(wideChained)} | ${f(widePlain)} | ${(wideChained / widePlain).toFixed(2)} |`);
+console.log(
+  `| one hot workspace, 4 writers | ${f(hotChained)} | ${f(hotPlain)} | ${(hotChained / hotPlain).toFixed(2)} |`,
+);
+console.log(
+  `| 8 workspaces in parallel | ${f(wideChained)} | ${f(widePlain)} | ${(wideChained / widePlain).toFixed(2)} |`,
+);
 console.log(`verification: ${f(verifyRate)} rows/s (${verified} rows, chain recomputed)`);

@@ -30,9 +30,19 @@ const { sealRate, openRate } = await withTenant(db.app, acme.workspace_id, async
   return { sealRate, openRate: ops / ((performance.now() - started) / 1000) };
 });
 
-const app = createApp({ logger: silentLogger, readiness: async () => [], version: "bench", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek });
+const app = createApp({
+  logger: silentLogger,
+  readiness: async () => [],
+  version: "bench",
+  bodyLimitBytes: 1 << 20,
+  door: tenantDoor(db.app),
+  kek,
+});
 const headers = { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" };
-const post = async (path: string, body: unknown) => (await (await app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body: JSON.stringify(body) }))).json()) as { id: string };
+const post = async (path: string, body: unknown) =>
+  (await (
+    await app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body: JSON.stringify(body) }))
+  ).json()) as { id: string };
 const webhook = await post("/v1/webhooks", { url: "https://hooks.example.com/bench" });
 const issue = await post("/v1/issues", { title: "bench" });
 async function latencies(path: string): Promise<number[]> {
@@ -56,6 +66,12 @@ console.log(`engine ${kind}; ${ops} operations; ${requests} requests per route`)
 console.log(`seal: ${sealRate.toFixed(0)} ops/s, open: ${openRate.toFixed(0)} ops/s`);
 console.log("| request | p50 ms | p99 ms |");
 console.log("|---|---|---|");
-console.log(`| GET /v1/issues/{id} (baseline, no secret) | ${pct(plain, 0.5).toFixed(2)} | ${pct(plain, 0.99).toFixed(2)} |`);
-console.log(`| GET /v1/webhooks/{id} (opens one secret) | ${pct(secret, 0.5).toFixed(2)} | ${pct(secret, 0.99).toFixed(2)} |`);
-console.log(`added latency at p50: ${(pct(secret, 0.5) - pct(plain, 0.5)).toFixed(2)} ms (ratio ${(pct(secret, 0.5) / pct(plain, 0.5)).toFixed(2)})`);
+console.log(
+  `| GET /v1/issues/{id} (baseline, no secret) | ${pct(plain, 0.5).toFixed(2)} | ${pct(plain, 0.99).toFixed(2)} |`,
+);
+console.log(
+  `| GET /v1/webhooks/{id} (opens one secret) | ${pct(secret, 0.5).toFixed(2)} | ${pct(secret, 0.99).toFixed(2)} |`,
+);
+console.log(
+  `added latency at p50: ${(pct(secret, 0.5) - pct(plain, 0.5)).toFixed(2)} ms (ratio ${(pct(secret, 0.5) / pct(plain, 0.5)).toFixed(2)})`,
+);

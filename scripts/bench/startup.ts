@@ -15,7 +15,11 @@ const binary = await compiledBinary();
 async function timeToReady(args: string[], env: Record<string, string>): Promise<{ ms: number; rssMiB: number }> {
   const port = await freePort();
   const started = performance.now();
-  const proc = Bun.spawn([binary, "serve", "--port", String(port), ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn", ...env }, stdout: "ignore", stderr: "ignore" });
+  const proc = Bun.spawn([binary, "serve", "--port", String(port), ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn", ...env },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   let exited = false;
   void proc.exited.then(() => (exited = true));
   for (;;) {
@@ -61,7 +65,11 @@ for (let i = 0; i < runs; i++) {
   later.push(again.ms);
   rss.pglite.push(again.rssMiB);
   rmSync(dir, { recursive: true, force: true });
-  const p = await timeToReady([], { DATABASE_URL: db.databaseUrl as string, CAUSELOOP_MASTER_KEY: masterKey, CAUSELOOP_DATA_DIR: keysDir });
+  const p = await timeToReady([], {
+    DATABASE_URL: db.databaseUrl as string,
+    CAUSELOOP_MASTER_KEY: masterKey,
+    CAUSELOOP_DATA_DIR: keysDir,
+  });
   pg.push(p.ms);
   rss.postgres.push(p.rssMiB);
 }
@@ -70,7 +78,8 @@ await stopPostgresServer();
 rmSync(keysDir, { recursive: true, force: true });
 
 const b = median(base);
-const row = (name: string, xs: number[]) => `| ${name} | ${median(xs).toFixed(0)} ms | ${(median(xs) / b).toFixed(1)}x |`;
+const row = (name: string, xs: number[]) =>
+  `| ${name} | ${median(xs).toFixed(0)} ms | ${(median(xs) / b).toFixed(1)}x |`;
 console.log(`binary: ${(statSync(binary).size / 1024 / 1024).toFixed(1)} MiB, ${runs} runs, medians`);
 console.log("| start | to /readyz 200 | ratio to `--version` |");
 console.log("|---|---|---|");
@@ -78,4 +87,6 @@ console.log(row("baseline: `causeloop --version`", base));
 console.log(row("PGlite, first start (empty data dir: initdb + migrations)", first));
 console.log(row("PGlite, later start", later));
 console.log(row("PostgreSQL 16 (local)", pg));
-console.log(`idle RSS after start: PGlite ${median(rss.pglite).toFixed(0)} MiB, PostgreSQL ${median(rss.postgres).toFixed(0)} MiB`);
+console.log(
+  `idle RSS after start: PGlite ${median(rss.pglite).toFixed(0)} MiB, PostgreSQL ${median(rss.postgres).toFixed(0)} MiB`,
+);

@@ -47,7 +47,13 @@ function fail(result: VerifyResult, seq: number, reason: string): void {
  * minutes, means checkpoints that should exist do not (deleted with their rows, or never made because the
  * signer was kept away). Run `causeloop audit checkpoint` if serve was simply down.
  */
-async function checkCadence(engine: Engine, result: VerifyResult, cadence: NonNullable<VerifyChecks["cadence"]>, clock: Date | undefined, oldestUnsignedAt: () => Promise<Date | undefined>): Promise<void> {
+async function checkCadence(
+  engine: Engine,
+  result: VerifyResult,
+  cadence: NonNullable<VerifyChecks["cadence"]>,
+  clock: Date | undefined,
+  oldestUnsignedAt: () => Promise<Date | undefined>,
+): Promise<void> {
   const signed = result.last_checkpoint_seq ?? (result.first_seq !== null ? result.first_seq - 1 : 0);
   const unsigned = (result.last_seq ?? 0) - signed;
   if (unsigned <= 2 * cadence.everyEvents) return;
@@ -55,37 +61,66 @@ async function checkCadence(engine: Engine, result: VerifyResult, cadence: NonNu
   const now = clock ?? new Date((await engine.query<{ t: Date }>("select now() as t"))[0]?.t ?? Date.now());
   const limitMs = (2 * cadence.maxAgeMinutes + 10) * 60_000;
   if (!oldest || now.getTime() - new Date(oldest).getTime() <= limitMs) return;
-  fail(result, signed + 1, `checkpoints are missing: ${unsigned} events after seq ${signed} carry no signed checkpoint although the cadence (every ${cadence.everyEvents} events or ${cadence.maxAgeMinutes} minutes) would have signed them`);
+  fail(
+    result,
+    signed + 1,
+    `checkpoints are missing: ${unsigned} events after seq ${signed} carry no signed checkpoint although the cadence (every ${cadence.everyEvents} events or ${cadence.maxAgeMinutes} minutes) would have signed them`,
+  );
 }
 
 /** Compares one anchor with what the database holds now. */
-async function anchorProblem(engine: Engine, anchor: Anchor, result: VerifyResult | undefined, signer: Pick<Signer, "keyId" | "verify">): Promise<string | undefined> {
-  if (anchor.key_id !== signer.keyId || !(await signer.verify(checkpointPayload(anchor.stream, anchor.seq, anchor.hash, anchor.signed_at), anchor.signature))) {
+async function anchorProblem(
+  engine: Engine,
+  anchor: Anchor,
+  result: VerifyResult | undefined,
+  signer: Pick<Signer, "keyId" | "verify">,
+): Promise<string | undefined> {
+  if (
+    anchor.key_id !== signer.keyId ||
+    !(await signer.verify(
+      checkpointPayload(anchor.stream, anchor.seq, anchor.hash, anchor.signed_at),
+      anchor.signature,
+    ))
+  ) {
     return `the anchor for seq ${anchor.seq} does not carry a valid signature of this installation's audit key`;
   }
-  const read = <T>(fn: (q: Queryable) => Promise<T>) => (anchor.stream === OPERATOR_STREAM ? fn(engine) : withTenant(engine, anchor.stream, fn));
+  const read = <T>(fn: (q: Queryable) => Promise<T>) =>
+    anchor.stream === OPERATOR_STREAM ? fn(engine) : withTenant(engine, anchor.stream, fn);
   const { cp, row } = await read(async (q) => {
-    const table = anchor.stream === OPERATOR_STREAM ? { cps: "operator_log_checkpoints", rows: "operator_log", where: "" } : { cps: "audit_checkpoints", rows: "audit_log", where: "workspace_id = $2 and " };
+    const table =
+      anchor.stream === OPERATOR_STREAM
+        ? { cps: "operator_log_checkpoints", rows: "operator_log", where: "" }
+        : { cps: "audit_checkpoints", rows: "audit_log", where: "workspace_id = $2 and " };
     const params = anchor.stream === OPERATOR_STREAM ? [anchor.seq] : [anchor.seq, anchor.stream];
     const [c] = await q.query<{ hash: string }>(`select hash from ${table.cps} where ${table.where}seq = $1`, params);
     const [r] = await q.query<{ hash: string }>(`select hash from ${table.rows} where ${table.where}seq = $1`, params);
     return { cp: c?.hash, row: r?.hash };
   });
-  if (row !== undefined && row !== anchor.hash) return `row ${anchor.seq} differs from the checkpoint anchored outside the database (history rewritten)`;
+  if (row !== undefined && row !== anchor.hash)
+    return `row ${anchor.seq} differs from the checkpoint anchored outside the database (history rewritten)`;
   if (row === undefined && result && result.last_seq !== null && anchor.seq > result.last_seq) {
     return `rows up to seq ${anchor.seq} are gone: a checkpoint anchored outside the database covers them (tail deleted)`;
   }
-  if (cp === undefined) return `the signed checkpoint at seq ${anchor.seq} is gone from the database (its anchor outside the database remains)`;
+  if (cp === undefined)
+    return `the signed checkpoint at seq ${anchor.seq} is gone from the database (its anchor outside the database remains)`;
   if (cp !== anchor.hash) return `the checkpoint at seq ${anchor.seq} differs from its anchor outside the database`;
   return undefined;
 }
 
 async function purgedWorkspaces(engine: Engine): Promise<Set<string>> {
-  const rows = await engine.query<{ ids: string[] }>("select workspace_ids as ids from offboarding_records where mode = 'purge'");
+  const rows = await engine.query<{ ids: string[] }>(
+    "select workspace_ids as ids from offboarding_records where mode = 'purge'",
+  );
   return new Set(rows.flatMap((r) => r.ids));
 }
 
-async function checkAnchors(engine: Engine, signer: Pick<Signer, "keyId" | "verify">, store: AnchorStore, results: Map<string, VerifyResult>, only?: string): Promise<AnchorReport> {
+async function checkAnchors(
+  engine: Engine,
+  signer: Pick<Signer, "keyId" | "verify">,
+  store: AnchorStore,
+  results: Map<string, VerifyResult>,
+  only?: string,
+): Promise<AnchorReport> {
   const { anchors, unreadable } = store.read();
   const report: AnchorReport = { location: store.location, checked: 0, unreadable, problems: [] };
   const purged = await purgedWorkspaces(engine);
@@ -94,12 +129,20 @@ async function checkAnchors(engine: Engine, signer: Pick<Signer, "keyId" | "veri
     if (anchor.stream !== OPERATOR_STREAM && purged.has(anchor.stream)) continue; // its trail went with the tenant
     const result = results.get(anchor.stream);
     report.checked++;
-    const reason = result || anchor.stream === OPERATOR_STREAM ? await anchorProblem(engine, anchor, result, signer) : `workspace ${anchor.stream} has anchored checkpoints but is gone without a purge record`;
+    const reason =
+      result || anchor.stream === OPERATOR_STREAM
+        ? await anchorProblem(engine, anchor, result, signer)
+        : `workspace ${anchor.stream} has anchored checkpoints but is gone without a purge record`;
     if (!reason) continue;
     report.problems.push({ stream: anchor.stream, seq: anchor.seq, reason });
     if (result) fail(result, anchor.seq, reason);
   }
-  if (unreadable > 0) report.problems.push({ stream: "anchors", seq: 0, reason: `${unreadable} line(s) of ${store.location} are not anchors (the file was edited)` });
+  if (unreadable > 0)
+    report.problems.push({
+      stream: "anchors",
+      seq: 0,
+      reason: `${unreadable} line(s) of ${store.location} are not anchors (the file was edited)`,
+    });
   return report;
 }
 
@@ -110,7 +153,21 @@ export async function verifyEverything(engine: Engine, signer: Signer, workspace
     const result = await withTenant(engine, id, (tx) => verifyWorkspace(tx, id, signer));
     if (checks.cadence && result.ok) {
       const signed = result.last_checkpoint_seq ?? 0;
-      await checkCadence(engine, result, checks.cadence, checks.now, async () => (await withTenant(engine, id, (tx) => tx.query<{ t: Date }>("select created_at as t from audit_log where workspace_id = $1 and seq > $2 order by seq limit 1", [id, signed])))[0]?.t);
+      await checkCadence(
+        engine,
+        result,
+        checks.cadence,
+        checks.now,
+        async () =>
+          (
+            await withTenant(engine, id, (tx) =>
+              tx.query<{ t: Date }>(
+                "select created_at as t from audit_log where workspace_id = $1 and seq > $2 order by seq limit 1",
+                [id, signed],
+              ),
+            )
+          )[0]?.t,
+      );
     }
     results.set(id, result);
   }
@@ -118,7 +175,19 @@ export async function verifyEverything(engine: Engine, signer: Signer, workspace
   if (operatorLog) {
     if (checks.cadence && operatorLog.ok) {
       const signed = operatorLog.last_checkpoint_seq ?? 0;
-      await checkCadence(engine, operatorLog, checks.cadence, checks.now, async () => (await engine.query<{ t: Date }>("select created_at as t from operator_log where seq > $1 order by seq limit 1", [signed]))[0]?.t);
+      await checkCadence(
+        engine,
+        operatorLog,
+        checks.cadence,
+        checks.now,
+        async () =>
+          (
+            await engine.query<{ t: Date }>(
+              "select created_at as t from operator_log where seq > $1 order by seq limit 1",
+              [signed],
+            )
+          )[0]?.t,
+      );
     }
     results.set(OPERATOR_STREAM, operatorLog);
   }
@@ -145,7 +214,11 @@ export async function checkpointEverything(engine: Engine, signer: Signer, works
 }
 
 /** Signs the operator log's head (when unsigned) and, once committed, anchors it outside the database. */
-export async function checkpointOperatorLogAnchored(engine: Engine, signer: Signer, anchors?: AnchorStore): Promise<Checkpoint | undefined> {
+export async function checkpointOperatorLogAnchored(
+  engine: Engine,
+  signer: Signer,
+  anchors?: AnchorStore,
+): Promise<Checkpoint | undefined> {
   const cp = await engine.transaction((tx) => checkpointOperatorLog(tx, signer));
   if (cp) anchors?.append({ stream: OPERATOR_STREAM, ...cp });
   return cp;

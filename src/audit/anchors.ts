@@ -23,7 +23,14 @@ export interface AnchorStore {
 function isAnchor(value: unknown): value is Anchor {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v.stream === "string" && typeof v.seq === "number" && typeof v.hash === "string" && typeof v.key_id === "string" && typeof v.signature === "string" && typeof v.signed_at === "string";
+  return (
+    typeof v.stream === "string" &&
+    typeof v.seq === "number" &&
+    typeof v.hash === "string" &&
+    typeof v.key_id === "string" &&
+    typeof v.signature === "string" &&
+    typeof v.signed_at === "string"
+  );
 }
 
 /** The anchor file: appended with O_APPEND (mode 0600), never rewritten. */
@@ -32,7 +39,14 @@ export function fileAnchorStore(path: string): AnchorStore {
     location: path,
     append(anchor) {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      const line = JSON.stringify({ stream: anchor.stream, seq: anchor.seq, hash: anchor.hash, key_id: anchor.key_id, signature: anchor.signature, signed_at: anchor.signed_at });
+      const line = JSON.stringify({
+        stream: anchor.stream,
+        seq: anchor.seq,
+        hash: anchor.hash,
+        key_id: anchor.key_id,
+        signature: anchor.signature,
+        signed_at: anchor.signed_at,
+      });
       appendFileSync(path, `${line}\n`, { mode: 0o600, flag: "a" });
       chmodSync(path, 0o600);
     },

@@ -39,7 +39,22 @@ const field = (value: string | null) => (value === null ? "-" : `${Buffer.byteLe
 export function canonical(row: ChainRow): string {
   return [
     "causeloop.audit.v1",
-    ...[row.workspace_id, row.id, String(row.seq), row.action, row.actor_id, row.actor_type, row.target_type, row.target_id, row.before, row.after, row.trace_id, row.ip, row.user_agent, row.created_at].map(field),
+    ...[
+      row.workspace_id,
+      row.id,
+      String(row.seq),
+      row.action,
+      row.actor_id,
+      row.actor_type,
+      row.target_type,
+      row.target_id,
+      row.before,
+      row.after,
+      row.trace_id,
+      row.ip,
+      row.user_agent,
+      row.created_at,
+    ].map(field),
   ].join("\n");
 }
 
@@ -93,9 +108,15 @@ export class ChainVerifier {
     if (this.prevSeq === null) {
       this.firstSeq = row.seq;
       this.firstPrevHash = row.prev_hash;
-      if (row.seq === 1 && row.prev_hash !== null) return this.fail(row.seq, "the first row must have no previous hash");
+      if (row.seq === 1 && row.prev_hash !== null)
+        return this.fail(row.seq, "the first row must have no previous hash");
     } else if (row.seq !== this.prevSeq + 1) {
-      return this.fail(this.prevSeq + 1, row.seq > this.prevSeq + 1 ? `row ${this.prevSeq + 1} is missing` : `row ${row.seq} is out of order or duplicated`);
+      return this.fail(
+        this.prevSeq + 1,
+        row.seq > this.prevSeq + 1
+          ? `row ${this.prevSeq + 1} is missing`
+          : `row ${row.seq} is out of order or duplicated`,
+      );
     } else if (row.prev_hash !== this.prevHash) {
       return this.fail(row.seq, "previous-hash link does not match the row before it");
     }
@@ -106,24 +127,42 @@ export class ChainVerifier {
     this.prevHash = row.hash;
   }
 
-  async finish(checkpoints: Checkpoint[], verifySignature: (payload: string, signature: string, keyId: string) => Promise<boolean>): Promise<VerifyResult> {
+  async finish(
+    checkpoints: Checkpoint[],
+    verifySignature: (payload: string, signature: string, keyId: string) => Promise<boolean>,
+  ): Promise<VerifyResult> {
     const sorted = [...checkpoints].sort((a, b) => a.seq - b.seq);
     for (const cp of sorted) {
-      if (!(await verifySignature(checkpointPayload(this.workspaceId, cp.seq, cp.hash, cp.signed_at), cp.signature, cp.key_id))) {
+      if (
+        !(await verifySignature(
+          checkpointPayload(this.workspaceId, cp.seq, cp.hash, cp.signed_at),
+          cp.signature,
+          cp.key_id,
+        ))
+      ) {
         this.fail(cp.seq, `checkpoint at seq ${cp.seq} has an invalid signature`);
         continue;
       }
-      if (this.prevSeq !== null && cp.seq > this.prevSeq) this.fail(this.prevSeq + 1, `rows after seq ${this.prevSeq} are missing (a signed checkpoint covers seq ${cp.seq})`);
+      if (this.prevSeq !== null && cp.seq > this.prevSeq)
+        this.fail(
+          this.prevSeq + 1,
+          `rows after seq ${this.prevSeq} are missing (a signed checkpoint covers seq ${cp.seq})`,
+        );
       else if (this.firstSeq !== null && cp.seq === this.firstSeq - 1) {
-        if (cp.hash !== this.firstPrevHash) this.fail(this.firstSeq, "the oldest row does not link to its signed checkpoint");
+        if (cp.hash !== this.firstPrevHash)
+          this.fail(this.firstSeq, "the oldest row does not link to its signed checkpoint");
       } else if (this.hashes.has(cp.seq) && this.hashes.get(cp.seq) !== cp.hash) {
         this.fail(cp.seq, `row ${cp.seq} differs from its signed checkpoint`);
       }
     }
     if (this.firstSeq !== null && this.firstSeq > 1 && !sorted.some((cp) => cp.seq === (this.firstSeq as number) - 1)) {
-      this.fail(this.firstSeq, `rows before seq ${this.firstSeq} are gone and no signed checkpoint anchors the chain there`);
+      this.fail(
+        this.firstSeq,
+        `rows before seq ${this.firstSeq} are gone and no signed checkpoint anchors the chain there`,
+      );
     }
-    if (this.firstSeq === null && sorted.length > 0) this.fail(1, "the audit trail is empty but signed checkpoints exist");
+    if (this.firstSeq === null && sorted.length > 0)
+      this.fail(1, "the audit trail is empty but signed checkpoints exist");
     return {
       ok: this.broken === null,
       workspace_id: this.workspaceId,

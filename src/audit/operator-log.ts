@@ -38,7 +38,10 @@ export function operatorIdentity(): string {
     // no passwd entry (some containers)
   }
   // Bun reports "unknown" when it cannot resolve the name: the environment's name, else the uid, says more.
-  const name = info?.username && info.username !== "unknown" ? info.username : process.env.USER || process.env.LOGNAME || (info ? `uid${info.uid}` : "unknown");
+  const name =
+    info?.username && info.username !== "unknown"
+      ? info.username
+      : process.env.USER || process.env.LOGNAME || (info ? `uid${info.uid}` : "unknown");
   return `operator:${name}`;
 }
 
@@ -46,14 +49,17 @@ export function operatorIdentity(): string {
 export async function appendOperatorLog(db: Queryable, entry: OperatorEntry): Promise<string | undefined> {
   const [exists] = await db.query<{ ok: boolean }>("select to_regclass('operator_log') is not null as ok");
   if (!exists?.ok) return undefined;
-  const [row] = await db.query<{ id: string }>("select operator_log_append($1, $2, $3, $4, null, $5::jsonb, $6) as id", [
-    entry.action,
-    entry.actor,
-    entry.targetType ?? null,
-    entry.targetId ?? null,
-    entry.after === undefined ? null : JSON.stringify(entry.after),
-    entry.actorType ?? "operator",
-  ]);
+  const [row] = await db.query<{ id: string }>(
+    "select operator_log_append($1, $2, $3, $4, null, $5::jsonb, $6) as id",
+    [
+      entry.action,
+      entry.actor,
+      entry.targetType ?? null,
+      entry.targetId ?? null,
+      entry.after === undefined ? null : JSON.stringify(entry.after),
+      entry.actorType ?? "operator",
+    ],
+  );
   return row?.id;
 }
 
@@ -61,23 +67,39 @@ export async function appendOperatorLog(db: Queryable, entry: OperatorEntry): Pr
 const COLUMNS = CHAIN_COLUMNS.replace(/^workspace_id,/, `'${OPERATOR_STREAM}' as workspace_id,`);
 
 /** Recomputes the operator log's chain and checks its signed checkpoints (owner connection). */
-export async function verifyOperatorLog(db: Queryable, signer: Pick<Signer, "keyId" | "verify">): Promise<VerifyResult> {
+export async function verifyOperatorLog(
+  db: Queryable,
+  signer: Pick<Signer, "keyId" | "verify">,
+): Promise<VerifyResult> {
   return verifyChain(
     OPERATOR_STREAM,
-    await db.query<Checkpoint>("select seq::float8 as seq, hash, key_id, signature, signed_at from operator_log_checkpoints order by seq"),
-    (after, limit) => db.query<ChainRow>(`select ${COLUMNS} from operator_log where seq > $1 order by seq limit ${limit}`, [after]),
+    await db.query<Checkpoint>(
+      "select seq::float8 as seq, hash, key_id, signature, signed_at from operator_log_checkpoints order by seq",
+    ),
+    (after, limit) =>
+      db.query<ChainRow>(`select ${COLUMNS} from operator_log where seq > $1 order by seq limit ${limit}`, [after]),
     signer,
   );
 }
 
 /** Signs the operator log's head unless a checkpoint covers it; works for the owner and the runtime role. */
 export async function checkpointOperatorLog(db: Queryable, signer: Signer): Promise<Checkpoint | undefined> {
-  const [exists] = await db.query<{ ok: boolean }>("select to_regprocedure('operator_log_unsigned_head()') is not null as ok");
+  const [exists] = await db.query<{ ok: boolean }>(
+    "select to_regprocedure('operator_log_unsigned_head()') is not null as ok",
+  );
   if (!exists?.ok) return undefined;
-  const [head] = await db.query<{ seq: number; hash: string }>("select seq::float8 as seq, hash from operator_log_unsigned_head()");
+  const [head] = await db.query<{ seq: number; hash: string }>(
+    "select seq::float8 as seq, hash from operator_log_unsigned_head()",
+  );
   if (!head) return undefined;
   const cp = await signCheckpoint(signer, OPERATOR_STREAM, head);
-  const [made] = await db.query<{ ok: boolean }>("select operator_log_add_checkpoint($1, $2, $3, $4, $5) as ok", [cp.seq, cp.hash, cp.key_id, cp.signature, cp.signed_at]);
+  const [made] = await db.query<{ ok: boolean }>("select operator_log_add_checkpoint($1, $2, $3, $4, $5) as ok", [
+    cp.seq,
+    cp.hash,
+    cp.key_id,
+    cp.signature,
+    cp.signed_at,
+  ]);
   return made?.ok ? cp : undefined;
 }
 
@@ -95,9 +117,13 @@ export interface OperatorLogEntry {
 }
 
 /** Newest first, keyset on seq. */
-export async function listOperatorLog(db: Queryable, filter: { action?: string; limit?: number; before?: number } = {}): Promise<OperatorLogEntry[]> {
+export async function listOperatorLog(
+  db: Queryable,
+  filter: { action?: string; limit?: number; before?: number } = {},
+): Promise<OperatorLogEntry[]> {
   const limit = filter.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AppError("validation_failed", "limit must be an integer from 1 to 1000");
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new AppError("validation_failed", "limit must be an integer from 1 to 1000");
   return db.query<OperatorLogEntry>(
     `select seq::float8 as seq, id, action, actor_id, actor_type, target_type, target_id, after, audit_time(created_at) as created_at, hash
        from operator_log
@@ -113,6 +139,17 @@ export function logOperatorAction(engine: Engine, entry: OperatorEntry): Promise
 }
 
 /** The operator log's record of a master key rotation (by hand, or after a purge). */
-export function logKekRotation(engine: Engine, actor: string, rotation: { kekCurrentVersion: number } & Record<string, unknown>, why: Record<string, unknown>): Promise<unknown> {
-  return logOperatorAction(engine, { action: "key.kek_rotated", actor, targetType: "master_key", targetId: `v${rotation.kekCurrentVersion}`, after: { ...why, ...rotation } });
+export function logKekRotation(
+  engine: Engine,
+  actor: string,
+  rotation: { kekCurrentVersion: number } & Record<string, unknown>,
+  why: Record<string, unknown>,
+): Promise<unknown> {
+  return logOperatorAction(engine, {
+    action: "key.kek_rotated",
+    actor,
+    targetType: "master_key",
+    targetId: `v${rotation.kekCurrentVersion}`,
+    after: { ...why, ...rotation },
+  });
 }

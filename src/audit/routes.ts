@@ -8,15 +8,31 @@ import type { Signer } from "./signing.ts";
 
 export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer) {
   return new Elysia({ name: "audit" })
-    .get("/.well-known/jwks.json", () => ({ keys: [signer.publicJwk] }), { detail: { summary: "Public keys that verify audit checkpoints and erasure certificates", tags: ["audit"], security: [] } })
-    .get("/v1/audit/public-key", () => ({ key_id: signer.keyId, jwk: signer.publicJwk }), { detail: { summary: "The audit signing public key (Ed25519, JWK)", tags: ["audit"], security: [] } })
+    .get("/.well-known/jwks.json", () => ({ keys: [signer.publicJwk] }), {
+      detail: {
+        summary: "Public keys that verify audit checkpoints and erasure certificates",
+        tags: ["audit"],
+        security: [],
+      },
+    })
+    .get("/v1/audit/public-key", () => ({ key_id: signer.keyId, jwk: signer.publicJwk }), {
+      detail: { summary: "The audit signing public key (Ed25519, JWK)", tags: ["audit"], security: [] },
+    })
     .use(auth)
     .get(
       "/v1/audit",
       ({ caller, query }) =>
         caller.tenant(async (tx) => {
           const page = await listAudit(tx, caller.principal.workspaceId, query);
-          await appendAudit(tx, { workspaceId: caller.principal.workspaceId, action: "audit.read", actorId: caller.principal.actorId, actorType: caller.principal.actorType, targetType: "audit_log", after: { filter: query, returned: page.data.length }, context: caller.context });
+          await appendAudit(tx, {
+            workspaceId: caller.principal.workspaceId,
+            action: "audit.read",
+            actorId: caller.principal.actorId,
+            actorType: caller.principal.actorType,
+            targetType: "audit_log",
+            after: { filter: query, returned: page.data.length },
+            context: caller.context,
+          });
           return page;
         }),
       {
@@ -31,11 +47,18 @@ export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer)
           limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
           cursor: t.Optional(t.String({ maxLength: 20 })),
         }),
-        detail: { summary: "The audit trail, newest first (keyset pagination); this read is itself audited", tags: ["audit"] },
+        detail: {
+          summary: "The audit trail, newest first (keyset pagination); this read is itself audited",
+          tags: ["audit"],
+        },
       },
     )
-    .get("/v1/audit/verify", ({ caller }) => caller.tenant((tx) => verifyWorkspace(tx, caller.principal.workspaceId, signer)), {
-      scope: "audit:read",
-      detail: { summary: "Recompute this workspace's hash chain and check every signed checkpoint", tags: ["audit"] },
-    });
+    .get(
+      "/v1/audit/verify",
+      ({ caller }) => caller.tenant((tx) => verifyWorkspace(tx, caller.principal.workspaceId, signer)),
+      {
+        scope: "audit:read",
+        detail: { summary: "Recompute this workspace's hash chain and check every signed checkpoint", tags: ["audit"] },
+      },
+    );
 }

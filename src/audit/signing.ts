@@ -29,7 +29,9 @@ export async function generatePkcs8(): Promise<string> {
 export async function signerFromPkcs8(base64: string): Promise<Signer> {
   let privateKey: CryptoKey;
   try {
-    privateKey = await crypto.subtle.importKey("pkcs8", Buffer.from(base64, "base64"), { name: "Ed25519" }, true, ["sign"]);
+    privateKey = await crypto.subtle.importKey("pkcs8", Buffer.from(base64, "base64"), { name: "Ed25519" }, true, [
+      "sign",
+    ]);
   } catch {
     throw new AppError("config_invalid", "the audit signing key is not a base64 PKCS#8 Ed25519 private key");
   }
@@ -37,12 +39,23 @@ export async function signerFromPkcs8(base64: string): Promise<Signer> {
   const x = jwk.x as string;
   const keyId = new Bun.CryptoHasher("sha256").update(x).digest("hex").slice(0, 16);
   const publicJwk: PublicJwk = { kty: "OKP", crv: "Ed25519", x, kid: keyId, alg: "EdDSA", use: "sig" };
-  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, { name: "Ed25519" }, true, ["verify"]);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x }, { name: "Ed25519" }, true, [
+    "verify",
+  ]);
   return {
     keyId,
     publicJwk,
-    sign: async (payload) => Buffer.from(await crypto.subtle.sign({ name: "Ed25519" }, privateKey, encoder.encode(payload))).toString("base64url"),
-    verify: (payload, signature) => crypto.subtle.verify({ name: "Ed25519" }, publicKey, Buffer.from(signature, "base64url"), encoder.encode(payload)),
+    sign: async (payload) =>
+      Buffer.from(await crypto.subtle.sign({ name: "Ed25519" }, privateKey, encoder.encode(payload))).toString(
+        "base64url",
+      ),
+    verify: (payload, signature) =>
+      crypto.subtle.verify(
+        { name: "Ed25519" },
+        publicKey,
+        Buffer.from(signature, "base64url"),
+        encoder.encode(payload),
+      ),
   };
 }
 
@@ -51,7 +64,8 @@ export const AUDIT_SIGNING_KEY_FILE = "audit-signing.key";
 /** From CAUSELOOP_AUDIT_SIGNING_KEY(_FILE), else the data dir's audit-signing.key (generated when absent). */
 export async function loadSigner(source: ServerKeySource): Promise<Signer> {
   let generated: string | undefined;
-  if (!source.env.CAUSELOOP_AUDIT_SIGNING_KEY && !source.env.CAUSELOOP_AUDIT_SIGNING_KEY_FILE) generated = await generatePkcs8();
+  if (!source.env.CAUSELOOP_AUDIT_SIGNING_KEY && !source.env.CAUSELOOP_AUDIT_SIGNING_KEY_FILE)
+    generated = await generatePkcs8();
   const text = loadServerKey(source, "CAUSELOOP_AUDIT_SIGNING_KEY", AUDIT_SIGNING_KEY_FILE, () => generated as string);
   return signerFromPkcs8(text);
 }

@@ -16,7 +16,10 @@ export const CHAIN_COLUMNS = `workspace_id, id, seq::float8 as seq, action, acto
 const BATCH = 5000;
 
 export async function readCheckpoints(tx: Tx, workspaceId: string): Promise<Checkpoint[]> {
-  return tx.query<Checkpoint>("select seq::float8 as seq, hash, key_id, signature, signed_at from audit_checkpoints where workspace_id = $1 order by seq", [workspaceId]);
+  return tx.query<Checkpoint>(
+    "select seq::float8 as seq, hash, key_id, signature, signed_at from audit_checkpoints where workspace_id = $1 order by seq",
+    [workspaceId],
+  );
 }
 
 /**
@@ -37,22 +40,37 @@ export async function verifyChain(
     if (rows.length < BATCH) break;
     after = (rows.at(-1) as ChainRow).seq;
   }
-  return verifier.finish(checkpoints, async (payload, signature, keyId) => keyId === signer.keyId && (await signer.verify(payload, signature)));
+  return verifier.finish(
+    checkpoints,
+    async (payload, signature, keyId) => keyId === signer.keyId && (await signer.verify(payload, signature)),
+  );
 }
 
 /** Signs a chain head (checkpoint payload v1) with the audit key. */
-export async function signCheckpoint(signer: Signer, stream: string, head: { seq: number; hash: string }): Promise<Checkpoint> {
+export async function signCheckpoint(
+  signer: Signer,
+  stream: string,
+  head: { seq: number; hash: string },
+): Promise<Checkpoint> {
   const signedAt = new Date().toISOString();
   const signature = await signer.sign(checkpointPayload(stream, head.seq, head.hash, signedAt));
   return { seq: head.seq, hash: head.hash, key_id: signer.keyId, signature, signed_at: signedAt };
 }
 
 /** Recomputes the workspace's whole chain and checks every checkpoint signature. */
-export async function verifyWorkspace(tx: Tx, workspaceId: string, signer: Pick<Signer, "keyId" | "verify">): Promise<VerifyResult> {
+export async function verifyWorkspace(
+  tx: Tx,
+  workspaceId: string,
+  signer: Pick<Signer, "keyId" | "verify">,
+): Promise<VerifyResult> {
   return verifyChain(
     workspaceId,
     await readCheckpoints(tx, workspaceId),
-    (after, limit) => tx.query<ChainRow>(`select ${CHAIN_COLUMNS} from audit_log where workspace_id = $1 and seq > $2 order by seq limit ${limit}`, [workspaceId, after]),
+    (after, limit) =>
+      tx.query<ChainRow>(
+        `select ${CHAIN_COLUMNS} from audit_log where workspace_id = $1 and seq > $2 order by seq limit ${limit}`,
+        [workspaceId, after],
+      ),
     signer,
   );
 }
@@ -60,12 +78,29 @@ export async function verifyWorkspace(tx: Tx, workspaceId: string, signer: Pick<
 /** Signs the chain's current head, unless a checkpoint already covers it. */
 export async function createCheckpoint(tx: Tx, workspaceId: string, signer: Signer): Promise<Checkpoint | undefined> {
   await tx.query("select pg_advisory_xact_lock(hashtextextended('audit:' || $1, 0))", [workspaceId]);
-  const [head] = await tx.query<{ seq: number; hash: string }>("select seq::float8 as seq, hash from audit_log where workspace_id = $1 order by seq desc limit 1", [workspaceId]);
+  const [head] = await tx.query<{ seq: number; hash: string }>(
+    "select seq::float8 as seq, hash from audit_log where workspace_id = $1 order by seq desc limit 1",
+    [workspaceId],
+  );
   if (!head) return undefined;
-  const [last] = await tx.query<{ seq: number }>("select coalesce(max(seq), 0)::float8 as seq from audit_checkpoints where workspace_id = $1", [workspaceId]);
+  const [last] = await tx.query<{ seq: number }>(
+    "select coalesce(max(seq), 0)::float8 as seq from audit_checkpoints where workspace_id = $1",
+    [workspaceId],
+  );
   if ((last?.seq ?? 0) >= head.seq) return undefined;
   const checkpoint = await signCheckpoint(signer, workspaceId, head);
-  await tx.query("insert into audit_checkpoints (workspace_id, id, seq, hash, key_id, signature, signed_at) values ($1, $2, $3, $4, $5, $6, $7)", [workspaceId, newId("acp"), checkpoint.seq, checkpoint.hash, checkpoint.key_id, checkpoint.signature, checkpoint.signed_at]);
+  await tx.query(
+    "insert into audit_checkpoints (workspace_id, id, seq, hash, key_id, signature, signed_at) values ($1, $2, $3, $4, $5, $6, $7)",
+    [
+      workspaceId,
+      newId("acp"),
+      checkpoint.seq,
+      checkpoint.hash,
+      checkpoint.key_id,
+      checkpoint.signature,
+      checkpoint.signed_at,
+    ],
+  );
   return checkpoint;
 }
 
@@ -73,8 +108,16 @@ export async function createCheckpoint(tx: Tx, workspaceId: string, signer: Sign
  * Checkpoints every workspace that has min_events new rows, or an unsigned row older than maxAgeMinutes; each
  * committed checkpoint is also written to the anchors outside the database.
  */
-export async function checkpointDueWorkspaces(engine: Engine, signer: Signer, options: { everyEvents: number; maxAgeMinutes: number }, anchors?: AnchorStore): Promise<number> {
-  const due = await engine.query<{ workspace_id: string }>("select workspace_id from audit_checkpoints_due($1, make_interval(mins => $2))", [options.everyEvents, options.maxAgeMinutes]);
+export async function checkpointDueWorkspaces(
+  engine: Engine,
+  signer: Signer,
+  options: { everyEvents: number; maxAgeMinutes: number },
+  anchors?: AnchorStore,
+): Promise<number> {
+  const due = await engine.query<{ workspace_id: string }>(
+    "select workspace_id from audit_checkpoints_due($1, make_interval(mins => $2))",
+    [options.everyEvents, options.maxAgeMinutes],
+  );
   let made = 0;
   for (const { workspace_id } of due) {
     const checkpoint = await withTenant(engine, workspace_id, (tx) => createCheckpoint(tx, workspace_id, signer));
@@ -114,9 +157,14 @@ export interface AuditEntryView {
 }
 
 /** Newest first, keyset on seq (gapless per workspace, so the cursor is simply a seq); never a count(*). */
-export async function listAudit(tx: Tx, workspaceId: string, filter: AuditFilter): Promise<{ data: AuditEntryView[]; next_cursor: string | null }> {
+export async function listAudit(
+  tx: Tx,
+  workspaceId: string,
+  filter: AuditFilter,
+): Promise<{ data: AuditEntryView[]; next_cursor: string | null }> {
   const limit = pageLimit(filter.limit, 500);
-  if (filter.cursor && !/^\d{1,15}$/.test(filter.cursor)) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+  if (filter.cursor && !/^\d{1,15}$/.test(filter.cursor))
+    throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
   const where = new Where("workspace_id = ?", workspaceId)
     .maybe("action = ?", filter.action)
     .maybe("actor_id = ?", filter.actor_id)

@@ -51,7 +51,11 @@ export interface Engine extends Queryable {
    */
   probe<T>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T>;
   /** Runs fn on one dedicated connection, for session-level advisory locks and no-transaction migrations. */
-  session<T>(fn: (conn: Queryable & { exec(text: string): Promise<void>; transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> }) => Promise<T>): Promise<T>;
+  session<T>(
+    fn: (
+      conn: Queryable & { exec(text: string): Promise<void>; transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> },
+    ) => Promise<T>,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -63,13 +67,13 @@ export async function openPglite(dataDir: string): Promise<Engine> {
   const pg = await PGlite.create({ dataDir: `${dataDir}/pgdata`, ...assets });
   const wrapTx = (t: PGliteTransaction): Tx => ({
     db: drizzlePglite(t as unknown as PGlite, { schema }) as unknown as Drizzle,
-    query: async <T,>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
+    query: async <T>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
     exec: async (text: string) => {
       await t.exec(text);
     },
   });
   const transaction = <T>(fn: (tx: Tx) => Promise<T>) => pg.transaction((t) => fn(wrapTx(t)));
-  const query = async <T,>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
+  const query = async <T>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
   const exec = async (text: string) => {
     await pg.exec(text);
   };
@@ -135,7 +139,12 @@ export interface PostgresTimeouts {
 
 export const DEFAULT_TIMEOUTS: PostgresTimeouts = { connectTimeoutMs: 5_000, acquireTimeoutMs: 5_000 };
 
-export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appName = "causeloop", timeouts: PostgresTimeouts = DEFAULT_TIMEOUTS): Promise<Engine> {
+export async function openPostgres(
+  info: DatabaseUrlInfo,
+  poolSize: number,
+  appName = "causeloop",
+  timeouts: PostgresTimeouts = DEFAULT_TIMEOUTS,
+): Promise<Engine> {
   const url = new URL(info.url);
   url.searchParams.delete("sslmode");
   const client = (max: number, connectTimeoutMs: number, name: string) =>
@@ -152,8 +161,10 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
   sql.options.serializers["114"] = jsonSerializer;
   sql.options.serializers["3802"] = jsonSerializer;
   type Sqlish = postgres.Sql | postgres.TransactionSql | postgres.ReservedSql;
-  const queryOn = (s: Sqlish) => async <T,>(text: string, params?: unknown[]) =>
-    (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+  const queryOn =
+    (s: Sqlish) =>
+    async <T>(text: string, params?: unknown[]) =>
+      (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
   const wrapTx = (t: postgres.TransactionSql): Tx => ({
     db: drizzleOn(t),
     query: queryOn(t),
@@ -161,10 +172,11 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
       await t.unsafe(text).simple();
     },
   });
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => fn(wrapTx(t)));
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) =>
+    boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => fn(wrapTx(t)));
   // Health checks get a connection of their own, replaced whenever one fails to answer in time.
   let probeSql: postgres.Sql | undefined;
-  const probe = async <T,>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T> => {
+  const probe = async <T>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T> => {
     probeSql ??= client(1, Math.min(timeouts.connectTimeoutMs, timeoutMs), `${appName}-probe`);
     const current = probeSql;
     try {
@@ -233,20 +245,28 @@ export async function openPostgres(info: DatabaseUrlInfo, poolSize: number, appN
  * database_unreachable (503) instead of waiting behind a busy pool or a database that does not answer; if a
  * connection turns up later, the abandoned transaction rolls back at once and the connection returns to the pool.
  */
-function boundedBegin<T>(sql: postgres.Sql, acquireTimeoutMs: number, fn: (t: postgres.TransactionSql) => Promise<T>): Promise<T> {
+function boundedBegin<T>(
+  sql: postgres.Sql,
+  acquireTimeoutMs: number,
+  fn: (t: postgres.TransactionSql) => Promise<T>,
+): Promise<T> {
   let state: "waiting" | "started" | "abandoned" = "waiting";
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       if (state !== "waiting") return;
       state = "abandoned";
-      reject(new AppError("database_unreachable", `no database connection within ${acquireTimeoutMs} ms; retry shortly`));
+      reject(
+        new AppError("database_unreachable", `no database connection within ${acquireTimeoutMs} ms; retry shortly`),
+      );
     }, acquireTimeoutMs);
-    (sql.begin(async (t) => {
-      if (state === "abandoned") throw new AbandonedTransaction();
-      state = "started";
-      clearTimeout(timer);
-      return fn(t);
-    }) as Promise<T>).then(
+    (
+      sql.begin(async (t) => {
+        if (state === "abandoned") throw new AbandonedTransaction();
+        state = "started";
+        clearTimeout(timer);
+        return fn(t);
+      }) as Promise<T>
+    ).then(
       (value) => {
         clearTimeout(timer);
         resolve(value);
@@ -286,5 +306,8 @@ function connectionError(info: DatabaseUrlInfo, error: unknown): AppError {
             : code === "CONNECT_TIMEOUT"
               ? "connection timed out"
               : (error as Error).message.replace(/postgres(ql)?:\/\/\S+/g, "<url>");
-  return new AppError("database_unreachable", `cannot connect to PostgreSQL at ${info.host}:${info.port}/${info.database} as ${info.user || "(default user)"}: ${reason}`);
+  return new AppError(
+    "database_unreachable",
+    `cannot connect to PostgreSQL at ${info.host}:${info.port}/${info.database} as ${info.user || "(default user)"}: ${reason}`,
+  );
 }

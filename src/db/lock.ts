@@ -82,7 +82,11 @@ function tryAcquire(dataDir: string, kind: LockHolder["kind"]): DataDirLock | un
 }
 
 /** Takes the data-dir lock, waiting up to waitMs for a short-lived holder; fails with one clear line. */
-export async function acquireDataDirLock(dataDir: string, kind: LockHolder["kind"], waitMs: number): Promise<DataDirLock> {
+export async function acquireDataDirLock(
+  dataDir: string,
+  kind: LockHolder["kind"],
+  waitMs: number,
+): Promise<DataDirLock> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -90,8 +94,13 @@ export async function acquireDataDirLock(dataDir: string, kind: LockHolder["kind
     if (lock) return lock;
     const holder = readLockHolder(dataDir);
     if (holder?.kind === "serve" || Date.now() >= deadline) {
-      const who = holder ? `${holder.kind === "serve" ? "causeloop serve" : "another causeloop command"} (pid ${holder.pid})` : "another process";
-      throw new AppError("data_dir_locked", `data directory ${dataDir} is in use by ${who}; stop it first or point --data-dir elsewhere`);
+      const who = holder
+        ? `${holder.kind === "serve" ? "causeloop serve" : "another causeloop command"} (pid ${holder.pid})`
+        : "another process";
+      throw new AppError(
+        "data_dir_locked",
+        `data directory ${dataDir} is in use by ${who}; stop it first or point --data-dir elsewhere`,
+      );
     }
     await Bun.sleep(100);
   }

@@ -48,7 +48,10 @@ async function readLedger(db: Queryable): Promise<LedgerRow[] | undefined> {
 }
 
 /** Every migration known to the binary or the ledger, with its state. */
-export async function migrationStatus(db: Queryable, sources: MigrationSource[] = embedded): Promise<MigrationStatus[]> {
+export async function migrationStatus(
+  db: Queryable,
+  sources: MigrationSource[] = embedded,
+): Promise<MigrationStatus[]> {
   const ledger = (await readLedger(db)) ?? [];
   const applied = new Map(ledger.map((row) => [row.name, row]));
   const out: MigrationStatus[] = sources.map((m) => {
@@ -67,7 +70,13 @@ export async function migrationStatus(db: Queryable, sources: MigrationSource[] 
   const known = new Set(sources.map((m) => m.name));
   for (const row of ledger) {
     if (!known.has(row.name)) {
-      out.push({ name: row.name, sha256: row.sha256, state: "missing", appliedAt: new Date(row.applied_at).toISOString(), appliedSha256: row.sha256 });
+      out.push({
+        name: row.name,
+        sha256: row.sha256,
+        state: "missing",
+        appliedAt: new Date(row.applied_at).toISOString(),
+        appliedSha256: row.sha256,
+      });
     }
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -76,11 +85,17 @@ export async function migrationStatus(db: Queryable, sources: MigrationSource[] 
 export function assertNoDrift(status: MigrationStatus[]): void {
   const changed = status.find((s) => s.state === "changed");
   if (changed) {
-    throw new AppError("migration_drift", `applied migration ${changed.name} was changed after it was applied (sha256 ${changed.appliedSha256?.slice(0, 12)} in the ledger, ${changed.sha256.slice(0, 12)} on disk); migrations are forward-only: restore the file and add a new migration`);
+    throw new AppError(
+      "migration_drift",
+      `applied migration ${changed.name} was changed after it was applied (sha256 ${changed.appliedSha256?.slice(0, 12)} in the ledger, ${changed.sha256.slice(0, 12)} on disk); migrations are forward-only: restore the file and add a new migration`,
+    );
   }
   const missing = status.find((s) => s.state === "missing");
   if (missing) {
-    throw new AppError("migration_drift", `applied migration ${missing.name} is missing from this binary; is it older than the database?`);
+    throw new AppError(
+      "migration_drift",
+      `applied migration ${missing.name} is missing from this binary; is it older than the database?`,
+    );
   }
 }
 
@@ -125,8 +140,18 @@ export async function migrate(engine: Engine, options: MigrateOptions = {}): Pro
         options.onProgress?.({ name: item.name, index, total: pending.length, phase: "start" });
         const started = performance.now();
         const record = async (db: Queryable, durationMs: number) => {
-          await db.query("insert into schema_migrations (name, sha256, duration_ms) values ($1, $2, $3)", [item.name, item.sha256, durationMs]);
-          await appendOperatorLog(db, { action: "migration.applied", actor: options.actor ?? operatorIdentity(), targetType: "migration", targetId: item.name, after: { sha256: item.sha256, duration_ms: durationMs } });
+          await db.query("insert into schema_migrations (name, sha256, duration_ms) values ($1, $2, $3)", [
+            item.name,
+            item.sha256,
+            durationMs,
+          ]);
+          await appendOperatorLog(db, {
+            action: "migration.applied",
+            actor: options.actor ?? operatorIdentity(),
+            targetType: "migration",
+            targetId: item.name,
+            after: { sha256: item.sha256, duration_ms: durationMs },
+          });
         };
         try {
           if (source.sql.startsWith(NO_TRANSACTION_MARKER)) {
@@ -155,7 +180,9 @@ export async function migrate(engine: Engine, options: MigrateOptions = {}): Pro
 }
 
 /** True when every migration of this binary is applied and none changed. */
-export async function schemaIsCurrent(db: Queryable): Promise<{ current: boolean; pending: string[]; problems: string[] }> {
+export async function schemaIsCurrent(
+  db: Queryable,
+): Promise<{ current: boolean; pending: string[]; problems: string[] }> {
   const status = await migrationStatus(db);
   return {
     current: status.every((s) => s.state === "applied"),

@@ -20,7 +20,10 @@ export function loadPgliteAssets(): Promise<PgliteAssets> {
       Bun.file(initdbWasmPath).arrayBuffer(),
       Bun.file(fsBundlePath).arrayBuffer(),
     ]);
-    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([WebAssembly.compile(pgliteWasm), WebAssembly.compile(initdbWasm)]);
+    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+      WebAssembly.compile(pgliteWasm),
+      WebAssembly.compile(initdbWasm),
+    ]);
     return { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([bundle]) };
   })();
   return cached;

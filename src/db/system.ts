@@ -7,9 +7,26 @@ import { APP_ROLE } from "./tenant.ts";
 import { appendOperatorLog, operatorIdentity } from "../audit/operator-log.ts";
 
 /** Global tables: no workspace_id. Everything else in the schema must be a protected tenant table. */
-export const GLOBAL_TABLES = ["organizations", "users", "connector_catalogue", "schema_migrations", "offboarding_records", "auth_throttle", "user_mfa_factors", "scheduler_runs", "operator_log", "operator_log_checkpoints"] as const;
+export const GLOBAL_TABLES = [
+  "organizations",
+  "users",
+  "connector_catalogue",
+  "schema_migrations",
+  "offboarding_records",
+  "auth_throttle",
+  "user_mfa_factors",
+  "scheduler_runs",
+  "operator_log",
+  "operator_log_checkpoints",
+] as const;
 /** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
-const RLS_GLOBAL_TABLES = new Set(["organizations", "users", "offboarding_records", "auth_throttle", "user_mfa_factors"]);
+const RLS_GLOBAL_TABLES = new Set([
+  "organizations",
+  "users",
+  "offboarding_records",
+  "auth_throttle",
+  "user_mfa_factors",
+]);
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */
 export const ROOT_TABLES = ["workspaces"] as const;
 
@@ -47,14 +64,26 @@ export async function checkRole(db: Queryable, role: string | "current_user" = A
   );
   const row = rows[0];
   if (!row) {
-    return { role, exists: false, login: false, superuser: false, bypassRls: false, createDb: false, createRole: false, privilegedMemberships: [], ok: false, problems: [`role ${role} does not exist (run: causeloop roles setup)`] };
+    return {
+      role,
+      exists: false,
+      login: false,
+      superuser: false,
+      bypassRls: false,
+      createDb: false,
+      createRole: false,
+      privilegedMemberships: [],
+      ok: false,
+      problems: [`role ${role} does not exist (run: causeloop roles setup)`],
+    };
   }
   const privileged = row.privileged ?? [];
   const problems: string[] = [];
   if (row.rolsuper) problems.push(`role ${row.rolname} is a superuser`);
   if (row.rolbypassrls) problems.push(`role ${row.rolname} has BYPASSRLS`);
   if (row.rolcreaterole) problems.push(`role ${row.rolname} has CREATEROLE`);
-  if (privileged.length) problems.push(`role ${row.rolname} is a member of privileged role(s) ${privileged.join(", ")}`);
+  if (privileged.length)
+    problems.push(`role ${row.rolname} is a member of privileged role(s) ${privileged.join(", ")}`);
   return {
     role: row.rolname,
     exists: true,
@@ -96,8 +125,13 @@ export interface RoleSetupResult {
  * Creates or repairs the runtime role (idempotent), grants DML and default privileges for future tables.
  * On PostgreSQL it also sets or rotates the LOGIN password; PGlite's role never logs in.
  */
-export async function setupAppRole(engine: Engine, options: { password?: string; rotate?: boolean; actor?: string } = {}): Promise<RoleSetupResult> {
-  const existing = await engine.query<{ n: number }>("select count(*)::int as n from pg_roles where rolname = $1", [APP_ROLE]);
+export async function setupAppRole(
+  engine: Engine,
+  options: { password?: string; rotate?: boolean; actor?: string } = {},
+): Promise<RoleSetupResult> {
+  const existing = await engine.query<{ n: number }>("select count(*)::int as n from pg_roles where rolname = $1", [
+    APP_ROLE,
+  ]);
   const created = existing[0]?.n === 0;
   const login = engine.kind === "postgres";
   let generatedPassword: string | undefined;
@@ -110,7 +144,10 @@ export async function setupAppRole(engine: Engine, options: { password?: string;
   await engine.transaction(async (tx) => {
     await tx.exec(created ? `CREATE ROLE ${APP_ROLE} ${attributes}` : `ALTER ROLE ${APP_ROLE} ${attributes}`);
     if (login && password) {
-      const [row] = await tx.query<{ stmt: string }>(`select format('ALTER ROLE ${APP_ROLE} PASSWORD %L', $1::text) as stmt`, [scramVerifier(password)]);
+      const [row] = await tx.query<{ stmt: string }>(
+        `select format('ALTER ROLE ${APP_ROLE} PASSWORD %L', $1::text) as stmt`,
+        [scramVerifier(password)],
+      );
       if (row) await tx.exec(row.stmt);
     }
     const [db] = await tx.query<{ name: string }>("select current_database() as name");
@@ -138,7 +175,13 @@ export async function setupAppRole(engine: Engine, options: { password?: string;
       actor: options.actor ?? operatorIdentity(),
       targetType: "role",
       targetId: APP_ROLE,
-      after: { created, login, password_changed: Boolean(login && password), password_generated: Boolean(generatedPassword), attributes },
+      after: {
+        created,
+        login,
+        password_changed: Boolean(login && password),
+        password_generated: Boolean(generatedPassword),
+        attributes,
+      },
     });
   });
   return { role: APP_ROLE, created, login, generatedPassword, passwordSet: Boolean(login && password) };
@@ -175,7 +218,10 @@ interface TableRow extends Record<string, unknown> {
 }
 
 /** The catalog-driven health check: every problem named, nothing hard-coded about which tenant tables exist. */
-export async function doctor(db: Queryable, options: { engineName: string; runtimeRole: string | "current_user" }): Promise<DoctorReport> {
+export async function doctor(
+  db: Queryable,
+  options: { engineName: string; runtimeRole: string | "current_user" },
+): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   try {
     await db.query("select 1");
@@ -189,11 +235,17 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
   checks.push({
     name: "migrations current",
     ok: schema.current,
-    detail: schema.current ? "all applied" : [...schema.problems, ...schema.pending.map((p) => `${p} pending`)].join("; ") + " (run: causeloop migrate)",
+    detail: schema.current
+      ? "all applied"
+      : `${[...schema.problems, ...schema.pending.map((p) => `${p} pending`)].join("; ")} (run: causeloop migrate)`,
   });
 
   const role = await checkRole(db, options.runtimeRole);
-  checks.push({ name: `runtime role ${role.role}`, ok: role.ok, detail: role.ok ? "not superuser, no BYPASSRLS" : role.problems.join("; ") });
+  checks.push({
+    name: `runtime role ${role.role}`,
+    ok: role.ok,
+    detail: role.ok ? "not superuser, no BYPASSRLS" : role.problems.join("; "),
+  });
 
   const tables = await db.query<TableRow>(`
     select c.relname::text as name,
@@ -215,12 +267,20 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
     if (globals.has(t.name)) {
       // Global tables holding tenants' people or records must not be readable across tenants either.
       if (RLS_GLOBAL_TABLES.has(t.name) && (!t.rls || !t.force)) {
-        checks.push({ name: `table ${t.name}`, ok: false, detail: "global table with tenant data: row-level security must be enabled and forced" });
+        checks.push({
+          name: `table ${t.name}`,
+          ok: false,
+          detail: "global table with tenant data: row-level security must be enabled and forced",
+        });
       }
       continue;
     }
     if (!t.has_workspace_id && !roots.has(t.name)) {
-      checks.push({ name: `table ${t.name}`, ok: false, detail: "neither a tenant table (no workspace_id) nor on the global list" });
+      checks.push({
+        name: `table ${t.name}`,
+        ok: false,
+        detail: "neither a tenant table (no workspace_id) nor on the global list",
+      });
       continue;
     }
     tenantCount++;
@@ -240,22 +300,32 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
       [table, `${table}_append_only`],
     );
     const triggerOk = trigger[0] !== undefined && trigger[0].enabled !== "D";
-    checks.push({ name: `${table} append-only trigger`, ok: triggerOk, detail: triggerOk ? "present and enabled" : trigger[0] ? "disabled" : "missing" });
+    checks.push({
+      name: `${table} append-only trigger`,
+      ok: triggerOk,
+      detail: triggerOk ? "present and enabled" : trigger[0] ? "disabled" : "missing",
+    });
   }
-  const [exposed] = await db.query<{ privileges: string[] | null }>(
-    `select array_remove(array[
+  const [exposed] = await db
+    .query<{ privileges: string[] | null }>(
+      `select array_remove(array[
         case when has_table_privilege($1, t.oid, 'SELECT') then 'SELECT' end,
         case when has_table_privilege($1, t.oid, 'INSERT') then 'INSERT' end,
         case when has_table_privilege($1, t.oid, 'UPDATE') then 'UPDATE' end,
         case when has_table_privilege($1, t.oid, 'DELETE') then 'DELETE' end], null) as privileges
        from pg_class t where t.oid = to_regclass('operator_log')`,
-    [APP_ROLE],
-  ).catch(() => [{ privileges: null }]);
+      [APP_ROLE],
+    )
+    .catch(() => [{ privileges: null }]);
   const hidden = exposed !== undefined && (exposed.privileges ?? []).length === 0;
   checks.push({
     name: "operator_log hidden from the runtime role",
     ok: hidden,
-    detail: hidden ? `${APP_ROLE} has no privilege on it` : exposed ? `${APP_ROLE} has ${(exposed.privileges ?? []).join(", ")} on it` : "missing",
+    detail: hidden
+      ? `${APP_ROLE} has no privilege on it`
+      : exposed
+        ? `${APP_ROLE} has ${(exposed.privileges ?? []).join(", ")} on it`
+        : "missing",
   });
 
   // A completed erasure whose VACUUM has not run leaves the erased values in dead tuples (see rtbf vacuum).
@@ -264,10 +334,19 @@ export async function doctor(db: Queryable, options: { engineName: string; runti
     checks.push({
       name: "erasures vacuumed",
       ok: vacuum.n === 0,
-      detail: vacuum.n === 0 ? "no completed erasure waits for its VACUUM" : `${vacuum.n} completed erasure(s) still leave the erased values in dead tuples: run 'causeloop rtbf vacuum' with DATABASE_OWNER_URL set (serve does it itself when DATABASE_OWNER_URL is set)`,
+      detail:
+        vacuum.n === 0
+          ? "no completed erasure waits for its VACUUM"
+          : `${vacuum.n} completed erasure(s) still leave the erased values in dead tuples: run 'causeloop rtbf vacuum' with DATABASE_OWNER_URL set (serve does it itself when DATABASE_OWNER_URL is set)`,
     });
   }
-  return { ok: checks.every((c) => c.ok), engine: options.engineName, tenantTables: tenantCount, protectedTables: protectedCount, checks };
+  return {
+    ok: checks.every((c) => c.ok),
+    engine: options.engineName,
+    tenantTables: tenantCount,
+    protectedTables: protectedCount,
+    checks,
+  };
 }
 
 const POLICY_COMMANDS: Record<string, string> = { r: "select", a: "insert", w: "update", d: "delete" };
@@ -289,7 +368,12 @@ function tenantTableProblems(t: TableRow, key: string): string[] {
       problems.push("has an ALL policy (use the four per-command policies)");
       continue;
     }
-    const ok = name === "insert" ? usesTenant(check) : name === "update" ? usesTenant(using) && usesTenant(check) : usesTenant(using);
+    const ok =
+      name === "insert"
+        ? usesTenant(check)
+        : name === "update"
+          ? usesTenant(using) && usesTenant(check)
+          : usesTenant(using);
     if (ok) found.add(name);
     else problems.push(`${name} policy does not restrict to ${key} = app_current_tenant()`);
   }

@@ -20,7 +20,9 @@ export function isWorkspaceId(value: string): boolean {
 export async function withTenant<T>(engine: Engine, workspaceId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (!isWorkspaceId(workspaceId)) throw new AppError("not_found", "workspace not found");
   return engine.transaction(async (tx) => {
-    await tx.query(`select set_config('app.current_workspace', $1, true), set_config('role', '${APP_ROLE}', true)`, [workspaceId]);
+    await tx.query(`select set_config('app.current_workspace', $1, true), set_config('role', '${APP_ROLE}', true)`, [
+      workspaceId,
+    ]);
     return fn(tx);
   });
 }

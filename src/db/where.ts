@@ -6,7 +6,8 @@ import { ID_PATTERN } from "../ids.ts";
 
 // Calendar date, optional time and zone: the ISO 8601 subset a listing filter needs. PostgreSQL accepts more,
 // JavaScript's Date.parse accepts other things again (" 2024", "2024-02-30"); this is what both agree on.
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /**
  * An ISO 8601 time as a normalised UTC string, or undefined when it is not one: the calendar date must exist
@@ -36,8 +37,14 @@ function daysInMonth(year: number, month: number): number {
  */
 export function pageLimit(value: unknown, max: number, fallback = 50): number {
   if (value === undefined || value === null || value === "") return Math.min(fallback, max);
-  const limit = typeof value === "number" ? value : typeof value === "string" && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) throw new AppError("validation_failed", `limit must be an integer from 1 to ${max}`);
+  const limit =
+    typeof value === "number"
+      ? value
+      : typeof value === "string" && /^\d{1,9}$/.test(value)
+        ? Number(value)
+        : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max)
+    throw new AppError("validation_failed", `limit must be an integer from 1 to ${max}`);
   return limit;
 }
 
@@ -71,7 +78,11 @@ export class Where {
   time(name: string, column: string, op: ">=" | "<", value: string | undefined): this {
     if (value === undefined) return this;
     const at = parseIsoTime(value);
-    if (!at) throw new AppError("validation_failed", `${name} must be an ISO 8601 time between years 1 and 9999 (e.g. 2024-05-01T00:00:00Z)`);
+    if (!at)
+      throw new AppError(
+        "validation_failed",
+        `${name} must be an ISO 8601 time between years 1 and 9999 (e.g. 2024-05-01T00:00:00Z)`,
+      );
     return this.add(`${column} ${op} ?::timestamptz`, at);
   }
 
@@ -80,7 +91,8 @@ export class Where {
     if (!cursor) return this;
     const [at, id, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
     const time = at === undefined ? undefined : parseIsoTime(at);
-    if (!time || !id || !ID_PATTERN.test(id) || rest.length) throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+    if (!time || !id || !ID_PATTERN.test(id) || rest.length)
+      throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
     // The cursor keeps the row's time to the microsecond (PostgreSQL's precision): rounding it to the
     // millisecond would skip rows created within the same millisecond as a page's last row.
     this.params.push(at, id);

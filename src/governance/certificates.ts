@@ -14,18 +14,23 @@ export function certificateJws(text: string): string {
   if (!trimmed.startsWith("{")) return trimmed;
   try {
     const parsed: unknown = JSON.parse(trimmed);
-    const jws = typeof parsed === "object" && parsed !== null && "certificate" in parsed ? parsed.certificate : undefined;
+    const jws =
+      typeof parsed === "object" && parsed !== null && "certificate" in parsed ? parsed.certificate : undefined;
     if (typeof jws === "string") return jws;
   } catch {
     // fall through: not the API's JSON
   }
-  throw new AppError("validation_failed", "the file is neither a certificate (compact JWS) nor the API's JSON holding one");
+  throw new AppError(
+    "validation_failed",
+    "the file is neither a certificate (compact JWS) nor the API's JSON holding one",
+  );
 }
 
 export function parseJwks(text: string): { keys: JWK[] } {
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === "object" && parsed !== null && "keys" in parsed && Array.isArray(parsed.keys)) return { keys: parsed.keys };
+    if (typeof parsed === "object" && parsed !== null && "keys" in parsed && Array.isArray(parsed.keys))
+      return { keys: parsed.keys };
   } catch {
     // fall through
   }
@@ -35,7 +40,9 @@ export function parseJwks(text: string): { keys: JWK[] } {
 function keyIdOf(jws: string): string | undefined {
   try {
     const header: unknown = JSON.parse(Buffer.from(jws.split(".")[0] ?? "", "base64url").toString("utf8"));
-    return typeof header === "object" && header !== null && "kid" in header && typeof header.kid === "string" ? header.kid : undefined;
+    return typeof header === "object" && header !== null && "kid" in header && typeof header.kid === "string"
+      ? header.kid
+      : undefined;
   } catch {
     return undefined;
   }
@@ -49,7 +56,9 @@ export async function verifyCertificate(jws: string, jwks: { keys: JWK[] }): Pro
   try {
     const { payload } = await compactVerify(jws, await importJWK(jwk, "EdDSA"));
     const claims: unknown = JSON.parse(new TextDecoder().decode(payload));
-    return typeof claims === "object" && claims !== null ? { valid: true, claims: { ...claims } } : { valid: false, claims: null };
+    return typeof claims === "object" && claims !== null
+      ? { valid: true, claims: { ...claims } }
+      : { valid: false, claims: null };
   } catch {
     return { valid: false, claims: null };
   }

@@ -43,12 +43,15 @@ export const ERASURE_MAP: ErasureRule[] = [
 
 /** Columns whose names look personal but hold none of a subject's data, with the reason. */
 export const NOT_PERSONAL: Record<string, string> = {
-  "audit_log.actor_id": "append-only evidence: keeps the opaque id, which no longer resolves to a person once the user row is erased",
+  "audit_log.actor_id":
+    "append-only evidence: keeps the opaque id, which no longer resolves to a person once the user row is erased",
   "audit_log.actor_type": "a kind of actor, not an identity",
-  "operator_log.actor_id": "the operator's login or database role (the service provider's staff, not a tenant's data subject); append-only evidence",
+  "operator_log.actor_id":
+    "the operator's login or database role (the service provider's staff, not a tenant's data subject); append-only evidence",
   "operator_log.actor_type": "a kind of actor, not an identity",
   "activity_events.actor_type": "a kind of actor, not an identity",
-  "users.email": "the global account: deleted with the user when this was their last workspace, else kept for their other workspaces",
+  "users.email":
+    "the global account: deleted with the user when this was their last workspace, else kept for their other workspaces",
   "users.display_name": "as users.email",
   "rtbf_requests.subject_email": "the request's own working copy, cleared when the request completes or is rejected",
   "organizations.name": "a company, not a person",

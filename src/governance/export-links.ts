@@ -5,7 +5,9 @@ import { loadServerKey, type ServerKeySource } from "../secrets/server-keys.ts";
 
 /** The links' own HMAC key (never the access-token secret): CAUSELOOP_EXPORT_LINK_KEY(_FILE), else export-link.key. */
 export function loadExportLinkKey(source: ServerKeySource): Uint8Array {
-  const secret = loadServerKey(source, "CAUSELOOP_EXPORT_LINK_KEY", "export-link.key", () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"));
+  const secret = loadServerKey(source, "CAUSELOOP_EXPORT_LINK_KEY", "export-link.key", () =>
+    Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"),
+  );
   return new TextEncoder().encode(secret);
 }
 
@@ -15,11 +17,15 @@ export interface ExportLinks {
 }
 
 export function exportLinks(secret: Uint8Array, minutes: number): ExportLinks {
-  const sign = (ws: string, id: string, exp: string) => createHmac("sha256", Buffer.from(secret)).update(`causeloop-export-link\n${ws}\n${id}\n${exp}`).digest("base64url");
+  const sign = (ws: string, id: string, exp: string) =>
+    createHmac("sha256", Buffer.from(secret)).update(`causeloop-export-link\n${ws}\n${id}\n${exp}`).digest("base64url");
   return {
     path(ws, id, now = new Date()) {
       const exp = String(Math.floor(now.getTime() / 1000) + minutes * 60);
-      return { path: `/v1/exports/${id}/download?ws=${ws}&exp=${exp}&sig=${sign(ws, id, exp)}`, expires_at: new Date(Number(exp) * 1000).toISOString() };
+      return {
+        path: `/v1/exports/${id}/download?ws=${ws}&exp=${exp}&sig=${sign(ws, id, exp)}`,
+        expires_at: new Date(Number(exp) * 1000).toISOString(),
+      };
     },
     verify(ws, id, exp, signature, now = new Date()) {
       if (!/^\d{1,12}$/.test(exp) || Number(exp) * 1000 < now.getTime()) return false;

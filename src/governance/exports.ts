@@ -17,17 +17,50 @@ import type { ArchiveStore } from "./storage.ts";
 
 /** Table, its exported columns (003's lists, extended with the rest of the workspace's business data). */
 export const EXPORT_TABLES: { name: string; sql: string }[] = [
-  { name: "issues", sql: "select id, title, body, status, severity, source, reporter_email, created_by, created_at, updated_at, resolved_at from issues where workspace_id = $1 and deleted_at is null" },
-  { name: "patterns", sql: "select id, name, description, status, risk_score, created_at from patterns where workspace_id = $1 and deleted_at is null" },
-  { name: "predictions", sql: "select id, pattern_id, issue_id, probability, horizon_hours, explanation, created_at from predictions where workspace_id = $1 and deleted_at is null" },
-  { name: "recommendations", sql: "select id, issue_id, pattern_id, title, body, status, created_at from recommendations where workspace_id = $1 and deleted_at is null" },
-  { name: "clusters", sql: "select id, label, algorithm, issue_ids, created_at from clusters where workspace_id = $1 and deleted_at is null" },
-  { name: "activity_events", sql: "select id, issue_id, actor_id, actor_type, kind, payload, created_at from activity_events where workspace_id = $1" },
-  { name: "connectors", sql: "select id, type, display_name, status, created_at from connectors where workspace_id = $1 and deleted_at is null" },
-  { name: "webhooks", sql: "select id, url, events, status, created_at from webhooks where workspace_id = $1 and deleted_at is null" },
-  { name: "members", sql: "select m.id, m.user_id, u.email, u.display_name, m.role, m.status, m.created_at from memberships m join users u on u.id = m.user_id where m.workspace_id = $1" },
-  { name: "settings", sql: "select id, issue_retention_days, activity_retention_days, prediction_retention_days, audit_log_retention_days, created_at from workspace_settings where workspace_id = $1" },
-  { name: "audit_log", sql: "select id, seq, action, actor_id, target_type, target_id, created_at, trace_id from audit_log where workspace_id = $1" },
+  {
+    name: "issues",
+    sql: "select id, title, body, status, severity, source, reporter_email, created_by, created_at, updated_at, resolved_at from issues where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "patterns",
+    sql: "select id, name, description, status, risk_score, created_at from patterns where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "predictions",
+    sql: "select id, pattern_id, issue_id, probability, horizon_hours, explanation, created_at from predictions where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "recommendations",
+    sql: "select id, issue_id, pattern_id, title, body, status, created_at from recommendations where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "clusters",
+    sql: "select id, label, algorithm, issue_ids, created_at from clusters where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "activity_events",
+    sql: "select id, issue_id, actor_id, actor_type, kind, payload, created_at from activity_events where workspace_id = $1",
+  },
+  {
+    name: "connectors",
+    sql: "select id, type, display_name, status, created_at from connectors where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "webhooks",
+    sql: "select id, url, events, status, created_at from webhooks where workspace_id = $1 and deleted_at is null",
+  },
+  {
+    name: "members",
+    sql: "select m.id, m.user_id, u.email, u.display_name, m.role, m.status, m.created_at from memberships m join users u on u.id = m.user_id where m.workspace_id = $1",
+  },
+  {
+    name: "settings",
+    sql: "select id, issue_retention_days, activity_retention_days, prediction_retention_days, audit_log_retention_days, created_at from workspace_settings where workspace_id = $1",
+  },
+  {
+    name: "audit_log",
+    sql: "select id, seq, action, actor_id, target_type, target_id, created_at, trace_id from audit_log where workspace_id = $1",
+  },
 ];
 
 export interface ExportView {
@@ -47,34 +80,67 @@ export interface ExportView {
 }
 
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
-const VIEW = "id, status, format, size_bytes::float8 as size_bytes, sha256, manifest, error, created_at, completed_at, expires_at, revoked_at, revoked_reason, storage_kind, storage_key";
+const VIEW =
+  "id, status, format, size_bytes::float8 as size_bytes, sha256, manifest, error, created_at, completed_at, expires_at, revoked_at, revoked_reason, storage_kind, storage_key";
 
 function toView(row: Record<string, unknown>): ExportView {
   const { storage_key: _key, ...rest } = row;
-  return { ...(rest as unknown as ExportView), created_at: iso(row.created_at) as string, completed_at: iso(row.completed_at), expires_at: iso(row.expires_at), revoked_at: iso(row.revoked_at) };
+  return {
+    ...(rest as unknown as ExportView),
+    created_at: iso(row.created_at) as string,
+    completed_at: iso(row.completed_at),
+    expires_at: iso(row.expires_at),
+    revoked_at: iso(row.revoked_at),
+  };
 }
 
 /** The storage key of a completed export (never shown to clients). */
 export async function exportStorageKey(tx: Tx, workspaceId: string, id: string): Promise<string | null> {
-  const [row] = await tx.query<{ storage_key: string | null }>("select storage_key from export_jobs where workspace_id = $1 and id = $2 and status = 'completed'", [workspaceId, id]);
+  const [row] = await tx.query<{ storage_key: string | null }>(
+    "select storage_key from export_jobs where workspace_id = $1 and id = $2 and status = 'completed'",
+    [workspaceId, id],
+  );
   return row?.storage_key ?? null;
 }
 
 export async function requestExport(tx: Tx, actor: Actor, format: "ndjson" = "ndjson"): Promise<ExportView> {
   const id = newId("exp");
-  const [row] = await tx.query<Record<string, unknown>>(`insert into export_jobs (workspace_id, id, format, requested_by) values ($1, $2, $3, $4) returning ${VIEW}`, [actor.workspaceId, id, format, actor.actorId]);
+  const [row] = await tx.query<Record<string, unknown>>(
+    `insert into export_jobs (workspace_id, id, format, requested_by) values ($1, $2, $3, $4) returning ${VIEW}`,
+    [actor.workspaceId, id, format, actor.actorId],
+  );
   await enqueue(tx, actor.workspaceId, "export.build", { export_id: id });
-  await tx.query("insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'export.created', $3, $4::jsonb)", [actor.workspaceId, newId("cpl"), actor.actorId, JSON.stringify({ export_id: id })]);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "export.requested", actorId: actor.actorId, actorType: actor.actorType, targetType: "export", targetId: id, after: { format }, context: actor.context });
+  await tx.query(
+    "insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'export.created', $3, $4::jsonb)",
+    [actor.workspaceId, newId("cpl"), actor.actorId, JSON.stringify({ export_id: id })],
+  );
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "export.requested",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "export",
+    targetId: id,
+    after: { format },
+    context: actor.context,
+  });
   return toView(row as Record<string, unknown>);
 }
 
 export async function listExports(tx: Tx, workspaceId: string): Promise<ExportView[]> {
-  return (await tx.query<Record<string, unknown>>(`select ${VIEW} from export_jobs where workspace_id = $1 order by created_at desc limit 200`, [workspaceId])).map(toView);
+  return (
+    await tx.query<Record<string, unknown>>(
+      `select ${VIEW} from export_jobs where workspace_id = $1 order by created_at desc limit 200`,
+      [workspaceId],
+    )
+  ).map(toView);
 }
 
 export async function getExport(tx: Tx, workspaceId: string, id: string): Promise<ExportView> {
-  const [row] = await tx.query<Record<string, unknown>>(`select ${VIEW} from export_jobs where workspace_id = $1 and id = $2`, [workspaceId, id]);
+  const [row] = await tx.query<Record<string, unknown>>(
+    `select ${VIEW} from export_jobs where workspace_id = $1 and id = $2`,
+    [workspaceId, id],
+  );
   if (!row) throw new AppError("not_found", `export ${id} not found`);
   return toView(row);
 }
@@ -87,7 +153,13 @@ function tarHeader(name: string, size: number): Buffer {
   put("0000000\0", 108, 8);
   put("0000000\0", 116, 8);
   put(`${size.toString(8).padStart(11, "0")}\0`, 124, 12);
-  put(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, "0")}\0`, 136, 12);
+  put(
+    `${Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, "0")}\0`,
+    136,
+    12,
+  );
   put("        ", 148, 8);
   put("0", 156, 1);
   put("ustar\0", 257, 6);
@@ -119,7 +191,13 @@ export interface BuildOptions {
  * every erasure under a row lock) is still the one it started with, else it discards the archive and
  * builds again from data read after the erasure.
  */
-export async function buildExport(engine: Engine, workspaceId: string, exportId: string, store: ArchiveStore, options: BuildOptions = {}): Promise<{ size_bytes: number; sha256: string; rebuilt: number }> {
+export async function buildExport(
+  engine: Engine,
+  workspaceId: string,
+  exportId: string,
+  store: ArchiveStore,
+  options: BuildOptions = {},
+): Promise<{ size_bytes: number; sha256: string; rebuilt: number }> {
   for (let rebuilt = 0; rebuilt < 3; rebuilt++) {
     const built = await buildOnce(engine, workspaceId, exportId, store, options);
     if (built) return { ...built, rebuilt };
@@ -127,14 +205,31 @@ export async function buildExport(engine: Engine, workspaceId: string, exportId:
   throw new Error("erasures kept invalidating this export while it was built; it will be retried");
 }
 
-async function buildOnce(engine: Engine, workspaceId: string, exportId: string, store: ArchiveStore, options: BuildOptions): Promise<{ size_bytes: number; sha256: string } | undefined> {
+async function buildOnce(
+  engine: Engine,
+  workspaceId: string,
+  exportId: string,
+  store: ArchiveStore,
+  options: BuildOptions,
+): Promise<{ size_bytes: number; sha256: string } | undefined> {
   const batch = options.batch ?? 1000;
   const [started] = await withTenant(engine, workspaceId, (tx) =>
-    tx.query<{ erasure_epoch: number }>("update export_jobs set status = 'running', started_at = coalesce(started_at, now()) where workspace_id = $1 and id = $2 returning erasure_epoch", [workspaceId, exportId]),
+    tx.query<{ erasure_epoch: number }>(
+      "update export_jobs set status = 'running', started_at = coalesce(started_at, now()) where workspace_id = $1 and id = $2 returning erasure_epoch",
+      [workspaceId, exportId],
+    ),
   );
   if (!started) throw new AppError("not_found", `export ${exportId} not found`);
   const epoch = started.erasure_epoch;
-  const current = async () => (await withTenant(engine, workspaceId, (tx) => tx.query<{ erasure_epoch: number }>("select erasure_epoch from export_jobs where workspace_id = $1 and id = $2", [workspaceId, exportId])))[0]?.erasure_epoch === epoch;
+  const current = async () =>
+    (
+      await withTenant(engine, workspaceId, (tx) =>
+        tx.query<{ erasure_epoch: number }>(
+          "select erasure_epoch from export_jobs where workspace_id = $1 and id = $2",
+          [workspaceId, exportId],
+        ),
+      )
+    )[0]?.erasure_epoch === epoch;
   const work = mkdtempSync(join(tmpdir(), "causeloop-export-"));
   try {
     const files: { name: string; file: string; rows: number; bytes: number; sha256: string }[] = [];
@@ -146,7 +241,12 @@ async function buildOnce(engine: Engine, workspaceId: string, exportId: string, 
       let bytes = 0;
       let after = "";
       for (;;) {
-        const page = await withTenant(engine, workspaceId, (tx) => tx.query<Record<string, unknown>>(`select * from (${table.sql}) t where t.id > $2 order by t.id limit ${batch}`, [workspaceId, after]));
+        const page = await withTenant(engine, workspaceId, (tx) =>
+          tx.query<Record<string, unknown>>(
+            `select * from (${table.sql}) t where t.id > $2 order by t.id limit ${batch}`,
+            [workspaceId, after],
+          ),
+        );
         for (const row of page) {
           const line = `${JSON.stringify(row)}\n`;
           hash.update(line);
@@ -157,18 +257,29 @@ async function buildOnce(engine: Engine, workspaceId: string, exportId: string, 
         if (page.length < batch) break;
         after = String((page.at(-1) as { id: string }).id);
       }
-      await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
       files.push({ name: table.name, file: `${table.name}.ndjson`, rows, bytes, sha256: hash.digest("hex") });
       await options.afterTable?.(table.name);
     }
-    const manifest = { format: "causeloop-export-v1", export_id: exportId, workspace_id: workspaceId, created_at: new Date().toISOString(), tables: files.map(({ name, file, rows, bytes, sha256 }) => ({ name, file, rows, bytes, sha256 })) };
+    const manifest = {
+      format: "causeloop-export-v1",
+      export_id: exportId,
+      workspace_id: workspaceId,
+      created_at: new Date().toISOString(),
+      tables: files.map(({ name, file, rows, bytes, sha256 }) => ({ name, file, rows, bytes, sha256 })),
+    };
     const partial = join(work, `${exportId}.tar.gz`);
     const gzip = createGzip();
     const sink = createWriteStream(partial, { mode: 0o600 });
     const archiveHash = new Bun.CryptoHasher("sha256");
     gzip.on("data", (chunk: Buffer) => archiveHash.update(chunk));
     gzip.pipe(sink);
-    const entries = [{ name: "manifest.json", path: undefined as string | undefined, body: `${JSON.stringify(manifest, null, 2)}\n` }, ...files.map((f) => ({ name: f.file, path: join(work, f.file), body: undefined as string | undefined }))];
+    const entries = [
+      { name: "manifest.json", path: undefined as string | undefined, body: `${JSON.stringify(manifest, null, 2)}\n` },
+      ...files.map((f) => ({ name: f.file, path: join(work, f.file), body: undefined as string | undefined })),
+    ];
     for (const entry of entries) {
       const size = entry.path ? statSync(entry.path).size : Buffer.byteLength(entry.body as string);
       await writeChunk(gzip, tarHeader(entry.name, size));
@@ -192,10 +303,33 @@ async function buildOnce(engine: Engine, workspaceId: string, exportId: string, 
       const [row] = await tx.query(
         `update export_jobs set status = 'completed', size_bytes = $3, sha256 = $4, manifest = $5::jsonb, storage_key = $6, file_name = $7, completed_at = now(),
                 expires_at = now() + make_interval(days => $8), storage_kind = $9 where workspace_id = $1 and id = $2 and erasure_epoch = $10 returning id`,
-        [workspaceId, exportId, size, sha256, JSON.stringify(manifest), key, `${exportId}.tar.gz`, options.linkExpiryDays ?? 7, store.kind, epoch],
+        [
+          workspaceId,
+          exportId,
+          size,
+          sha256,
+          JSON.stringify(manifest),
+          key,
+          `${exportId}.tar.gz`,
+          options.linkExpiryDays ?? 7,
+          store.kind,
+          epoch,
+        ],
       );
       if (!row) return false;
-      await tx.query("insert into compliance_log (workspace_id, id, kind, details) values ($1, $2, 'export.completed', $3::jsonb)", [workspaceId, newId("cpl"), JSON.stringify({ export_id: exportId, size_bytes: size, sha256, tables: files.map((f) => ({ name: f.name, rows: f.rows })) })]);
+      await tx.query(
+        "insert into compliance_log (workspace_id, id, kind, details) values ($1, $2, 'export.completed', $3::jsonb)",
+        [
+          workspaceId,
+          newId("cpl"),
+          JSON.stringify({
+            export_id: exportId,
+            size_bytes: size,
+            sha256,
+            tables: files.map((f) => ({ name: f.name, rows: f.rows })),
+          }),
+        ],
+      );
       return true;
     });
     if (!completed) {
@@ -212,7 +346,12 @@ async function buildOnce(engine: Engine, workspaceId: string, exportId: string, 
 export async function expireExports(engine: Engine, store: ArchiveStore): Promise<{ expired: number }> {
   let expired = 0;
   for (const { id: ws } of await engine.query<{ id: string }>("select active_workspace_ids() as id")) {
-    const rows = await withTenant(engine, ws, (tx) => tx.query<{ id: string; storage_key: string | null }>("update export_jobs set status = 'expired' where workspace_id = $1 and status = 'completed' and expires_at < now() returning id, storage_key", [ws]));
+    const rows = await withTenant(engine, ws, (tx) =>
+      tx.query<{ id: string; storage_key: string | null }>(
+        "update export_jobs set status = 'expired' where workspace_id = $1 and status = 'completed' and expires_at < now() returning id, storage_key",
+        [ws],
+      ),
+    );
     for (const row of rows) {
       if (row.storage_key) await store.remove(row.storage_key);
       expired++;

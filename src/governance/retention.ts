@@ -11,7 +11,12 @@ import type { Actor } from "../audit/service.ts";
 
 export const AUDIT_FLOOR_DAYS = 365;
 export const MAX_RETENTION_DAYS = 3650;
-export const RETENTION_KEYS = ["issue_retention_days", "activity_retention_days", "prediction_retention_days", "audit_log_retention_days"] as const;
+export const RETENTION_KEYS = [
+  "issue_retention_days",
+  "activity_retention_days",
+  "prediction_retention_days",
+  "audit_log_retention_days",
+] as const;
 export type RetentionKey = (typeof RETENTION_KEYS)[number];
 export type RetentionSettings = Record<RetentionKey, number>;
 
@@ -22,11 +27,21 @@ export interface RetentionView {
 }
 
 function view(configured: RetentionSettings): RetentionView {
-  return { configured, effective: { ...configured, audit_log_retention_days: Math.max(configured.audit_log_retention_days, AUDIT_FLOOR_DAYS) }, audit_log_floor_days: AUDIT_FLOOR_DAYS };
+  return {
+    configured,
+    effective: {
+      ...configured,
+      audit_log_retention_days: Math.max(configured.audit_log_retention_days, AUDIT_FLOOR_DAYS),
+    },
+    audit_log_floor_days: AUDIT_FLOOR_DAYS,
+  };
 }
 
 export async function getRetention(tx: Tx, workspaceId: string): Promise<RetentionView> {
-  const [row] = await tx.query<RetentionSettings>(`select ${RETENTION_KEYS.join(", ")} from workspace_settings where workspace_id = $1`, [workspaceId]);
+  const [row] = await tx.query<RetentionSettings>(
+    `select ${RETENTION_KEYS.join(", ")} from workspace_settings where workspace_id = $1`,
+    [workspaceId],
+  );
   if (!row) throw new AppError("not_found", "workspace settings not found");
   return view(row);
 }
@@ -36,13 +51,27 @@ export async function updateRetention(tx: Tx, actor: Actor, patch: Partial<Reten
   if (entries.length === 0) throw new AppError("validation_failed", "give at least one retention setting");
   for (const [key, value] of entries) {
     if (!RETENTION_KEYS.includes(key)) throw new AppError("validation_failed", `${key} is not a retention setting`);
-    if (!Number.isInteger(value) || value < 1 || value > MAX_RETENTION_DAYS) throw new AppError("validation_failed", `${key} must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}`);
+    if (!Number.isInteger(value) || value < 1 || value > MAX_RETENTION_DAYS)
+      throw new AppError("validation_failed", `${key} must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}`);
   }
   const before = await getRetention(tx, actor.workspaceId);
   const sets = entries.map(([key], i) => `${key} = $${i + 2}`).join(", ");
-  await tx.query(`update workspace_settings set ${sets} where workspace_id = $1`, [actor.workspaceId, ...entries.map(([, v]) => v)]);
+  await tx.query(`update workspace_settings set ${sets} where workspace_id = $1`, [
+    actor.workspaceId,
+    ...entries.map(([, v]) => v),
+  ]);
   const after = await getRetention(tx, actor.workspaceId);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "retention.updated", actorId: actor.actorId, actorType: actor.actorType, targetType: "workspace_settings", targetId: actor.workspaceId, before: before.configured, after: after.configured, context: actor.context });
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "retention.updated",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "workspace_settings",
+    targetId: actor.workspaceId,
+    before: before.configured,
+    after: after.configured,
+    context: actor.context,
+  });
   return after;
 }
 
@@ -60,7 +89,11 @@ export interface PurgeCounts {
 }
 
 /** Purges one workspace; each batch is its own short transaction through the tenant door. */
-export async function purgeWorkspace(engine: Engine, workspaceId: string, options: { dryRun?: boolean; batch?: number; now?: Date; actor?: string } = {}): Promise<PurgeCounts> {
+export async function purgeWorkspace(
+  engine: Engine,
+  workspaceId: string,
+  options: { dryRun?: boolean; batch?: number; now?: Date; actor?: string } = {},
+): Promise<PurgeCounts> {
   const batch = options.batch ?? 2000;
   const now = options.now ?? new Date();
   const settings = await withTenant(engine, workspaceId, (tx) => getRetention(tx, workspaceId));
@@ -69,14 +102,22 @@ export async function purgeWorkspace(engine: Engine, workspaceId: string, option
   for (const target of TARGETS) {
     const before = cutoff(settings.effective[target.key]);
     if (options.dryRun) {
-      const [row] = await withTenant(engine, workspaceId, (tx) => tx.query<{ n: number }>(`select count(*)::int as n from ${target.table} where workspace_id = $1 and ${target.expired}`, [workspaceId, before]));
+      const [row] = await withTenant(engine, workspaceId, (tx) =>
+        tx.query<{ n: number }>(
+          `select count(*)::int as n from ${target.table} where workspace_id = $1 and ${target.expired}`,
+          [workspaceId, before],
+        ),
+      );
       counts[target.table] = row?.n ?? 0;
       continue;
     }
     let total = 0;
     for (;;) {
       const deleted = await withTenant(engine, workspaceId, (tx) =>
-        tx.query(`delete from ${target.table} where (workspace_id, id) in (select workspace_id, id from ${target.table} where workspace_id = $1 and ${target.expired} order by created_at limit ${batch}) returning 1`, [workspaceId, before]),
+        tx.query(
+          `delete from ${target.table} where (workspace_id, id) in (select workspace_id, id from ${target.table} where workspace_id = $1 and ${target.expired} order by created_at limit ${batch}) returning 1`,
+          [workspaceId, before],
+        ),
       );
       total += deleted.length;
       if (deleted.length < batch) break;
@@ -96,7 +137,13 @@ export async function purgeWorkspace(engine: Engine, workspaceId: string, option
   } else {
     let total = 0;
     for (;;) {
-      const [row] = await withTenant(engine, workspaceId, (tx) => tx.query<{ n: number }>("select audit_log_purge_expired($1, $2::timestamptz, $3) as n", [workspaceId, auditBefore, batch]));
+      const [row] = await withTenant(engine, workspaceId, (tx) =>
+        tx.query<{ n: number }>("select audit_log_purge_expired($1, $2::timestamptz, $3) as n", [
+          workspaceId,
+          auditBefore,
+          batch,
+        ]),
+      );
       total += row?.n ?? 0;
       if ((row?.n ?? 0) < batch) break;
     }
@@ -104,18 +151,32 @@ export async function purgeWorkspace(engine: Engine, workspaceId: string, option
   }
   if (!options.dryRun) {
     await withTenant(engine, workspaceId, (tx) =>
-      tx.query("insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'retention.run', $3, $4::jsonb)", [workspaceId, newId("cpl"), options.actor ?? "system:scheduler", JSON.stringify({ counts, effective: settings.effective, ran_at: now.toISOString() })]),
+      tx.query(
+        "insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'retention.run', $3, $4::jsonb)",
+        [
+          workspaceId,
+          newId("cpl"),
+          options.actor ?? "system:scheduler",
+          JSON.stringify({ counts, effective: settings.effective, ran_at: now.toISOString() }),
+        ],
+      ),
     );
   }
   return { workspace_id: workspaceId, dry_run: Boolean(options.dryRun), counts };
 }
 
 /** Every active workspace (or one), each entered through the door. */
-export async function runRetention(engine: Engine, options: { workspace?: string; dryRun?: boolean; batch?: number; actor?: string } = {}): Promise<{ workspaces: PurgeCounts[]; totals: Record<string, number> }> {
-  const ids = options.workspace ? [options.workspace] : (await engine.query<{ id: string }>("select active_workspace_ids() as id")).map((r) => r.id);
+export async function runRetention(
+  engine: Engine,
+  options: { workspace?: string; dryRun?: boolean; batch?: number; actor?: string } = {},
+): Promise<{ workspaces: PurgeCounts[]; totals: Record<string, number> }> {
+  const ids = options.workspace
+    ? [options.workspace]
+    : (await engine.query<{ id: string }>("select active_workspace_ids() as id")).map((r) => r.id);
   if (options.workspace) {
     const known = await engine.query<{ id: string }>("select active_workspace_ids() as id");
-    if (!known.some((r) => r.id === options.workspace)) throw new AppError("not_found", `workspace ${options.workspace} not found or disabled`);
+    if (!known.some((r) => r.id === options.workspace))
+      throw new AppError("not_found", `workspace ${options.workspace} not found or disabled`);
   }
   const workspaces: PurgeCounts[] = [];
   const totals: Record<string, number> = {};

@@ -41,16 +41,32 @@ export function exportDownloadRoutes(exports: ExportDeps) {
   return new Elysia({ name: "export-download" }).get(
     "/v1/exports/:id/download",
     async ({ params, query }) => {
-      if (!exports.links.verify(query.ws, params.id, query.exp, query.sig)) throw new AppError("forbidden", "the download link is invalid or has expired; ask for a new one");
+      if (!exports.links.verify(query.ws, params.id, query.exp, query.sig))
+        throw new AppError("forbidden", "the download link is invalid or has expired; ask for a new one");
       const { view, key } = await exports.door(query.ws, (tx) => downloadableExport(tx, query.ws, params.id));
       const file = key && exports.store.kind === "local" ? Bun.file(key) : undefined;
-      if (view.status !== "completed" || !file || !(await file.exists())) throw new AppError("not_found", `export ${params.id} is not available`);
-      return new Response(file, { headers: { "content-type": "application/gzip", "content-disposition": `attachment; filename="${params.id}.tar.gz"`, "x-content-sha256": view.sha256 ?? "" } });
+      if (view.status !== "completed" || !file || !(await file.exists()))
+        throw new AppError("not_found", `export ${params.id} is not available`);
+      return new Response(file, {
+        headers: {
+          "content-type": "application/gzip",
+          "content-disposition": `attachment; filename="${params.id}.tar.gz"`,
+          "x-content-sha256": view.sha256 ?? "",
+        },
+      });
     },
     {
       params: ExportId,
-      query: t.Object({ ws: t.String({ pattern: "^ws_[0-9a-z]{26}$" }), exp: t.String({ maxLength: 12 }), sig: t.String({ maxLength: 100 }) }),
-      detail: { summary: "Download a finished export through its signed, expiring link", tags: ["governance"], security: [] },
+      query: t.Object({
+        ws: t.String({ pattern: "^ws_[0-9a-z]{26}$" }),
+        exp: t.String({ maxLength: 12 }),
+        sig: t.String({ maxLength: 100 }),
+      }),
+      detail: {
+        summary: "Download a finished export through its signed, expiring link",
+        tags: ["governance"],
+        security: [],
+      },
     },
   );
 }
@@ -67,57 +83,182 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
   };
   const base = new Elysia({ name: "governance", prefix: "/v1/governance" })
     .use(auth)
-    .post("/exports", ({ caller, set }) => {
-      set.status = 202;
-      return caller.tenant((tx) => requestExport(tx, caller.actor));
-    }, { scope: "governance:write", detail: { summary: "Request a full export of the workspace's data (a job builds a .tar.gz of NDJSON files and a manifest)", tags: ["governance"] } })
-    .get("/exports", ({ caller }) => caller.tenant(async (tx) => Promise.all((await listExports(tx, caller.principal.workspaceId)).map((v) => withLink(tx, v, caller.principal.workspaceId)))), { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } })
-    .get("/exports/:id", ({ caller, params }) => caller.tenant(async (tx) => withLink(tx, await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId)), {
-      scope: "governance:read",
-      params: ExportId,
-      detail: { summary: "Export status, size, sha256 and, when complete, a download link that expires", tags: ["governance"] },
-    });
+    .post(
+      "/exports",
+      ({ caller, set }) => {
+        set.status = 202;
+        return caller.tenant((tx) => requestExport(tx, caller.actor));
+      },
+      {
+        scope: "governance:write",
+        detail: {
+          summary:
+            "Request a full export of the workspace's data (a job builds a .tar.gz of NDJSON files and a manifest)",
+          tags: ["governance"],
+        },
+      },
+    )
+    .get(
+      "/exports",
+      ({ caller }) =>
+        caller.tenant(async (tx) =>
+          Promise.all(
+            (await listExports(tx, caller.principal.workspaceId)).map((v) =>
+              withLink(tx, v, caller.principal.workspaceId),
+            ),
+          ),
+        ),
+      { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } },
+    )
+    .get(
+      "/exports/:id",
+      ({ caller, params }) =>
+        caller.tenant(async (tx) =>
+          withLink(tx, await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId),
+        ),
+      {
+        scope: "governance:read",
+        params: ExportId,
+        detail: {
+          summary: "Export status, size, sha256 and, when complete, a download link that expires",
+          tags: ["governance"],
+        },
+      },
+    );
   const withRtbf = base
-    .post("/rtbf/requests", ({ caller, body, set }) => {
-      set.status = 201;
-      return caller.tenant((tx) => submitRequest(tx, needRtbf().keys, caller.actor, body));
-    }, {
+    .post(
+      "/rtbf/requests",
+      ({ caller, body, set }) => {
+        set.status = 201;
+        return caller.tenant((tx) => submitRequest(tx, needRtbf().keys, caller.actor, body));
+      },
+      {
+        scope: "governance:write",
+        body: t.Object(
+          {
+            email: t.String({ format: "email", maxLength: 254 }),
+            mode: t.Optional(t.Literal("erasure")),
+            reason: t.Optional(t.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary: "Submit a GDPR Art. 17 erasure request (the email becomes an HMAC subject_ref; due in 30 days)",
+          tags: ["governance"],
+        },
+      },
+    )
+    .get(
+      "/rtbf/requests",
+      ({ caller, query }) =>
+        caller.tenant((tx) =>
+          listRequests(tx, caller.principal.workspaceId, { status: query.status, overdue: query.overdue === "true" }),
+        ),
+      {
+        scope: "governance:read",
+        query: t.Object({
+          status: t.Optional(t.String({ maxLength: 20 })),
+          overdue: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])),
+        }),
+        detail: { summary: "List erasure requests by due date", tags: ["governance"] },
+      },
+    )
+    .get(
+      "/rtbf/requests/:id",
+      ({ caller, params }) => caller.tenant((tx) => getRequest(tx, caller.principal.workspaceId, params.id)),
+      {
+        scope: "governance:read",
+        params: RequestId,
+        detail: { summary: "Get an erasure request", tags: ["governance"] },
+      },
+    )
+    .post(
+      "/rtbf/requests/:id/verify",
+      ({ caller, params }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "verifying")),
+      {
+        scope: "governance:write",
+        params: RequestId,
+        detail: { summary: "Mark the request as being verified", tags: ["governance"] },
+      },
+    )
+    .post(
+      "/rtbf/requests/:id/hold",
+      ({ caller, params, body }) =>
+        caller.tenant((tx) => transition(tx, caller.actor, params.id, "on_hold", body.reason)),
+      {
+        scope: "governance:write",
+        params: RequestId,
+        body: Reason,
+        detail: { summary: "Put the request on hold (reason required)", tags: ["governance"] },
+      },
+    )
+    .post(
+      "/rtbf/requests/:id/reject",
+      ({ caller, params, body }) =>
+        caller.tenant((tx) => transition(tx, caller.actor, params.id, "rejected", body.reason)),
+      {
+        scope: "governance:write",
+        params: RequestId,
+        body: Reason,
+        detail: { summary: "Reject the request (reason required)", tags: ["governance"] },
+      },
+    )
+    .post("/rtbf/requests/:id/approve", ({ caller, params }) => needRtbf().approve(caller.actor, params.id), {
       scope: "governance:write",
-      body: t.Object({ email: t.String({ format: "email", maxLength: 254 }), mode: t.Optional(t.Literal("erasure")), reason: t.Optional(t.String({ maxLength: 2000 })) }, { additionalProperties: false }),
-      detail: { summary: "Submit a GDPR Art. 17 erasure request (the email becomes an HMAC subject_ref; due in 30 days)", tags: ["governance"] },
+      params: RequestId,
+      detail: { summary: "Approve and execute the erasure; completes with a signed certificate", tags: ["governance"] },
     })
-    .get("/rtbf/requests", ({ caller, query }) => caller.tenant((tx) => listRequests(tx, caller.principal.workspaceId, { status: query.status, overdue: query.overdue === "true" })), {
-      scope: "governance:read",
-      query: t.Object({ status: t.Optional(t.String({ maxLength: 20 })), overdue: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])) }),
-      detail: { summary: "List erasure requests by due date", tags: ["governance"] },
-    })
-    .get("/rtbf/requests/:id", ({ caller, params }) => caller.tenant((tx) => getRequest(tx, caller.principal.workspaceId, params.id)), { scope: "governance:read", params: RequestId, detail: { summary: "Get an erasure request", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/verify", ({ caller, params }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "verifying")), { scope: "governance:write", params: RequestId, detail: { summary: "Mark the request as being verified", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/hold", ({ caller, params, body }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "on_hold", body.reason)), { scope: "governance:write", params: RequestId, body: Reason, detail: { summary: "Put the request on hold (reason required)", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/reject", ({ caller, params, body }) => caller.tenant((tx) => transition(tx, caller.actor, params.id, "rejected", body.reason)), { scope: "governance:write", params: RequestId, body: Reason, detail: { summary: "Reject the request (reason required)", tags: ["governance"] } })
-    .post("/rtbf/requests/:id/approve", ({ caller, params }) => needRtbf().approve(caller.actor, params.id), { scope: "governance:write", params: RequestId, detail: { summary: "Approve and execute the erasure; completes with a signed certificate", tags: ["governance"] } })
-    .get("/rtbf/requests/:id/certificate", ({ caller, params }) => caller.tenant((tx) => certificate(tx, caller.principal.workspaceId, params.id)), { scope: "governance:read", params: RequestId, detail: { summary: "The erasure certificate (a JWS signed with the server's Ed25519 key); completed requests only", tags: ["governance"] } });
+    .get(
+      "/rtbf/requests/:id/certificate",
+      ({ caller, params }) => caller.tenant((tx) => certificate(tx, caller.principal.workspaceId, params.id)),
+      {
+        scope: "governance:read",
+        params: RequestId,
+        detail: {
+          summary: "The erasure certificate (a JWS signed with the server's Ed25519 key); completed requests only",
+          tags: ["governance"],
+        },
+      },
+    );
   return withRtbf
     .get("/retention", ({ caller }) => caller.tenant((tx) => getRetention(tx, caller.principal.workspaceId)), {
       scope: "governance:read",
-      detail: { summary: "Retention windows: configured and effective (the audit log never goes below 365 days)", tags: ["governance"] },
+      detail: {
+        summary: "Retention windows: configured and effective (the audit log never goes below 365 days)",
+        tags: ["governance"],
+      },
     })
     .patch("/retention", ({ caller, body }) => caller.tenant((tx) => updateRetention(tx, caller.actor, body)), {
       scope: "governance:write",
-      body: t.Object({ issue_retention_days: t.Optional(Days), activity_retention_days: t.Optional(Days), prediction_retention_days: t.Optional(Days), audit_log_retention_days: t.Optional(Days) }, { additionalProperties: false, minProperties: 1 }),
+      body: t.Object(
+        {
+          issue_retention_days: t.Optional(Days),
+          activity_retention_days: t.Optional(Days),
+          prediction_retention_days: t.Optional(Days),
+          audit_log_retention_days: t.Optional(Days),
+        },
+        { additionalProperties: false, minProperties: 1 },
+      ),
       detail: { summary: "Change retention windows", tags: ["governance"] },
     })
-    .get("/compliance-log", ({ caller, query }) => caller.tenant((tx) => listComplianceLog(tx, caller.principal.workspaceId, query)), {
-      scope: "governance:read",
-      query: t.Object({
-        kind: t.Optional(t.String({ maxLength: 40 })),
-        from: t.Optional(t.String({ maxLength: 40 })),
-        to: t.Optional(t.String({ maxLength: 40 })),
-        limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
-        cursor: t.Optional(t.String({ maxLength: 200 })),
-      }),
-      detail: { summary: "Retention runs, erasure transitions, exports and offboardings, newest first (keyset pagination)", tags: ["governance"] },
-    });
+    .get(
+      "/compliance-log",
+      ({ caller, query }) => caller.tenant((tx) => listComplianceLog(tx, caller.principal.workspaceId, query)),
+      {
+        scope: "governance:read",
+        query: t.Object({
+          kind: t.Optional(t.String({ maxLength: 40 })),
+          from: t.Optional(t.String({ maxLength: 40 })),
+          to: t.Optional(t.String({ maxLength: 40 })),
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
+          cursor: t.Optional(t.String({ maxLength: 200 })),
+        }),
+        detail: {
+          summary: "Retention runs, erasure transitions, exports and offboardings, newest first (keyset pagination)",
+          tags: ["governance"],
+        },
+      },
+    );
 }
 
 /** The seed's alias: POST /v1/gdpr/export-requests does what POST /v1/governance/exports does. */
@@ -128,6 +269,10 @@ export function gdprAliasRoutes(auth: ReturnType<typeof authPlugin>) {
       set.status = 202;
       return caller.tenant((tx) => requestExport(tx, caller.actor));
     },
-    { scope: "governance:write", body: t.Optional(t.Object({ format: t.Optional(t.Union([t.Literal("json"), t.Literal("ndjson")])) })), detail: { summary: "Alias of POST /v1/governance/exports", tags: ["governance"] } },
+    {
+      scope: "governance:write",
+      body: t.Optional(t.Object({ format: t.Optional(t.Union([t.Literal("json"), t.Literal("ndjson")])) })),
+      detail: { summary: "Alias of POST /v1/governance/exports", tags: ["governance"] },
+    },
   );
 }

@@ -9,14 +9,21 @@ import { approve, getRequest, transition, type RtbfKeys, type RtbfView } from ".
 export type ReviewedRequest = RtbfView & { workspace_id: string };
 
 async function workspaceOf(engine: Engine, id: string): Promise<string> {
-  const [row] = await engine.query<{ workspace_id: string }>("select workspace_id from rtbf_requests where id = $1", [id]);
+  const [row] = await engine.query<{ workspace_id: string }>("select workspace_id from rtbf_requests where id = $1", [
+    id,
+  ]);
   if (!row) throw new AppError("not_found", `erasure request ${id} not found`);
   return row.workspace_id;
 }
 
 /** Every workspace's requests by due date, optionally only overdue ones or one status. */
-export async function reviewQueue(engine: Engine, filter: { overdue?: boolean; status?: string }): Promise<ReviewedRequest[]> {
-  const rows = await engine.query<{ workspace_id: string; id: string }>("select workspace_id, id from rtbf_requests order by due_at");
+export async function reviewQueue(
+  engine: Engine,
+  filter: { overdue?: boolean; status?: string },
+): Promise<ReviewedRequest[]> {
+  const rows = await engine.query<{ workspace_id: string; id: string }>(
+    "select workspace_id, id from rtbf_requests order by due_at",
+  );
   const out: ReviewedRequest[] = [];
   for (const row of rows) {
     const view = await withTenant(engine, row.workspace_id, (tx) => getRequest(tx, row.workspace_id, row.id));

@@ -42,7 +42,13 @@ export interface S3Settings {
 }
 
 export function s3Store(settings: S3Settings, linkMinutes: number): ArchiveStore {
-  const client = new Bun.S3Client({ bucket: settings.bucket, endpoint: settings.endpoint, region: settings.region, accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey });
+  const client = new Bun.S3Client({
+    bucket: settings.bucket,
+    endpoint: settings.endpoint,
+    region: settings.region,
+    accessKeyId: settings.accessKeyId,
+    secretAccessKey: settings.secretAccessKey,
+  });
   return {
     kind: "s3",
     async put(file, workspaceId, exportId) {
@@ -52,7 +58,10 @@ export function s3Store(settings: S3Settings, linkMinutes: number): ArchiveStore
       return key;
     },
     link(_workspaceId, _exportId, key) {
-      return { url: client.presign(key, { expiresIn: linkMinutes * 60, method: "GET" }), expires_at: new Date(Date.now() + linkMinutes * 60_000).toISOString() };
+      return {
+        url: client.presign(key, { expiresIn: linkMinutes * 60, method: "GET" }),
+        expires_at: new Date(Date.now() + linkMinutes * 60_000).toISOString(),
+      };
     },
     async remove(key) {
       await client.delete(key);
@@ -61,6 +70,9 @@ export function s3Store(settings: S3Settings, linkMinutes: number): ArchiveStore
 }
 
 /** The store configured for this installation: S3 when CAUSELOOP_EXPORT_S3_BUCKET is set, else local. */
-export function archiveStore(config: { exportDir: string; exportLinkMinutes: number; exportS3: S3Settings | undefined }, links: ExportLinks): ArchiveStore {
+export function archiveStore(
+  config: { exportDir: string; exportLinkMinutes: number; exportS3: S3Settings | undefined },
+  links: ExportLinks,
+): ArchiveStore {
   return config.exportS3 ? s3Store(config.exportS3, config.exportLinkMinutes) : localStore(config.exportDir, links);
 }

@@ -61,7 +61,11 @@ export async function vacuumTables(owner: Engine, requested: string[], full = fa
     [JSON.stringify(tables)],
   );
   // PostgreSQL skips a table it may not vacuum with a warning, not an error: refuse instead of claiming it.
-  if (denied.length) throw new AppError("forbidden", `the connection's role does not own ${denied.map((d) => d.name).join(", ")}, so VACUUM would skip them; run it through DATABASE_OWNER_URL ('causeloop rtbf vacuum')`);
+  if (denied.length)
+    throw new AppError(
+      "forbidden",
+      `the connection's role does not own ${denied.map((d) => d.name).join(", ")}, so VACUUM would skip them; run it through DATABASE_OWNER_URL ('causeloop rtbf vacuum')`,
+    );
   await owner.exec(`vacuum (${full ? "full" : "index_cleanup on"}) ${tables.map((t) => `"${t}"`).join(", ")}`);
   const checkpoint = await owner.exec("checkpoint").then(
     () => true,
@@ -78,39 +82,93 @@ interface PendingRequest {
 
 async function pendingIn(engine: Engine, workspaceId: string, requestId?: string): Promise<PendingRequest[]> {
   return withTenant(engine, workspaceId, (tx) =>
-    tx.query<PendingRequest>("select workspace_id, id, vacuum_tables from rtbf_requests where workspace_id = $1 and vacuum_status = 'pending' and ($2::text is null or id = $2) order by id", [workspaceId, requestId ?? null]),
+    tx.query<PendingRequest>(
+      "select workspace_id, id, vacuum_tables from rtbf_requests where workspace_id = $1 and vacuum_status = 'pending' and ($2::text is null or id = $2) order by id",
+      [workspaceId, requestId ?? null],
+    ),
   );
 }
 
-async function markVacuumed(engine: Engine, requests: PendingRequest[], result: VacuumResult, actorId: string): Promise<void> {
+async function markVacuumed(
+  engine: Engine,
+  requests: PendingRequest[],
+  result: VacuumResult,
+  actorId: string,
+): Promise<void> {
   for (const request of requests) {
     await withTenant(engine, request.workspace_id, async (tx) => {
-      const [row] = await tx.query("update rtbf_requests set vacuum_status = 'completed', vacuumed_at = now() where workspace_id = $1 and id = $2 and vacuum_status = 'pending' returning id", [request.workspace_id, request.id]);
+      const [row] = await tx.query(
+        "update rtbf_requests set vacuum_status = 'completed', vacuumed_at = now() where workspace_id = $1 and id = $2 and vacuum_status = 'pending' returning id",
+        [request.workspace_id, request.id],
+      );
       if (!row) return;
-      const details = { request_id: request.id, tables: request.vacuum_tables ?? [], full: result.full, checkpoint: result.checkpoint };
-      await tx.query("insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'rtbf.vacuum', $3, $4::jsonb)", [request.workspace_id, newId("cpl"), actorId, JSON.stringify(details)]);
-      await appendAudit(tx, { workspaceId: request.workspace_id, action: "rtbf.vacuumed", actorId, actorType: actorId.startsWith("system:") ? "system" : "operator", targetType: "rtbf_request", targetId: request.id, after: details, context: {} });
+      const details = {
+        request_id: request.id,
+        tables: request.vacuum_tables ?? [],
+        full: result.full,
+        checkpoint: result.checkpoint,
+      };
+      await tx.query(
+        "insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'rtbf.vacuum', $3, $4::jsonb)",
+        [request.workspace_id, newId("cpl"), actorId, JSON.stringify(details)],
+      );
+      await appendAudit(tx, {
+        workspaceId: request.workspace_id,
+        action: "rtbf.vacuumed",
+        actorId,
+        actorType: actorId.startsWith("system:") ? "system" : "operator",
+        targetType: "rtbf_request",
+        targetId: request.id,
+        after: details,
+        context: {},
+      });
     });
   }
 }
 
 /** The `rtbf.vacuum` job of one request: vacuums through the owner connection, or leaves it pending without one. */
-export async function runVacuumJob(engine: Engine, maintenance: MaintenanceConnection | undefined, workspaceId: string, requestId: string): Promise<Record<string, unknown>> {
+export async function runVacuumJob(
+  engine: Engine,
+  maintenance: MaintenanceConnection | undefined,
+  workspaceId: string,
+  requestId: string,
+): Promise<Record<string, unknown>> {
   const pending = await pendingIn(engine, workspaceId, requestId);
   if (pending.length === 0) return { vacuumed: 0 };
-  if (!maintenance) return { vacuumed: 0, pending: true, reason: "no owner connection (DATABASE_OWNER_URL): run 'causeloop rtbf vacuum'" };
-  const result = await maintenance.run((owner) => vacuumTables(owner, pending.flatMap((p) => p.vacuum_tables ?? []), maintenance.full));
+  if (!maintenance)
+    return {
+      vacuumed: 0,
+      pending: true,
+      reason: "no owner connection (DATABASE_OWNER_URL): run 'causeloop rtbf vacuum'",
+    };
+  const result = await maintenance.run((owner) =>
+    vacuumTables(
+      owner,
+      pending.flatMap((p) => p.vacuum_tables ?? []),
+      maintenance.full,
+    ),
+  );
   await markVacuumed(engine, pending, result, "system:worker");
   return { vacuumed: pending.length, ...result };
 }
 
 /** `causeloop rtbf vacuum [id]`: every pending erasure (or one), on the operator's owner connection. */
-export async function vacuumPendingErasures(owner: Engine, options: { requestId?: string; actor: string; full: boolean }): Promise<{ requests: string[] } & VacuumResult> {
-  const rows = await owner.query<{ workspace_id: string }>("select distinct workspace_id from rtbf_requests where vacuum_status = 'pending' and ($1::text is null or id = $1) order by 1", [options.requestId ?? null]);
+export async function vacuumPendingErasures(
+  owner: Engine,
+  options: { requestId?: string; actor: string; full: boolean },
+): Promise<{ requests: string[] } & VacuumResult> {
+  const rows = await owner.query<{ workspace_id: string }>(
+    "select distinct workspace_id from rtbf_requests where vacuum_status = 'pending' and ($1::text is null or id = $1) order by 1",
+    [options.requestId ?? null],
+  );
   const pending: PendingRequest[] = [];
   for (const { workspace_id } of rows) pending.push(...(await pendingIn(owner, workspace_id, options.requestId)));
   if (pending.length === 0) return { requests: [], tables: [], full: options.full, checkpoint: false };
-  const result = await vacuumTables(owner, pending.flatMap((p) => p.vacuum_tables ?? []), options.full);
+  const result = await vacuumTables(
+    owner,
+    pending.flatMap((p) => p.vacuum_tables ?? []),
+    options.full,
+  );
   await markVacuumed(owner, pending, result, options.actor);
   return { requests: pending.map((p) => p.id), ...result };
 }

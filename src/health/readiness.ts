@@ -9,7 +9,10 @@ import type { ReadinessCheck, ReadinessProbe } from "./routes.ts";
 /** /readyz must answer within a second: the checks get a little less, the rest is the HTTP round trip. */
 export const READINESS_DEADLINE_MS = 800;
 
-export function engineReadiness(engine: Engine, options: { allowBypassRls: boolean; deadlineMs?: number }): ReadinessProbe {
+export function engineReadiness(
+  engine: Engine,
+  options: { allowBypassRls: boolean; deadlineMs?: number },
+): ReadinessProbe {
   const deadlineMs = options.deadlineMs ?? READINESS_DEADLINE_MS;
   return async () => {
     try {
@@ -21,10 +24,18 @@ export function engineReadiness(engine: Engine, options: { allowBypassRls: boole
           checks.push({
             name: "migrations",
             ok: schema.current,
-            detail: schema.current ? "current" : [...schema.problems, ...schema.pending.map((p) => `${p} pending`)].join(", "),
+            detail: schema.current
+              ? "current"
+              : [...schema.problems, ...schema.pending.map((p) => `${p} pending`)].join(", "),
           });
           const role = await checkRole(db, engine.switchRoleInTransactions ? APP_ROLE : "current_user");
-          checks.push({ name: "runtime role", ok: role.ok || options.allowBypassRls, detail: role.ok ? role.role : `${role.problems.join("; ")}${options.allowBypassRls ? " (allowed by --insecure-allow-bypass-rls)" : ""}` });
+          checks.push({
+            name: "runtime role",
+            ok: role.ok || options.allowBypassRls,
+            detail: role.ok
+              ? role.role
+              : `${role.problems.join("; ")}${options.allowBypassRls ? " (allowed by --insecure-allow-bypass-rls)" : ""}`,
+          });
         } catch (error) {
           checks.push({ name: "catalog", ok: false, detail: (error as Error).message });
         }
@@ -32,7 +43,13 @@ export function engineReadiness(engine: Engine, options: { allowBypassRls: boole
       }, deadlineMs);
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      return [{ name: "database", ok: false, detail: `unreachable: ${typeof code === "string" && code !== "database_unreachable" ? `${code} ` : ""}${(error as Error).message}` }];
+      return [
+        {
+          name: "database",
+          ok: false,
+          detail: `unreachable: ${typeof code === "string" && code !== "database_unreachable" ? `${code} ` : ""}${(error as Error).message}`,
+        },
+      ];
     }
   };
 }

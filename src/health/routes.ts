@@ -13,7 +13,9 @@ export type ReadinessProbe = () => Promise<ReadinessCheck[]>;
 
 export function healthRoutes(readiness: ReadinessProbe, version: string) {
   return new Elysia({ name: "health" })
-    .get("/healthz", () => ({ status: "ok", version }), { detail: { summary: "Liveness: the process is up", tags: ["health"], security: [] } })
+    .get("/healthz", () => ({ status: "ok", version }), {
+      detail: { summary: "Liveness: the process is up", tags: ["health"], security: [] },
+    })
     .get(
       "/readyz",
       async () => {
@@ -22,6 +24,12 @@ export function healthRoutes(readiness: ReadinessProbe, version: string) {
         const failing = checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
         throw new AppError("not_ready", failing.join("; "), { checks });
       },
-      { detail: { summary: "Readiness: database reachable, migrations current, runtime role safe", tags: ["health"], security: [] } },
+      {
+        detail: {
+          summary: "Readiness: database reachable, migrations current, runtime role safe",
+          tags: ["health"],
+          security: [],
+        },
+      },
     );
 }

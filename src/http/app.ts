@@ -71,7 +71,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 function routePattern(path: string): RegExp {
-  const escaped = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*");
+  const escaped = path
+    .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+    .replace(/:[^/]+/g, "[^/]+")
+    .replace(/\*/g, ".*");
   return new RegExp(`^${escaped}/?$`);
 }
 
@@ -95,11 +98,22 @@ export function createApp(deps: AppDeps): HttpApp {
       },
     });
     const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;
-    protectedRoutes.push(identityRoutes(auth, deps.kek, sessionDeps), issueRoutes(auth), governanceRoutes(auth, deps.rtbf, deps.exports), gdprAliasRoutes(auth));
+    protectedRoutes.push(
+      identityRoutes(auth, deps.kek, sessionDeps),
+      issueRoutes(auth),
+      governanceRoutes(auth, deps.rtbf, deps.exports),
+      gdprAliasRoutes(auth),
+    );
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
     if (deps.sessions && deps.kek) {
-      const contextOf = (request: Request) => ({ traceId: requestIdOf(request), ip: clientIpOf(request), userAgent: request.headers.get("user-agent") ?? undefined });
-      protectedRoutes.push(publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp));
+      const contextOf = (request: Request) => ({
+        traceId: requestIdOf(request),
+        ip: clientIpOf(request),
+        userAgent: request.headers.get("user-agent") ?? undefined,
+      });
+      protectedRoutes.push(
+        publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
+      );
     }
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
@@ -118,7 +132,13 @@ export function createApp(deps: AppDeps): HttpApp {
           const url = new URL(request.url);
           const allowed = allowedMethods(url.pathname);
           if (allowed.length) {
-            return problemResponse("method_not_allowed", `${request.method} is not allowed on ${url.pathname}`, requestId, { allowed }, { allow: allowed.join(", ") });
+            return problemResponse(
+              "method_not_allowed",
+              `${request.method} is not allowed on ${url.pathname}`,
+              requestId,
+              { allowed },
+              { allow: allowed.join(", ") },
+            );
           }
           return problemResponse("not_found", `no route for ${request.method} ${url.pathname}`, requestId);
         }
@@ -141,7 +161,8 @@ export function createApp(deps: AppDeps): HttpApp {
           info: {
             title: "Causeloop API",
             version: deps.version,
-            description: "Multi-tenant incident intelligence with tenant isolation enforced by PostgreSQL row-level security.",
+            description:
+              "Multi-tenant incident intelligence with tenant isolation enforced by PostgreSQL row-level security.",
             license: { name: "Proprietary", url: "https://causeloop.dev/license" },
           },
           servers: [{ url: "/", description: "This server" }],
@@ -149,26 +170,50 @@ export function createApp(deps: AppDeps): HttpApp {
           security: [{ bearer: [] }],
           components: {
             securitySchemes: {
-              bearer: { type: "http", scheme: "bearer", description: "A personal access token (clp_pat_...), a service-account token, or a session access token (JWT) from POST /v1/auth/login" },
+              bearer: {
+                type: "http",
+                scheme: "bearer",
+                description:
+                  "A personal access token (clp_pat_...), a service-account token, or a session access token (JWT) from POST /v1/auth/login",
+              },
             },
           },
         },
       }),
     )
-    .get("/docs", () => new Response(docsPage(), { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
+    .get("/docs", () => new Response(docsPage(), { headers: { "content-type": "text/html; charset=utf-8" } }), {
+      detail: { hide: true },
+    })
     .use(healthRoutes(deps.readiness, deps.version))
-    .use([...protectedRoutes, ...(deps.capabilities ?? [])].reduce((group, plugin) => group.use(plugin), new Elysia({ name: "capabilities" })));
+    .use(
+      [...protectedRoutes, ...(deps.capabilities ?? [])].reduce(
+        (group, plugin) => group.use(plugin),
+        new Elysia({ name: "capabilities" }),
+      ),
+    );
 
   /** A database failure we can attribute becomes a 4xx/503 (still logged: a 22xxx means a validation is missing); anything else a 500. */
   function unexpected(error: unknown, requestId: string): Response {
     const mapped = mapDatabaseError(error);
     if (mapped) {
       const level = mapped.error.code === "database_unreachable" ? "error" : "warn";
-      deps.logger[level]("request.database_error", { request_id: requestId, sqlstate: mapped.code, error: redactedMessage(error) });
+      deps.logger[level]("request.database_error", {
+        request_id: requestId,
+        sqlstate: mapped.code,
+        error: redactedMessage(error),
+      });
       return problemResponse(mapped.error.code, mapped.error.message, requestId);
     }
-    deps.logger.error("request.failed", { request_id: requestId, error: (error as Error)?.message ?? String(error), stack: (error as Error)?.stack });
-    return problemResponse("internal", `an unexpected error occurred; quote request id ${requestId} to the operator`, requestId);
+    deps.logger.error("request.failed", {
+      request_id: requestId,
+      error: (error as Error)?.message ?? String(error),
+      stack: (error as Error)?.stack,
+    });
+    return problemResponse(
+      "internal",
+      `an unexpected error occurred; quote request id ${requestId} to the operator`,
+      requestId,
+    );
   }
 
   let compiled: { method: string; pattern: RegExp }[] | undefined;
@@ -197,7 +242,14 @@ export function createApp(deps: AppDeps): HttpApp {
         early ??
         unsupported ??
         tooDeep ??
-        (sized ? await runWithOutbound(outbound, () => elysia.handle(sized)) : problemResponse("payload_too_large", `the request body is over the limit of ${deps.bodyLimitBytes} bytes`, requestId, { limit_bytes: deps.bodyLimitBytes }));
+        (sized
+          ? await runWithOutbound(outbound, () => elysia.handle(sized))
+          : problemResponse(
+              "payload_too_large",
+              `the request body is over the limit of ${deps.bodyLimitBytes} bytes`,
+              requestId,
+              { limit_bytes: deps.bodyLimitBytes },
+            ));
     } catch (error) {
       response = unexpected(error, requestId);
     } finally {
@@ -247,7 +299,12 @@ async function withKnownLength(request: Request, limit: number): Promise<Request
 function rejectEarly(request: Request, requestId: string, limit: number): Response | undefined {
   const length = Number(request.headers.get("content-length") ?? "0");
   if (Number.isFinite(length) && length > limit) {
-    return problemResponse("payload_too_large", `the request body is ${length} bytes; the limit is ${limit}`, requestId, { limit_bytes: limit });
+    return problemResponse(
+      "payload_too_large",
+      `the request body is ${length} bytes; the limit is ${limit}`,
+      requestId,
+      { limit_bytes: limit },
+    );
   }
   return undefined;
 }
@@ -261,7 +318,11 @@ async function rejectDeepJson(request: Request, requestId: string): Promise<Resp
   // A clone is read, so the original (still tied to its socket, e.g. for the client's address) goes on.
   const bytes = new Uint8Array(await request.clone().arrayBuffer());
   if (!jsonNestsDeeperThan(bytes, MAX_JSON_DEPTH)) return undefined;
-  return problemResponse("validation_failed", `the request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`, requestId);
+  return problemResponse(
+    "validation_failed",
+    `the request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep`,
+    requestId,
+  );
 }
 
 /** Request bodies are JSON: anything else is 415 before parsing. */
@@ -270,7 +331,11 @@ function rejectMediaType(request: Request, requestId: string): Response | undefi
   if (BODY_METHODS.has(request.method) && length > 0) {
     const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== "application/json" && !type?.endsWith("+json")) {
-      return problemResponse("unsupported_media_type", `request bodies must be application/json (got ${type || "no content type"})`, requestId);
+      return problemResponse(
+        "unsupported_media_type",
+        `request bodies must be application/json (got ${type || "no content type"})`,
+        requestId,
+      );
     }
   }
   return undefined;
@@ -283,7 +348,10 @@ function validationDetail(error: unknown): string {
   if (Array.isArray(all) && all.length) {
     return all
       .slice(0, 5)
-      .map((e) => `${e.path || (typeof type === "string" && PARTS.has(type) ? type : "request")}: ${e.summary ?? e.message ?? "invalid"}`)
+      .map(
+        (e) =>
+          `${e.path || (typeof type === "string" && PARTS.has(type) ? type : "request")}: ${e.summary ?? e.message ?? "invalid"}`,
+      )
       .join("; ");
   }
   return "the request does not match the expected shape";

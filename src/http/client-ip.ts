@@ -12,7 +12,10 @@ export interface TrustedProxies {
 
 /** Strips IPv4-mapped IPv6 (::ffff:1.2.3.4) and brackets, so one client has one spelling. */
 export function normalizeAddress(address: string): string {
-  const bare = address.trim().replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const bare = address
+    .trim()
+    .replace(/^\[|\]$/g, "")
+    .replace(/%.*$/, "");
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
   return (mapped?.[1] ?? bare).toLowerCase();
 }
@@ -40,7 +43,8 @@ function forwardedFor(header: string): string[] {
   const out: string[] = [];
   for (const element of header.split(",")) {
     const match = /(?:^|;)\s*for\s*=\s*"?([^";,]+)"?/i.exec(element);
-    if (match?.[1]) out.push(match[1].replace(/^\[([^\]]+)\](?::\d+)?$/, "$1").replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1"));
+    if (match?.[1])
+      out.push(match[1].replace(/^\[([^\]]+)\](?::\d+)?$/, "$1").replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1"));
   }
   return out;
 }
@@ -51,7 +55,12 @@ export function clientAddress(peer: string | undefined, headers: Headers, truste
   const socket = normalizeAddress(peer);
   if (trusted.empty || !trusted.has(socket)) return socket;
   const forwarded = headers.get("forwarded");
-  const chain = forwarded ? forwardedFor(forwarded) : (headers.get("x-forwarded-for") ?? "").split(",").map((a) => a.trim()).filter(Boolean);
+  const chain = forwarded
+    ? forwardedFor(forwarded)
+    : (headers.get("x-forwarded-for") ?? "")
+        .split(",")
+        .map((a) => a.trim())
+        .filter(Boolean);
   for (let i = chain.length - 1; i >= 0; i--) {
     const hop = normalizeAddress(chain[i] as string);
     if (!isIP(hop)) return socket; // a malformed hop: do not trust anything to its left

@@ -39,15 +39,26 @@ export function mapDatabaseError(error: unknown): MappedDatabaseError | undefine
   const code = sqlstateOf(error);
   if (!code) return undefined;
   if (UNREACHABLE_CODES.has(code) || code.startsWith("08")) {
-    return { code, error: new AppError("database_unreachable", "the database is unreachable right now; retry shortly") };
+    return {
+      code,
+      error: new AppError("database_unreachable", "the database is unreachable right now; retry shortly"),
+    };
   }
   if (/^22[0-9A-Z]{3}$/.test(code)) {
-    return { code, error: new AppError("validation_failed", `a value in the request cannot be stored or compared (SQLSTATE ${code}); check dates, numbers and text for out-of-range or invalid characters`) };
+    return {
+      code,
+      error: new AppError(
+        "validation_failed",
+        `a value in the request cannot be stored or compared (SQLSTATE ${code}); check dates, numbers and text for out-of-range or invalid characters`,
+      ),
+    };
   }
   return undefined;
 }
 
 /** A database message without the values it quotes (they may be a caller's email or token). */
 export function redactedMessage(error: unknown): string {
-  return String((error as Error)?.message ?? error).replace(/"[^"]*"/g, '"…"').slice(0, 300);
+  return String((error as Error)?.message ?? error)
+    .replace(/"[^"]*"/g, '"…"')
+    .slice(0, 300);
 }

@@ -7,6 +7,7 @@ import { AppError } from "../errors.ts";
 export const MAX_JSON_DEPTH = 32;
 
 // A NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching NUL is the point
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function isStorableText(value: string): boolean {
@@ -26,9 +27,11 @@ export function assertStorableInput(part: string, value: unknown): void {
       continue;
     }
     if (item.value === null || typeof item.value !== "object") continue;
-    if (item.depth >= MAX_JSON_DEPTH) throw new AppError("validation_failed", `${item.path}: nested more than ${MAX_JSON_DEPTH} levels deep`);
+    if (item.depth >= MAX_JSON_DEPTH)
+      throw new AppError("validation_failed", `${item.path}: nested more than ${MAX_JSON_DEPTH} levels deep`);
     if (Array.isArray(item.value)) {
-      item.value.forEach((element, index) => stack.push({ value: element, path: `${item.path}[${index}]`, depth: item.depth + 1 }));
+      for (const [index, element] of item.value.entries())
+        stack.push({ value: element, path: `${item.path}[${index}]`, depth: item.depth + 1 });
       continue;
     }
     for (const [key, element] of Object.entries(item.value)) {
@@ -49,7 +52,8 @@ export function jsonNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i];
     if (inString) {
-      if (byte === 0x5c) i++; // backslash: skip the escaped byte
+      if (byte === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (byte === 0x22) inString = false;
     } else if (byte === 0x22) inString = true;
     else if (byte === 0x7b || byte === 0x5b) {
@@ -60,5 +64,8 @@ export function jsonNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
 }
 
 function unstorable(path: string): AppError {
-  return new AppError("validation_failed", `${path}: contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored`);
+  return new AppError(
+    "validation_failed",
+    `${path}: contains a NUL character or an unpaired UTF-16 surrogate, which cannot be stored`,
+  );
 }

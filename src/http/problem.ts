@@ -15,7 +15,12 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-export function problemBody(code: ErrorCode, detail: string, requestId: string, extra: Record<string, unknown> = {}): Problem {
+export function problemBody(
+  code: ErrorCode,
+  detail: string,
+  requestId: string,
+  extra: Record<string, unknown> = {},
+): Problem {
   const entry = ERROR_CATALOGUE[code];
   return {
     ...extra,

@@ -32,24 +32,74 @@ const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 function checkScopes(caller: Caller, scopes: string[], role: Role): void {
   const outside = scopes.filter((s) => !caller.scopes.has(s as Scope) || !ROLE_SCOPES[role].has(s as Scope));
-  if (outside.length) throw new AppError("forbidden", `a token cannot carry scopes its creator does not have: ${outside.join(", ")}`);
+  if (outside.length)
+    throw new AppError("forbidden", `a token cannot carry scopes its creator does not have: ${outside.join(", ")}`);
 }
 
-async function insertToken(tx: Tx, caller: Caller, input: { name: string; scopes: string[]; expires_in_days?: number; role: Role; userId: string | null; serviceAccountId: string | null }): Promise<TokenView & { token: string }> {
+async function insertToken(
+  tx: Tx,
+  caller: Caller,
+  input: {
+    name: string;
+    scopes: string[];
+    expires_in_days?: number;
+    role: Role;
+    userId: string | null;
+    serviceAccountId: string | null;
+  },
+): Promise<TokenView & { token: string }> {
   const id = newId("pat");
   const pat = newPat(caller.workspaceId);
   const [row] = await tx.query<Record<string, unknown>>(
     `insert into personal_access_tokens (workspace_id, id, user_id, service_account_id, name, token_prefix, pat_hash, role, scopes, expires_at, created_by)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, case when $10::int is null then null else now() + make_interval(days => $10::int) end, $11)
      returning created_at, expires_at`,
-    [caller.workspaceId, id, input.userId, input.serviceAccountId, input.name, pat.prefix, pat.hash, input.role, input.scopes, input.expires_in_days ?? null, caller.actorId],
+    [
+      caller.workspaceId,
+      id,
+      input.userId,
+      input.serviceAccountId,
+      input.name,
+      pat.prefix,
+      pat.hash,
+      input.role,
+      input.scopes,
+      input.expires_in_days ?? null,
+      caller.actorId,
+    ],
   );
-  await appendAudit(tx, { workspaceId: caller.workspaceId, action: "token.created", actorId: caller.actorId, actorType: caller.actorType, targetType: "personal_access_token", targetId: id, after: { name: input.name, scopes: input.scopes, role: input.role, service_account_id: input.serviceAccountId }, context: caller.context });
-  return { id, name: input.name, prefix: pat.prefix, role: input.role, scopes: input.scopes, created_at: iso(row?.created_at) as string, last_used_at: null, expires_at: iso(row?.expires_at), revoked_at: null, service_account_id: input.serviceAccountId, token: pat.token };
+  await appendAudit(tx, {
+    workspaceId: caller.workspaceId,
+    action: "token.created",
+    actorId: caller.actorId,
+    actorType: caller.actorType,
+    targetType: "personal_access_token",
+    targetId: id,
+    after: { name: input.name, scopes: input.scopes, role: input.role, service_account_id: input.serviceAccountId },
+    context: caller.context,
+  });
+  return {
+    id,
+    name: input.name,
+    prefix: pat.prefix,
+    role: input.role,
+    scopes: input.scopes,
+    created_at: iso(row?.created_at) as string,
+    last_used_at: null,
+    expires_at: iso(row?.expires_at),
+    revoked_at: null,
+    service_account_id: input.serviceAccountId,
+    token: pat.token,
+  };
 }
 
-export function createPersonalToken(tx: Tx, caller: Caller, input: { name: string; scopes: string[]; expires_in_days?: number }) {
-  if (caller.actorType !== "user") throw new AppError("forbidden", "service accounts get tokens through /v1/service-accounts/{id}/tokens");
+export function createPersonalToken(
+  tx: Tx,
+  caller: Caller,
+  input: { name: string; scopes: string[]; expires_in_days?: number },
+) {
+  if (caller.actorType !== "user")
+    throw new AppError("forbidden", "service accounts get tokens through /v1/service-accounts/{id}/tokens");
   checkScopes(caller, input.scopes, caller.role);
   return insertToken(tx, caller, { ...input, role: caller.role, userId: caller.actorId, serviceAccountId: null });
 }
@@ -61,33 +111,83 @@ export async function listTokens(tx: Tx, caller: Caller): Promise<TokenView[]> {
        from personal_access_tokens where workspace_id = $1 and ($2 or user_id = $3) order by created_at desc limit 500`,
     [caller.workspaceId, all, caller.actorId],
   );
-  return rows.map((r) => ({ ...(r as unknown as TokenView), created_at: iso(r.created_at) as string, last_used_at: iso(r.last_used_at), expires_at: iso(r.expires_at), revoked_at: iso(r.revoked_at) }));
+  return rows.map((r) => ({
+    ...(r as unknown as TokenView),
+    created_at: iso(r.created_at) as string,
+    last_used_at: iso(r.last_used_at),
+    expires_at: iso(r.expires_at),
+    revoked_at: iso(r.revoked_at),
+  }));
 }
 
 export async function revokeToken(tx: Tx, caller: Caller, id: string): Promise<void> {
   const all = caller.scopes.has("members:write");
-  const rows = await tx.query("update personal_access_tokens set revoked_at = now(), revoked_reason = 'revoked' where workspace_id = $1 and id = $2 and revoked_at is null and ($3 or user_id = $4) returning id", [caller.workspaceId, id, all, caller.actorId]);
+  const rows = await tx.query(
+    "update personal_access_tokens set revoked_at = now(), revoked_reason = 'revoked' where workspace_id = $1 and id = $2 and revoked_at is null and ($3 or user_id = $4) returning id",
+    [caller.workspaceId, id, all, caller.actorId],
+  );
   if (!rows[0]) throw new AppError("not_found", `token ${id} not found`);
-  await appendAudit(tx, { workspaceId: caller.workspaceId, action: "token.revoked", actorId: caller.actorId, actorType: caller.actorType, targetType: "personal_access_token", targetId: id, context: caller.context });
+  await appendAudit(tx, {
+    workspaceId: caller.workspaceId,
+    action: "token.revoked",
+    actorId: caller.actorId,
+    actorType: caller.actorType,
+    targetType: "personal_access_token",
+    targetId: id,
+    context: caller.context,
+  });
 }
 
-export async function createServiceAccount(tx: Tx, caller: Caller, input: { name: string; role: Role }): Promise<{ id: string; name: string; role: Role }> {
+export async function createServiceAccount(
+  tx: Tx,
+  caller: Caller,
+  input: { name: string; role: Role },
+): Promise<{ id: string; name: string; role: Role }> {
   assertCanGrant(caller.role, input.role);
   const id = newId("sa");
-  const existing = await tx.query("select 1 from service_accounts where workspace_id = $1 and name = $2", [caller.workspaceId, input.name]);
+  const existing = await tx.query("select 1 from service_accounts where workspace_id = $1 and name = $2", [
+    caller.workspaceId,
+    input.name,
+  ]);
   if (existing[0]) throw new AppError("conflict", `a service account named ${input.name} exists`);
-  await tx.query("insert into service_accounts (workspace_id, id, name, role, created_by) values ($1, $2, $3, $4, $5)", [caller.workspaceId, id, input.name, input.role, caller.actorId]);
-  await appendAudit(tx, { workspaceId: caller.workspaceId, action: "service_account.created", actorId: caller.actorId, actorType: caller.actorType, targetType: "service_account", targetId: id, after: input, context: caller.context });
+  await tx.query(
+    "insert into service_accounts (workspace_id, id, name, role, created_by) values ($1, $2, $3, $4, $5)",
+    [caller.workspaceId, id, input.name, input.role, caller.actorId],
+  );
+  await appendAudit(tx, {
+    workspaceId: caller.workspaceId,
+    action: "service_account.created",
+    actorId: caller.actorId,
+    actorType: caller.actorType,
+    targetType: "service_account",
+    targetId: id,
+    after: input,
+    context: caller.context,
+  });
   return { id, name: input.name, role: input.role };
 }
 
-export async function listServiceAccounts(tx: Tx, workspaceId: string): Promise<{ id: string; name: string; role: string; created_at: string }[]> {
-  const rows = await tx.query<{ id: string; name: string; role: string; created_at: Date }>("select id, name, role, created_at from service_accounts where workspace_id = $1 and deleted_at is null order by created_at", [workspaceId]);
+export async function listServiceAccounts(
+  tx: Tx,
+  workspaceId: string,
+): Promise<{ id: string; name: string; role: string; created_at: string }[]> {
+  const rows = await tx.query<{ id: string; name: string; role: string; created_at: Date }>(
+    "select id, name, role, created_at from service_accounts where workspace_id = $1 and deleted_at is null order by created_at",
+    [workspaceId],
+  );
   return rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
 }
 
-export async function createServiceAccountToken(tx: Tx, caller: Caller, serviceAccountId: string, input: { name: string; scopes: string[]; expires_in_days?: number }) {
-  const [sa] = await tx.query<{ role: Role }>("select role from service_accounts where workspace_id = $1 and id = $2 and deleted_at is null", [caller.workspaceId, serviceAccountId]);
+export async function createServiceAccountToken(
+  tx: Tx,
+  caller: Caller,
+  serviceAccountId: string,
+  input: { name: string; scopes: string[]; expires_in_days?: number },
+) {
+  const [sa] = await tx.query<{ role: Role }>(
+    "select role from service_accounts where workspace_id = $1 and id = $2 and deleted_at is null",
+    [caller.workspaceId, serviceAccountId],
+  );
   if (!sa) throw new AppError("not_found", `service account ${serviceAccountId} not found`);
   assertCanGrant(caller.role, sa.role);
   checkScopes(caller, input.scopes, sa.role);

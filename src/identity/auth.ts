@@ -33,16 +33,29 @@ export const RECENT_AUTH_MINUTES = 15;
  * login when `passwordLogin` (an identity provider's session cannot change the account's credentials), and
  * with a password proof at most RECENT_AUTH_MINUTES old when `recent`.
  */
-export function requireInteractive(principal: Principal, options: { recent?: boolean; passwordLogin?: boolean } = {}): void {
+export function requireInteractive(
+  principal: Principal,
+  options: { recent?: boolean; passwordLogin?: boolean } = {},
+): void {
   const session = principal.session;
   if (principal.via !== "session" || principal.actorType !== "user" || !session) {
-    throw new AppError("forbidden", "this is an account-level action: sign in interactively (a token cannot do it)", { reason: "interactive_session_required" });
+    throw new AppError("forbidden", "this is an account-level action: sign in interactively (a token cannot do it)", {
+      reason: "interactive_session_required",
+    });
   }
   if (options.passwordLogin && session.method !== "password") {
-    throw new AppError("forbidden", "a session from an identity provider cannot change the account's credentials; use your identity provider", { reason: "password_login_required" });
+    throw new AppError(
+      "forbidden",
+      "a session from an identity provider cannot change the account's credentials; use your identity provider",
+      { reason: "password_login_required" },
+    );
   }
   if (options.recent && Date.now() - session.authenticatedAt.getTime() > RECENT_AUTH_MINUTES * 60_000) {
-    throw new AppError("forbidden", `sign in again to do this (your last sign-in is more than ${RECENT_AUTH_MINUTES} minutes old)`, { reason: "reauthentication_required" });
+    throw new AppError(
+      "forbidden",
+      `sign in again to do this (your last sign-in is more than ${RECENT_AUTH_MINUTES} minutes old)`,
+      { reason: "reauthentication_required" },
+    );
   }
 }
 
@@ -87,12 +100,19 @@ export async function authenticate(door: TenantDoor, authorization: string | nul
       [parsed.workspaceId, parsed.hash],
     );
     if (!row) throw new AppError("unauthorized", UNAUTHORIZED);
-    if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); contact your Causeloop operator");
+    if (row.ws_deleted_at)
+      throw new AppError(
+        "workspace_disabled",
+        "this workspace is disabled (offboarded); contact your Causeloop operator",
+      );
     const expired = row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now();
     if (row.revoked_at || expired || !isRole(row.role)) throw new AppError("unauthorized", UNAUTHORIZED);
     if (row.user_id && row.member_status !== "active") throw new AppError("unauthorized", UNAUTHORIZED);
     if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
-      await tx.query("update personal_access_tokens set last_used_at = now() where workspace_id = $1 and id = $2", [parsed.workspaceId, row.id]);
+      await tx.query("update personal_access_tokens set last_used_at = now() where workspace_id = $1 and id = $2", [
+        parsed.workspaceId,
+        row.id,
+      ]);
     }
     return {
       workspaceId: parsed.workspaceId,
@@ -119,7 +139,15 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
   const userId = String(claims.sub ?? "");
   const sid = String(claims.sid ?? "");
   return door(ws, async (tx) => {
-    const [row] = await tx.query<{ role: string; ws_deleted_at: Date | null; revoked_at: Date | null; require_mfa: boolean; mfa_verified: boolean; auth_method: "password" | "idp"; authenticated_at: Date }>(
+    const [row] = await tx.query<{
+      role: string;
+      ws_deleted_at: Date | null;
+      revoked_at: Date | null;
+      require_mfa: boolean;
+      mfa_verified: boolean;
+      auth_method: "password" | "idp";
+      authenticated_at: Date;
+    }>(
       `select m.role, w.deleted_at as ws_deleted_at, s.revoked_at, w.require_mfa, s.mfa_verified, s.auth_method, s.authenticated_at
          from memberships m join workspaces w on w.id = m.workspace_id
          join sessions s on s.workspace_id = m.workspace_id and s.id = $3 and s.user_id = m.user_id
@@ -127,7 +155,11 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
       [ws, userId, sid],
     );
     if (!row || !isRole(row.role)) throw new AppError("unauthorized", UNAUTHORIZED);
-    if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); contact your Causeloop operator");
+    if (row.ws_deleted_at)
+      throw new AppError(
+        "workspace_disabled",
+        "this workspace is disabled (offboarded); contact your Causeloop operator",
+      );
     if (row.revoked_at) throw new AppError("unauthorized", UNAUTHORIZED);
     const scopes = Array.isArray(claims.scopes) ? (claims.scopes as string[]) : [];
     return {
@@ -138,7 +170,11 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
       via: "session",
       role: row.role,
       scopes: effectiveScopes(row.role, scopes),
-      session: { method: row.auth_method, authenticatedAt: new Date(row.authenticated_at), mfaVerified: row.mfa_verified },
+      session: {
+        method: row.auth_method,
+        authenticatedAt: new Date(row.authenticated_at),
+        mfaVerified: row.mfa_verified,
+      },
       mfaEnrolmentRequired: row.require_mfa && row.auth_method === "password" && !row.mfa_verified,
     } satisfies Principal;
   });
@@ -166,9 +202,14 @@ export function authPlugin(deps: AuthDeps) {
         const principal = await authenticate(deps.door, request.headers.get("authorization"), deps.jwt);
         deps.noteWorkspace?.(request, principal.workspaceId);
         if (principal.mfaEnrolmentRequired && !isMfaEnrolmentPath(new URL(request.url).pathname)) {
-          throw new AppError("forbidden", "this workspace requires multi-factor authentication: enrol a second factor (POST /v1/me/mfa/totp), then sign in again", { reason: "mfa_required" });
+          throw new AppError(
+            "forbidden",
+            "this workspace requires multi-factor authentication: enrol a second factor (POST /v1/me/mfa/totp), then sign in again",
+            { reason: "mfa_required" },
+          );
         }
-        if (scope !== "authenticated" && !principal.scopes.has(scope)) throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
+        if (scope !== "authenticated" && !principal.scopes.has(scope))
+          throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
         principals.set(request, principal);
       },
       resolve({ request }) {
@@ -183,7 +224,12 @@ export function authPlugin(deps: AuthDeps) {
           principal,
           tenant: (fn) => deps.door(principal.workspaceId, fn),
           context,
-          actor: { workspaceId: principal.workspaceId, actorId: principal.actorId, actorType: principal.actorType, context },
+          actor: {
+            workspaceId: principal.workspaceId,
+            actorId: principal.actorId,
+            actorType: principal.actorType,
+            context,
+          },
         };
         return { caller };
       },

@@ -43,22 +43,43 @@ interface Verified {
 }
 
 /** Verifies an IdP token against the workspace's connections (and the operator's global IdP). */
-async function verifyIdentityToken(deps: SessionDeps, globalIdp: GlobalIdp | undefined, ws: string, token: string): Promise<Verified> {
+async function verifyIdentityToken(
+  deps: SessionDeps,
+  globalIdp: GlobalIdp | undefined,
+  ws: string,
+  token: string,
+): Promise<Verified> {
   const connections = await deps.door(ws, (tx) =>
-    tx.query<Connection>("select id, issuer, audience, jwks_url, jit_provisioning, default_role from sso_connections where workspace_id = $1 and status = 'active' and provider in ('jwt', 'oidc') and jwks_url is not null", [ws]),
+    tx.query<Connection>(
+      "select id, issuer, audience, jwks_url, jit_provisioning, default_role from sso_connections where workspace_id = $1 and status = 'active' and provider in ('jwt', 'oidc') and jwks_url is not null",
+      [ws],
+    ),
   );
-  if (globalIdp) connections.push({ id: null, issuer: globalIdp.issuer, audience: globalIdp.audience ?? null, jwks_url: globalIdp.jwksUrl, jit_provisioning: false, default_role: "viewer" });
+  if (globalIdp)
+    connections.push({
+      id: null,
+      issuer: globalIdp.issuer,
+      audience: globalIdp.audience ?? null,
+      jwks_url: globalIdp.jwksUrl,
+      jit_provisioning: false,
+      default_role: "viewer",
+    });
   for (const connection of connections) {
     let claims: Record<string, unknown>;
     try {
-      ({ payload: claims } = await jwtVerify(token, keySet(connection.jwks_url), { issuer: connection.issuer, audience: connection.audience ?? undefined, algorithms: ["RS256", "ES256"] }));
+      ({ payload: claims } = await jwtVerify(token, keySet(connection.jwks_url), {
+        issuer: connection.issuer,
+        audience: connection.audience ?? undefined,
+        algorithms: ["RS256", "ES256"],
+      }));
     } catch {
       continue;
     }
     const subject = typeof claims.sub === "string" ? claims.sub : "";
     if (!subject || subject.length > 255) throw new AppError("unauthorized", REFUSED);
     const email = typeof claims.email === "string" ? claims.email.trim().toLowerCase() : "";
-    if (!email || claims.email_verified !== true) throw new AppError("unauthorized", "the identity token carries no verified email");
+    if (!email || claims.email_verified !== true)
+      throw new AppError("unauthorized", "the identity token carries no verified email");
     return { connection, subject, email };
   }
   throw new AppError("unauthorized", REFUSED);
@@ -71,7 +92,12 @@ async function verifyIdentityToken(deps: SessionDeps, globalIdp: GlobalIdp | und
  * authenticates an account created elsewhere. The operator's global IdP, trusted by the operator, may also
  * link an active member of the workspace by verified email.
  */
-export async function exchange(deps: SessionDeps, globalIdp: GlobalIdp | undefined, input: { token: string; workspace_id: string }, context: RequestContext): Promise<TokenPair> {
+export async function exchange(
+  deps: SessionDeps,
+  globalIdp: GlobalIdp | undefined,
+  input: { token: string; workspace_id: string },
+  context: RequestContext,
+): Promise<TokenPair> {
   const ws = input.workspace_id;
   const { connection, subject, email } = await verifyIdentityToken(deps, globalIdp, ws, input.token);
   const connectionId = connection.id ?? GLOBAL_CONNECTION;
@@ -84,30 +110,72 @@ export async function exchange(deps: SessionDeps, globalIdp: GlobalIdp | undefin
     if (linked && linked.status !== "active") throw new AppError("unauthorized", REFUSED);
     let userId = linked?.user_id;
     if (!userId) {
-      userId = connection.id === null ? await memberByEmail(tx, ws, email) : await provision(tx, ws, connection, email, context);
-      await tx.query("insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)", [ws, newId("sid"), connectionId, connection.issuer, subject, userId]);
+      userId =
+        connection.id === null
+          ? await memberByEmail(tx, ws, email)
+          : await provision(tx, ws, connection, email, context);
+      await tx.query(
+        "insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)",
+        [ws, newId("sid"), connectionId, connection.issuer, subject, userId],
+      );
     }
-    await tx.query("update sso_identities set last_login_at = now() where workspace_id = $1 and connection_id = $2 and subject = $3", [ws, connectionId, subject]);
+    await tx.query(
+      "update sso_identities set last_login_at = now() where workspace_id = $1 and connection_id = $2 and subject = $3",
+      [ws, connectionId, subject],
+    );
     const pair = await startSession(tx, deps, userId, ws, context, { method: "idp", mfaVerified: false });
-    await appendAudit(tx, { workspaceId: ws, action: "auth.login", actorId: userId, actorType: "user", targetType: "user", targetId: userId, after: { via: "idp", issuer: connection.issuer, subject }, context });
+    await appendAudit(tx, {
+      workspaceId: ws,
+      action: "auth.login",
+      actorId: userId,
+      actorType: "user",
+      targetType: "user",
+      targetId: userId,
+      after: { via: "idp", issuer: connection.issuer, subject },
+      context,
+    });
     return pair;
   });
 }
 
 async function memberByEmail(tx: Tx, ws: string, email: string): Promise<string> {
-  const [member] = await tx.query<{ user_id: string }>("select m.user_id from memberships m join users u on u.id = m.user_id where m.workspace_id = $1 and u.email = $2 and m.status = 'active'", [ws, email]);
+  const [member] = await tx.query<{ user_id: string }>(
+    "select m.user_id from memberships m join users u on u.id = m.user_id where m.workspace_id = $1 and u.email = $2 and m.status = 'active'",
+    [ws, email],
+  );
   if (!member) throw new AppError("unauthorized", REFUSED);
   return member.user_id;
 }
 
 /** Just-in-time provisioning: a NEW account bound to this connection; an email that already has an account is refused. */
-async function provision(tx: Tx, ws: string, connection: Connection, email: string, context: RequestContext): Promise<string> {
+async function provision(
+  tx: Tx,
+  ws: string,
+  connection: Connection,
+  email: string,
+  context: RequestContext,
+): Promise<string> {
   if (!connection.jit_provisioning || !connection.id) throw new AppError("unauthorized", REFUSED);
-  const [created] = await tx.query<{ id: string | null }>("select auth_provision_idp_user($1, $2) as id", [email, connection.id]);
+  const [created] = await tx.query<{ id: string | null }>("select auth_provision_idp_user($1, $2) as id", [
+    email,
+    connection.id,
+  ]);
   if (!created?.id) throw new AppError("unauthorized", REFUSED);
   const membershipId = newId("mem");
-  await tx.query("insert into memberships (workspace_id, id, user_id, role, status) values ($1, $2, $3, $4, 'active')", [ws, membershipId, created.id, connection.default_role]);
-  await appendAudit(tx, { workspaceId: ws, action: "member.provisioned", actorId: created.id, actorType: "user", targetType: "membership", targetId: membershipId, after: { role: connection.default_role, sso_connection_id: connection.id, issuer: connection.issuer }, context });
+  await tx.query(
+    "insert into memberships (workspace_id, id, user_id, role, status) values ($1, $2, $3, $4, 'active')",
+    [ws, membershipId, created.id, connection.default_role],
+  );
+  await appendAudit(tx, {
+    workspaceId: ws,
+    action: "member.provisioned",
+    actorId: created.id,
+    actorType: "user",
+    targetType: "membership",
+    targetId: membershipId,
+    after: { role: connection.default_role, sso_connection_id: connection.id, issuer: connection.issuer },
+    context,
+  });
   return created.id;
 }
 
@@ -116,16 +184,37 @@ async function provision(tx: Tx, ws: string, connection: Connection, email: stri
  * workspace's single sign-on): the caller proves the account with a recent password session, the token proves
  * the identity.
  */
-export async function linkIdentity(deps: SessionDeps, globalIdp: GlobalIdp | undefined, principal: Principal, token: string, context: RequestContext): Promise<{ id: string; connection_id: string; issuer: string; subject: string }> {
+export async function linkIdentity(
+  deps: SessionDeps,
+  globalIdp: GlobalIdp | undefined,
+  principal: Principal,
+  token: string,
+  context: RequestContext,
+): Promise<{ id: string; connection_id: string; issuer: string; subject: string }> {
   const ws = principal.workspaceId;
   const { connection, subject } = await verifyIdentityToken(deps, globalIdp, ws, token);
   const connectionId = connection.id ?? GLOBAL_CONNECTION;
   return deps.door(ws, async (tx) => {
-    const [existing] = await tx.query<{ user_id: string }>("select user_id from sso_identities where workspace_id = $1 and connection_id = $2 and subject = $3", [ws, connectionId, subject]);
+    const [existing] = await tx.query<{ user_id: string }>(
+      "select user_id from sso_identities where workspace_id = $1 and connection_id = $2 and subject = $3",
+      [ws, connectionId, subject],
+    );
     if (existing) throw new AppError("conflict", "this identity is already linked to an account in this workspace");
     const id = newId("sid");
-    await tx.query("insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)", [ws, id, connectionId, connection.issuer, subject, principal.actorId]);
-    await appendAudit(tx, { workspaceId: ws, action: "user.identity_linked", actorId: principal.actorId, actorType: "user", targetType: "sso_identity", targetId: id, after: { connection_id: connectionId, issuer: connection.issuer, subject }, context });
+    await tx.query(
+      "insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)",
+      [ws, id, connectionId, connection.issuer, subject, principal.actorId],
+    );
+    await appendAudit(tx, {
+      workspaceId: ws,
+      action: "user.identity_linked",
+      actorId: principal.actorId,
+      actorType: "user",
+      targetType: "sso_identity",
+      targetId: id,
+      after: { connection_id: connectionId, issuer: connection.issuer, subject },
+      context,
+    });
     return { id, connection_id: connectionId, issuer: connection.issuer, subject };
   });
 }

@@ -14,10 +14,15 @@ export interface JwtKeys {
 }
 
 export function loadJwtKeys(source: ServerKeySource): JwtKeys {
-  const secret = loadServerKey(source, "CAUSELOOP_JWT_SECRET", "jwt.secret", () => Buffer.from(crypto.getRandomValues(new Uint8Array(48))).toString("base64url"));
+  const secret = loadServerKey(source, "CAUSELOOP_JWT_SECRET", "jwt.secret", () =>
+    Buffer.from(crypto.getRandomValues(new Uint8Array(48))).toString("base64url"),
+  );
   if (secret.length < 32) throw new AppError("config_invalid", "CAUSELOOP_JWT_SECRET must be at least 32 characters");
   const previous = source.env.CAUSELOOP_JWT_SECRET_PREVIOUS;
-  return { current: new TextEncoder().encode(secret), previous: previous ? new TextEncoder().encode(previous) : undefined };
+  return {
+    current: new TextEncoder().encode(secret),
+    previous: previous ? new TextEncoder().encode(previous) : undefined,
+  };
 }
 
 export interface AccessClaims {

@@ -36,20 +36,45 @@ export async function listMembers(tx: Tx, workspaceId: string): Promise<MemberVi
   return rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
 }
 
-export async function inviteMember(tx: Tx, actor: Actor & { role: Role }, input: { email: string; role: Role }): Promise<{ member_id: string; invite_token: string; expires_at: string }> {
+export async function inviteMember(
+  tx: Tx,
+  actor: Actor & { role: Role },
+  input: { email: string; role: Role },
+): Promise<{ member_id: string; invite_token: string; expires_at: string }> {
   assertCanGrant(actor.role, input.role);
-  const [user] = await tx.query<{ id: string }>("select auth_ensure_user($1) as id", [input.email.trim().toLowerCase()]);
+  const [user] = await tx.query<{ id: string }>("select auth_ensure_user($1) as id", [
+    input.email.trim().toLowerCase(),
+  ]);
   const userId = user?.id as string;
-  const [existing] = await tx.query<{ id: string; status: string }>("select id, status from memberships where workspace_id = $1 and user_id = $2", [actor.workspaceId, userId]);
-  if (existing && existing.status === "active") throw new AppError("conflict", "this person is already a member of the workspace");
+  const [existing] = await tx.query<{ id: string; status: string }>(
+    "select id, status from memberships where workspace_id = $1 and user_id = $2",
+    [actor.workspaceId, userId],
+  );
+  if (existing && existing.status === "active")
+    throw new AppError("conflict", "this person is already a member of the workspace");
   const invite = newToken("inv", actor.workspaceId);
   const id = existing?.id ?? newId("mem");
   if (existing) {
-    await tx.query("update memberships set role = $3, status = 'invited', invited_by = $4, invite_token_hash = $5, invite_expires_at = now() + interval '7 days', deleted_at = null where workspace_id = $1 and id = $2", [actor.workspaceId, id, input.role, actor.actorId, invite.hash]);
+    await tx.query(
+      "update memberships set role = $3, status = 'invited', invited_by = $4, invite_token_hash = $5, invite_expires_at = now() + interval '7 days', deleted_at = null where workspace_id = $1 and id = $2",
+      [actor.workspaceId, id, input.role, actor.actorId, invite.hash],
+    );
   } else {
-    await tx.query("insert into memberships (workspace_id, id, user_id, role, status, invited_by, invite_token_hash, invite_expires_at) values ($1, $2, $3, $4, 'invited', $5, $6, now() + interval '7 days')", [actor.workspaceId, id, userId, input.role, actor.actorId, invite.hash]);
+    await tx.query(
+      "insert into memberships (workspace_id, id, user_id, role, status, invited_by, invite_token_hash, invite_expires_at) values ($1, $2, $3, $4, 'invited', $5, $6, now() + interval '7 days')",
+      [actor.workspaceId, id, userId, input.role, actor.actorId, invite.hash],
+    );
   }
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "member.invited", actorId: actor.actorId, actorType: actor.actorType, targetType: "membership", targetId: id, after: { user_id: userId, role: input.role }, context: actor.context });
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "member.invited",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "membership",
+    targetId: id,
+    after: { user_id: userId, role: input.role },
+    context: actor.context,
+  });
   return { member_id: id, invite_token: invite.token, expires_at: new Date(Date.now() + 7 * 86_400_000).toISOString() };
 }
 
@@ -69,13 +94,24 @@ export interface InviteProof {
  * An invitation never sets or changes an existing account's password, and every refusal reads the same, so
  * the answer does not tell whether the email has an account.
  */
-export async function acceptInvite(door: <T>(ws: string, fn: (tx: Tx) => Promise<T>) => Promise<T>, input: { invite_token: string; display_name?: string } & InviteProof, context?: RequestContext): Promise<{ workspace_id: string; user_id: string }> {
+export async function acceptInvite(
+  door: <T>(ws: string, fn: (tx: Tx) => Promise<T>) => Promise<T>,
+  input: { invite_token: string; display_name?: string } & InviteProof,
+  context?: RequestContext,
+): Promise<{ workspace_id: string; user_id: string }> {
   const parsed = parseToken("inv", input.invite_token);
   if (!parsed) throw new AppError("unauthorized", INVALID_INVITE);
   // The same policy for everyone who sends a password, so a weak one is refused alike for new and existing accounts.
   if (input.password !== undefined) checkPasswordPolicy(input.password);
   return door(parsed.workspaceId, async (tx) => {
-    const [row] = await tx.query<{ id: string; user_id: string; status: string; password_hash: string | null; is_new: boolean; ws_deleted_at: Date | null }>(
+    const [row] = await tx.query<{
+      id: string;
+      user_id: string;
+      status: string;
+      password_hash: string | null;
+      is_new: boolean;
+      ws_deleted_at: Date | null;
+    }>(
       `select m.id, m.user_id, m.status, u.password_hash, w.deleted_at as ws_deleted_at,
               -- a token on an ACTIVE membership is the setup token onboarding (an operator) issued for this very
               -- account; an invitation's token is held by a workspace admin, so it only reaches a brand-new account
@@ -90,20 +126,45 @@ export async function acceptInvite(door: <T>(ws: string, fn: (tx: Tx) => Promise
       await verifyPassword(input.password ?? "", null);
       throw new AppError("unauthorized", INVALID_INVITE);
     }
-    if (row.ws_deleted_at) throw new AppError("workspace_disabled", "this workspace is disabled (offboarded); its invitations cannot be accepted");
+    if (row.ws_deleted_at)
+      throw new AppError(
+        "workspace_disabled",
+        "this workspace is disabled (offboarded); its invitations cannot be accepted",
+      );
     const setsFirstPassword = await proveAccount(row, input);
-    await tx.query("update memberships set status = 'active', invite_token_hash = null, invite_expires_at = null where workspace_id = $1 and id = $2", [parsed.workspaceId, row.id]);
-    if (setsFirstPassword) await tx.query("select auth_set_password($1, $2, null)", [row.user_id, await hashPassword(input.password as string)]);
-    if (input.display_name) await tx.query("update users set display_name = $2 where id = $1", [row.user_id, input.display_name]);
-    await appendAudit(tx, { workspaceId: parsed.workspaceId, action: row.status === "active" ? "user.password_set" : "member.joined", actorId: row.user_id, actorType: "user", targetType: "membership", targetId: row.id, after: { proof: input.session ? "session" : setsFirstPassword ? "new_account" : "password" }, context });
+    await tx.query(
+      "update memberships set status = 'active', invite_token_hash = null, invite_expires_at = null where workspace_id = $1 and id = $2",
+      [parsed.workspaceId, row.id],
+    );
+    if (setsFirstPassword)
+      await tx.query("select auth_set_password($1, $2, null)", [
+        row.user_id,
+        await hashPassword(input.password as string),
+      ]);
+    if (input.display_name)
+      await tx.query("update users set display_name = $2 where id = $1", [row.user_id, input.display_name]);
+    await appendAudit(tx, {
+      workspaceId: parsed.workspaceId,
+      action: row.status === "active" ? "user.password_set" : "member.joined",
+      actorId: row.user_id,
+      actorType: "user",
+      targetType: "membership",
+      targetId: row.id,
+      after: { proof: input.session ? "session" : setsFirstPassword ? "new_account" : "password" },
+      context,
+    });
     return { workspace_id: parsed.workspaceId, user_id: row.user_id };
   });
 }
 
 /** True when the proof is a new account's first password (to be set); throws unless the account is proven. */
-async function proveAccount(row: { user_id: string; password_hash: string | null; is_new: boolean }, proof: InviteProof): Promise<boolean> {
+async function proveAccount(
+  row: { user_id: string; password_hash: string | null; is_new: boolean },
+  proof: InviteProof,
+): Promise<boolean> {
   if (proof.session) {
-    if (proof.session.actorId !== row.user_id || proof.session.session?.method !== "password") throw new AppError("unauthorized", INVALID_INVITE);
+    if (proof.session.actorId !== row.user_id || proof.session.session?.method !== "password")
+      throw new AppError("unauthorized", INVALID_INVITE);
     return false;
   }
   if (proof.password === undefined) throw new AppError("unauthorized", INVALID_INVITE);
@@ -119,12 +180,22 @@ async function proveAccount(row: { user_id: string; password_hash: string | null
 }
 
 async function owners(tx: Tx, workspaceId: string): Promise<number> {
-  const [row] = await tx.query<{ n: number }>("select count(*)::int as n from memberships where workspace_id = $1 and role = 'owner' and status = 'active'", [workspaceId]);
+  const [row] = await tx.query<{ n: number }>(
+    "select count(*)::int as n from memberships where workspace_id = $1 and role = 'owner' and status = 'active'",
+    [workspaceId],
+  );
   return row?.n ?? 0;
 }
 
-async function member(tx: Tx, workspaceId: string, id: string): Promise<{ id: string; user_id: string; role: Role; status: string }> {
-  const [row] = await tx.query<{ id: string; user_id: string; role: Role; status: string }>("select id, user_id, role, status from memberships where workspace_id = $1 and id = $2 and status <> 'removed'", [workspaceId, id]);
+async function member(
+  tx: Tx,
+  workspaceId: string,
+  id: string,
+): Promise<{ id: string; user_id: string; role: Role; status: string }> {
+  const [row] = await tx.query<{ id: string; user_id: string; role: Role; status: string }>(
+    "select id, user_id, role, status from memberships where workspace_id = $1 and id = $2 and status <> 'removed'",
+    [workspaceId, id],
+  );
   if (!row) throw new AppError("not_found", `member ${id} not found`);
   return row;
 }
@@ -133,18 +204,48 @@ export async function changeRole(tx: Tx, actor: Actor & { role: Role }, id: stri
   const row = await member(tx, actor.workspaceId, id);
   assertCanGrant(actor.role, role);
   assertCanGrant(actor.role, row.role);
-  if (row.role === "owner" && role !== "owner" && row.status === "active" && (await owners(tx, actor.workspaceId)) <= 1) throw new AppError("conflict", "the last owner cannot be demoted");
+  if (row.role === "owner" && role !== "owner" && row.status === "active" && (await owners(tx, actor.workspaceId)) <= 1)
+    throw new AppError("conflict", "the last owner cannot be demoted");
   await tx.query("update memberships set role = $3 where workspace_id = $1 and id = $2", [actor.workspaceId, id, role]);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "member.role_changed", actorId: actor.actorId, actorType: actor.actorType, targetType: "membership", targetId: id, before: { role: row.role }, after: { role }, context: actor.context });
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "member.role_changed",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "membership",
+    targetId: id,
+    before: { role: row.role },
+    after: { role },
+    context: actor.context,
+  });
   return (await listMembers(tx, actor.workspaceId)).find((m) => m.id === id) as MemberView;
 }
 
 export async function removeMember(tx: Tx, actor: Actor & { role: Role }, id: string): Promise<void> {
   const row = await member(tx, actor.workspaceId, id);
   assertCanGrant(actor.role, row.role);
-  if (row.role === "owner" && row.status === "active" && (await owners(tx, actor.workspaceId)) <= 1) throw new AppError("conflict", "the last owner cannot be removed");
-  await tx.query("update memberships set status = 'removed', deleted_at = now(), invite_token_hash = null where workspace_id = $1 and id = $2", [actor.workspaceId, id]);
-  await tx.query("update personal_access_tokens set revoked_at = now(), revoked_reason = 'member_removed' where workspace_id = $1 and user_id = $2 and revoked_at is null", [actor.workspaceId, row.user_id]);
-  await tx.query("update sessions set revoked_at = now() where workspace_id = $1 and user_id = $2 and revoked_at is null", [actor.workspaceId, row.user_id]);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "member.removed", actorId: actor.actorId, actorType: actor.actorType, targetType: "membership", targetId: id, before: { user_id: row.user_id, role: row.role }, context: actor.context });
+  if (row.role === "owner" && row.status === "active" && (await owners(tx, actor.workspaceId)) <= 1)
+    throw new AppError("conflict", "the last owner cannot be removed");
+  await tx.query(
+    "update memberships set status = 'removed', deleted_at = now(), invite_token_hash = null where workspace_id = $1 and id = $2",
+    [actor.workspaceId, id],
+  );
+  await tx.query(
+    "update personal_access_tokens set revoked_at = now(), revoked_reason = 'member_removed' where workspace_id = $1 and user_id = $2 and revoked_at is null",
+    [actor.workspaceId, row.user_id],
+  );
+  await tx.query(
+    "update sessions set revoked_at = now() where workspace_id = $1 and user_id = $2 and revoked_at is null",
+    [actor.workspaceId, row.user_id],
+  );
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "member.removed",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "membership",
+    targetId: id,
+    before: { user_id: row.user_id, role: row.role },
+    context: actor.context,
+  });
 }

@@ -17,7 +17,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function totp(secretBase32: string, label: string): OTPAuth.TOTP {
-  return new OTPAuth.TOTP({ issuer: "Causeloop", label, algorithm: "SHA1", digits: 6, period: PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+  return new OTPAuth.TOTP({
+    issuer: "Causeloop",
+    label,
+    algorithm: "SHA1",
+    digits: 6,
+    period: PERIOD,
+    secret: OTPAuth.Secret.fromBase32(secretBase32),
+  });
 }
 
 interface FactorRow {
@@ -29,14 +36,22 @@ interface FactorRow {
 }
 
 async function factor(tx: Tx, userId: string): Promise<FactorRow | undefined> {
-  const [row] = await tx.query<FactorRow>("select id, secret_wrapped, kek_version, recovery_code_hashes, confirmed_at from auth_mfa_get($1)", [userId]);
+  const [row] = await tx.query<FactorRow>(
+    "select id, secret_wrapped, kek_version, recovery_code_hashes, confirmed_at from auth_mfa_get($1)",
+    [userId],
+  );
   return row;
 }
 
 async function begin(tx: Tx, kek: KekProvider, userId: string, secret: string): Promise<boolean> {
   const id = newId("mfa");
   const wrapped = await kek.wrap(encoder.encode(secret), mfaAad(userId, id));
-  const [row] = await tx.query<{ ok: boolean }>("select auth_mfa_begin($1, $2, $3, $4) as ok", [userId, id, wrapped, kek.currentVersion]);
+  const [row] = await tx.query<{ ok: boolean }>("select auth_mfa_begin($1, $2, $3, $4) as ok", [
+    userId,
+    id,
+    wrapped,
+    kek.currentVersion,
+  ]);
   return Boolean(row?.ok);
 }
 
@@ -46,23 +61,37 @@ async function begin(tx: Tx, kek: KekProvider, userId: string, secret: string): 
  * PGlite has one connection): find where the factor is (through the workspace being signed into), open it in
  * its workspace, re-wrap it for the account, then remove the old row.
  */
-export async function adoptLegacyFactor(door: <T>(ws: string, fn: (tx: Tx) => Promise<T>) => Promise<T>, kek: KekProvider, workspaceId: string, userId: string): Promise<void> {
+export async function adoptLegacyFactor(
+  door: <T>(ws: string, fn: (tx: Tx) => Promise<T>) => Promise<T>,
+  kek: KekProvider,
+  workspaceId: string,
+  userId: string,
+): Promise<void> {
   const legacyWs = await door(workspaceId, async (tx) => {
     const [row] = await tx.query<{ ws: string | null }>("select auth_mfa_legacy_workspace($1) as ws", [userId]);
     return row?.ws ?? undefined;
   });
   if (!legacyWs) return;
   const old = await door(legacyWs, async (tx) => {
-    const [row] = await tx.query<{ id: string; secret_encrypted: string; recovery_code_hashes: string[] }>("select id, secret_encrypted, recovery_code_hashes from mfa_factors where workspace_id = $1 and user_id = $2 and confirmed_at is not null", [legacyWs, userId]);
+    const [row] = await tx.query<{ id: string; secret_encrypted: string; recovery_code_hashes: string[] }>(
+      "select id, secret_encrypted, recovery_code_hashes from mfa_factors where workspace_id = $1 and user_id = $2 and confirmed_at is not null",
+      [legacyWs, userId],
+    );
     if (!row) return undefined;
-    const secret = await new SecretBox(tx, kek, legacyWs).open({ table: "mfa_factors", column: "secret_encrypted", rowId: row.id }, row.secret_encrypted);
+    const secret = await new SecretBox(tx, kek, legacyWs).open(
+      { table: "mfa_factors", column: "secret_encrypted", rowId: row.id },
+      row.secret_encrypted,
+    );
     return { ...row, secret };
   });
   if (!old) return;
   await door(workspaceId, async (tx) => {
-    if (await begin(tx, kek, userId, old.secret)) await tx.query("select auth_mfa_confirm($1, $2)", [userId, old.recovery_code_hashes]);
+    if (await begin(tx, kek, userId, old.secret))
+      await tx.query("select auth_mfa_confirm($1, $2)", [userId, old.recovery_code_hashes]);
   });
-  await door(legacyWs, (tx) => tx.query("delete from mfa_factors where workspace_id = $1 and user_id = $2", [legacyWs, userId]));
+  await door(legacyWs, (tx) =>
+    tx.query("delete from mfa_factors where workspace_id = $1 and user_id = $2", [legacyWs, userId]),
+  );
 }
 
 /** Whether the account has a confirmed second factor. */
@@ -70,9 +99,15 @@ export async function mfaEnabled(tx: Tx, userId: string): Promise<boolean> {
   return Boolean((await factor(tx, userId))?.confirmed_at);
 }
 
-export async function enrollTotp(tx: Tx, kek: KekProvider, userId: string, email: string): Promise<{ otpauth_uri: string; secret: string }> {
+export async function enrollTotp(
+  tx: Tx,
+  kek: KekProvider,
+  userId: string,
+  email: string,
+): Promise<{ otpauth_uri: string; secret: string }> {
   const secret = new OTPAuth.Secret({ size: 20 }).base32;
-  if (!(await begin(tx, kek, userId, secret))) throw new AppError("conflict", "MFA is already enabled on your account; disable it first");
+  if (!(await begin(tx, kek, userId, secret)))
+    throw new AppError("conflict", "MFA is already enabled on your account; disable it first");
   return { otpauth_uri: totp(secret, email).toString(), secret };
 }
 
@@ -86,13 +121,25 @@ async function checkTotp(tx: Tx, kek: KekProvider, userId: string, row: FactorRo
   return Boolean(claimed?.ok);
 }
 
-export async function confirmTotp(tx: Tx, kek: KekProvider, userId: string, code: string): Promise<{ recovery_codes: string[] }> {
+export async function confirmTotp(
+  tx: Tx,
+  kek: KekProvider,
+  userId: string,
+  code: string,
+): Promise<{ recovery_codes: string[] }> {
   const row = await factor(tx, userId);
   if (!row) throw new AppError("conflict", "start MFA enrolment first (POST /v1/me/mfa/totp)");
   if (row.confirmed_at) throw new AppError("conflict", "MFA is already enabled");
   if (!(await checkTotp(tx, kek, userId, row, code))) throw new AppError("validation_failed", "the code is not valid");
-  const codes = Array.from({ length: 10 }, () => Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex").replace(/(.{4})(?=.)/g, "$1-"));
-  const [done] = await tx.query<{ ok: boolean | null }>("select auth_mfa_confirm($1, $2) as ok", [userId, codes.map((c) => sha256Hex(c))]);
+  const codes = Array.from({ length: 10 }, () =>
+    Buffer.from(crypto.getRandomValues(new Uint8Array(8)))
+      .toString("hex")
+      .replace(/(.{4})(?=.)/g, "$1-"),
+  );
+  const [done] = await tx.query<{ ok: boolean | null }>("select auth_mfa_confirm($1, $2) as ok", [
+    userId,
+    codes.map((c) => sha256Hex(c)),
+  ]);
   if (!done?.ok) throw new AppError("conflict", "MFA is already enabled");
   return { recovery_codes: codes };
 }
@@ -103,7 +150,10 @@ export async function verifyMfaCode(tx: Tx, kek: KekProvider, userId: string, co
   if (!row?.confirmed_at) return false;
   const trimmed = code.trim().toLowerCase();
   if (await checkTotp(tx, kek, userId, row, trimmed)) return true;
-  const [used] = await tx.query<{ ok: boolean | null }>("select auth_mfa_use_recovery($1, $2) as ok", [userId, sha256Hex(trimmed)]);
+  const [used] = await tx.query<{ ok: boolean | null }>("select auth_mfa_use_recovery($1, $2) as ok", [
+    userId,
+    sha256Hex(trimmed),
+  ]);
   return Boolean(used?.ok);
 }
 

@@ -17,7 +17,8 @@ const COMMON = new Set(
 export function checkPasswordPolicy(password: string): void {
   if (password.length < 12) throw new AppError("validation_failed", "password must be at least 12 characters");
   if (password.length > 1024) throw new AppError("validation_failed", "password must be at most 1024 characters");
-  if (COMMON.has(password.toLowerCase()) || new Set(password).size < 4) throw new AppError("validation_failed", "password is too common; choose another");
+  if (COMMON.has(password.toLowerCase()) || new Set(password).size < 4)
+    throw new AppError("validation_failed", "password is too common; choose another");
 }
 
 export function hashPassword(password: string): Promise<string> {

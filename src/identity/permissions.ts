@@ -24,7 +24,16 @@ export type Role = (typeof ROLES)[number];
 const VIEWER: Scope[] = ["issues:read", "members:read", "settings:read", "connectors:read", "webhooks:read"];
 const ANALYST: Scope[] = [...VIEWER, "issues:write", "tokens:write"];
 // Governance scopes belong to admin and owner only.
-const ADMIN: Scope[] = [...ANALYST, "members:write", "audit:read", "governance:read", "governance:write", "settings:write", "connectors:write", "webhooks:write"];
+const ADMIN: Scope[] = [
+  ...ANALYST,
+  "members:write",
+  "audit:read",
+  "governance:read",
+  "governance:write",
+  "settings:write",
+  "connectors:write",
+  "webhooks:write",
+];
 const OWNER: Scope[] = [...ADMIN, "keys:manage"];
 
 export const ROLE_SCOPES: Record<Role, ReadonlySet<Scope>> = {

@@ -39,7 +39,10 @@ export function throttledAddress(ip: string): string {
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
   const full = [...left, ...Array<string>(Math.max(8 - left.length - right.length, 0)).fill("0"), ...right];
-  return `${full.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+  return `${full
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 interface AttemptKeys {
@@ -67,10 +70,14 @@ export async function beginAttempt(anonymous: Anonymous, subject: AttemptSubject
   const keys = keysOf(subject);
   const params = [keys.account, keys.pair, keys.address];
   const wait = await anonymous(async (tx) => {
-    const [row] = await tx.query<{ wait: number }>("select auth_attempt_begin($1::text, $2::text, $3::text) as wait", params);
+    const [row] = await tx.query<{ wait: number }>(
+      "select auth_attempt_begin($1::text, $2::text, $3::text) as wait",
+      params,
+    );
     return Number(row?.wait ?? 0);
   });
-  if (wait > 0) throw new AppError("rate_limited", `too many failed attempts; try again in ${wait} seconds`, { retry_after: wait });
+  if (wait > 0)
+    throw new AppError("rate_limited", `too many failed attempts; try again in ${wait} seconds`, { retry_after: wait });
   return async (ok) => {
     // A failure was counted when the attempt began; only a success has something to undo.
     if (!ok) return;

@@ -25,73 +25,168 @@ const Config = t.Record(t.String({ maxLength: 100 }), t.Unknown(), { maxProperti
 const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
 
 export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider, outbound: OutboundPolicy) {
-  const sealed = <T>(caller: Caller, fn: (tx: Parameters<Parameters<Caller["tenant"]>[0]>[0], box: SecretBox) => Promise<T>) =>
-    caller.tenant((tx) => fn(tx, new SecretBox(tx, kek, caller.principal.workspaceId)));
+  const sealed = <T>(
+    caller: Caller,
+    fn: (tx: Parameters<Parameters<Caller["tenant"]>[0]>[0], box: SecretBox) => Promise<T>,
+  ) => caller.tenant((tx) => fn(tx, new SecretBox(tx, kek, caller.principal.workspaceId)));
 
   return new Elysia({ name: "integrations" })
     .use(auth)
-    .post("/v1/connectors", ({ caller, body, set }) => {
-      set.status = 201;
-      return sealed(caller, (tx, box) => createConnector(tx, box, caller.actor, body));
-    }, {
-      scope: "connectors:write",
-      body: t.Object({ type: t.String({ minLength: 1, maxLength: 64 }), display_name: t.String({ minLength: 1, maxLength: 200 }), config: Config }, { additionalProperties: false }),
-      detail: { summary: "Connect a product (the config, credentials included, is stored encrypted and never returned)", tags: ["connectors"] },
+    .post(
+      "/v1/connectors",
+      ({ caller, body, set }) => {
+        set.status = 201;
+        return sealed(caller, (tx, box) => createConnector(tx, box, caller.actor, body));
+      },
+      {
+        scope: "connectors:write",
+        body: t.Object(
+          {
+            type: t.String({ minLength: 1, maxLength: 64 }),
+            display_name: t.String({ minLength: 1, maxLength: 200 }),
+            config: Config,
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary: "Connect a product (the config, credentials included, is stored encrypted and never returned)",
+          tags: ["connectors"],
+        },
+      },
+    )
+    .get("/v1/connectors", ({ caller }) => caller.tenant((tx) => listConnectors(tx, caller.principal.workspaceId)), {
+      scope: "connectors:read",
+      detail: { summary: "List connectors", tags: ["connectors"] },
     })
-    .get("/v1/connectors", ({ caller }) => caller.tenant((tx) => listConnectors(tx, caller.principal.workspaceId)), { scope: "connectors:read", detail: { summary: "List connectors", tags: ["connectors"] } })
-    .get("/v1/connectors/:id", ({ caller, params }) => caller.tenant((tx) => getConnector(tx, caller.principal.workspaceId, params.id)), { scope: "connectors:read", params: id("con"), detail: { summary: "Get a connector", tags: ["connectors"] } })
-    .patch("/v1/connectors/:id", ({ caller, params, body }) => sealed(caller, (tx, box) => updateConnector(tx, box, caller.actor, params.id, body)), {
-      scope: "connectors:write",
-      params: id("con"),
-      body: t.Object({ display_name: t.Optional(t.String({ minLength: 1, maxLength: 200 })), config: t.Optional(Config), status: t.Optional(t.Union([t.Literal("active"), t.Literal("disabled")])) }, { additionalProperties: false, minProperties: 1 }),
-      detail: { summary: "Update a connector or replace its config", tags: ["connectors"] },
-    })
-    .delete("/v1/connectors/:id", async ({ caller, params, set }) => {
-      await caller.tenant((tx) => deleteConnector(tx, caller.actor, params.id));
-      set.status = 204;
-      return null;
-    }, { scope: "connectors:write", params: id("con"), detail: { summary: "Delete a connector and its stored config", tags: ["connectors"] } })
-    .post("/v1/webhooks", ({ caller, body, set }) => {
-      assertUserUrl(body.url, outbound, "url");
-      set.status = 201;
-      return sealed(caller, (tx, box) => createWebhook(tx, box, caller.actor, body));
-    }, {
-      scope: "webhooks:write",
-      body: t.Object({ url: Url, events: t.Optional(t.Array(t.String({ pattern: "^[a-z_]+(\\.[a-z_*]+)*$" }), { maxItems: 50 })), secret: t.Optional(t.String({ minLength: 16, maxLength: 200 })) }, { additionalProperties: false }),
-      detail: { summary: "Create an outbound webhook; its signing secret is shown in this response only", tags: ["webhooks"] },
-    })
-    .get("/v1/webhooks", ({ caller }) => sealed(caller, (tx, box) => listWebhooks(tx, box, caller.principal.workspaceId)), { scope: "webhooks:read", detail: { summary: "List webhooks (secrets as has_secret and last four characters)", tags: ["webhooks"] } })
-    .get("/v1/webhooks/:id", ({ caller, params }) => sealed(caller, (tx, box) => getWebhook(tx, box, caller.principal.workspaceId, params.id)), { scope: "webhooks:read", params: id("whk"), detail: { summary: "Get a webhook", tags: ["webhooks"] } })
-    .delete("/v1/webhooks/:id", async ({ caller, params, set }) => {
-      await caller.tenant((tx) => deleteWebhook(tx, caller.actor, params.id));
-      set.status = 204;
-      return null;
-    }, { scope: "webhooks:write", params: id("whk"), detail: { summary: "Delete a webhook", tags: ["webhooks"] } })
-    .post("/v1/inbound-webhooks", ({ caller, body, set }) => {
-      set.status = 201;
-      return sealed(caller, (tx, box) => createInboundWebhook(tx, box, caller.actor, body));
-    }, {
-      scope: "webhooks:write",
-      body: t.Object({ source: t.String({ minLength: 1, maxLength: 64 }), connector_id: t.Optional(t.String({ pattern: "^con_[0-9a-z]{26}$" })) }, { additionalProperties: false }),
-      detail: { summary: "Create an inbound webhook endpoint; its path token and HMAC signing secret are shown once", tags: ["webhooks"] },
-    })
-    .post("/v1/sso-connections", ({ caller, body, set }) => {
-      if (body.jwks_url !== undefined) assertUserUrl(body.jwks_url, outbound, "jwks_url");
-      set.status = 201;
-      return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, body));
-    }, {
-      scope: "settings:write",
-      body: t.Object({
-        provider: t.Union([t.Literal("oidc"), t.Literal("saml"), t.Literal("jwt")]),
-        display_name: t.String({ minLength: 1, maxLength: 200 }),
-        issuer: t.String({ minLength: 1, maxLength: 500 }),
-        audience: t.Optional(t.String({ maxLength: 500 })),
-        jwks_url: t.Optional(Url),
-        client_id: t.Optional(t.String({ maxLength: 500 })),
-        client_secret: t.Optional(t.String({ minLength: 1, maxLength: 2000 })),
-        jit_provisioning: t.Optional(t.Boolean()),
-        default_role: t.Optional(t.Union([t.Literal("admin"), t.Literal("analyst"), t.Literal("viewer")])),
-      }, { additionalProperties: false }),
-      detail: { summary: "Configure an identity provider; the client secret is stored encrypted and never returned", tags: ["settings"] },
-    });
+    .get(
+      "/v1/connectors/:id",
+      ({ caller, params }) => caller.tenant((tx) => getConnector(tx, caller.principal.workspaceId, params.id)),
+      { scope: "connectors:read", params: id("con"), detail: { summary: "Get a connector", tags: ["connectors"] } },
+    )
+    .patch(
+      "/v1/connectors/:id",
+      ({ caller, params, body }) =>
+        sealed(caller, (tx, box) => updateConnector(tx, box, caller.actor, params.id, body)),
+      {
+        scope: "connectors:write",
+        params: id("con"),
+        body: t.Object(
+          {
+            display_name: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
+            config: t.Optional(Config),
+            status: t.Optional(t.Union([t.Literal("active"), t.Literal("disabled")])),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        detail: { summary: "Update a connector or replace its config", tags: ["connectors"] },
+      },
+    )
+    .delete(
+      "/v1/connectors/:id",
+      async ({ caller, params, set }) => {
+        await caller.tenant((tx) => deleteConnector(tx, caller.actor, params.id));
+        set.status = 204;
+        return null;
+      },
+      {
+        scope: "connectors:write",
+        params: id("con"),
+        detail: { summary: "Delete a connector and its stored config", tags: ["connectors"] },
+      },
+    )
+    .post(
+      "/v1/webhooks",
+      ({ caller, body, set }) => {
+        assertUserUrl(body.url, outbound, "url");
+        set.status = 201;
+        return sealed(caller, (tx, box) => createWebhook(tx, box, caller.actor, body));
+      },
+      {
+        scope: "webhooks:write",
+        body: t.Object(
+          {
+            url: Url,
+            events: t.Optional(t.Array(t.String({ pattern: "^[a-z_]+(\\.[a-z_*]+)*$" }), { maxItems: 50 })),
+            secret: t.Optional(t.String({ minLength: 16, maxLength: 200 })),
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary: "Create an outbound webhook; its signing secret is shown in this response only",
+          tags: ["webhooks"],
+        },
+      },
+    )
+    .get(
+      "/v1/webhooks",
+      ({ caller }) => sealed(caller, (tx, box) => listWebhooks(tx, box, caller.principal.workspaceId)),
+      {
+        scope: "webhooks:read",
+        detail: { summary: "List webhooks (secrets as has_secret and last four characters)", tags: ["webhooks"] },
+      },
+    )
+    .get(
+      "/v1/webhooks/:id",
+      ({ caller, params }) => sealed(caller, (tx, box) => getWebhook(tx, box, caller.principal.workspaceId, params.id)),
+      { scope: "webhooks:read", params: id("whk"), detail: { summary: "Get a webhook", tags: ["webhooks"] } },
+    )
+    .delete(
+      "/v1/webhooks/:id",
+      async ({ caller, params, set }) => {
+        await caller.tenant((tx) => deleteWebhook(tx, caller.actor, params.id));
+        set.status = 204;
+        return null;
+      },
+      { scope: "webhooks:write", params: id("whk"), detail: { summary: "Delete a webhook", tags: ["webhooks"] } },
+    )
+    .post(
+      "/v1/inbound-webhooks",
+      ({ caller, body, set }) => {
+        set.status = 201;
+        return sealed(caller, (tx, box) => createInboundWebhook(tx, box, caller.actor, body));
+      },
+      {
+        scope: "webhooks:write",
+        body: t.Object(
+          {
+            source: t.String({ minLength: 1, maxLength: 64 }),
+            connector_id: t.Optional(t.String({ pattern: "^con_[0-9a-z]{26}$" })),
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary: "Create an inbound webhook endpoint; its path token and HMAC signing secret are shown once",
+          tags: ["webhooks"],
+        },
+      },
+    )
+    .post(
+      "/v1/sso-connections",
+      ({ caller, body, set }) => {
+        if (body.jwks_url !== undefined) assertUserUrl(body.jwks_url, outbound, "jwks_url");
+        set.status = 201;
+        return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, body));
+      },
+      {
+        scope: "settings:write",
+        body: t.Object(
+          {
+            provider: t.Union([t.Literal("oidc"), t.Literal("saml"), t.Literal("jwt")]),
+            display_name: t.String({ minLength: 1, maxLength: 200 }),
+            issuer: t.String({ minLength: 1, maxLength: 500 }),
+            audience: t.Optional(t.String({ maxLength: 500 })),
+            jwks_url: t.Optional(Url),
+            client_id: t.Optional(t.String({ maxLength: 500 })),
+            client_secret: t.Optional(t.String({ minLength: 1, maxLength: 2000 })),
+            jit_provisioning: t.Optional(t.Boolean()),
+            default_role: t.Optional(t.Union([t.Literal("admin"), t.Literal("analyst"), t.Literal("viewer")])),
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary: "Configure an identity provider; the client secret is stored encrypted and never returned",
+          tags: ["settings"],
+        },
+      },
+    );
 }

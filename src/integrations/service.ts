@@ -10,13 +10,31 @@ import type { SecretBox } from "../secrets/envelope.ts";
 import { sha256Hex } from "../identity/tokens.ts";
 import { redactUrlCredentials } from "../net/user-url.ts";
 
-
-const randomSecret = (prefix: string) => `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
+const randomSecret = (prefix: string) =>
+  `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
 const last4 = (secret: string) => secret.slice(-4);
 const iso = (value: unknown) => (value ? new Date(value as string).toISOString() : null);
 
-function audit(tx: Tx, actor: Actor, action: string, targetType: string, targetId: string, after?: unknown, before?: unknown) {
-  return appendAudit(tx, { workspaceId: actor.workspaceId, action, actorId: actor.actorId, actorType: actor.actorType, targetType, targetId, after, before, context: actor.context });
+function audit(
+  tx: Tx,
+  actor: Actor,
+  action: string,
+  targetType: string,
+  targetId: string,
+  after?: unknown,
+  before?: unknown,
+) {
+  return appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action,
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType,
+    targetId,
+    after,
+    before,
+    context: actor.context,
+  });
 }
 
 // ---------------------------------------------------------------- connectors
@@ -58,23 +76,47 @@ function connectorView(row: ConnectorRow): ConnectorView {
 
 const CONNECTOR_COLUMNS = "id, type, display_name, status, config_encrypted, settings, created_at, updated_at";
 
-export async function createConnector(tx: Tx, box: SecretBox, actor: Actor, input: { type: string; display_name: string; config: Record<string, unknown> }): Promise<ConnectorView> {
+export async function createConnector(
+  tx: Tx,
+  box: SecretBox,
+  actor: Actor,
+  input: { type: string; display_name: string; config: Record<string, unknown> },
+): Promise<ConnectorView> {
   const known = await tx.query<{ slug: string }>("select slug from connector_catalogue where slug = $1", [input.type]);
-  if (!known[0]) throw new AppError("validation_failed", `unknown connector type "${input.type}" (see the connector catalogue)`);
+  if (!known[0])
+    throw new AppError("validation_failed", `unknown connector type "${input.type}" (see the connector catalogue)`);
   const id = newId("con");
-  const sealed = await box.seal({ table: "connectors", column: "config_encrypted", rowId: id }, JSON.stringify(input.config));
+  const sealed = await box.seal(
+    { table: "connectors", column: "config_encrypted", rowId: id },
+    JSON.stringify(input.config),
+  );
   const [row] = await tx.query<ConnectorRow>(
     `insert into connectors (workspace_id, id, type, display_name, config_encrypted, settings, created_by)
      values ($1, $2, $3, $4, $5, $6::jsonb, $7) returning ${CONNECTOR_COLUMNS}`,
-    [actor.workspaceId, id, input.type, input.display_name, sealed, JSON.stringify({ config_keys: Object.keys(input.config).sort() }), actor.actorId],
+    [
+      actor.workspaceId,
+      id,
+      input.type,
+      input.display_name,
+      sealed,
+      JSON.stringify({ config_keys: Object.keys(input.config).sort() }),
+      actor.actorId,
+    ],
   );
   const view = connectorView(row as ConnectorRow);
-  await audit(tx, actor, "connector.created", "connector", id, { type: view.type, display_name: view.display_name, config_keys: view.config_keys });
+  await audit(tx, actor, "connector.created", "connector", id, {
+    type: view.type,
+    display_name: view.display_name,
+    config_keys: view.config_keys,
+  });
   return view;
 }
 
 async function connectorRow(tx: Tx, workspaceId: string, id: string): Promise<ConnectorRow> {
-  const [row] = await tx.query<ConnectorRow>(`select ${CONNECTOR_COLUMNS} from connectors where workspace_id = $1 and id = $2 and deleted_at is null`, [workspaceId, id]);
+  const [row] = await tx.query<ConnectorRow>(
+    `select ${CONNECTOR_COLUMNS} from connectors where workspace_id = $1 and id = $2 and deleted_at is null`,
+    [workspaceId, id],
+  );
   if (!row) throw new AppError("not_found", `connector ${id} not found`);
   return row;
 }
@@ -84,35 +126,71 @@ export async function getConnector(tx: Tx, workspaceId: string, id: string): Pro
 }
 
 export async function listConnectors(tx: Tx, workspaceId: string): Promise<ConnectorView[]> {
-  const rows = await tx.query<ConnectorRow>(`select ${CONNECTOR_COLUMNS} from connectors where workspace_id = $1 and deleted_at is null order by created_at desc, id desc limit 500`, [workspaceId]);
+  const rows = await tx.query<ConnectorRow>(
+    `select ${CONNECTOR_COLUMNS} from connectors where workspace_id = $1 and deleted_at is null order by created_at desc, id desc limit 500`,
+    [workspaceId],
+  );
   return rows.map(connectorView);
 }
 
 /** The decrypted configuration, for the workers that call the connected product; never sent to clients. */
-export async function readConnectorConfig(tx: Tx, box: SecretBox, workspaceId: string, id: string): Promise<Record<string, unknown>> {
+export async function readConnectorConfig(
+  tx: Tx,
+  box: SecretBox,
+  workspaceId: string,
+  id: string,
+): Promise<Record<string, unknown>> {
   const row = await connectorRow(tx, workspaceId, id);
   if (!row.config_encrypted) return {};
-  return JSON.parse(await box.open({ table: "connectors", column: "config_encrypted", rowId: id }, row.config_encrypted)) as Record<string, unknown>;
+  return JSON.parse(
+    await box.open({ table: "connectors", column: "config_encrypted", rowId: id }, row.config_encrypted),
+  ) as Record<string, unknown>;
 }
 
-export async function updateConnector(tx: Tx, box: SecretBox, actor: Actor, id: string, input: { display_name?: string; config?: Record<string, unknown>; status?: string }): Promise<ConnectorView> {
+export async function updateConnector(
+  tx: Tx,
+  box: SecretBox,
+  actor: Actor,
+  id: string,
+  input: { display_name?: string; config?: Record<string, unknown>; status?: string },
+): Promise<ConnectorView> {
   const before = await connectorRow(tx, actor.workspaceId, id);
-  const sealed = input.config ? await box.seal({ table: "connectors", column: "config_encrypted", rowId: id }, JSON.stringify(input.config)) : null;
+  const sealed = input.config
+    ? await box.seal({ table: "connectors", column: "config_encrypted", rowId: id }, JSON.stringify(input.config))
+    : null;
   const [row] = await tx.query<ConnectorRow>(
     `update connectors set display_name = coalesce($3, display_name), status = coalesce($4, status),
             config_encrypted = coalesce($5, config_encrypted),
             settings = case when $5 is null then settings else jsonb_set(settings, '{config_keys}', $6::jsonb) end
       where workspace_id = $1 and id = $2 returning ${CONNECTOR_COLUMNS}`,
-    [actor.workspaceId, id, input.display_name ?? null, input.status ?? null, sealed, JSON.stringify(Object.keys(input.config ?? {}).sort())],
+    [
+      actor.workspaceId,
+      id,
+      input.display_name ?? null,
+      input.status ?? null,
+      sealed,
+      JSON.stringify(Object.keys(input.config ?? {}).sort()),
+    ],
   );
   const view = connectorView(row as ConnectorRow);
-  await audit(tx, actor, "connector.updated", "connector", id, { display_name: view.display_name, status: view.status, config_changed: Boolean(input.config) }, { display_name: before.display_name, status: before.status });
+  await audit(
+    tx,
+    actor,
+    "connector.updated",
+    "connector",
+    id,
+    { display_name: view.display_name, status: view.status, config_changed: Boolean(input.config) },
+    { display_name: before.display_name, status: before.status },
+  );
   return view;
 }
 
 export async function deleteConnector(tx: Tx, actor: Actor, id: string): Promise<void> {
   await connectorRow(tx, actor.workspaceId, id);
-  await tx.query("update connectors set deleted_at = now(), config_encrypted = null where workspace_id = $1 and id = $2", [actor.workspaceId, id]);
+  await tx.query(
+    "update connectors set deleted_at = now(), config_encrypted = null where workspace_id = $1 and id = $2",
+    [actor.workspaceId, id],
+  );
   await audit(tx, actor, "connector.deleted", "connector", id);
 }
 
@@ -138,12 +216,27 @@ interface WebhookRow {
 }
 
 async function webhookView(box: SecretBox, row: WebhookRow): Promise<WebhookView> {
-  const secret = row.secret_encrypted ? await box.open({ table: "webhooks", column: "secret_encrypted", rowId: row.id }, row.secret_encrypted) : null;
+  const secret = row.secret_encrypted
+    ? await box.open({ table: "webhooks", column: "secret_encrypted", rowId: row.id }, row.secret_encrypted)
+    : null;
   // New URLs cannot carry credentials (checked at creation); one stored before that check never leaves redacted.
-  return { id: row.id, url: redactUrlCredentials(row.url), events: row.events, status: row.status, has_secret: secret !== null, secret_last4: secret ? last4(secret) : null, created_at: iso(row.created_at) };
+  return {
+    id: row.id,
+    url: redactUrlCredentials(row.url),
+    events: row.events,
+    status: row.status,
+    has_secret: secret !== null,
+    secret_last4: secret ? last4(secret) : null,
+    created_at: iso(row.created_at),
+  };
 }
 
-export async function createWebhook(tx: Tx, box: SecretBox, actor: Actor, input: { url: string; events?: string[]; secret?: string }): Promise<WebhookView & { secret: string }> {
+export async function createWebhook(
+  tx: Tx,
+  box: SecretBox,
+  actor: Actor,
+  input: { url: string; events?: string[]; secret?: string },
+): Promise<WebhookView & { secret: string }> {
   const id = newId("whk");
   const secret = input.secret ?? randomSecret("whsec");
   const sealed = await box.seal({ table: "webhooks", column: "secret_encrypted", rowId: id }, secret);
@@ -156,36 +249,62 @@ export async function createWebhook(tx: Tx, box: SecretBox, actor: Actor, input:
 }
 
 export async function listWebhooks(tx: Tx, box: SecretBox, workspaceId: string): Promise<WebhookView[]> {
-  const rows = await tx.query<WebhookRow>("select id, url, events, status, secret_encrypted, created_at from webhooks where workspace_id = $1 and deleted_at is null order by created_at desc, id desc limit 500", [workspaceId]);
+  const rows = await tx.query<WebhookRow>(
+    "select id, url, events, status, secret_encrypted, created_at from webhooks where workspace_id = $1 and deleted_at is null order by created_at desc, id desc limit 500",
+    [workspaceId],
+  );
   return Promise.all(rows.map((r) => webhookView(box, r)));
 }
 
 export async function getWebhook(tx: Tx, box: SecretBox, workspaceId: string, id: string): Promise<WebhookView> {
-  const [row] = await tx.query<WebhookRow>("select id, url, events, status, secret_encrypted, created_at from webhooks where workspace_id = $1 and id = $2 and deleted_at is null", [workspaceId, id]);
+  const [row] = await tx.query<WebhookRow>(
+    "select id, url, events, status, secret_encrypted, created_at from webhooks where workspace_id = $1 and id = $2 and deleted_at is null",
+    [workspaceId, id],
+  );
   if (!row) throw new AppError("not_found", `webhook ${id} not found`);
   return webhookView(box, row);
 }
 
 export async function deleteWebhook(tx: Tx, actor: Actor, id: string): Promise<void> {
-  const rows = await tx.query("update webhooks set deleted_at = now(), secret_encrypted = null where workspace_id = $1 and id = $2 and deleted_at is null returning id", [actor.workspaceId, id]);
+  const rows = await tx.query(
+    "update webhooks set deleted_at = now(), secret_encrypted = null where workspace_id = $1 and id = $2 and deleted_at is null returning id",
+    [actor.workspaceId, id],
+  );
   if (!rows[0]) throw new AppError("not_found", `webhook ${id} not found`);
   await audit(tx, actor, "webhook.deleted", "webhook", id);
 }
 
 // ---------------------------------------------------------------- inbound webhooks
 
-export async function createInboundWebhook(tx: Tx, box: SecretBox, actor: Actor, input: { source: string; connector_id?: string }): Promise<{ id: string; source: string; path_token: string; signing_secret: string; signing_secret_last4: string }> {
+export async function createInboundWebhook(
+  tx: Tx,
+  box: SecretBox,
+  actor: Actor,
+  input: { source: string; connector_id?: string },
+): Promise<{ id: string; source: string; path_token: string; signing_secret: string; signing_secret_last4: string }> {
   const id = newId("iwh");
   const pathToken = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url");
   const signingSecret = randomSecret("iwhsec");
-  const sealed = await box.seal({ table: "inbound_webhooks", column: "signing_secret_encrypted", rowId: id }, signingSecret);
+  const sealed = await box.seal(
+    { table: "inbound_webhooks", column: "signing_secret_encrypted", rowId: id },
+    signingSecret,
+  );
   if (input.connector_id) await connectorRow(tx, actor.workspaceId, input.connector_id);
   await tx.query(
     "insert into inbound_webhooks (workspace_id, id, connector_id, source, path_token_hash, signing_secret_encrypted, created_by) values ($1, $2, $3, $4, $5, $6, $7)",
     [actor.workspaceId, id, input.connector_id ?? null, input.source, sha256Hex(pathToken), sealed, actor.actorId],
   );
-  await audit(tx, actor, "inbound_webhook.created", "inbound_webhook", id, { source: input.source, connector_id: input.connector_id ?? null });
-  return { id, source: input.source, path_token: pathToken, signing_secret: signingSecret, signing_secret_last4: last4(signingSecret) };
+  await audit(tx, actor, "inbound_webhook.created", "inbound_webhook", id, {
+    source: input.source,
+    connector_id: input.connector_id ?? null,
+  });
+  return {
+    id,
+    source: input.source,
+    path_token: pathToken,
+    signing_secret: signingSecret,
+    signing_secret_last4: last4(signingSecret),
+  };
 }
 
 // ---------------------------------------------------------------- SSO connections
@@ -202,15 +321,51 @@ export interface SsoInput {
   default_role?: "admin" | "analyst" | "viewer";
 }
 
-export async function createSsoConnection(tx: Tx, box: SecretBox, actor: Actor, input: SsoInput): Promise<Record<string, unknown>> {
+export async function createSsoConnection(
+  tx: Tx,
+  box: SecretBox,
+  actor: Actor,
+  input: SsoInput,
+): Promise<Record<string, unknown>> {
   const id = newId("sso");
-  const sealed = input.client_secret ? await box.seal({ table: "sso_connections", column: "client_secret_encrypted", rowId: id }, input.client_secret) : null;
+  const sealed = input.client_secret
+    ? await box.seal({ table: "sso_connections", column: "client_secret_encrypted", rowId: id }, input.client_secret)
+    : null;
   await tx.query(
     `insert into sso_connections (workspace_id, id, provider, display_name, issuer, audience, jwks_url, client_id, client_secret_encrypted, jit_provisioning, default_role, created_by)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [actor.workspaceId, id, input.provider, input.display_name, input.issuer, input.audience ?? null, input.jwks_url ?? null, input.client_id ?? null, sealed, input.jit_provisioning ?? false, input.default_role ?? "viewer", actor.actorId],
+    [
+      actor.workspaceId,
+      id,
+      input.provider,
+      input.display_name,
+      input.issuer,
+      input.audience ?? null,
+      input.jwks_url ?? null,
+      input.client_id ?? null,
+      sealed,
+      input.jit_provisioning ?? false,
+      input.default_role ?? "viewer",
+      actor.actorId,
+    ],
   );
-  const view = { id, provider: input.provider, display_name: input.display_name, issuer: input.issuer, audience: input.audience ?? null, jwks_url: input.jwks_url ?? null, client_id: input.client_id ?? null, has_client_secret: Boolean(input.client_secret), client_secret_last4: input.client_secret ? last4(input.client_secret) : null, jit_provisioning: input.jit_provisioning ?? false, default_role: input.default_role ?? "viewer" };
-  await audit(tx, actor, "sso_connection.created", "sso_connection", id, { provider: view.provider, issuer: view.issuer, display_name: view.display_name });
+  const view = {
+    id,
+    provider: input.provider,
+    display_name: input.display_name,
+    issuer: input.issuer,
+    audience: input.audience ?? null,
+    jwks_url: input.jwks_url ?? null,
+    client_id: input.client_id ?? null,
+    has_client_secret: Boolean(input.client_secret),
+    client_secret_last4: input.client_secret ? last4(input.client_secret) : null,
+    jit_provisioning: input.jit_provisioning ?? false,
+    default_role: input.default_role ?? "viewer",
+  };
+  await audit(tx, actor, "sso_connection.created", "sso_connection", id, {
+    provider: view.provider,
+    issuer: view.issuer,
+    display_name: view.display_name,
+  });
   return view;
 }

@@ -1,31 +1,45 @@
 // /v1/issues: create, list (cursor pagination, filters), get, update, soft delete.
 import { Elysia, t } from "elysia";
 import type { authPlugin } from "../identity/auth.ts";
-import { ISSUE_SEVERITIES, ISSUE_STATUSES, createIssue, deleteIssue, getIssue, listIssues, updateIssue } from "./service.ts";
+import {
+  ISSUE_SEVERITIES,
+  ISSUE_STATUSES,
+  createIssue,
+  deleteIssue,
+  getIssue,
+  listIssues,
+  updateIssue,
+} from "./service.ts";
 
 const Status = t.Union(ISSUE_STATUSES.map((s) => t.Literal(s)));
 const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
 const Email = t.String({ format: "email", maxLength: 254 });
 const IssueId = t.Object({ id: t.String({ pattern: "^iss_[0-9a-z]{26}$", description: "An issue id (iss_...)" }) });
 
-
 export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
   return new Elysia({ name: "issues", prefix: "/v1/issues" })
     .use(auth)
-    .post("", ({ caller, body, set }) => {
-      set.status = 201;
-      return caller.tenant((tx) => createIssue(tx, caller.actor, body));
-    }, {
-      scope: "issues:write",
-      body: t.Object({
-        title: t.String({ minLength: 1, maxLength: 300 }),
-        body: t.Optional(t.String({ maxLength: 100_000 })),
-        status: t.Optional(Status),
-        severity: t.Optional(Severity),
-        reporter_email: t.Optional(t.Union([Email, t.Null()])),
-      }, { additionalProperties: false }),
-      detail: { summary: "Create an issue", tags: ["issues"] },
-    })
+    .post(
+      "",
+      ({ caller, body, set }) => {
+        set.status = 201;
+        return caller.tenant((tx) => createIssue(tx, caller.actor, body));
+      },
+      {
+        scope: "issues:write",
+        body: t.Object(
+          {
+            title: t.String({ minLength: 1, maxLength: 300 }),
+            body: t.Optional(t.String({ maxLength: 100_000 })),
+            status: t.Optional(Status),
+            severity: t.Optional(Severity),
+            reporter_email: t.Optional(t.Union([Email, t.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        detail: { summary: "Create an issue", tags: ["issues"] },
+      },
+    )
     .get("", ({ caller, query }) => caller.tenant((tx) => listIssues(tx, caller.principal.workspaceId, query)), {
       scope: "issues:read",
       query: t.Object({
@@ -43,25 +57,36 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
       params: IssueId,
       detail: { summary: "Get an issue", tags: ["issues"] },
     })
-    .patch("/:id", ({ caller, params, body }) => caller.tenant((tx) => updateIssue(tx, caller.actor, params.id, body)), {
-      scope: "issues:write",
-      params: IssueId,
-      body: t.Object({
-        title: t.Optional(t.String({ minLength: 1, maxLength: 300 })),
-        body: t.Optional(t.String({ maxLength: 100_000 })),
-        status: t.Optional(Status),
-        severity: t.Optional(Severity),
-        reporter_email: t.Optional(t.Union([Email, t.Null()])),
-      }, { additionalProperties: false, minProperties: 1 }),
-      detail: { summary: "Update an issue", tags: ["issues"] },
-    })
-    .delete("/:id", async ({ caller, params, set }) => {
-      await caller.tenant((tx) => deleteIssue(tx, caller.actor, params.id));
-      set.status = 204;
-      return null;
-    }, {
-      scope: "issues:write",
-      params: IssueId,
-      detail: { summary: "Delete an issue (soft delete)", tags: ["issues"] },
-    });
+    .patch(
+      "/:id",
+      ({ caller, params, body }) => caller.tenant((tx) => updateIssue(tx, caller.actor, params.id, body)),
+      {
+        scope: "issues:write",
+        params: IssueId,
+        body: t.Object(
+          {
+            title: t.Optional(t.String({ minLength: 1, maxLength: 300 })),
+            body: t.Optional(t.String({ maxLength: 100_000 })),
+            status: t.Optional(Status),
+            severity: t.Optional(Severity),
+            reporter_email: t.Optional(t.Union([Email, t.Null()])),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        detail: { summary: "Update an issue", tags: ["issues"] },
+      },
+    )
+    .delete(
+      "/:id",
+      async ({ caller, params, set }) => {
+        await caller.tenant((tx) => deleteIssue(tx, caller.actor, params.id));
+        set.status = 204;
+        return null;
+      },
+      {
+        scope: "issues:write",
+        params: IssueId,
+        detail: { summary: "Delete an issue (soft delete)", tags: ["issues"] },
+      },
+    );
 }

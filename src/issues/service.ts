@@ -24,7 +24,6 @@ export interface Issue {
   updated_at: string;
 }
 
-
 export interface IssueInput {
   title?: string;
   body?: string;
@@ -57,10 +56,28 @@ export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Prom
   const [row] = await tx.query<Record<string, unknown>>(
     `insert into issues (workspace_id, id, title, body, status, severity, reporter_email, created_by)
      values ($1, $2, $3, $4, coalesce($5, 'open'), coalesce($6, 'medium'), $7, $8) returning ${COLUMNS}`,
-    [actor.workspaceId, id, input.title, input.body ?? "", input.status ?? null, input.severity ?? null, input.reporter_email?.toLowerCase() ?? null, actor.actorId],
+    [
+      actor.workspaceId,
+      id,
+      input.title,
+      input.body ?? "",
+      input.status ?? null,
+      input.severity ?? null,
+      input.reporter_email?.toLowerCase() ?? null,
+      actor.actorId,
+    ],
   );
   const issue = toIssue(row as Record<string, unknown>);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.created", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, after: { title: issue.title, status: issue.status, severity: issue.severity }, context: actor.context });
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "issue.created",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "issue",
+    targetId: id,
+    after: { title: issue.title, status: issue.status, severity: issue.severity },
+    context: actor.context,
+  });
   return issue;
 }
 
@@ -84,7 +101,11 @@ export async function getIssue(tx: Tx, workspaceId: string, id: string): Promise
   return toIssue(row);
 }
 
-export async function listIssues(tx: Tx, workspaceId: string, filter: ListFilter): Promise<{ data: Issue[]; next_cursor: string | null }> {
+export async function listIssues(
+  tx: Tx,
+  workspaceId: string,
+  filter: ListFilter,
+): Promise<{ data: Issue[]; next_cursor: string | null }> {
   const limit = pageLimit(filter.limit, 200);
   const where = new Where("workspace_id = ?", workspaceId)
     .raw("deleted_at is null")
@@ -93,10 +114,16 @@ export async function listIssues(tx: Tx, workspaceId: string, filter: ListFilter
     .time("created_after", "created_at", ">=", filter.created_after)
     .time("created_before", "created_at", "<", filter.created_before)
     .afterCursor(filter.cursor);
-  const rows = await tx.query<Record<string, unknown> & { cursor_at: string; id: string }>(`select ${COLUMNS}, audit_time(created_at) as cursor_at from issues where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`, where.params);
+  const rows = await tx.query<Record<string, unknown> & { cursor_at: string; id: string }>(
+    `select ${COLUMNS}, audit_time(created_at) as cursor_at from issues where ${where} order by created_at desc, id desc limit ${where.param(limit + 1)}`,
+    where.params,
+  );
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { data: page.map(({ cursor_at: _, ...row }) => toIssue(row)), next_cursor: rows.length > limit && last ? cursorOf(last.cursor_at, last.id) : null };
+  return {
+    data: page.map(({ cursor_at: _, ...row }) => toIssue(row)),
+    next_cursor: rows.length > limit && last ? cursorOf(last.cursor_at, last.id) : null,
+  };
 }
 
 export async function updateIssue(tx: Tx, actor: Actor, id: string, input: IssueInput): Promise<Issue> {
@@ -106,16 +133,44 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
             reporter_email = case when $7::boolean then $8 else reporter_email end,
             resolved_at = case when $5 in ('resolved', 'closed') and resolved_at is null then now() else resolved_at end
       where workspace_id = $1 and id = $2 and deleted_at is null returning ${COLUMNS}`,
-    [actor.workspaceId, id, input.title ?? null, input.body ?? null, input.status ?? null, input.severity ?? null, input.reporter_email !== undefined, input.reporter_email?.toLowerCase() ?? null],
+    [
+      actor.workspaceId,
+      id,
+      input.title ?? null,
+      input.body ?? null,
+      input.status ?? null,
+      input.severity ?? null,
+      input.reporter_email !== undefined,
+      input.reporter_email?.toLowerCase() ?? null,
+    ],
   );
   const after = toIssue(row as Record<string, unknown>);
   const pick = (i: Issue) => ({ title: i.title, status: i.status, severity: i.severity });
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.updated", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, before: pick(before), after: pick(after), context: actor.context });
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "issue.updated",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "issue",
+    targetId: id,
+    before: pick(before),
+    after: pick(after),
+    context: actor.context,
+  });
   return after;
 }
 
 export async function deleteIssue(tx: Tx, actor: Actor, id: string): Promise<void> {
   const before = await getIssue(tx, actor.workspaceId, id);
   await tx.query("update issues set deleted_at = now() where workspace_id = $1 and id = $2", [actor.workspaceId, id]);
-  await appendAudit(tx, { workspaceId: actor.workspaceId, action: "issue.deleted", actorId: actor.actorId, actorType: actor.actorType, targetType: "issue", targetId: id, before: { title: before.title, status: before.status }, context: actor.context });
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "issue.deleted",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "issue",
+    targetId: id,
+    before: { title: before.title, status: before.status },
+    context: actor.context,
+  });
 }

@@ -17,9 +17,18 @@ export interface ClaimedJob {
   max_attempts: number;
 }
 
-export async function enqueue(tx: Tx, workspaceId: string, kind: string, payload: Record<string, unknown>, options: { maxAttempts?: number } = {}): Promise<string> {
+export async function enqueue(
+  tx: Tx,
+  workspaceId: string,
+  kind: string,
+  payload: Record<string, unknown>,
+  options: { maxAttempts?: number } = {},
+): Promise<string> {
   const id = newId("job");
-  await tx.query("insert into jobs (workspace_id, id, kind, payload, max_attempts) values ($1, $2, $3, $4::jsonb, $5)", [workspaceId, id, kind, JSON.stringify(payload), options.maxAttempts ?? 5]);
+  await tx.query(
+    "insert into jobs (workspace_id, id, kind, payload, max_attempts) values ($1, $2, $3, $4::jsonb, $5)",
+    [workspaceId, id, kind, JSON.stringify(payload), options.maxAttempts ?? 5],
+  );
   return id;
 }
 
@@ -29,7 +38,9 @@ export async function enqueue(tx: Tx, workspaceId: string, kind: string, payload
  * queued again at start (several PostgreSQL instances rely on lease expiry instead).
  */
 export async function requeueOrphanedJobs(engine: Queryable): Promise<void> {
-  await engine.query("update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'");
+  await engine.query(
+    "update jobs set status = 'queued', locked_by = null, locked_until = null where status = 'running'",
+  );
 }
 
 export const backoffSeconds = (attempts: number) => Math.min(600, 5 * 2 ** Math.max(0, attempts - 1));
@@ -50,12 +61,21 @@ export class Worker {
   /** Claims and runs every due job once; returns how many ran. */
   async drain(): Promise<number> {
     const lease = this.options.leaseSeconds ?? 300;
-    const jobs = await this.engine.query<ClaimedJob>("select * from claim_jobs($1, $2, $3)", [this.id, this.options.batch ?? 5, lease]);
+    const jobs = await this.engine.query<ClaimedJob>("select * from claim_jobs($1, $2, $3)", [
+      this.id,
+      this.options.batch ?? 5,
+      lease,
+    ]);
     if (jobs.length === 0) return 0;
     // Heartbeat: while this batch runs, keep the leases of the jobs claimed (a third of the lease apart).
-    const heartbeat = setInterval(() => {
-      this.engine.query("select extend_job_leases($1, $2)", [this.id, lease]).catch((error: Error) => this.logger.warn("job.heartbeat_failed", { worker: this.id, error: error.message }));
-    }, Math.max(250, (lease * 1000) / 3));
+    const heartbeat = setInterval(
+      () => {
+        this.engine
+          .query("select extend_job_leases($1, $2)", [this.id, lease])
+          .catch((error: Error) => this.logger.warn("job.heartbeat_failed", { worker: this.id, error: error.message }));
+      },
+      Math.max(250, (lease * 1000) / 3),
+    );
     try {
       for (const job of jobs) await this.runOne(job);
     } finally {
@@ -70,7 +90,10 @@ export class Worker {
       if (!handler) throw new Error(`no handler for job kind ${job.kind}`);
       const result = await handler(job);
       await withTenant(this.engine, job.workspace_id, (tx) =>
-        tx.query("update jobs set status = 'succeeded', result = $3::jsonb, finished_at = now(), locked_by = null, locked_until = null where workspace_id = $1 and id = $2 and locked_by = $4", [job.workspace_id, job.id, JSON.stringify(result ?? null), this.id]),
+        tx.query(
+          "update jobs set status = 'succeeded', result = $3::jsonb, finished_at = now(), locked_by = null, locked_until = null where workspace_id = $1 and id = $2 and locked_by = $4",
+          [job.workspace_id, job.id, JSON.stringify(result ?? null), this.id],
+        ),
       );
     } catch (error) {
       const dead = job.attempts >= job.max_attempts;
@@ -83,7 +106,13 @@ export class Worker {
           [job.workspace_id, job.id, dead ? "dead" : "queued", message, backoffSeconds(job.attempts), this.id],
         ),
       );
-      this.logger.warn("job.attempt_failed", { job_id: job.id, kind: job.kind, attempt: job.attempts, dead, error: message });
+      this.logger.warn("job.attempt_failed", {
+        job_id: job.id,
+        kind: job.kind,
+        attempt: job.attempts,
+        dead,
+        error: message,
+      });
     }
   }
 

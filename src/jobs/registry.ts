@@ -14,16 +14,29 @@ import { runVacuumJob, type MaintenanceConnection } from "../governance/vacuum.t
  * Queue handlers: each runs one job of its kind (the worker retries with backoff). `maintenance` is a
  * connection owning the tables (VACUUM after an erasure); without it, erasures wait for `rtbf vacuum`.
  */
-export function jobHandlers(engine: Engine, config: Pick<Config, "exportRetentionDays">, store: ArchiveStore, maintenance?: MaintenanceConnection): Record<string, JobHandler> {
+export function jobHandlers(
+  engine: Engine,
+  config: Pick<Config, "exportRetentionDays">,
+  store: ArchiveStore,
+  maintenance?: MaintenanceConnection,
+): Record<string, JobHandler> {
   return {
     "rtbf.vacuum": (job) => runVacuumJob(engine, maintenance, job.workspace_id, String(job.payload.request_id)),
     "export.build": async (job) => {
       const exportId = String(job.payload.export_id);
       try {
-        return await buildExport(engine, job.workspace_id, exportId, store, { linkExpiryDays: config.exportRetentionDays });
+        return await buildExport(engine, job.workspace_id, exportId, store, {
+          linkExpiryDays: config.exportRetentionDays,
+        });
       } catch (error) {
         if (job.attempts >= job.max_attempts) {
-          await withTenant(engine, job.workspace_id, (tx) => tx.query("update export_jobs set status = 'failed', error = $3 where workspace_id = $1 and id = $2", [job.workspace_id, exportId, (error as Error).message.slice(0, 500)]));
+          await withTenant(engine, job.workspace_id, (tx) =>
+            tx.query("update export_jobs set status = 'failed', error = $3 where workspace_id = $1 and id = $2", [
+              job.workspace_id,
+              exportId,
+              (error as Error).message.slice(0, 500),
+            ]),
+          );
         }
         throw error;
       }
@@ -31,7 +44,12 @@ export function jobHandlers(engine: Engine, config: Pick<Config, "exportRetentio
   };
 }
 
-export function scheduledJobs(engine: Engine, config: Pick<Config, "retentionCron">, rtbfKeys: () => Promise<RtbfKeys>, store: ArchiveStore): JobDefinition[] {
+export function scheduledJobs(
+  engine: Engine,
+  config: Pick<Config, "retentionCron">,
+  rtbfKeys: () => Promise<RtbfKeys>,
+  store: ArchiveStore,
+): JobDefinition[] {
   return [
     {
       name: "exports.expire",

@@ -41,7 +41,8 @@ export interface JobStatus {
 const minute = (d: Date) => new Date(Math.floor(d.getTime() / 60_000) * 60_000);
 
 export function validateCron(name: string, expression: string): void {
-  if (!cron.validate(expression)) throw new AppError("config_invalid", `${name} is not a valid cron expression: '${expression}'`);
+  if (!cron.validate(expression))
+    throw new AppError("config_invalid", `${name} is not a valid cron expression: '${expression}'`);
 }
 
 /** The most recent slot of the expression at or before `now`, looking back no further than `since`. */
@@ -73,7 +74,12 @@ export function nextSlot(expression: string, now = new Date()): Date | null {
 
 function toRun(row: Record<string, unknown>): JobRun {
   const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
-  return { ...(row as unknown as JobRun), slot: iso(row.slot) as string, started_at: iso(row.started_at) as string, finished_at: iso(row.finished_at) };
+  return {
+    ...(row as unknown as JobRun),
+    slot: iso(row.slot) as string,
+    started_at: iso(row.started_at) as string,
+    finished_at: iso(row.finished_at),
+  };
 }
 
 export async function lastRuns(engine: Engine, limit = 20, job?: string): Promise<JobRun[]> {
@@ -84,11 +90,20 @@ export async function lastRuns(engine: Engine, limit = 20, job?: string): Promis
   return rows.map(toRun);
 }
 
-export async function jobStatuses(engine: Engine, jobs: Pick<JobDefinition, "name" | "cron" | "description">[]): Promise<JobStatus[]> {
+export async function jobStatuses(
+  engine: Engine,
+  jobs: Pick<JobDefinition, "name" | "cron" | "description">[],
+): Promise<JobStatus[]> {
   const out: JobStatus[] = [];
   for (const job of jobs) {
     const [last] = await lastRuns(engine, 1, job.name);
-    out.push({ name: job.name, schedule: job.cron, description: job.description, last_run: last ?? null, next_run: nextSlot(job.cron)?.toISOString() ?? null });
+    out.push({
+      name: job.name,
+      schedule: job.cron,
+      description: job.description,
+      last_run: last ?? null,
+      next_run: nextSlot(job.cron)?.toISOString() ?? null,
+    });
   }
   return out;
 }
@@ -107,20 +122,36 @@ export class Scheduler {
   }
 
   /** Claims a slot and runs the job once for it; returns undefined when another instance has the slot. */
-  async runSlot(job: JobDefinition, slot: Date, trigger: "schedule" | "catch_up" | "manual"): Promise<JobRun | undefined> {
+  async runSlot(
+    job: JobDefinition,
+    slot: Date,
+    trigger: "schedule" | "catch_up" | "manual",
+  ): Promise<JobRun | undefined> {
     const id = newId("run");
-    const claimed = await this.engine.query("insert into scheduler_runs (id, job, slot, trigger, instance) values ($1, $2, $3, $4, $5) on conflict (job, slot) do nothing returning id", [id, job.name, slot.toISOString(), trigger, this.instance]);
+    const claimed = await this.engine.query(
+      "insert into scheduler_runs (id, job, slot, trigger, instance) values ($1, $2, $3, $4, $5) on conflict (job, slot) do nothing returning id",
+      [id, job.name, slot.toISOString(), trigger, this.instance],
+    );
     if (!claimed[0]) return undefined;
     const work = (async () => {
       try {
         const counts = await job.run();
-        await this.engine.query("update scheduler_runs set outcome = 'succeeded', counts = $2::jsonb, finished_at = now() where id = $1", [id, JSON.stringify(counts)]);
+        await this.engine.query(
+          "update scheduler_runs set outcome = 'succeeded', counts = $2::jsonb, finished_at = now() where id = $1",
+          [id, JSON.stringify(counts)],
+        );
         this.logger.info("job.succeeded", { job: job.name, trigger, counts });
       } catch (error) {
-        await this.engine.query("update scheduler_runs set outcome = 'failed', error = $2, finished_at = now() where id = $1", [id, (error as Error).message.slice(0, 2000)]);
+        await this.engine.query(
+          "update scheduler_runs set outcome = 'failed', error = $2, finished_at = now() where id = $1",
+          [id, (error as Error).message.slice(0, 2000)],
+        );
         this.logger.error("job.failed", { job: job.name, trigger, error: (error as Error).message });
       }
-      const [row] = await this.engine.query<Record<string, unknown>>("select id, job, slot, trigger, instance, outcome, counts, error, started_at, finished_at from scheduler_runs where id = $1", [id]);
+      const [row] = await this.engine.query<Record<string, unknown>>(
+        "select id, job, slot, trigger, instance, outcome, counts, error, started_at, finished_at from scheduler_runs where id = $1",
+        [id],
+      );
       return toRun(row as Record<string, unknown>);
     })();
     this.running.add(work);
@@ -134,15 +165,28 @@ export class Scheduler {
   /** Runs a job now (a manual run has its own slot: the current millisecond). */
   runNow(name: string): Promise<JobRun | undefined> {
     const job = this.jobs.find((j) => j.name === name);
-    if (!job) throw new AppError("not_found", `no scheduled job named ${name} (have ${this.jobs.map((j) => j.name).join(", ")})`);
+    if (!job)
+      throw new AppError(
+        "not_found",
+        `no scheduled job named ${name} (have ${this.jobs.map((j) => j.name).join(", ")})`,
+      );
     return this.runSlot(job, new Date(), "manual");
   }
 
   /** Schedules every job and catches up a slot missed while no server was running. */
   async start(now = new Date()): Promise<void> {
     for (const job of this.jobs) {
-      this.tasks.push(cron.schedule(job.cron, (ctx) => void this.runSlot(job, minute(ctx.date ?? new Date()), "schedule"), { timezone: "UTC", name: job.name, noOverlap: true }));
-      const [last] = await this.engine.query<{ slot: Date | null }>("select max(slot) as slot from scheduler_runs where job = $1 and trigger <> 'manual'", [job.name]);
+      this.tasks.push(
+        cron.schedule(job.cron, (ctx) => void this.runSlot(job, minute(ctx.date ?? new Date()), "schedule"), {
+          timezone: "UTC",
+          name: job.name,
+          noOverlap: true,
+        }),
+      );
+      const [last] = await this.engine.query<{ slot: Date | null }>(
+        "select max(slot) as slot from scheduler_runs where job = $1 and trigger <> 'manual'",
+        [job.name],
+      );
       const since = last?.slot ? new Date(last.slot) : new Date(now.getTime() - 7 * 86_400_000);
       const missed = previousSlot(job.cron, now, since);
       if (missed) void this.runSlot(job, missed, "catch_up");

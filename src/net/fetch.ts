@@ -33,7 +33,8 @@ async function resolveTarget(raw: string | URL, policy: OutboundPolicy): Promise
   // Every answer must be acceptable: an attacker's DNS could list a public address next to a private one.
   for (const address of addresses) {
     const range = blockedRange(address);
-    if (range && !policy.allowsAddress(address)) throw new OutboundRefused(`host ${host} resolves to ${address}, a ${range} address`);
+    if (range && !policy.allowsAddress(address))
+      throw new OutboundRefused(`host ${host} resolves to ${address}, a ${range} address`);
   }
   return { url, addresses };
 }
@@ -42,7 +43,12 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
 /** One request to one checked address (or, for an allowlisted name, wherever DNS says). */
-function pinnedFetch(target: Target, address: string | undefined, init: RequestInit, signal: AbortSignal): Promise<Response> {
+function pinnedFetch(
+  target: Target,
+  address: string | undefined,
+  init: RequestInit,
+  signal: AbortSignal,
+): Promise<Response> {
   const headers = new Headers(init.headers);
   const options: BunFetchRequestInit = { ...init, headers, signal, redirect: "manual", keepalive: false };
   let url = target.url;
@@ -55,7 +61,14 @@ function pinnedFetch(target: Target, address: string | undefined, init: RequestI
   return fetch(url, options);
 }
 
-const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ConnectionRefused", "FailedToOpenSocket"]);
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+  "ConnectionRefused",
+  "FailedToOpenSocket",
+]);
 
 /** Tries the checked addresses in order (as any client does when one is unreachable). */
 async function connect(target: Target, init: RequestInit, signal: AbortSignal): Promise<Response> {
@@ -101,7 +114,9 @@ async function capped(response: Response, host: string, maxBytes: number, signal
     }
   } catch (error) {
     if (error instanceof OutboundRefused) throw error;
-    throw new OutboundRefused(signal.aborted ? `request to ${host} timed out` : `reading the response from ${host} failed`);
+    throw new OutboundRefused(
+      signal.aborted ? `request to ${host} timed out` : `reading the response from ${host} failed`,
+    );
   } finally {
     signal.removeEventListener("abort", stop);
   }
@@ -125,11 +140,16 @@ export async function guardedFetch(raw: string | URL, init: RequestInit, policy:
     if (signal.aborted) throw new OutboundRefused(`request to ${target.url.host} timed out`);
     const response = await connect(target, { ...init, headers }, signal);
     const location = response.headers.get("location");
-    const follow = REDIRECTS.has(response.status) && location && init.redirect !== "manual" && (method === "GET" || method === "HEAD");
+    const follow =
+      REDIRECTS.has(response.status) &&
+      location &&
+      init.redirect !== "manual" &&
+      (method === "GET" || method === "HEAD");
     if (!follow) return capped(response, target.url.host, policy.maxBytes, signal);
     await response.body?.cancel().catch(() => {});
     if (init.redirect === "error") throw new OutboundRefused(`${target.url.host} answered with a redirect`);
-    if (hop >= policy.maxRedirects) throw new OutboundRefused(`more than ${policy.maxRedirects} redirects from ${target.url.host}`);
+    if (hop >= policy.maxRedirects)
+      throw new OutboundRefused(`more than ${policy.maxRedirects} redirects from ${target.url.host}`);
     let next: URL;
     try {
       next = new URL(location, target.url);

@@ -29,7 +29,8 @@ function guardedKeySet(url: string, policy: OutboundPolicy): JWTVerifyGetKey {
   }
   let failedAt = Number.NEGATIVE_INFINITY;
   return async (header, token) => {
-    if (!jwks.fresh && Date.now() - failedAt < COOLDOWN_MS) throw new OutboundRefused("the key set could not be fetched a moment ago; not retried yet");
+    if (!jwks.fresh && Date.now() - failedAt < COOLDOWN_MS)
+      throw new OutboundRefused("the key set could not be fetched a moment ago; not retried yet");
     try {
       return await jwks(header, token);
     } catch (error) {

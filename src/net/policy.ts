@@ -36,7 +36,10 @@ const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-
 /** Parses the comma-separated allowlist; throws an Error naming the first bad entry. */
 export function parseAllowlist(raw: string | undefined): OutboundAllowlist {
   const allowlist: OutboundAllowlist = { hosts: [], cidrs: [] };
-  for (const entry of (raw ?? "").split(",").map((e) => e.trim().toLowerCase().replace(/\.$/, "")).filter(Boolean)) {
+  for (const entry of (raw ?? "")
+    .split(",")
+    .map((e) => e.trim().toLowerCase().replace(/\.$/, ""))
+    .filter(Boolean)) {
     if (entry.includes("/")) {
       const [address = "", prefix = "", extra] = entry.split("/");
       const family = isIP(address);
@@ -69,8 +72,18 @@ export function addressRanges(cidrs: readonly string[]): BlockList {
   return ranges;
 }
 
-export function outboundPolicy(options: { allowlist?: OutboundAllowlist | string; timeoutMs?: number; maxBytes?: number; maxRedirects?: number } = {}): OutboundPolicy {
-  const allowlist = typeof options.allowlist === "string" ? parseAllowlist(options.allowlist) : (options.allowlist ?? { hosts: [], cidrs: [] });
+export function outboundPolicy(
+  options: {
+    allowlist?: OutboundAllowlist | string;
+    timeoutMs?: number;
+    maxBytes?: number;
+    maxRedirects?: number;
+  } = {},
+): OutboundPolicy {
+  const allowlist =
+    typeof options.allowlist === "string"
+      ? parseAllowlist(options.allowlist)
+      : (options.allowlist ?? { hosts: [], cidrs: [] });
   const hosts = new Set(allowlist.hosts);
   const ranges = addressRanges(allowlist.cidrs);
   const allowsAddress = (address: string) => {
@@ -90,7 +103,10 @@ export function outboundPolicy(options: { allowlist?: OutboundAllowlist | string
 
 /** The URL's host as compared with the allowlist: lower case, IPv6 without brackets, no trailing dot. */
 export function hostOf(url: URL): string {
-  return url.hostname.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  return url.hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "");
 }
 
 /**
@@ -109,7 +125,8 @@ export function checkUrl(raw: string | URL, policy: OutboundPolicy): URL {
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new OutboundRefused("must be an https:// URL");
   const host = hostOf(url);
   const allowlisted = policy.allowsHost(host);
-  if (url.protocol === "http:" && !allowlisted) throw new OutboundRefused("must use https (plain http only for hosts in CAUSELOOP_OUTBOUND_ALLOWLIST)");
+  if (url.protocol === "http:" && !allowlisted)
+    throw new OutboundRefused("must use https (plain http only for hosts in CAUSELOOP_OUTBOUND_ALLOWLIST)");
   if (allowlisted) return url;
   const range = isIP(host) ? blockedRange(host) : undefined;
   if (range) throw new OutboundRefused(`points to ${host}, a ${range} address`);
@@ -123,6 +140,7 @@ export function checkUrl(raw: string | URL, policy: OutboundPolicy): URL {
 export function checkUserUrl(raw: string | URL, policy: OutboundPolicy): URL {
   const url = checkUrl(raw, policy);
   const host = hostOf(url);
-  if ((host === "localhost" || host.endsWith(".localhost")) && !policy.allowsHost(host)) throw new OutboundRefused(`points to ${host}, a loopback name`);
+  if ((host === "localhost" || host.endsWith(".localhost")) && !policy.allowsHost(host))
+    throw new OutboundRefused(`points to ${host}, a loopback name`);
   return url;
 }

@@ -13,7 +13,19 @@ const RANGES: [label: string, family: Family, cidrs: string[]][] = [
   ["shared (CGNAT)", "ipv4", ["100.64.0.0/10"]],
   ["multicast", "ipv4", ["224.0.0.0/4"]],
   // IETF protocol assignments, documentation, 6to4 relay, benchmarking, class E and broadcast.
-  ["reserved", "ipv4", ["192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4"]],
+  [
+    "reserved",
+    "ipv4",
+    [
+      "192.0.0.0/24",
+      "192.0.2.0/24",
+      "192.88.99.0/24",
+      "198.18.0.0/15",
+      "198.51.100.0/24",
+      "203.0.113.0/24",
+      "240.0.0.0/4",
+    ],
+  ],
   ["unspecified", "ipv6", ["::/128"]],
   ["loopback", "ipv6", ["::1/128"]],
   ["private", "ipv6", ["fc00::/7"]],

@@ -29,13 +29,17 @@ export function startControlServer(dataDir: string, handler: Handler, logger: Lo
         const name = new URL(request.url).pathname.replace(/^\/ops\//, "");
         try {
           const body: unknown = await request.json().catch(() => undefined);
-          if (typeof body !== "object" || body === null || Array.isArray(body)) throw new AppError("validation_failed", "the request body must be a JSON object {args, actor}");
+          if (typeof body !== "object" || body === null || Array.isArray(body))
+            throw new AppError("validation_failed", "the request body must be a JSON object {args, actor}");
           const result = await handler(name, body);
           return Response.json({ ok: true, result });
         } catch (error) {
           const code: ErrorCode = error instanceof AppError ? error.code : "internal";
           if (code === "internal") logger.error("control.failed", { operation: name, error: (error as Error).message });
-          return Response.json({ ok: false, code, detail: error instanceof AppError ? error.message : (error as Error).message }, { status: ERROR_CATALOGUE[code].status });
+          return Response.json(
+            { ok: false, code, detail: error instanceof AppError ? error.message : (error as Error).message },
+            { status: ERROR_CATALOGUE[code].status },
+          );
         }
       },
     });
@@ -69,9 +73,16 @@ export async function controlRequest(dataDir: string, name: string, body: Contro
       body: JSON.stringify(body),
     });
   } catch (error) {
-    throw new AppError("data_dir_locked", `causeloop serve holds ${dataDir} but its control socket did not answer (${(error as Error).message})`);
+    throw new AppError(
+      "data_dir_locked",
+      `causeloop serve holds ${dataDir} but its control socket did not answer (${(error as Error).message})`,
+    );
   }
   const answer = (await response.json()) as { ok: boolean; result?: unknown; code?: ErrorCode; detail?: string };
-  if (!answer.ok) throw new AppError(answer.code && answer.code in ERROR_CATALOGUE ? answer.code : "internal", answer.detail ?? "operation failed");
+  if (!answer.ok)
+    throw new AppError(
+      answer.code && answer.code in ERROR_CATALOGUE ? answer.code : "internal",
+      answer.detail ?? "operation failed",
+    );
   return answer.result;
 }

@@ -36,7 +36,11 @@ export async function migrateEmbedded(engine: Engine, actor?: string): Promise<v
 }
 
 /** PGlite: lock the data dir, open, bring the schema and the runtime role up to date. */
-export async function openEmbedded(config: Config, kind: "serve" | "command", options: { migrate: boolean }): Promise<OpenDatabase> {
+export async function openEmbedded(
+  config: Config,
+  kind: "serve" | "command",
+  options: { migrate: boolean },
+): Promise<OpenDatabase> {
   const lock = await acquireDataDirLock(config.dataDir, kind, kind === "serve" ? 0 : config.lockWaitMs);
   let engine: Engine | undefined;
   try {
@@ -64,7 +68,10 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
       await owner.close();
     }
   }
-  const engine = await openPostgres(url, config.poolSize, "causeloop-serve", { connectTimeoutMs: config.dbConnectTimeoutMs, acquireTimeoutMs: config.dbAcquireTimeoutMs });
+  const engine = await openPostgres(url, config.poolSize, "causeloop-serve", {
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    acquireTimeoutMs: config.dbAcquireTimeoutMs,
+  });
   try {
     const role = await checkRole(engine, "current_user");
     if (!role.ok) {
@@ -74,12 +81,17 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
           `refusing to serve: ${role.problems.join("; ")}, so row-level security would be silently ignored. Connect DATABASE_URL as the runtime role instead: run 'causeloop roles setup' with DATABASE_OWNER_URL set, then use causeloop_app in DATABASE_URL (--insecure-allow-bypass-rls exists for local debugging only)`,
         );
       }
-      logger.warn("security.insecure_role", { detail: `${role.problems.join("; ")}: tenant isolation is NOT enforced (--insecure-allow-bypass-rls)` });
+      logger.warn("security.insecure_role", {
+        detail: `${role.problems.join("; ")}: tenant isolation is NOT enforced (--insecure-allow-bypass-rls)`,
+      });
     }
     const schema = await schemaIsCurrent(engine);
     if (!schema.current) {
       const why = [...schema.problems, ...schema.pending.map((p) => `${p} pending`)].join(", ");
-      throw new AppError("schema_behind", `the database schema is behind this binary (${why}); run 'causeloop migrate' with DATABASE_OWNER_URL set, or start with --migrate`);
+      throw new AppError(
+        "schema_behind",
+        `the database schema is behind this binary (${why}); run 'causeloop migrate' with DATABASE_OWNER_URL set, or start with --migrate`,
+      );
     }
     return { engine, close: closer(engine) };
   } catch (error) {
@@ -91,7 +103,10 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
 /** The owner connection on PostgreSQL (DATABASE_OWNER_URL). */
 export async function openOwner(config: Config): Promise<Engine> {
   if (!config.databaseOwnerUrl) {
-    throw new AppError("config_invalid", "DATABASE_OWNER_URL is not set: migrations, role setup and onboarding need the owner connection on PostgreSQL");
+    throw new AppError(
+      "config_invalid",
+      "DATABASE_OWNER_URL is not set: migrations, role setup and onboarding need the owner connection on PostgreSQL",
+    );
   }
   return openPostgres(config.databaseOwnerUrl, 2, "causeloop-operator");
 }

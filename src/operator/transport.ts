@@ -38,7 +38,13 @@ function connectionContext(config: Config, engine: Engine): ConnectionContext {
 }
 
 /** Runs an operation, whose arguments were checked against its schema, with an open connection. */
-function execute(op: Operation, ctx: ConnectionContext, actor: string, checked: unknown, progress?: Progress): Promise<unknown> {
+function execute(
+  op: Operation,
+  ctx: ConnectionContext,
+  actor: string,
+  checked: unknown,
+  progress?: Progress,
+): Promise<unknown> {
   return op.run({ ...ctx, actor }, checked, progress);
 }
 
@@ -46,17 +52,31 @@ function execute(op: Operation, ctx: ConnectionContext, actor: string, checked: 
  * Runs an operation inside an already-open server (the control socket's side). The request carries its
  * arguments and, separately, who asked; arguments that do not match the schema are refused.
  */
-export function runInProcess(name: OperationName, ctx: ConnectionContext, request: { args?: unknown; actor?: unknown }): Promise<unknown> {
-  const actor = typeof request.actor === "string" && request.actor.length > 0 && request.actor.length <= 200 ? request.actor : "operator:unknown";
+export function runInProcess(
+  name: OperationName,
+  ctx: ConnectionContext,
+  request: { args?: unknown; actor?: unknown },
+): Promise<unknown> {
+  const actor =
+    typeof request.actor === "string" && request.actor.length > 0 && request.actor.length <= 200
+      ? request.actor
+      : "operator:unknown";
   const op = operation(name);
   return execute(op, ctx, actor, checkArgs(op.args, request.args ?? {}));
 }
 
 /** The arguments an operation is called with: optional when it takes none (or only optional ones). */
-export type CallArgs<N extends OperationName> = Record<string, never> extends ArgsOf<N> ? [args?: ArgsOf<N>, progress?: Progress] : [args: ArgsOf<N>, progress?: Progress];
+export type CallArgs<N extends OperationName> =
+  Record<string, never> extends ArgsOf<N>
+    ? [args?: ArgsOf<N>, progress?: Progress]
+    : [args: ArgsOf<N>, progress?: Progress];
 
 /** Runs an operation from a CLI or console process: through a running server's socket, or on its own connection. */
-export async function runOperation<N extends OperationName>(config: Config, name: N, ...[args, progress]: CallArgs<N>): Promise<ResultOf<N>> {
+export async function runOperation<N extends OperationName>(
+  config: Config,
+  name: N,
+  ...[args, progress]: CallArgs<N>
+): Promise<ResultOf<N>> {
   // One place turns the untyped result of the generic dispatch back into the operation's own result type.
   return (await dispatch(config, name, args ?? {}, progress)) as ResultOf<N>;
 }
@@ -114,7 +134,8 @@ export function operatorSession(config: Config, idleMs = 1500): OperatorSession 
   };
   const runOne = async (name: OperationName, args: unknown, progress?: Progress): Promise<unknown> => {
     clearTimeout(idle);
-    if (!held && (config.engine !== "pglite" || serveIsRunning(config.dataDir))) return dispatch(config, name, args, progress);
+    if (!held && (config.engine !== "pglite" || serveIsRunning(config.dataDir)))
+      return dispatch(config, name, args, progress);
     const op = operation(name);
     const actor = operatorIdentity();
     const checked = checkArgs(op.args, args);
@@ -129,7 +150,9 @@ export function operatorSession(config: Config, idleMs = 1500): OperatorSession 
       }
       return await execute(op, held.ctx, actor, checked, progress);
     } finally {
-      idle = setTimeout(() => void (queue = queue.then(release, release)), idleMs);
+      idle = setTimeout(() => {
+        queue = queue.then(release, release);
+      }, idleMs);
     }
   };
   return {

@@ -49,7 +49,13 @@ async function unwrapRow(kek: KekProvider, workspaceId: string, row: KeyRow): Pr
 }
 
 /** Inserts a new DEK version for the workspace (wrapped by the current KEK); returns it unwrapped. */
-export async function insertDek(db: Queryable, kek: KekProvider, workspaceId: string, version: number, status: "active" | "retired" = "active"): Promise<{ inserted: boolean; dek: Dek }> {
+export async function insertDek(
+  db: Queryable,
+  kek: KekProvider,
+  workspaceId: string,
+  version: number,
+  status: "active" | "retired" = "active",
+): Promise<{ inserted: boolean; dek: Dek }> {
   const raw = crypto.getRandomValues(new Uint8Array(32));
   const wrapped = await kek.wrap(raw, dekAad(workspaceId, version));
   const rows = await db.query(
@@ -68,9 +74,15 @@ export async function ensureActiveDek(db: Queryable, kek: KekProvider, workspace
   for (let attempt = 0; attempt < 3; attempt++) {
     // FOR SHARE: a transaction that seals under this DEK holds it until commit, so rotate-dek cannot retire (and
     // later destroy) the DEK while a row sealed under it is still uncommitted and invisible to the re-encryption.
-    const [active] = await db.query<KeyRow>("select version, kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and status = 'active' for share", [workspaceId]);
+    const [active] = await db.query<KeyRow>(
+      "select version, kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and status = 'active' for share",
+      [workspaceId],
+    );
     if (active) return unwrapRow(kek, workspaceId, active);
-    const [max] = await db.query<{ v: number }>("select coalesce(max(version), 0)::int as v from workspace_keys where workspace_id = $1", [workspaceId]);
+    const [max] = await db.query<{ v: number }>(
+      "select coalesce(max(version), 0)::int as v from workspace_keys where workspace_id = $1",
+      [workspaceId],
+    );
     const { inserted, dek } = await insertDek(db, kek, workspaceId, (max?.v ?? 0) + 1);
     if (inserted) return dek;
   }
@@ -103,8 +115,15 @@ export class SecretBox {
     let dek = this.cache.get(version);
     if (!dek) {
       dek = (async () => {
-        const [row] = await this.db.query<KeyRow>("select version, kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and version = $2", [this.workspaceId, version]);
-        if (!row || row.status === "destroyed") throw new AppError("internal", `secret cannot be decrypted: data key v${version} of this workspace is gone (destroyed or purged)`);
+        const [row] = await this.db.query<KeyRow>(
+          "select version, kek_version, wrapped_dek, status from workspace_keys where workspace_id = $1 and version = $2",
+          [this.workspaceId, version],
+        );
+        if (!row || row.status === "destroyed")
+          throw new AppError(
+            "internal",
+            `secret cannot be decrypted: data key v${version} of this workspace is gone (destroyed or purged)`,
+          );
         return unwrapRow(this.kek, this.workspaceId, row);
       })();
       this.cache.set(version, dek);
@@ -128,7 +147,8 @@ export async function sealWith(dek: Dek, workspaceId: string, ctx: SealContext, 
 
 export async function openWith(dek: Dek, workspaceId: string, ctx: SealContext, ciphertext: string): Promise<string> {
   const match = FORMAT.exec(ciphertext);
-  if (!match) throw new AppError("internal", `secret in ${ctx.table}.${ctx.column} is not in the clp1 ciphertext format`);
+  if (!match)
+    throw new AppError("internal", `secret in ${ctx.table}.${ctx.column} is not in the clp1 ciphertext format`);
   const nonce = fromB64url(match[2] as string);
   const body = fromB64url(match[3] as string);
   const data = new Uint8Array(nonce.length + body.length);
@@ -137,6 +157,9 @@ export async function openWith(dek: Dek, workspaceId: string, ctx: SealContext, 
   try {
     return decoder.decode(await gcmOpen(dek.key, data, valueAad(workspaceId, ctx)));
   } catch {
-    throw new AppError("internal", `secret in ${ctx.table}.${ctx.column} of ${ctx.rowId} cannot be decrypted: it was altered, moved from another row, or sealed under another key`);
+    throw new AppError(
+      "internal",
+      `secret in ${ctx.table}.${ctx.column} of ${ctx.rowId} cannot be decrypted: it was altered, moved from another row, or sealed under another key`,
+    );
   }
 }

@@ -22,17 +22,33 @@ export function fromB64url(text: string): Uint8Array<ArrayBuffer> {
 }
 
 /** AES-256-GCM with a random 96-bit nonce: nonce || ciphertext || tag. */
-export async function gcmSeal(key: CryptoKey, plaintext: Uint8Array<ArrayBuffer>, aad: string): Promise<Uint8Array<ArrayBuffer>> {
+export async function gcmSeal(
+  key: CryptoKey,
+  plaintext: Uint8Array<ArrayBuffer>,
+  aad: string,
+): Promise<Uint8Array<ArrayBuffer>> {
   const nonce = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: encoder.encode(aad) }, key, plaintext));
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: encoder.encode(aad) }, key, plaintext),
+  );
   const out = new Uint8Array(12 + sealed.length);
   out.set(nonce);
   out.set(sealed, 12);
   return out;
 }
 
-export async function gcmOpen(key: CryptoKey, data: Uint8Array<ArrayBuffer>, aad: string): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: data.slice(0, 12), additionalData: encoder.encode(aad) }, key, data.slice(12)));
+export async function gcmOpen(
+  key: CryptoKey,
+  data: Uint8Array<ArrayBuffer>,
+  aad: string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(
+    await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: data.slice(0, 12), additionalData: encoder.encode(aad) },
+      key,
+      data.slice(12),
+    ),
+  );
 }
 
 export function importAesKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
@@ -45,18 +61,29 @@ interface RingEntry {
 }
 
 export function parseRing(text: string): RingEntry[] {
-  const parts = text.trim().split(",").map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .trim()
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new AppError("config_invalid", "the master key is empty");
   const entries = parts.map((part, index) => {
     const match = /^v(\d+):(.+)$/.exec(part);
-    if (!match && parts.length > 1) throw new AppError("config_invalid", `master key entry ${index + 1} must look like v<N>:<base64>`);
+    if (!match && parts.length > 1)
+      throw new AppError("config_invalid", `master key entry ${index + 1} must look like v<N>:<base64>`);
     const version = match ? Number(match[1]) : 1;
     const raw = new Uint8Array(Buffer.from(match ? (match[2] as string) : part, "base64"));
-    if (!Number.isInteger(version) || version < 1) throw new AppError("config_invalid", `master key entry ${index + 1} has an invalid version`);
-    if (raw.length !== 32) throw new AppError("config_invalid", `master key v${version} must be 32 bytes of base64 (got ${raw.length} bytes)`);
+    if (!Number.isInteger(version) || version < 1)
+      throw new AppError("config_invalid", `master key entry ${index + 1} has an invalid version`);
+    if (raw.length !== 32)
+      throw new AppError(
+        "config_invalid",
+        `master key v${version} must be 32 bytes of base64 (got ${raw.length} bytes)`,
+      );
     return { version, raw };
   });
-  if (new Set(entries.map((e) => e.version)).size !== entries.length) throw new AppError("config_invalid", "master key versions must be unique");
+  if (new Set(entries.map((e) => e.version)).size !== entries.length)
+    throw new AppError("config_invalid", "master key versions must be unique");
   return entries;
 }
 
@@ -76,7 +103,10 @@ export class LocalKeyRing implements KekProvider {
   versions: number[] = [];
   private keys = new Map<number, Promise<CryptoKey>>();
 
-  constructor(ringText: string, readonly file?: string) {
+  constructor(
+    ringText: string,
+    readonly file?: string,
+  ) {
     this.reload(ringText);
   }
 
@@ -94,11 +124,18 @@ export class LocalKeyRing implements KekProvider {
 
   async unwrap(wrapped: string, kekVersion: number, aad: string): Promise<Uint8Array<ArrayBuffer>> {
     const key = this.keys.get(kekVersion);
-    if (!key) throw new AppError("config_invalid", `master key version ${kekVersion} is not in the key ring (have ${this.versions.map((v) => `v${v}`).join(", ")})`);
+    if (!key)
+      throw new AppError(
+        "config_invalid",
+        `master key version ${kekVersion} is not in the key ring (have ${this.versions.map((v) => `v${v}`).join(", ")})`,
+      );
     try {
       return await gcmOpen(await key, fromB64url(wrapped), aad);
     } catch {
-      throw new AppError("config_invalid", `the master key v${kekVersion} does not match this database (a data key failed to unwrap)`);
+      throw new AppError(
+        "config_invalid",
+        `the master key v${kekVersion} does not match this database (a data key failed to unwrap)`,
+      );
     }
   }
 }
@@ -109,7 +146,11 @@ export const MASTER_KEY_FILE = "master.key";
  * The key ring from CAUSELOOP_MASTER_KEY, else CAUSELOOP_MASTER_KEY_FILE, else (embedded mode) the data dir's
  * master.key, generated with mode 0600 when absent. PostgreSQL mode requires one of the two variables.
  */
-export function loadKeyRing(options: { env: Record<string, string | undefined>; dataDir?: string; embedded: boolean }): LocalKeyRing {
+export function loadKeyRing(options: {
+  env: Record<string, string | undefined>;
+  dataDir?: string;
+  embedded: boolean;
+}): LocalKeyRing {
   const { env } = options;
   if (env.CAUSELOOP_MASTER_KEY) return new LocalKeyRing(env.CAUSELOOP_MASTER_KEY);
   if (env.CAUSELOOP_MASTER_KEY_FILE) {
@@ -122,12 +163,18 @@ export function loadKeyRing(options: { env: Record<string, string | undefined>; 
     return new LocalKeyRing(text, env.CAUSELOOP_MASTER_KEY_FILE);
   }
   if (!options.embedded || !options.dataDir) {
-    throw new AppError("config_invalid", "CAUSELOOP_MASTER_KEY or CAUSELOOP_MASTER_KEY_FILE is required with DATABASE_URL (32 random bytes, base64: openssl rand -base64 32)");
+    throw new AppError(
+      "config_invalid",
+      "CAUSELOOP_MASTER_KEY or CAUSELOOP_MASTER_KEY_FILE is required with DATABASE_URL (32 random bytes, base64: openssl rand -base64 32)",
+    );
   }
   const path = join(options.dataDir, MASTER_KEY_FILE);
   if (!existsSync(path)) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(path, `${ringToText([{ version: 1, raw: crypto.getRandomValues(new Uint8Array(32)) }])}\n`, { mode: 0o600, flag: "wx" });
+    writeFileSync(path, `${ringToText([{ version: 1, raw: crypto.getRandomValues(new Uint8Array(32)) }])}\n`, {
+      mode: 0o600,
+      flag: "wx",
+    });
     chmodSync(path, 0o600);
   }
   return new LocalKeyRing(readFileSync(path, "utf8"), path);

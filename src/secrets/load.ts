@@ -8,13 +8,20 @@ import { AppError } from "../errors.ts";
 import { loadKeyRing, MASTER_KEY_FILE, type LocalKeyRing } from "./keyring.ts";
 import { verifyKekMatches } from "./rotation.ts";
 
-export async function openKeyRing(config: Config, engine: Engine, env: Record<string, string | undefined> = process.env): Promise<LocalKeyRing> {
+export async function openKeyRing(
+  config: Config,
+  engine: Engine,
+  env: Record<string, string | undefined> = process.env,
+): Promise<LocalKeyRing> {
   const embedded = config.engine === "pglite";
   const configured = Boolean(env.CAUSELOOP_MASTER_KEY || env.CAUSELOOP_MASTER_KEY_FILE);
   if (embedded && !configured && !existsSync(join(config.dataDir, MASTER_KEY_FILE))) {
     const [row] = await engine.query<{ n: number }>("select count(*)::int as n from kek_probe()");
     if ((row?.n ?? 0) > 0) {
-      throw new AppError("config_invalid", `${join(config.dataDir, MASTER_KEY_FILE)} is missing but the database holds encrypted data keys: restore it from your backup or set CAUSELOOP_MASTER_KEY`);
+      throw new AppError(
+        "config_invalid",
+        `${join(config.dataDir, MASTER_KEY_FILE)} is missing but the database holds encrypted data keys: restore it from your backup or set CAUSELOOP_MASTER_KEY`,
+      );
     }
   }
   const ring = loadKeyRing({ env, dataDir: config.dataDir, embedded });

@@ -18,7 +18,12 @@ export interface ServerKeySource {
 }
 
 /** The key's text; `generate` makes a new one when the data-dir file is absent (embedded, or no variable set). */
-export function loadServerKey(source: ServerKeySource, variable: string, fileName: string, generate: () => string): string {
+export function loadServerKey(
+  source: ServerKeySource,
+  variable: string,
+  fileName: string,
+  generate: () => string,
+): string {
   const direct = source.env[variable];
   if (direct) return direct.trim();
   const fileVar = source.env[`${variable}_FILE`];
@@ -32,14 +37,18 @@ export function loadServerKey(source: ServerKeySource, variable: string, fileNam
   const path = join(source.dataDir, fileName);
   const dependents = source.dependents?.[fileName];
   if (!existsSync(path) && dependents) {
-    throw new AppError("config_invalid", `the key file ${path} is missing, but ${dependents} made with it exist: restore that file (or set ${variable} or ${variable}_FILE); a new key would not match them`);
+    throw new AppError(
+      "config_invalid",
+      `the key file ${path} is missing, but ${dependents} made with it exist: restore that file (or set ${variable} or ${variable}_FILE); a new key would not match them`,
+    );
   }
   if (!existsSync(path)) {
     mkdirSync(source.dataDir, { recursive: true, mode: 0o700 });
     try {
       writeFileSync(path, `${generate()}\n`, { mode: 0o600, flag: "wx" });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new AppError("config_invalid", `cannot write ${path}: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST")
+        throw new AppError("config_invalid", `cannot write ${path}: ${(error as Error).message}`);
     }
     chmodSync(path, 0o600);
   }

@@ -85,7 +85,10 @@ export function lifecycleError(error: unknown): unknown {
 
 function validateSlug(kind: string, slug: string): void {
   if (!SLUG.test(slug)) {
-    throw new AppError("validation_failed", `${kind} slug "${slug}" is invalid: use 2-40 lowercase letters, digits and hyphens, not starting or ending with a hyphen`);
+    throw new AppError(
+      "validation_failed",
+      `${kind} slug "${slug}" is invalid: use 2-40 lowercase letters, digits and hyphens, not starting or ending with a hyphen`,
+    );
   }
 }
 
@@ -106,9 +109,11 @@ async function createDataKey(engine: Engine, kek: KekProvider | undefined, works
 export async function onboard(engine: Engine, input: OnboardInput, kek?: KekProvider): Promise<OnboardResult> {
   validateSlug("organization", input.slug);
   validateSlug("workspace", input.workspace ?? "production");
-  if (!input.name?.trim()) throw new AppError("validation_failed", "--name is required (the organization's display name)");
+  if (!input.name?.trim())
+    throw new AppError("validation_failed", "--name is required (the organization's display name)");
   const email = input.adminEmail?.trim().toLowerCase() ?? "";
-  if (!EMAIL.test(email) || email.length > 254) throw new AppError("validation_failed", "--admin-email is not a valid email address");
+  if (!EMAIL.test(email) || email.length > 254)
+    throw new AppError("validation_failed", "--admin-email is not a valid email address");
   if (input.ifNotExists) {
     const existing = await engine.query<{ organization_id: string; workspace_id: string }>(
       `select o.id as organization_id, w.id as workspace_id from organizations o
@@ -118,7 +123,13 @@ export async function onboard(engine: Engine, input: OnboardInput, kek?: KekProv
     );
     if (existing[0]) return { ...existing[0], admin_email: email, slug: input.slug, existed: true };
   }
-  const result = await call<OnboardResult>(engine, "select onboard_client($1, $2, $3, $4, $5) as result", [input.slug, input.name.trim(), email, input.workspace ?? "production", input.actor ?? null]);
+  const result = await call<OnboardResult>(engine, "select onboard_client($1, $2, $3, $4, $5) as result", [
+    input.slug,
+    input.name.trim(),
+    email,
+    input.workspace ?? "production",
+    input.actor ?? null,
+  ]);
   await createDataKey(engine, kek, result.workspace_id);
   const setupToken = await issueSetupToken(engine, result.workspace_id, result.user_id as string);
   return setupToken ? { ...result, setup_token: setupToken } : result;
@@ -134,20 +145,41 @@ async function issueSetupToken(engine: Engine, workspaceId: string, userId: stri
     const [fresh] = await tx.query<{ ok: boolean }>("select auth_account_is_new($1) as ok", [userId]);
     if (!fresh?.ok) return undefined;
     const setup = newToken("inv", workspaceId);
-    await tx.query("update memberships set invite_token_hash = $3, invite_expires_at = now() + interval '7 days' where workspace_id = $1 and user_id = $2 and status = 'active'", [workspaceId, userId, setup.hash]);
+    await tx.query(
+      "update memberships set invite_token_hash = $3, invite_expires_at = now() + interval '7 days' where workspace_id = $1 and user_id = $2 and status = 'active'",
+      [workspaceId, userId, setup.hash],
+    );
     return setup.token;
   });
 }
 
-export async function addWorkspace(engine: Engine, orgSlug: string, workspaceSlug: string, name?: string, actor?: string, kek?: KekProvider): Promise<{ workspace_id: string }> {
+export async function addWorkspace(
+  engine: Engine,
+  orgSlug: string,
+  workspaceSlug: string,
+  name?: string,
+  actor?: string,
+  kek?: KekProvider,
+): Promise<{ workspace_id: string }> {
   validateSlug("workspace", workspaceSlug);
-  const id = await call<string>(engine, "select add_workspace($1, $2, $3, $4) as result", [orgSlug, workspaceSlug, name ?? null, actor ?? null]);
+  const id = await call<string>(engine, "select add_workspace($1, $2, $3, $4) as result", [
+    orgSlug,
+    workspaceSlug,
+    name ?? null,
+    actor ?? null,
+  ]);
   await createDataKey(engine, kek, id);
   return { workspace_id: id };
 }
 
-export function offboard(engine: Engine, slug: string, mode: "soft" | "purge", actor?: string): Promise<OffboardingRecord> {
-  if (mode !== "soft" && mode !== "purge") throw new AppError("validation_failed", `--mode must be soft or purge (got "${mode}")`);
+export function offboard(
+  engine: Engine,
+  slug: string,
+  mode: "soft" | "purge",
+  actor?: string,
+): Promise<OffboardingRecord> {
+  if (mode !== "soft" && mode !== "purge")
+    throw new AppError("validation_failed", `--mode must be soft or purge (got "${mode}")`);
   return call<OffboardingRecord>(engine, "select offboard_client($1, $2, $3) as result", [slug, mode, actor ?? null]);
 }
 
@@ -156,7 +188,13 @@ export function offboard(engine: Engine, slug: string, mode: "soft" | "purge", a
  * data key is re-wrapped under a new master key version and the old version is dropped, so a copy taken before
  * the purge no longer opens with the current ring (with CAUSELOOP_MASTER_KEY it is a manual step).
  */
-export async function offboardClient(engine: Engine, slug: string, mode: "soft" | "purge", actor: string, ring: () => Promise<LocalKeyRing>): Promise<OffboardingRecord & { kek_rotated?: boolean; kek_current_version?: number }> {
+export async function offboardClient(
+  engine: Engine,
+  slug: string,
+  mode: "soft" | "purge",
+  actor: string,
+  ring: () => Promise<LocalKeyRing>,
+): Promise<OffboardingRecord & { kek_rotated?: boolean; kek_current_version?: number }> {
   const record = await offboard(engine, slug, mode, actor);
   if (mode !== "purge" || record.already_purged) return record;
   const keys = await ring().catch(() => undefined);

@@ -29,7 +29,9 @@ interface Ctx {
 
 interface Mutation {
   route: string;
-  request: (c: Ctx) => Promise<{ path: string; body?: unknown; token?: string }> | { path: string; body?: unknown; token?: string };
+  request: (
+    c: Ctx,
+  ) => Promise<{ path: string; body?: unknown; token?: string }> | { path: string; body?: unknown; token?: string };
   action: string;
   keep?: (c: Ctx, body: Record<string, unknown>) => void;
   /** Who the audit row names, when not the onboarding admin. */
@@ -38,55 +40,282 @@ interface Mutation {
 
 const PASSWORD = "audited-password-123";
 const PASSWORD2 = "audited-password-456";
-const totpCode = (c: Ctx, offset = 0) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(c.ids.totp as string), digits: 6, period: 30 }).generate({ timestamp: Date.now() + offset });
+const totpCode = (c: Ctx, offset = 0) =>
+  new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(c.ids.totp as string), digits: 6, period: 30 }).generate({
+    timestamp: Date.now() + offset,
+  });
 
 /** Every mutating route: a request to make, and the audit action it must add. A new route must be added here. */
 const MUTATIONS: Mutation[] = [
   // The account first: the onboarding setup token sets the first password, then a password session does the rest.
-  { route: "POST /v1/auth/accept-invite", request: (c) => ({ path: "/v1/auth/accept-invite", body: { invite_token: c.ids.setup, password: PASSWORD }, token: "" }), action: "user.password_set" },
-  { route: "POST /v1/auth/login", request: () => ({ path: "/v1/auth/login", body: { email: "ops@acme.com", password: PASSWORD }, token: "" }), action: "auth.login", keep: (c, b) => (c.ids.session = b.access_token as string) },
-  { route: "POST /v1/me/password", request: (c) => ({ path: "/v1/me/password", body: { current_password: PASSWORD, new_password: PASSWORD2 }, token: c.ids.session }), action: "user.password_changed" },
-  { route: "POST /v1/me/mfa/totp", request: (c) => ({ path: "/v1/me/mfa/totp", body: {}, token: c.ids.session }), action: "mfa.enrolment_started", keep: (c, b) => (c.ids.totp = b.secret as string) },
-  { route: "POST /v1/me/mfa/totp/confirm", request: (c) => ({ path: "/v1/me/mfa/totp/confirm", body: { code: totpCode(c) }, token: c.ids.session }), action: "mfa.enabled", keep: (c, b) => (c.ids.recovery = (b.recovery_codes as string[])[0] as string) },
-  { route: "PATCH /v1/workspace/security", request: (c) => ({ path: "/v1/workspace/security", body: { require_mfa: true }, token: c.ids.session }), action: "workspace.security_changed" },
-  { route: "POST /v1/auth/login#mfa", request: () => ({ path: "/v1/auth/login", body: { email: "ops@acme.com", password: PASSWORD2 }, token: "" }), action: "none", keep: (c, b) => (c.ids.mfa = b.mfa_token as string) },
-  { route: "POST /v1/auth/mfa/verify", request: (c) => ({ path: "/v1/auth/mfa/verify", body: { mfa_token: c.ids.mfa, code: totpCode(c, 30_000) }, token: "" }), action: "auth.login", keep: (c, b) => { c.ids.refresh = b.refresh_token as string; c.ids.session = b.access_token as string; } },
-  { route: "PATCH /v1/workspace/security#off", request: (c) => ({ path: "/v1/workspace/security", body: { require_mfa: false }, token: c.ids.session }), action: "workspace.security_changed" },
-  { route: "POST /v1/me/mfa/totp/disable", request: (c) => ({ path: "/v1/me/mfa/totp/disable", body: { code: c.ids.recovery }, token: c.ids.session }), action: "mfa.disabled" },
-  { route: "POST /v1/tokens", request: (c) => ({ path: "/v1/tokens", body: { name: "ci", scopes: ["issues:read"] }, token: c.ids.session }), action: "token.created", keep: (c, b) => (c.ids.token = b.id as string) },
-  { route: "DELETE /v1/tokens/:id", request: (c) => ({ path: `/v1/tokens/${c.ids.token}`, token: c.ids.session }), action: "token.revoked" },
-  { route: "POST /v1/issues", request: () => ({ path: "/v1/issues", body: { title: "Disk full" } }), action: "issue.created", keep: (c, b) => (c.ids.issue = b.id as string) },
-  { route: "PATCH /v1/issues/:id", request: (c) => ({ path: `/v1/issues/${c.ids.issue}`, body: { status: "resolved" } }), action: "issue.updated" },
+  {
+    route: "POST /v1/auth/accept-invite",
+    request: (c) => ({
+      path: "/v1/auth/accept-invite",
+      body: { invite_token: c.ids.setup, password: PASSWORD },
+      token: "",
+    }),
+    action: "user.password_set",
+  },
+  {
+    route: "POST /v1/auth/login",
+    request: () => ({ path: "/v1/auth/login", body: { email: "ops@acme.com", password: PASSWORD }, token: "" }),
+    action: "auth.login",
+    keep: (c, b) => (c.ids.session = b.access_token as string),
+  },
+  {
+    route: "POST /v1/me/password",
+    request: (c) => ({
+      path: "/v1/me/password",
+      body: { current_password: PASSWORD, new_password: PASSWORD2 },
+      token: c.ids.session,
+    }),
+    action: "user.password_changed",
+  },
+  {
+    route: "POST /v1/me/mfa/totp",
+    request: (c) => ({ path: "/v1/me/mfa/totp", body: {}, token: c.ids.session }),
+    action: "mfa.enrolment_started",
+    keep: (c, b) => (c.ids.totp = b.secret as string),
+  },
+  {
+    route: "POST /v1/me/mfa/totp/confirm",
+    request: (c) => ({ path: "/v1/me/mfa/totp/confirm", body: { code: totpCode(c) }, token: c.ids.session }),
+    action: "mfa.enabled",
+    keep: (c, b) => (c.ids.recovery = (b.recovery_codes as string[])[0] as string),
+  },
+  {
+    route: "PATCH /v1/workspace/security",
+    request: (c) => ({ path: "/v1/workspace/security", body: { require_mfa: true }, token: c.ids.session }),
+    action: "workspace.security_changed",
+  },
+  {
+    route: "POST /v1/auth/login#mfa",
+    request: () => ({ path: "/v1/auth/login", body: { email: "ops@acme.com", password: PASSWORD2 }, token: "" }),
+    action: "none",
+    keep: (c, b) => (c.ids.mfa = b.mfa_token as string),
+  },
+  {
+    route: "POST /v1/auth/mfa/verify",
+    request: (c) => ({
+      path: "/v1/auth/mfa/verify",
+      body: { mfa_token: c.ids.mfa, code: totpCode(c, 30_000) },
+      token: "",
+    }),
+    action: "auth.login",
+    keep: (c, b) => {
+      c.ids.refresh = b.refresh_token as string;
+      c.ids.session = b.access_token as string;
+    },
+  },
+  {
+    route: "PATCH /v1/workspace/security#off",
+    request: (c) => ({ path: "/v1/workspace/security", body: { require_mfa: false }, token: c.ids.session }),
+    action: "workspace.security_changed",
+  },
+  {
+    route: "POST /v1/me/mfa/totp/disable",
+    request: (c) => ({ path: "/v1/me/mfa/totp/disable", body: { code: c.ids.recovery }, token: c.ids.session }),
+    action: "mfa.disabled",
+  },
+  {
+    route: "POST /v1/tokens",
+    request: (c) => ({ path: "/v1/tokens", body: { name: "ci", scopes: ["issues:read"] }, token: c.ids.session }),
+    action: "token.created",
+    keep: (c, b) => (c.ids.token = b.id as string),
+  },
+  {
+    route: "DELETE /v1/tokens/:id",
+    request: (c) => ({ path: `/v1/tokens/${c.ids.token}`, token: c.ids.session }),
+    action: "token.revoked",
+  },
+  {
+    route: "POST /v1/issues",
+    request: () => ({ path: "/v1/issues", body: { title: "Disk full" } }),
+    action: "issue.created",
+    keep: (c, b) => (c.ids.issue = b.id as string),
+  },
+  {
+    route: "PATCH /v1/issues/:id",
+    request: (c) => ({ path: `/v1/issues/${c.ids.issue}`, body: { status: "resolved" } }),
+    action: "issue.updated",
+  },
   { route: "DELETE /v1/issues/:id", request: (c) => ({ path: `/v1/issues/${c.ids.issue}` }), action: "issue.deleted" },
-  { route: "POST /v1/connectors", request: () => ({ path: "/v1/connectors", body: { type: "pagerduty", display_name: "PD", config: { token: "pd_secret_token" } } }), action: "connector.created", keep: (c, b) => (c.ids.connector = b.id as string) },
-  { route: "PATCH /v1/connectors/:id", request: (c) => ({ path: `/v1/connectors/${c.ids.connector}`, body: { display_name: "PagerDuty" } }), action: "connector.updated" },
-  { route: "DELETE /v1/connectors/:id", request: (c) => ({ path: `/v1/connectors/${c.ids.connector}` }), action: "connector.deleted" },
-  { route: "POST /v1/webhooks", request: () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/x" } }), action: "webhook.created", keep: (c, b) => (c.ids.webhook = b.id as string) },
-  { route: "DELETE /v1/webhooks/:id", request: (c) => ({ path: `/v1/webhooks/${c.ids.webhook}` }), action: "webhook.deleted" },
-  { route: "POST /v1/inbound-webhooks", request: () => ({ path: "/v1/inbound-webhooks", body: { source: "alertmanager" } }), action: "inbound_webhook.created" },
-  { route: "POST /v1/sso-connections", request: (c) => ({ path: "/v1/sso-connections", body: { provider: "oidc", display_name: "Okta", issuer: "https://acme.okta.com/", audience: "causeloop", jwks_url: c.ids.jwksUrl, client_secret: "okta_client_secret" } }), action: "sso_connection.created" },
-  { route: "POST /v1/me/identities", request: async (c) => ({ path: "/v1/me/identities", body: { token: await c.idToken("ops@acme.com") }, token: c.ids.session }), action: "user.identity_linked" },
-  { route: "POST /v1/auth/exchange", request: async (c) => ({ path: "/v1/auth/exchange", body: { token: await c.idToken("ops@acme.com"), workspace_id: c.ids.workspace }, token: "" }), action: "auth.login" },
-  { route: "PATCH /v1/governance/retention", request: () => ({ path: "/v1/governance/retention", body: { activity_retention_days: 30 } }), action: "retention.updated" },
-  { route: "POST /v1/governance/rtbf/requests", request: () => ({ path: "/v1/governance/rtbf/requests", body: { email: "subject@example.com", reason: "Art. 17" } }), action: "rtbf.submitted", keep: (c, b) => (c.ids.rtbf = b.id as string) },
-  { route: "POST /v1/governance/rtbf/requests/:id/verify", request: (c) => ({ path: `/v1/governance/rtbf/requests/${c.ids.rtbf}/verify` }), action: "rtbf.verifying" },
-  { route: "POST /v1/governance/rtbf/requests/:id/hold", request: (c) => ({ path: `/v1/governance/rtbf/requests/${c.ids.rtbf}/hold`, body: { reason: "waiting for ID" } }), action: "rtbf.on_hold" },
-  { route: "POST /v1/governance/rtbf/requests/:id/reject", request: (c) => ({ path: `/v1/governance/rtbf/requests/${c.ids.rtbf}/reject`, body: { reason: "not our subject" } }), action: "rtbf.rejected" },
-  { route: "POST /v1/governance/rtbf/requests/:id/approve", request: async (c) => {
+  {
+    route: "POST /v1/connectors",
+    request: () => ({
+      path: "/v1/connectors",
+      body: { type: "pagerduty", display_name: "PD", config: { token: "pd_secret_token" } },
+    }),
+    action: "connector.created",
+    keep: (c, b) => (c.ids.connector = b.id as string),
+  },
+  {
+    route: "PATCH /v1/connectors/:id",
+    request: (c) => ({ path: `/v1/connectors/${c.ids.connector}`, body: { display_name: "PagerDuty" } }),
+    action: "connector.updated",
+  },
+  {
+    route: "DELETE /v1/connectors/:id",
+    request: (c) => ({ path: `/v1/connectors/${c.ids.connector}` }),
+    action: "connector.deleted",
+  },
+  {
+    route: "POST /v1/webhooks",
+    request: () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/x" } }),
+    action: "webhook.created",
+    keep: (c, b) => (c.ids.webhook = b.id as string),
+  },
+  {
+    route: "DELETE /v1/webhooks/:id",
+    request: (c) => ({ path: `/v1/webhooks/${c.ids.webhook}` }),
+    action: "webhook.deleted",
+  },
+  {
+    route: "POST /v1/inbound-webhooks",
+    request: () => ({ path: "/v1/inbound-webhooks", body: { source: "alertmanager" } }),
+    action: "inbound_webhook.created",
+  },
+  {
+    route: "POST /v1/sso-connections",
+    request: (c) => ({
+      path: "/v1/sso-connections",
+      body: {
+        provider: "oidc",
+        display_name: "Okta",
+        issuer: "https://acme.okta.com/",
+        audience: "causeloop",
+        jwks_url: c.ids.jwksUrl,
+        client_secret: "okta_client_secret",
+      },
+    }),
+    action: "sso_connection.created",
+  },
+  {
+    route: "POST /v1/me/identities",
+    request: async (c) => ({
+      path: "/v1/me/identities",
+      body: { token: await c.idToken("ops@acme.com") },
+      token: c.ids.session,
+    }),
+    action: "user.identity_linked",
+  },
+  {
+    route: "POST /v1/auth/exchange",
+    request: async (c) => ({
+      path: "/v1/auth/exchange",
+      body: { token: await c.idToken("ops@acme.com"), workspace_id: c.ids.workspace },
+      token: "",
+    }),
+    action: "auth.login",
+  },
+  {
+    route: "PATCH /v1/governance/retention",
+    request: () => ({ path: "/v1/governance/retention", body: { activity_retention_days: 30 } }),
+    action: "retention.updated",
+  },
+  {
+    route: "POST /v1/governance/rtbf/requests",
+    request: () => ({
+      path: "/v1/governance/rtbf/requests",
+      body: { email: "subject@example.com", reason: "Art. 17" },
+    }),
+    action: "rtbf.submitted",
+    keep: (c, b) => (c.ids.rtbf = b.id as string),
+  },
+  {
+    route: "POST /v1/governance/rtbf/requests/:id/verify",
+    request: (c) => ({ path: `/v1/governance/rtbf/requests/${c.ids.rtbf}/verify` }),
+    action: "rtbf.verifying",
+  },
+  {
+    route: "POST /v1/governance/rtbf/requests/:id/hold",
+    request: (c) => ({ path: `/v1/governance/rtbf/requests/${c.ids.rtbf}/hold`, body: { reason: "waiting for ID" } }),
+    action: "rtbf.on_hold",
+  },
+  {
+    route: "POST /v1/governance/rtbf/requests/:id/reject",
+    request: (c) => ({
+      path: `/v1/governance/rtbf/requests/${c.ids.rtbf}/reject`,
+      body: { reason: "not our subject" },
+    }),
+    action: "rtbf.rejected",
+  },
+  {
+    route: "POST /v1/governance/rtbf/requests/:id/approve",
+    request: async (c) => {
       const again = await c.submit("subject@example.com");
       c.ids.rtbf2 = again;
       return { path: `/v1/governance/rtbf/requests/${again}/approve` };
-    }, action: "rtbf.approved,rtbf.processing,rtbf.completed", actor: (c) => c.userId },
-  { route: "POST /v1/governance/exports", request: () => ({ path: "/v1/governance/exports" }), action: "export.requested" },
-  { route: "POST /v1/gdpr/export-requests", request: () => ({ path: "/v1/gdpr/export-requests", body: { format: "json" } }), action: "export.requested" },
-  { route: "POST /v1/members", request: () => ({ path: "/v1/members", body: { email: "new@acme.com", role: "analyst" } }), action: "member.invited", keep: (c, b) => { c.ids.member = b.member_id as string; c.ids.invite = b.invite_token as string; } },
-  { route: "POST /v1/auth/accept-invite", request: (c) => ({ path: "/v1/auth/accept-invite", body: { invite_token: c.ids.invite, password: "new-member-password-1" }, token: "" }), action: "member.joined", keep: (c, b) => (c.ids.newUser = b.user_id as string), actor: (c) => c.ids.newUser as string },
-  { route: "PATCH /v1/members/:id", request: (c) => ({ path: `/v1/members/${c.ids.member}`, body: { role: "viewer" } }), action: "member.role_changed" },
-  { route: "DELETE /v1/members/:id", request: (c) => ({ path: `/v1/members/${c.ids.member}` }), action: "member.removed" },
-  { route: "POST /v1/service-accounts", request: () => ({ path: "/v1/service-accounts", body: { name: "ci-bot", role: "analyst" } }), action: "service_account.created", keep: (c, b) => (c.ids.sa = b.id as string) },
-  { route: "POST /v1/service-accounts/:id/tokens", request: (c) => ({ path: `/v1/service-accounts/${c.ids.sa}/tokens`, body: { name: "bot", scopes: ["issues:read"] } }), action: "token.created" },
-  { route: "POST /v1/auth/refresh", request: (c) => ({ path: "/v1/auth/refresh", body: { refresh_token: c.ids.refresh }, token: "" }), action: "auth.token_refreshed", keep: (c, b) => (c.ids.refresh = b.refresh_token as string) },
-  { route: "POST /v1/auth/logout", request: (c) => ({ path: "/v1/auth/logout", body: { refresh_token: c.ids.refresh }, token: "" }), action: "auth.logout" },
+    },
+    action: "rtbf.approved,rtbf.processing,rtbf.completed",
+    actor: (c) => c.userId,
+  },
+  {
+    route: "POST /v1/governance/exports",
+    request: () => ({ path: "/v1/governance/exports" }),
+    action: "export.requested",
+  },
+  {
+    route: "POST /v1/gdpr/export-requests",
+    request: () => ({ path: "/v1/gdpr/export-requests", body: { format: "json" } }),
+    action: "export.requested",
+  },
+  {
+    route: "POST /v1/members",
+    request: () => ({ path: "/v1/members", body: { email: "new@acme.com", role: "analyst" } }),
+    action: "member.invited",
+    keep: (c, b) => {
+      c.ids.member = b.member_id as string;
+      c.ids.invite = b.invite_token as string;
+    },
+  },
+  {
+    route: "POST /v1/auth/accept-invite",
+    request: (c) => ({
+      path: "/v1/auth/accept-invite",
+      body: { invite_token: c.ids.invite, password: "new-member-password-1" },
+      token: "",
+    }),
+    action: "member.joined",
+    keep: (c, b) => (c.ids.newUser = b.user_id as string),
+    actor: (c) => c.ids.newUser as string,
+  },
+  {
+    route: "PATCH /v1/members/:id",
+    request: (c) => ({ path: `/v1/members/${c.ids.member}`, body: { role: "viewer" } }),
+    action: "member.role_changed",
+  },
+  {
+    route: "DELETE /v1/members/:id",
+    request: (c) => ({ path: `/v1/members/${c.ids.member}` }),
+    action: "member.removed",
+  },
+  {
+    route: "POST /v1/service-accounts",
+    request: () => ({ path: "/v1/service-accounts", body: { name: "ci-bot", role: "analyst" } }),
+    action: "service_account.created",
+    keep: (c, b) => (c.ids.sa = b.id as string),
+  },
+  {
+    route: "POST /v1/service-accounts/:id/tokens",
+    request: (c) => ({
+      path: `/v1/service-accounts/${c.ids.sa}/tokens`,
+      body: { name: "bot", scopes: ["issues:read"] },
+    }),
+    action: "token.created",
+  },
+  {
+    route: "POST /v1/auth/refresh",
+    request: (c) => ({ path: "/v1/auth/refresh", body: { refresh_token: c.ids.refresh }, token: "" }),
+    action: "auth.token_refreshed",
+    keep: (c, b) => (c.ids.refresh = b.refresh_token as string),
+  },
+  {
+    route: "POST /v1/auth/logout",
+    request: (c) => ({ path: "/v1/auth/logout", body: { refresh_token: c.ids.refresh }, token: "" }),
+    action: "auth.logout",
+  },
 ];
 
 describeEngines("audited routes", (kind) => {
@@ -95,9 +324,31 @@ describeEngines("audited routes", (kind) => {
   let app: HttpApp;
   const call = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
     const token = init.token ?? acme.admin_token;
-    return app.fetch(new Request(`http://localhost${path}`, { method: init.method ?? "GET", body: init.body === undefined ? undefined : JSON.stringify(init.body), headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "content-type": "application/json", "x-request-id": "trace-audit-1", "user-agent": "audit-test" } }));
+    return app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: init.method ?? "GET",
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          "content-type": "application/json",
+          "x-request-id": "trace-audit-1",
+          "user-agent": "audit-test",
+        },
+      }),
+    );
   };
-  const auditRows = async () => db.owner.query<{ seq: number; action: string; actor_id: string; trace_id: string; user_agent: string; after: unknown }>("select seq::int as seq, action, actor_id, trace_id, user_agent, after from audit_log where workspace_id = $1 order by seq", [acme.workspace_id]);
+  const auditRows = async () =>
+    db.owner.query<{
+      seq: number;
+      action: string;
+      actor_id: string;
+      trace_id: string;
+      user_agent: string;
+      after: unknown;
+    }>(
+      "select seq::int as seq, action, actor_id, trace_id, user_agent, after from audit_log where workspace_id = $1 order by seq",
+      [acme.workspace_id],
+    );
 
   beforeAll(async () => {
     db = await createTestDb(kind);
@@ -107,19 +358,55 @@ describeEngines("audited routes", (kind) => {
     const d = db;
     const jwt = { current: new TextEncoder().encode("audit-test-jwt-secret-0123456789-abcdefgh"), previous: undefined };
     const rtbfKeys = { hmacKey: await importHmacKey("audit-test-rtbf"), signer };
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, outbound: outboundPolicy({ allowlist: "127.0.0.1" }), signer, rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) }, sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
+    app = createApp({
+      logger: silentLogger,
+      readiness: async () => [],
+      version: "t",
+      bodyLimitBytes: 1 << 20,
+      door: tenantDoor(db.app),
+      kek,
+      outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
+      signer,
+      rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) },
+      sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 },
+    });
   });
   afterAll(() => db.dispose());
 
   test("every mutating route is listed here and adds exactly its audit row, with actor, trace id and no secret", async () => {
-    const registered = app.elysia.routes.filter((r) => ["POST", "PUT", "PATCH", "DELETE"].includes(r.method)).map((r) => `${r.method} ${r.path}`).sort();
+    const registered = app.elysia.routes
+      .filter((r) => ["POST", "PUT", "PATCH", "DELETE"].includes(r.method))
+      .map((r) => `${r.method} ${r.path}`)
+      .sort();
     expect(registered).toEqual([...new Set(MUTATIONS.map((m) => m.route.split("#")[0] as string))].sort());
     const idp = await generateKeyPair("RS256");
     const jwk = { ...(await exportJWK(idp.publicKey)), kid: "k1", alg: "RS256" };
     const jwksServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys: [jwk] }) });
-    const idToken = (email: string) => new SignJWT({ email, email_verified: true }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer("https://acme.okta.com/").setAudience("causeloop").setSubject("okta|1").setExpirationTime("5m").sign(idp.privateKey);
-    const submit = async (email: string) => ((await (await call("/v1/governance/rtbf/requests", { method: "POST", body: { email } })).json()) as { id: string }).id;
-    const ctx: Ctx = { submit, ids: { jwksUrl: `http://127.0.0.1:${jwksServer.port}/keys`, workspace: acme.workspace_id, setup: acme.setup_token as string }, idToken, adminToken: acme.admin_token as string, userId: acme.user_id as string };
+    const idToken = (email: string) =>
+      new SignJWT({ email, email_verified: true })
+        .setProtectedHeader({ alg: "RS256", kid: "k1" })
+        .setIssuer("https://acme.okta.com/")
+        .setAudience("causeloop")
+        .setSubject("okta|1")
+        .setExpirationTime("5m")
+        .sign(idp.privateKey);
+    const submit = async (email: string) =>
+      (
+        (await (await call("/v1/governance/rtbf/requests", { method: "POST", body: { email } })).json()) as {
+          id: string;
+        }
+      ).id;
+    const ctx: Ctx = {
+      submit,
+      ids: {
+        jwksUrl: `http://127.0.0.1:${jwksServer.port}/keys`,
+        workspace: acme.workspace_id,
+        setup: acme.setup_token as string,
+      },
+      idToken,
+      adminToken: acme.admin_token as string,
+      userId: acme.user_id as string,
+    };
     for (const m of MUTATIONS) {
       const before = await auditRows();
       const { path, body, token } = await m.request(ctx);
@@ -132,16 +419,25 @@ describeEngines("audited routes", (kind) => {
       const expectedRows = m.route.endsWith("/approve") ? added.slice(-3) : added;
       expect(`${m.route}: ${expectedRows.map((a) => a.action).join(",") || "none"}`).toBe(`${m.route}: ${m.action}`);
       if (m.action === "none") continue;
-      expect(added[0]).toMatchObject({ actor_id: m.actor?.(ctx) ?? acme.user_id, trace_id: "trace-audit-1", user_agent: "audit-test" });
+      expect(added[0]).toMatchObject({
+        actor_id: m.actor?.(ctx) ?? acme.user_id,
+        trace_id: "trace-audit-1",
+        user_agent: "audit-test",
+      });
       expect(JSON.stringify(added[0]?.after ?? null)).not.toMatch(/secret_token|client_secret"|whsec_/);
     }
     jwksServer.stop(true);
   });
 
   test("GET /v1/audit lists newest first with filters and keyset pages, and the read itself is audited", async () => {
-    const first = (await (await call("/v1/audit?limit=3")).json()) as { data: { seq: number; action: string }[]; next_cursor: string };
+    const first = (await (await call("/v1/audit?limit=3")).json()) as {
+      data: { seq: number; action: string }[];
+      next_cursor: string;
+    };
     expect(first.data.map((d) => d.seq)).toEqual([...first.data.map((d) => d.seq)].sort((a, b) => b - a));
-    const second = (await (await call(`/v1/audit?limit=3&cursor=${first.next_cursor}`)).json()) as { data: { seq: number }[] };
+    const second = (await (await call(`/v1/audit?limit=3&cursor=${first.next_cursor}`)).json()) as {
+      data: { seq: number }[];
+    };
     expect(Math.max(...second.data.map((d) => d.seq))).toBeLessThan(Math.min(...first.data.map((d) => d.seq)));
     const filtered = (await (await call("/v1/audit?action=issue.created")).json()) as { data: { action: string }[] };
     expect(filtered.data.length).toBeGreaterThan(0);
@@ -156,11 +452,16 @@ describeEngines("audited routes", (kind) => {
     expect(verify.ok).toBe(true);
     expect(verify.rows).toBeGreaterThan(10);
     const viewer = newPat(acme.workspace_id);
-    await db.owner.query("insert into personal_access_tokens (workspace_id, id, user_id, name, token_prefix, pat_hash, role, scopes) values ($1, new_id('pat'), $2, 'viewer', $3, $4, 'viewer', '{*}')", [acme.workspace_id, acme.user_id, viewer.prefix, viewer.hash]);
+    await db.owner.query(
+      "insert into personal_access_tokens (workspace_id, id, user_id, name, token_prefix, pat_hash, role, scopes) values ($1, new_id('pat'), $2, 'viewer', $3, $4, 'viewer', '{*}')",
+      [acme.workspace_id, acme.user_id, viewer.prefix, viewer.hash],
+    );
     const refused = await call("/v1/audit", { token: viewer.token });
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { code: string }).code).toBe("forbidden");
-    const jwks = (await (await app.fetch(new Request("http://localhost/.well-known/jwks.json"))).json()) as { keys: { kty: string; crv: string }[] };
+    const jwks = (await (await app.fetch(new Request("http://localhost/.well-known/jwks.json"))).json()) as {
+      keys: { kty: string; crv: string }[];
+    };
     expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519" });
   });
 });

@@ -17,12 +17,18 @@ describe("client address", () => {
     expect(clientAddress("203.0.113.5", headers({ "x-forwarded-for": "198.51.100.1" }), none)).toBe("203.0.113.5");
     expect(clientAddress("::ffff:127.0.0.1", headers({}), none)).toBe("127.0.0.1");
     expect(clientAddress(undefined, headers({ "x-forwarded-for": "198.51.100.1" }), none)).toBeUndefined();
-    expect(clientAddress("10.0.0.9", headers({ "x-forwarded-for": "198.51.100.1" }), parseTrustedProxies("127.0.0.1"))).toBe("10.0.0.9");
+    expect(
+      clientAddress("10.0.0.9", headers({ "x-forwarded-for": "198.51.100.1" }), parseTrustedProxies("127.0.0.1")),
+    ).toBe("10.0.0.9");
   });
   test("behind trusted proxies the chain is walked from the right to the first untrusted hop", () => {
     const trusted = parseTrustedProxies("127.0.0.1, 10.0.0.0/8, ::1");
-    expect(clientAddress("127.0.0.1", headers({ "x-forwarded-for": "1.1.1.1, 198.51.100.7, 10.1.2.3" }), trusted)).toBe("198.51.100.7");
-    expect(clientAddress("::1", headers({ forwarded: 'for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"' }), trusted)).toBe("2001:db8::1");
+    expect(clientAddress("127.0.0.1", headers({ "x-forwarded-for": "1.1.1.1, 198.51.100.7, 10.1.2.3" }), trusted)).toBe(
+      "198.51.100.7",
+    );
+    expect(
+      clientAddress("::1", headers({ forwarded: 'for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"' }), trusted),
+    ).toBe("2001:db8::1");
     expect(clientAddress("127.0.0.1", headers({ "x-forwarded-for": "garbage, 10.0.0.1" }), trusted)).toBe("127.0.0.1");
     expect(clientAddress("127.0.0.1", headers({ "x-forwarded-for": "10.0.0.1" }), trusted)).toBe("10.0.0.1");
     expect(clientAddress("127.0.0.1", headers({}), trusted)).toBe("127.0.0.1");
@@ -40,14 +46,42 @@ describeEngines("client address over a real socket", (kind) => {
   const serve = (trusted: string) => {
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     const d = db;
-    const app: HttpApp = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, trustedProxies: parseTrustedProxies(trusted), sessions: { jwt: { current: new TextEncoder().encode("client-ip-test-secret-0123456789-abcdefgh"), previous: undefined }, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } });
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request, s) => app.fetch(request, s.requestIP(request)?.address) });
+    const app: HttpApp = createApp({
+      logger: silentLogger,
+      readiness: async () => [],
+      version: "t",
+      bodyLimitBytes: 1 << 20,
+      door: tenantDoor(db.app),
+      kek,
+      trustedProxies: parseTrustedProxies(trusted),
+      sessions: {
+        jwt: { current: new TextEncoder().encode("client-ip-test-secret-0123456789-abcdefgh"), previous: undefined },
+        anonymous: (fn) => withoutTenant(d.app, fn),
+        idleMinutes: 60,
+        absoluteDays: 1,
+      },
+    });
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request, s) => app.fetch(request, s.requestIP(request)?.address),
+    });
     servers.push(server);
     return `http://127.0.0.1:${server.port}`;
   };
   const login = (url: string, email: string, forwarded?: string) =>
-    fetch(`${url}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json", ...(forwarded ? { "x-forwarded-for": forwarded } : {}) }, body: JSON.stringify({ email, password: "wrong-password-123" }) });
-  const lastFailureIp = async () => (await db.owner.query<{ ip: string | null }>("select host(ip) as ip from audit_log where workspace_id = $1 and action = 'auth.login_failed' order by seq desc limit 1", [acme.workspace_id]))[0]?.ip;
+    fetch(`${url}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(forwarded ? { "x-forwarded-for": forwarded } : {}) },
+      body: JSON.stringify({ email, password: "wrong-password-123" }),
+    });
+  const lastFailureIp = async () =>
+    (
+      await db.owner.query<{ ip: string | null }>(
+        "select host(ip) as ip from audit_log where workspace_id = $1 and action = 'auth.login_failed' order by seq desc limit 1",
+        [acme.workspace_id],
+      )
+    )[0]?.ip;
 
   beforeAll(async () => {
     db = await createTestDb(kind);

@@ -18,24 +18,47 @@ describeEngines("cross-tenant API", (kind) => {
     db = await createTestDb(kind);
     a = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
     b = await onboard(db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" });
-    const app = createApp({ logger: silentLogger, readiness: async () => [], version: "test", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app) });
+    const app = createApp({
+      logger: silentLogger,
+      readiness: async () => [],
+      version: "test",
+      bodyLimitBytes: 1 << 20,
+      door: tenantDoor(db.app),
+    });
     call = (token, path, init = {}) =>
-      app.fetch(new Request(`http://localhost${path}`, { ...init, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" } }));
-    const created = await call(b.admin_token as string, "/v1/issues", { method: "POST", body: JSON.stringify({ title: "Globex secret incident" }) });
+      app.fetch(
+        new Request(`http://localhost${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        }),
+      );
+    const created = await call(b.admin_token as string, "/v1/issues", {
+      method: "POST",
+      body: JSON.stringify({ title: "Globex secret incident" }),
+    });
     bIssue = ((await created.json()) as { id: string }).id;
-    await call(a.admin_token as string, "/v1/issues", { method: "POST", body: JSON.stringify({ title: "Acme incident" }) });
+    await call(a.admin_token as string, "/v1/issues", {
+      method: "POST",
+      body: JSON.stringify({ title: "Acme incident" }),
+    });
   });
   afterAll(() => db.dispose());
 
   test("A lists only its own issues", async () => {
-    const list = (await (await call(a.admin_token as string, "/v1/issues")).json()) as { data: { title: string; workspace_id: string }[] };
+    const list = (await (await call(a.admin_token as string, "/v1/issues")).json()) as {
+      data: { title: string; workspace_id: string }[];
+    };
     expect(list.data.map((i) => i.title)).toEqual(["Acme incident"]);
     expect(list.data.every((i) => i.workspace_id === a.workspace_id)).toBe(true);
   });
 
   test("A reading, changing or deleting B's issue gets 404 and B's issue is unchanged", async () => {
     const token = a.admin_token as string;
-    for (const [method, body] of [["GET", undefined], ["PATCH", JSON.stringify({ title: "pwned" })], ["DELETE", undefined]] as const) {
+    for (const [method, body] of [
+      ["GET", undefined],
+      ["PATCH", JSON.stringify({ title: "pwned" })],
+      ["DELETE", undefined],
+    ] as const) {
       const response = await call(token, `/v1/issues/${bIssue}`, { method, body });
       expect(response.status).toBe(404);
       expect(((await response.json()) as { code: string }).code).toBe("not_found");

@@ -18,7 +18,12 @@ import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import type { Engine } from "../../src/db/engine.ts";
 import { approve, importHmacKey, type RtbfKeys } from "../../src/governance/rtbf.ts";
 import { buildExport } from "../../src/governance/exports.ts";
-import { vacuumFull, vacuumPendingErasures, vacuumTables, type MaintenanceConnection } from "../../src/governance/vacuum.ts";
+import {
+  vacuumFull,
+  vacuumPendingErasures,
+  vacuumTables,
+  type MaintenanceConnection,
+} from "../../src/governance/vacuum.ts";
 import { Worker } from "../../src/jobs/queue.ts";
 import { jobHandlers } from "../../src/jobs/registry.ts";
 import { doctor } from "../../src/db/system.ts";
@@ -35,10 +40,17 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
   // As serve builds it: the owner connection, VACUUM FULL on PGlite and plain VACUUM on PostgreSQL (auto).
   const owner: MaintenanceConnection = { full: vacuumFull("auto", kind), run: (fn) => fn(db.owner) };
   const call = async (method: string, path: string, body?: unknown) => {
-    const response = await app.fetch(new Request(`http://localhost${path}`, { method, body: body ? JSON.stringify(body) : undefined, headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" } }));
+    const response = await app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        body: body ? JSON.stringify(body) : undefined,
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+      }),
+    );
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const worker = (maintenance?: MaintenanceConnection) => new Worker(db.app, jobHandlers(db.app, { exportRetentionDays: 7 }, archives.store, maintenance), silentLogger);
+  const worker = (maintenance?: MaintenanceConnection) =>
+    new Worker(db.app, jobHandlers(db.app, { exportRetentionDays: 7 }, archives.store, maintenance), silentLogger);
   const archiveText = (file: string) => gunzipSync(readFileSync(file)).toString("utf8");
 
   beforeAll(async () => {
@@ -65,8 +77,14 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
 
   /** A member who reported an incident: their email is in the issues table and the members export. */
   async function subject(email: string): Promise<void> {
-    const [user] = await db.owner.query<{ id: string }>("insert into users (id, email) values (new_id('usr'), $1) returning id", [email]);
-    await db.owner.query("insert into memberships (workspace_id, id, user_id, role) values ($1, new_id('mem'), $2, 'analyst')", [acme.workspace_id, user?.id]);
+    const [user] = await db.owner.query<{ id: string }>(
+      "insert into users (id, email) values (new_id('usr'), $1) returning id",
+      [email],
+    );
+    await db.owner.query(
+      "insert into memberships (workspace_id, id, user_id, role) values ($1, new_id('mem'), $2, 'analyst')",
+      [acme.workspace_id, user?.id],
+    );
     expect((await call("POST", "/v1/issues", { title: "Checkout is down", reporter_email: email })).status).toBe(201);
   }
 
@@ -83,9 +101,14 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     await subject(email);
     const exportId = (await call("POST", "/v1/governance/exports")).body.id as string;
     expect(await worker().drain()).toBe(1);
-    const before = (await call("GET", `/v1/governance/exports/${exportId}`)).body as { status: string; download: { url: string } };
+    const before = (await call("GET", `/v1/governance/exports/${exportId}`)).body as {
+      status: string;
+      download: { url: string };
+    };
     expect(before.status).toBe("completed");
-    const [row] = await db.owner.query<{ storage_key: string }>("select storage_key from export_jobs where id = $1", [exportId]);
+    const [row] = await db.owner.query<{ storage_key: string }>("select storage_key from export_jobs where id = $1", [
+      exportId,
+    ]);
     const file = row?.storage_key as string;
     expect(archiveText(file)).toContain(email); // the copy the attack is about
 
@@ -102,9 +125,15 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     expect(String(after.revoked_reason)).toContain(id);
     expect(JSON.stringify(after)).not.toContain(email);
     expect(claims.exports_removed).toEqual([exportId]);
-    const audit = await db.owner.query("select 1 from audit_log where workspace_id = $1 and action = 'export.revoked' and target_id = $2", [acme.workspace_id, exportId]);
+    const audit = await db.owner.query(
+      "select 1 from audit_log where workspace_id = $1 and action = 'export.revoked' and target_id = $2",
+      [acme.workspace_id, exportId],
+    );
     expect(audit).toHaveLength(1);
-    const log = await db.owner.query("select 1 from compliance_log where workspace_id = $1 and kind = 'export.revoked' and details->>'export_id' = $2", [acme.workspace_id, exportId]);
+    const log = await db.owner.query(
+      "select 1 from compliance_log where workspace_id = $1 and kind = 'export.revoked' and details->>'export_id' = $2",
+      [acme.workspace_id, exportId],
+    );
     expect(log).toHaveLength(1);
   });
 
@@ -123,7 +152,9 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     expect(erasure?.claims.exports_invalidated).toEqual([exportId]);
     const view = (await call("GET", `/v1/governance/exports/${exportId}`)).body as { status: string; sha256: string };
     expect(view.status).toBe("completed");
-    const [row] = await db.owner.query<{ storage_key: string }>("select storage_key from export_jobs where id = $1", [exportId]);
+    const [row] = await db.owner.query<{ storage_key: string }>("select storage_key from export_jobs where id = $1", [
+      exportId,
+    ]);
     const text = archiveText(row?.storage_key as string);
     expect(text).toContain("Checkout is down");
     expect(text).not.toContain(email);
@@ -135,26 +166,42 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     await subject(email);
     const heapFiles = async (tables: string[]) => {
       await db.owner.exec("checkpoint");
-      const rows = await db.owner.query<{ path: string }>("select pg_relation_filepath(c.oid) as path from pg_class c where c.relname in (select jsonb_array_elements_text($1::jsonb)) and c.relkind = 'r'", [JSON.stringify(tables)]);
+      const rows = await db.owner.query<{ path: string }>(
+        "select pg_relation_filepath(c.oid) as path from pg_class c where c.relname in (select jsonb_array_elements_text($1::jsonb)) and c.relkind = 'r'",
+        [JSON.stringify(tables)],
+      );
       const files = rows.map((r) => join(db.dataDir as string, "pgdata", r.path)).filter((file) => existsSync(file)); // an empty table may have no file
       return files.map((file) => readFileSync(file).toString("latin1"));
     };
     const { id, claims } = await erase(email);
-    const [pending] = await db.owner.query<{ vacuum_status: string; vacuum_tables: string[] }>("select vacuum_status, vacuum_tables from rtbf_requests where id = $1", [id]);
+    const [pending] = await db.owner.query<{ vacuum_status: string; vacuum_tables: string[] }>(
+      "select vacuum_status, vacuum_tables from rtbf_requests where id = $1",
+      [id],
+    );
     expect(pending?.vacuum_status).toBe("pending");
     expect(pending?.vacuum_tables).toEqual(expect.arrayContaining(["issues", "memberships", "rtbf_requests", "users"]));
     expect(claims.vacuum_scheduled).toEqual(pending?.vacuum_tables);
     // Erased, but still on disk in the old row versions: what the vacuum is for.
-    if (kind === "pglite") expect((await heapFiles(pending?.vacuum_tables ?? [])).some((bytes) => bytes.includes(email))).toBe(true);
+    if (kind === "pglite")
+      expect((await heapFiles(pending?.vacuum_tables ?? [])).some((bytes) => bytes.includes(email))).toBe(true);
 
     expect(await worker(owner).drain()).toBeGreaterThanOrEqual(1);
-    const [job] = await db.owner.query<{ status: string }>("select status from jobs where kind = 'rtbf.vacuum' and payload->>'request_id' = $1", [id]);
+    const [job] = await db.owner.query<{ status: string }>(
+      "select status from jobs where kind = 'rtbf.vacuum' and payload->>'request_id' = $1",
+      [id],
+    );
     expect(job?.status).toBe("succeeded");
-    const [done] = await db.owner.query<{ vacuum_status: string; vacuumed_at: Date | null }>("select vacuum_status, vacuumed_at from rtbf_requests where id = $1", [id]);
+    const [done] = await db.owner.query<{ vacuum_status: string; vacuumed_at: Date | null }>(
+      "select vacuum_status, vacuumed_at from rtbf_requests where id = $1",
+      [id],
+    );
     expect(done?.vacuum_status).toBe("completed");
     expect(done?.vacuumed_at).not.toBeNull();
     if (kind === "postgres") {
-      const stats = await db.owner.query<{ relname: string; last_vacuum: Date | null }>("select relname::text as relname, last_vacuum from pg_stat_user_tables where relname in (select jsonb_array_elements_text($1::jsonb))", [JSON.stringify(pending?.vacuum_tables)]);
+      const stats = await db.owner.query<{ relname: string; last_vacuum: Date | null }>(
+        "select relname::text as relname, last_vacuum from pg_stat_user_tables where relname in (select jsonb_array_elements_text($1::jsonb))",
+        [JSON.stringify(pending?.vacuum_tables)],
+      );
       expect(stats).toHaveLength(pending?.vacuum_tables.length ?? -1);
       for (const table of stats) expect(table.last_vacuum, table.relname).not.toBeNull();
     } else {
@@ -169,9 +216,15 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     await subject(email);
     const { id } = await erase(email);
     await worker(undefined).drain(); // serve on PostgreSQL without DATABASE_OWNER_URL
-    const [row] = await db.owner.query<{ vacuum_status: string }>("select vacuum_status from rtbf_requests where id = $1", [id]);
+    const [row] = await db.owner.query<{ vacuum_status: string }>(
+      "select vacuum_status from rtbf_requests where id = $1",
+      [id],
+    );
     expect(row?.vacuum_status).toBe("pending");
-    const report = async (engine: Engine) => (await doctor(engine, { engineName: "t", runtimeRole: "current_user" })).checks.find((c) => c.name === "erasures vacuumed");
+    const report = async (engine: Engine) =>
+      (await doctor(engine, { engineName: "t", runtimeRole: "current_user" })).checks.find(
+        (c) => c.name === "erasures vacuumed",
+      );
     expect(await report(db.app)).toMatchObject({ ok: false });
     if (kind === "postgres") {
       // The runtime role does not own the tables: a VACUUM through it would be skipped silently; it is refused.
@@ -181,10 +234,13 @@ describeEngines("erasure reaches exports and dead tuples", (kind) => {
     expect(result.requests).toContain(id);
     expect(result.tables).toEqual(expect.arrayContaining(["issues", "users"]));
     expect(await report(db.app)).toMatchObject({ ok: true });
-    expect(await vacuumPendingErasures(db.owner, { actor: "operator:test", full: false })).toMatchObject({ requests: [] });
+    expect(await vacuumPendingErasures(db.owner, { actor: "operator:test", full: false })).toMatchObject({
+      requests: [],
+    });
     // VACUUM FULL (CAUSELOOP_RTBF_VACUUM=full) rewrites the table into a new file: the old one, with any
     // pruned tuple's bytes left in free space, is unlinked.
-    const filenode = async () => (await db.owner.query<{ f: string }>("select pg_relation_filenode('issues')::text as f"))[0]?.f;
+    const filenode = async () =>
+      (await db.owner.query<{ f: string }>("select pg_relation_filenode('issues')::text as f"))[0]?.f;
     const before = await filenode();
     expect(await vacuumTables(db.owner, ["issues"], true)).toMatchObject({ tables: ["issues"], full: true });
     expect(await filenode()).not.toBe(before);

@@ -15,7 +15,7 @@ function build(options: { ready?: ReadinessCheck[]; lines?: string[] } = {}) {
       throw new AppError("not_found", `thing ${params.id} not found`);
     })
     .get("/v1/boom", () => {
-      throw new Error("relation \"secret_table\" does not exist at character 15");
+      throw new Error('relation "secret_table" does not exist at character 15');
     });
   const app = createApp({
     logger: createLogger("info", (line) => lines.push(line)),
@@ -27,7 +27,8 @@ function build(options: { ready?: ReadinessCheck[]; lines?: string[] } = {}) {
   return { app, lines };
 }
 
-const call = (app: ReturnType<typeof build>["app"], path: string, init?: RequestInit) => app.fetch(new Request(`http://local${path}`, init));
+const call = (app: ReturnType<typeof build>["app"], path: string, init?: RequestInit) =>
+  app.fetch(new Request(`http://local${path}`, init));
 
 async function expectProblem(response: Response, status: number, code: string) {
   expect(response.status).toBe(status);
@@ -49,7 +50,12 @@ describe("HTTP front door", () => {
   });
 
   test("readyz answers 503 with the failing reasons", async () => {
-    const { app } = build({ ready: [{ name: "database", ok: true, detail: "x" }, { name: "migrations", ok: false, detail: "0007_x pending" }] });
+    const { app } = build({
+      ready: [
+        { name: "database", ok: true, detail: "x" },
+        { name: "migrations", ok: false, detail: "0007_x pending" },
+      ],
+    });
     const body = await expectProblem(await call(app, "/readyz"), 503, "not_ready");
     expect(body.detail).toContain("migrations: 0007_x pending");
     expect(Array.isArray(body.checks)).toBe(true);
@@ -57,18 +63,34 @@ describe("HTTP front door", () => {
 
   test("invalid JSON is a 400 problem", async () => {
     const { app } = build();
-    await expectProblem(await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" }), 400, "invalid_json");
+    await expectProblem(
+      await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" }),
+      400,
+      "invalid_json",
+    );
   });
 
   test("a body that fails validation is a 422 problem naming the field", async () => {
     const { app } = build();
-    const body = await expectProblem(await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "" }) }), 422, "validation_failed");
+    const body = await expectProblem(
+      await call(app, "/v1/echo", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ title: "" }),
+      }),
+      422,
+      "validation_failed",
+    );
     expect(String(body.detail)).toContain("title");
   });
 
   test("valid JSON reaches the route", async () => {
     const { app } = build();
-    const response = await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title: "hello" }) });
+    const response = await call(app, "/v1/echo", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ title: "hello" }),
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ title: "hello" });
   });
@@ -85,8 +107,16 @@ describe("HTTP front door", () => {
   test("a body over the limit is 413 and a non-JSON body 415", async () => {
     const { app } = build();
     const big = JSON.stringify({ title: "x".repeat(2000) });
-    await expectProblem(await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "application/json" }, body: big }), 413, "payload_too_large");
-    await expectProblem(await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "text/plain" }, body: "title=x" }), 415, "unsupported_media_type");
+    await expectProblem(
+      await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "application/json" }, body: big }),
+      413,
+      "payload_too_large",
+    );
+    await expectProblem(
+      await call(app, "/v1/echo", { method: "POST", headers: { "content-type": "text/plain" }, body: "title=x" }),
+      415,
+      "unsupported_media_type",
+    );
   });
 
   test("typed errors become their problem; unexpected errors a 500 without SQL or stack", async () => {
@@ -112,7 +142,9 @@ describe("HTTP front door", () => {
 
   test("one JSON log line per request with method, route, status, duration and request id, no secrets", async () => {
     const { app, lines } = build();
-    await call(app, "/healthz?token=clp_pat_secretsecret_123", { headers: { "x-request-id": "trace-1", authorization: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig" } });
+    await call(app, "/healthz?token=clp_pat_secretsecret_123", {
+      headers: { "x-request-id": "trace-1", authorization: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig" },
+    });
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === "trace-1");
     expect(line).toMatchObject({ event: "request", method: "GET", route: "/healthz", status: 200 });
     expect(typeof line?.duration_ms).toBe("number");
@@ -122,7 +154,10 @@ describe("HTTP front door", () => {
 
   test("OpenAPI 3.1 at /openapi.json and a readable page at /docs", async () => {
     const { app } = build();
-    const spec = (await (await call(app, "/openapi.json")).json()) as { openapi: string; paths: Record<string, unknown> };
+    const spec = (await (await call(app, "/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     expect(spec.openapi).toStartWith("3.1");
     expect(Object.keys(spec.paths)).toContain("/readyz");
     const docs = await call(app, "/docs");

@@ -11,20 +11,44 @@ describeEngines("issues", (kind) => {
   let app: HttpApp;
   let acme: OnboardResult;
   const call = async (method: string, path: string, body?: unknown) => {
-    const response = await app.fetch(new Request(`http://localhost${path}`, { method, body: body ? JSON.stringify(body) : undefined, headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" } }));
+    const response = await app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        body: body ? JSON.stringify(body) : undefined,
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+      }),
+    );
     const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : null) as Record<string, unknown> & { data?: { id: string; title: string; severity: string }[]; next_cursor?: string | null } };
+    return {
+      status: response.status,
+      body: (text ? JSON.parse(text) : null) as Record<string, unknown> & {
+        data?: { id: string; title: string; severity: string }[];
+        next_cursor?: string | null;
+      },
+    };
   };
   beforeAll(async () => {
     db = await createTestDb(kind);
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
-    app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app) });
-    for (let i = 0; i < 7; i++) await call("POST", "/v1/issues", { title: `Issue ${i}`, severity: i % 2 ? "high" : "low" });
+    app = createApp({
+      logger: silentLogger,
+      readiness: async () => [],
+      version: "t",
+      bodyLimitBytes: 1 << 20,
+      door: tenantDoor(db.app),
+    });
+    for (let i = 0; i < 7; i++)
+      await call("POST", "/v1/issues", { title: `Issue ${i}`, severity: i % 2 ? "high" : "low" });
   });
   afterAll(() => db.dispose());
 
   test("bad input is 422 naming the field", async () => {
-    for (const body of [{}, { title: "" }, { title: "x", severity: "apocalyptic" }, { title: "x", reporter_email: "not-an-email" }]) {
+    for (const body of [
+      {},
+      { title: "" },
+      { title: "x", severity: "apocalyptic" },
+      { title: "x", reporter_email: "not-an-email" },
+    ]) {
       expect((await call("POST", "/v1/issues", body)).status).toBe(422);
     }
     expect((await call("GET", "/v1/issues?created_after=yesterday")).status).toBe(422);
@@ -43,7 +67,9 @@ describeEngines("issues", (kind) => {
     const high = await call("GET", "/v1/issues?severity=high");
     expect(high.body.data?.every((i) => i.severity === "high")).toBe(true);
     expect(high.body.data).toHaveLength(3);
-    expect((await call("GET", `/v1/issues?created_after=${new Date(Date.now() + 60_000).toISOString()}`)).body.data).toEqual([]);
+    expect(
+      (await call("GET", `/v1/issues?created_after=${new Date(Date.now() + 60_000).toISOString()}`)).body.data,
+    ).toEqual([]);
   });
 
   test("update and soft delete", async () => {

@@ -7,7 +7,19 @@ import { Elysia } from "elysia";
 import type { Engine } from "../../src/db/engine.ts";
 import { ERROR_CATALOGUE } from "../../src/errors.ts";
 import { describeEngines } from "../helpers/db.ts";
-import { concretePath, malformedBodies, malformedPaths, malformedQueries, ownerApp, routesOf, sampleOf, type IdBook, type OwnerApp, type RouteInfo, type Variant } from "../helpers/routes.ts";
+import {
+  concretePath,
+  malformedBodies,
+  malformedPaths,
+  malformedQueries,
+  ownerApp,
+  routesOf,
+  sampleOf,
+  type IdBook,
+  type OwnerApp,
+  type RouteInfo,
+  type Variant,
+} from "../helpers/routes.ts";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 // Answers that mean the request never got past the door: a route answering only these was not exercised.
@@ -35,7 +47,10 @@ describeEngines("malformed input never yields a 5xx", (kind) => {
     // Real resources of every kind a path names, so requests reach the handlers rather than stop at a 404.
     ids.set("ws", h.tenant.workspace_id);
     ids.set("iss", await create("/v1/issues", { title: "Harness issue" }));
-    ids.set("con", await create("/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: "x" } }));
+    ids.set(
+      "con",
+      await create("/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: "x" } }),
+    );
     ids.set("whk", await create("/v1/webhooks", { url: "https://hooks.example.com/x" }));
     ids.set("mem", await create("/v1/members", { email: "invitee@acme.example", role: "viewer" }, "member_id"));
     ids.set("sa", await create("/v1/service-accounts", { name: "ci", role: "viewer" }));
@@ -61,9 +76,14 @@ describeEngines("malformed input never yields a 5xx", (kind) => {
         const target = `${variant.path ?? path}${variant.query ? `?${variant.query}` : ""}`;
         const body = BODY_METHODS.has(route.method) ? (variant.body ?? "{}") : undefined;
         const response = await send(route.method, target, body, h.token);
-        const code = response.status >= 400 && response.type.includes("problem+json") ? (JSON.parse(response.text) as { code?: string; detail?: string }) : undefined;
-        if (response.status >= 500) failures.push(`${label} [${variant.name}] -> ${response.status} ${response.text.slice(0, 200)}`);
-        else if (response.status >= 400 && !(code?.code && catalogue.has(code.code))) failures.push(`${label} [${variant.name}] -> ${response.status} without a problem document`);
+        const code =
+          response.status >= 400 && response.type.includes("problem+json")
+            ? (JSON.parse(response.text) as { code?: string; detail?: string })
+            : undefined;
+        if (response.status >= 500)
+          failures.push(`${label} [${variant.name}] -> ${response.status} ${response.text.slice(0, 200)}`);
+        else if (response.status >= 400 && !(code?.code && catalogue.has(code.code)))
+          failures.push(`${label} [${variant.name}] -> ${response.status} without a problem document`);
         const noRoute = code?.code === "not_found" && code.detail?.startsWith("no route");
         if (response.status < 400 || (code?.code && !NOT_EXERCISED.has(code.code) && !noRoute)) exercised = true;
       }
@@ -79,12 +99,23 @@ describeEngines("malformed input: what the caller is told", (kind) => {
   let h: OwnerApp;
   let engine: Engine | undefined;
   // A capability whose query PostgreSQL refuses (year 0): the error handler's last line of defence.
-  const unvalidated = new Elysia({ name: "unvalidated" }).get("/test/unvalidated-date", () => engine?.query("select $1::timestamptz as at", ["0000-01-01T00:00:00Z"]));
+  const unvalidated = new Elysia({ name: "unvalidated" }).get("/test/unvalidated-date", () =>
+    engine?.query("select $1::timestamptz as at", ["0000-01-01T00:00:00Z"]),
+  );
   const call = async (path: string, init: { method?: string; body?: string; token?: string | null } = {}) => {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (init.token !== null) headers.authorization = `Bearer ${init.token ?? h.token}`;
-    const response = await h.app.fetch(new Request(`http://localhost${path}`, { method: init.method ?? (init.body ? "POST" : "GET"), headers, body: init.body }));
-    return { status: response.status, body: (await response.json()) as { code?: string; detail?: string; data?: unknown[] } };
+    const response = await h.app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: init.method ?? (init.body ? "POST" : "GET"),
+        headers,
+        body: init.body,
+      }),
+    );
+    return {
+      status: response.status,
+      body: (await response.json()) as { code?: string; detail?: string; data?: unknown[] },
+    };
   };
 
   beforeAll(async () => {
@@ -94,7 +125,10 @@ describeEngines("malformed input: what the caller is told", (kind) => {
   afterAll(() => h.dispose());
 
   test("NUL and lone surrogates are a 422 naming the field (login included, unauthenticated), never echoing it", async () => {
-    const login = await call("/v1/auth/login", { body: JSON.stringify({ email: "ops\u0000@acme.example", password: "secret-password-1" }), token: null });
+    const login = await call("/v1/auth/login", {
+      body: JSON.stringify({ email: "ops\u0000@acme.example", password: "secret-password-1" }),
+      token: null,
+    });
     expect(login).toMatchObject({ status: 422, body: { code: "validation_failed" } });
     expect(login.body.detail).toContain("body.email");
     expect(login.body.detail).not.toContain("acme.example");
@@ -109,7 +143,8 @@ describeEngines("malformed input: what the caller is told", (kind) => {
 
   test("page sizes are numbers within the maximum; dates and cursors outside years 1..9999 are 422", async () => {
     for (let i = 0; i < 3; i++) await call("/v1/issues", { body: JSON.stringify({ title: `Issue ${i}` }) });
-    for (const limit of ["999999", "201", "0", "-1", "1e9", "1%200", "abc"]) expect({ limit, status: (await call(`/v1/issues?limit=${limit}`)).status }).toEqual({ limit, status: 422 });
+    for (const limit of ["999999", "201", "0", "-1", "1e9", "1%200", "abc"])
+      expect({ limit, status: (await call(`/v1/issues?limit=${limit}`)).status }).toEqual({ limit, status: 422 });
     expect((await call("/v1/issues?limit=2")).body.data).toHaveLength(2);
     expect((await call("/v1/audit?limit=501")).status).toBe(422);
     expect((await call("/v1/governance/compliance-log?limit=501")).status).toBe(422);
@@ -133,14 +168,22 @@ describeEngines("malformed input: what the caller is told", (kind) => {
       expect(response).toMatchObject({ status: 422, body: { code: "validation_failed" } });
     }
     const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
-    expect((await call("/v1/connectors", { body: JSON.stringify({ type: "sentry", display_name: "S", config: { x: 1 } }).replace('{"x":1}', nested(20)) })).status).toBe(201);
+    expect(
+      (
+        await call("/v1/connectors", {
+          body: JSON.stringify({ type: "sentry", display_name: "S", config: { x: 1 } }).replace('{"x":1}', nested(20)),
+        })
+      ).status,
+    ).toBe(201);
   });
 
   test("a value PostgreSQL refuses (SQLSTATE class 22) is a 422, not a 500, and is logged for the missing validation", async () => {
     const response = await call("/test/unvalidated-date");
     expect(response).toMatchObject({ status: 422, body: { code: "validation_failed" } });
     expect(response.body.detail).toContain("SQLSTATE 22");
-    expect(h.logged.some((line) => line.includes('"request.database_error"') && line.includes('"sqlstate":"22'))).toBe(true);
+    expect(h.logged.some((line) => line.includes('"request.database_error"') && line.includes('"sqlstate":"22'))).toBe(
+      true,
+    );
   });
 });
 
@@ -151,5 +194,8 @@ function variantsFor(route: RouteInfo, ids: IdBook): Variant[] {
   if (!BODY_METHODS.has(route.method)) return [...battery, ...malformedPaths(route, ids)];
   // Query and path variants carry an acceptable body, so that only the one malformed part can be the problem.
   const body = JSON.stringify(sampleOf(route.body, ids) ?? {});
-  return [...malformedBodies(route.body, ids), ...[...battery, ...malformedPaths(route, ids)].map((v) => ({ ...v, body }))];
+  return [
+    ...malformedBodies(route.body, ids),
+    ...[...battery, ...malformedPaths(route, ids)].map((v) => ({ ...v, body })),
+  ];
 }

@@ -30,15 +30,35 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
   const issuer = "https://idp.example.test/";
 
   const call = async (app: HttpApp, method: string, path: string, body?: unknown, token?: string) => {
-    const response = await app.fetch(new Request(`http://localhost${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) } }));
+    const response = await app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      }),
+    );
     const text = await response.text();
     return { status: response.status, text, body: (text ? JSON.parse(text) : null) as Record<string, unknown> };
   };
   const idToken = (email: string, key = privateKey, kid = "test-key") =>
-    new SignJWT({ email, email_verified: true }).setProtectedHeader({ alg: "RS256", kid }).setIssuer(issuer).setAudience("causeloop").setSubject("idp|1").setIssuedAt().setExpirationTime("5m").sign(key);
-  const exchange = async (app: HttpApp, ws: OnboardResult, token: string) => (await call(app, "POST", "/v1/auth/exchange", { token, workspace_id: ws.workspace_id })).status;
+    new SignJWT({ email, email_verified: true })
+      .setProtectedHeader({ alg: "RS256", kid })
+      .setIssuer(issuer)
+      .setAudience("causeloop")
+      .setSubject("idp|1")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(key);
+  const exchange = async (app: HttpApp, ws: OnboardResult, token: string) =>
+    (await call(app, "POST", "/v1/auth/exchange", { token, workspace_id: ws.workspace_id })).status;
   const keyUrl = (path: string) => `http://127.0.0.1:${keys.port}${path}`;
-  const sso = (jwksUrl: string) => ({ provider: "jwt", display_name: "IdP", issuer, audience: "causeloop", jwks_url: jwksUrl });
+  const sso = (jwksUrl: string) => ({
+    provider: "jwt",
+    display_name: "IdP",
+    issuer,
+    audience: "causeloop",
+    jwks_url: jwksUrl,
+  });
 
   beforeAll(async () => {
     const pair = await generateKeyPair("RS256");
@@ -60,7 +80,20 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
     beta = await onboard(db.owner, { slug: "beta", name: "Beta", adminEmail: "ops@beta.com" }, kek);
     gamma = await onboard(db.owner, { slug: "gamma", name: "Gamma", adminEmail: "ops@gamma.com" }, kek);
     const d = db;
-    const deps: AppDeps = { logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(db.app), kek, sessions: { jwt: { current: new TextEncoder().encode("outbound-test-secret-0123456789-abcdefghij"), previous: undefined }, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 } };
+    const deps: AppDeps = {
+      logger: silentLogger,
+      readiness: async () => [],
+      version: "t",
+      bodyLimitBytes: 1 << 20,
+      door: tenantDoor(db.app),
+      kek,
+      sessions: {
+        jwt: { current: new TextEncoder().encode("outbound-test-secret-0123456789-abcdefghij"), previous: undefined },
+        anonymous: (fn) => withoutTenant(d.app, fn),
+        idleMinutes: 60,
+        absoluteDays: 1,
+      },
+    };
     strict = createApp(deps);
     allowlisted = createApp({ ...deps, outbound: outboundPolicy({ allowlist: "127.0.0.1" }) });
   });
@@ -72,7 +105,11 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
   test("URLs with credentials, plain http or a blocked address are refused with 422; the credentials appear nowhere", async () => {
     const attempts: [string, unknown, RegExp][] = [
       ["/v1/webhooks", { url: `https://admin:${CREDENTIAL}@hooks.example.com/x` }, /^url must not contain credentials/],
-      ["/v1/sso-connections", sso(`https://admin:${CREDENTIAL}@idp.example.com/jwks`), /^jwks_url must not contain credentials/],
+      [
+        "/v1/sso-connections",
+        sso(`https://admin:${CREDENTIAL}@idp.example.com/jwks`),
+        /^jwks_url must not contain credentials/,
+      ],
       ["/v1/webhooks", { url: "http://hooks.example.com/x" }, /^url must use https/],
       ["/v1/webhooks", { url: "https://169.254.169.254/latest/meta-data/" }, /link-local/],
       ["/v1/webhooks", { url: "https://2130706433/x" }, /points to 127\.0\.0\.1, a loopback address/],
@@ -86,7 +123,9 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
       expect(refused.body).toMatchObject({ code: "validation_failed", detail: expect.stringMatching(detail) });
       expect(refused.text).not.toContain(CREDENTIAL);
     }
-    expect((await call(strict, "POST", "/v1/webhooks", { url: "https://hooks.example.com/ok" }, acme.admin_token)).status).toBe(201);
+    expect(
+      (await call(strict, "POST", "/v1/webhooks", { url: "https://hooks.example.com/ok" }, acme.admin_token)).status,
+    ).toBe(201);
     expect((await call(strict, "GET", "/v1/webhooks", undefined, acme.admin_token)).text).not.toContain(CREDENTIAL);
     const stored = await db.owner.query<{ n: number }>(
       "select (select count(*) from webhooks where url like $1)::int + (select count(*) from sso_connections where jwks_url like $1)::int + (select count(*) from audit_log where coalesce(after::text, '') || coalesce(before::text, '') like $1)::int as n",
@@ -97,7 +136,11 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
 
   test("a webhook URL stored with credentials before the check is redacted whenever it is read", async () => {
     const id = newId("whk");
-    await db.owner.query("insert into webhooks (workspace_id, id, url) values ($1, $2, $3)", [acme.workspace_id, id, `https://admin:${CREDENTIAL}@hooks.example.com/legacy`]);
+    await db.owner.query("insert into webhooks (workspace_id, id, url) values ($1, $2, $3)", [
+      acme.workspace_id,
+      id,
+      `https://admin:${CREDENTIAL}@hooks.example.com/legacy`,
+    ]);
     const one = await call(strict, "GET", `/v1/webhooks/${id}`, undefined, acme.admin_token);
     expect(one.body.url).toBe("https://redacted@hooks.example.com/legacy");
     const list = await call(strict, "GET", "/v1/webhooks", undefined, acme.admin_token);
@@ -107,8 +150,18 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
 
   test("without the allowlist a stored loopback key-set URL is never fetched: the exchange is refused, the receiver sees zero requests", async () => {
     // Rows as a tenant admin could store them before this check (or by any other way round it).
-    for (const url of [keyUrl("/attack"), `https://127.0.0.1:${keys.port}/attack`, `https://localhost:${keys.port}/attack`, `http://[::ffff:127.0.0.1]:${keys.port}/attack`, `https://2130706433:${keys.port}/attack`, `https://admin:${CREDENTIAL}@127.0.0.1:${keys.port}/attack`]) {
-      await db.owner.query("insert into sso_connections (workspace_id, id, provider, display_name, issuer, audience, jwks_url) values ($1, $2, 'jwt', 'Rogue', $3, 'causeloop', $4)", [acme.workspace_id, newId("sso"), issuer, url]);
+    for (const url of [
+      keyUrl("/attack"),
+      `https://127.0.0.1:${keys.port}/attack`,
+      `https://localhost:${keys.port}/attack`,
+      `http://[::ffff:127.0.0.1]:${keys.port}/attack`,
+      `https://2130706433:${keys.port}/attack`,
+      `https://admin:${CREDENTIAL}@127.0.0.1:${keys.port}/attack`,
+    ]) {
+      await db.owner.query(
+        "insert into sso_connections (workspace_id, id, provider, display_name, issuer, audience, jwks_url) values ($1, $2, 'jwt', 'Rogue', $3, 'causeloop', $4)",
+        [acme.workspace_id, newId("sso"), issuer, url],
+      );
     }
     const token = await idToken("ops@acme.com");
     for (let i = 0; i < 10; i++) expect(await exchange(strict, acme, token)).toBe(401);
@@ -117,18 +170,31 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
 
   test("with 127.0.0.1 allowlisted the exchange works, and 50 anonymous calls fetch the key set at most twice", async () => {
     // Just-in-time provisioning: the identity (idp|1) gets a new account bound to this connection on first use.
-    expect((await call(allowlisted, "POST", "/v1/sso-connections", { ...sso(keyUrl("/beta")), jit_provisioning: true }, beta.admin_token)).status).toBe(201);
+    expect(
+      (
+        await call(
+          allowlisted,
+          "POST",
+          "/v1/sso-connections",
+          { ...sso(keyUrl("/beta")), jit_provisioning: true },
+          beta.admin_token,
+        )
+      ).status,
+    ).toBe(201);
     expect(await exchange(allowlisted, beta, await idToken("newcomer@beta.com"))).toBe(200);
     // Unknown key ids are what would make a naive key set refetch on every call.
     const stranger = await idToken("newcomer@beta.com", strangerKey, "rotated-key");
     const valid = await idToken("newcomer@beta.com");
-    for (let i = 0; i < 49; i++) expect(await exchange(allowlisted, beta, i % 2 ? valid : stranger)).toBe(i % 2 ? 200 : 401);
+    for (let i = 0; i < 49; i++)
+      expect(await exchange(allowlisted, beta, i % 2 ? valid : stranger)).toBe(i % 2 ? 200 : 401);
     expect(hits.get("/beta")).toBeGreaterThanOrEqual(1);
     expect(hits.get("/beta")).toBeLessThanOrEqual(2);
   });
 
   test("a key set that fails to load is not fetched again on every anonymous call", async () => {
-    expect((await call(allowlisted, "POST", "/v1/sso-connections", sso(keyUrl("/broken")), gamma.admin_token)).status).toBe(201);
+    expect(
+      (await call(allowlisted, "POST", "/v1/sso-connections", sso(keyUrl("/broken")), gamma.admin_token)).status,
+    ).toBe(201);
     const token = await idToken("ops@gamma.com");
     for (let i = 0; i < 50; i++) expect(await exchange(allowlisted, gamma, token)).toBe(401);
     expect(hits.get("/broken")).toBeGreaterThanOrEqual(1);

@@ -6,20 +6,54 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { onboard } from "../../src/tenancy/service.ts";
 import { describeEngines } from "../helpers/db.ts";
-import { concretePath, ownerApp, routesOf, sampleOf, type IdBook, type OwnerApp, type RouteInfo } from "../helpers/routes.ts";
+import {
+  concretePath,
+  ownerApp,
+  routesOf,
+  sampleOf,
+  type IdBook,
+  type OwnerApp,
+  type RouteInfo,
+} from "../helpers/routes.ts";
 
 /** Routes anyone may call: they authenticate by what they carry (or serve public documents). */
 const PUBLIC = new Set([
-  "GET /healthz", "GET /readyz", "GET /openapi.json", "GET /openapi", "GET /docs", "GET /.well-known/jwks.json", "GET /v1/audit/public-key",
-  "POST /v1/auth/login", "POST /v1/auth/refresh", "POST /v1/auth/logout", "POST /v1/auth/mfa/verify", "POST /v1/auth/accept-invite", "POST /v1/auth/exchange",
+  "GET /healthz",
+  "GET /readyz",
+  "GET /openapi.json",
+  "GET /openapi",
+  "GET /docs",
+  "GET /.well-known/jwks.json",
+  "GET /v1/audit/public-key",
+  "POST /v1/auth/login",
+  "POST /v1/auth/refresh",
+  "POST /v1/auth/logout",
+  "POST /v1/auth/mfa/verify",
+  "POST /v1/auth/accept-invite",
+  "POST /v1/auth/exchange",
   "GET /v1/exports/:id/download",
 ]);
 
 /** What a viewer (issues, members, settings, connectors and webhooks read; its own account) may reach. */
 const VIEWER_ALLOWED = new Set([
-  "GET /v1/me", "POST /v1/me/password", "POST /v1/me/mfa/totp", "POST /v1/me/mfa/totp/confirm", "POST /v1/me/mfa/totp/disable", "POST /v1/me/identities",
-  "GET /v1/workspace/security", "GET /v1/members", "GET /v1/service-accounts", "GET /v1/issues", "GET /v1/issues/:id",
-  "GET /v1/connectors", "GET /v1/connectors/:id", "GET /v1/connector-types", "GET /v1/webhooks", "GET /v1/webhooks/:id", "GET /v1/inbound-webhooks", "GET /v1/sso-connections",
+  "GET /v1/me",
+  "POST /v1/me/password",
+  "POST /v1/me/mfa/totp",
+  "POST /v1/me/mfa/totp/confirm",
+  "POST /v1/me/mfa/totp/disable",
+  "POST /v1/me/identities",
+  "GET /v1/workspace/security",
+  "GET /v1/members",
+  "GET /v1/service-accounts",
+  "GET /v1/issues",
+  "GET /v1/issues/:id",
+  "GET /v1/connectors",
+  "GET /v1/connectors/:id",
+  "GET /v1/connector-types",
+  "GET /v1/webhooks",
+  "GET /v1/webhooks/:id",
+  "GET /v1/inbound-webhooks",
+  "GET /v1/sso-connections",
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -41,16 +75,28 @@ describeEngines("route security harness", (kind) => {
     }
     const response = await h.app.fetch(new Request(`http://localhost${path}`, { method: route.method, headers, body }));
     const text = await response.text();
-    const problem = (text.startsWith("{") ? JSON.parse(text) : {}) as { code?: string; detail?: string; required_scope?: string };
+    const problem = (text.startsWith("{") ? JSON.parse(text) : {}) as {
+      code?: string;
+      detail?: string;
+      required_scope?: string;
+    };
     return {
       status: response.status,
       code: problem.code ?? "",
       /** Refused at the door: no valid credentials (401) or a scope the caller lacks (403). */
-      doorRefused: (response.status === 401 && problem.detail === "missing, malformed, expired or revoked credentials") || (response.status === 403 && problem.required_scope !== undefined),
+      doorRefused:
+        (response.status === 401 && problem.detail === "missing, malformed, expired or revoked credentials") ||
+        (response.status === 403 && problem.required_scope !== undefined),
     };
   };
   const post = async (path: string, body: unknown, token?: string) => {
-    const response = await h.app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) }));
+    const response = await h.app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      }),
+    );
     const json = (await response.json()) as Record<string, string>;
     if (response.status >= 300) throw new Error(`setup ${path} -> ${response.status} ${JSON.stringify(json)}`);
     return json;
@@ -63,20 +109,49 @@ describeEngines("route security harness", (kind) => {
   const resources = async (token: string, ids: IdBook, workspaceId: string, tag: string) => {
     ids.set("ws", workspaceId);
     ids.set("iss", (await post("/v1/issues", { title: `${tag} issue` }, token)).id as string);
-    ids.set("con", (await post("/v1/connectors", { type: "sentry", display_name: `${tag} Sentry`, config: { api_token: "x" } }, token)).id as string);
+    ids.set(
+      "con",
+      (
+        await post(
+          "/v1/connectors",
+          { type: "sentry", display_name: `${tag} Sentry`, config: { api_token: "x" } },
+          token,
+        )
+      ).id as string,
+    );
     ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" }, token)).id as string);
-    ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" }, token)).member_id as string);
+    ids.set(
+      "mem",
+      (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" }, token)).member_id as string,
+    );
     ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" }, token)).id as string);
     ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] }, token)).id as string);
-    ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` }, token)).id as string);
+    ids.set(
+      "rtbf",
+      (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` }, token)).id as string,
+    );
     ids.set("exp", (await post("/v1/governance/exports", {}, token)).id as string);
   };
   /** A fingerprint of everything a workspace holds in the tables a route can change. */
   const fingerprint = async (workspaceId: string) => {
-    const tables = ["issues", "connectors", "webhooks", "memberships", "service_accounts", "personal_access_tokens", "rtbf_requests", "export_jobs", "workspace_settings", "sso_connections"];
+    const tables = [
+      "issues",
+      "connectors",
+      "webhooks",
+      "memberships",
+      "service_accounts",
+      "personal_access_tokens",
+      "rtbf_requests",
+      "export_jobs",
+      "workspace_settings",
+      "sso_connections",
+    ];
     const parts: string[] = [];
     for (const table of tables) {
-      const [row] = await h.db.owner.query<{ f: string | null }>(`select md5(string_agg(t::text, ',' order by t.id)) as f from ${table} t where workspace_id = $1`, [workspaceId]);
+      const [row] = await h.db.owner.query<{ f: string | null }>(
+        `select md5(string_agg(t::text, ',' order by t.id)) as f from ${table} t where workspace_id = $1`,
+        [workspaceId],
+      );
       parts.push(`${table}:${row?.f ?? "-"}`);
     }
     return parts.join(" ");
@@ -115,8 +190,10 @@ describeEngines("route security harness", (kind) => {
       }
       const answer = await send(route, path, viewer, acmeIds);
       const allowed = VIEWER_ALLOWED.has(label);
-      if (allowed && answer.doorRefused) wrong.push(`${label}: viewer refused at the door (${answer.status} ${answer.code})`);
-      if (!allowed && !(answer.status === 403 && answer.doorRefused)) wrong.push(`${label}: viewer got ${answer.status} ${answer.code}, expected 403 for a missing scope`);
+      if (allowed && answer.doorRefused)
+        wrong.push(`${label}: viewer refused at the door (${answer.status} ${answer.code})`);
+      if (!allowed && !(answer.status === 403 && answer.doorRefused))
+        wrong.push(`${label}: viewer got ${answer.status} ${answer.code}, expected 403 for a missing scope`);
     }
     expect(wrong).toEqual([]);
   });
@@ -146,7 +223,8 @@ describeEngines("route security harness", (kind) => {
     for (const route of protectedRoutes()) {
       const path = concretePath(route, bravoIds) ?? route.path;
       const answer = await send(route, path, bravoSession, bravoIds);
-      if (answer.status !== 403 || answer.code !== "workspace_disabled") wrong.push(`${route.method} ${route.path} -> ${answer.status} ${answer.code}`);
+      if (answer.status !== 403 || answer.code !== "workspace_disabled")
+        wrong.push(`${route.method} ${route.path} -> ${answer.status} ${answer.code}`);
     }
     expect(wrong).toEqual([]);
   });

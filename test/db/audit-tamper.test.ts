@@ -22,10 +22,24 @@ describeEngines("audit tampering by the database owner", (kind) => {
   let signer: Signer;
   let dir: string;
   let anchors: AnchorStore;
-  const checks = (extra: Partial<VerifyChecks> = {}): VerifyChecks => ({ anchors, cadence: { everyEvents: 100, maxAgeMinutes: 10 }, ...extra });
+  const checks = (extra: Partial<VerifyChecks> = {}): VerifyChecks => ({
+    anchors,
+    cadence: { everyEvents: 100, maxAgeMinutes: 10 },
+    ...extra,
+  });
   const append = async (n: number, action = "issue.created") => {
     for (let i = 0; i < n; i++) {
-      await withTenant(db.app, acme.workspace_id, (tx) => appendAudit(tx, { workspaceId: acme.workspace_id, action, actorId: "usr_attacked", actorType: "user", targetType: "issue", targetId: `iss_${i}`, context: {} }));
+      await withTenant(db.app, acme.workspace_id, (tx) =>
+        appendAudit(tx, {
+          workspaceId: acme.workspace_id,
+          action,
+          actorId: "usr_attacked",
+          actorType: "user",
+          targetType: "issue",
+          targetId: `iss_${i}`,
+          context: {},
+        }),
+      );
     }
   };
   /** As the owner, with triggers skipped (what `session_replication_role = replica` gives a superuser owner). */
@@ -34,7 +48,8 @@ describeEngines("audit tampering by the database owner", (kind) => {
       await tx.exec("set local session_replication_role = replica");
       await fn(tx);
     });
-  const verify = (extra: Partial<VerifyChecks> = {}) => verifyEverything(db.owner, signer, acme.workspace_id, checks(extra));
+  const verify = (extra: Partial<VerifyChecks> = {}) =>
+    verifyEverything(db.owner, signer, acme.workspace_id, checks(extra));
   const reasons = async (extra: Partial<VerifyChecks> = {}) => {
     const report = await verify(extra);
     return { ok: report.ok, reason: report.workspaces[0]?.reason ?? "" };
@@ -62,29 +77,50 @@ describeEngines("audit tampering by the database owner", (kind) => {
   });
 
   test("the settings that used to exempt deletes open nothing", async () => {
-    for (const setting of [`select set_config('causeloop.tenant_purge', '${acme.workspace_id}', true)`, "select set_config('causeloop.audit_purge', 'on', true)"]) {
+    for (const setting of [
+      `select set_config('causeloop.tenant_purge', '${acme.workspace_id}', true)`,
+      "select set_config('causeloop.audit_purge', 'on', true)",
+    ]) {
       const refused = await db.owner
         .transaction(async (tx) => {
           await tx.query(setting);
           await tx.query("delete from audit_log where workspace_id = $1", [acme.workspace_id]);
         })
-        .then(() => "deleted", (e: Error) => e.message);
+        .then(
+          () => "deleted",
+          (e: Error) => e.message,
+        );
       expect(refused).toContain("append-only");
     }
-    const [count] = await db.owner.query<{ n: number }>("select count(*)::int as n from audit_log where workspace_id = $1", [acme.workspace_id]);
+    const [count] = await db.owner.query<{ n: number }>(
+      "select count(*)::int as n from audit_log where workspace_id = $1",
+      [acme.workspace_id],
+    );
     expect(count?.n).toBeGreaterThanOrEqual(12);
   });
 
   test("checkpoints can be neither changed, deleted nor truncated", async () => {
     await checkpointEverything(db.owner, signer, undefined, anchors); // the operator log's too
-    for (const sql of ["update audit_checkpoints set hash = repeat('0', 64)", "delete from audit_checkpoints", "truncate audit_checkpoints", "truncate operator_log_checkpoints", "delete from operator_log_checkpoints"]) {
-      const outcome = await db.owner.query(sql).then(() => "done", (e: Error) => e.message);
+    for (const sql of [
+      "update audit_checkpoints set hash = repeat('0', 64)",
+      "delete from audit_checkpoints",
+      "truncate audit_checkpoints",
+      "truncate operator_log_checkpoints",
+      "delete from operator_log_checkpoints",
+    ]) {
+      const outcome = await db.owner.query(sql).then(
+        () => "done",
+        (e: Error) => e.message,
+      );
       expect(outcome).toContain("append-only");
     }
   });
 
   test("rewriting history with correct hashes and no checkpoints left is caught by the anchor", async () => {
-    const [before] = await db.owner.query<{ n: number }>("select count(*)::int as n from audit_log where workspace_id = $1", [acme.workspace_id]);
+    const [before] = await db.owner.query<{ n: number }>(
+      "select count(*)::int as n from audit_log where workspace_id = $1",
+      [acme.workspace_id],
+    );
     await asReplica(async (q) => {
       await q.query("delete from audit_checkpoints where workspace_id = $1", [acme.workspace_id]);
       await q.query("delete from audit_log where workspace_id = $1", [acme.workspace_id]);
@@ -99,7 +135,10 @@ describeEngines("audit tampering by the database owner", (kind) => {
   });
 
   test("deleting the tail and forging rows through audit_append is caught", async () => {
-    const [cp] = await db.owner.query<{ seq: number }>("select max(seq)::int as seq from audit_checkpoints where workspace_id = $1", [acme.workspace_id]);
+    const [cp] = await db.owner.query<{ seq: number }>(
+      "select max(seq)::int as seq from audit_checkpoints where workspace_id = $1",
+      [acme.workspace_id],
+    );
     const anchored = cp?.seq ?? 0;
     await asReplica(async (q) => {
       await q.query("delete from audit_checkpoints where workspace_id = $1", [acme.workspace_id]);
@@ -141,7 +180,10 @@ describeEngines("audit tampering by the database owner", (kind) => {
 
   test("a tenant purge still removes the trail and its checkpoints; its anchors are then skipped", async () => {
     await offboard(db.owner, "acme", "purge");
-    const [left] = await db.owner.query<{ n: number }>("select (select count(*) from audit_log where workspace_id = $1)::int + (select count(*) from audit_checkpoints where workspace_id = $1)::int as n", [acme.workspace_id]);
+    const [left] = await db.owner.query<{ n: number }>(
+      "select (select count(*) from audit_log where workspace_id = $1)::int + (select count(*) from audit_checkpoints where workspace_id = $1)::int as n",
+      [acme.workspace_id],
+    );
     expect(left?.n).toBe(0);
     const report = await verifyEverything(db.owner, signer, undefined, checks());
     expect(report.anchors?.problems).toEqual([]);

@@ -18,10 +18,11 @@ describeEngines("bounded database waits", (kind) => {
 
   test("/readyz checks answer within their deadline while every connection is busy", async () => {
     // Transactions held open for 2 s (PGlite's pg_sleep would block the whole thread, not just its connection).
-    const hold = () => db.app.transaction(async (tx) => {
-      await tx.query("select 1");
-      await Bun.sleep(2_000);
-    });
+    const hold = () =>
+      db.app.transaction(async (tx) => {
+        await tx.query("select 1");
+        await Bun.sleep(2_000);
+      });
     const busy = Array.from({ length: kind === "postgres" ? 4 : 1 }, hold);
     await Bun.sleep(200);
     const started = performance.now();
@@ -38,18 +39,27 @@ describeEngines("bounded database waits", (kind) => {
   if (kind !== "postgres") return;
 
   test("a transaction that cannot get a pooled connection gives up with database_unreachable; the pool recovers", async () => {
-    const engine: Engine = await openPostgres(parseDatabaseUrl(db.databaseUrl as string, "app"), 1, "bounded-test", { connectTimeoutMs: 2_000, acquireTimeoutMs: 300 });
+    const engine: Engine = await openPostgres(parseDatabaseUrl(db.databaseUrl as string, "app"), 1, "bounded-test", {
+      connectTimeoutMs: 2_000,
+      acquireTimeoutMs: 300,
+    });
     try {
       const holder = engine.transaction((tx) => tx.query("select pg_sleep(1.5)"));
       await Bun.sleep(100);
       const started = performance.now();
-      const waiting = await engine.transaction((tx) => tx.query("insert into organizations (id, slug, name) values (new_id('org'), 'late', 'Late') returning id")).catch((error: unknown) => error);
+      const waiting = await engine
+        .transaction((tx) =>
+          tx.query("insert into organizations (id, slug, name) values (new_id('org'), 'late', 'Late') returning id"),
+        )
+        .catch((error: unknown) => error);
       expect(isAppError(waiting) && waiting.code).toBe("database_unreachable");
       expect(performance.now() - started).toBeLessThan(1_200);
       await holder;
       await Bun.sleep(100);
       // The abandoned transaction got the connection after the holder and rolled back: nothing was written.
-      expect(await engine.query("select count(*)::int as n from organizations where slug = 'late'")).toEqual([{ n: 0 }]);
+      expect(await engine.query("select count(*)::int as n from organizations where slug = 'late'")).toEqual([
+        { n: 0 },
+      ]);
       expect(await engine.transaction((tx) => tx.query("select 1 as ok"))).toEqual([{ ok: 1 }]);
     } finally {
       await engine.close();

@@ -10,7 +10,8 @@ afterEach(async () => {
   db = undefined;
 });
 
-const run = (d: TestDb) => doctor(d.app, { engineName: d.kind, runtimeRole: d.kind === "pglite" ? APP_ROLE : "current_user" });
+const run = (d: TestDb) =>
+  doctor(d.app, { engineName: d.kind, runtimeRole: d.kind === "pglite" ? APP_ROLE : "current_user" });
 const failing = (report: Awaited<ReturnType<typeof run>>) => report.checks.filter((c) => !c.ok);
 
 describeEngines("doctor", (kind) => {
@@ -44,10 +45,14 @@ describeEngines("doctor", (kind) => {
   test("fails on a permissive extra policy and on a new table nobody protected", async () => {
     db = await createTestDb(kind);
     await db.owner.exec("CREATE POLICY leak ON issues FOR SELECT USING (true)");
-    await db.owner.exec("CREATE TABLE incidents_notes (workspace_id text NOT NULL, id text NOT NULL, PRIMARY KEY (workspace_id, id))");
+    await db.owner.exec(
+      "CREATE TABLE incidents_notes (workspace_id text NOT NULL, id text NOT NULL, PRIMARY KEY (workspace_id, id))",
+    );
     await db.owner.exec("CREATE TABLE stray (id text PRIMARY KEY)");
     const names = failing(await run(db)).map((c) => `${c.name}: ${c.detail}`);
-    expect(names.some((n) => n.startsWith("table issues:") && n.includes("select policy does not restrict"))).toBe(true);
+    expect(names.some((n) => n.startsWith("table issues:") && n.includes("select policy does not restrict"))).toBe(
+      true,
+    );
     expect(names.some((n) => n.startsWith("table incidents_notes:") && n.includes("not enabled"))).toBe(true);
     expect(names.some((n) => n.startsWith("table stray:") && n.includes("global list"))).toBe(true);
   });
@@ -69,7 +74,9 @@ describeEngines("doctor", (kind) => {
     await db.owner.exec("ALTER TABLE operator_log DISABLE TRIGGER operator_log_append_only");
     await db.owner.exec("GRANT SELECT ON operator_log TO causeloop_app");
     const failed = failing(await run(db));
-    expect(failed.map((c) => c.name)).toEqual(expect.arrayContaining(["operator_log append-only trigger", "operator_log hidden from the runtime role"]));
+    expect(failed.map((c) => c.name)).toEqual(
+      expect.arrayContaining(["operator_log append-only trigger", "operator_log hidden from the runtime role"]),
+    );
     expect(failed.find((c) => c.name === "operator_log hidden from the runtime role")?.detail).toContain("SELECT");
   });
 });

@@ -46,24 +46,35 @@ describeEngines("isolation", (kind) => {
     expect(tables.length).toBeGreaterThanOrEqual(25);
     const found: string[] = [];
     for (const table of tables) {
-      for (const v of await isolationViolations(s.db.app, table, s.a.workspaceId, s.b.workspaceId, s.db.owner)) found.push(`${table}: ${v}`);
+      for (const v of await isolationViolations(s.db.app, table, s.a.workspaceId, s.b.workspaceId, s.db.owner))
+        found.push(`${table}: ${v}`);
     }
     expect(found).toEqual([]);
   });
 
   test("the tenant root shows only the current workspace, and nothing outside the door", async () => {
-    expect(await withTenant(s.db.app, s.a.workspaceId, (tx) => tx.query<{ id: string }>("select id from workspaces"))).toEqual([{ id: s.a.workspaceId }]);
+    expect(
+      await withTenant(s.db.app, s.a.workspaceId, (tx) => tx.query<{ id: string }>("select id from workspaces")),
+    ).toEqual([{ id: s.a.workspaceId }]);
     expect(await withoutTenant(s.db.app, (tx) => tx.query("select id from workspaces"))).toEqual([]);
   });
 
   test("the suite fails when one table loses its policy", async () => {
-    const v = await violationsAfter(kind, "DROP POLICY tenant_select ON patterns; CREATE POLICY leak ON patterns FOR SELECT USING (true);", "patterns");
+    const v = await violationsAfter(
+      kind,
+      "DROP POLICY tenant_select ON patterns; CREATE POLICY leak ON patterns FOR SELECT USING (true);",
+      "patterns",
+    );
     expect(v.length).toBeGreaterThan(0);
     expect(v).toContain("inside A, SELECT sees 1 of B's rows");
   });
 
   test("the suite fails when one table loses its RLS", async () => {
-    const v = await violationsAfter(kind, "ALTER TABLE issues NO FORCE ROW LEVEL SECURITY; ALTER TABLE issues DISABLE ROW LEVEL SECURITY;", "issues");
+    const v = await violationsAfter(
+      kind,
+      "ALTER TABLE issues NO FORCE ROW LEVEL SECURITY; ALTER TABLE issues DISABLE ROW LEVEL SECURITY;",
+      "issues",
+    );
     expect(v.length).toBeGreaterThan(0);
     expect(v).toContain("inside A, SELECT sees 1 of B's rows");
     expect(v).toContain("inside A, inserting a row for B succeeded");

@@ -20,7 +20,9 @@ describeEngines("migrate", (kind) => {
     const second = await migrate(db.owner);
     expect(second.applied).toEqual([]);
     expect(second.alreadyApplied).toBe(migrations.length);
-    const ledger = await db.owner.query<{ name: string; sha256: string; duration_ms: number }>("select name, sha256, duration_ms from schema_migrations order by name");
+    const ledger = await db.owner.query<{ name: string; sha256: string; duration_ms: number }>(
+      "select name, sha256, duration_ms from schema_migrations order by name",
+    );
     expect(ledger.map((r) => r.name)).toEqual(migrations.map((m) => m.name));
     expect(ledger[0]?.sha256).toBe(sha256Hex(migrations[0]?.sql ?? ""));
     const catalogue = await db.owner.query<{ n: number }>("select count(*)::int as n from connector_catalogue");
@@ -43,7 +45,10 @@ describeEngines("migrate", (kind) => {
 
   test("a failing migration leaves nothing half-applied and is not recorded", async () => {
     db = await createTestDb(kind);
-    const broken = [...migrations, { name: "0099_broken", sql: "CREATE TABLE half_done (id text);\nSELECT * FROM no_such_table;" }];
+    const broken = [
+      ...migrations,
+      { name: "0099_broken", sql: "CREATE TABLE half_done (id text);\nSELECT * FROM no_such_table;" },
+    ];
     expect(migrate(db.owner, { sources: broken })).rejects.toThrow(/0099_broken failed/);
     const table = await db.owner.query<{ t: string | null }>("select to_regclass('half_done')::text as t");
     expect(table[0]?.t).toBeNull();
@@ -53,7 +58,8 @@ describeEngines("migrate", (kind) => {
 
   test("a no-transaction migration runs outside a transaction (CREATE INDEX CONCURRENTLY)", async () => {
     db = await createTestDb(kind);
-    const sql = "-- causeloop:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS issues_ws_title_idx ON issues (workspace_id, title);\n";
+    const sql =
+      "-- causeloop:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS issues_ws_title_idx ON issues (workspace_id, title);\n";
     const result = await migrate(db.owner, { sources: [...migrations, { name: "0100_concurrent_index", sql }] });
     expect(result.applied.map((a) => a.name)).toEqual(["0100_concurrent_index"]);
     const idx = await db.owner.query<{ t: string | null }>("select to_regclass('issues_ws_title_idx')::text as t");

@@ -14,14 +14,22 @@ describeEngines("keyset pagination", (kind) => {
     db = await createTestDb(kind);
     t = await createTenant(db.owner);
     for (const us of [100, 200, 300, 400, 900]) {
-      await db.owner.query(`insert into issues (workspace_id, id, title, created_at) values ($1, new_id('iss'), $2, '2026-01-01T00:00:00.000${us}Z'::timestamptz)`, [t.workspaceId, `issue ${us}`]);
-      await db.owner.query(`insert into compliance_log (workspace_id, id, kind, details, created_at) values ($1, new_id('cpl'), 'retention.run', '{}'::jsonb, '2026-01-01T00:00:00.000${us}Z'::timestamptz)`, [t.workspaceId]);
+      await db.owner.query(
+        `insert into issues (workspace_id, id, title, created_at) values ($1, new_id('iss'), $2, '2026-01-01T00:00:00.000${us}Z'::timestamptz)`,
+        [t.workspaceId, `issue ${us}`],
+      );
+      await db.owner.query(
+        `insert into compliance_log (workspace_id, id, kind, details, created_at) values ($1, new_id('cpl'), 'retention.run', '{}'::jsonb, '2026-01-01T00:00:00.000${us}Z'::timestamptz)`,
+        [t.workspaceId],
+      );
     }
   });
   afterAll(() => db.dispose());
 
   test("five rows in one millisecond, one per page: every row is listed once", async () => {
-    const walk = async <T extends { id: string }>(page: (cursor?: string) => Promise<{ data: T[]; next_cursor: string | null }>) => {
+    const walk = async <T extends { id: string }>(
+      page: (cursor?: string) => Promise<{ data: T[]; next_cursor: string | null }>,
+    ) => {
       const seen: string[] = [];
       let cursor: string | undefined;
       for (let i = 0; i < 10; i++) {
@@ -32,10 +40,14 @@ describeEngines("keyset pagination", (kind) => {
       }
       return seen;
     };
-    const issues = await walk((cursor) => withTenant(db.app, t.workspaceId, (tx) => listIssues(tx, t.workspaceId, { limit: 1, cursor })));
+    const issues = await walk((cursor) =>
+      withTenant(db.app, t.workspaceId, (tx) => listIssues(tx, t.workspaceId, { limit: 1, cursor })),
+    );
     expect(new Set(issues).size).toBe(5);
     expect(issues).toHaveLength(5);
-    const log = await walk((cursor) => withTenant(db.app, t.workspaceId, (tx) => listComplianceLog(tx, t.workspaceId, { limit: 1, cursor })));
+    const log = await walk((cursor) =>
+      withTenant(db.app, t.workspaceId, (tx) => listComplianceLog(tx, t.workspaceId, { limit: 1, cursor })),
+    );
     expect(new Set(log).size).toBe(5);
   });
 });

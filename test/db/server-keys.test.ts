@@ -28,7 +28,9 @@ describeEngines("server keys", (kind) => {
     const keys = await loadServerKeys(config(), db.app);
     expect(existsSync(join(stateDir, "export-link.key"))).toBe(true);
     expect(Buffer.from(keys.exportLinkKey).toString()).not.toBe(Buffer.from(keys.jwt.current).toString());
-    expect(readFileSync(join(stateDir, "export-link.key"), "utf8").trim()).toBe(Buffer.from(keys.exportLinkKey).toString());
+    expect(readFileSync(join(stateDir, "export-link.key"), "utf8").trim()).toBe(
+      Buffer.from(keys.exportLinkKey).toString(),
+    );
   });
 
   test("a deleted audit signing key is refused once a checkpoint signed by it exists, naming the file", async () => {
@@ -45,12 +47,25 @@ describeEngines("server keys", (kind) => {
     const fresh = mkdtempSync(join(tmpdir(), "causeloop-keys-rtbf-"));
     // Signed checkpoints exist (previous test): a state dir without that audit key is refused, so this one gets
     // an audit key through the environment, as several instances sharing one PostgreSQL would.
-    process.env.CAUSELOOP_AUDIT_SIGNING_KEY = generateKeyPairSync("ed25519").privateKey.export({ format: "der", type: "pkcs8" }).toString("base64");
+    process.env.CAUSELOOP_AUDIT_SIGNING_KEY = generateKeyPairSync("ed25519")
+      .privateKey.export({ format: "der", type: "pkcs8" })
+      .toString("base64");
     try {
       const cfg = { ...db.config, dataDir: fresh };
-      const acme = await onboard(db.owner, { slug: `keys-${kind}`, name: "Keys", adminEmail: `ops-${kind}@keys.example` });
+      const acme = await onboard(db.owner, {
+        slug: `keys-${kind}`,
+        name: "Keys",
+        adminEmail: `ops-${kind}@keys.example`,
+      });
       const keys = await loadServerKeys(cfg, db.app);
-      await withTenant(db.owner, acme.workspace_id, (tx) => submitRequest(tx, keys.rtbf, { workspaceId: acme.workspace_id, actorId: "operator", actorType: "operator", context: {} }, { email: "subject@keys.example" }));
+      await withTenant(db.owner, acme.workspace_id, (tx) =>
+        submitRequest(
+          tx,
+          keys.rtbf,
+          { workspaceId: acme.workspace_id, actorId: "operator", actorType: "operator", context: {} },
+          { email: "subject@keys.example" },
+        ),
+      );
       unlinkSync(join(fresh, "rtbf.key"));
       const error = await loadServerKeys(cfg, db.app).catch((e: Error) => e);
       expect((error as Error).message).toContain(join(fresh, "rtbf.key"));

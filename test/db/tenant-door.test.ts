@@ -40,7 +40,9 @@ describeEngines("tenant door", (kind) => {
     const seen = await withTenant(db.owner, a.workspaceId, async (tx) => ({
       role: await tx.query<{ u: string }>("select current_user as u"),
       issues: await tx.query<{ workspace_id: string }>("select workspace_id from issues"),
-      bRows: await tx.query<{ n: number }>("select count(*)::int as n from issues where workspace_id = $1", [b.workspaceId]),
+      bRows: await tx.query<{ n: number }>("select count(*)::int as n from issues where workspace_id = $1", [
+        b.workspaceId,
+      ]),
     }));
     expect(seen.role[0]?.u).toBe("causeloop_app");
     expect(seen.issues.length).toBe(5);
@@ -50,12 +52,24 @@ describeEngines("tenant door", (kind) => {
   });
 
   test("a cross-workspace read by id returns nothing and a write is refused", async () => {
-    const bIssue = (await db.owner.query<{ id: string }>("select id from issues where workspace_id = $1 limit 1", [b.workspaceId]))[0]?.id;
-    const rows = await withTenant(db.app, a.workspaceId, (tx) => tx.query("select * from issues where id = $1", [bIssue]));
+    const bIssue = (
+      await db.owner.query<{ id: string }>("select id from issues where workspace_id = $1 limit 1", [b.workspaceId])
+    )[0]?.id;
+    const rows = await withTenant(db.app, a.workspaceId, (tx) =>
+      tx.query("select * from issues where id = $1", [bIssue]),
+    );
     expect(rows).toEqual([]);
-    const updated = await withTenant(db.app, a.workspaceId, (tx) => tx.query("update issues set title = 'x' where workspace_id = $1 returning id", [b.workspaceId]));
+    const updated = await withTenant(db.app, a.workspaceId, (tx) =>
+      tx.query("update issues set title = 'x' where workspace_id = $1 returning id", [b.workspaceId]),
+    );
     expect(updated).toEqual([]);
-    expect(withTenant(db.app, a.workspaceId, (tx) => tx.query("insert into issues (workspace_id, id, title) values ($1, new_id('iss'), 'intrusion')", [b.workspaceId]))).rejects.toThrow(/row-level security/);
+    expect(
+      withTenant(db.app, a.workspaceId, (tx) =>
+        tx.query("insert into issues (workspace_id, id, title) values ($1, new_id('iss'), 'intrusion')", [
+          b.workspaceId,
+        ]),
+      ),
+    ).rejects.toThrow(/row-level security/);
   });
 
   test("outside the door the runtime role sees zero tenant rows", async () => {
@@ -70,16 +84,23 @@ describeEngines("tenant door", (kind) => {
 
   test("the setting is transaction-local: it does not survive a commit or a rollback", async () => {
     await withTenant(db.app, a.workspaceId, async () => {});
-    expect(withTenant(db.app, a.workspaceId, async () => {
-      throw new Error("rollback");
-    })).rejects.toThrow("rollback");
-    const after = await withoutTenant(db.app, (tx) => tx.query<{ s: string | null; n: number }>("select current_setting('app.current_workspace', true) as s, (select count(*)::int from issues) as n"));
+    expect(
+      withTenant(db.app, a.workspaceId, async () => {
+        throw new Error("rollback");
+      }),
+    ).rejects.toThrow("rollback");
+    const after = await withoutTenant(db.app, (tx) =>
+      tx.query<{ s: string | null; n: number }>(
+        "select current_setting('app.current_workspace', true) as s, (select count(*)::int from issues) as n",
+      ),
+    );
     expect(after[0]?.n).toBe(0);
     expect(after[0]?.s ?? "").toBe("");
   });
 
   test("many interleaved transactions of two workspaces over a small pool never see each other's rows", async () => {
-    const pool = db.kind === "postgres" ? await openPostgres(parseDatabaseUrl(db.databaseUrl as string, "app"), 3) : db.app;
+    const pool =
+      db.kind === "postgres" ? await openPostgres(parseDatabaseUrl(db.databaseUrl as string, "app"), 3) : db.app;
     try {
       const leaks: string[] = [];
       const work = Array.from({ length: 60 }, (_, i) => {
@@ -88,7 +109,8 @@ describeEngines("tenant door", (kind) => {
           const first = await tx.query<{ workspace_id: string }>("select workspace_id from issues");
           await Bun.sleep(Math.random() * 5);
           const second = await tx.query<{ workspace_id: string }>("select workspace_id from issues");
-          for (const row of [...first, ...second]) if (row.workspace_id !== mine.workspaceId) leaks.push(row.workspace_id);
+          for (const row of [...first, ...second])
+            if (row.workspace_id !== mine.workspaceId) leaks.push(row.workspace_id);
           if (first.length !== 5 || second.length !== 5) leaks.push(`count ${first.length}/${second.length}`);
         });
       });

@@ -31,7 +31,8 @@ describeEngines("brute-force throttle", (kind) => {
       await settle(right);
       return { admitted: true };
     } catch (error) {
-      if (isAppError(error) && error.code === "rate_limited") return { admitted: false, retryAfter: Number(error.extra?.retry_after) };
+      if (isAppError(error) && error.code === "rate_limited")
+        return { admitted: false, retryAfter: Number(error.extra?.retry_after) };
       throw error;
     }
   }
@@ -46,7 +47,11 @@ describeEngines("brute-force throttle", (kind) => {
   }
 
   /** Guesses wrong `times` times, waiting out every delay up to `patience` seconds; returns the evaluated count and the last refusal. */
-  async function persist(subject: () => AttemptSubject, times: number, patience: number): Promise<{ evaluated: number; refusals: number[] }> {
+  async function persist(
+    subject: () => AttemptSubject,
+    times: number,
+    patience: number,
+  ): Promise<{ evaluated: number; refusals: number[] }> {
     let evaluated = 0;
     const refusals: number[] = [];
     for (let i = 0; i < times; i++) {
@@ -99,7 +104,9 @@ describeEngines("brute-force throttle", (kind) => {
     const locked = await guess({ scope: "login", account: victim, ip: "198.51.100.66" }, true);
     expect(locked).toMatchObject({ admitted: false });
     await elapse(850);
-    expect(await guess({ scope: "login", account: victim, ip: "198.51.100.66" }, true)).toMatchObject({ admitted: false });
+    expect(await guess({ scope: "login", account: victim, ip: "198.51.100.66" }, true)).toMatchObject({
+      admitted: false,
+    });
     await elapse(60);
     expect(await guess({ scope: "login", account: victim, ip: "198.51.100.66" }, true)).toEqual({ admitted: true });
   });
@@ -108,7 +115,11 @@ describeEngines("brute-force throttle", (kind) => {
     const victim = account();
     expect(await guess({ scope: "login", account: victim, ip: "192.0.2.20" }, true)).toEqual({ admitted: true });
     let bot = 0;
-    const botnet = await persist(() => ({ scope: "login", account: victim, ip: `10.66.${Math.floor(++bot / 250)}.${bot % 250}` }), 40, 60);
+    const botnet = await persist(
+      () => ({ scope: "login", account: victim, ip: `10.66.${Math.floor(++bot / 250)}.${bot % 250}` }),
+      40,
+      60,
+    );
     expect(botnet.evaluated).toBe(40); // each waited its turn...
     expect(botnet.refusals.length).toBeGreaterThan(20); // ...after the first 10
     expect(Math.max(...botnet.refusals)).toBe(60); // growing, capped at a minute: no lock
@@ -128,7 +139,8 @@ describeEngines("brute-force throttle", (kind) => {
     let evaluated = 0;
     let refusedAt = -1;
     for (let i = 0; i < 30 && refusedAt < 0; i++) {
-      if (i % 5 === 4) expect(await guess({ scope: "login", account: own, ip: sprayer }, true)).toEqual({ admitted: true });
+      if (i % 5 === 4)
+        expect(await guess({ scope: "login", account: own, ip: sprayer }, true)).toEqual({ admitted: true });
       const outcome = await guess({ scope: "login", account: account(), ip: sprayer });
       if (outcome.admitted) evaluated++;
       else refusedAt = i;
@@ -137,7 +149,9 @@ describeEngines("brute-force throttle", (kind) => {
     expect(refusedAt).toBeLessThan(29);
     expect(evaluated).toBeLessThanOrEqual(20);
     // The sprayed accounts' owners, from their own addresses, are not affected.
-    expect(await guess({ scope: "login", account: `person-${n}@example.com`, ip: "192.0.2.30" }, true)).toEqual({ admitted: true });
+    expect(await guess({ scope: "login", account: `person-${n}@example.com`, ip: "192.0.2.30" }, true)).toEqual({
+      admitted: true,
+    });
   });
 
   test("rotating through the addresses of one IPv6 /64 counts as one address", async () => {
@@ -145,7 +159,11 @@ describeEngines("brute-force throttle", (kind) => {
     expect(throttledAddress("2001:db8:0001:0002:ffff::9")).toBe("2001:db8:1:2::/64");
     expect(throttledAddress("::ffff:192.0.2.1")).toBe("192.0.2.1");
     const victim = account();
-    const rotation = await persist(() => ({ scope: "login", account: victim, ip: `2001:db8:1:2::${(++n).toString(16)}` }), 12, 0);
+    const rotation = await persist(
+      () => ({ scope: "login", account: victim, ip: `2001:db8:1:2::${(++n).toString(16)}` }),
+      12,
+      0,
+    );
     expect(rotation.evaluated).toBeLessThanOrEqual(5);
     expect(await guess({ scope: "login", account: victim, ip: "2001:db8:1:3::1" }, true)).toEqual({ admitted: true });
   });
@@ -161,14 +179,22 @@ describeEngines("brute-force throttle", (kind) => {
 
   test("the runtime role can neither read the counters nor reset them, and stale rows are swept", async () => {
     await persist(() => ({ scope: "login", account: "locked@example.com", ip: "203.0.113.50" }), 10, 60);
-    const asApp = (sql: string) => withoutTenant(db.app, (tx) => tx.query(sql)).then(() => "done", (error: Error) => (error.message.includes("permission denied") ? "denied" : error.message));
+    const asApp = (sql: string) =>
+      withoutTenant(db.app, (tx) => tx.query(sql)).then(
+        () => "done",
+        (error: Error) => (error.message.includes("permission denied") ? "denied" : error.message),
+      );
     expect(await asApp("select count(*) from auth_throttle")).toBe("denied");
     expect(await asApp("delete from auth_throttle")).toBe("denied");
     expect(await asApp("select auth_throttle_lock(repeat('a', 64))")).toBe("denied");
     expect(await asApp("select auth_attempt_settle(repeat('a', 64), null, null, true)")).toBe("done"); // a wrong key resets nothing
-    expect(await guess({ scope: "login", account: "locked@example.com", ip: "203.0.113.50" }, true)).toMatchObject({ admitted: false });
+    expect(await guess({ scope: "login", account: "locked@example.com", ip: "203.0.113.50" }, true)).toMatchObject({
+      admitted: false,
+    });
 
-    await db.owner.query("insert into auth_throttle (key, failures, expires_at) values (repeat('b', 64), 3, now() - interval '1 minute')");
+    await db.owner.query(
+      "insert into auth_throttle (key, failures, expires_at) values (repeat('b', 64), 3, now() - interval '1 minute')",
+    );
     await guess({ scope: "login", account: account() });
     expect(await db.owner.query("select key from auth_throttle where key = repeat('b', 64)")).toEqual([]);
   });

@@ -27,7 +27,11 @@ async function expectInputChecked(url: string, token: string): Promise<void> {
   }
   expect((await get("/v1/issues?limit=2")).status).toBe(200);
   expect((await get(`/v1/issues?created_after=0000-01-01`)).status).toBe(422);
-  const login = await fetch(`${url}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "ops\u0000@acme.example", password: "x" }) });
+  const login = await fetch(`${url}/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "ops\u0000@acme.example", password: "x" }),
+  });
   expect(login.status).toBe(422);
 }
 
@@ -48,7 +52,17 @@ describe("compiled binary on PGlite", () => {
       expect(migrate.code).toBe(0);
       expect(JSON.parse(migrate.stdout).applied).toEqual([]);
 
-      const onboarded = await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--data-dir", dataDir, "--json"]);
+      const onboarded = await runBinary([
+        "onboard",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ops@acme.example",
+        "--data-dir",
+        dataDir,
+        "--json",
+      ]);
       expect(onboarded.code).toBe(0);
       await expectInputChecked(server.url, JSON.parse(onboarded.stdout).admin_token);
 
@@ -84,13 +98,28 @@ describe("compiled binary on PGlite", () => {
     const cases: [string[], Record<string, string>, RegExp][] = [
       [["serve", "--port", "99999"], {}, /port must be a whole number/],
       [["doctor"], { DATABASE_URL: "postgres://u:hunter2pass@" }, /DATABASE_URL/],
-      [["doctor"], { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" }, /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/db/],
+      [
+        ["doctor"],
+        { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" },
+        /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/db/,
+      ],
       [["migrate"], { DATABASE_URL: "postgres://u:hunter2pass@127.0.0.1:1/db" }, /DATABASE_OWNER_URL is not set/],
       [["no-such-command"], {}, /unknown command/],
       [["audit", "operator-log", "--limit", "5000"], {}, /--limit must be a whole number from 1 to 1000/],
       [["audit", "operator-log", "--before", "x"], {}, /--before must be a positive integer/],
-      [["doctor"], { CAUSELOOP_OUTBOUND_ALLOWLIST: "idp.corp,10.0.0.0/33" }, /^causeloop: error: CAUSELOOP_OUTBOUND_ALLOWLIST: '10\.0\.0\.0\/33' is not a valid CIDR/],
-      [["doctor"], { CAUSELOOP_IDP_JWKS_URL: "https://svc:hunter2pass@idp.example.com/jwks", CAUSELOOP_IDP_ISSUER: "https://idp.example.com/" }, /CAUSELOOP_IDP_JWKS_URL must not contain credentials/],
+      [
+        ["doctor"],
+        { CAUSELOOP_OUTBOUND_ALLOWLIST: "idp.corp,10.0.0.0/33" },
+        /^causeloop: error: CAUSELOOP_OUTBOUND_ALLOWLIST: '10\.0\.0\.0\/33' is not a valid CIDR/,
+      ],
+      [
+        ["doctor"],
+        {
+          CAUSELOOP_IDP_JWKS_URL: "https://svc:hunter2pass@idp.example.com/jwks",
+          CAUSELOOP_IDP_ISSUER: "https://idp.example.com/",
+        },
+        /CAUSELOOP_IDP_JWKS_URL must not contain credentials/,
+      ],
     ];
     for (const [args, env, message] of cases) {
       const result = await runBinary(args, env);
@@ -103,7 +132,11 @@ describe("compiled binary on PGlite", () => {
 
   test("demo serves a seeded throw-away database, prints how to call it and cleans up on Ctrl-C", async () => {
     const port = await freePort();
-    const proc = Bun.spawn([await compiledBinary(), "demo", "--port", String(port)], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn" } });
+    const proc = Bun.spawn([await compiledBinary(), "demo", "--port", String(port)], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn" },
+    });
     let stderr = "";
     const reader = (async () => {
       for await (const chunk of proc.stderr) stderr += new TextDecoder().decode(chunk);
@@ -140,7 +173,11 @@ describe("compiled binary on PostgreSQL 16", () => {
     db = await createTestDb("postgres");
     const server = await postgresServer();
     const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
-    const env = { DATABASE_URL: db.databaseUrl as string, DATABASE_OWNER_URL: db.ownerUrl as string, CAUSELOOP_MASTER_KEY: masterKey };
+    const env = {
+      DATABASE_URL: db.databaseUrl as string,
+      DATABASE_OWNER_URL: db.ownerUrl as string,
+      CAUSELOOP_MASTER_KEY: masterKey,
+    };
 
     const setup = await runBinary(["roles", "setup", "--password-stdin"], env, "app-role-test-password-0123456789\n");
     expect(setup.code).toBe(0);
@@ -155,7 +192,10 @@ describe("compiled binary on PostgreSQL 16", () => {
     const serve = await startServe([], env);
     const ready = (await (await fetch(`${serve.url}/readyz`)).json()) as { checks: { name: string; ok: boolean }[] };
     expect(ready.checks.every((c) => c.ok)).toBe(true);
-    const onboarded = await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--json"], env);
+    const onboarded = await runBinary(
+      ["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--json"],
+      env,
+    );
     expect(onboarded.code).toBe(0);
     await expectInputChecked(serve.url, JSON.parse(onboarded.stdout).admin_token);
     expect(await serve.stop()).toBe(0);
@@ -167,7 +207,10 @@ describe("compiled binary on PostgreSQL 16", () => {
     expect(refused.stderr).toContain("is a superuser");
     expect(refused.stderr).toContain("causeloop roles setup");
 
-    const insecure = await startServe(["--insecure-allow-bypass-rls"], { DATABASE_URL: superuserUrl, CAUSELOOP_MASTER_KEY: masterKey });
+    const insecure = await startServe(["--insecure-allow-bypass-rls"], {
+      DATABASE_URL: superuserUrl,
+      CAUSELOOP_MASTER_KEY: masterKey,
+    });
     expect(insecure.output()).toContain("security.insecure");
     expect(await insecure.stop()).toBe(0);
   });

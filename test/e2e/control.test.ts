@@ -14,8 +14,16 @@ test("arguments of the wrong type sent to the control socket get validation_fail
   const server = await startServe(["--data-dir", dataDir]);
   try {
     const send = async (operation: string, body: unknown) => {
-      const response = await fetch(`http://causeloop/ops/${operation}`, { unix: controlSocketPath(dataDir), method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      return { status: response.status, body: (await response.json()) as { ok: boolean; code?: string; detail?: string } };
+      const response = await fetch(`http://causeloop/ops/${operation}`, {
+        unix: controlSocketPath(dataDir),
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return {
+        status: response.status,
+        body: (await response.json()) as { ok: boolean; code?: string; detail?: string },
+      };
     };
     const cases: [string, unknown][] = [
       ["rtbf.show", { args: { id: 42 }, actor: "operator:test" }],

@@ -31,7 +31,9 @@ beforeAll(async () => {
   const owner = await openPostgres(parseDatabaseUrl(pg.superuserUrl("causeloop"), "owner"), 2);
   await migrate(owner);
   await setupAppRole(owner, { password: APP_PASSWORD });
-  token = (await onboard(owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.example" }, new LocalKeyRing(masterKey))).admin_token as string;
+  token = (
+    await onboard(owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.example" }, new LocalKeyRing(masterKey))
+  ).admin_token as string;
   await owner.close();
   serve = await startServe([], {
     DATABASE_URL: `postgres://causeloop_app:${APP_PASSWORD}@127.0.0.1:${pg.port}/causeloop`,
@@ -48,11 +50,22 @@ afterAll(async () => {
   await pg?.dispose();
 });
 
-async function timed(path: string, auth = true): Promise<{ status: number; ms: number; retryAfter: string | null; body: { code?: string; status?: string } }> {
+async function timed(
+  path: string,
+  auth = true,
+): Promise<{ status: number; ms: number; retryAfter: string | null; body: { code?: string; status?: string } }> {
   const started = performance.now();
-  const response = await fetch(`${serve?.url}${path}`, { headers: auth ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(30_000) });
+  const response = await fetch(`${serve?.url}${path}`, {
+    headers: auth ? { authorization: `Bearer ${token}` } : {},
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = (await response.json()) as { code?: string };
-  return { status: response.status, ms: performance.now() - started, retryAfter: response.headers.get("retry-after"), body };
+  return {
+    status: response.status,
+    ms: performance.now() - started,
+    retryAfter: response.headers.get("retry-after"),
+    body,
+  };
 }
 
 async function untilServing(): Promise<void> {

@@ -12,12 +12,38 @@ const dataDir = mkdtempSync(join(tmpdir(), "causeloop-e2e-rtbf-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test("submit, review and approve an erasure, verify its certificate; a killed server finishes a processing erasure on restart", async () => {
-  const onboarded = JSON.parse((await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.com", "--data-dir", dataDir, "--json"])).stdout) as { admin_token: string };
+  const onboarded = JSON.parse(
+    (
+      await runBinary([
+        "onboard",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ops@acme.com",
+        "--data-dir",
+        dataDir,
+        "--json",
+      ])
+    ).stdout,
+  ) as { admin_token: string };
   const headers = { authorization: `Bearer ${onboarded.admin_token}`, "content-type": "application/json" };
   let server = await startServe(["--data-dir", dataDir]);
-  const submit = async (email: string) => ((await (await fetch(`${server.url}/v1/governance/rtbf/requests`, { method: "POST", headers, body: JSON.stringify({ email }) })).json()) as { id: string }).id;
+  const submit = async (email: string) =>
+    (
+      (await (
+        await fetch(`${server.url}/v1/governance/rtbf/requests`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ email }),
+        })
+      ).json()) as { id: string }
+    ).id;
   const first = await submit("jane@example.com");
-  const listed = JSON.parse((await runBinary(["rtbf", "list", "--json", "--data-dir", dataDir])).stdout) as { id: string; status: string }[];
+  const listed = JSON.parse((await runBinary(["rtbf", "list", "--json", "--data-dir", dataDir])).stdout) as {
+    id: string;
+    status: string;
+  }[];
   expect(listed.map((r) => `${r.id}:${r.status}`)).toEqual([`${first}:received`]);
   expect((await runBinary(["rtbf", "reject", first, "--data-dir", dataDir])).code).toBe(2); // --reason is required
   const unconfirmed = await runBinary(["rtbf", "approve", first, "--data-dir", dataDir]);
@@ -28,15 +54,41 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
   // The approval ran inside serve (control socket) on the PGlite connection, which also vacuumed at once.
   const shown = await runBinary(["rtbf", "show", first, "--data-dir", dataDir]);
   expect(shown.stdout).toMatch(/vacuum\s+done/);
-  expect(JSON.parse((await runBinary(["rtbf", "vacuum", "--json", "--data-dir", dataDir])).stdout)).toMatchObject({ requests: [] });
-  const cert = await (await fetch(`${server.url}/v1/governance/rtbf/requests/${first}/certificate`, { headers })).text();
+  expect(JSON.parse((await runBinary(["rtbf", "vacuum", "--json", "--data-dir", dataDir])).stdout)).toMatchObject({
+    requests: [],
+  });
+  const cert = await (
+    await fetch(`${server.url}/v1/governance/rtbf/requests/${first}/certificate`, { headers })
+  ).text();
   writeFileSync(join(dataDir, "cert.json"), cert);
   writeFileSync(join(dataDir, "jwks.json"), await (await fetch(`${server.url}/.well-known/jwks.json`)).text());
-  const verified = await runBinary(["rtbf", "verify-certificate", join(dataDir, "cert.json"), "--jwks", join(dataDir, "jwks.json")]);
+  const verified = await runBinary([
+    "rtbf",
+    "verify-certificate",
+    join(dataDir, "cert.json"),
+    "--jwks",
+    join(dataDir, "jwks.json"),
+  ]);
   expect(verified.code).toBe(0);
   expect(verified.stdout).toContain("VALID");
-  writeFileSync(join(dataDir, "forged.json"), cert.replace(/"certificate":"([^.]+)\.([^.]+)\./, (_, h: string, p: string) => `"certificate":"${h}.${p.slice(0, -3)}AAA.`));
-  expect((await runBinary(["rtbf", "verify-certificate", join(dataDir, "forged.json"), "--jwks", join(dataDir, "jwks.json")])).code).toBe(1);
+  writeFileSync(
+    join(dataDir, "forged.json"),
+    cert.replace(
+      /"certificate":"([^.]+)\.([^.]+)\./,
+      (_, h: string, p: string) => `"certificate":"${h}.${p.slice(0, -3)}AAA.`,
+    ),
+  );
+  expect(
+    (
+      await runBinary([
+        "rtbf",
+        "verify-certificate",
+        join(dataDir, "forged.json"),
+        "--jwks",
+        join(dataDir, "jwks.json"),
+      ])
+    ).code,
+  ).toBe(1);
 
   // A second request is approved, and the server dies (SIGKILL) before the erasure commits: the approval
   // committed `processing`, the erasure transaction never did. That state is set here directly.
@@ -50,7 +102,10 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
   try {
     let status = "";
     for (let i = 0; i < 50 && status !== "completed/completed"; i++) {
-      const view = (await (await fetch(`${server.url}/v1/governance/rtbf/requests/${second}`, { headers })).json()) as { status: string; vacuum_status: string | null };
+      const view = (await (await fetch(`${server.url}/v1/governance/rtbf/requests/${second}`, { headers })).json()) as {
+        status: string;
+        vacuum_status: string | null;
+      };
       status = `${view.status}/${view.vacuum_status}`;
       if (status !== "completed/completed") await Bun.sleep(200);
     }
@@ -63,14 +118,33 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
 test("an export whose server was killed mid-build completes after restart", async () => {
   const dir = mkdtempSync(join(tmpdir(), "causeloop-e2e-export-"));
   try {
-    const onboarded = JSON.parse((await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.com", "--data-dir", dir, "--json"])).stdout) as { admin_token: string };
+    const onboarded = JSON.parse(
+      (
+        await runBinary([
+          "onboard",
+          "acme",
+          "--name",
+          "Acme",
+          "--admin-email",
+          "ops@acme.com",
+          "--data-dir",
+          dir,
+          "--json",
+        ])
+      ).stdout,
+    ) as { admin_token: string };
     const headers = { authorization: `Bearer ${onboarded.admin_token}`, "content-type": "application/json" };
     let server = await startServe(["--data-dir", dir]);
-    const id = ((await (await fetch(`${server.url}/v1/governance/exports`, { method: "POST", headers })).json()) as { id: string }).id;
+    const id = (
+      (await (await fetch(`${server.url}/v1/governance/exports`, { method: "POST", headers })).json()) as { id: string }
+    ).id;
     expect(await server.stop("SIGKILL")).not.toBe(0);
     // Whatever the kill interrupted, leave the job as a dead worker would: claimed, half-built.
     const db = await openPglite(dir);
-    await db.query("update jobs set status = 'running', locked_by = 'worker-dead', locked_until = now() + interval '1 hour', attempts = 1 where payload->>'export_id' = $1", [id]);
+    await db.query(
+      "update jobs set status = 'running', locked_by = 'worker-dead', locked_until = now() + interval '1 hour', attempts = 1 where payload->>'export_id' = $1",
+      [id],
+    );
     await db.query("update export_jobs set status = 'running' where id = $1", [id]);
     await db.close();
     server = await startServe(["--data-dir", dir]);

@@ -22,7 +22,9 @@ test("two serve instances on one PostgreSQL run each scheduled slot once", async
     try {
       let runs: { job: string; slot: Date; n: number; instances: string[] }[] = [];
       for (let i = 0; i < 50; i++) {
-        runs = await db.owner.query("select job, slot, count(*)::int as n, array_agg(instance) as instances from scheduler_runs where trigger = 'catch_up' group by job, slot");
+        runs = await db.owner.query(
+          "select job, slot, count(*)::int as n, array_agg(instance) as instances from scheduler_runs where trigger = 'catch_up' group by job, slot",
+        );
         if (runs.some((r) => r.job === "retention")) break;
         await Bun.sleep(200);
       }

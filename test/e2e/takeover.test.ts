@@ -12,7 +12,11 @@ import { createTestDb, type TestDb } from "../helpers/db.ts";
 
 type Body = Record<string, unknown>;
 
-async function scenario(env: Record<string, string>, extraArgs: string[], serve: () => Promise<ServeProcess>): Promise<void> {
+async function scenario(
+  env: Record<string, string>,
+  extraArgs: string[],
+  serve: () => Promise<ServeProcess>,
+): Promise<void> {
   const onboard = async (slug: string, email: string) => {
     const run = await runBinary(["onboard", slug, "--name", slug, "--admin-email", email, "--json", ...extraArgs], env);
     expect(run.code).toBe(0);
@@ -35,24 +39,59 @@ async function scenario(env: Record<string, string>, extraArgs: string[], serve:
     return { status: response.status, body: (text ? JSON.parse(text) : null) as Body };
   };
   try {
-    const invite = await call("/v1/members", { token: attacker.admin_token, body: { email: "owner@victim.example", role: "viewer" } });
+    const invite = await call("/v1/members", {
+      token: attacker.admin_token,
+      body: { email: "owner@victim.example", role: "viewer" },
+    });
     expect(invite.status).toBe(201);
-    expect((await call("/v1/auth/accept-invite", { body: { invite_token: invite.body.invite_token, password: "attacker-chosen-password" } })).status).toBe(401);
-    expect((await call("/v1/auth/login", { body: { email: "owner@victim.example", password: "attacker-chosen-password" } })).status).toBe(401);
-    expect((await call("/v1/me/password", { token: victim.admin_token, body: { current_password: "x", new_password: "attacker-chosen-password" } })).status).toBe(403);
+    expect(
+      (
+        await call("/v1/auth/accept-invite", {
+          body: { invite_token: invite.body.invite_token, password: "attacker-chosen-password" },
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await call("/v1/auth/login", { body: { email: "owner@victim.example", password: "attacker-chosen-password" } }))
+        .status,
+    ).toBe(401);
+    expect(
+      (
+        await call("/v1/me/password", {
+          token: victim.admin_token,
+          body: { current_password: "x", new_password: "attacker-chosen-password" },
+        })
+      ).status,
+    ).toBe(403);
 
-    expect((await call("/v1/auth/accept-invite", { body: { invite_token: victim.setup_token, password: "victim-owner-password" } })).status).toBe(200);
-    const session = await call("/v1/auth/login", { body: { email: "owner@victim.example", password: "victim-owner-password", workspace_id: victim.workspace_id } });
+    expect(
+      (
+        await call("/v1/auth/accept-invite", {
+          body: { invite_token: victim.setup_token, password: "victim-owner-password" },
+        })
+      ).status,
+    ).toBe(200);
+    const session = await call("/v1/auth/login", {
+      body: { email: "owner@victim.example", password: "victim-owner-password", workspace_id: victim.workspace_id },
+    });
     expect(session.status).toBe(200);
     const token = session.body.access_token as string;
     const enrol = await call("/v1/me/mfa/totp", { token, body: {} });
-    const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrol.body.secret as string), digits: 6, period: 30 });
+    const totp = new OTPAuth.TOTP({
+      secret: OTPAuth.Secret.fromBase32(enrol.body.secret as string),
+      digits: 6,
+      period: 30,
+    });
     expect((await call("/v1/me/mfa/totp/confirm", { token, body: { code: totp.generate() } })).status).toBe(200);
 
     // The account's other workspaces ask for the code too.
-    const second = await call("/v1/auth/login", { body: { email: "owner@victim.example", password: "victim-owner-password", workspace_id: staging } });
+    const second = await call("/v1/auth/login", {
+      body: { email: "owner@victim.example", password: "victim-owner-password", workspace_id: staging },
+    });
     expect(second.body).toMatchObject({ mfa_required: true });
-    const verified = await call("/v1/auth/mfa/verify", { body: { mfa_token: second.body.mfa_token, code: totp.generate({ timestamp: Date.now() + 30_000 }) } });
+    const verified = await call("/v1/auth/mfa/verify", {
+      body: { mfa_token: second.body.mfa_token, code: totp.generate({ timestamp: Date.now() + 30_000 }) },
+    });
     expect(verified.status).toBe(200);
     expect(verified.body.workspace_id).toBe(staging);
   } finally {
@@ -74,7 +113,11 @@ describe("account takeover against the compiled binary", () => {
 
   test("PostgreSQL 16: the attacks fail and the owner's legitimate path works", async () => {
     db = await createTestDb("postgres");
-    const env = { DATABASE_URL: db.databaseUrl as string, DATABASE_OWNER_URL: db.ownerUrl as string, CAUSELOOP_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") };
+    const env = {
+      DATABASE_URL: db.databaseUrl as string,
+      DATABASE_OWNER_URL: db.ownerUrl as string,
+      CAUSELOOP_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+    };
     await scenario(env, [], () => startServe([], env));
   });
 });

@@ -16,15 +16,37 @@ async function me(url: string, token: string): Promise<{ status: number; body: R
 }
 
 test("onboard two clients with the CLI, each token works on its own workspace only; offboard soft, restore, purge", async () => {
-  const acmeRun = await runBinary(["onboard", "acme", "--name", "Acme Corp", "--admin-email", "ops@acme.com", "--data-dir", dataDir, "--json"]);
+  const acmeRun = await runBinary([
+    "onboard",
+    "acme",
+    "--name",
+    "Acme Corp",
+    "--admin-email",
+    "ops@acme.com",
+    "--data-dir",
+    dataDir,
+    "--json",
+  ]);
   expect(acmeRun.code).toBe(0);
   const acme = JSON.parse(acmeRun.stdout) as Record<string, string>;
-  expect(Object.keys(acme)).toEqual(expect.arrayContaining(["organization_id", "workspace_id", "admin_email", "admin_token"]));
+  expect(Object.keys(acme)).toEqual(
+    expect.arrayContaining(["organization_id", "workspace_id", "admin_email", "admin_token"]),
+  );
 
   const server = await startServe(["--data-dir", dataDir]);
   try {
     // With serve holding the data dir, the CLI goes through its control socket.
-    const globexRun = await runBinary(["onboard", "globex", "--name", "Globex", "--admin-email", "ops@globex.com", "--data-dir", dataDir, "--json"]);
+    const globexRun = await runBinary([
+      "onboard",
+      "globex",
+      "--name",
+      "Globex",
+      "--admin-email",
+      "ops@globex.com",
+      "--data-dir",
+      dataDir,
+      "--json",
+    ]);
     expect(globexRun.code).toBe(0);
     const globex = JSON.parse(globexRun.stdout) as Record<string, string>;
 
@@ -34,10 +56,30 @@ test("onboard two clients with the CLI, each token works on its own workspace on
     const globexMe = await me(server.url, globex.admin_token as string);
     expect((globexMe.body.workspace as { id: string }).id).toBe(globex.workspace_id as string);
 
-    const duplicate = await runBinary(["onboard", "acme", "--name", "Acme Corp", "--admin-email", "ops@acme.com", "--data-dir", dataDir]);
+    const duplicate = await runBinary([
+      "onboard",
+      "acme",
+      "--name",
+      "Acme Corp",
+      "--admin-email",
+      "ops@acme.com",
+      "--data-dir",
+      dataDir,
+    ]);
     expect(duplicate.code).toBe(3);
     expect(duplicate.stderr).toContain('organization "acme" already exists');
-    const idempotent = await runBinary(["onboard", "acme", "--name", "Acme Corp", "--admin-email", "ops@acme.com", "--if-not-exists", "--json", "--data-dir", dataDir]);
+    const idempotent = await runBinary([
+      "onboard",
+      "acme",
+      "--name",
+      "Acme Corp",
+      "--admin-email",
+      "ops@acme.com",
+      "--if-not-exists",
+      "--json",
+      "--data-dir",
+      dataDir,
+    ]);
     expect(idempotent.code).toBe(0);
     expect(JSON.parse(idempotent.stdout)).toMatchObject({ workspace_id: acme.workspace_id });
     expect(JSON.parse(idempotent.stdout).admin_token).toBeUndefined();
@@ -63,26 +105,56 @@ test("onboard two clients with the CLI, each token works on its own workspace on
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
     const exportFile = join(dataDir, "globex-audit.ndjson");
-    expect((await runBinary(["audit", "export", "--workspace", globex.workspace_id as string, "--out", exportFile, "--data-dir", dataDir])).code).toBe(0);
-    const offline = Bun.spawnSync(["bun", join(import.meta.dir, "..", "..", "scripts", "verify-audit-export.ts"), exportFile]);
+    expect(
+      (
+        await runBinary([
+          "audit",
+          "export",
+          "--workspace",
+          globex.workspace_id as string,
+          "--out",
+          exportFile,
+          "--data-dir",
+          dataDir,
+        ])
+      ).code,
+    ).toBe(0);
+    const offline = Bun.spawnSync([
+      "bun",
+      join(import.meta.dir, "..", "..", "scripts", "verify-audit-export.ts"),
+      exportFile,
+    ]);
     expect(offline.exitCode).toBe(0);
 
-    const list = JSON.parse((await runBinary(["tenants", "list", "--json", "--data-dir", dataDir])).stdout) as { slug: string }[];
+    const list = JSON.parse((await runBinary(["tenants", "list", "--json", "--data-dir", dataDir])).stdout) as {
+      slug: string;
+    }[];
     expect(list.map((t) => t.slug)).toEqual(["globex"]);
-    const records = JSON.parse((await runBinary(["tenants", "offboardings", "acme", "--json", "--data-dir", dataDir])).stdout) as { mode: string }[];
+    const records = JSON.parse(
+      (await runBinary(["tenants", "offboardings", "acme", "--json", "--data-dir", dataDir])).stdout,
+    ) as { mode: string }[];
     expect(records.map((r) => r.mode)).toEqual(["purge", "restore", "soft"]);
 
     // The tenant's own audit trail went with it; the operator log keeps the offboarding history, chained
     // and verified with the rest.
-    const history = JSON.parse((await runBinary(["audit", "operator-log", "--json", "--data-dir", dataDir])).stdout) as { action: string; target_id: string; actor_id: string; after: { slug?: string } }[];
+    const history = JSON.parse(
+      (await runBinary(["audit", "operator-log", "--json", "--data-dir", dataDir])).stdout,
+    ) as { action: string; target_id: string; actor_id: string; after: { slug?: string } }[];
     const acmeHistory = history.filter((h) => h.after?.slug === "acme").map((h) => h.action);
     expect(acmeHistory.slice(0, 3)).toEqual(["tenant.purged", "tenant.restored", "tenant.offboarded"]);
     expect(history.find((h) => h.action === "tenant.purged")?.actor_id).toMatch(/^operator:/);
     expect(history.filter((h) => h.action === "migration.applied").length).toBeGreaterThanOrEqual(14);
     expect(JSON.parse(verify.stdout).operator_log).toMatchObject({ workspace_id: "operator", ok: true });
     // The purge re-wrapped globex's data key under a new master key: audited in globex, by the operator.
-    const rewrapped = (await (await fetch(`${server.url}/v1/audit?action=key.kek_rewrapped`, { headers: { authorization: `Bearer ${globex.admin_token}` } })).json()) as { data: { actor_id: string; actor_type: string }[] };
-    expect(rewrapped.data[0]).toMatchObject({ actor_type: "operator", actor_id: expect.stringMatching(/^operator:.+/) });
+    const rewrapped = (await (
+      await fetch(`${server.url}/v1/audit?action=key.kek_rewrapped`, {
+        headers: { authorization: `Bearer ${globex.admin_token}` },
+      })
+    ).json()) as { data: { actor_id: string; actor_type: string }[] };
+    expect(rewrapped.data[0]).toMatchObject({
+      actor_type: "operator",
+      actor_id: expect.stringMatching(/^operator:.+/),
+    });
   } finally {
     expect(await server.stop()).toBe(0);
   }
@@ -99,17 +171,32 @@ test("onboard_client() and offboard_client() work from psql against PostgreSQL 1
         const rows = await db.owner.query<Record<string, unknown>>(sql);
         return JSON.stringify(Object.values(rows[0] ?? {})[0]);
       }
-      const proc = Bun.spawn([psql, url, "-X", "-v", "ON_ERROR_STOP=1", "-tAc", sql], { stdout: "pipe", stderr: "pipe" });
-      const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      const proc = Bun.spawn([psql, url, "-X", "-v", "ON_ERROR_STOP=1", "-tAc", sql], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err, code] = await Promise.all([
+        new Response(proc.stdout).text(),
+        new Response(proc.stderr).text(),
+        proc.exited,
+      ]);
       if (code !== 0) throw new Error(err);
       return out.trim();
     };
-    const onboarded = JSON.parse(await run("SELECT onboard_client('acme', 'Acme Corp', 'ops@acme.com')")) as Record<string, string>;
+    const onboarded = JSON.parse(await run("SELECT onboard_client('acme', 'Acme Corp', 'ops@acme.com')")) as Record<
+      string,
+      string
+    >;
     expect(onboarded.admin_token).toMatch(/^clp_pat_/);
-    const purged = JSON.parse(await run("SELECT offboard_client('acme', 'purge')")) as { mode: string; row_counts: Record<string, number> };
+    const purged = JSON.parse(await run("SELECT offboard_client('acme', 'purge')")) as {
+      mode: string;
+      row_counts: Record<string, number>;
+    };
     expect(purged.mode).toBe("purge");
     expect(purged.row_counts.personal_access_tokens).toBe(1);
-    const left = await db.owner.query<{ n: number }>("select count(*)::int as n from workspaces where id = $1", [onboarded.workspace_id]);
+    const left = await db.owner.query<{ n: number }>("select count(*)::int as n from workspaces where id = $1", [
+      onboarded.workspace_id,
+    ]);
     expect(left[0]?.n).toBe(0);
   } finally {
     await db.dispose();

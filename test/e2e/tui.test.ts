@@ -40,14 +40,46 @@ test("without a terminal the console says so, points to the CLI and exits 2", as
 // this test once failed on the CI runner only.
 test("onboard a tenant and approve an erasure request in the console of the compiled binary, at 80x24, even with CI=true", async () => {
   expect(Bun.which("tmux")).not.toBeNull();
-  const acme = JSON.parse((await runBinary(["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.com", "--data-dir", dataDir, "--json"])).stdout) as { admin_token: string };
+  const acme = JSON.parse(
+    (
+      await runBinary([
+        "onboard",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "ops@acme.com",
+        "--data-dir",
+        dataDir,
+        "--json",
+      ])
+    ).stdout,
+  ) as { admin_token: string };
   const server = await startServe(["--data-dir", dataDir]);
   try {
-    const submitted = await fetch(`${server.url}/v1/governance/rtbf/requests`, { method: "POST", headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" }, body: JSON.stringify({ email: "jane@example.com" }) });
+    const submitted = await fetch(`${server.url}/v1/governance/rtbf/requests`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+      body: JSON.stringify({ email: "jane@example.com" }),
+    });
     const requestId = ((await submitted.json()) as { id: string }).id;
 
     const binary = await compiledBinary();
-    expect(tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-e", "CI=true", `${binary} tui --data-dir ${dataDir}`).exitCode).toBe(0);
+    expect(
+      tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-e",
+        "CI=true",
+        `${binary} tui --data-dir ${dataDir}`,
+      ).exitCode,
+    ).toBe(0);
     await waitFor("Health: OK");
 
     keys("2");
@@ -72,9 +104,14 @@ test("onboard a tenant and approve an erasure request in the console of the comp
     for (let i = 0; i < 50 && tmux("has-session", "-t", session).exitCode === 0; i++) await Bun.sleep(100);
     expect(tmux("has-session", "-t", session).exitCode).not.toBe(0); // the console exited on q
 
-    const tenants = JSON.parse((await runBinary(["tenants", "list", "--json", "--data-dir", dataDir])).stdout) as { slug: string }[];
+    const tenants = JSON.parse((await runBinary(["tenants", "list", "--json", "--data-dir", dataDir])).stdout) as {
+      slug: string;
+    }[];
     expect(tenants.map((t) => t.slug).sort()).toEqual(["acme", "globex"]);
-    const requests = JSON.parse((await runBinary(["rtbf", "list", "--json", "--data-dir", dataDir])).stdout) as { id: string; status: string }[];
+    const requests = JSON.parse((await runBinary(["rtbf", "list", "--json", "--data-dir", dataDir])).stdout) as {
+      id: string;
+      status: string;
+    }[];
     expect(requests.find((r) => r.id === requestId)?.status).toBe("completed");
   } finally {
     expect(await server.stop()).toBe(0);

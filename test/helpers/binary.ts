@@ -39,12 +39,21 @@ export interface RunResult {
 export async function runBinary(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<RunResult> {
   const binary = await compiledBinary();
   const proc = Bun.spawn([binary, ...args], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn", ...env },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      CAUSELOOP_LOG_LEVEL: "warn",
+      ...env,
+    },
     stdout: "pipe",
     stderr: "pipe",
     stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -63,7 +72,11 @@ export interface ServeProcess {
 }
 
 /** Starts `serve` and waits for /readyz 200 (or for the process to exit, which is returned as an error). */
-export async function startServe(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServeProcess> {
+export async function startServe(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<ServeProcess> {
   const binary = await compiledBinary();
   const port = await freePort();
   let output = "";

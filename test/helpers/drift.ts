@@ -54,7 +54,10 @@ function liveType(row: InfoColumnRow): string {
   if (row.data_type === "numeric") {
     return row.numeric_precision !== null ? `numeric(${row.numeric_precision},${row.numeric_scale ?? 0})` : "numeric";
   }
-  if ((row.data_type === "character varying" || row.data_type === "character") && row.character_maximum_length !== null) {
+  if (
+    (row.data_type === "character varying" || row.data_type === "character") &&
+    row.character_maximum_length !== null
+  ) {
     return `${row.data_type}(${row.character_maximum_length})`;
   }
   return row.data_type;
@@ -75,7 +78,12 @@ export async function describeColumns(db: DriftQueryable): Promise<Map<string, L
   const out = new Map<string, LiveColumn[]>();
   for (const row of rows) {
     const list = out.get(row.table_name) ?? [];
-    list.push({ name: row.column_name, sql_type: liveType(row), nullable: row.is_nullable === "YES", default_expr: row.column_default });
+    list.push({
+      name: row.column_name,
+      sql_type: liveType(row),
+      nullable: row.is_nullable === "YES",
+      default_expr: row.column_default,
+    });
     out.set(row.table_name, list);
   }
   return out;
@@ -108,7 +116,13 @@ const TYPE_ALIASES: Record<string, string> = {
 
 /** Canonical type text: lower case, single spaces, no space after commas, aliases resolved. */
 function normalizeType(raw: string): string {
-  let t = raw.toLowerCase().replace(/\s+/g, " ").replace(/\s*,\s*/g, ",").replace(/\s*\(\s*/g, "(").replace(/\s*\)/g, ")").trim();
+  let t = raw
+    .toLowerCase()
+    .replace(/\s+/g, " ")
+    .replace(/\s*,\s*/g, ",")
+    .replace(/\s*\(\s*/g, "(")
+    .replace(/\s*\)/g, ")")
+    .trim();
   let dims = 0;
   while (/\[\d*\]$/.test(t)) {
     t = t.replace(/\[\d*\]$/, "").trim();
@@ -195,7 +209,10 @@ const CAST =
 export function normalizeDefault(expr: string): string {
   let s = outsideQuotes(expr.trim(), (p) => p.toLowerCase().replace(/\s+/g, " "));
   s = s.replace(/\binterval\s*('(?:[^']|'')*')/g, "$1::interval");
-  s = s.replace(/('(?:[^']|'')*')\s*::\s*interval\b/g, (_, lit: string) => `${quote(canonicalInterval(unquote(lit)))}::interval`);
+  s = s.replace(
+    /('(?:[^']|'')*')\s*::\s*interval\b/g,
+    (_, lit: string) => `${quote(canonicalInterval(unquote(lit)))}::interval`,
+  );
   s = s.replace(/('(?:[^']|'')*')\s*::\s*jsonb?\b/g, (whole, lit: string) => {
     try {
       return `${quote(stableJson(JSON.parse(unquote(lit))))}::jsonb`;
@@ -234,7 +251,9 @@ function literal(value: unknown): string {
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value);
   if (value instanceof Date) return quote(value.toISOString());
   if (Array.isArray(value)) {
-    const items = value.map((v) => (typeof v === "string" ? `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"` : String(v)));
+    const items = value.map((v) =>
+      typeof v === "string" ? `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"` : String(v),
+    );
     return quote(`{${items.join(",")}}`);
   }
   return `${quote(JSON.stringify(value))}::jsonb`;
@@ -284,19 +303,28 @@ export async function schemaDrift(db: DriftQueryable): Promise<string[]> {
         problems.push(`${where} type: drizzle ${declaredType}, database ${actual.sql_type}`);
       }
       if (col.notNull === actual.nullable) {
-        problems.push(`${where} nullability: drizzle ${col.notNull ? "NOT NULL" : "NULL"}, database ${actual.nullable ? "NULL" : "NOT NULL"}`);
+        problems.push(
+          `${where} nullability: drizzle ${col.notNull ? "NOT NULL" : "NULL"}, database ${actual.nullable ? "NULL" : "NOT NULL"}`,
+        );
       }
       let declared = declaredDefault(col);
       // serial columns get their nextval() default from the database, not from the drizzle declaration.
-      if (declared === null && /serial/i.test(declaredType) && actual.default_expr?.startsWith("nextval(")) declared = actual.default_expr;
+      if (declared === null && /serial/i.test(declaredType) && actual.default_expr?.startsWith("nextval("))
+        declared = actual.default_expr;
       if ((declared === null) !== (actual.default_expr === null)) {
         problems.push(`${where} default: drizzle ${declared ?? "none"}, database ${actual.default_expr ?? "none"}`);
-      } else if (declared !== null && actual.default_expr !== null && normalizeDefault(declared) !== normalizeDefault(actual.default_expr)) {
+      } else if (
+        declared !== null &&
+        actual.default_expr !== null &&
+        normalizeDefault(declared) !== normalizeDefault(actual.default_expr)
+      ) {
         problems.push(`${where} default: drizzle ${declared}, database ${actual.default_expr}`);
       }
     }
-    for (const extra of byName.keys()) problems.push(`${config.name}.${extra} is in the database but not in the drizzle schema`);
+    for (const extra of byName.keys())
+      problems.push(`${config.name}.${extra} is in the database but not in the drizzle schema`);
   }
-  for (const table of live.keys()) if (!mirrored.has(table)) problems.push(`table ${table} is in the database but not in the drizzle schema`);
+  for (const table of live.keys())
+    if (!mirrored.has(table)) problems.push(`table ${table} is in the database but not in the drizzle schema`);
   return problems;
 }

@@ -105,7 +105,9 @@ function typeDefault(table: string, col: Column): string {
     case "inet":
       return "'127.0.0.1'";
     default:
-      throw new Error(`seeding ${table}: no generic value for ${col.name} of type ${col.data_type}; add it to OVERRIDES`);
+      throw new Error(
+        `seeding ${table}: no generic value for ${col.name} of type ${col.data_type}; add it to OVERRIDES`,
+      );
   }
 }
 
@@ -135,10 +137,13 @@ export async function seedEveryTenantTable(owner: Engine, workspaceId: string): 
       const values: string[] = [];
       for (const col of await columnsOf(tx, table)) {
         const value =
-          col.name === "workspace_id" ? "$1"
-          : col.name === "id" ? "new_id('tst')"
-          : col.required || OVERRIDES[`${table}.${col.name}`] ? valueFor(table, col, checks.get(col.name) ?? [])
-          : undefined;
+          col.name === "workspace_id"
+            ? "$1"
+            : col.name === "id"
+              ? "new_id('tst')"
+              : col.required || OVERRIDES[`${table}.${col.name}`]
+                ? valueFor(table, col, checks.get(col.name) ?? [])
+                : undefined;
         if (value === undefined) continue;
         names.push(ident(col.name));
         values.push(value);
@@ -171,7 +176,13 @@ function writeViolation(what: string, outcome: Outcome): string | undefined {
 }
 
 /** Every way the runtime role could reach B's rows of one table from inside A, or without a tenant; [] = isolated. */
-export async function isolationViolations(app: Engine, table: string, a: string, b: string, owner: Engine): Promise<string[]> {
+export async function isolationViolations(
+  app: Engine,
+  table: string,
+  a: string,
+  b: string,
+  owner: Engine,
+): Promise<string[]> {
   const t = ident(table);
   const violations: string[] = [];
   const report = (v: string | undefined) => {
@@ -195,18 +206,41 @@ export async function isolationViolations(app: Engine, table: string, a: string,
   const source = columns.map((c) => (c === "workspace_id" ? "$1::text" : c === "id" ? "new_id('tst')" : ident(c)));
   const copy = `insert into ${t} (${columns.map(ident).join(", ")}) select ${source.join(", ")} from ${t} where workspace_id = $2 limit 1 returning 1`;
   const inserted = await attempt(() => withTenant(app, a, (tx) => tx.query(copy, [b, a])));
-  if (inserted.ok) report(inserted.rows > 0 ? "inside A, inserting a row for B succeeded" : "inside A, no A row to copy for the insert probe");
+  if (inserted.ok)
+    report(
+      inserted.rows > 0
+        ? "inside A, inserting a row for B succeeded"
+        : "inside A, no A row to copy for the insert probe",
+    );
   else report(writeViolation("INSERT of a row for B", inserted));
 
   // (iii), (iv) inside A: B's rows can be neither updated nor deleted; the owner confirms B is untouched.
   const fingerprint = async () =>
-    (await owner.query<{ n: number; h: string }>(
-      `select count(*)::int as n, coalesce(md5(string_agg(x::text, ',' order by x.id)), '') as h from ${t} x where workspace_id = $1`,
-      [b],
-    ))[0];
+    (
+      await owner.query<{ n: number; h: string }>(
+        `select count(*)::int as n, coalesce(md5(string_agg(x::text, ',' order by x.id)), '') as h from ${t} x where workspace_id = $1`,
+        [b],
+      )
+    )[0];
   const before = await fingerprint();
-  report(writeViolation("UPDATE", await attempt(() => withTenant(app, a, (tx) => tx.query(`update ${t} set workspace_id = workspace_id where workspace_id = $1 returning 1`, [b])))));
-  report(writeViolation("DELETE", await attempt(() => withTenant(app, a, (tx) => tx.query(`delete from ${t} where workspace_id = $1 returning 1`, [b])))));
+  report(
+    writeViolation(
+      "UPDATE",
+      await attempt(() =>
+        withTenant(app, a, (tx) =>
+          tx.query(`update ${t} set workspace_id = workspace_id where workspace_id = $1 returning 1`, [b]),
+        ),
+      ),
+    ),
+  );
+  report(
+    writeViolation(
+      "DELETE",
+      await attempt(() =>
+        withTenant(app, a, (tx) => tx.query(`delete from ${t} where workspace_id = $1 returning 1`, [b])),
+      ),
+    ),
+  );
   const after = await fingerprint();
   if (before?.h !== after?.h) report(`B's rows changed (count ${before?.n} -> ${after?.n})`);
 
@@ -214,11 +248,15 @@ export async function isolationViolations(app: Engine, table: string, a: string,
   const count = `select count(*)::int as n from ${t}`;
   const outside: Array<[string, () => Promise<{ n: number }[]>]> = [
     ["with no workspace set", () => withoutTenant(app, (tx) => tx.query(count))],
-    ["with an empty workspace setting", () => app.transaction(async (tx) => {
-      if (app.switchRoleInTransactions) await tx.exec(`set local role ${APP_ROLE}`);
-      await tx.query("select set_config('app.current_workspace', '', true)");
-      return tx.query(count);
-    })],
+    [
+      "with an empty workspace setting",
+      () =>
+        app.transaction(async (tx) => {
+          if (app.switchRoleInTransactions) await tx.exec(`set local role ${APP_ROLE}`);
+          await tx.query("select set_config('app.current_workspace', '', true)");
+          return tx.query(count);
+        }),
+    ],
     ["with an unknown workspace id", () => withTenant(app, UNKNOWN_WORKSPACE, (tx) => tx.query(count))],
   ];
   for (const [label, run] of outside) {

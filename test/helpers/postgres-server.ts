@@ -41,7 +41,18 @@ async function launch(persistent: boolean): Promise<Launched> {
     persistent,
     createPostgresUser: true,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "max_connections=300", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", `unix_socket_directories=${base}`],
+    postgresFlags: [
+      "-c",
+      "max_connections=300",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      `unix_socket_directories=${base}`,
+    ],
     onLog: () => {},
     onError: () => {},
   });
@@ -50,7 +61,10 @@ async function launch(persistent: boolean): Promise<Launched> {
   return { port, server, base };
 }
 
-const urlFor = (port: number) => (database = "postgres") => `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/${database}`;
+const urlFor =
+  (port: number) =>
+  (database = "postgres") =>
+    `postgres://postgres:${SUPERUSER_PASSWORD}@127.0.0.1:${port}/${database}`;
 
 export function postgresServer(): Promise<PostgresServer> {
   starting ??= (async () => {
@@ -82,7 +96,11 @@ export async function startDedicatedPostgres(): Promise<DedicatedPostgres> {
   const { port, server, base } = await launch(true);
   const signalAll = (signal: NodeJS.Signals) => {
     const postmaster = Number(readFileSync(join(base, "data", "postmaster.pid"), "utf8").split("\n")[0]);
-    const children = Bun.spawnSync(["pgrep", "-P", String(postmaster)]).stdout.toString().split("\n").filter(Boolean).map(Number);
+    const children = Bun.spawnSync(["pgrep", "-P", String(postmaster)])
+      .stdout.toString()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
     for (const pid of [postmaster, ...children]) process.kill(pid, signal);
   };
   return {

@@ -51,15 +51,29 @@ export async function ownerApp(kind: EngineKind, options: { capabilities?: AnyEl
     signer,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.app) },
-    sessions: { jwt: { current: jwtSecret, previous: undefined }, anonymous: (fn) => withoutTenant(db.app, fn), idleMinutes: 60, absoluteDays: 1 },
+    sessions: {
+      jwt: { current: jwtSecret, previous: undefined },
+      anonymous: (fn) => withoutTenant(db.app, fn),
+      idleMinutes: 60,
+      absoluteDays: 1,
+    },
     capabilities: options.capabilities,
   });
   // The owner sets a first password with the onboarding setup token and signs in: a session reaches every route.
-  const post = (path: string, body: unknown) => app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
+  const post = (path: string, body: unknown) =>
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }),
+    );
   const password = "harness-owner-password-1";
   const accepted = await post("/v1/auth/accept-invite", { invite_token: tenant.setup_token, password });
   if (accepted.status !== 200) throw new Error(`setup token refused: ${accepted.status} ${await accepted.text()}`);
-  const signedIn = (await (await post("/v1/auth/login", { email: "owner@acme.example", password })).json()) as { access_token?: string };
+  const signedIn = (await (await post("/v1/auth/login", { email: "owner@acme.example", password })).json()) as {
+    access_token?: string;
+  };
   if (!signedIn.access_token) throw new Error("the owner could not sign in");
   return {
     app,
@@ -122,17 +136,27 @@ export type IdBook = Map<string, string>;
 const fakeId = (prefix: string) => `${prefix}_${"0".repeat(26)}`;
 
 /** A value the schema accepts: the starting point every malformed variant changes one thing of. */
-export function sampleOf(schema: Schema | undefined, ids: IdBook, options: { requiredOnly?: boolean; field?: string } = {}): unknown {
+export function sampleOf(
+  schema: Schema | undefined,
+  ids: IdBook,
+  options: { requiredOnly?: boolean; field?: string } = {},
+): unknown {
   if (!schema) return undefined;
   if (schema.const !== undefined) return schema.const;
   // Elysia widens numbers to "number or numeric string"; the sample is the plain JSON kind.
-  if (schema.anyOf?.length) return sampleOf(schema.anyOf.find((s) => s.type !== "null" && !(s.type === "string" && s.format)) ?? schema.anyOf[0], ids, options);
+  if (schema.anyOf?.length)
+    return sampleOf(
+      schema.anyOf.find((s) => s.type !== "null" && !(s.type === "string" && s.format)) ?? schema.anyOf[0],
+      ids,
+      options,
+    );
   switch (schema.type) {
     case "object": {
       if (schema.patternProperties) return { key: "value" };
       const out: Record<string, unknown> = {};
       for (const [name, property] of Object.entries(schema.properties ?? {})) {
-        if (!options.requiredOnly || schema.required?.includes(name)) out[name] = sampleOf(property, ids, { field: name });
+        if (!options.requiredOnly || schema.required?.includes(name))
+          out[name] = sampleOf(property, ids, { field: name });
       }
       return out;
     }
@@ -224,20 +248,33 @@ export function malformedBodies(schema: Schema | undefined, ids: IdBook): Varian
   ];
   for (const path of stringPaths(sample)) {
     const label = path.join(".");
-    for (const [what, text] of BAD_TEXT) variants.push({ name: `${what} in ${label}`, body: json(withValue(sample, path, text)) });
-    for (const date of BAD_DATES) variants.push({ name: `date ${date} in ${label}`, body: json(withValue(sample, path, date)) });
+    for (const [what, text] of BAD_TEXT)
+      variants.push({ name: `${what} in ${label}`, body: json(withValue(sample, path, text)) });
+    for (const date of BAD_DATES)
+      variants.push({ name: `date ${date} in ${label}`, body: json(withValue(sample, path, date)) });
   }
   for (const field of fieldPaths(sample)) {
     const rest = { ...(sample as Record<string, unknown>) };
     delete rest[field];
     variants.push({ name: `missing ${field}`, body: json(rest) });
-    for (const wrong of [12345, -1, 1e300, true, null, [], {}, "text", [1, "a"]]) variants.push({ name: `${field} = ${json(wrong)}`, body: json(withValue(sample, [field], wrong)) });
-    variants.push({ name: `${field} deep (10000)`, body: json(withValue(sample, [field], 0)).replace(`"${field}":0`, `"${field}":${DEEP_JSON}`) });
+    for (const wrong of [12345, -1, 1e300, true, null, [], {}, "text", [1, "a"]])
+      variants.push({ name: `${field} = ${json(wrong)}`, body: json(withValue(sample, [field], wrong)) });
+    variants.push({
+      name: `${field} deep (10000)`,
+      body: json(withValue(sample, [field], 0)).replace(`"${field}":0`, `"${field}":${DEEP_JSON}`),
+    });
   }
   return variants;
 }
 
-const BAD_DATES = ["0000-01-01", "99999-01-01", "2024-13-45", "-000001-01-01T00:00:00Z", "+275760-09-13T00:00:00Z", "2024-02-30"];
+const BAD_DATES = [
+  "0000-01-01",
+  "99999-01-01",
+  "2024-13-45",
+  "-000001-01-01T00:00:00Z",
+  "+275760-09-13T00:00:00Z",
+  "2024-02-30",
+];
 const b64 = (text: string) => Buffer.from(text).toString("base64url");
 
 /** Query strings with broken numbers, cursors, dates and text, for the route's declared query and the usual names. */
@@ -246,11 +283,13 @@ export function malformedQueries(schema: Schema | undefined, ids: IdBook): Varia
   // Only the required parameters: an optional one with a made-up value (a cursor) would mask the others.
   const validSample = sampleOf(schema, ids, { requiredOnly: true }) as Record<string, unknown> | undefined;
   const base = new URLSearchParams();
-  for (const [name, value] of Object.entries(validSample ?? {})) if (typeof value !== "object") base.set(name, String(value));
+  for (const [name, value] of Object.entries(validSample ?? {}))
+    if (typeof value !== "object") base.set(name, String(value));
   const q = (extra: string) => [base.toString(), extra].filter(Boolean).join("&");
   const id = ids.get("iss") ?? fakeId("iss");
   const variants: Variant[] = [{ name: "valid sample", query: base.toString() }];
-  for (const limit of ["-1", "0", "999999", "1e9", "%2010", "1%200", "abc", "1.5", "0x10", "9".repeat(40), "%00", ""]) variants.push({ name: `limit=${limit}`, query: q(`limit=${limit}`) });
+  for (const limit of ["-1", "0", "999999", "1e9", "%2010", "1%200", "abc", "1.5", "0x10", "9".repeat(40), "%00", ""])
+    variants.push({ name: `limit=${limit}`, query: q(`limit=${limit}`) });
   variants.push({ name: "limit twice", query: q("limit=1&limit=2") });
   variants.push({ name: "limit[]", query: q("limit[]=1") });
   for (const [what, cursor] of [
@@ -267,8 +306,17 @@ export function malformedQueries(schema: Schema | undefined, ids: IdBook): Varia
     variants.push({ name: `cursor ${what}`, query: q(`cursor=${cursor}`) });
   }
   for (const name of names) {
-    for (const date of BAD_DATES) variants.push({ name: `${name}=${date}`, query: q(`${encodeURIComponent(name)}=${encodeURIComponent(date)}`) });
-    for (const [what, raw] of [["NUL", "%00"], ["lone surrogate (CESU bytes)", "%ED%A0%80"], ["invalid UTF-8", "%FF%FE"], ["broken escape", "%E0%A4%A"], ["space", "%20"], ["emoji", "%F0%9F%92%A9"], ["oversized", "x".repeat(5000)]] as const) {
+    for (const date of BAD_DATES)
+      variants.push({ name: `${name}=${date}`, query: q(`${encodeURIComponent(name)}=${encodeURIComponent(date)}`) });
+    for (const [what, raw] of [
+      ["NUL", "%00"],
+      ["lone surrogate (CESU bytes)", "%ED%A0%80"],
+      ["invalid UTF-8", "%FF%FE"],
+      ["broken escape", "%E0%A4%A"],
+      ["space", "%20"],
+      ["emoji", "%F0%9F%92%A9"],
+      ["oversized", "x".repeat(5000)],
+    ] as const) {
       variants.push({ name: `${name} ${what}`, query: q(`${encodeURIComponent(name)}=${raw}`) });
     }
   }
@@ -296,8 +344,21 @@ export function malformedPaths(route: RouteInfo, ids: IdBook): Variant[] {
   const names = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1] as string);
   const variants: Variant[] = [];
   for (const target of names) {
-    for (const [what, raw] of [["NUL", "%00"], ["prefixed NUL", "iss_%00"], ["emoji", "%F0%9F%92%A9"], ["lone surrogate bytes", "%ED%A0%80"], ["invalid UTF-8", "%FF"], ["broken escape", "%E0%A4%A"], ["oversized", "a".repeat(5000)], ["dot segments", ".."], ["encoded slash", "a%2Fb"], ["SQL", "'%20or%201=1--"]] as const) {
-      const path = route.path.replace(/:([A-Za-z_]+)/g, (_, name: string) => (name === target ? raw : (idFor(route, name, ids) ?? "x")));
+    for (const [what, raw] of [
+      ["NUL", "%00"],
+      ["prefixed NUL", "iss_%00"],
+      ["emoji", "%F0%9F%92%A9"],
+      ["lone surrogate bytes", "%ED%A0%80"],
+      ["invalid UTF-8", "%FF"],
+      ["broken escape", "%E0%A4%A"],
+      ["oversized", "a".repeat(5000)],
+      ["dot segments", ".."],
+      ["encoded slash", "a%2Fb"],
+      ["SQL", "'%20or%201=1--"],
+    ] as const) {
+      const path = route.path.replace(/:([A-Za-z_]+)/g, (_, name: string) =>
+        name === target ? raw : (idFor(route, name, ids) ?? "x"),
+      );
       variants.push({ name: `:${target} ${what}`, path });
     }
   }

@@ -21,23 +21,62 @@ afterEach(async () => {
   db = undefined;
 });
 
-const SECRETS = { connector: "sntrys_connector_secret_value_1", webhook: "whsec_outbound_secret_value_22", sso: "sso_client_secret_value_333", totp: "JBSWY3DPEHPK3PXP_TOTP_4444" };
+const SECRETS = {
+  connector: "sntrys_connector_secret_value_1",
+  webhook: "whsec_outbound_secret_value_22",
+  sso: "sso_client_secret_value_333",
+  totp: "JBSWY3DPEHPK3PXP_TOTP_4444",
+};
 
 async function fullFlow(d: TestDb, kek: LocalKeyRing) {
   const acme = await onboard(d.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
-  const app = createApp({ logger: silentLogger, readiness: async () => [], version: "t", bodyLimitBytes: 1 << 20, door: tenantDoor(d.app), kek });
+  const app = createApp({
+    logger: silentLogger,
+    readiness: async () => [],
+    version: "t",
+    bodyLimitBytes: 1 << 20,
+    door: tenantDoor(d.app),
+    kek,
+  });
   const call = (path: string, body?: unknown) =>
-    app.fetch(new Request(`http://localhost${path}`, { method: body ? "POST" : "GET", body: body ? JSON.stringify(body) : undefined, headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" } }));
-  const connector = (await (await call("/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: SECRETS.connector } })).json()) as { id: string; has_config: boolean };
-  const webhook = (await (await call("/v1/webhooks", { url: "https://hooks.example.com/a", secret: SECRETS.webhook })).json()) as { id: string; secret: string };
-  const inbound = (await (await call("/v1/inbound-webhooks", { source: "alertmanager" })).json()) as { id: string; signing_secret: string; path_token: string };
-  const sso = (await (await call("/v1/sso-connections", { provider: "oidc", display_name: "Okta", issuer: "https://acme.okta.com", client_id: "cid", client_secret: SECRETS.sso })).json()) as { id: string; has_client_secret: boolean };
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: body ? "POST" : "GET",
+        body: body ? JSON.stringify(body) : undefined,
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+      }),
+    );
+  const connector = (await (
+    await call("/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: SECRETS.connector } })
+  ).json()) as { id: string; has_config: boolean };
+  const webhook = (await (
+    await call("/v1/webhooks", { url: "https://hooks.example.com/a", secret: SECRETS.webhook })
+  ).json()) as { id: string; secret: string };
+  const inbound = (await (await call("/v1/inbound-webhooks", { source: "alertmanager" })).json()) as {
+    id: string;
+    signing_secret: string;
+    path_token: string;
+  };
+  const sso = (await (
+    await call("/v1/sso-connections", {
+      provider: "oidc",
+      display_name: "Okta",
+      issuer: "https://acme.okta.com",
+      client_id: "cid",
+      client_secret: SECRETS.sso,
+    })
+  ).json()) as { id: string; has_client_secret: boolean };
   // MFA factors get their routes with the identity work; the column is sealed through the same box.
   const mfaId = "mfa_00000000000000000000000000";
   await withTenant(d.app, acme.workspace_id, async (tx) => {
     const box = new SecretBox(tx, kek, acme.workspace_id);
     const sealed = await box.seal({ table: "mfa_factors", column: "secret_encrypted", rowId: mfaId }, SECRETS.totp);
-    await tx.query("insert into mfa_factors (workspace_id, id, user_id, secret_encrypted) values ($1, $2, $3, $4)", [acme.workspace_id, mfaId, acme.user_id, sealed]);
+    await tx.query("insert into mfa_factors (workspace_id, id, user_id, secret_encrypted) values ($1, $2, $3, $4)", [
+      acme.workspace_id,
+      mfaId,
+      acme.user_id,
+      sealed,
+    ]);
   });
   return { acme, call, connector, webhook, inbound, sso, mfaId };
 }
@@ -62,12 +101,26 @@ describeEngines("envelope encryption", (kind) => {
     const flow = await fullFlow(db, kek);
     expect(flow.connector.has_config).toBe(true);
     expect(flow.webhook.secret).toBe(SECRETS.webhook); // shown once, at creation
-    const ids = { connectors: flow.connector.id, webhooks: flow.webhook.id, inbound_webhooks: flow.inbound.id, sso_connections: flow.sso.id, mfa_factors: flow.mfaId };
+    const ids = {
+      connectors: flow.connector.id,
+      webhooks: flow.webhook.id,
+      inbound_webhooks: flow.inbound.id,
+      sso_connections: flow.sso.id,
+      mfa_factors: flow.mfaId,
+    };
     const opened = await readAll(db, kek, flow.acme, ids);
     expect(JSON.parse(opened.connectors as string)).toEqual({ api_token: SECRETS.connector });
-    expect(opened).toMatchObject({ webhooks: SECRETS.webhook, inbound_webhooks: flow.inbound.signing_secret, sso_connections: SECRETS.sso, mfa_factors: SECRETS.totp });
+    expect(opened).toMatchObject({
+      webhooks: SECRETS.webhook,
+      inbound_webhooks: flow.inbound.signing_secret,
+      sso_connections: SECRETS.sso,
+      mfa_factors: SECRETS.totp,
+    });
 
-    const listed = JSON.stringify([await (await flow.call("/v1/webhooks")).json(), await (await flow.call(`/v1/connectors/${flow.connector.id}`)).json()]);
+    const listed = JSON.stringify([
+      await (await flow.call("/v1/webhooks")).json(),
+      await (await flow.call(`/v1/connectors/${flow.connector.id}`)).json(),
+    ]);
     for (const secret of [SECRETS.connector, SECRETS.webhook]) expect(listed).not.toContain(secret);
     expect(listed).toContain(`"secret_last4":"${SECRETS.webhook.slice(-4)}"`);
 
@@ -76,7 +129,12 @@ describeEngines("envelope encryption", (kind) => {
       `select table_name::text as t, column_name::text as c from information_schema.columns
         where table_schema = current_schema() and data_type in ('text', 'jsonb', 'json', 'ARRAY', 'character varying')`,
     );
-    const plaintexts = [...Object.values(SECRETS), flow.inbound.signing_secret, flow.inbound.path_token, flow.acme.admin_token as string];
+    const plaintexts = [
+      ...Object.values(SECRETS),
+      flow.inbound.signing_secret,
+      flow.inbound.path_token,
+      flow.acme.admin_token as string,
+    ];
     const leaks: string[] = [];
     for (const { t, c } of columns) {
       const rows = await db.owner.query<{ v: string | null }>(`select "${c}"::text as v from "${t}"`);
@@ -90,7 +148,9 @@ describeEngines("envelope encryption", (kind) => {
     const kek = new LocalKeyRing(key());
     const flow = await fullFlow(db, kek);
     const globex = await onboard(db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, kek);
-    const [row] = await db.owner.query<{ v: string }>("select secret_encrypted as v from webhooks where id = $1", [flow.webhook.id]);
+    const [row] = await db.owner.query<{ v: string }>("select secret_encrypted as v from webhooks where id = $1", [
+      flow.webhook.id,
+    ]);
     const sealed = row?.v as string;
     expect(sealed).toMatch(/^clp1\.1\./);
     const ctx = { table: "webhooks", column: "secret_encrypted", rowId: flow.webhook.id };
@@ -99,7 +159,9 @@ describeEngines("envelope encryption", (kind) => {
       const last = sealed.at(-2) === "A" ? "B" : "A";
       const flipped = `${sealed.slice(0, -2)}${last}${sealed.at(-1)}`;
       expect(box.open(ctx, flipped)).rejects.toThrow(/cannot be decrypted/);
-      expect(box.open({ ...ctx, rowId: "whk_00000000000000000000000000" }, sealed)).rejects.toThrow(/cannot be decrypted/);
+      expect(box.open({ ...ctx, rowId: "whk_00000000000000000000000000" }, sealed)).rejects.toThrow(
+        /cannot be decrypted/,
+      );
       expect(box.open({ ...ctx, column: "url" }, sealed)).rejects.toThrow(/cannot be decrypted/);
     });
     await withTenant(db.app, globex.workspace_id, async (tx) => {
@@ -114,7 +176,9 @@ describeEngines("envelope encryption", (kind) => {
 
   test("every *_encrypted column of the schema is wired (listed for sealing and DEK rotation)", async () => {
     db = await createTestDb(kind);
-    const columns = await db.owner.query<{ t: string; c: string }>("select table_name::text as t, column_name::text as c from information_schema.columns where table_schema = current_schema() and column_name like '%\\_encrypted' order by 1, 2");
+    const columns = await db.owner.query<{ t: string; c: string }>(
+      "select table_name::text as t, column_name::text as c from information_schema.columns where table_schema = current_schema() and column_name like '%\\_encrypted' order by 1, 2",
+    );
     expect(columns.map((r) => `${r.t}.${r.c}`)).toEqual(ENCRYPTED_COLUMNS.map((e) => `${e.table}.${e.column}`).sort());
   });
 
@@ -123,7 +187,13 @@ describeEngines("envelope encryption", (kind) => {
     const kek = new LocalKeyRing(key());
     const acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" });
     const d = db;
-    const versions = await Promise.all(Array.from({ length: 6 }, () => withTenant(d.app, acme.workspace_id, (tx) => ensureActiveDek(tx, kek, acme.workspace_id)).then((k) => k.version)));
+    const versions = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        withTenant(d.app, acme.workspace_id, (tx) => ensureActiveDek(tx, kek, acme.workspace_id)).then(
+          (k) => k.version,
+        ),
+      ),
+    );
     expect(new Set(versions).size).toBe(1);
     const rows = await db.owner.query("select 1 from workspace_keys where workspace_id = $1", [acme.workspace_id]);
     expect(rows.length).toBe(1);
@@ -133,7 +203,13 @@ describeEngines("envelope encryption", (kind) => {
     db = await createTestDb(kind);
     const oldKey = key();
     const flow = await fullFlow(db, new LocalKeyRing(`v1:${oldKey}`));
-    const ids = { connectors: flow.connector.id, webhooks: flow.webhook.id, inbound_webhooks: flow.inbound.id, sso_connections: flow.sso.id, mfa_factors: flow.mfaId };
+    const ids = {
+      connectors: flow.connector.id,
+      webhooks: flow.webhook.id,
+      inbound_webhooks: flow.inbound.id,
+      sso_connections: flow.sso.id,
+      mfa_factors: flow.mfaId,
+    };
     const ringText = addKeyVersion(`v1:${oldKey}`);
     const rotated = new LocalKeyRing(ringText);
     expect(rotated.currentVersion).toBe(2);
@@ -149,19 +225,36 @@ describeEngines("envelope encryption", (kind) => {
     db = await createTestDb(kind);
     const kek = new LocalKeyRing(key());
     const flow = await fullFlow(db, kek);
-    const ids = { connectors: flow.connector.id, webhooks: flow.webhook.id, inbound_webhooks: flow.inbound.id, sso_connections: flow.sso.id, mfa_factors: flow.mfaId };
-    expect(rotateDek(db.owner, kek, flow.acme.workspace_id, { onProgress: () => { throw new Error("killed"); } })).rejects.toThrow("killed");
+    const ids = {
+      connectors: flow.connector.id,
+      webhooks: flow.webhook.id,
+      inbound_webhooks: flow.inbound.id,
+      sso_connections: flow.sso.id,
+      mfa_factors: flow.mfaId,
+    };
+    expect(
+      rotateDek(db.owner, kek, flow.acme.workspace_id, {
+        onProgress: () => {
+          throw new Error("killed");
+        },
+      }),
+    ).rejects.toThrow("killed");
     const done = await rotateDek(db.owner, kek, flow.acme.workspace_id);
     expect(done.newVersion).toBe(2);
     expect(done.destroyed).toBe(1);
-    const keys = await db.owner.query<{ version: number; status: string; wrapped_dek: string }>("select version, status, wrapped_dek from workspace_keys where workspace_id = $1 order by version", [flow.acme.workspace_id]);
+    const keys = await db.owner.query<{ version: number; status: string; wrapped_dek: string }>(
+      "select version, status, wrapped_dek from workspace_keys where workspace_id = $1 order by version",
+      [flow.acme.workspace_id],
+    );
     expect(keys.map((k) => `${k.version}:${k.status}`)).toEqual(["1:destroyed", "2:active"]);
     expect(keys[0]?.wrapped_dek).toBe("");
     const opened = await readAll(db, kek, flow.acme, ids);
     expect(opened.webhooks).toBe(SECRETS.webhook);
     expect(opened.mfa_factors).toBe(SECRETS.totp);
     for (const { table, column } of ENCRYPTED_COLUMNS) {
-      const [row] = await db.owner.query<{ v: string }>(`select ${column} as v from ${table} where id = $1`, [ids[table]]);
+      const [row] = await db.owner.query<{ v: string }>(`select ${column} as v from ${table} where id = $1`, [
+        ids[table],
+      ]);
       expect(row?.v).toStartWith("clp1.2.");
     }
   });
@@ -169,7 +262,12 @@ describeEngines("envelope encryption", (kind) => {
 
 describe("key ring", () => {
   test("a bad master key is one clear error without key material", () => {
-    for (const [text, message] of [["", /empty/], ["dG9vc2hvcnQ=", /32 bytes/], [`v1:${key()},v1:${key()}`, /unique/], [`x:${key()},v2:${key()}`, /v<N>:<base64>/]] as const) {
+    for (const [text, message] of [
+      ["", /empty/],
+      ["dG9vc2hvcnQ=", /32 bytes/],
+      [`v1:${key()},v1:${key()}`, /unique/],
+      [`x:${key()},v2:${key()}`, /v<N>:<base64>/],
+    ] as const) {
       expect(() => new LocalKeyRing(text)).toThrow(message);
     }
   });
@@ -203,11 +301,17 @@ describeEngines("crypto-shredding", (kind) => {
       const acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, ring);
       const globex = await onboard(db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, ring);
       const ctx = { table: "connectors", column: "config_encrypted", rowId: "con_00000000000000000000000000" };
-      const sealFor = (ws: string) => withTenant(db?.app as TestDb["app"], ws, (tx) => new SecretBox(tx, ring, ws).seal(ctx, `secret-of-${ws}`));
+      const sealFor = (ws: string) =>
+        withTenant(db?.app as TestDb["app"], ws, (tx) => new SecretBox(tx, ring, ws).seal(ctx, `secret-of-${ws}`));
       const acmeSecret = await sealFor(acme.workspace_id);
       const globexSecret = await sealFor(globex.workspace_id);
       // The "backup": every data key row as it was before the purge.
-      const backup = await db.owner.query<{ workspace_id: string; version: number; kek_version: number; wrapped_dek: string }>("select workspace_id, version, kek_version, wrapped_dek from workspace_keys");
+      const backup = await db.owner.query<{
+        workspace_id: string;
+        version: number;
+        kek_version: number;
+        wrapped_dek: string;
+      }>("select workspace_id, version, kek_version, wrapped_dek from workspace_keys");
 
       await offboard(db.owner, "acme", "purge");
       const rotation = await rotateKek(db.owner, ring, { generate: true });
@@ -216,12 +320,18 @@ describeEngines("crypto-shredding", (kind) => {
 
       const current = loadKeyRing({ env: { CAUSELOOP_MASTER_KEY_FILE: ringFile }, embedded: false });
       const acmeKey = backup.find((k) => k.workspace_id === acme.workspace_id);
-      expect(current.unwrap(acmeKey?.wrapped_dek as string, acmeKey?.kek_version as number, dekAad(acme.workspace_id, 1))).rejects.toThrow(/not in the key ring/);
+      expect(
+        current.unwrap(acmeKey?.wrapped_dek as string, acmeKey?.kek_version as number, dekAad(acme.workspace_id, 1)),
+      ).rejects.toThrow(/not in the key ring/);
       // The live database still opens the remaining tenant's secrets with the current ring.
-      const opened = await withTenant(db.app, globex.workspace_id, (tx) => new SecretBox(tx, current, globex.workspace_id).open(ctx, globexSecret));
+      const opened = await withTenant(db.app, globex.workspace_id, (tx) =>
+        new SecretBox(tx, current, globex.workspace_id).open(ctx, globexSecret),
+      );
       expect(opened).toBe(`secret-of-${globex.workspace_id}`);
       expect(acmeSecret).toStartWith("clp1.1.");
-      expect(await db.owner.query("select 1 from workspace_keys where workspace_id = $1", [acme.workspace_id])).toEqual([]);
+      expect(await db.owner.query("select 1 from workspace_keys where workspace_id = $1", [acme.workspace_id])).toEqual(
+        [],
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -24,7 +24,10 @@ async function seed(d: TestDb, kek: LocalKeyRing, ws: string, n: number): Promis
     for (let i = 0; i < n; i++) {
       const id = newId("whk");
       ids.push(id);
-      await tx.query("insert into webhooks (workspace_id, id, url, secret_encrypted) values ($1, $2, 'https://x.example', $3)", [ws, id, await box.seal(ctx(id), `s-${id}`)]);
+      await tx.query(
+        "insert into webhooks (workspace_id, id, url, secret_encrypted) values ($1, $2, 'https://x.example', $3)",
+        [ws, id, await box.seal(ctx(id), `s-${id}`)],
+      );
     }
     return ids;
   });
@@ -35,7 +38,10 @@ async function unreadable(d: TestDb, kek: LocalKeyRing, ws: string, ids: string[
     const box = new SecretBox(tx, kek, ws);
     const bad: string[] = [];
     for (const id of ids) {
-      const [row] = await tx.query<{ v: string }>("select secret_encrypted as v from webhooks where workspace_id = $1 and id = $2", [ws, id]);
+      const [row] = await tx.query<{ v: string }>(
+        "select secret_encrypted as v from webhooks where workspace_id = $1 and id = $2",
+        [ws, id],
+      );
       const opened = await box.open(ctx(id), row?.v as string).catch((e: Error) => e.message);
       if (opened !== `s-${id}`) bad.push(id);
     }
@@ -48,7 +54,10 @@ test("two concurrent rotations of one workspace lose no secret", async () => {
   const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
   const { workspaceId: ws } = await createTenant(db.owner);
   const ids = await seed(db, kek, ws, 30);
-  const results = await Promise.allSettled([rotateDek(db.owner, kek, ws, { columns: COLUMNS }), rotateDek(db.owner, kek, ws, { columns: COLUMNS })]);
+  const results = await Promise.allSettled([
+    rotateDek(db.owner, kek, ws, { columns: COLUMNS }),
+    rotateDek(db.owner, kek, ws, { columns: COLUMNS }),
+  ]);
   expect(results.some((r) => r.status === "fulfilled")).toBe(true);
   for (const r of results) if (r.status === "rejected") expect((r.reason as { code?: string }).code).toBe("conflict");
   expect(await unreadable(db, kek, ws, ids)).toEqual([]);
@@ -67,7 +76,10 @@ test("a request sealing under the old key while a rotation runs keeps its secret
   const ready = new Promise<void>((resolve) => (sealed = resolve));
   const request = withTenant(d.app, ws, async (tx) => {
     const box = new SecretBox(tx, kek, ws);
-    await tx.query("insert into webhooks (workspace_id, id, url, secret_encrypted) values ($1, $2, 'https://x.example', $3)", [ws, id, await box.seal(ctx(id), `s-${id}`)]);
+    await tx.query(
+      "insert into webhooks (workspace_id, id, url, secret_encrypted) values ($1, $2, 'https://x.example', $3)",
+      [ws, id, await box.seal(ctx(id), `s-${id}`)],
+    );
     sealed();
     await gate;
   });

@@ -34,13 +34,19 @@ async function seed(d: TestDb, kek: LocalKeyRing, ws: string, webhooks: number, 
     for (let i = 0; i < webhooks; i++) {
       const id = newId("whk");
       const sealed = await box.seal({ ...WEBHOOK, rowId: id }, `secret-${id}`);
-      await tx.query("insert into webhooks (workspace_id, id, url, secret_encrypted) values ($1, $2, 'https://hooks.example.com/x', $3)", [ws, id, sealed]);
+      await tx.query(
+        "insert into webhooks (workspace_id, id, url, secret_encrypted) values ($1, $2, 'https://hooks.example.com/x', $3)",
+        [ws, id, sealed],
+      );
       out.webhooks.push(id);
     }
     for (let i = 0; i < connectors; i++) {
       const id = newId("con");
       const sealed = await box.seal({ ...CONNECTOR, rowId: id }, `secret-${id}`);
-      await tx.query("insert into connectors (workspace_id, id, type, display_name, config_encrypted) values ($1, $2, 'sentry', 'Sentry', $3)", [ws, id, sealed]);
+      await tx.query(
+        "insert into connectors (workspace_id, id, type, display_name, config_encrypted) values ($1, $2, 'sentry', 'Sentry', $3)",
+        [ws, id, sealed],
+      );
       out.connectors.push(id);
     }
     return out;
@@ -52,9 +58,15 @@ async function openAll(d: TestDb, kek: LocalKeyRing, ws: string, seeded: Seeded)
   return withTenant(d.app, ws, async (tx) => {
     const box = new SecretBox(tx, kek, ws);
     const versions: number[] = [];
-    for (const [col, ids] of [[WEBHOOK, seeded.webhooks], [CONNECTOR, seeded.connectors]] as const) {
+    for (const [col, ids] of [
+      [WEBHOOK, seeded.webhooks],
+      [CONNECTOR, seeded.connectors],
+    ] as const) {
       for (const id of ids) {
-        const [row] = await tx.query<{ v: string }>(`select ${col.column} as v from ${col.table} where workspace_id = $1 and id = $2`, [ws, id]);
+        const [row] = await tx.query<{ v: string }>(
+          `select ${col.column} as v from ${col.table} where workspace_id = $1 and id = $2`,
+          [ws, id],
+        );
         const value = row?.v as string;
         expect(isCiphertext(value)).toBe(true);
         expect(await box.open({ ...col, rowId: id }, value)).toBe(`secret-${id}`);
@@ -119,7 +131,10 @@ describeEngines("DEK rotation, resumed", (kind) => {
     await db.owner.query("update workspace_keys set status = 'retired' where workspace_id = $1", [ws]);
     expect(await openAll(db, kek, ws, seeded)).toEqual([1]);
 
-    await db.owner.query("update workspace_keys set status = 'destroyed', wrapped_dek = '', destroyed_at = now() where workspace_id = $1", [ws]);
+    await db.owner.query(
+      "update workspace_keys set status = 'destroyed', wrapped_dek = '', destroyed_at = now() where workspace_id = $1",
+      [ws],
+    );
     const id = seeded.webhooks[0] as string;
     const error = await withTenant(db.app, ws, async (tx) => {
       const [row] = await tx.query<{ v: string }>("select secret_encrypted as v from webhooks where id = $1", [id]);
@@ -141,21 +156,37 @@ describeEngines("DEK rotation, resumed", (kind) => {
     const { workspaceId: b } = await createTenant(db.owner);
     const seededA = await seed(db, v1, a, 1, 1);
     await seed(db, v1, b, 1, 0);
-    expect(await keyStatus(db.owner, v1)).toEqual({ kekCurrentVersion: 1, kekVersions: [1], deks: [{ kek_version: 1, status: "active", count: 2 }] });
+    expect(await keyStatus(db.owner, v1)).toEqual({
+      kekCurrentVersion: 1,
+      kekVersions: [1],
+      deks: [{ kek_version: 1, status: "active", count: 2 }],
+    });
 
     const onlyV2 = new LocalKeyRing(`v2:${key()}`);
-    const before = await db.owner.query("select workspace_id, version, kek_version, wrapped_dek, status from workspace_keys order by 1, 2");
-    const missing = await verifyKekMatches(db.owner, onlyV2).then(() => undefined, (e: unknown) => e);
+    const before = await db.owner.query(
+      "select workspace_id, version, kek_version, wrapped_dek, status from workspace_keys order by 1, 2",
+    );
+    const missing = await verifyKekMatches(db.owner, onlyV2).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isAppError(missing) && missing.code).toBe("config_invalid");
     expect((missing as Error).message).toMatch(/version 1/);
     expect((missing as Error).message).not.toContain(oldKey);
-    expect(await db.owner.query("select workspace_id, version, kek_version, wrapped_dek, status from workspace_keys order by 1, 2")).toEqual(before);
+    expect(
+      await db.owner.query(
+        "select workspace_id, version, kek_version, wrapped_dek, status from workspace_keys order by 1, 2",
+      ),
+    ).toEqual(before);
 
     // Rotate the KEK with a progress callback, then the new-only ring is accepted and opens everything.
     const newKey = key();
     const ring = new LocalKeyRing(`v2:${newKey},v1:${oldKey}`);
     const progress: string[] = [];
-    expect(await rewrapAllDeks(db.owner, ring, (done, total) => progress.push(`${done}/${total}`))).toEqual({ rewrapped: 2, alreadyCurrent: 0 });
+    expect(await rewrapAllDeks(db.owner, ring, (done, total) => progress.push(`${done}/${total}`))).toEqual({
+      rewrapped: 2,
+      alreadyCurrent: 0,
+    });
     expect(progress).toEqual(["1/2", "2/2"]);
     const newOnly = new LocalKeyRing(`v2:${newKey}`);
     await verifyKekMatches(db.owner, newOnly);

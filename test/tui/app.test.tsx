@@ -1,6 +1,5 @@
 // The console's screens with faked services (through the typed interface): frames asserted, keys sent.
 import { expect, test } from "bun:test";
-import React from "react";
 import { render } from "ink-testing-library";
 import { App } from "../../tui/app.tsx";
 import type { RtbfRow, TuiServices } from "../../tui/services.ts";
@@ -10,24 +9,165 @@ const tick = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
 function fakeServices(overrides: Partial<TuiServices> = {}) {
   const calls: string[] = [];
   const rtbf: RtbfRow[] = [
-    { id: "rtbf_late", workspace_id: "ws_a", subject_ref: "a".repeat(64), mode: "erasure", status: "received", reason: "email", status_reason: null, received_at: "2026-10-01T00:00:00Z", due_at: "2026-10-31T00:00:00Z", overdue: true, decided_at: null, completed_at: null, result: null, vacuum_status: null, vacuum_tables: null, vacuumed_at: null },
-    { id: "rtbf_new", workspace_id: "ws_a", subject_ref: "b".repeat(64), mode: "erasure", status: "received", reason: null, status_reason: null, received_at: "2026-11-20T00:00:00Z", due_at: "2026-12-20T00:00:00Z", overdue: false, decided_at: null, completed_at: null, result: null, vacuum_status: null, vacuum_tables: null, vacuumed_at: null },
+    {
+      id: "rtbf_late",
+      workspace_id: "ws_a",
+      subject_ref: "a".repeat(64),
+      mode: "erasure",
+      status: "received",
+      reason: "email",
+      status_reason: null,
+      received_at: "2026-10-01T00:00:00Z",
+      due_at: "2026-10-31T00:00:00Z",
+      overdue: true,
+      decided_at: null,
+      completed_at: null,
+      result: null,
+      vacuum_status: null,
+      vacuum_tables: null,
+      vacuumed_at: null,
+    },
+    {
+      id: "rtbf_new",
+      workspace_id: "ws_a",
+      subject_ref: "b".repeat(64),
+      mode: "erasure",
+      status: "received",
+      reason: null,
+      status_reason: null,
+      received_at: "2026-11-20T00:00:00Z",
+      due_at: "2026-12-20T00:00:00Z",
+      overdue: false,
+      decided_at: null,
+      completed_at: null,
+      result: null,
+      vacuum_status: null,
+      vacuum_tables: null,
+      vacuumed_at: null,
+    },
   ];
   const services: TuiServices = {
     engine: "PGlite (test)",
-    doctor: async () => ({ ok: false, engine: "t", tenantTables: 26, protectedTables: 25, checks: [{ name: "table patterns", ok: false, detail: "row-level security not forced" }] }),
-    migrations: async () => ({ migrations: [{ name: "0001_foundation", sha256: "f".repeat(64), state: "applied" }, { name: "0002_next", sha256: "e".repeat(64), state: "pending" }], pending: 1 }),
+    doctor: async () => ({
+      ok: false,
+      engine: "t",
+      tenantTables: 26,
+      protectedTables: 25,
+      checks: [{ name: "table patterns", ok: false, detail: "row-level security not forced" }],
+    }),
+    migrations: async () => ({
+      migrations: [
+        { name: "0001_foundation", sha256: "f".repeat(64), state: "applied" },
+        { name: "0002_next", sha256: "e".repeat(64), state: "pending" },
+      ],
+      pending: 1,
+    }),
     migrate: async () => (calls.push("migrate"), { applied: [{ name: "0002_next", durationMs: 3 }] }),
-    roleCheck: async () => ({ role: "causeloop_app", exists: true, login: true, superuser: false, bypassRls: false, createDb: false, createRole: false, privilegedMemberships: [], ok: true, problems: [] }),
-    roleSetup: async () => (calls.push("roleSetup"), { role: "causeloop_app", created: false, login: true, generatedPassword: "generated-pass-123", passwordSet: true }),
-    tenants: async () => [{ organization_id: "org_1", slug: "acme", name: "Acme", status: "active", workspace_id: "ws_a", workspace_slug: "production", workspace_status: "active", members: 2, created_at: "2026-11-01T00:00:00Z" }],
-    onboard: async (input) => (calls.push(`onboard ${input.slug} ${input.name} ${input.adminEmail}`), { organization_id: "org_2", workspace_id: "ws_b", admin_email: input.adminEmail, admin_token: "clp_pat_secret_token", slug: input.slug }),
-    offboard: async (slug, mode) => (calls.push(`offboard ${slug} ${mode}`), { id: "off_1", organization_id: "org_1", slug, mode, status: "completed", workspace_ids: ["ws_a"], row_counts: { issues: 3 }, performed_by: "op", started_at: "", completed_at: "" }),
+    roleCheck: async () => ({
+      role: "causeloop_app",
+      exists: true,
+      login: true,
+      superuser: false,
+      bypassRls: false,
+      createDb: false,
+      createRole: false,
+      privilegedMemberships: [],
+      ok: true,
+      problems: [],
+    }),
+    roleSetup: async () => (
+      calls.push("roleSetup"),
+      { role: "causeloop_app", created: false, login: true, generatedPassword: "generated-pass-123", passwordSet: true }
+    ),
+    tenants: async () => [
+      {
+        organization_id: "org_1",
+        slug: "acme",
+        name: "Acme",
+        status: "active",
+        workspace_id: "ws_a",
+        workspace_slug: "production",
+        workspace_status: "active",
+        members: 2,
+        created_at: "2026-11-01T00:00:00Z",
+      },
+    ],
+    onboard: async (input) => (
+      calls.push(`onboard ${input.slug} ${input.name} ${input.adminEmail}`),
+      {
+        organization_id: "org_2",
+        workspace_id: "ws_b",
+        admin_email: input.adminEmail,
+        admin_token: "clp_pat_secret_token",
+        slug: input.slug,
+      }
+    ),
+    offboard: async (slug, mode) => (
+      calls.push(`offboard ${slug} ${mode}`),
+      {
+        id: "off_1",
+        organization_id: "org_1",
+        slug,
+        mode,
+        status: "completed",
+        workspace_ids: ["ws_a"],
+        row_counts: { issues: 3 },
+        performed_by: "op",
+        started_at: "",
+        completed_at: "",
+      }
+    ),
     rtbfQueue: async () => rtbf,
-    rtbfDecide: async (id, decision, reason) => (calls.push(`${decision} ${id}${reason ? ` ${reason}` : ""}`), { ...(rtbf.find((r) => r.id === id) as RtbfRow), status: decision === "approve" ? "completed" : decision === "reject" ? "rejected" : "on_hold" }),
-    auditVerify: async () => ({ ok: false, workspaces: [{ ok: false, workspace_id: "ws_a", rows: 10, first_seq: 1, last_seq: 10, checkpoints: 1, last_checkpoint_seq: 8, first_broken_seq: 5, reason: "row content does not match its hash (altered)" }] }),
-    jobs: async () => ({ jobs: [{ name: "retention", schedule: "30 3 * * *", description: "", last_run: null, next_run: "2026-11-23T03:30:00Z" }], recent: [] }),
-    runJob: async (name) => (calls.push(`run ${name}`), { id: "run_1", job: name, slot: "", trigger: "manual", instance: "i", outcome: "succeeded", counts: { issues: 4 }, error: null, started_at: "2026-11-22T00:00:00Z", finished_at: null }),
+    rtbfDecide: async (id, decision, reason) => (
+      calls.push(`${decision} ${id}${reason ? ` ${reason}` : ""}`),
+      {
+        ...(rtbf.find((r) => r.id === id) as RtbfRow),
+        status: decision === "approve" ? "completed" : decision === "reject" ? "rejected" : "on_hold",
+      }
+    ),
+    auditVerify: async () => ({
+      ok: false,
+      workspaces: [
+        {
+          ok: false,
+          workspace_id: "ws_a",
+          rows: 10,
+          first_seq: 1,
+          last_seq: 10,
+          checkpoints: 1,
+          last_checkpoint_seq: 8,
+          first_broken_seq: 5,
+          reason: "row content does not match its hash (altered)",
+        },
+      ],
+    }),
+    jobs: async () => ({
+      jobs: [
+        {
+          name: "retention",
+          schedule: "30 3 * * *",
+          description: "",
+          last_run: null,
+          next_run: "2026-11-23T03:30:00Z",
+        },
+      ],
+      recent: [],
+    }),
+    runJob: async (name) => (
+      calls.push(`run ${name}`),
+      {
+        id: "run_1",
+        job: name,
+        slot: "",
+        trigger: "manual",
+        instance: "i",
+        outcome: "succeeded",
+        counts: { issues: 4 },
+        error: null,
+        started_at: "2026-11-22T00:00:00Z",
+        finished_at: null,
+      }
+    ),
     ...overrides,
   };
   return { services, calls };
@@ -53,7 +193,11 @@ test("tenants: onboarding form shows the one-time token with a warning; purge ne
   await tick();
   stdin.write("n");
   await tick();
-  for (const [value, next] of [["globex", "\r"], ["Globex Inc", "\r"], ["ops@globex.com", "\r"]] as const) {
+  for (const [value, next] of [
+    ["globex", "\r"],
+    ["Globex Inc", "\r"],
+    ["ops@globex.com", "\r"],
+  ] as const) {
     stdin.write(value);
     await tick(10);
     stdin.write(next);

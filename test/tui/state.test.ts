@@ -23,5 +23,10 @@ test("keys open prompts; destructive ones only with a selected row", () => {
   expect(tenantsKey("p", true)).toBe("purge");
   expect(tenantsKey("x", true)).toBeUndefined();
   expect(rtbfKey("a", false)).toBeUndefined();
-  expect([rtbfKey("a", true), rtbfKey("x", true), rtbfKey("h", true), rtbfKey("q", true)]).toEqual(["approve", "reject", "hold", undefined]);
+  expect([rtbfKey("a", true), rtbfKey("x", true), rtbfKey("h", true), rtbfKey("q", true)]).toEqual([
+    "approve",
+    "reject",
+    "hold",
+    undefined,
+  ]);
 });

@@ -12,7 +12,13 @@ test("no DATABASE_URL means embedded PGlite in the data dir", () => {
 test("DATABASE_URL selects PostgreSQL and honours sslmode", () => {
   const config = loadConfig({ DATABASE_URL: "postgresql://causeloop_app:pw@ep-x.neon.tech/causeloop?sslmode=require" });
   expect(config.engine).toBe("postgres");
-  expect(config.databaseUrl).toMatchObject({ host: "ep-x.neon.tech", port: 5432, database: "causeloop", user: "causeloop_app", sslmode: "require" });
+  expect(config.databaseUrl).toMatchObject({
+    host: "ep-x.neon.tech",
+    port: 5432,
+    database: "causeloop",
+    user: "causeloop_app",
+    sslmode: "require",
+  });
 });
 
 test("bad settings are one clear error that never repeats the password", () => {

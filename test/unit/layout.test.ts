@@ -13,15 +13,23 @@ function files(dir: string): string[] {
 }
 
 test("route code never imports the pool, the engine, owner-level operations or the operator layer", () => {
-  const forbidden = /from\s+["'][^"']*(db\/engine|db\/system|db\/migrate|operator\/|postgres["']|@electric-sql\/pglite)/;
+  const forbidden =
+    /from\s+["'][^"']*(db\/engine|db\/system|db\/migrate|operator\/|postgres["']|@electric-sql\/pglite)/;
   const routeFiles = files("src").filter((f) => /routes\.ts$/.test(f) || f.includes(`${join("src", "http")}`));
   expect(routeFiles.length).toBeGreaterThan(0);
-  const offenders = routeFiles.filter((f) => readFileSync(f, "utf8").split("\n").some((line) => /^\s*import\b/.test(line) && forbidden.test(line)));
+  const offenders = routeFiles.filter((f) =>
+    readFileSync(f, "utf8")
+      .split("\n")
+      .some((line) => /^\s*import\b/.test(line) && forbidden.test(line)),
+  );
   expect(offenders).toEqual([]);
 });
 
 test("every migration file is embedded, in order, with a unique number", () => {
-  const onDisk = readdirSync(join(root, "db", "migrations")).filter((f) => f.endsWith(".sql")).map((f) => f.replace(/\.sql$/, "")).sort();
+  const onDisk = readdirSync(join(root, "db", "migrations"))
+    .filter((f) => f.endsWith(".sql"))
+    .map((f) => f.replace(/\.sql$/, ""))
+    .sort();
   expect(migrations.map((m) => m.name)).toEqual(onDisk);
   const numbers = onDisk.map((n) => n.slice(0, 4));
   expect(new Set(numbers).size).toBe(numbers.length);
@@ -29,13 +37,20 @@ test("every migration file is embedded, in order, with a unique number", () => {
 });
 
 test("no session-level SET anywhere in the sources", () => {
-  const offenders = files("src").filter((f) => /["'`]\s*set\s+(?!local\b)(role|app\.|session)/i.test(readFileSync(f, "utf8")));
+  const offenders = files("src").filter((f) =>
+    /["'`]\s*set\s+(?!local\b)(role|app\.|session)/i.test(readFileSync(f, "utf8")),
+  );
   expect(offenders).toEqual([]);
 });
 
 test("faces hold no SQL: no statement in a routes file, the CLI, the console or the server's wiring", () => {
-  const statement = /["'`]\s*(select\s[\s\S]*?\sfrom\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
-  const faces = [...files("src").filter((f) => /routes\.ts$/.test(f) || f.endsWith(join("src", "server.ts"))), ...files("cli"), ...files("tui")];
+  const statement =
+    /["'`]\s*(select\s[\s\S]*?\sfrom\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
+  const faces = [
+    ...files("src").filter((f) => /routes\.ts$/.test(f) || f.endsWith(join("src", "server.ts"))),
+    ...files("cli"),
+    ...files("tui"),
+  ];
   expect(faces.length).toBeGreaterThan(10);
   const offenders = faces.filter((f) => statement.test(readFileSync(f, "utf8")));
   expect(offenders).toEqual([]);

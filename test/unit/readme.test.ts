@@ -24,6 +24,10 @@ test("every command is in the README", () => {
   };
   walk(buildProgram(), "causeloop ");
   expect(names.length).toBeGreaterThan(25);
-  const missing = names.filter((name) => !readme.includes(name) && !readme.includes(`${name.split(" ").slice(0, 2).join(" ")} ${name.split(" ").slice(2).join(" ")}`));
+  const missing = names.filter(
+    (name) =>
+      !readme.includes(name) &&
+      !readme.includes(`${name.split(" ").slice(0, 2).join(" ")} ${name.split(" ").slice(2).join(" ")}`),
+  );
   expect(missing).toEqual([]);
 });

@@ -1,5 +1,5 @@
 // Migrations: applied and pending with their sha256; apply pending.
-import React, { useState } from "react";
+import { useState } from "react";
 import { Box, useInput } from "ink";
 import type { TuiServices } from "../services.ts";
 import { Line } from "../components.tsx";
@@ -8,17 +8,20 @@ import { useLoad } from "../hooks/use-load.ts";
 export function Migrations({ services, active }: { services: TuiServices; active: boolean }) {
   const status = useLoad(() => services.migrations());
   const [message, setMessage] = useState<string>();
-  useInput((input) => {
-    if (input !== "a") return;
-    setMessage("Applying ...");
-    services.migrate().then(
-      (r) => {
-        setMessage(r.applied.length ? `Applied ${r.applied.map((a) => a.name).join(", ")}` : "Nothing to apply");
-        status.reload();
-      },
-      (e: Error) => setMessage(`ERROR: ${e.message}`),
-    );
-  }, { isActive: active });
+  useInput(
+    (input) => {
+      if (input !== "a") return;
+      setMessage("Applying ...");
+      services.migrate().then(
+        (r) => {
+          setMessage(r.applied.length ? `Applied ${r.applied.map((a) => a.name).join(", ")}` : "Nothing to apply");
+          status.reload();
+        },
+        (e: Error) => setMessage(`ERROR: ${e.message}`),
+      );
+    },
+    { isActive: active },
+  );
   return (
     <Box flexDirection="column">
       {status.data?.migrations.map((m) => (

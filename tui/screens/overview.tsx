@@ -1,5 +1,3 @@
-// The overview: health and RLS coverage in words, migrations, jobs, open and overdue erasure requests.
-import React from "react";
 import { Box, useInput } from "ink";
 import type { TuiServices } from "../services.ts";
 import { Line, Status } from "../components.tsx";
@@ -10,9 +8,12 @@ export function Overview({ services, active }: { services: TuiServices; active: 
   const jobs = useLoad(() => services.jobs());
   const rtbf = useLoad(() => services.rtbfQueue());
   const migrations = useLoad(() => services.migrations());
-  useInput((input) => {
-    if (input === "r") [doctor, jobs, rtbf, migrations].forEach((l) => l.reload());
-  }, { isActive: active });
+  useInput(
+    (input) => {
+      if (input === "r") for (const l of [doctor, jobs, rtbf, migrations]) l.reload();
+    },
+    { isActive: active },
+  );
   const open = (rtbf.data ?? []).filter((r) => !["completed", "rejected"].includes(r.status));
   return (
     <Box flexDirection="column">
@@ -20,22 +21,35 @@ export function Overview({ services, active }: { services: TuiServices; active: 
       {doctor.data && (
         <>
           <Line>
-            Health: <Status ok={doctor.data.ok} /> RLS coverage {doctor.data.protectedTables}/{doctor.data.tenantTables} tenant tables protected
+            Health: <Status ok={doctor.data.ok} /> RLS coverage {doctor.data.protectedTables}/{doctor.data.tenantTables}{" "}
+            tenant tables protected
           </Line>
           {doctor.data.checks.map((c) => (
             <Line key={c.name}>
-              {"  "}<Status ok={c.ok} /> {c.name}: {c.detail}
+              {"  "}
+              <Status ok={c.ok} /> {c.name}: {c.detail}
             </Line>
           ))}
         </>
       )}
-      {migrations.data && <Line>Migrations: {migrations.data.migrations.length - migrations.data.pending} applied, {migrations.data.pending} pending{migrations.data.error ? ` (ERROR: ${migrations.data.error})` : ""}</Line>}
+      {migrations.data && (
+        <Line>
+          Migrations: {migrations.data.migrations.length - migrations.data.pending} applied, {migrations.data.pending}{" "}
+          pending{migrations.data.error ? ` (ERROR: ${migrations.data.error})` : ""}
+        </Line>
+      )}
       {jobs.data?.jobs.map((j) => (
         <Line key={j.name}>
-          Job {j.name}: last {j.last_run ? `${j.last_run.outcome.toUpperCase()} ${j.last_run.started_at.slice(0, 16)}` : "never"}, next {j.next_run?.slice(0, 16) ?? "-"}
+          Job {j.name}: last{" "}
+          {j.last_run ? `${j.last_run.outcome.toUpperCase()} ${j.last_run.started_at.slice(0, 16)}` : "never"}, next{" "}
+          {j.next_run?.slice(0, 16) ?? "-"}
         </Line>
       ))}
-      {rtbf.data && <Line>Erasure requests: {open.length} open, {open.filter((r) => r.overdue).length} OVERDUE</Line>}
+      {rtbf.data && (
+        <Line>
+          Erasure requests: {open.length} open, {open.filter((r) => r.overdue).length} OVERDUE
+        </Line>
+      )}
     </Box>
   );
 }

@@ -7,7 +7,10 @@ export interface PromptState<P extends string> {
   message: string | undefined;
 }
 
-export type PromptAction<P extends string> = { type: "open"; prompt: P } | { type: "finish"; message: string } | { type: "note"; message: string };
+export type PromptAction<P extends string> =
+  | { type: "open"; prompt: P }
+  | { type: "finish"; message: string }
+  | { type: "note"; message: string };
 
 export function promptReducer<P extends string>(state: PromptState<P>, action: PromptAction<P>): PromptState<P> {
   switch (action.type) {

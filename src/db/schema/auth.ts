@@ -8,7 +8,9 @@ import { users, workspaces } from "./tenancy.ts";
 export const serviceAccounts = pgTable(
   "service_accounts",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     name: text("name").notNull(),
     role: text("role").notNull(),
@@ -23,7 +25,9 @@ export const serviceAccounts = pgTable(
 export const personalAccessTokens = pgTable(
   "personal_access_tokens",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
     serviceAccountId: text("service_account_id"),
@@ -46,9 +50,13 @@ export const personalAccessTokens = pgTable(
 export const sessions = pgTable(
   "sessions",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     familyId: text("family_id").notNull(),
     refreshTokenHash: text("refresh_token_hash").notNull(),
     replacedBy: text("replaced_by"),
@@ -71,9 +79,13 @@ export const sessions = pgTable(
 export const mfaFactors = pgTable(
   "mfa_factors",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     kind: text("kind").notNull().default("totp"),
     secretEncrypted: text("secret_encrypted").notNull(),
     recoveryCodeHashes: text("recovery_code_hashes").array().notNull().default(sql`'{}'::text[]`),
@@ -88,7 +100,9 @@ export const mfaFactors = pgTable(
 export const ssoConnections = pgTable(
   "sso_connections",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     provider: text("provider").notNull(),
     displayName: text("display_name").notNull(),
@@ -111,12 +125,16 @@ export const ssoConnections = pgTable(
 export const ssoIdentities = pgTable(
   "sso_identities",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     connectionId: text("connection_id").notNull(),
     issuer: text("issuer").notNull(),
     subject: text("subject").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
   },
@@ -125,7 +143,9 @@ export const ssoIdentities = pgTable(
 
 /** The account's second factor (0016_account_identity.sql); global, reached only through auth_mfa_* functions. */
 export const userMfaFactors = pgTable("user_mfa_factors", {
-  userId: text("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
   id: text("id").notNull().unique(),
   kind: text("kind").notNull().default("totp"),
   secretWrapped: text("secret_wrapped").notNull(),

@@ -8,7 +8,9 @@ import { workspaces } from "./tenancy.ts";
 export const auditLog = pgTable(
   "audit_log",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     seq: bigint("seq", { mode: "number" }).notNull(),
     action: text("action").notNull(),
@@ -31,7 +33,9 @@ export const auditLog = pgTable(
 export const exportJobs = pgTable(
   "export_jobs",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     status: text("status").notNull().default("queued"),
     format: text("format").notNull().default("ndjson"),
@@ -60,7 +64,9 @@ export const exportJobs = pgTable(
 export const rtbfRequests = pgTable(
   "rtbf_requests",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     subjectRef: text("subject_ref").notNull(),
     subjectEmail: text("subject_email"),
@@ -89,7 +95,9 @@ export const rtbfRequests = pgTable(
 export const complianceLog = pgTable(
   "compliance_log",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     kind: text("kind").notNull(),
     subjectRef: text("subject_ref"),
@@ -118,7 +126,9 @@ export const offboardingRecords = pgTable("offboarding_records", {
 export const auditCheckpoints = pgTable(
   "audit_checkpoints",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     seq: bigint("seq", { mode: "number" }).notNull(),
     hash: text("hash").notNull(),

@@ -6,9 +6,13 @@ import { connectorCatalogue, workspaces } from "./tenancy.ts";
 export const connectors = pgTable(
   "connectors",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
-    type: text("type").notNull().references(() => connectorCatalogue.slug),
+    type: text("type")
+      .notNull()
+      .references(() => connectorCatalogue.slug),
     displayName: text("display_name").notNull(),
     status: text("status").notNull().default("pending"),
     configEncrypted: text("config_encrypted"),
@@ -26,7 +30,9 @@ export const connectors = pgTable(
 export const webhooks = pgTable(
   "webhooks",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     url: text("url").notNull(),
     events: text("events").array().notNull().default(sql`'{}'::text[]`),
@@ -45,7 +51,9 @@ export const webhooks = pgTable(
 export const inboundWebhooks = pgTable(
   "inbound_webhooks",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     connectorId: text("connector_id"),
     source: text("source").notNull(),

@@ -7,7 +7,9 @@ import { workspaces } from "./tenancy.ts";
 export const workspaceKeys = pgTable(
   "workspace_keys",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     version: integer("version").notNull(),
     kekVersion: integer("kek_version").notNull(),
@@ -23,7 +25,9 @@ export const workspaceKeys = pgTable(
 export const workflowRuns = pgTable(
   "workflow_runs",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     workflow: text("workflow").notNull(),
     issueId: text("issue_id"),
@@ -43,7 +47,9 @@ export const workflowRuns = pgTable(
 export const jobs = pgTable(
   "jobs",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     kind: text("kind").notNull(),
     payload: jsonb("payload").notNull().default(sql`'{}'::jsonb`),
@@ -65,7 +71,9 @@ export const jobs = pgTable(
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     idempotencyKey: text("idempotency_key").notNull(),
     actorId: text("actor_id"),

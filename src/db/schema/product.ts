@@ -6,7 +6,9 @@ import { workspaces } from "./tenancy.ts";
 export const issues = pgTable(
   "issues",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     title: text("title").notNull(),
     body: text("body").notNull().default(""),
@@ -30,7 +32,9 @@ export const issues = pgTable(
 export const clusters = pgTable(
   "clusters",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     label: text("label").notNull(),
     algorithm: text("algorithm").notNull().default("fingerprint"),
@@ -46,7 +50,9 @@ export const clusters = pgTable(
 export const patterns = pgTable(
   "patterns",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     clusterId: text("cluster_id"),
     name: text("name").notNull(),
@@ -65,7 +71,9 @@ export const patterns = pgTable(
 export const predictions = pgTable(
   "predictions",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     patternId: text("pattern_id").notNull(),
     issueId: text("issue_id"),
@@ -82,7 +90,9 @@ export const predictions = pgTable(
 export const recommendations = pgTable(
   "recommendations",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     issueId: text("issue_id"),
     patternId: text("pattern_id"),
@@ -101,7 +111,9 @@ export const recommendations = pgTable(
 export const activityEvents = pgTable(
   "activity_events",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     issueId: text("issue_id"),
     actorId: text("actor_id"),

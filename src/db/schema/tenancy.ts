@@ -54,7 +54,9 @@ export const schemaMigrations = pgTable("schema_migrations", {
 
 export const workspaces = pgTable("workspaces", {
   id: text("id").primaryKey(),
-  organizationId: text("organization_id").notNull().references(() => organizations.id, { onDelete: "cascade" }),
+  organizationId: text("organization_id")
+    .notNull()
+    .references(() => organizations.id, { onDelete: "cascade" }),
   slug: text("slug").notNull(),
   name: text("name").notNull(),
   status: text("status").notNull().default("active"),
@@ -68,7 +70,9 @@ export const workspaces = pgTable("workspaces", {
 export const workspaceSettings = pgTable(
   "workspace_settings",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
     issueRetentionDays: integer("issue_retention_days").notNull().default(365),
     activityRetentionDays: integer("activity_retention_days").notNull().default(90),
@@ -84,9 +88,13 @@ export const workspaceSettings = pgTable(
 export const memberships = pgTable(
   "memberships",
   {
-    workspaceId: text("workspace_id").notNull().references(() => workspaces.id, { onDelete: "cascade" }),
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     role: text("role").notNull(),
     status: text("status").notNull().default("active"),
     invitedBy: text("invited_by"),

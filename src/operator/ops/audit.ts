@@ -24,19 +24,27 @@ export const auditOperations = {
     needs: "owner",
     migrateFirst: true,
     args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
-    run: async ({ engine, signer, config }, args) => checkpointEverything(engine, await signer(), args.workspace, fileAnchorStore(config.auditAnchorFile)),
+    run: async ({ engine, signer, config }, args) =>
+      checkpointEverything(engine, await signer(), args.workspace, fileAnchorStore(config.auditAnchorFile)),
   }),
   "audit.export": defineOperation({
     needs: "owner",
     migrateFirst: true,
-    args: Type.Object({ workspace: Workspace, out: Type.String({ minLength: 1, maxLength: 4096 }) }, { additionalProperties: false }),
+    args: Type.Object(
+      { workspace: Workspace, out: Type.String({ minLength: 1, maxLength: 4096 }) },
+      { additionalProperties: false },
+    ),
     run: async ({ engine, signer }, args) => exportAudit(engine, await signer(), args.workspace, args.out),
   }),
   "audit.operator-log": defineOperation({
     needs: "owner",
     migrateFirst: true,
     args: Type.Object(
-      { action: Type.Optional(Type.String({ maxLength: 100 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), before: Type.Optional(Type.Integer({ minimum: 1 })) },
+      {
+        action: Type.Optional(Type.String({ maxLength: 100 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        before: Type.Optional(Type.Integer({ minimum: 1 })),
+      },
       { additionalProperties: false },
     ),
     run: ({ engine }, args) => listOperatorLog(engine, { action: args.action, limit: args.limit, before: args.before }),

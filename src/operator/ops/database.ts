@@ -36,14 +36,22 @@ export const databaseOperations = {
     args: none,
     run: ({ engine }) =>
       doctor(engine, {
-        engineName: engine.kind === "pglite" ? "PGlite (embedded)" : `PostgreSQL ${engine.info.host}/${engine.info.database}`,
+        engineName:
+          engine.kind === "pglite" ? "PGlite (embedded)" : `PostgreSQL ${engine.info.host}/${engine.info.database}`,
         runtimeRole: engine.switchRoleInTransactions ? APP_ROLE : "current_user",
       }),
   }),
   "roles.setup": defineOperation({
     needs: "owner",
-    args: Type.Object({ password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })), rotate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-    run: ({ engine, actor }, args) => setupAppRole(engine, { password: args.password, rotate: Boolean(args.rotate), actor }),
+    args: Type.Object(
+      {
+        password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+        rotate: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
+    run: ({ engine, actor }, args) =>
+      setupAppRole(engine, { password: args.password, rotate: Boolean(args.rotate), actor }),
   }),
   "roles.check": defineOperation({
     needs: "owner",

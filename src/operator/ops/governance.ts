@@ -23,12 +23,22 @@ export async function erasureKeys(config: Config, engine: Engine) {
 export const governanceOperations = {
   "retention.run": defineOperation({
     needs: "owner",
-    args: Type.Object({ workspace: Type.Optional(Workspace), dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-    run: ({ engine, actor }, args) => runRetention(engine, { workspace: args.workspace, dryRun: Boolean(args.dryRun), actor }),
+    args: Type.Object(
+      { workspace: Type.Optional(Workspace), dryRun: Type.Optional(Type.Boolean()) },
+      { additionalProperties: false },
+    ),
+    run: ({ engine, actor }, args) =>
+      runRetention(engine, { workspace: args.workspace, dryRun: Boolean(args.dryRun), actor }),
   }),
   "rtbf.list": defineOperation({
     needs: "owner",
-    args: Type.Object({ overdue: Type.Optional(Type.Boolean()), status: Type.Optional(Type.Union(RTBF_STATUSES.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+    args: Type.Object(
+      {
+        overdue: Type.Optional(Type.Boolean()),
+        status: Type.Optional(Type.Union(RTBF_STATUSES.map((s) => Type.Literal(s)))),
+      },
+      { additionalProperties: false },
+    ),
     run: ({ engine }, args) => reviewQueue(engine, args),
   }),
   "rtbf.show": defineOperation({
@@ -39,23 +49,51 @@ export const governanceOperations = {
   "rtbf.decide": defineOperation({
     needs: "owner",
     args: Type.Object(
-      { id: RequestId, decision: Type.Union([Type.Literal("approve"), Type.Literal("reject"), Type.Literal("hold"), Type.Literal("verify")]), reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })) },
+      {
+        id: RequestId,
+        decision: Type.Union([
+          Type.Literal("approve"),
+          Type.Literal("reject"),
+          Type.Literal("hold"),
+          Type.Literal("verify"),
+        ]),
+        reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+      },
       { additionalProperties: false },
     ),
     run: async ({ engine, config, actor }, args) => {
-      const decided = await decideRequest(engine, () => erasureKeys(config, engine), actor, args.id, args.decision, args.reason);
+      const decided = await decideRequest(
+        engine,
+        () => erasureKeys(config, engine),
+        actor,
+        args.id,
+        args.decision,
+        args.reason,
+      );
       // The operator's connection owns the tables: vacuum now rather than wait for serve's worker. A failure
       // leaves the request's vacuum pending (shown by `rtbf show`); the erasure itself is done.
       if (args.decision !== "approve") return decided;
-      await vacuumPendingErasures(engine, { requestId: args.id, actor, full: vacuumFull(config.rtbfVacuum, config.engine) }).catch(() => undefined);
+      await vacuumPendingErasures(engine, {
+        requestId: args.id,
+        actor,
+        full: vacuumFull(config.rtbfVacuum, config.engine),
+      }).catch(() => undefined);
       return reviewRequest(engine, args.id);
     },
   }),
   "rtbf.vacuum": defineOperation({
     needs: "owner",
     // Each vacuumed request gets its own audit row and compliance-log entry in its workspace.
-    args: Type.Object({ id: Type.Optional(RequestId), full: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-    run: ({ engine, config, actor }, args) => vacuumPendingErasures(engine, { requestId: args.id, actor, full: args.full === true || vacuumFull(config.rtbfVacuum, config.engine) }),
+    args: Type.Object(
+      { id: Type.Optional(RequestId), full: Type.Optional(Type.Boolean()) },
+      { additionalProperties: false },
+    ),
+    run: ({ engine, config, actor }, args) =>
+      vacuumPendingErasures(engine, {
+        requestId: args.id,
+        actor,
+        full: args.full === true || vacuumFull(config.rtbfVacuum, config.engine),
+      }),
   }),
   "rtbf.jwks": defineOperation({
     needs: "owner",

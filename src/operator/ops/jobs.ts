@@ -17,7 +17,10 @@ export const jobOperations = {
   "jobs.list": defineOperation({
     needs: "owner",
     args: Type.Object({}, { additionalProperties: false }),
-    run: async (ctx) => ({ jobs: await jobStatuses(ctx.engine, ctx.scheduler?.().jobs ?? (await jobsFor(ctx))), recent: await lastRuns(ctx.engine, 20) }),
+    run: async (ctx) => ({
+      jobs: await jobStatuses(ctx.engine, ctx.scheduler?.().jobs ?? (await jobsFor(ctx))),
+      recent: await lastRuns(ctx.engine, 20),
+    }),
   }),
   "jobs.run": defineOperation({
     needs: "owner",
@@ -25,7 +28,13 @@ export const jobOperations = {
     run: async (ctx, args) => {
       const scheduler = ctx.scheduler?.() ?? new Scheduler(ctx.engine, await jobsFor(ctx), silentLogger);
       const run = await scheduler.runNow(args.name);
-      await logOperatorAction(ctx.engine, { action: "job.run", actor: ctx.actor, targetType: "job", targetId: args.name, after: { outcome: run?.outcome ?? "skipped", counts: run?.counts ?? null, error: run?.error ?? null } });
+      await logOperatorAction(ctx.engine, {
+        action: "job.run",
+        actor: ctx.actor,
+        targetType: "job",
+        targetId: args.name,
+        after: { outcome: run?.outcome ?? "skipped", counts: run?.counts ?? null, error: run?.error ?? null },
+      });
       if (run?.outcome === "failed") throw new AppError("internal", `job ${args.name} failed: ${run.error}`);
       return run;
     },

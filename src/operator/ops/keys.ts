@@ -14,7 +14,11 @@ export const keyOperations = {
     needs: "owner",
     args: Type.Object({ generate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
     run: async ({ engine, kek, actor }, args, progress) => {
-      const result = await rotateKek(engine, await kek(), { generate: Boolean(args.generate), onProgress: progress, actor });
+      const result = await rotateKek(engine, await kek(), {
+        generate: Boolean(args.generate),
+        onProgress: progress,
+        actor,
+      });
       await logKekRotation(engine, actor, result, { generated: Boolean(args.generate) });
       return result;
     },
@@ -22,6 +26,7 @@ export const keyOperations = {
   "keys.rotate-dek": defineOperation({
     needs: "owner",
     args: Type.Object({ workspace: Type.String({ pattern: "^ws_[0-9a-z]{26}$" }) }, { additionalProperties: false }),
-    run: async ({ engine, kek, actor }, args, progress) => rotateDek(engine, await kek(), args.workspace, { actor, onProgress: progress }),
+    run: async ({ engine, kek, actor }, args, progress) =>
+      rotateDek(engine, await kek(), args.workspace, { actor, onProgress: progress }),
   }),
 };

@@ -1,6 +1,13 @@
 // Operations on tenants: onboarding, workspaces, offboarding (with the purge's crypto-shredding), restore.
 import { Type } from "@sinclair/typebox";
-import { addWorkspace, listTenants, offboardClient, offboardingRecords, onboard, restore } from "../../tenancy/service.ts";
+import {
+  addWorkspace,
+  listTenants,
+  offboardClient,
+  offboardingRecords,
+  onboard,
+  restore,
+} from "../../tenancy/service.ts";
 import { defineOperation } from "../contract.ts";
 
 const Slug = Type.String({ minLength: 1, maxLength: 100 });
@@ -10,7 +17,13 @@ export const tenancyOperations = {
     needs: "owner",
     migrateFirst: true,
     args: Type.Object(
-      { slug: Slug, name: Type.String({ maxLength: 200 }), adminEmail: Type.String({ maxLength: 254 }), workspace: Type.Optional(Slug), ifNotExists: Type.Optional(Type.Boolean()) },
+      {
+        slug: Slug,
+        name: Type.String({ maxLength: 200 }),
+        adminEmail: Type.String({ maxLength: 254 }),
+        workspace: Type.Optional(Slug),
+        ifNotExists: Type.Optional(Type.Boolean()),
+      },
       { additionalProperties: false },
     ),
     run: async ({ engine, kek, actor }, args) => onboard(engine, { ...args, actor }, await kek()),
@@ -18,13 +31,20 @@ export const tenancyOperations = {
   "workspace.add": defineOperation({
     needs: "owner",
     migrateFirst: true,
-    args: Type.Object({ org: Slug, workspace: Slug, name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
-    run: async ({ engine, kek, actor }, args) => addWorkspace(engine, args.org, args.workspace, args.name, actor, await kek()),
+    args: Type.Object(
+      { org: Slug, workspace: Slug, name: Type.Optional(Type.String({ maxLength: 200 })) },
+      { additionalProperties: false },
+    ),
+    run: async ({ engine, kek, actor }, args) =>
+      addWorkspace(engine, args.org, args.workspace, args.name, actor, await kek()),
   }),
   offboard: defineOperation({
     needs: "owner",
     migrateFirst: true,
-    args: Type.Object({ slug: Slug, mode: Type.Union([Type.Literal("soft"), Type.Literal("purge")]) }, { additionalProperties: false }),
+    args: Type.Object(
+      { slug: Slug, mode: Type.Union([Type.Literal("soft"), Type.Literal("purge")]) },
+      { additionalProperties: false },
+    ),
     run: async ({ engine, kek, actor }, args) => offboardClient(engine, args.slug, args.mode, actor, () => kek()),
   }),
   "tenants.restore": defineOperation({
