@@ -24,3 +24,7 @@ declare module "s3rver" {
     close(): Promise<void>;
   }
 }
+declare module "*/standalone.js" {
+  const path: string;
+  export default path;
+}

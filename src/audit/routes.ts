@@ -2,8 +2,9 @@
 // public key that verifies checkpoints offline (also at /.well-known/jwks.json).
 import { Elysia, t } from "elysia";
 import type { authPlugin } from "../identity/auth.ts";
-import { appendAudit } from "./service.ts";
-import { listAudit, verifyWorkspace } from "./trail.ts";
+import { readAuditTrail, verifyWorkspace } from "./trail.ts";
+import { responses } from "../http/contract.ts";
+import { AuditPage, AuditVerification, Jwks, PublicKey } from "./schemas.ts";
 import type { Signer } from "./signing.ts";
 
 export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer) {
@@ -12,53 +13,47 @@ export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer)
       detail: {
         summary: "Public keys that verify audit checkpoints and erasure certificates",
         tags: ["audit"],
+        responses: responses({ 200: Jwks }),
         security: [],
       },
     })
     .get("/v1/audit/public-key", () => ({ key_id: signer.keyId, jwk: signer.publicJwk }), {
-      detail: { summary: "The audit signing public key (Ed25519, JWK)", tags: ["audit"], security: [] },
+      detail: {
+        summary: "The audit signing public key (Ed25519, JWK)",
+        tags: ["audit"],
+        responses: responses({ 200: PublicKey }),
+        security: [],
+      },
     })
     .use(auth)
-    .get(
-      "/v1/audit",
-      ({ caller, query }) =>
-        caller.tenant(async (tx) => {
-          const page = await listAudit(tx, caller.principal.workspaceId, query);
-          await appendAudit(tx, {
-            workspaceId: caller.principal.workspaceId,
-            action: "audit.read",
-            actorId: caller.principal.actorId,
-            actorType: caller.principal.actorType,
-            targetType: "audit_log",
-            after: { filter: query, returned: page.data.length },
-            context: caller.context,
-          });
-          return page;
-        }),
-      {
-        scope: "audit:read",
-        query: t.Object({
-          action: t.Optional(t.String({ maxLength: 100 })),
-          actor_id: t.Optional(t.String({ maxLength: 100 })),
-          target_type: t.Optional(t.String({ maxLength: 100 })),
-          target_id: t.Optional(t.String({ maxLength: 100 })),
-          from: t.Optional(t.String({ maxLength: 40 })),
-          to: t.Optional(t.String({ maxLength: 40 })),
-          limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
-          cursor: t.Optional(t.String({ maxLength: 20 })),
-        }),
-        detail: {
-          summary: "The audit trail, newest first (keyset pagination); this read is itself audited",
-          tags: ["audit"],
-        },
+    .get("/v1/audit", ({ caller, query }) => caller.tenant((tx) => readAuditTrail(tx, caller.actor, query)), {
+      scope: "audit:read",
+      query: t.Object({
+        action: t.Optional(t.String({ maxLength: 100 })),
+        actor_id: t.Optional(t.String({ maxLength: 100 })),
+        target_type: t.Optional(t.String({ maxLength: 100 })),
+        target_id: t.Optional(t.String({ maxLength: 100 })),
+        from: t.Optional(t.String({ maxLength: 40 })),
+        to: t.Optional(t.String({ maxLength: 40 })),
+        limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })),
+        cursor: t.Optional(t.String({ maxLength: 20 })),
+      }),
+      detail: {
+        summary: "The audit trail, newest first (keyset pagination); this read is itself audited",
+        tags: ["audit"],
+        responses: responses({ 200: AuditPage }),
       },
-    )
+    })
     .get(
       "/v1/audit/verify",
       ({ caller }) => caller.tenant((tx) => verifyWorkspace(tx, caller.principal.workspaceId, signer)),
       {
         scope: "audit:read",
-        detail: { summary: "Recompute this workspace's hash chain and check every signed checkpoint", tags: ["audit"] },
+        detail: {
+          summary: "Recompute this workspace's hash chain and check every signed checkpoint",
+          tags: ["audit"],
+          responses: responses({ 200: AuditVerification }),
+        },
       },
     );
 }

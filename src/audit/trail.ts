@@ -7,7 +7,8 @@ import { newId } from "../ids.ts";
 import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
 import type { Signer } from "./signing.ts";
 import type { AnchorStore } from "./anchors.ts";
-import { pageLimit, Where } from "../db/where.ts";
+import { pageLimit, Where, type Page } from "../db/where.ts";
+import { appendAudit, type Actor } from "./service.ts";
 
 /** The columns of a chain row as text, exactly as the canonical encoding uses them. */
 export const CHAIN_COLUMNS = `workspace_id, id, seq::float8 as seq, action, actor_id, actor_type, target_type, target_id,
@@ -181,4 +182,19 @@ export async function listAudit(
   );
   const data = rows.slice(0, limit);
   return { data, next_cursor: rows.length > limit ? String((data.at(-1) as AuditEntryView).seq) : null };
+}
+
+/** The trail as a member reads it: one page, and the read itself recorded in the trail (SOC 2 CC7.2). */
+export async function readAuditTrail(tx: Tx, actor: Actor, filter: AuditFilter): Promise<Page<AuditEntryView>> {
+  const page = await listAudit(tx, actor.workspaceId, filter);
+  await appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action: "audit.read",
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType: "audit_log",
+    after: { filter, returned: page.data.length },
+    context: actor.context,
+  });
+  return page;
 }

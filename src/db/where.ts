@@ -48,6 +48,38 @@ export function pageLimit(value: unknown, max: number, fallback = 50): number {
   return limit;
 }
 
+/** The paging every list route accepts: `limit` (1..200, default 50) and the `cursor` of the previous page. */
+export interface PageQuery {
+  limit?: number | string;
+  cursor?: string;
+}
+
+/** One shape for every list: a page of rows and the cursor of the next page (null on the last). */
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+/**
+ * Keyset paging on the rows' time-ordered ids (ids sort as they were created): the page size and the id the
+ * page starts after. The cursor is the previous page's last id, opaque to clients (base64url) and checked here.
+ */
+export function idKeyset(query: PageQuery = {}, max = 200): { limit: number; after: string | null } {
+  const limit = pageLimit(query.limit, max);
+  if (!query.cursor) return { limit, after: null };
+  const id = Buffer.from(query.cursor, "base64url").toString("utf8");
+  if (!ID_PATTERN.test(id))
+    throw new AppError("validation_failed", "cursor is not valid; use next_cursor from the previous page");
+  return { limit, after: id };
+}
+
+/** The page from `limit + 1` fetched rows: the extra row only says there is a next page. */
+export function idPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  const data = rows.slice(0, limit);
+  const last = data.at(-1);
+  return { data, next_cursor: rows.length > limit && last ? Buffer.from(last.id).toString("base64url") : null };
+}
+
 export class Where {
   private readonly clauses: string[] = [];
   readonly params: unknown[] = [];

@@ -2,6 +2,7 @@
 // keyset batches (constant memory) to NDJSON files, writes a manifest with row counts and sha256 of each
 // file, packs them into one .tar.gz in storage, and records size and sha256. Secrets are never exported:
 // each table has an explicit column list, and no *_encrypted or hash column is on any of them.
+import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,13 +128,14 @@ export async function requestExport(tx: Tx, actor: Actor, format: "ndjson" = "nd
   return toView(row as Record<string, unknown>);
 }
 
-export async function listExports(tx: Tx, workspaceId: string): Promise<ExportView[]> {
-  return (
-    await tx.query<Record<string, unknown>>(
-      `select ${VIEW} from export_jobs where workspace_id = $1 order by created_at desc limit 200`,
-      [workspaceId],
-    )
-  ).map(toView);
+/** Exports, newest first. */
+export async function listExports(tx: Tx, workspaceId: string, query: PageQuery = {}): Promise<Page<ExportView>> {
+  const { limit, after } = idKeyset(query);
+  const rows = await tx.query<Record<string, unknown>>(
+    `select ${VIEW} from export_jobs where workspace_id = $1 and ($2::text is null or id < $2) order by id desc limit $3`,
+    [workspaceId, after, limit + 1],
+  );
+  return idPage(rows.map(toView), limit);
 }
 
 export async function getExport(tx: Tx, workspaceId: string, id: string): Promise<ExportView> {

@@ -7,26 +7,25 @@ import { getRetention, MAX_RETENTION_DAYS, updateRetention } from "./retention.t
 import { listComplianceLog } from "./compliance.ts";
 import { AppError } from "../errors.ts";
 import { certificate, getRequest, listRequests, submitRequest, transition, type RtbfKeys } from "./rtbf.ts";
-import { exportStorageKey, getExport, listExports, requestExport, type ExportView } from "./exports.ts";
-import type { ArchiveStore } from "./storage.ts";
-import { downloadableExport } from "./export-revocation.ts";
-import type { TenantDoor } from "../db/tenant.ts";
+import { requestExport } from "./exports.ts";
+import { getLinkedExport, listLinkedExports, openDownload, type ExportDeps } from "./downloads.ts";
+import { PageQuery, responses } from "../http/contract.ts";
+import {
+  ComplianceLogPage,
+  ErasureCertificate,
+  ErasureRequest,
+  ErasureRequestPage,
+  Export,
+  ExportPage,
+  Retention,
+} from "./schemas.ts";
 
-type Tx = Parameters<Parameters<TenantDoor>[1]>[0];
-import type { ExportLinks } from "./export-links.ts";
+export type { ExportDeps } from "./downloads.ts";
 
 const Days = t.Integer({ minimum: 1, maximum: MAX_RETENTION_DAYS });
 
 const RequestId = t.Object({ id: t.String({ pattern: "^rtbf_[0-9a-z]{26}$" }) });
 const Reason = t.Object({ reason: t.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false });
-
-export interface ExportDeps {
-  links: ExportLinks;
-  /** Where archives are stored: the data dir's exports/ by default, or an S3 bucket. */
-  store: ArchiveStore;
-  /** The door by workspace id, for the public download route that authenticates by signature. */
-  door: TenantDoor;
-}
 
 export interface RtbfDeps {
   keys: RtbfKeys;
@@ -40,21 +39,7 @@ const ExportId = t.Object({ id: t.String({ pattern: "^exp_[0-9a-z]{26}$" }) });
 export function exportDownloadRoutes(exports: ExportDeps) {
   return new Elysia({ name: "export-download" }).get(
     "/v1/exports/:id/download",
-    async ({ params, query }) => {
-      if (!exports.links.verify(query.ws, params.id, query.exp, query.sig))
-        throw new AppError("forbidden", "the download link is invalid or has expired; ask for a new one");
-      const { view, key } = await exports.door(query.ws, (tx) => downloadableExport(tx, query.ws, params.id));
-      const file = key && exports.store.kind === "local" ? Bun.file(key) : undefined;
-      if (view.status !== "completed" || !file || !(await file.exists()))
-        throw new AppError("not_found", `export ${params.id} is not available`);
-      return new Response(file, {
-        headers: {
-          "content-type": "application/gzip",
-          "content-disposition": `attachment; filename="${params.id}.tar.gz"`,
-          "x-content-sha256": view.sha256 ?? "",
-        },
-      });
-    },
+    ({ params, query }) => openDownload(exports, params.id, query),
     {
       params: ExportId,
       query: t.Object({
@@ -65,6 +50,19 @@ export function exportDownloadRoutes(exports: ExportDeps) {
       detail: {
         summary: "Download a finished export through its signed, expiring link",
         tags: ["governance"],
+        responses: responses(
+          {
+            200: {
+              description: "The archive (.tar.gz of NDJSON files and a manifest)",
+              contentType: "application/gzip",
+              schema: t.String({ format: "binary" }),
+              headers: {
+                "X-Content-SHA256": { description: "The archive's SHA-256 (hex)", schema: { type: "string" } },
+              },
+            },
+          },
+          [403, 404, 410],
+        ),
         security: [],
       },
     },
@@ -72,11 +70,6 @@ export function exportDownloadRoutes(exports: ExportDeps) {
 }
 
 export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: RtbfDeps, exports?: ExportDeps) {
-  const withLink = async (tx: Tx, view: ExportView, ws: string) => {
-    if (view.status !== "completed" || !exports) return view;
-    const key = await exportStorageKey(tx, ws, view.id);
-    return key ? { ...view, download: exports.store.link(ws, view.id, key) } : view;
-  };
   const needRtbf = () => {
     if (!rtbf) throw new AppError("internal", "erasure requests need the server's signing and HMAC keys");
     return rtbf;
@@ -95,33 +88,31 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
           summary:
             "Request a full export of the workspace's data (a job builds a .tar.gz of NDJSON files and a manifest)",
           tags: ["governance"],
+          responses: responses({ 202: Export }),
         },
       },
     )
     .get(
       "/exports",
-      ({ caller }) =>
-        caller.tenant(async (tx) =>
-          Promise.all(
-            (await listExports(tx, caller.principal.workspaceId)).map((v) =>
-              withLink(tx, v, caller.principal.workspaceId),
-            ),
-          ),
-        ),
-      { scope: "governance:read", detail: { summary: "List exports", tags: ["governance"] } },
+      ({ caller, query }) =>
+        caller.tenant((tx) => listLinkedExports(tx, exports?.store, caller.principal.workspaceId, query)),
+      {
+        scope: "governance:read",
+        query: t.Object(PageQuery),
+        detail: { summary: "List exports", tags: ["governance"], responses: responses({ 200: ExportPage }) },
+      },
     )
     .get(
       "/exports/:id",
       ({ caller, params }) =>
-        caller.tenant(async (tx) =>
-          withLink(tx, await getExport(tx, caller.principal.workspaceId, params.id), caller.principal.workspaceId),
-        ),
+        caller.tenant((tx) => getLinkedExport(tx, exports?.store, caller.principal.workspaceId, params.id)),
       {
         scope: "governance:read",
         params: ExportId,
         detail: {
           summary: "Export status, size, sha256 and, when complete, a download link that expires",
           tags: ["governance"],
+          responses: responses({ 200: Export }),
         },
       },
     );
@@ -145,6 +136,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
         detail: {
           summary: "Submit a GDPR Art. 17 erasure request (the email becomes an HMAC subject_ref; due in 30 days)",
           tags: ["governance"],
+          responses: responses({ 201: ErasureRequest }, [409]),
         },
       },
     )
@@ -152,15 +144,20 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       "/rtbf/requests",
       ({ caller, query }) =>
         caller.tenant((tx) =>
-          listRequests(tx, caller.principal.workspaceId, { status: query.status, overdue: query.overdue === "true" }),
+          listRequests(tx, caller.principal.workspaceId, { ...query, overdue: query.overdue === "true" }),
         ),
       {
         scope: "governance:read",
         query: t.Object({
           status: t.Optional(t.String({ maxLength: 20 })),
           overdue: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])),
+          ...PageQuery,
         }),
-        detail: { summary: "List erasure requests by due date", tags: ["governance"] },
+        detail: {
+          summary: "List erasure requests in the order received (the soonest due first)",
+          tags: ["governance"],
+          responses: responses({ 200: ErasureRequestPage }),
+        },
       },
     )
     .get(
@@ -169,7 +166,11 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       {
         scope: "governance:read",
         params: RequestId,
-        detail: { summary: "Get an erasure request", tags: ["governance"] },
+        detail: {
+          summary: "Get an erasure request",
+          tags: ["governance"],
+          responses: responses({ 200: ErasureRequest }),
+        },
       },
     )
     .post(
@@ -178,7 +179,11 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       {
         scope: "governance:write",
         params: RequestId,
-        detail: { summary: "Mark the request as being verified", tags: ["governance"] },
+        detail: {
+          summary: "Mark the request as being verified",
+          tags: ["governance"],
+          responses: responses({ 200: ErasureRequest }, [409]),
+        },
       },
     )
     .post(
@@ -189,7 +194,11 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
         scope: "governance:write",
         params: RequestId,
         body: Reason,
-        detail: { summary: "Put the request on hold (reason required)", tags: ["governance"] },
+        detail: {
+          summary: "Put the request on hold (reason required)",
+          tags: ["governance"],
+          responses: responses({ 200: ErasureRequest }, [409]),
+        },
       },
     )
     .post(
@@ -200,13 +209,21 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
         scope: "governance:write",
         params: RequestId,
         body: Reason,
-        detail: { summary: "Reject the request (reason required)", tags: ["governance"] },
+        detail: {
+          summary: "Reject the request (reason required)",
+          tags: ["governance"],
+          responses: responses({ 200: ErasureRequest }, [409]),
+        },
       },
     )
     .post("/rtbf/requests/:id/approve", ({ caller, params }) => needRtbf().approve(caller.actor, params.id), {
       scope: "governance:write",
       params: RequestId,
-      detail: { summary: "Approve and execute the erasure; completes with a signed certificate", tags: ["governance"] },
+      detail: {
+        summary: "Approve and execute the erasure; completes with a signed certificate",
+        tags: ["governance"],
+        responses: responses({ 200: ErasureRequest }, [409]),
+      },
     })
     .get(
       "/rtbf/requests/:id/certificate",
@@ -217,6 +234,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
         detail: {
           summary: "The erasure certificate (a JWS signed with the server's Ed25519 key); completed requests only",
           tags: ["governance"],
+          responses: responses({ 200: ErasureCertificate }, [409]),
         },
       },
     );
@@ -226,6 +244,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
       detail: {
         summary: "Retention windows: configured and effective (the audit log never goes below 365 days)",
         tags: ["governance"],
+        responses: responses({ 200: Retention }),
       },
     })
     .patch("/retention", ({ caller, body }) => caller.tenant((tx) => updateRetention(tx, caller.actor, body)), {
@@ -239,7 +258,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
         },
         { additionalProperties: false, minProperties: 1 },
       ),
-      detail: { summary: "Change retention windows", tags: ["governance"] },
+      detail: { summary: "Change retention windows", tags: ["governance"], responses: responses({ 200: Retention }) },
     })
     .get(
       "/compliance-log",
@@ -256,6 +275,7 @@ export function governanceRoutes(auth: ReturnType<typeof authPlugin>, rtbf?: Rtb
         detail: {
           summary: "Retention runs, erasure transitions, exports and offboardings, newest first (keyset pagination)",
           tags: ["governance"],
+          responses: responses({ 200: ComplianceLogPage }),
         },
       },
     );
@@ -272,7 +292,11 @@ export function gdprAliasRoutes(auth: ReturnType<typeof authPlugin>) {
     {
       scope: "governance:write",
       body: t.Optional(t.Object({ format: t.Optional(t.Union([t.Literal("json"), t.Literal("ndjson")])) })),
-      detail: { summary: "Alias of POST /v1/governance/exports", tags: ["governance"] },
+      detail: {
+        summary: "Alias of POST /v1/governance/exports",
+        tags: ["governance"],
+        responses: responses({ 202: Export }),
+      },
     },
   );
 }

@@ -4,6 +4,7 @@
 //   received -> (verifying ->) approved -> processing -> completed   (verifying is optional: approving a
 //   received request is the decision that the identity is established; the README says the same)
 //   received | verifying -> on_hold | rejected;  on_hold -> verifying | approved | rejected
+import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Engine, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
@@ -166,17 +167,20 @@ export async function submitRequest(
   return toView(row as Record<string, unknown>);
 }
 
+/** Requests in the order they were received (so the oldest, soonest due, come first). */
 export async function listRequests(
   tx: Tx,
   workspaceId: string,
-  filter: { status?: string; overdue?: boolean },
-): Promise<RtbfView[]> {
+  filter: { status?: string; overdue?: boolean } & PageQuery,
+): Promise<Page<RtbfView>> {
+  const { limit, after } = idKeyset(filter);
   const rows = await tx.query<Record<string, unknown>>(
     `select ${COLUMNS} from rtbf_requests where workspace_id = $1 and ($2::text is null or status = $2)
-        and (not $3 or (due_at < now() and status not in ('completed', 'rejected'))) order by due_at, id limit 500`,
-    [workspaceId, filter.status ?? null, Boolean(filter.overdue)],
+        and (not $3 or (due_at < now() and status not in ('completed', 'rejected')))
+        and ($4::text is null or id > $4) order by id limit $5`,
+    [workspaceId, filter.status ?? null, Boolean(filter.overdue), after, limit + 1],
   );
-  return rows.map(toView);
+  return idPage(rows.map(toView), limit);
 }
 
 export async function getRequest(tx: Tx, workspaceId: string, id: string): Promise<RtbfView> {

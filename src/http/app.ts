@@ -1,7 +1,6 @@
 // The composition root of the HTTP API: every dependency comes in through createApp(), every capability's
 // routes are mounted here, and every request passes the same front door (request id, limits, errors, log).
 import { Elysia, type AnyElysia } from "elysia";
-import { openapi } from "@elysiajs/openapi";
 import { isAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { newId } from "../ids.ts";
@@ -10,7 +9,8 @@ import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./clien
 import { assertStorableInput, jsonNestsDeeperThan, MAX_JSON_DEPTH } from "./input-guard.ts";
 import { mapDatabaseError, redactedMessage } from "./database-errors.ts";
 import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
-import { docsPage } from "./docs.ts";
+import { docsRoutes } from "./docs.ts";
+import { openApiDocument } from "./openapi.ts";
 import type { TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
@@ -119,6 +119,8 @@ export function createApp(deps: AppDeps): HttpApp {
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
   }
 
+  let contract: Record<string, unknown> | undefined;
+  let documented: AnyElysia | undefined;
   const elysia = new Elysia({ normalize: true })
     .onError({ as: "global" }, ({ code, error, request }) => {
       const requestId = requestIdOf(request);
@@ -152,38 +154,10 @@ export function createApp(deps: AppDeps): HttpApp {
       assertStorableInput("path", params);
       assertStorableInput("body", body);
     })
-    .use(
-      openapi({
-        path: "/openapi",
-        specPath: "/openapi.json",
-        provider: null,
-        documentation: {
-          info: {
-            title: "Causeloop API",
-            version: deps.version,
-            description:
-              "Multi-tenant incident intelligence with tenant isolation enforced by PostgreSQL row-level security.",
-            license: { name: "Proprietary", url: "https://causeloop.dev/license" },
-          },
-          servers: [{ url: "/", description: "This server" }],
-          // Every route needs a bearer credential unless it says `security: []` (sign-in, health, public keys, signed links).
-          security: [{ bearer: [] }],
-          components: {
-            securitySchemes: {
-              bearer: {
-                type: "http",
-                scheme: "bearer",
-                description:
-                  "A personal access token (clp_pat_...), a service-account token, or a session access token (JWT) from POST /v1/auth/login",
-              },
-            },
-          },
-        },
-      }),
-    )
-    .get("/docs", () => new Response(docsPage(), { headers: { "content-type": "text/html; charset=utf-8" } }), {
+    .get("/openapi.json", () => (contract ??= openApiDocument(documented as AnyElysia, deps.version)), {
       detail: { hide: true },
     })
+    .use(docsRoutes())
     .use(healthRoutes(deps.readiness, deps.version))
     .use(
       [...protectedRoutes, ...(deps.capabilities ?? [])].reduce(
@@ -191,6 +165,8 @@ export function createApp(deps: AppDeps): HttpApp {
         new Elysia({ name: "capabilities" }),
       ),
     );
+
+  documented = elysia;
 
   /** A database failure we can attribute becomes a 4xx/503 (still logged: a 22xxx means a validation is missing); anything else a 500. */
   function unexpected(error: unknown, requestId: string): Response {

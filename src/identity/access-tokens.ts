@@ -1,6 +1,7 @@
 // Personal access tokens and service accounts. A token never carries more than its creator: its scopes must
 // be a subset of the caller's, and its role is the caller's (or the service account's, which the caller may
 // not set above their own).
+import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Tx } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
@@ -104,20 +105,26 @@ export function createPersonalToken(
   return insertToken(tx, caller, { ...input, role: caller.role, userId: caller.actorId, serviceAccountId: null });
 }
 
-export async function listTokens(tx: Tx, caller: Caller): Promise<TokenView[]> {
+/** Tokens, newest first: the caller's own, or every token of the workspace for a member manager. */
+export async function listTokens(tx: Tx, caller: Caller, query: PageQuery = {}): Promise<Page<TokenView>> {
   const all = caller.scopes.has("members:write");
-  const rows = await tx.query<Record<string, unknown>>(
+  const { limit, after } = idKeyset(query);
+  const rows = await tx.query<Record<string, unknown> & { id: string }>(
     `select id, name, token_prefix as prefix, role, scopes, created_at, last_used_at, expires_at, revoked_at, service_account_id
-       from personal_access_tokens where workspace_id = $1 and ($2 or user_id = $3) order by created_at desc limit 500`,
-    [caller.workspaceId, all, caller.actorId],
+       from personal_access_tokens where workspace_id = $1 and ($2 or user_id = $3) and ($4::text is null or id < $4)
+      order by id desc limit $5`,
+    [caller.workspaceId, all, caller.actorId, after, limit + 1],
   );
-  return rows.map((r) => ({
-    ...(r as unknown as TokenView),
-    created_at: iso(r.created_at) as string,
-    last_used_at: iso(r.last_used_at),
-    expires_at: iso(r.expires_at),
-    revoked_at: iso(r.revoked_at),
-  }));
+  return idPage(
+    rows.map((r) => ({
+      ...(r as unknown as TokenView),
+      created_at: iso(r.created_at) as string,
+      last_used_at: iso(r.last_used_at),
+      expires_at: iso(r.expires_at),
+      revoked_at: iso(r.revoked_at),
+    })),
+    limit,
+  );
 }
 
 export async function revokeToken(tx: Tx, caller: Caller, id: string): Promise<void> {
@@ -167,15 +174,22 @@ export async function createServiceAccount(
   return { id, name: input.name, role: input.role };
 }
 
+/** Service accounts in the order they were created. */
 export async function listServiceAccounts(
   tx: Tx,
   workspaceId: string,
-): Promise<{ id: string; name: string; role: string; created_at: string }[]> {
+  query: PageQuery = {},
+): Promise<Page<{ id: string; name: string; role: string; created_at: string }>> {
+  const { limit, after } = idKeyset(query);
   const rows = await tx.query<{ id: string; name: string; role: string; created_at: Date }>(
-    "select id, name, role, created_at from service_accounts where workspace_id = $1 and deleted_at is null order by created_at",
-    [workspaceId],
+    `select id, name, role, created_at from service_accounts
+      where workspace_id = $1 and deleted_at is null and ($2::text is null or id > $2) order by id limit $3`,
+    [workspaceId, after, limit + 1],
   );
-  return rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
+  return idPage(
+    rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() })),
+    limit,
+  );
 }
 
 export async function createServiceAccountToken(

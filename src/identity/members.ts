@@ -2,6 +2,7 @@
 // email), accept (a new account sets its first password; an existing one proves itself), change role, remove (revokes that user's tokens and sessions here).
 // The last owner can be neither removed nor demoted; nobody grants a role above their own.
 import type { Tx } from "../db/engine.ts";
+import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit, type RequestContext } from "../audit/service.ts";
@@ -27,13 +28,30 @@ export interface MemberView {
   created_at: string;
 }
 
-export async function listMembers(tx: Tx, workspaceId: string): Promise<MemberView[]> {
+const MEMBER_VIEW = `select m.id, m.user_id, u.email, u.display_name, m.role, m.status, m.created_at
+  from memberships m join users u on u.id = m.user_id`;
+
+/** Members in the order they joined (keyset paging on their time-ordered ids). */
+export async function listMembers(tx: Tx, workspaceId: string, query: PageQuery = {}): Promise<Page<MemberView>> {
+  const { limit, after } = idKeyset(query);
   const rows = await tx.query<MemberView & { created_at: Date }>(
-    `select m.id, m.user_id, u.email, u.display_name, m.role, m.status, m.created_at from memberships m join users u on u.id = m.user_id
-      where m.workspace_id = $1 and m.status <> 'removed' order by m.created_at`,
-    [workspaceId],
+    `${MEMBER_VIEW} where m.workspace_id = $1 and m.status <> 'removed' and ($2::text is null or m.id > $2)
+      order by m.id limit $3`,
+    [workspaceId, after, limit + 1],
   );
-  return rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() }));
+  return idPage(
+    rows.map((r) => ({ ...r, created_at: new Date(r.created_at).toISOString() })),
+    limit,
+  );
+}
+
+async function getMember(tx: Tx, workspaceId: string, id: string): Promise<MemberView> {
+  const [row] = await tx.query<MemberView & { created_at: Date }>(
+    `${MEMBER_VIEW} where m.workspace_id = $1 and m.id = $2`,
+    [workspaceId, id],
+  );
+  if (!row) throw new AppError("not_found", "no such member");
+  return { ...row, created_at: new Date(row.created_at).toISOString() };
 }
 
 export async function inviteMember(
@@ -218,7 +236,7 @@ export async function changeRole(tx: Tx, actor: Actor & { role: Role }, id: stri
     after: { role },
     context: actor.context,
   });
-  return (await listMembers(tx, actor.workspaceId)).find((m) => m.id === id) as MemberView;
+  return getMember(tx, actor.workspaceId, id);
 }
 
 export async function removeMember(tx: Tx, actor: Actor & { role: Role }, id: string): Promise<void> {

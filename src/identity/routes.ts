@@ -1,5 +1,23 @@
 // Identity routes: the public auth endpoints (login, refresh, logout, MFA verify, accept invite), the caller
 // (/v1/me, password, MFA), members, personal access tokens and service accounts.
+import { PageQuery, responses } from "../http/contract.ts";
+import {
+  AcceptedInvitation,
+  CreatedToken,
+  Invitation,
+  LinkedIdentity,
+  Me,
+  Member,
+  MemberPage,
+  MfaChallenge,
+  RecoveryCodes,
+  ServiceAccount,
+  ServiceAccountPage,
+  Session,
+  TokenPage,
+  TotpEnrolment,
+  WorkspaceSecurity,
+} from "./schemas.ts";
 import { Elysia, t } from "elysia";
 import {
   authenticateSession,
@@ -73,6 +91,7 @@ export function publicAuthRoutes(
       detail: {
         summary: "Log in with email and password: tokens, or {mfa_required, mfa_token}",
         tags: ["auth"],
+        responses: responses({ 200: t.Union([Session, MfaChallenge]) }, [401]),
         security: [],
       },
     })
@@ -81,13 +100,19 @@ export function publicAuthRoutes(
         { mfa_token: t.String({ maxLength: 2000 }), code: t.String({ maxLength: 32 }) },
         { additionalProperties: false },
       ),
-      detail: { summary: "Complete a login with a TOTP or recovery code", tags: ["auth"], security: [] },
+      detail: {
+        summary: "Complete a login with a TOTP or recovery code",
+        tags: ["auth"],
+        responses: responses({ 200: Session }, [401]),
+        security: [],
+      },
     })
     .post("/refresh", ({ body, request }) => refresh(deps, body.refresh_token, contextOf(request)), {
       body: t.Object({ refresh_token: t.String({ maxLength: 200 }) }, { additionalProperties: false }),
       detail: {
         summary: "Rotate a refresh token (reuse of a rotated one revokes the whole session family)",
         tags: ["auth"],
+        responses: responses({ 200: Session }, [401]),
         security: [],
       },
     })
@@ -100,7 +125,12 @@ export function publicAuthRoutes(
       },
       {
         body: t.Object({ refresh_token: t.String({ maxLength: 200 }) }, { additionalProperties: false }),
-        detail: { summary: "End a session (its whole refresh-token family)", tags: ["auth"], security: [] },
+        detail: {
+          summary: "End a session (its whole refresh-token family)",
+          tags: ["auth"],
+          responses: responses({ 204: null }),
+          security: [],
+        },
       },
     )
     .post("/exchange", ({ body, request }) => exchange(deps, globalIdp, body, contextOf(request)), {
@@ -114,6 +144,7 @@ export function publicAuthRoutes(
       detail: {
         summary: "Exchange an identity provider's JWT (RS256/ES256, verified against its JWKS) for Causeloop tokens",
         tags: ["auth"],
+        responses: responses({ 200: Session }, [401, 403]),
         security: [],
       },
     })
@@ -136,6 +167,7 @@ export function publicAuthRoutes(
           summary:
             "Accept an invitation: a new account sets its first password; an existing account proves itself with its password or a signed-in session (Authorization: Bearer <access token>)",
           tags: ["auth"],
+          responses: responses({ 200: AcceptedInvitation }, [401]),
           security: [],
         },
       },
@@ -155,7 +187,11 @@ export function identityRoutes(
     .use(auth)
     .get("/v1/me", ({ caller }) => caller.tenant((tx) => describeMe(tx, caller.principal)), {
       scope: "authenticated",
-      detail: { summary: "The caller, its workspace, role and scopes", tags: ["identity"] },
+      detail: {
+        summary: "The caller, its workspace, role and scopes",
+        tags: ["identity"],
+        responses: responses({ 200: Me }),
+      },
     })
     .post(
       "/v1/me/password",
@@ -172,6 +208,7 @@ export function identityRoutes(
           summary:
             "Change the password (recent password sign-in required); every other session of the account, in every workspace, is revoked",
           tags: ["identity"],
+          responses: responses({ 204: null }),
         },
       },
     )
@@ -186,6 +223,7 @@ export function identityRoutes(
         detail: {
           summary: "Start TOTP enrolment for the account: an otpauth:// URI and its secret, shown once",
           tags: ["identity"],
+          responses: responses({ 200: TotpEnrolment }, [409]),
         },
       },
     )
@@ -202,6 +240,7 @@ export function identityRoutes(
           summary:
             "Confirm TOTP with a first code; returns 10 one-time recovery codes. From then on every password sign-in of the account, into any workspace, asks for a code",
           tags: ["identity"],
+          responses: responses({ 200: RecoveryCodes }, [409]),
         },
       },
     )
@@ -216,7 +255,11 @@ export function identityRoutes(
       {
         scope: "authenticated",
         body: t.Object({ code: t.String({ maxLength: 32 }) }, { additionalProperties: false }),
-        detail: { summary: "Disable the account's TOTP with a current or recovery code", tags: ["identity"] },
+        detail: {
+          summary: "Disable the account's TOTP with a current or recovery code",
+          tags: ["identity"],
+          responses: responses({ 204: null }),
+        },
       },
     )
     .post(
@@ -234,13 +277,21 @@ export function identityRoutes(
           summary:
             "Link an identity provider's identity (its JWT) to the signed-in account, so single sign-on can sign it into this workspace",
           tags: ["identity"],
+          responses: responses({ 201: LinkedIdentity }, [401, 404, 409]),
         },
       },
     )
     .get(
       "/v1/workspace/security",
       ({ caller }) => caller.tenant((tx) => workspaceSecurity(tx, caller.principal.workspaceId)),
-      { scope: "settings:read", detail: { summary: "The workspace's security policy", tags: ["identity"] } },
+      {
+        scope: "settings:read",
+        detail: {
+          summary: "The workspace's security policy",
+          tags: ["identity"],
+          responses: responses({ 200: WorkspaceSecurity }),
+        },
+      },
     )
     .patch(
       "/v1/workspace/security",
@@ -252,13 +303,19 @@ export function identityRoutes(
           summary:
             "Require a second factor of every member who signs in with a password (sessions without one reach only /v1/me and MFA enrolment)",
           tags: ["identity"],
+          responses: responses({ 200: WorkspaceSecurity }, [409]),
         },
       },
     )
-    .get("/v1/members", ({ caller }) => caller.tenant((tx) => listMembers(tx, caller.principal.workspaceId)), {
-      scope: "members:read",
-      detail: { summary: "List members", tags: ["members"] },
-    })
+    .get(
+      "/v1/members",
+      ({ caller, query }) => caller.tenant((tx) => listMembers(tx, caller.principal.workspaceId, query)),
+      {
+        scope: "members:read",
+        query: t.Object(PageQuery),
+        detail: { summary: "List members", tags: ["members"], responses: responses({ 200: MemberPage }) },
+      },
+    )
     .post(
       "/v1/members",
       ({ caller, body, set }) => {
@@ -268,7 +325,11 @@ export function identityRoutes(
       {
         scope: "members:write",
         body: t.Object({ email: Email, role: Role }, { additionalProperties: false }),
-        detail: { summary: "Invite someone by email with a role; returns a one-time invite token", tags: ["members"] },
+        detail: {
+          summary: "Invite someone by email with a role; returns a one-time invite token",
+          tags: ["members"],
+          responses: responses({ 201: Invitation }, [409]),
+        },
       },
     )
     .patch(
@@ -278,7 +339,7 @@ export function identityRoutes(
         scope: "members:write",
         params: id("mem"),
         body: t.Object({ role: Role }, { additionalProperties: false }),
-        detail: { summary: "Change a member's role", tags: ["members"] },
+        detail: { summary: "Change a member's role", tags: ["members"], responses: responses({ 200: Member }, [409]) },
       },
     )
     .delete(
@@ -291,7 +352,11 @@ export function identityRoutes(
       {
         scope: "members:write",
         params: id("mem"),
-        detail: { summary: "Remove a member (their tokens and sessions here stop working at once)", tags: ["members"] },
+        detail: {
+          summary: "Remove a member (their tokens and sessions here stop working at once)",
+          tags: ["members"],
+          responses: responses({ 204: null }, [409]),
+        },
       },
     )
     .post(
@@ -315,20 +380,23 @@ export function identityRoutes(
           summary:
             "Create a personal access token (shown once; scopes limited to the caller's; a recent interactive sign-in, never a token)",
           tags: ["tokens"],
+          responses: responses({ 201: CreatedToken }),
         },
       },
     )
     .get(
       "/v1/tokens",
-      ({ caller }) => {
+      ({ caller, query }) => {
         requireInteractive(caller.principal);
-        return caller.tenant((tx) => listTokens(tx, callerOf(caller)));
+        return caller.tenant((tx) => listTokens(tx, callerOf(caller), query));
       },
       {
         scope: "tokens:write",
+        query: t.Object(PageQuery),
         detail: {
           summary: "List tokens: name, prefix, scopes, created, last used, expiry (interactive session only)",
           tags: ["tokens"],
+          responses: responses({ 200: TokenPage }),
         },
       },
     )
@@ -343,13 +411,25 @@ export function identityRoutes(
       {
         scope: "tokens:write",
         params: id("pat"),
-        detail: { summary: "Revoke a token (effective at once)", tags: ["tokens"] },
+        detail: {
+          summary: "Revoke a token (effective at once)",
+          tags: ["tokens"],
+          responses: responses({ 204: null }),
+        },
       },
     )
     .get(
       "/v1/service-accounts",
-      ({ caller }) => caller.tenant((tx) => listServiceAccounts(tx, caller.principal.workspaceId)),
-      { scope: "members:read", detail: { summary: "List service accounts", tags: ["members"] } },
+      ({ caller, query }) => caller.tenant((tx) => listServiceAccounts(tx, caller.principal.workspaceId, query)),
+      {
+        scope: "members:read",
+        query: t.Object(PageQuery),
+        detail: {
+          summary: "List service accounts",
+          tags: ["members"],
+          responses: responses({ 200: ServiceAccountPage }),
+        },
+      },
     )
     .post(
       "/v1/service-accounts",
@@ -363,7 +443,11 @@ export function identityRoutes(
           { name: t.String({ minLength: 1, maxLength: 100 }), role: Role },
           { additionalProperties: false },
         ),
-        detail: { summary: "Create a service account (a machine identity with a role)", tags: ["members"] },
+        detail: {
+          summary: "Create a service account (a machine identity with a role)",
+          tags: ["members"],
+          responses: responses({ 201: ServiceAccount }, [409]),
+        },
       },
     )
     .post(
@@ -383,7 +467,11 @@ export function identityRoutes(
           },
           { additionalProperties: false },
         ),
-        detail: { summary: "Create a token for a service account (shown once)", tags: ["members"] },
+        detail: {
+          summary: "Create a token for a service account (shown once)",
+          tags: ["members"],
+          responses: responses({ 201: CreatedToken }),
+        },
       },
     );
 }

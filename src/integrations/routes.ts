@@ -1,5 +1,15 @@
 // /v1/connectors, /v1/webhooks, /v1/inbound-webhooks, /v1/sso-connections: secrets go in once and never
 // come back out.
+import { PageQuery, responses } from "../http/contract.ts";
+import {
+  Connector,
+  ConnectorPage,
+  CreatedInboundWebhook,
+  CreatedWebhook,
+  SsoConnection,
+  Webhook,
+  WebhookPage,
+} from "./schemas.ts";
 import { Elysia, t } from "elysia";
 import type { authPlugin, Caller } from "../identity/auth.ts";
 import { SecretBox } from "../secrets/envelope.ts";
@@ -51,17 +61,27 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
         detail: {
           summary: "Connect a product (the config, credentials included, is stored encrypted and never returned)",
           tags: ["connectors"],
+          responses: responses({ 201: Connector }, [409]),
         },
       },
     )
-    .get("/v1/connectors", ({ caller }) => caller.tenant((tx) => listConnectors(tx, caller.principal.workspaceId)), {
-      scope: "connectors:read",
-      detail: { summary: "List connectors", tags: ["connectors"] },
-    })
+    .get(
+      "/v1/connectors",
+      ({ caller, query }) => caller.tenant((tx) => listConnectors(tx, caller.principal.workspaceId, query)),
+      {
+        scope: "connectors:read",
+        query: t.Object(PageQuery),
+        detail: { summary: "List connectors", tags: ["connectors"], responses: responses({ 200: ConnectorPage }) },
+      },
+    )
     .get(
       "/v1/connectors/:id",
       ({ caller, params }) => caller.tenant((tx) => getConnector(tx, caller.principal.workspaceId, params.id)),
-      { scope: "connectors:read", params: id("con"), detail: { summary: "Get a connector", tags: ["connectors"] } },
+      {
+        scope: "connectors:read",
+        params: id("con"),
+        detail: { summary: "Get a connector", tags: ["connectors"], responses: responses({ 200: Connector }) },
+      },
     )
     .patch(
       "/v1/connectors/:id",
@@ -78,7 +98,11 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
           },
           { additionalProperties: false, minProperties: 1 },
         ),
-        detail: { summary: "Update a connector or replace its config", tags: ["connectors"] },
+        detail: {
+          summary: "Update a connector or replace its config",
+          tags: ["connectors"],
+          responses: responses({ 200: Connector }),
+        },
       },
     )
     .delete(
@@ -91,7 +115,11 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
       {
         scope: "connectors:write",
         params: id("con"),
-        detail: { summary: "Delete a connector and its stored config", tags: ["connectors"] },
+        detail: {
+          summary: "Delete a connector and its stored config",
+          tags: ["connectors"],
+          responses: responses({ 204: null }),
+        },
       },
     )
     .post(
@@ -114,21 +142,31 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
         detail: {
           summary: "Create an outbound webhook; its signing secret is shown in this response only",
           tags: ["webhooks"],
+          responses: responses({ 201: CreatedWebhook }),
         },
       },
     )
     .get(
       "/v1/webhooks",
-      ({ caller }) => sealed(caller, (tx, box) => listWebhooks(tx, box, caller.principal.workspaceId)),
+      ({ caller, query }) => sealed(caller, (tx, box) => listWebhooks(tx, box, caller.principal.workspaceId, query)),
       {
         scope: "webhooks:read",
-        detail: { summary: "List webhooks (secrets as has_secret and last four characters)", tags: ["webhooks"] },
+        query: t.Object(PageQuery),
+        detail: {
+          summary: "List webhooks (secrets as has_secret and last four characters)",
+          tags: ["webhooks"],
+          responses: responses({ 200: WebhookPage }),
+        },
       },
     )
     .get(
       "/v1/webhooks/:id",
       ({ caller, params }) => sealed(caller, (tx, box) => getWebhook(tx, box, caller.principal.workspaceId, params.id)),
-      { scope: "webhooks:read", params: id("whk"), detail: { summary: "Get a webhook", tags: ["webhooks"] } },
+      {
+        scope: "webhooks:read",
+        params: id("whk"),
+        detail: { summary: "Get a webhook", tags: ["webhooks"], responses: responses({ 200: Webhook }) },
+      },
     )
     .delete(
       "/v1/webhooks/:id",
@@ -137,7 +175,11 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
         set.status = 204;
         return null;
       },
-      { scope: "webhooks:write", params: id("whk"), detail: { summary: "Delete a webhook", tags: ["webhooks"] } },
+      {
+        scope: "webhooks:write",
+        params: id("whk"),
+        detail: { summary: "Delete a webhook", tags: ["webhooks"], responses: responses({ 204: null }) },
+      },
     )
     .post(
       "/v1/inbound-webhooks",
@@ -157,6 +199,7 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
         detail: {
           summary: "Create an inbound webhook endpoint; its path token and HMAC signing secret are shown once",
           tags: ["webhooks"],
+          responses: responses({ 201: CreatedInboundWebhook }, [404]),
         },
       },
     )
@@ -186,6 +229,7 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
         detail: {
           summary: "Configure an identity provider; the client secret is stored encrypted and never returned",
           tags: ["settings"],
+          responses: responses({ 201: SsoConnection }, [409]),
         },
       },
     );

@@ -1,6 +1,7 @@
 // Connectors, outbound webhooks, inbound webhooks and SSO connections: every secret they hold is sealed with
 // the workspace's data key (envelope encryption) before it touches the database, and no response returns
 // a secret after creation (only has_secret / the last four characters).
+import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Tx } from "../db/engine.ts";
 import { newId } from "../ids.ts";
 import { AppError } from "../errors.ts";
@@ -125,12 +126,15 @@ export async function getConnector(tx: Tx, workspaceId: string, id: string): Pro
   return connectorView(await connectorRow(tx, workspaceId, id));
 }
 
-export async function listConnectors(tx: Tx, workspaceId: string): Promise<ConnectorView[]> {
+/** Connectors, newest first. */
+export async function listConnectors(tx: Tx, workspaceId: string, query: PageQuery = {}): Promise<Page<ConnectorView>> {
+  const { limit, after } = idKeyset(query);
   const rows = await tx.query<ConnectorRow>(
-    `select ${CONNECTOR_COLUMNS} from connectors where workspace_id = $1 and deleted_at is null order by created_at desc, id desc limit 500`,
-    [workspaceId],
+    `select ${CONNECTOR_COLUMNS} from connectors
+      where workspace_id = $1 and deleted_at is null and ($2::text is null or id < $2) order by id desc limit $3`,
+    [workspaceId, after, limit + 1],
   );
-  return rows.map(connectorView);
+  return idPage(rows.map(connectorView), limit);
 }
 
 /** The decrypted configuration, for the workers that call the connected product; never sent to clients. */
@@ -248,12 +252,20 @@ export async function createWebhook(
   return { ...(await webhookView(box, row as WebhookRow)), secret };
 }
 
-export async function listWebhooks(tx: Tx, box: SecretBox, workspaceId: string): Promise<WebhookView[]> {
+/** Outbound webhooks, newest first. */
+export async function listWebhooks(
+  tx: Tx,
+  box: SecretBox,
+  workspaceId: string,
+  query: PageQuery = {},
+): Promise<Page<WebhookView>> {
+  const { limit, after } = idKeyset(query);
   const rows = await tx.query<WebhookRow>(
-    "select id, url, events, status, secret_encrypted, created_at from webhooks where workspace_id = $1 and deleted_at is null order by created_at desc, id desc limit 500",
-    [workspaceId],
+    `select id, url, events, status, secret_encrypted, created_at from webhooks
+      where workspace_id = $1 and deleted_at is null and ($2::text is null or id < $2) order by id desc limit $3`,
+    [workspaceId, after, limit + 1],
   );
-  return Promise.all(rows.map((r) => webhookView(box, r)));
+  return idPage(await Promise.all(rows.map((r) => webhookView(box, r))), limit);
 }
 
 export async function getWebhook(tx: Tx, box: SecretBox, workspaceId: string, id: string): Promise<WebhookView> {

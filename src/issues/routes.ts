@@ -10,6 +10,8 @@ import {
   listIssues,
   updateIssue,
 } from "./service.ts";
+import { responses } from "../http/contract.ts";
+import { Issue, IssuePage } from "./schemas.ts";
 
 const Status = t.Union(ISSUE_STATUSES.map((s) => t.Literal(s)));
 const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
@@ -37,7 +39,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
           },
           { additionalProperties: false },
         ),
-        detail: { summary: "Create an issue", tags: ["issues"] },
+        detail: { summary: "Create an issue", tags: ["issues"], responses: responses({ 201: Issue }) },
       },
     )
     .get("", ({ caller, query }) => caller.tenant((tx) => listIssues(tx, caller.principal.workspaceId, query)), {
@@ -50,12 +52,16 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
         limit: t.Optional(t.Integer({ minimum: 1, maximum: 200 })),
         cursor: t.Optional(t.String({ maxLength: 200 })),
       }),
-      detail: { summary: "List issues, newest first (cursor pagination)", tags: ["issues"] },
+      detail: {
+        summary: "List issues, newest first (cursor pagination)",
+        tags: ["issues"],
+        responses: responses({ 200: IssuePage }),
+      },
     })
     .get("/:id", ({ caller, params }) => caller.tenant((tx) => getIssue(tx, caller.principal.workspaceId, params.id)), {
       scope: "issues:read",
       params: IssueId,
-      detail: { summary: "Get an issue", tags: ["issues"] },
+      detail: { summary: "Get an issue", tags: ["issues"], responses: responses({ 200: Issue }) },
     })
     .patch(
       "/:id",
@@ -73,7 +79,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
           },
           { additionalProperties: false, minProperties: 1 },
         ),
-        detail: { summary: "Update an issue", tags: ["issues"] },
+        detail: { summary: "Update an issue", tags: ["issues"], responses: responses({ 200: Issue }) },
       },
     )
     .delete(
@@ -86,7 +92,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
       {
         scope: "issues:write",
         params: IssueId,
-        detail: { summary: "Delete an issue (soft delete)", tags: ["issues"] },
+        detail: { summary: "Delete an issue (soft delete)", tags: ["issues"], responses: responses({ 204: null }) },
       },
     );
 }

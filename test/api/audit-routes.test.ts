@@ -15,6 +15,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 import { testExportStore } from "../helpers/exports.ts";
+import { loadContract, type Contract } from "../helpers/contract.ts";
 
 const archives = testExportStore();
 
@@ -322,6 +323,7 @@ describeEngines("audited routes", (kind) => {
   let db: TestDb;
   let acme: OnboardResult;
   let app: HttpApp;
+  let contract: Contract;
   const call = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
     const token = init.token ?? acme.admin_token;
     return app.fetch(
@@ -370,6 +372,7 @@ describeEngines("audited routes", (kind) => {
       rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) },
       sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 },
     });
+    contract = await loadContract(app);
   });
   afterAll(() => db.dispose());
 
@@ -410,10 +413,14 @@ describeEngines("audited routes", (kind) => {
     for (const m of MUTATIONS) {
       const before = await auditRows();
       const { path, body, token } = await m.request(ctx);
-      const response = await call(path, { method: m.route.split(" ")[0], body, token });
+      const [method, route] = (m.route.split("#")[0] as string).split(" ") as [string, string];
+      const response = await call(path, { method, body, token });
       // token "" = no credentials; the listed token otherwise (the onboarding admin token by default)
-      if (response.status >= 300) throw new Error(`${m.route}: ${response.status} ${await response.text()}`);
-      if (response.status !== 204) m.keep?.(ctx, (await response.json()) as Record<string, unknown>);
+      const text = await response.text();
+      if (response.status >= 300) throw new Error(`${m.route}: ${response.status} ${text}`);
+      // Every success answer is the one the OpenAPI contract documents.
+      expect(contract.check(method, route, response.status, response.headers.get("content-type"), text)).toEqual([]);
+      if (response.status !== 204) m.keep?.(ctx, JSON.parse(text) as Record<string, unknown>);
       const added = (await auditRows()).slice(before.length);
       // Login with MFA pending changes nothing yet; the audit row comes with the verified code.
       const expectedRows = m.route.endsWith("/approve") ? added.slice(-3) : added;
@@ -428,7 +435,6 @@ describeEngines("audited routes", (kind) => {
     }
     jwksServer.stop(true);
   });
-
   test("GET /v1/audit lists newest first with filters and keyset pages, and the read itself is audited", async () => {
     const first = (await (await call("/v1/audit?limit=3")).json()) as {
       data: { seq: number; action: string }[];

@@ -1,5 +1,6 @@
 // Tenant export on both engines: requested through the API, built by the queue's worker, downloaded through
 // a signed expiring link; the archive has every table with a manifest of counts and checksums, and no secret.
+import { loadContract } from "../helpers/contract.ts";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 // s3rver (an S3 emulator, dev dependency) serves the bucket for the S3 test.
 import { gunzipSync } from "node:zlib";
@@ -108,6 +109,9 @@ describeEngines("tenant export", (kind) => {
     expect(new Date(view.download.expires_at).getTime() - Date.now()).toBeLessThanOrEqual(15 * 60_000 + 1000);
     const download = await app.fetch(new Request(`http://localhost${view.download.url}`));
     expect(download.status).toBe(200);
+    const contract = await loadContract(app);
+    const route = "/v1/exports/:id/download";
+    expect(contract.check("GET", route, 200, download.headers.get("content-type"), "archive")).toEqual([]);
     const archive = Buffer.from(await download.arrayBuffer());
     expect(archive.length).toBe(view.size_bytes);
     expect(new Bun.CryptoHasher("sha256").update(archive).digest("hex")).toBe(view.sha256);
@@ -135,7 +139,9 @@ describeEngines("tenant export", (kind) => {
       expect(everything).not.toContain(secret);
 
     const tampered = view.download.url.replace(/sig=[^&]+/, "sig=AAAA");
-    expect((await app.fetch(new Request(`http://localhost${tampered}`))).status).toBe(403);
+    const refused = await app.fetch(new Request(`http://localhost${tampered}`));
+    expect(refused.status).toBe(403);
+    expect(contract.check("GET", route, 403, refused.headers.get("content-type"), await refused.text())).toEqual([]);
     const alias = await call("POST", "/v1/gdpr/export-requests", { format: "json" });
     expect(alias.status).toBe(202);
   });

@@ -152,7 +152,7 @@ describe("HTTP front door", () => {
     expect(lines.join("\n")).not.toContain("eyJhbGci");
   });
 
-  test("OpenAPI 3.1 at /openapi.json and a readable page at /docs", async () => {
+  test("OpenAPI 3.1 at /openapi.json and Scalar's reference at /docs, served from the server itself", async () => {
     const { app } = build();
     const spec = (await (await call(app, "/openapi.json")).json()) as {
       openapi: string;
@@ -162,6 +162,15 @@ describe("HTTP front door", () => {
     expect(Object.keys(spec.paths)).toContain("/readyz");
     const docs = await call(app, "/docs");
     expect(docs.headers.get("content-type")).toContain("text/html");
-    expect(await docs.text()).toContain("/openapi.json");
+    const page = await docs.text();
+    // Scripts come from this server only (no CDN): the bundle and the call that points it at the contract.
+    expect([...page.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1])).toEqual(["/docs/scalar.js", "/docs/init.js"]);
+    expect(page).not.toMatch(/https?:\/\//);
+    const init = await (await call(app, "/docs/init.js")).text();
+    expect(init).toContain('url: "/openapi.json"');
+    expect(init).toContain('proxyUrl: ""');
+    const bundle = await call(app, "/docs/scalar.js");
+    expect(bundle.headers.get("content-type")).toContain("javascript");
+    expect(await bundle.text()).toContain("createApiReference");
   });
 });

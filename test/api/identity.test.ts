@@ -19,6 +19,8 @@ const PUBLIC = new Set([
   "GET /openapi.json",
   "GET /openapi",
   "GET /docs",
+  "GET /docs/init.js",
+  "GET /docs/scalar.js",
   "GET /.well-known/jwks.json",
   "GET /v1/audit/public-key",
   "POST /v1/auth/login",
@@ -233,7 +235,7 @@ describeEngines("identity", (kind) => {
     ).toBe(204);
     expect((await call("/v1/issues", { token })).status).toBe(401);
 
-    const members = (await call("/v1/members", { token: acme.admin_token })).body as unknown as {
+    const members = (await call("/v1/members", { token: acme.admin_token })).body.data as unknown as {
       id: string;
       role: string;
     }[];

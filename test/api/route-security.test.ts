@@ -6,9 +6,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { onboard } from "../../src/tenancy/service.ts";
 import { describeEngines } from "../helpers/db.ts";
+import { loadContract, type Contract } from "../helpers/contract.ts";
 import {
   concretePath,
+  createResources,
   ownerApp,
+  postJson,
   routesOf,
   sampleOf,
   type IdBook,
@@ -23,6 +26,8 @@ const PUBLIC = new Set([
   "GET /openapi.json",
   "GET /openapi",
   "GET /docs",
+  "GET /docs/init.js",
+  "GET /docs/scalar.js",
   "GET /.well-known/jwks.json",
   "GET /v1/audit/public-key",
   "POST /v1/auth/login",
@@ -57,12 +62,23 @@ const VIEWER_ALLOWED = new Set([
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+/** Reads checked elsewhere: the documentation itself, and downloads (test/api/export.test.ts builds one first). */
+const NOT_READ_HERE = new Set([
+  "/openapi.json",
+  "/openapi",
+  "/docs",
+  "/docs/init.js",
+  "/docs/scalar.js",
+  "/v1/exports/:id/download",
+]);
 
 describeEngines("route security harness", (kind) => {
   let h: OwnerApp;
   let viewer: string;
   let bravoToken: string;
   const acmeIds: IdBook = new Map();
+  let contract: Contract;
+  const undocumented: string[] = [];
   const bravoIds: IdBook = new Map();
 
   const send = async (route: RouteInfo, path: string, token: string | undefined, ids: IdBook) => {
@@ -75,6 +91,9 @@ describeEngines("route security harness", (kind) => {
     }
     const response = await h.app.fetch(new Request(`http://localhost${path}`, { method: route.method, headers, body }));
     const text = await response.text();
+    undocumented.push(
+      ...contract.check(route.method, route.path, response.status, response.headers.get("content-type"), text),
+    );
     const problem = (text.startsWith("{") ? JSON.parse(text) : {}) as {
       code?: string;
       detail?: string;
@@ -89,49 +108,13 @@ describeEngines("route security harness", (kind) => {
         (response.status === 403 && problem.required_scope !== undefined),
     };
   };
-  const post = async (path: string, body: unknown, token?: string) => {
-    const response = await h.app.fetch(
-      new Request(`http://localhost${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify(body),
-      }),
-    );
-    const json = (await response.json()) as Record<string, string>;
-    if (response.status >= 300) throw new Error(`setup ${path} -> ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const post = (path: string, body: unknown, token?: string) => postJson(h.app, path, body, token);
   const signIn = async (email: string, setupOrInvite: string, password: string) => {
     await post("/v1/auth/accept-invite", { invite_token: setupOrInvite, password });
     return (await post("/v1/auth/login", { email, password })).access_token as string;
   };
-  /** One of every resource a path can name, created through the API in the token's workspace. */
-  const resources = async (token: string, ids: IdBook, workspaceId: string, tag: string) => {
-    ids.set("ws", workspaceId);
-    ids.set("iss", (await post("/v1/issues", { title: `${tag} issue` }, token)).id as string);
-    ids.set(
-      "con",
-      (
-        await post(
-          "/v1/connectors",
-          { type: "sentry", display_name: `${tag} Sentry`, config: { api_token: "x" } },
-          token,
-        )
-      ).id as string,
-    );
-    ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" }, token)).id as string);
-    ids.set(
-      "mem",
-      (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" }, token)).member_id as string,
-    );
-    ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" }, token)).id as string);
-    ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] }, token)).id as string);
-    ids.set(
-      "rtbf",
-      (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` }, token)).id as string,
-    );
-    ids.set("exp", (await post("/v1/governance/exports", {}, token)).id as string);
-  };
+  const resources = (token: string, ids: IdBook, workspaceId: string, tag: string) =>
+    createResources(h.app, token, ids, workspaceId, tag);
   /** A fingerprint of everything a workspace holds in the tables a route can change. */
   const fingerprint = async (workspaceId: string) => {
     const tables = [
@@ -160,6 +143,7 @@ describeEngines("route security harness", (kind) => {
 
   beforeAll(async () => {
     h = await ownerApp(kind);
+    contract = await loadContract(h.app);
     await resources(h.token, acmeIds, h.tenant.workspace_id, "acme");
     const bravo = await onboard(h.db.owner, { slug: "bravo", name: "Bravo", adminEmail: "owner@bravo.example" });
     bravoToken = await signIn("owner@bravo.example", bravo.setup_token as string, "bravo-owner-password-1");
@@ -227,5 +211,26 @@ describeEngines("route security harness", (kind) => {
         wrong.push(`${route.method} ${route.path} -> ${answer.status} ${answer.code}`);
     }
     expect(wrong).toEqual([]);
+  });
+
+  test("the owner reads every GET route (public ones too) with a success the contract documents", async () => {
+    const wrong: string[] = [];
+    // A certificate exists once an erasure completed: one goes through verification and approval first.
+    const erased = (await post("/v1/governance/rtbf/requests", { email: "erased@acme.example" }, h.token)).id;
+    await post(`/v1/governance/rtbf/requests/${erased}/verify`, {}, h.token);
+    await post(`/v1/governance/rtbf/requests/${erased}/approve`, {}, h.token);
+    for (const route of routesOf(h.app).filter((r) => r.method === "GET" && !NOT_READ_HERE.has(r.path))) {
+      const ids = route.path.startsWith("/v1/governance/rtbf/")
+        ? new Map([...acmeIds, ["rtbf", erased as string]])
+        : acmeIds;
+      const path = concretePath(route, ids) ?? route.path;
+      const answer = await send(route, path, h.token, ids);
+      if (answer.status !== 200) wrong.push(`GET ${route.path} -> ${answer.status} ${answer.code}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test("every answer above is one the OpenAPI contract documents, with the documented body", () => {
+    expect([...new Set(undocumented)]).toEqual([]);
   });
 });

@@ -88,6 +88,50 @@ export async function ownerApp(kind: EngineKind, options: { capabilities?: AnyEl
   };
 }
 
+/** POSTs JSON and returns the parsed answer; a non-2xx answer throws (test setup must not fail silently). */
+export async function postJson(
+  app: HttpApp,
+  path: string,
+  body: unknown,
+  token?: string,
+): Promise<Record<string, string>> {
+  const response = await app.fetch(
+    new Request(`http://localhost${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }),
+  );
+  const json = (await response.json()) as Record<string, string>;
+  if (response.status >= 300) throw new Error(`setup ${path} -> ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** One of every resource a path can name, created through the API in the token's workspace. */
+export async function createResources(
+  app: HttpApp,
+  token: string,
+  ids: IdBook,
+  workspaceId: string,
+  tag: string,
+): Promise<void> {
+  const post = (path: string, body: unknown) => postJson(app, path, body, token);
+  ids.set("ws", workspaceId);
+  ids.set("iss", (await post("/v1/issues", { title: `${tag} issue` })).id as string);
+  const connector = await post("/v1/connectors", {
+    type: "sentry",
+    display_name: `${tag} Sentry`,
+    config: { api_token: "x" },
+  });
+  ids.set("con", connector.id as string);
+  ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" })).id as string);
+  ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" })).member_id as string);
+  ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" })).id as string);
+  ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] })).id as string);
+  ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` })).id as string);
+  ids.set("exp", (await post("/v1/governance/exports", {})).id as string);
+}
+
 // ------------------------------------------------------------------ schemas
 
 /** The JSON Schema subset TypeBox emits for our routes. */

@@ -1,0 +1,21 @@
+// The issue routes' answers, as the OpenAPI contract names them (#/components/schemas/...).
+import { t } from "elysia";
+import { component, Nullable, Page, Timestamp } from "../http/contract.ts";
+import { ISSUE_SEVERITIES, ISSUE_STATUSES } from "./service.ts";
+
+export const Issue = component(
+  "Issue",
+  t.Object({
+    id: t.String({ examples: ["iss_01jd0000000000000000000000"] }),
+    workspace_id: t.String(),
+    title: t.String({ examples: ["Checkout latency above 2 s"] }),
+    body: t.String(),
+    status: t.Union(ISSUE_STATUSES.map((s) => t.Literal(s))),
+    severity: t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s))),
+    reporter_email: Nullable(t.String()),
+    created_by: Nullable(t.String()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  }),
+);
+export const IssuePage = component("IssuePage", Page(Issue));
