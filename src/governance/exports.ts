@@ -2,6 +2,8 @@
 // keyset batches (constant memory) to NDJSON files, writes a manifest with row counts and sha256 of each
 // file, packs them into one .tar.gz in storage, and records size and sha256. Secrets are never exported:
 // each table has an explicit column list, and no *_encrypted or hash column is on any of them.
+import type { Static } from "elysia";
+import type { Export } from "./schemas.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,21 +66,8 @@ export const EXPORT_TABLES: { name: string; sql: string }[] = [
   },
 ];
 
-export interface ExportView {
-  id: string;
-  status: string;
-  format: string;
-  size_bytes: number | null;
-  sha256: string | null;
-  manifest: unknown;
-  error: string | null;
-  created_at: string;
-  completed_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-  /** Why an archive was deleted before its expiry (an erasure: its request id, never the person). */
-  revoked_reason: string | null;
-}
+/** An export as the API answers it, before its download link (the contract's schema is the one definition). */
+export type ExportView = Omit<Static<typeof Export>, "download">;
 
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 const VIEW =

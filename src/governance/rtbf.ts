@@ -4,6 +4,8 @@
 //   received -> (verifying ->) approved -> processing -> completed   (verifying is optional: approving a
 //   received request is the decision that the identity is established; the README says the same)
 //   received | verifying -> on_hold | rejected;  on_hold -> verifying | approved | rejected
+import type { Static } from "elysia";
+import type { ErasureRequest } from "./schemas.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Engine, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
@@ -70,24 +72,8 @@ export async function subjectRef(key: CryptoKey, email: string): Promise<string>
   return Buffer.from(mac).toString("hex");
 }
 
-export interface RtbfView {
-  id: string;
-  subject_ref: string;
-  mode: string;
-  status: RtbfStatus;
-  reason: string | null;
-  status_reason: string | null;
-  received_at: string;
-  due_at: string;
-  overdue: boolean;
-  decided_at: string | null;
-  completed_at: string | null;
-  result: unknown;
-  /** pending: the erased values may still sit in dead tuples until the VACUUM of vacuum_tables runs. */
-  vacuum_status: "pending" | "completed" | null;
-  vacuum_tables: string[] | null;
-  vacuumed_at: string | null;
-}
+/** An erasure request as the API answers it (the contract's schema is the one definition). */
+export type RtbfView = Static<typeof ErasureRequest>;
 
 const COLUMNS =
   "id, subject_ref, mode, status, reason, status_reason, received_at, due_at, decided_at, completed_at, result, vacuum_status, vacuum_tables, vacuumed_at";

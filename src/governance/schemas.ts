@@ -1,6 +1,7 @@
 // The governance routes' answers, as the OpenAPI contract names them (#/components/schemas/...).
 import { t } from "elysia";
 import { component, Nullable, Page, Timestamp } from "../http/contract.ts";
+import { RTBF_STATUSES } from "./rtbf.ts";
 
 export const Export = component(
   "Export",
@@ -34,9 +35,7 @@ export const ErasureRequest = component(
     id: t.String({ examples: ["rtbf_01jd0000000000000000000000"] }),
     subject_ref: t.String({ description: "HMAC of the subject's email: the email itself is never stored here" }),
     mode: t.String({ examples: ["erasure"] }),
-    status: t.Union(
-      ["received", "verifying", "approved", "on_hold", "processing", "completed", "rejected"].map((s) => t.Literal(s)),
-    ),
+    status: t.Union(RTBF_STATUSES.map((s) => t.Literal(s))),
     reason: Nullable(t.String()),
     status_reason: Nullable(t.String()),
     received_at: Timestamp,

@@ -1,6 +1,9 @@
 // Personal access tokens and service accounts. A token never carries more than its creator: its scopes must
 // be a subset of the caller's, and its role is the caller's (or the service account's, which the caller may
 // not set above their own).
+import type { Static } from "elysia";
+import type { Token } from "./schemas.ts";
+import type { Principal } from "./auth.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Tx } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
@@ -11,27 +14,15 @@ import { ROLE_SCOPES, type Role, type Scope } from "./permissions.ts";
 import { assertCanGrant } from "./members.ts";
 import { newPat } from "./tokens.ts";
 
-export interface Caller extends Actor {
-  role: Role;
-  scopes: ReadonlySet<Scope>;
-}
+/** The actor (audit's) with the authority its principal holds: what granting and listing tokens checks. */
+export type Grantor = Actor & Pick<Principal, "role" | "scopes">;
 
-export interface TokenView {
-  id: string;
-  name: string;
-  prefix: string;
-  role: string;
-  scopes: string[];
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-  service_account_id: string | null;
-}
+/** A token as the API answers it (the contract's schema is the one definition). */
+export type TokenView = Static<typeof Token>;
 
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
-function checkScopes(caller: Caller, scopes: string[], role: Role): void {
+function checkScopes(caller: Grantor, scopes: string[], role: Role): void {
   const outside = scopes.filter((s) => !caller.scopes.has(s as Scope) || !ROLE_SCOPES[role].has(s as Scope));
   if (outside.length)
     throw new AppError("forbidden", `a token cannot carry scopes its creator does not have: ${outside.join(", ")}`);
@@ -39,7 +30,7 @@ function checkScopes(caller: Caller, scopes: string[], role: Role): void {
 
 async function insertToken(
   tx: Tx,
-  caller: Caller,
+  caller: Grantor,
   input: {
     name: string;
     scopes: string[];
@@ -96,7 +87,7 @@ async function insertToken(
 
 export function createPersonalToken(
   tx: Tx,
-  caller: Caller,
+  caller: Grantor,
   input: { name: string; scopes: string[]; expires_in_days?: number },
 ) {
   if (caller.actorType !== "user")
@@ -106,7 +97,7 @@ export function createPersonalToken(
 }
 
 /** Tokens, newest first: the caller's own, or every token of the workspace for a member manager. */
-export async function listTokens(tx: Tx, caller: Caller, query: PageQuery = {}): Promise<Page<TokenView>> {
+export async function listTokens(tx: Tx, caller: Grantor, query: PageQuery = {}): Promise<Page<TokenView>> {
   const all = caller.scopes.has("members:write");
   const { limit, after } = idKeyset(query);
   const rows = await tx.query<Record<string, unknown> & { id: string }>(
@@ -127,7 +118,7 @@ export async function listTokens(tx: Tx, caller: Caller, query: PageQuery = {}):
   );
 }
 
-export async function revokeToken(tx: Tx, caller: Caller, id: string): Promise<void> {
+export async function revokeToken(tx: Tx, caller: Grantor, id: string): Promise<void> {
   const all = caller.scopes.has("members:write");
   const rows = await tx.query(
     "update personal_access_tokens set revoked_at = now(), revoked_reason = 'revoked' where workspace_id = $1 and id = $2 and revoked_at is null and ($3 or user_id = $4) returning id",
@@ -147,7 +138,7 @@ export async function revokeToken(tx: Tx, caller: Caller, id: string): Promise<v
 
 export async function createServiceAccount(
   tx: Tx,
-  caller: Caller,
+  caller: Grantor,
   input: { name: string; role: Role },
 ): Promise<{ id: string; name: string; role: Role }> {
   assertCanGrant(caller.role, input.role);
@@ -194,7 +185,7 @@ export async function listServiceAccounts(
 
 export async function createServiceAccountToken(
   tx: Tx,
-  caller: Caller,
+  caller: Grantor,
   serviceAccountId: string,
   input: { name: string; scopes: string[]; expires_in_days?: number },
 ) {

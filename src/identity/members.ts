@@ -1,6 +1,8 @@
 // Members of a workspace: invite by email with a role (a one-time invite token, since Causeloop sends no
 // email), accept (a new account sets its first password; an existing one proves itself), change role, remove (revokes that user's tokens and sessions here).
 // The last owner can be neither removed nor demoted; nobody grants a role above their own.
+import type { Static } from "elysia";
+import type { Member } from "./schemas.ts";
 import type { Tx } from "../db/engine.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { AppError } from "../errors.ts";
@@ -18,15 +20,8 @@ export function assertCanGrant(callerRole: Role, role: Role): void {
   if (rank(role) > rank(callerRole)) throw new AppError("forbidden", `a ${callerRole} cannot grant the ${role} role`);
 }
 
-export interface MemberView {
-  id: string;
-  user_id: string;
-  email: string;
-  display_name: string | null;
-  role: string;
-  status: string;
-  created_at: string;
-}
+/** A member as the API answers it (the contract's schema is the one definition). */
+export type MemberView = Static<typeof Member>;
 
 const MEMBER_VIEW = `select m.id, m.user_id, u.email, u.display_name, m.role, m.status, m.created_at
   from memberships m join users u on u.id = m.user_id`;

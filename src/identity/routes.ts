@@ -48,7 +48,7 @@ import {
   listServiceAccounts,
   listTokens,
   revokeToken,
-  type Caller,
+  type Grantor,
 } from "./access-tokens.ts";
 import { ROLES, SCOPES } from "./permissions.ts";
 
@@ -58,7 +58,7 @@ const Email = t.String({ format: "email", maxLength: 254 });
 const Password = t.String({ minLength: 1, maxLength: 1024 });
 const id = (prefix: string) => t.Object({ id: t.String({ pattern: `^${prefix}_[0-9a-z]{26}$` }) });
 
-const callerOf = (c: RouteCaller): Caller => ({ ...c.actor, role: c.principal.role, scopes: c.principal.scopes });
+const grantorOf = (c: RouteCaller): Grantor => ({ ...c.actor, role: c.principal.role, scopes: c.principal.scopes });
 
 /** The session an accept-invite request is signed in with, if any (a bad one is a 401, never ignored). */
 async function signedInSession(deps: SessionDeps, authorization: string | null): Promise<Principal | undefined> {
@@ -320,7 +320,7 @@ export function identityRoutes(
       "/v1/members",
       ({ caller, body, set }) => {
         set.status = 201;
-        return caller.tenant((tx) => inviteMember(tx, callerOf(caller), body));
+        return caller.tenant((tx) => inviteMember(tx, grantorOf(caller), body));
       },
       {
         scope: "members:write",
@@ -334,7 +334,7 @@ export function identityRoutes(
     )
     .patch(
       "/v1/members/:id",
-      ({ caller, params, body }) => caller.tenant((tx) => changeRole(tx, callerOf(caller), params.id, body.role)),
+      ({ caller, params, body }) => caller.tenant((tx) => changeRole(tx, grantorOf(caller), params.id, body.role)),
       {
         scope: "members:write",
         params: id("mem"),
@@ -345,7 +345,7 @@ export function identityRoutes(
     .delete(
       "/v1/members/:id",
       async ({ caller, params, set }) => {
-        await caller.tenant((tx) => removeMember(tx, callerOf(caller), params.id));
+        await caller.tenant((tx) => removeMember(tx, grantorOf(caller), params.id));
         set.status = 204;
         return null;
       },
@@ -364,7 +364,7 @@ export function identityRoutes(
       ({ caller, body, set }) => {
         requireInteractive(caller.principal, { recent: true });
         set.status = 201;
-        return caller.tenant((tx) => createPersonalToken(tx, callerOf(caller), body));
+        return caller.tenant((tx) => createPersonalToken(tx, grantorOf(caller), body));
       },
       {
         scope: "tokens:write",
@@ -388,7 +388,7 @@ export function identityRoutes(
       "/v1/tokens",
       ({ caller, query }) => {
         requireInteractive(caller.principal);
-        return caller.tenant((tx) => listTokens(tx, callerOf(caller), query));
+        return caller.tenant((tx) => listTokens(tx, grantorOf(caller), query));
       },
       {
         scope: "tokens:write",
@@ -404,7 +404,7 @@ export function identityRoutes(
       "/v1/tokens/:id",
       async ({ caller, params, set }) => {
         requireInteractive(caller.principal);
-        await caller.tenant((tx) => revokeToken(tx, callerOf(caller), params.id));
+        await caller.tenant((tx) => revokeToken(tx, grantorOf(caller), params.id));
         set.status = 204;
         return null;
       },
@@ -435,7 +435,7 @@ export function identityRoutes(
       "/v1/service-accounts",
       ({ caller, body, set }) => {
         set.status = 201;
-        return caller.tenant((tx) => createServiceAccount(tx, callerOf(caller), body));
+        return caller.tenant((tx) => createServiceAccount(tx, grantorOf(caller), body));
       },
       {
         scope: "members:write",
@@ -454,7 +454,7 @@ export function identityRoutes(
       "/v1/service-accounts/:id/tokens",
       ({ caller, params, body, set }) => {
         set.status = 201;
-        return caller.tenant((tx) => createServiceAccountToken(tx, callerOf(caller), params.id, body));
+        return caller.tenant((tx) => createServiceAccountToken(tx, grantorOf(caller), params.id, body));
       },
       {
         scope: "members:write",

@@ -1,6 +1,9 @@
 // Connectors, outbound webhooks, inbound webhooks and SSO connections: every secret they hold is sealed with
 // the workspace's data key (envelope encryption) before it touches the database, and no response returns
 // a secret after creation (only has_secret / the last four characters).
+
+import type { Static } from "elysia";
+import type { Connector, Webhook } from "./schemas.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Tx } from "../db/engine.ts";
 import { newId } from "../ids.ts";
@@ -40,16 +43,8 @@ function audit(
 
 // ---------------------------------------------------------------- connectors
 
-export interface ConnectorView {
-  id: string;
-  type: string;
-  display_name: string;
-  status: string;
-  has_config: boolean;
-  config_keys: string[];
-  created_at: string | null;
-  updated_at: string | null;
-}
+/** A connector as the API answers it (the contract's schema is the one definition). */
+export type ConnectorView = Static<typeof Connector>;
 
 interface ConnectorRow {
   id: string;
@@ -200,15 +195,8 @@ export async function deleteConnector(tx: Tx, actor: Actor, id: string): Promise
 
 // ---------------------------------------------------------------- outbound webhooks
 
-export interface WebhookView {
-  id: string;
-  url: string;
-  events: string[];
-  status: string;
-  has_secret: boolean;
-  secret_last4: string | null;
-  created_at: string | null;
-}
+/** A webhook as the API answers it (secrets only as has_secret and the last four characters). */
+export type WebhookView = Static<typeof Webhook>;
 
 interface WebhookRow {
   id: string;

@@ -1,5 +1,7 @@
 // Issues: the first protected resource and the pattern later resources copy. Every function takes the
 // caller's tenant transaction; workspace filters are explicit even though RLS enforces them too.
+import type { Static } from "elysia";
+import type { Issue as IssueSchema } from "./schemas.ts";
 import type { Tx } from "../db/engine.ts";
 import { and, eq, isNull } from "drizzle-orm";
 import { issues } from "../db/schema/index.ts";
@@ -11,18 +13,8 @@ import { appendAudit, type Actor } from "../audit/service.ts";
 export const ISSUE_STATUSES = ["open", "investigating", "mitigated", "resolved", "closed"] as const;
 export const ISSUE_SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
 
-export interface Issue {
-  id: string;
-  workspace_id: string;
-  title: string;
-  body: string;
-  status: string;
-  severity: string;
-  reporter_email: string | null;
-  created_by: string | null;
-  created_at: string;
-  updated_at: string;
-}
+/** An issue as the API answers it: the contract's schema is the one definition of the shape. */
+export type Issue = Static<typeof IssueSchema>;
 
 export interface IssueInput {
   title?: string;
