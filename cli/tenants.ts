@@ -136,6 +136,37 @@ export function registerTenants(program: Command): void {
         process.stdout.write(`restored ${slug} (${record.row_counts.personal_access_tokens ?? 0} tokens re-enabled)\n`);
       }),
     );
+  withDatabaseFlags(tenants.command("rate-limit <slug>"))
+    .description("Set an organization's own API budget (requests per minute per workspace), or --default to clear it")
+    .option("--per-minute <n>", "requests per minute for each workspace, all its credentials together")
+    .option("--default", "back to the server's default (CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE)")
+    .option("--workspace <slug>", "only this workspace of the organization")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  causeloop tenants rate-limit acme --per-minute 20000\n  causeloop tenants rate-limit acme --default",
+    )
+    .action(
+      action(
+        async (slug: string, flags: CommonFlags & { perMinute?: string; default?: boolean; workspace?: string }) => {
+          if (flags.default === (flags.perMinute !== undefined))
+            throw new AppError("validation_failed", "give either --per-minute <n> or --default");
+          const perMinute = flags.default ? null : Number(flags.perMinute);
+          if (perMinute !== null && (!Number.isSafeInteger(perMinute) || perMinute < 1))
+            throw new AppError("validation_failed", "--per-minute must be a whole number of at least 1");
+          const result = await runOperation(configFrom(flags), "tenants.rate-limit", {
+            slug,
+            workspace: flags.workspace,
+            perMinute,
+          });
+          if (flags.json) return printJson(result);
+          for (const w of result.workspaces)
+            process.stdout.write(
+              `${slug}/${w.slug}: ${w.per_minute === null ? "server default" : `${w.per_minute} requests per minute`}\n`,
+            );
+        },
+      ),
+    );
   withDatabaseFlags(tenants.command("offboardings [slug]"))
     .description("The global offboarding records (they outlive purged tenants)")
     .option("--json", "machine-readable output")

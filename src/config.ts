@@ -1,4 +1,5 @@
 // Every setting Causeloop reads, typed and validated once at start. Flags override environment variables.
+import { parseCorsOrigins, type CorsPolicy } from "./http/edge/headers.ts";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import cron from "node-cron";
@@ -79,6 +80,12 @@ export interface Config {
   outboundAllowlist: OutboundAllowlist;
   /** Peers whose X-Forwarded-For / Forwarded headers name the client (CAUSELOOP_TRUSTED_PROXIES). */
   trustedProxies: TrustedProxies;
+  /** Browser origins allowed to call the API (CAUSELOOP_CORS_ORIGINS). */
+  cors: CorsPolicy;
+  /** Requests per minute: each credential, each workspace (unless it has its own), each address without one. */
+  rateLimit: { perCredential: number; perWorkspace: number; perAddress: number };
+  /** How long an Idempotency-Key's answer is kept. */
+  idempotencyTtlHours: number;
 }
 
 export interface ConfigOverrides {
@@ -129,6 +136,11 @@ export const ENVIRONMENT = {
   CAUSELOOP_RTBF_VACUUM: "auto",
   CAUSELOOP_OUTBOUND_ALLOWLIST: "empty",
   CAUSELOOP_TRUSTED_PROXIES: "empty: the socket's peer is the client",
+  CAUSELOOP_CORS_ORIGINS: "empty: no browser origin",
+  CAUSELOOP_RATE_LIMIT_PER_MINUTE: "1000",
+  CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE: "5000",
+  CAUSELOOP_RATE_LIMIT_IP_PER_MINUTE: "300",
+  CAUSELOOP_IDEMPOTENCY_TTL_HOURS: "24",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -198,6 +210,14 @@ function trustedProxiesFrom(env: Env): TrustedProxies {
     return parseTrustedProxies(env.CAUSELOOP_TRUSTED_PROXIES);
   } catch (error) {
     throw new ConfigError(`CAUSELOOP_TRUSTED_PROXIES: ${(error as Error).message}`);
+  }
+}
+
+function corsFrom(env: Env): CorsPolicy {
+  try {
+    return parseCorsOrigins(env.CAUSELOOP_CORS_ORIGINS);
+  } catch (error) {
+    throw new ConfigError(`CAUSELOOP_CORS_ORIGINS: ${(error as Error).message}`);
   }
 }
 
@@ -308,5 +328,30 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     rtbfVacuum: oneOf(env.CAUSELOOP_RTBF_VACUUM, "CAUSELOOP_RTBF_VACUUM", ["auto", "plain", "full"] as const, "auto"),
     outboundAllowlist,
     trustedProxies,
+    cors: corsFrom(env),
+    idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
+    rateLimit: {
+      perCredential: integer(
+        env.CAUSELOOP_RATE_LIMIT_PER_MINUTE,
+        "CAUSELOOP_RATE_LIMIT_PER_MINUTE",
+        1000,
+        1,
+        10_000_000,
+      ),
+      perWorkspace: integer(
+        env.CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE,
+        "CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE",
+        5000,
+        1,
+        10_000_000,
+      ),
+      perAddress: integer(
+        env.CAUSELOOP_RATE_LIMIT_IP_PER_MINUTE,
+        "CAUSELOOP_RATE_LIMIT_IP_PER_MINUTE",
+        300,
+        1,
+        10_000_000,
+      ),
+    },
   };
 }

@@ -1,6 +1,7 @@
 // `causeloop serve`: the database, the HTTP API and (embedded mode) the control socket, with graceful shutdown.
 import type { Config } from "./config.ts";
 import { createApp } from "./http/app.ts";
+import { rateLimitsOn } from "./tenancy/limits.ts";
 import { engineReadiness } from "./health/readiness.ts";
 import type { Logger } from "./log.ts";
 import { maintenanceConnection, openForServe } from "./operator/database.ts";
@@ -61,6 +62,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     signer,
     outbound: outboundPolicy({ allowlist: config.outboundAllowlist }),
     trustedProxies: config.trustedProxies,
+    cors: config.cors,
+    idempotencyTtlHours: config.idempotencyTtlHours,
+    limits: rateLimitsOn(db.engine, config.engine, config.rateLimit, logger),
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.engine) },
     sessions: {

@@ -19,6 +19,8 @@ import m0018 from "./0018_erasure_reach.sql" with { type: "text" };
 import m0020 from "./0020_attempt_throttle.sql" with { type: "text" };
 import m0021 from "./0021_key_dependents.sql" with { type: "text" };
 import m0022 from "./0022_audit_hardening.sql" with { type: "text" };
+import m0023 from "./0023_rate_limits.sql" with { type: "text" };
+import m0027 from "./0027_idempotency_keys.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -47,6 +49,8 @@ export const migrations: MigrationSource[] = [
   { name: "0020_attempt_throttle", sql: m0020 },
   { name: "0021_key_dependents", sql: m0021 },
   { name: "0022_audit_hardening", sql: m0022 },
+  { name: "0023_rate_limits", sql: m0023 },
+  { name: "0027_idempotency_keys", sql: m0027 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -17,7 +17,8 @@ export type OperatorAction =
   | "job.run"
   | "tenant.offboarded"
   | "tenant.purged"
-  | "tenant.restored";
+  | "tenant.restored"
+  | "tenant.rate_limit_changed";
 
 export interface OperatorEntry {
   action: OperatorAction;

@@ -18,6 +18,7 @@ export const GLOBAL_TABLES = [
   "scheduler_runs",
   "operator_log",
   "operator_log_checkpoints",
+  "rate_limit_buckets",
 ] as const;
 /** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
 const RLS_GLOBAL_TABLES = new Set([
@@ -26,6 +27,7 @@ const RLS_GLOBAL_TABLES = new Set([
   "offboarding_records",
   "auth_throttle",
   "user_mfa_factors",
+  "rate_limit_buckets",
 ]);
 /** The tenant root, keyed by its own id (policies on id instead of workspace_id). */
 export const ROOT_TABLES = ["workspaces"] as const;

@@ -38,7 +38,6 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "rtbf_requests", column: "decided_by", matches: "user_id", action: "pseudonymize" },
   { table: "workflow_runs", column: "triggered_by", matches: "user_id", action: "pseudonymize" },
   { table: "compliance_log", column: "actor_id", matches: "user_id", action: "pseudonymize" },
-  { table: "idempotency_keys", column: "actor_id", matches: "user_id", action: "pseudonymize" },
 ];
 
 /** Columns whose names look personal but hold none of a subject's data, with the reason. */

@@ -2,6 +2,7 @@
 // tenant door in short keyset batches, never one giant DELETE. Soft-deleted rows go once their deletion is
 // older than the window; audit rows only past the 365-day floor and covered by a signed checkpoint. Every
 // run leaves per-table counts in the compliance log.
+import { sweepIdempotencyKeys } from "../tenancy/idempotency.ts";
 import type { Engine, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
@@ -124,6 +125,17 @@ export async function purgeWorkspace(
     }
     counts[target.table] = total;
   }
+  // Idempotency-Key answers past their expiry (CAUSELOOP_IDEMPOTENCY_TTL_HOURS): nothing to keep them for.
+  counts.idempotency_keys = await withTenant(engine, workspaceId, (tx) =>
+    options.dryRun
+      ? tx
+          .query<{ n: number }>(
+            "select count(*)::int as n from idempotency_keys where workspace_id = $1 and expires_at < now()",
+            [workspaceId],
+          )
+          .then((rows) => rows[0]?.n ?? 0)
+      : sweepIdempotencyKeys(tx, workspaceId),
+  );
   const auditBefore = cutoff(settings.effective.audit_log_retention_days);
   if (options.dryRun) {
     const [row] = await withTenant(engine, workspaceId, (tx) =>

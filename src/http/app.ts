@@ -5,7 +5,10 @@ import { isAppError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { newId } from "../ids.ts";
 import { problemResponse } from "./problem.ts";
-import { clientAddress, parseTrustedProxies, type TrustedProxies } from "./client-ip.ts";
+import { clientAddress, parseTrustedProxies, reachedOverTls, type TrustedProxies } from "./client-ip.ts";
+import { decorate, parseCorsOrigins, preflight, type CorsPolicy } from "./edge/headers.ts";
+import { rateLimitHeaders, refusal, type Limiter, type Verdict } from "./edge/rate-limit.ts";
+import { withIdempotency } from "./edge/idempotency.ts";
 import { assertStorableInput, jsonNestsDeeperThan, MAX_JSON_DEPTH } from "./input-guard.ts";
 import { mapDatabaseError, redactedMessage } from "./database-errors.ts";
 import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
@@ -22,6 +25,7 @@ import { governanceRoutes } from "../governance/routes.ts";
 import { exportDownloadRoutes, gdprAliasRoutes, type ExportDeps, type RtbfDeps } from "../governance/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { auditRoutes } from "../audit/routes.ts";
+import { tenancyRoutes } from "../tenancy/routes.ts";
 import type { Signer } from "../audit/signing.ts";
 import { outboundPolicy, type OutboundPolicy } from "../net/policy.ts";
 import { runWithOutbound } from "../net/context.ts";
@@ -49,11 +53,41 @@ export interface AppDeps {
   bodyLimitBytes: number;
   /** Peers whose forwarding headers name the client; without it the socket's peer is the client. */
   trustedProxies?: TrustedProxies;
+  /** Browser origins allowed to call the API (CAUSELOOP_CORS_ORIGINS); none by default. */
+  cors?: CorsPolicy;
+  /** The server terminates TLS itself (serve --tls-cert): every answer carries HSTS. */
+  tls?: boolean;
+  /** How long an Idempotency-Key's answer is kept (CAUSELOOP_IDEMPOTENCY_TTL_HOURS). */
+  idempotencyTtlHours?: number;
+  /** Rate limits; without them nothing is limited (tests that do not test limits). */
+  limits?: RateLimits;
 }
+
+export interface RateLimits {
+  limiter: Limiter;
+  /** Requests per minute of one credential (a token or a session). */
+  perCredential: number;
+  /** Requests per minute of one workspace, all credentials together, unless the workspace has its own. */
+  perWorkspace: number;
+  /** Requests per minute from one client address without a credential, and to the sign-in routes. */
+  perAddress: number;
+  /** The workspace's own budget, when it has one (cached by the caller). */
+  workspaceLimit?: (workspaceId: string) => Promise<number | undefined>;
+  /** Forgets a workspace's cached budget (it just changed). */
+  forget?: (workspaceId: string) => void;
+}
+
+/** The defaults of CAUSELOOP_RATE_LIMIT_* (README), for apps built without limits. */
+export const DEFAULT_LIMITS = { perCredential: 1000, perWorkspace: 5000, perAddress: 300 };
+
+/** Answered under any load and never limited: the probes and the documentation. */
+const UNLIMITED = new Set(["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/init.js", "/docs/scalar.js"]);
 
 export interface RequestMeta {
   requestId: string;
   workspaceId?: string;
+  /** The rate-limit policies this request was counted against (their fields go on the answer). */
+  verdicts?: Verdict[];
   /** The client's address (the socket's peer, or what a trusted proxy forwarded). */
   ip?: string;
 }
@@ -83,6 +117,7 @@ export function createApp(deps: AppDeps): HttpApp {
   const requestIdOf = (request: Request) => meta.get(request)?.requestId ?? "unknown";
   const clientIpOf = (request: Request) => meta.get(request)?.ip;
   const trustedProxies = deps.trustedProxies ?? parseTrustedProxies("");
+  const cors = deps.cors ?? parseCorsOrigins("");
 
   const outbound = deps.outbound ?? outboundPolicy();
   const protectedRoutes: AnyElysia[] = [];
@@ -92,9 +127,20 @@ export function createApp(deps: AppDeps): HttpApp {
       jwt: deps.sessions?.jwt,
       requestId: requestIdOf,
       clientIp: clientIpOf,
-      noteWorkspace: (request, workspaceId) => {
+      authenticated: async (request, principal) => {
         const info = meta.get(request);
-        if (info) info.workspaceId = workspaceId;
+        if (info) info.workspaceId = principal.workspaceId;
+        const limits = deps.limits;
+        if (!limits || !info) return;
+        const write = request.method !== "GET" && request.method !== "HEAD";
+        const own = await limits.workspaceLimit?.(principal.workspaceId);
+        const verdicts = [
+          await limits.limiter.take("credential", principal.tokenId, limits.perCredential, write),
+          await limits.limiter.take("workspace", principal.workspaceId, own ?? limits.perWorkspace, write),
+        ];
+        info.verdicts = [...(info.verdicts ?? []), ...verdicts];
+        const refused = verdicts.find((v) => !v.allowed);
+        if (refused) throw refusal(refused);
       },
     });
     const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;
@@ -117,6 +163,13 @@ export function createApp(deps: AppDeps): HttpApp {
     }
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
+    protectedRoutes.push(
+      tenancyRoutes(auth, {
+        perWorkspace: deps.limits?.perWorkspace ?? DEFAULT_LIMITS.perWorkspace,
+        perCredential: deps.limits?.perCredential ?? DEFAULT_LIMITS.perCredential,
+        changed: (workspaceId) => deps.limits?.forget?.(workspaceId),
+      }),
+    );
   }
 
   let contract: Record<string, unknown> | undefined;
@@ -200,6 +253,38 @@ export function createApp(deps: AppDeps): HttpApp {
     return [...methods].sort();
   }
 
+  /** Requests without a credential, and every sign-in route, count against the client address's budget. */
+  async function limitByAddress(request: Request, info: RequestMeta): Promise<Response | undefined> {
+    const limits = deps.limits;
+    if (!limits) return undefined;
+    const path = new URL(request.url).pathname;
+    if (UNLIMITED.has(path) || request.method === "OPTIONS") return undefined;
+    if (request.headers.has("authorization") && !path.startsWith("/v1/auth/")) return undefined;
+    const write = request.method !== "GET" && request.method !== "HEAD";
+    try {
+      const verdict = await limits.limiter.take("address", info.ip ?? "unknown", limits.perAddress, write);
+      info.verdicts = [verdict];
+      if (verdict.allowed) return undefined;
+      const refused = refusal(verdict);
+      return problemResponse(refused.code, refused.message, info.requestId, refused.extra);
+    } catch (error) {
+      if (isAppError(error)) return problemResponse(error.code, error.message, info.requestId, error.extra);
+      throw error;
+    }
+  }
+
+  /** Idempotency-Key on POST and PATCH (needs the door and the key ring: the kept answers are sealed). */
+  async function idempotent(request: Request, run: () => Promise<Response>): Promise<Response> {
+    if (!deps.door || !deps.kek || !request.headers.has("idempotency-key")) return run();
+    const body = request.body ? await request.clone().text() : undefined;
+    return withIdempotency(
+      { door: deps.door, kek: deps.kek, ttlHours: deps.idempotencyTtlHours ?? 24 },
+      request,
+      body,
+      run,
+    );
+  }
+
   let inFlight = 0;
   async function fetch(request: Request, peer?: string): Promise<Response> {
     const started = performance.now();
@@ -209,7 +294,10 @@ export function createApp(deps: AppDeps): HttpApp {
     inFlight++;
     let response: Response;
     try {
-      const early = rejectEarly(request, requestId, deps.bodyLimitBytes);
+      const early =
+        preflight(request, cors) ??
+        (await limitByAddress(request, info)) ??
+        rejectEarly(request, requestId, deps.bodyLimitBytes);
       const sized = early ? undefined : await withKnownLength(request, deps.bodyLimitBytes);
       if (sized) meta.set(sized, info);
       const unsupported = sized ? rejectMediaType(sized, requestId) : undefined;
@@ -219,7 +307,7 @@ export function createApp(deps: AppDeps): HttpApp {
         unsupported ??
         tooDeep ??
         (sized
-          ? await runWithOutbound(outbound, () => elysia.handle(sized))
+          ? await idempotent(sized, () => runWithOutbound(outbound, () => elysia.handle(sized)))
           : problemResponse(
               "payload_too_large",
               `the request body is over the limit of ${deps.bodyLimitBytes} bytes`,
@@ -227,11 +315,18 @@ export function createApp(deps: AppDeps): HttpApp {
               { limit_bytes: deps.bodyLimitBytes },
             ));
     } catch (error) {
-      response = unexpected(error, requestId);
+      response = isAppError(error)
+        ? problemResponse(error.code, error.message, requestId, error.extra)
+        : unexpected(error, requestId);
     } finally {
       inFlight--;
     }
     response.headers.set("x-request-id", requestId);
+    for (const [name, value] of Object.entries(rateLimitHeaders(info.verdicts ?? [])))
+      response.headers.set(name, value);
+    decorate(response, request, cors, {
+      secure: reachedOverTls(peer, request.headers, trustedProxies, deps.tls ?? false),
+    });
     const url = new URL(request.url);
     deps.logger.info("request", {
       method: request.method,

@@ -68,3 +68,20 @@ export function clientAddress(peer: string | undefined, headers: Headers, truste
   }
   return chain.length ? normalizeAddress(chain[0] as string) : socket;
 }
+
+/**
+ * Whether the client reached us over TLS: natively (`tls`), or through a trusted proxy that says so
+ * (`X-Forwarded-Proto: https` or `Forwarded: proto=https`, believed only from a trusted peer).
+ */
+export function reachedOverTls(
+  peer: string | undefined,
+  headers: Headers,
+  trusted: TrustedProxies,
+  tls: boolean,
+): boolean {
+  if (tls) return true;
+  if (!peer || trusted.empty || !trusted.has(normalizeAddress(peer))) return false;
+  const forwarded = /(?:^|[;,\s])proto=("?)https\1(?:[;,\s]|$)/i.test(headers.get("forwarded") ?? "");
+  const proto = (headers.get("x-forwarded-proto") ?? "").split(",")[0]?.trim().toLowerCase();
+  return forwarded || proto === "https";
+}

@@ -179,6 +179,15 @@ function problemResponse(status: number): Record<string, unknown> {
   };
 }
 
+const IDEMPOTENCY_KEY = {
+  in: "header",
+  name: "Idempotency-Key",
+  required: false,
+  description:
+    "Send the same key again (with the same request) to get the first answer back instead of acting twice; kept 24 h per credential",
+  schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" },
+};
+
 interface Operation {
   security?: unknown[];
   parameters?: { in: string }[];
@@ -203,6 +212,11 @@ export function contractDocument(generated: Record<string, unknown>): Record<str
       if (path.includes("{")) statuses.add(404);
       // Every POST/PUT/PATCH body is read as JSON, whether the route takes fields or not.
       if (["post", "put", "patch"].includes(method)) for (const s of [400, 413, 415]) statuses.add(s);
+      // POST and PATCH with a credential take an Idempotency-Key (409 while the first request still runs).
+      if (!isPublic && (method === "post" || method === "patch")) {
+        statuses.add(409);
+        operation.parameters = [...(operation.parameters ?? []), IDEMPOTENCY_KEY];
+      }
       if (operation.requestBody) {
         const json = operation.requestBody.content?.["application/json"];
         operation.requestBody.content = { "application/json": json ?? { schema: {} } };

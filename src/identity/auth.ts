@@ -63,8 +63,11 @@ export interface AuthDeps {
   door: TenantDoor;
   /** Access-token keys; without them only personal access tokens authenticate. */
   jwt?: JwtKeys;
-  /** Lets the front door log the workspace of an authenticated request. */
-  noteWorkspace?: (request: Request, workspaceId: string) => void;
+  /**
+   * Called once the credential is proven, before scope checks: the front door notes the workspace for its log
+   * and applies the credential's and workspace's rate limits (it throws 429 past them).
+   */
+  authenticated?: (request: Request, principal: Principal) => void | Promise<void>;
   requestId?: (request: Request) => string;
   /** The client's address as the front door resolved it (trusted proxies honoured). */
   clientIp?: (request: Request) => string | undefined;
@@ -200,7 +203,7 @@ export function authPlugin(deps: AuthDeps) {
     scope: (scope: Scope | "authenticated") => ({
       async transform({ request }) {
         const principal = await authenticate(deps.door, request.headers.get("authorization"), deps.jwt);
-        deps.noteWorkspace?.(request, principal.workspaceId);
+        await deps.authenticated?.(request, principal);
         if (principal.mfaEnrolmentRequired && !isMfaEnrolmentPath(new URL(request.url).pathname)) {
           throw new AppError(
             "forbidden",

@@ -3,7 +3,7 @@
 // Per scope (login | mfa), three levels:
 //   (account, address): 5 free, then waits of 1, 2, 4, 8, 16 s; the 10th locks the pair for 15 minutes.
 //   account:            10 free (from any address), then 1, 2, 4 ... s capped at 60 s; never a lock.
-//   address:            20 free across accounts (password spraying), then 1, 2, 4 ... s capped at 15 minutes.
+//   address:            10 free across accounts (password spraying), then 1, 2, 4 ... s capped at 15 minutes.
 // Failures are forgotten after an hour without attempts. An address that signed in to the account is trusted
 // for 30 days and held back only by its own pair, so an attacker elsewhere cannot lock the owner out.
 // Without an address only the account level applies. Keys are sha256 (never an email or address in clear).

@@ -6,6 +6,7 @@ export const ENCRYPTED_COLUMNS = [
   { table: "inbound_webhooks", column: "signing_secret_encrypted" },
   { table: "mfa_factors", column: "secret_encrypted" },
   { table: "sso_connections", column: "client_secret_encrypted" },
+  { table: "idempotency_keys", column: "response_body_encrypted" },
 ] as const;
 
 export type EncryptedColumn = (typeof ENCRYPTED_COLUMNS)[number];

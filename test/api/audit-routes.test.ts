@@ -307,6 +307,11 @@ const MUTATIONS: Mutation[] = [
     action: "token.created",
   },
   {
+    route: "PATCH /v1/workspace/rate-limit",
+    request: () => ({ path: "/v1/workspace/rate-limit", body: { per_minute: 100000 } }),
+    action: "workspace.rate_limit_changed",
+  },
+  {
     route: "POST /v1/auth/refresh",
     request: (c) => ({ path: "/v1/auth/refresh", body: { refresh_token: c.ids.refresh }, token: "" }),
     action: "auth.token_refreshed",

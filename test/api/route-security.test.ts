@@ -48,6 +48,7 @@ const VIEWER_ALLOWED = new Set([
   "POST /v1/me/mfa/totp/disable",
   "POST /v1/me/identities",
   "GET /v1/workspace/security",
+  "GET /v1/workspace/rate-limit",
   "GET /v1/members",
   "GET /v1/service-accounts",
   "GET /v1/issues",

@@ -64,6 +64,7 @@ const OVERRIDES: Record<string, string> = {
   "personal_access_tokens.user_id": literal("usr_x"),
   hash: RANDOM_HEX64,
   subject_ref: RANDOM_HEX64,
+  fingerprint: RANDOM_HEX64,
   action: literal("test.event"),
   kind: literal("test.event"),
   url: literal("https://example.test/hook"),

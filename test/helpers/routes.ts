@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AnyElysia } from "elysia";
-import { createApp, type HttpApp } from "../../src/http/app.ts";
+import { createApp, type HttpApp, type RateLimits } from "../../src/http/app.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
@@ -25,11 +25,16 @@ export interface OwnerApp {
   token: string;
   /** Every error and warning the app logged (a 5xx always logs one). */
   logged: string[];
+  /** The master key ring the app seals secrets with. */
+  kek: LocalKeyRing;
   dispose(): Promise<void>;
 }
 
 /** The app with every capability, as `serve` composes it, on a fresh database with one onboarded owner. */
-export async function ownerApp(kind: EngineKind, options: { capabilities?: AnyElysia[] } = {}): Promise<OwnerApp> {
+export async function ownerApp(
+  kind: EngineKind,
+  options: { capabilities?: AnyElysia[]; limits?: (db: TestDb) => RateLimits } = {},
+): Promise<OwnerApp> {
   const db = await createTestDb(kind);
   const exportRoot = mkdtempSync(join(tmpdir(), "causeloop-harness-exports-"));
   const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
@@ -58,6 +63,7 @@ export async function ownerApp(kind: EngineKind, options: { capabilities?: AnyEl
       absoluteDays: 1,
     },
     capabilities: options.capabilities,
+    limits: options.limits?.(db),
   });
   // The owner sets a first password with the onboarding setup token and signs in: a session reaches every route.
   const post = (path: string, body: unknown) =>
@@ -81,6 +87,7 @@ export async function ownerApp(kind: EngineKind, options: { capabilities?: AnyEl
     tenant,
     token: signedIn.access_token,
     logged,
+    kek,
     dispose: async () => {
       await db.dispose();
       rmSync(exportRoot, { recursive: true, force: true });

@@ -38,20 +38,29 @@ async function fullFlow(d: TestDb, kek: LocalKeyRing) {
     door: tenantDoor(d.app),
     kek,
   });
-  const call = (path: string, body?: unknown) =>
+  const call = (path: string, body?: unknown, headers: Record<string, string> = {}) =>
     app.fetch(
       new Request(`http://localhost${path}`, {
         method: body ? "POST" : "GET",
         body: body ? JSON.stringify(body) : undefined,
-        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json", ...headers },
       }),
     );
   const connector = (await (
     await call("/v1/connectors", { type: "sentry", display_name: "Sentry", config: { api_token: SECRETS.connector } })
   ).json()) as { id: string; has_config: boolean };
-  const webhook = (await (
-    await call("/v1/webhooks", { url: "https://hooks.example.com/a", secret: SECRETS.webhook })
-  ).json()) as { id: string; secret: string };
+  const webhook =
+    (await // With an Idempotency-Key: the kept answer (which shows the secret once) is sealed like every secret.
+    (
+      await call(
+        "/v1/webhooks",
+        { url: "https://hooks.example.com/a", secret: SECRETS.webhook },
+        { "idempotency-key": "k1" },
+      )
+    ).json()) as { id: string; secret: string };
+  const [idem] = await d.owner.query<{ id: string }>("select id from idempotency_keys where workspace_id = $1", [
+    acme.workspace_id,
+  ]);
   const inbound = (await (await call("/v1/inbound-webhooks", { source: "alertmanager" })).json()) as {
     id: string;
     signing_secret: string;
@@ -78,7 +87,7 @@ async function fullFlow(d: TestDb, kek: LocalKeyRing) {
       sealed,
     ]);
   });
-  return { acme, call, connector, webhook, inbound, sso, mfaId };
+  return { acme, call, connector, webhook, inbound, sso, mfaId, idemId: idem?.id as string };
 }
 
 async function readAll(d: TestDb, kek: LocalKeyRing, acme: OnboardResult, ids: Record<string, string>) {
@@ -107,6 +116,7 @@ describeEngines("envelope encryption", (kind) => {
       inbound_webhooks: flow.inbound.id,
       sso_connections: flow.sso.id,
       mfa_factors: flow.mfaId,
+      idempotency_keys: flow.idemId,
     };
     const opened = await readAll(db, kek, flow.acme, ids);
     expect(JSON.parse(opened.connectors as string)).toEqual({ api_token: SECRETS.connector });
@@ -116,6 +126,7 @@ describeEngines("envelope encryption", (kind) => {
       sso_connections: SECRETS.sso,
       mfa_factors: SECRETS.totp,
     });
+    expect(opened.idempotency_keys).toContain(SECRETS.webhook); // the kept answer, sealed
 
     const listed = JSON.stringify([
       await (await flow.call("/v1/webhooks")).json(),
@@ -209,6 +220,7 @@ describeEngines("envelope encryption", (kind) => {
       inbound_webhooks: flow.inbound.id,
       sso_connections: flow.sso.id,
       mfa_factors: flow.mfaId,
+      idempotency_keys: flow.idemId,
     };
     const ringText = addKeyVersion(`v1:${oldKey}`);
     const rotated = new LocalKeyRing(ringText);
@@ -231,6 +243,7 @@ describeEngines("envelope encryption", (kind) => {
       inbound_webhooks: flow.inbound.id,
       sso_connections: flow.sso.id,
       mfa_factors: flow.mfaId,
+      idempotency_keys: flow.idemId,
     };
     expect(
       rotateDek(db.owner, kek, flow.acme.workspace_id, {

@@ -2,7 +2,17 @@
 // 0007_tenant_lifecycle.sql, sessions.mfa_verified and auth_throttle from 0010_identity.sql, its trust and
 // expiry from 0020_attempt_throttle.sql).
 import { sql } from "drizzle-orm";
-import { bigint, boolean, inet, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  doublePrecision,
+  inet,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
 import { users, workspaces } from "./tenancy.ts";
 
 export const serviceAccounts = pgTable(
@@ -165,4 +175,12 @@ export const authThrottle = pgTable("auth_throttle", {
   lockedUntil: timestamp("locked_until", { withTimezone: true }),
   trustedUntil: timestamp("trusted_until", { withTimezone: true }),
   expiresAt: timestamp("expires_at", { withTimezone: true }).notNull().default(sql`now()`),
+});
+
+/** Rate-limit budgets shared by every instance (0023_rate_limits.sql); global, keyed by a sha256. */
+export const rateLimitBuckets = pgTable("rate_limit_buckets", {
+  key: text("key").primaryKey(),
+  tokens: doublePrecision("tokens").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
 });

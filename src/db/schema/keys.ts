@@ -1,7 +1,7 @@
 // Encryption keys, orchestration and idempotency: mirrors db/migrations 0006_keys_and_orchestration.sql
 // (plus scheduler_runs from 0011_scheduler_and_retention.sql).
 import { sql } from "drizzle-orm";
-import { integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
 import { workspaces } from "./tenancy.ts";
 
 export const workspaceKeys = pgTable(
@@ -68,6 +68,7 @@ export const jobs = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
+/** Idempotency-Key answers (0027_idempotency_keys.sql), per workspace and credential; the answer sealed. */
 export const idempotencyKeys = pgTable(
   "idempotency_keys",
   {
@@ -75,17 +76,19 @@ export const idempotencyKeys = pgTable(
       .notNull()
       .references(() => workspaces.id, { onDelete: "cascade" }),
     id: text("id").notNull(),
-    idempotencyKey: text("idempotency_key").notNull(),
-    actorId: text("actor_id"),
-    method: text("method").notNull(),
-    path: text("path").notNull(),
-    requestHash: text("request_hash").notNull(),
+    credentialHash: text("credential_hash").notNull(),
+    key: text("key").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    status: text("status").notNull().default("running"),
     responseStatus: integer("response_status"),
-    responseBody: jsonb("response_body"),
+    responseType: text("response_type"),
+    responseLocation: text("response_location"),
+    responseBodyEncrypted: text("response_body_encrypted"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
-    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull().default(sql`now() + interval '24 hours'`),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] }), unique().on(t.workspaceId, t.credentialHash, t.key)],
 );
 
 /** The embedded scheduler's run history (0011_scheduler_and_retention.sql); global, no tenant data. */

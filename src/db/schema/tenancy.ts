@@ -78,6 +78,7 @@ export const workspaceSettings = pgTable(
     activityRetentionDays: integer("activity_retention_days").notNull().default(90),
     predictionRetentionDays: integer("prediction_retention_days").notNull().default(180),
     auditLogRetentionDays: integer("audit_log_retention_days").notNull().default(365),
+    rateLimitPerMinute: integer("rate_limit_per_minute"),
     settings: jsonb("settings").notNull().default(sql`'{}'::jsonb`),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),

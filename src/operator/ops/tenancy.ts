@@ -1,4 +1,5 @@
 // Operations on tenants: onboarding, workspaces, offboarding (with the purge's crypto-shredding), restore.
+import { setTenantRateLimit } from "../../tenancy/limits.ts";
 import { Type } from "@sinclair/typebox";
 import {
   addWorkspace,
@@ -58,6 +59,19 @@ export const tenancyOperations = {
     migrateFirst: true,
     args: Type.Object({}, { additionalProperties: false }),
     run: ({ engine }) => listTenants(engine),
+  }),
+  "tenants.rate-limit": defineOperation({
+    needs: "owner",
+    migrateFirst: true,
+    args: Type.Object(
+      {
+        slug: Slug,
+        workspace: Type.Optional(Slug),
+        perMinute: Type.Union([Type.Integer({ minimum: 1, maximum: 10_000_000 }), Type.Null()]),
+      },
+      { additionalProperties: false },
+    ),
+    run: ({ engine, actor }, args) => setTenantRateLimit(engine, { ...args, actor }),
   }),
   "tenants.offboardings": defineOperation({
     needs: "owner",
