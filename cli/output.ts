@@ -25,6 +25,8 @@ export function configFrom(flags: CommonFlags & ConfigOverrides): Config {
     port: flags.port,
     insecureAllowBypassRls: flags.insecureAllowBypassRls,
     migrate: flags.migrate,
+    tlsCert: flags.tlsCert,
+    tlsKey: flags.tlsKey,
   });
 }
 

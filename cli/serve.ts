@@ -15,6 +15,8 @@ interface ServeFlags {
   port?: string;
   migrate?: boolean;
   insecureAllowBypassRls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /**
@@ -30,6 +32,8 @@ function onStopSignal(): { attach(server: RunningServer): Promise<void> } {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // SIGHUP: re-read the TLS certificate and key (a renewed certificate) without dropping connections.
+  process.on("SIGHUP", () => void server?.reloadTls());
   return {
     attach(running) {
       server = running;
@@ -46,6 +50,11 @@ export function registerServe(program: Command): void {
     .option("--port <port>", "port to listen on, 0 for any free port (env CAUSELOOP_PORT, default 8080)")
     .option("--migrate", "on PostgreSQL, apply pending migrations first (needs DATABASE_OWNER_URL)")
     .option("--insecure-allow-bypass-rls", "serve even when the runtime role bypasses RLS (local debugging only)")
+    .option(
+      "--tls-cert <file>",
+      "serve HTTPS with this PEM certificate chain (env CAUSELOOP_TLS_CERT_FILE); SIGHUP re-reads it",
+    )
+    .option("--tls-key <file>", "the certificate's PEM private key (env CAUSELOOP_TLS_KEY_FILE)")
     .addHelpText(
       "after",
       "\nExamples:\n  causeloop serve --data-dir /var/lib/causeloop --port 8080\n  DATABASE_URL=postgres://causeloop_app:...@db/causeloop causeloop serve --host 0.0.0.0",

@@ -86,9 +86,15 @@ export interface Config {
   rateLimit: { perCredential: number; perWorkspace: number; perAddress: number };
   /** How long an Idempotency-Key's answer is kept. */
   idempotencyTtlHours: number;
+  /** Native TLS: PEM certificate chain and private key files (re-read on SIGHUP). */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Requests handled at once by this instance; beyond it, 503 with Retry-After at once (probes excepted). */
+  maxInFlight: number;
 }
 
 export interface ConfigOverrides {
+  tlsCert?: string;
+  tlsKey?: string;
   dataDir?: string;
   databaseUrl?: string;
   host?: string;
@@ -141,6 +147,9 @@ export const ENVIRONMENT = {
   CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE: "5000",
   CAUSELOOP_RATE_LIMIT_IP_PER_MINUTE: "300",
   CAUSELOOP_IDEMPOTENCY_TTL_HOURS: "24",
+  CAUSELOOP_TLS_CERT_FILE: "unset: plain HTTP",
+  CAUSELOOP_TLS_KEY_FILE: "unset",
+  CAUSELOOP_MAX_IN_FLIGHT: "256",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -211,6 +220,13 @@ function trustedProxiesFrom(env: Env): TrustedProxies {
   } catch (error) {
     throw new ConfigError(`CAUSELOOP_TRUSTED_PROXIES: ${(error as Error).message}`);
   }
+}
+
+function tlsFrom(cert: string | undefined, key: string | undefined): Config["tls"] {
+  if (!cert && !key) return undefined;
+  if (!cert || !key)
+    throw new ConfigError("--tls-cert and --tls-key (CAUSELOOP_TLS_CERT_FILE, CAUSELOOP_TLS_KEY_FILE) go together");
+  return { certFile: resolve(cert), keyFile: resolve(key) };
 }
 
 function corsFrom(env: Env): CorsPolicy {
@@ -329,6 +345,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     outboundAllowlist,
     trustedProxies,
     cors: corsFrom(env),
+    tls: tlsFrom(flags.tlsCert ?? env.CAUSELOOP_TLS_CERT_FILE, flags.tlsKey ?? env.CAUSELOOP_TLS_KEY_FILE),
+    maxInFlight: integer(env.CAUSELOOP_MAX_IN_FLIGHT, "CAUSELOOP_MAX_IN_FLIGHT", 256, 1, 100_000),
     idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
     rateLimit: {
       perCredential: integer(

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   internal: { status: 500, title: "Internal server error", exit: 1 },
   not_ready: { status: 503, title: "Service not ready", exit: 1 },
   database_unreachable: { status: 503, title: "Database unreachable", exit: 2 },
+  overloaded: { status: 503, title: "Server overloaded", exit: 2 },
   data_dir_locked: { status: 503, title: "Data directory in use", exit: 2 },
   migration_failed: { status: 500, title: "Migration failed", exit: 1 },
   migration_drift: { status: 500, title: "Applied migration changed or missing", exit: 1 },

@@ -33,6 +33,28 @@ export interface RunningServer {
   /** Stops accepting, drains in-flight requests (up to the shutdown timeout), closes the database. */
   shutdown(reason: string): Promise<void>;
   closed: Promise<void>;
+  /**
+   * Re-reads the TLS certificate and key (SIGHUP): a new listener on the same port takes new connections, the
+   * old one finishes what it has. A file that does not load leaves the running certificate in place (logged).
+   */
+  reloadTls(): Promise<boolean>;
+}
+
+/** The certificate and key, read now; a missing or unreadable file is one line naming it. */
+async function readTls(tls: NonNullable<Config["tls"]>): Promise<{ cert: string; key: string }> {
+  const read = async (file: string, what: string) => {
+    try {
+      return await Bun.file(file).text();
+    } catch {
+      throw new AppError("config_invalid", `cannot read the TLS ${what} file ${file}`);
+    }
+  };
+  const [cert, key] = [await read(tls.certFile, "certificate"), await read(tls.keyFile, "key")];
+  if (!cert.includes("-----BEGIN CERTIFICATE-----"))
+    throw new AppError("config_invalid", `${tls.certFile} holds no PEM certificate`);
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key))
+    throw new AppError("config_invalid", `${tls.keyFile} holds no PEM private key`);
+  return { cert, key };
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
@@ -63,6 +85,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     outbound: outboundPolicy({ allowlist: config.outboundAllowlist }),
     trustedProxies: config.trustedProxies,
     cors: config.cors,
+    tls: config.tls !== undefined,
+    maxInFlight: config.maxInFlight,
     idempotencyTtlHours: config.idempotencyTtlHours,
     limits: rateLimitsOn(db.engine, config.engine, config.rateLimit, logger),
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
@@ -77,14 +101,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   let control: ControlServer | undefined;
   let server: ReturnType<typeof Bun.serve>;
-  try {
-    server = Bun.serve({
+  // With TLS the listener is opened with SO_REUSEPORT, so a reload can open the next one on the same port.
+  const listen = (port: number, tls: { cert: string; key: string } | undefined) =>
+    Bun.serve({
       hostname: config.host,
-      port: config.port,
+      port,
+      reusePort: tls !== undefined,
+      tls,
       maxRequestBodySize: config.bodyLimitBytes + 1,
       development: false,
       fetch: (request, server) => app.fetch(request, server.requestIP(request)?.address),
     });
+  try {
+    server = listen(config.port, config.tls ? await readTls(config.tls) : undefined);
     if (config.engine === "pglite") {
       control = startControlServer(
         config.dataDir,
@@ -106,7 +135,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       throw new AppError("config_invalid", `port ${config.port} on ${config.host} is already in use`);
     throw error;
   }
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+  const url = `${config.tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   logger.info("serve.started", {
     url,
     engine: db.engine.kind,
@@ -180,5 +209,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     })();
     return stopping;
   };
-  return { url, port: server.port ?? config.port, shutdown, closed };
+  const reloadTls = async () => {
+    if (!config.tls || stopping) return false;
+    try {
+      const next = listen(server.port ?? config.port, await readTls(config.tls));
+      const previous = server;
+      server = next;
+      void previous.stop(false);
+      logger.info("serve.tls_reloaded", { cert_file: config.tls.certFile });
+      return true;
+    } catch (error) {
+      logger.error("serve.tls_reload_failed", { error: (error as Error).message });
+      return false;
+    }
+  };
+  return { url, port: server.port ?? config.port, shutdown, closed, reloadTls };
 }

@@ -57,6 +57,8 @@ export interface AppDeps {
   cors?: CorsPolicy;
   /** The server terminates TLS itself (serve --tls-cert): every answer carries HSTS. */
   tls?: boolean;
+  /** Requests handled at once; beyond it a fast 503 with Retry-After (the probes are always answered). */
+  maxInFlight?: number;
   /** How long an Idempotency-Key's answer is kept (CAUSELOOP_IDEMPOTENCY_TTL_HOURS). */
   idempotencyTtlHours?: number;
   /** Rate limits; without them nothing is limited (tests that do not test limits). */
@@ -80,6 +82,8 @@ export interface RateLimits {
 /** The defaults of CAUSELOOP_RATE_LIMIT_* (README), for apps built without limits. */
 export const DEFAULT_LIMITS = { perCredential: 1000, perWorkspace: 5000, perAddress: 300 };
 
+/** Answered even past the in-flight limit: a load balancer must see the instance alive and ready. */
+const PROBES = new Set(["/healthz", "/readyz"]);
 /** Answered under any load and never limited: the probes and the documentation. */
 const UNLIMITED = new Set(["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/init.js", "/docs/scalar.js"]);
 
@@ -99,6 +103,8 @@ export interface HttpApp {
   fetch(request: Request, peer?: string): Promise<Response>;
   /** Requests in flight (graceful shutdown waits for them). */
   inFlight(): number;
+  /** Requests refused with 503 `overloaded` since start (past the in-flight limit). */
+  overloaded(): number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -286,13 +292,25 @@ export function createApp(deps: AppDeps): HttpApp {
   }
 
   let inFlight = 0;
+  let refusedForLoad = 0;
   async function fetch(request: Request, peer?: string): Promise<Response> {
     const started = performance.now();
     const supplied = request.headers.get("x-request-id");
     const requestId = supplied && REQUEST_ID.test(supplied) ? supplied : newId("req");
     const info: RequestMeta = { requestId, ip: clientAddress(peer, request.headers, trustedProxies) };
-    inFlight++;
     let response: Response;
+    if (inFlight >= (deps.maxInFlight ?? Number.POSITIVE_INFINITY) && !PROBES.has(new URL(request.url).pathname)) {
+      // Past this instance's capacity: a fast, cheap refusal instead of an unbounded queue.
+      refusedForLoad++;
+      response = problemResponse(
+        "overloaded",
+        "the server is at capacity; retry after the time in Retry-After",
+        requestId,
+      );
+      response.headers.set("x-request-id", requestId);
+      return decorate(response, request, cors, { secure: deps.tls ?? false });
+    }
+    inFlight++;
     try {
       const early =
         preflight(request, cors) ??
@@ -339,7 +357,7 @@ export function createApp(deps: AppDeps): HttpApp {
     return response;
   }
 
-  return { elysia: elysia as unknown as Elysia, fetch, inFlight: () => inFlight };
+  return { elysia: elysia as unknown as Elysia, fetch, inFlight: () => inFlight, overloaded: () => refusedForLoad };
 }
 
 /**

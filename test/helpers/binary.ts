@@ -91,7 +91,8 @@ export async function startServe(
   };
   void collect(proc.stdout);
   void collect(proc.stderr);
-  const url = `http://127.0.0.1:${port}`;
+  // With --tls-cert the server speaks HTTPS (its certificate is the test's own: not verified here).
+  const url = `${args.includes("--tls-cert") ? "https" : "http"}://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void proc.exited.then(() => {
@@ -100,7 +101,7 @@ export async function startServe(
   for (;;) {
     if (exited) throw new Error(`serve exited with ${proc.exitCode}: ${output}`);
     try {
-      const response = await fetch(`${url}/readyz`);
+      const response = await fetch(`${url}/readyz`, { tls: { rejectUnauthorized: false } });
       if (response.status === 200) break;
     } catch {
       // not listening yet
