@@ -34,6 +34,8 @@ export interface Config {
   dbConnectTimeoutMs: number;
   /** Longest wait for a pooled connection; past it a request answers 503 database_unreachable. */
   dbAcquireTimeoutMs: number;
+  /** Prepared statements on PostgreSQL (off behind PgBouncer in transaction mode). */
+  dbPrepare: boolean;
   host: string;
   port: number;
   bodyLimitBytes: number;
@@ -150,6 +152,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_TLS_CERT_FILE: "unset: plain HTTP",
   CAUSELOOP_TLS_KEY_FILE: "unset",
   CAUSELOOP_MAX_IN_FLIGHT: "256",
+  CAUSELOOP_DB_PREPARE: "true",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -287,6 +290,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
       100,
       600_000,
     ),
+    dbPrepare: !env.CAUSELOOP_DB_PREPARE || boolean(env.CAUSELOOP_DB_PREPARE, "CAUSELOOP_DB_PREPARE"),
     host,
     port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535),
     bodyLimitBytes: integer(

@@ -66,7 +66,10 @@ export async function openPglite(dataDir: string): Promise<Engine> {
   const assets = await loadPgliteAssets();
   const pg = await PGlite.create({ dataDir: `${dataDir}/pgdata`, ...assets });
   const wrapTx = (t: PGliteTransaction): Tx => ({
-    db: drizzlePglite(t as unknown as PGlite, { schema }) as unknown as Drizzle,
+    // Built on first use: most transactions never ask for it.
+    get db() {
+      return drizzlePglite(t as unknown as PGlite, { schema }) as unknown as Drizzle;
+    },
     query: async <T>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
     exec: async (text: string) => {
       await t.exec(text);
@@ -135,6 +138,11 @@ export interface PostgresTimeouts {
   connectTimeoutMs: number;
   /** Longest wait for a pooled connection before a transaction gives up with database_unreachable. */
   acquireTimeoutMs: number;
+  /**
+   * Named prepared statements (parsed and planned once per connection). Off behind a pooler in transaction
+   * mode (PgBouncer), which cannot keep a statement prepared on one server connection for the next transaction.
+   */
+  prepare?: boolean;
 }
 
 export const DEFAULT_TIMEOUTS: PostgresTimeouts = { connectTimeoutMs: 5_000, acquireTimeoutMs: 5_000 };
@@ -161,12 +169,15 @@ export async function openPostgres(
   sql.options.serializers["114"] = jsonSerializer;
   sql.options.serializers["3802"] = jsonSerializer;
   type Sqlish = postgres.Sql | postgres.TransactionSql | postgres.ReservedSql;
+  const prepare = timeouts.prepare ?? true;
   const queryOn =
     (s: Sqlish) =>
     async <T>(text: string, params?: unknown[]) =>
-      (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+      (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
   const wrapTx = (t: postgres.TransactionSql): Tx => ({
-    db: drizzleOn(t),
+    get db() {
+      return drizzleOn(t);
+    },
     query: queryOn(t),
     exec: async (text: string) => {
       await t.unsafe(text).simple();

@@ -41,3 +41,47 @@ export async function withoutTenant<T>(engine: Engine, fn: (tx: Tx) => Promise<T
     return fn(tx);
   });
 }
+
+/** A tenant transaction held open across the steps of one request (see holdTenant). */
+export interface HeldTenant {
+  workspaceId: string;
+  tx: Tx;
+  /** Commits (true) or rolls back (false) and releases the connection; later calls do nothing. */
+  finish(commit: boolean): Promise<void>;
+}
+
+const ROLLBACK = Symbol("rollback");
+
+/**
+ * Enters the door and keeps the transaction open until `finish`: a read request authenticates and reads in one
+ * transaction (one BEGIN, one set_config, one COMMIT) instead of one for the credential and one for the data.
+ * Whoever holds it must finish it on every path, or the connection stays taken.
+ */
+export function holdTenant(door: TenantDoor, workspaceId: string): Promise<HeldTenant> {
+  return new Promise<HeldTenant>((opened, failed) => {
+    const outcome = Promise.withResolvers<boolean>();
+    let settled = false;
+    const done = door(workspaceId, async (tx) => {
+      settled = true;
+      opened({
+        workspaceId,
+        tx,
+        finish: async (commit) => {
+          outcome.resolve(commit);
+          await done.catch((error) => {
+            if (error !== ROLLBACK) throw error;
+          });
+        },
+      });
+      if (!(await outcome.promise)) throw ROLLBACK;
+    });
+    done.catch((error) => {
+      if (!settled) failed(error);
+    });
+  });
+}
+
+/** A door that runs work for the held workspace in the held transaction, and anything else through `door`. */
+export function heldDoor(held: HeldTenant, door: TenantDoor): TenantDoor {
+  return (workspaceId, fn) => (workspaceId === held.workspaceId ? fn(held.tx) : door(workspaceId, fn));
+}

@@ -14,7 +14,7 @@ import { mapDatabaseError, redactedMessage } from "./database-errors.ts";
 import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
 import { docsRoutes } from "./docs.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { TenantDoor } from "../db/tenant.ts";
+import type { HeldTenant, TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
@@ -73,8 +73,8 @@ export interface RateLimits {
   perWorkspace: number;
   /** Requests per minute from one client address without a credential, and to the sign-in routes. */
   perAddress: number;
-  /** The workspace's own budget, when it has one (cached by the caller). */
-  workspaceLimit?: (workspaceId: string) => Promise<number | undefined>;
+  /** The workspace's own budget, when it has one (cached by the caller), read through the request's door. */
+  workspaceLimit?: (workspaceId: string, door: TenantDoor) => Promise<number | undefined>;
   /** Forgets a workspace's cached budget (it just changed). */
   forget?: (workspaceId: string) => void;
 }
@@ -92,6 +92,8 @@ export interface RequestMeta {
   workspaceId?: string;
   /** The rate-limit policies this request was counted against (their fields go on the answer). */
   verdicts?: Verdict[];
+  /** A read request's one transaction, held from authentication until the route has answered. */
+  held?: HeldTenant;
   /** The client's address (the socket's peer, or what a trusted proxy forwarded). */
   ip?: string;
 }
@@ -133,13 +135,18 @@ export function createApp(deps: AppDeps): HttpApp {
       jwt: deps.sessions?.jwt,
       requestId: requestIdOf,
       clientIp: clientIpOf,
-      authenticated: async (request, principal) => {
+      hold: (request, held) => {
+        const info = meta.get(request);
+        if (info) info.held = held;
+        else void held.finish(false);
+      },
+      authenticated: async (request, principal, door) => {
         const info = meta.get(request);
         if (info) info.workspaceId = principal.workspaceId;
         const limits = deps.limits;
         if (!limits || !info) return;
         const write = request.method !== "GET" && request.method !== "HEAD";
-        const own = await limits.workspaceLimit?.(principal.workspaceId);
+        const own = await limits.workspaceLimit?.(principal.workspaceId, door);
         const verdicts = [
           await limits.limiter.take("credential", principal.tokenId, limits.perCredential, write),
           await limits.limiter.take("workspace", principal.workspaceId, own ?? limits.perWorkspace, write),
@@ -279,6 +286,19 @@ export function createApp(deps: AppDeps): HttpApp {
     }
   }
 
+  /** Commits a read's held transaction after a success (rolls back otherwise) before the answer leaves. */
+  async function settle(info: RequestMeta, response: Response, requestId: string): Promise<Response> {
+    const held = info.held;
+    if (!held) return response;
+    info.held = undefined;
+    try {
+      await held.finish(response.status < 400);
+      return response;
+    } catch (error) {
+      return unexpected(error, requestId);
+    }
+  }
+
   /** Idempotency-Key on POST and PATCH (needs the door and the key ring: the kept answers are sealed). */
   async function idempotent(request: Request, run: () => Promise<Response>): Promise<Response> {
     if (!deps.door || !deps.kek || !request.headers.has("idempotency-key")) return run();
@@ -325,7 +345,9 @@ export function createApp(deps: AppDeps): HttpApp {
         unsupported ??
         tooDeep ??
         (sized
-          ? await idempotent(sized, () => runWithOutbound(outbound, () => elysia.handle(sized)))
+          ? await idempotent(sized, async () =>
+              settle(info, await runWithOutbound(outbound, () => elysia.handle(sized)), requestId),
+            )
           : problemResponse(
               "payload_too_large",
               `the request body is over the limit of ${deps.bodyLimitBytes} bytes`,
@@ -338,6 +360,9 @@ export function createApp(deps: AppDeps): HttpApp {
         : unexpected(error, requestId);
     } finally {
       inFlight--;
+      // A held read transaction the route did not get to settle (an error escaped): never leave it open.
+      if (info.held) await info.held.finish(false).catch(() => {});
+      info.held = undefined;
     }
     response.headers.set("x-request-id", requestId);
     for (const [name, value] of Object.entries(rateLimitHeaders(info.verdicts ?? [])))

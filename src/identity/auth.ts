@@ -2,7 +2,7 @@
 // caller through the tenant door and hands the route its principal and a door bound to its workspace.
 import { Elysia } from "elysia";
 import type { Tx } from "../db/engine.ts";
-import type { TenantDoor } from "../db/tenant.ts";
+import { heldDoor, holdTenant, isWorkspaceId, type HeldTenant, type TenantDoor } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import type { Actor, RequestContext } from "../audit/service.ts";
 import { effectiveScopes, isRole, type Role, type Scope } from "./permissions.ts";
@@ -67,7 +67,12 @@ export interface AuthDeps {
    * Called once the credential is proven, before scope checks: the front door notes the workspace for its log
    * and applies the credential's and workspace's rate limits (it throws 429 past them).
    */
-  authenticated?: (request: Request, principal: Principal) => void | Promise<void>;
+  authenticated?: (request: Request, principal: Principal, door: TenantDoor) => void | Promise<void>;
+  /**
+   * Read requests (GET, HEAD) authenticate and run in one held transaction; the front door receives it here
+   * and finishes it once the route has answered. Without this hook every request uses two transactions.
+   */
+  hold?: (request: Request, held: HeldTenant) => void;
   requestId?: (request: Request) => string;
   /** The client's address as the front door resolved it (trusted proxies honoured). */
   clientIp?: (request: Request) => string | undefined;
@@ -183,6 +188,25 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
   });
 }
 
+/**
+ * The workspace a credential names, read without verifying it (a PAT carries it, a session JWT its `ws`
+ * claim): only to enter that workspace's door early; the credential is then verified inside it.
+ */
+function credentialWorkspace(authorization: string | null): string | undefined {
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  if (!token) return undefined;
+  const pat = parsePat(token);
+  if (pat) return pat.workspaceId;
+  const payload = token.split(".")[1];
+  if (!token.startsWith("ey") || !payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { ws?: unknown };
+    return typeof claims.ws === "string" ? claims.ws : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a protected route receives besides the request. */
 export interface Caller {
   principal: Principal;
@@ -198,26 +222,25 @@ export function authPlugin(deps: AuthDeps) {
   // Authentication runs in the transform hook, before body/params validation, so an unauthenticated caller
   // always gets 401 and learns nothing about a route's shape; resolve then hands the route its caller.
   const principals = new WeakMap<Request, Principal>();
+  const helds = new WeakMap<Request, HeldTenant>();
   return new Elysia({ name: "auth" }).macro({
     /** Declares the scope a route requires ("authenticated": any valid credential); the caller must hold it. */
     scope: (scope: Scope | "authenticated") => ({
       async transform({ request }) {
-        const principal = await authenticate(deps.door, request.headers.get("authorization"), deps.jwt);
-        await deps.authenticated?.(request, principal);
-        if (principal.mfaEnrolmentRequired && !isMfaEnrolmentPath(new URL(request.url).pathname)) {
-          throw new AppError(
-            "forbidden",
-            "this workspace requires multi-factor authentication: enrol a second factor (POST /v1/me/mfa/totp), then sign in again",
-            { reason: "mfa_required" },
-          );
+        const authorization = request.headers.get("authorization");
+        const held = await holdForRead(deps, request, authorization);
+        const door = held ? heldDoor(held, deps.door) : deps.door;
+        try {
+          await checkCredential(request, door, authorization, scope);
+        } catch (error) {
+          await held?.finish(false);
+          throw error;
         }
-        if (scope !== "authenticated" && !principal.scopes.has(scope))
-          throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
-        principals.set(request, principal);
       },
       resolve({ request }) {
         const principal = principals.get(request);
         if (!principal) throw new AppError("unauthorized", UNAUTHORIZED);
+        const held = helds.get(request);
         const context: RequestContext = {
           traceId: deps.requestId?.(request),
           ip: deps.clientIp?.(request),
@@ -225,7 +248,7 @@ export function authPlugin(deps: AuthDeps) {
         };
         const caller: Caller = {
           principal,
-          tenant: (fn) => deps.door(principal.workspaceId, fn),
+          tenant: (fn) => (held ? fn(held.tx) : deps.door(principal.workspaceId, fn)),
           context,
           actor: {
             workspaceId: principal.workspaceId,
@@ -238,4 +261,39 @@ export function authPlugin(deps: AuthDeps) {
       },
     }),
   });
+
+  /** A read request with a credential that names its workspace: the door, entered once for the whole request. */
+  async function holdForRead(
+    deps: AuthDeps,
+    request: Request,
+    authorization: string | null,
+  ): Promise<HeldTenant | undefined> {
+    if (!deps.hold || (request.method !== "GET" && request.method !== "HEAD")) return undefined;
+    const ws = credentialWorkspace(authorization);
+    if (!ws || !isWorkspaceId(ws)) return undefined;
+    const held = await holdTenant(deps.door, ws);
+    helds.set(request, held);
+    deps.hold(request, held);
+    return held;
+  }
+
+  async function checkCredential(
+    request: Request,
+    door: TenantDoor,
+    authorization: string | null,
+    scope: Scope | "authenticated",
+  ) {
+    const principal = await authenticate(door, authorization, deps.jwt);
+    await deps.authenticated?.(request, principal, door);
+    if (principal.mfaEnrolmentRequired && !isMfaEnrolmentPath(new URL(request.url).pathname)) {
+      throw new AppError(
+        "forbidden",
+        "this workspace requires multi-factor authentication: enrol a second factor (POST /v1/me/mfa/totp), then sign in again",
+        { reason: "mfa_required" },
+      );
+    }
+    if (scope !== "authenticated" && !principal.scopes.has(scope))
+      throw new AppError("forbidden", `this route requires the ${scope} scope`, { required_scope: scope });
+    principals.set(request, principal);
+  }
 }

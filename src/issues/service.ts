@@ -3,8 +3,6 @@
 import type { Static } from "elysia";
 import type { Issue as IssueSchema } from "./schemas.ts";
 import type { Tx } from "../db/engine.ts";
-import { and, eq, isNull } from "drizzle-orm";
-import { issues } from "../db/schema/index.ts";
 import { newId } from "../ids.ts";
 import { cursorOf, pageLimit, Where } from "../db/where.ts";
 import { AppError } from "../errors.ts";
@@ -74,21 +72,11 @@ export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Prom
 }
 
 export async function getIssue(tx: Tx, workspaceId: string, id: string): Promise<Issue> {
-  const [row] = await tx.db
-    .select({
-      id: issues.id,
-      workspace_id: issues.workspaceId,
-      title: issues.title,
-      body: issues.body,
-      status: issues.status,
-      severity: issues.severity,
-      reporter_email: issues.reporterEmail,
-      created_by: issues.createdBy,
-      created_at: issues.createdAt,
-      updated_at: issues.updatedAt,
-    })
-    .from(issues)
-    .where(and(eq(issues.workspaceId, workspaceId), eq(issues.id, id), isNull(issues.deletedAt)));
+  // The hot path (GET by id): a fixed text, so PostgreSQL keeps it prepared on each connection.
+  const [row] = await tx.query<Record<string, unknown>>(
+    `select ${COLUMNS} from issues where workspace_id = $1 and id = $2 and deleted_at is null`,
+    [workspaceId, id],
+  );
   if (!row) throw new AppError("not_found", `issue ${id} not found`);
   return toIssue(row);
 }

@@ -71,6 +71,7 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
   const engine = await openPostgres(url, config.poolSize, "causeloop-serve", {
     connectTimeoutMs: config.dbConnectTimeoutMs,
     acquireTimeoutMs: config.dbAcquireTimeoutMs,
+    prepare: config.dbPrepare,
   });
   try {
     const role = await checkRole(engine, "current_user");

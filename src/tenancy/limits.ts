@@ -2,7 +2,7 @@
 // front door (cached briefly), set by the workspace's owner through the API or by an operator (`causeloop
 // tenants rate-limit`). Null means the server's default (CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE).
 import type { Engine, Tx } from "../db/engine.ts";
-import { withTenant, withoutTenant } from "../db/tenant.ts";
+import { withTenant, withoutTenant, type TenantDoor } from "../db/tenant.ts";
 import type { EngineKind } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { RateLimits } from "../http/app.ts";
@@ -98,13 +98,16 @@ export async function reserveTokens(
 }
 
 /** A workspace's own budget, read at most every `ttlMs` per instance (and forgotten at once when it changes here). */
-export function workspaceLimitCache(read: (workspaceId: string) => Promise<number | null>, ttlMs = 30_000) {
+export function workspaceLimitCache(
+  read: (workspaceId: string, door: TenantDoor) => Promise<number | null>,
+  ttlMs = 30_000,
+) {
   const cache = new Map<string, { value: number | null; at: number }>();
   return {
-    async get(workspaceId: string): Promise<number | undefined> {
+    async get(workspaceId: string, door: TenantDoor): Promise<number | undefined> {
       const hit = cache.get(workspaceId);
       if (hit && Date.now() - hit.at < ttlMs) return hit.value ?? undefined;
-      const value = await read(workspaceId);
+      const value = await read(workspaceId, door);
       if (cache.size > 50_000) cache.clear();
       cache.set(workspaceId, { value, at: Date.now() });
       return value ?? undefined;
@@ -136,7 +139,7 @@ export function rateLimitsOn(
         )
       : localLimiter();
   const cache = workspaceLimitCache(
-    async (ws) => (await withTenant(engine, ws, (tx) => workspaceRateLimit(tx, ws))).per_minute,
+    async (ws, door) => (await door(ws, (tx) => workspaceRateLimit(tx, ws))).per_minute,
   );
   return { limiter, ...settings, workspaceLimit: cache.get, forget: cache.forget };
 }

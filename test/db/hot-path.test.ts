@@ -1,0 +1,131 @@
+// The hot path, counted (a count, never a timing): one authenticated GET by id is one transaction of at most
+// five statements (BEGIN, the door's set_config, the credential, the row, COMMIT), not two transactions; on
+// PostgreSQL its queries are named prepared statements; and revocation still takes effect on the next request.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createApp, type HttpApp } from "../../src/http/app.ts";
+import { openPostgres, type Engine, type Tx } from "../../src/db/engine.ts";
+import { parseDatabaseUrl } from "../../src/config.ts";
+import { tenantDoor } from "../../src/db/tenant.ts";
+import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { silentLogger } from "../../src/log.ts";
+import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+
+/** The engine, counting what it sends: each transaction's BEGIN and COMMIT, and every query and exec. */
+function counting(engine: Engine) {
+  const log: string[] = [];
+  const wrap = (tx: Tx): Tx => ({
+    ...tx,
+    query: (text, params) => {
+      log.push(text.trim().split(/\s+/).slice(0, 3).join(" "));
+      return tx.query(text, params);
+    },
+    exec: (text) => {
+      log.push(text);
+      return tx.exec(text);
+    },
+  });
+  const counted: Engine = {
+    ...engine,
+    transaction: (fn) => {
+      log.push("BEGIN");
+      return engine.transaction((tx) => fn(wrap(tx))).finally(() => log.push("COMMIT"));
+    },
+  };
+  return { engine: counted, log };
+}
+
+describeEngines("hot path", (kind) => {
+  let db: TestDb;
+  let acme: OnboardResult;
+  let app: HttpApp;
+  let statements: string[];
+  let single: Engine | undefined;
+  let issueId: string;
+  const get = async (path: string, token = acme.admin_token as string) => {
+    const response = await app.fetch(
+      new Request(`http://localhost${path}`, { headers: { authorization: `Bearer ${token}` } }),
+    );
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDb(kind);
+    const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
+    acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.example" }, kek);
+    // One connection on PostgreSQL, so what it prepared can be read back from pg_prepared_statements.
+    single = kind === "postgres" ? await openPostgres(parseDatabaseUrl(db.databaseUrl as string, "app"), 1) : undefined;
+    const { engine, log } = counting(single ?? db.app);
+    statements = log;
+    app = createApp({
+      logger: silentLogger,
+      readiness: async () => [],
+      version: "t",
+      bodyLimitBytes: 1 << 20,
+      door: tenantDoor(engine),
+      kek,
+    });
+    const created = await app.fetch(
+      new Request("http://localhost/v1/issues", {
+        method: "POST",
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+        body: JSON.stringify({ title: "Hot" }),
+      }),
+    );
+    issueId = ((await created.json()) as { id: string }).id;
+  });
+  afterAll(async () => {
+    await single?.close();
+    await db.dispose();
+  });
+
+  test("GET /v1/issues/{id}: one transaction, at most five statements", async () => {
+    await get(`/v1/issues/${issueId}`); // the token's last use is recorded at most once a minute: warm it
+    statements.length = 0;
+    const answer = await get(`/v1/issues/${issueId}`);
+    expect(answer.status).toBe(200);
+    expect(statements.filter((s) => s === "BEGIN")).toHaveLength(1);
+    expect(statements.length).toBeLessThanOrEqual(5);
+    expect(statements[0]).toBe("BEGIN");
+    expect(statements.at(-1)).toBe("COMMIT");
+  });
+
+  test.skipIf(kind !== "postgres")("on PostgreSQL the credential and row queries are prepared statements", async () => {
+    await get(`/v1/issues/${issueId}`);
+    const prepared = await (single as Engine).query<{ statement: string }>(
+      "select statement from pg_prepared_statements",
+    );
+    const texts = prepared.map((p) => p.statement).join("\n");
+    expect(texts).toContain("personal_access_tokens");
+    expect(texts).toContain("from issues");
+  });
+
+  test("a revoked token fails on the very next request, and a read that fails leaves nothing open", async () => {
+    const token = (
+      (await (
+        await app.fetch(
+          new Request("http://localhost/v1/service-accounts", {
+            method: "POST",
+            headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+            body: JSON.stringify({ name: "bot", role: "viewer" }),
+          }),
+        )
+      ).json()) as { id: string }
+    ).id;
+    const minted = (await (
+      await app.fetch(
+        new Request(`http://localhost/v1/service-accounts/${token}/tokens`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "t", scopes: ["issues:read"] }),
+        }),
+      )
+    ).json()) as { id: string; token: string };
+    expect((await get(`/v1/issues/${issueId}`, minted.token)).status).toBe(200);
+    await db.owner.query("update personal_access_tokens set revoked_at = now() where id = $1", [minted.id]);
+    expect((await get(`/v1/issues/${issueId}`, minted.token)).status).toBe(401);
+    expect((await get("/v1/issues/iss_00000000000000000000000000")).status).toBe(404);
+    // Had a held transaction leaked, this would wait forever on PGlite's one connection.
+    expect((await get(`/v1/issues/${issueId}`)).status).toBe(200);
+  });
+});
