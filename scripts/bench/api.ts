@@ -30,18 +30,24 @@ const env = {
   DATABASE_OWNER_URL: db.ownerUrl as string,
   CAUSELOOP_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
   CAUSELOOP_LOG_LEVEL: "warn",
-  CAUSELOOP_RATE_LIMIT_PER_MINUTE: "100000000",
-  CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE: "100000000",
+  CAUSELOOP_RATE_LIMIT_PER_MINUTE: "10000000",
+  CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE: "10000000",
   CAUSELOOP_MAX_IN_FLIGHT: "100000",
 };
 const onboarded = await runBinary(
   ["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--json"],
   env,
 );
+if (onboarded.code !== 0) throw new Error(`onboard failed: ${onboarded.stderr}`);
 const { admin_token: token, workspace_id: ws } = JSON.parse(onboarded.stdout) as Record<string, string>;
 
-async function startProcess(cmd: string[], extraEnv: Record<string, string>, ready: string) {
-  const proc = Bun.spawn(cmd, { env: { ...env, ...extraEnv }, stdout: "ignore", stderr: "inherit" });
+async function startProcess(
+  cmd: string[],
+  extraEnv: Record<string, string>,
+  ready: string,
+  base: Record<string, string> = env,
+) {
+  const proc = Bun.spawn(cmd, { env: { ...base, ...extraEnv }, stdout: "ignore", stderr: "inherit" });
   for (let i = 0; i < 600; i++) {
     try {
       if ((await fetch(ready)).status === 200) return proc;
@@ -174,7 +180,7 @@ hand.kill();
 
 // Embedded mode: the binary on PGlite.
 const dataDir = join(work, "pglite");
-const embeddedEnv = { DATABASE_URL: "", DATABASE_OWNER_URL: "" };
+const { DATABASE_URL: _url, DATABASE_OWNER_URL: _owner, CAUSELOOP_MASTER_KEY: _key, ...embeddedEnv } = env;
 const pgliteOnboard = await runBinary(
   ["onboard", "acme", "--name", "Acme", "--admin-email", "ops@acme.example", "--json", "--data-dir", dataDir],
   embeddedEnv,
@@ -183,8 +189,9 @@ const pgliteToken = (JSON.parse(pgliteOnboard.stdout) as { admin_token: string }
 const embeddedPort = await freePort();
 const embedded = await startProcess(
   [binary, "serve", "--port", String(embeddedPort), "--data-dir", dataDir],
-  embeddedEnv,
+  {},
   `http://127.0.0.1:${embeddedPort}/readyz`,
+  embeddedEnv,
 );
 await Bun.sleep(2000);
 const idleRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${embedded.pid}/status`, "utf8"))?.[1]) / 1024;
