@@ -17,8 +17,13 @@ const PATTERNS: [RegExp, string][] = [
   [/(password|secret|token|authorization)(["']?\s*[:=]\s*["']?)[^\s"',}]+/gi, "$1$2***"],
 ];
 
+/** Whatever any pattern below could match contains one of these. */
+const MAYBE_SECRET = /[@:]|clp_|eyJ|password|secret|token|authorization/i;
+
 /** Removes secrets and personal data from free text before it is logged or shown. */
 export function redact(text: string): string {
+  // Most strings (ids, routes, statuses) hold nothing to redact: one test instead of five replacements.
+  if (!MAYBE_SECRET.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
   return out;

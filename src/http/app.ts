@@ -6,7 +6,7 @@ import type { Logger } from "../log.ts";
 import { newId } from "../ids.ts";
 import { problemResponse } from "./problem.ts";
 import { clientAddress, parseTrustedProxies, reachedOverTls, type TrustedProxies } from "./client-ip.ts";
-import { decorate, parseCorsOrigins, preflight, type CorsPolicy } from "./edge/headers.ts";
+import { decorate, parseCorsOrigins, pathnameOf, preflight, type CorsPolicy } from "./edge/headers.ts";
 import { rateLimitHeaders, refusal, type Limiter, type Verdict } from "./edge/rate-limit.ts";
 import { withIdempotency } from "./edge/idempotency.ts";
 import { assertStorableInput, jsonNestsDeeperThan, MAX_JSON_DEPTH } from "./input-guard.ts";
@@ -270,7 +270,7 @@ export function createApp(deps: AppDeps): HttpApp {
   async function limitByAddress(request: Request, info: RequestMeta): Promise<Response | undefined> {
     const limits = deps.limits;
     if (!limits) return undefined;
-    const path = new URL(request.url).pathname;
+    const path = pathnameOf(request.url);
     if (UNLIMITED.has(path) || request.method === "OPTIONS") return undefined;
     if (request.headers.has("authorization") && !path.startsWith("/v1/auth/")) return undefined;
     const write = request.method !== "GET" && request.method !== "HEAD";
@@ -367,13 +367,17 @@ export function createApp(deps: AppDeps): HttpApp {
     response.headers.set("x-request-id", requestId);
     for (const [name, value] of Object.entries(rateLimitHeaders(info.verdicts ?? [])))
       response.headers.set(name, value);
-    decorate(response, request, cors, {
-      secure: reachedOverTls(peer, request.headers, trustedProxies, deps.tls ?? false),
-    });
-    const url = new URL(request.url);
+    const path = pathnameOf(request.url);
+    decorate(
+      response,
+      request,
+      cors,
+      { secure: reachedOverTls(peer, request.headers, trustedProxies, deps.tls ?? false) },
+      path,
+    );
     deps.logger.info("request", {
       method: request.method,
-      route: url.pathname.replace(/\/(?:[a-z]+_[0-9a-z]{26})(?=\/|$)/g, "/:id"),
+      route: path.replace(/\/(?:[a-z]+_[0-9a-z]{26})(?=\/|$)/g, "/:id"),
       status: response.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       request_id: requestId,

@@ -122,7 +122,7 @@ export function sharedLimiter(store: BucketStore, logger: Logger, now: () => num
   return {
     counts,
     async take(policy, subject, limit, write) {
-      const key = await bucketKey(policy, subject);
+      const key = bucketKey(policy, subject);
       let bucket = buckets.get(key);
       if (!bucket || bucket.limit !== limit) {
         if (buckets.size >= MAX_BUCKETS) buckets.clear();
@@ -161,10 +161,21 @@ export function sharedLimiter(store: BucketStore, logger: Logger, now: () => num
   };
 }
 
-/** A bucket's key in the shared table: a sha256, so no credential id or address is stored in clear. */
-async function bucketKey(policy: string, subject: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${policy}:${subject}`));
-  return Buffer.from(digest).toString("hex");
+const keys = new Map<string, string>();
+
+/**
+ * A bucket's key in the shared table: a sha256, so no credential id or address is stored in clear. Computed
+ * once per subject (it is on every request's path), the memo bounded like the buckets.
+ */
+function bucketKey(policy: string, subject: string): string {
+  const name = `${policy}:${subject}`;
+  let key = keys.get(name);
+  if (!key) {
+    if (keys.size >= MAX_BUCKETS) keys.clear();
+    key = new Bun.CryptoHasher("sha256").update(name).digest("hex");
+    keys.set(name, key);
+  }
+  return key;
 }
 
 /** The answer's rate-limit fields: every policy that applied, and the X-RateLimit-* trio of the tightest. */
