@@ -1,5 +1,6 @@
-// Overload: past its in-flight limit an instance answers at once with 503 `overloaded` and Retry-After instead
-// of queueing without bound; the probes still answer; once the load is gone it serves normally again.
+// Overload, over a real socket: past its in-flight limit an instance answers at once with 503 `overloaded` and
+// Retry-After instead of queueing without bound; the probes still answer; once the load is gone it serves
+// normally again.
 import { expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { createApp } from "../../src/http/app.ts";
@@ -19,7 +20,12 @@ test("beyond the in-flight limit: a fast 503 with Retry-After; /healthz and /rea
     maxInFlight: 2,
     capabilities: [slow],
   });
-  const call = (path: string) => app.fetch(new Request(`http://localhost${path}`));
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (request, s) => app.fetch(request, s.requestIP(request)?.address),
+  });
+  const call = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
   const held = [call("/test/slow"), call("/test/slow")];
   await Bun.sleep(20);
   expect(app.inFlight()).toBe(2);
@@ -35,4 +41,5 @@ test("beyond the in-flight limit: a fast 503 with Retry-After; /healthz and /rea
   expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
   expect(app.inFlight()).toBe(0);
   expect((await call("/test/slow")).status).toBe(200);
+  server.stop(true);
 });
