@@ -134,24 +134,16 @@ async function wrk(url: string, connections: number, pid: number) {
   return { rate, p50: ms("50"), p99: ms("99"), cpuPerRequest: cpu / total };
 }
 
-async function pgbench(connections: number) {
+async function pgbench(connections: number, url = db.databaseUrl as string) {
   const proc = Bun.spawn(
-    [
-      "pgbench",
-      "-n",
-      "-M",
-      "prepared",
-      `-c${connections}`,
-      "-j2",
-      `-T${seconds}`,
-      "-f",
-      pgbenchScript,
-      db.databaseUrl as string,
-    ],
+    ["pgbench", "-n", "-M", "prepared", `-c${connections}`, "-j2", `-T${seconds}`, "-f", pgbenchScript, url],
     { stdout: "pipe", stderr: "pipe" },
   );
   const out = await new Response(proc.stdout).text();
-  return Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+  return {
+    tps: Number(/tps = ([\d.]+)/.exec(out)?.[1]),
+    latency: Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]),
+  };
 }
 
 type Row = { rate: number[]; p50: number[]; p99: number[]; cpu: number[] };
@@ -173,7 +165,15 @@ for (let rep = 0; rep < reps; rep++) {
     record(`causeloop c${c}`, await wrk(causeloopUrl, c, causeloop.pid));
     record(`hand-written c${c}`, await wrk(handUrl, c, hand.pid));
   }
-  pgbenchRates.push(await pgbench(16));
+  pgbenchRates.push((await pgbench(16)).tps);
+}
+// Row-Level Security's own cost: the same transaction and prepared query as the runtime role (RLS applies)
+// and as the owner (a superuser here: RLS bypassed, the explicit WHERE workspace_id alone), interleaved.
+const rls: { tps: number; latency: number }[] = [];
+const noRls: { tps: number; latency: number }[] = [];
+for (let rep = 0; rep < reps; rep++) {
+  rls.push(await pgbench(16));
+  noRls.push(await pgbench(16, db.ownerUrl as string));
 }
 causeloop.kill();
 hand.kill();
@@ -231,6 +231,11 @@ for (const name of Object.keys(results)) {
   );
 }
 const pg = median(pgbenchRates);
+const rlsLatency = median(rls.map((r) => r.latency));
+const ownerLatency = median(noRls.map((r) => r.latency));
+console.log(
+  `RLS overhead (pgbench, same prepared transaction, 16 clients): app role ${median(rls.map((r) => r.tps)).toFixed(0)} tps / ${rlsLatency.toFixed(3)} ms average, owner without RLS ${median(noRls.map((r) => r.tps)).toFixed(0)} tps / ${ownerLatency.toFixed(3)} ms: ${((rlsLatency / ownerLatency - 1) * 100).toFixed(1)} % more latency under RLS`,
+);
 console.log(`pgbench (raw read transaction, prepared, 16 connections): ${pg.toFixed(0)} tps`);
 for (const c of [16, 64])
   console.log(

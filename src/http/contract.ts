@@ -165,6 +165,7 @@ function problemResponse(status: number): Record<string, unknown> {
             403: "forbidden",
             404: "not_found",
             409: "conflict",
+            410: "gone",
             413: "payload_too_large",
             415: "unsupported_media_type",
             422: "validation_failed",

@@ -192,7 +192,7 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
  * The workspace a credential names, read without verifying it (a PAT carries it, a session JWT its `ws`
  * claim): only to enter that workspace's door early; the credential is then verified inside it.
  */
-function credentialWorkspace(authorization: string | null): string | undefined {
+export function credentialWorkspace(authorization: string | null): string | undefined {
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
   if (!token) return undefined;
   const pat = parsePat(token);

@@ -10,7 +10,8 @@
 // ever reaches rows keyed by its own hash, and the answer is kept only once the route has authenticated it.
 import type { TenantDoor } from "../../db/tenant.ts";
 import { AppError } from "../../errors.ts";
-import { parsePat, sha256Hex } from "../../identity/tokens.ts";
+import { sha256Hex } from "../../identity/tokens.ts";
+import { credentialWorkspace } from "../../identity/auth.ts";
 import type { KekProvider } from "../../secrets/keyring.ts";
 import {
   beginIdempotent,
@@ -28,20 +29,6 @@ export interface IdempotencyDeps {
   ttlHours: number;
 }
 
-/** The workspace a bearer token names, without verifying it (verification is the route's). */
-function workspaceOf(token: string): string | undefined {
-  const pat = parsePat(token);
-  if (pat) return pat.workspaceId;
-  const payload = token.split(".")[1];
-  if (!payload) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { ws?: unknown };
-    return typeof claims.ws === "string" ? claims.ws : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Wraps `run` (the rest of the request's handling) with Idempotency-Key semantics when the request has one. */
 export async function withIdempotency(
   deps: IdempotencyDeps,
@@ -51,8 +38,9 @@ export async function withIdempotency(
 ): Promise<Response> {
   const key = request.headers.get("idempotency-key");
   if (key === null || (request.method !== "POST" && request.method !== "PATCH")) return run();
-  const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
-  const workspaceId = bearer ? workspaceOf(bearer) : undefined;
+  const authorization = request.headers.get("authorization");
+  const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  const workspaceId = credentialWorkspace(authorization);
   // Without a credential naming a workspace (sign-in routes, a missing token) the key does not apply.
   if (!bearer || !workspaceId || !/^ws_[0-9a-z]{26}$/.test(workspaceId)) return run();
   if (!KEY.test(key))
