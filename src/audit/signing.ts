@@ -62,6 +62,13 @@ export async function signerFromPkcs8(base64: string): Promise<Signer> {
 export const AUDIT_SIGNING_KEY_FILE = "audit-signing.key";
 
 /** From CAUSELOOP_AUDIT_SIGNING_KEY(_FILE), else the data dir's audit-signing.key (generated when absent). */
+/** The installation's signing key only if it exists: for commands that verify (they must never invent one). */
+export async function existingSigner(source: Pick<ServerKeySource, "env" | "dataDir">): Promise<Signer> {
+  return signerFromPkcs8(
+    loadServerKey({ ...source, embedded: false }, "CAUSELOOP_AUDIT_SIGNING_KEY", AUDIT_SIGNING_KEY_FILE, undefined),
+  );
+}
+
 export async function loadSigner(source: ServerKeySource): Promise<Signer> {
   let generated: string | undefined;
   if (!source.env.CAUSELOOP_AUDIT_SIGNING_KEY && !source.env.CAUSELOOP_AUDIT_SIGNING_KEY_FILE)

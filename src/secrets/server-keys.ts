@@ -17,12 +17,15 @@ export interface ServerKeySource {
   dependents?: Record<string, string | undefined>;
 }
 
-/** The key's text; `generate` makes a new one when the data-dir file is absent (embedded, or no variable set). */
+/**
+ * The key's text; `generate` makes a new one when the data-dir file is absent (embedded, or no variable set).
+ * Without `generate` (a command that only verifies) an absent key is an error: a fresh key verifies nothing.
+ */
 export function loadServerKey(
   source: ServerKeySource,
   variable: string,
   fileName: string,
-  generate: () => string,
+  generate: (() => string) | undefined,
 ): string {
   const direct = source.env[variable];
   if (direct) return direct.trim();
@@ -42,7 +45,12 @@ export function loadServerKey(
       `the key file ${path} is missing, but ${dependents} made with it exist: restore that file (or set ${variable} or ${variable}_FILE); a new key would not match them`,
     );
   }
-  if (!existsSync(path)) {
+  if (!existsSync(path) && !generate)
+    throw new AppError(
+      "config_invalid",
+      `no ${fileName} in ${source.dataDir} (nor ${variable} or ${variable}_FILE): point --data-dir at the installation, or give the public keys with --jwks`,
+    );
+  if (!existsSync(path) && generate) {
     mkdirSync(source.dataDir, { recursive: true, mode: 0o700 });
     try {
       writeFileSync(path, `${generate()}\n`, { mode: 0o600, flag: "wx" });

@@ -2,7 +2,7 @@
 // from the CLI through the running server, its certificate verified offline; and a server killed while an
 // erasure or an export was in progress finishes it after restart.
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBinary, startServe } from "../helpers/binary.ts";
@@ -71,6 +71,16 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
   ]);
   expect(verified.code).toBe(0);
   expect(verified.stdout).toContain("VALID");
+  // Without --jwks, the installation's own key (its data dir) verifies it too.
+  const own = await runBinary(["rtbf", "verify-certificate", join(dataDir, "cert.json"), "--data-dir", dataDir]);
+  expect(own.stdout).toContain("VALID");
+  // A data dir without the key is a clear error, never a freshly generated key that calls the certificate forged.
+  const elsewhere = join(dataDir, "elsewhere");
+  const nokey = await runBinary(["rtbf", "verify-certificate", join(dataDir, "cert.json"), "--data-dir", elsewhere]);
+  expect(nokey.code).toBe(2);
+  expect(nokey.stderr).toContain("--jwks");
+  expect(nokey.stderr).toContain("--data-dir");
+  expect(existsSync(join(elsewhere, "audit-signing.key"))).toBe(false);
   writeFileSync(
     join(dataDir, "forged.json"),
     cert.replace(

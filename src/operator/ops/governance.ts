@@ -1,4 +1,5 @@
 // Operations on data governance: the retention purge, and the operator's review of erasure requests.
+import { existingSigner } from "../../audit/signing.ts";
 import { Type } from "@sinclair/typebox";
 import { runRetention } from "../../governance/retention.ts";
 import { decideRequest, reviewQueue, reviewRequest } from "../../governance/rtbf-review.ts";
@@ -98,6 +99,9 @@ export const governanceOperations = {
   "rtbf.jwks": defineOperation({
     needs: "owner",
     args: Type.Object({}, { additionalProperties: false }),
-    run: async ({ signer }) => ({ keys: [(await signer()).publicJwk] }),
+    // Verification never generates a key: without one, a clear error naming --data-dir and --jwks.
+    run: async ({ config }) => ({
+      keys: [(await existingSigner({ env: process.env, dataDir: config.dataDir })).publicJwk],
+    }),
   }),
 };
