@@ -1,6 +1,6 @@
 // One module, two engines: embedded PGlite (no DATABASE_URL) or PostgreSQL through postgres.js.
 // Callers see the same Engine either way; route code never learns which one is underneath.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { PGlite, type Transaction as PGliteTransaction } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -63,8 +63,23 @@ export interface Engine extends Queryable {
 
 export async function openPglite(dataDir: string): Promise<Engine> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pgdata = `${dataDir}/pgdata`;
+  // A database directory that lost files is refused: PGlite would initialize a new, empty database over it.
+  if (existsSync(pgdata) && readdirSync(pgdata).length > 0 && !existsSync(`${pgdata}/PG_VERSION`))
+    throw new AppError(
+      "config_invalid",
+      `the embedded database in ${pgdata} is incomplete (PG_VERSION is missing): restore the data dir from a backup; Causeloop will not create a new database over it`,
+    );
   const assets = await loadPgliteAssets();
-  const pg = await PGlite.create({ dataDir: `${dataDir}/pgdata`, ...assets });
+  let pg: PGlite;
+  try {
+    pg = await PGlite.create({ dataDir: pgdata, ...assets });
+  } catch (error) {
+    throw new AppError(
+      "config_invalid",
+      `the embedded database in ${pgdata} cannot be opened (${(error as Error).message || "aborted"}): it may be damaged; restore the data dir from a backup`,
+    );
+  }
   const wrapTx = (t: PGliteTransaction): Tx => ({
     // Built on first use: most transactions never ask for it.
     get db() {

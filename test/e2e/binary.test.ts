@@ -1,7 +1,7 @@
 // The compiled binary end to end, as an operator uses it: serve, readiness, operator commands through the
 // running server, the data-dir lock, graceful SIGTERM, the PostgreSQL role guard, and clear errors.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledBinary, freePort, runBinary, startServe } from "../helpers/binary.ts";
@@ -92,6 +92,25 @@ describe("compiled binary on PGlite", () => {
     expect(JSON.parse(status.stdout).pending).toBe(0);
     const roles = await runBinary(["roles", "check", "--data-dir", dataDir]);
     expect(roles.code).toBe(0);
+  });
+
+  test("a data dir that lost files is refused with the next step, never re-initialized", async () => {
+    const dataDir = tempDir();
+    expect((await runBinary(["migrate", "--data-dir", dataDir])).code).toBe(0);
+    rmSync(join(dataDir, "pgdata", "PG_VERSION"));
+    const serve = await runBinary(["migrate", "status", "--data-dir", dataDir]);
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toContain("PG_VERSION is missing");
+    expect(serve.stderr).toContain("restore the data dir from a backup");
+    expect(existsSync(join(dataDir, "pgdata", "PG_VERSION"))).toBe(false); // nothing was created over it
+    // A damaged control file: the data dir and the next step, not "unexpected error: Aborted()".
+    const damaged = tempDir();
+    expect((await runBinary(["migrate", "--data-dir", damaged])).code).toBe(0);
+    writeFileSync(join(damaged, "pgdata", "global", "pg_control"), "");
+    const opened = await runBinary(["migrate", "status", "--data-dir", damaged]);
+    expect(opened.code).toBe(2);
+    expect(opened.stderr).toContain(`${join(damaged, "pgdata")} cannot be opened`);
+    expect(opened.stderr).toContain("restore the data dir from a backup");
   });
 
   test("bad input is one line on stderr and exit code 2, never a stack trace", async () => {
