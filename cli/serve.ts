@@ -93,16 +93,30 @@ export function registerServe(program: Command): void {
           throw error;
         }
         const demo = await runOperation(config, "demo.seed");
+        const auth = demo.admin
+          ? `-H "Authorization: Bearer ${demo.admin.token}"`
+          : "-H 'Authorization: Bearer <token>'";
         process.stderr.write(
           [
             "",
             `Causeloop demo is serving on ${server.url} (embedded PGlite in ${dataDir}${flags.keep ? ", kept" : ", removed on exit"}).`,
-            `Seeded organization '${demo.organization}' with workspace ${demo.workspace_id} and ${demo.issues} issues.`,
+            `Seeded organization '${demo.organization}' (workspace ${demo.workspace_id}): ${demo.issues} issues, members of every role, one completed erasure.`,
+            ...(demo.admin
+              ? [
+                  "",
+                  "Sign in (shown once):",
+                  `  email     ${demo.admin.email}`,
+                  `  password  ${demo.admin.password}`,
+                  `  token     ${demo.admin.token}`,
+                ]
+              : []),
+            "",
             "Try:",
-            `  curl ${server.url}/healthz`,
-            `  curl ${server.url}/readyz`,
-            `  open ${server.url}/docs          (API reference; spec at ${server.url}/openapi.json)`,
-            `  causeloop doctor --data-dir ${dataDir}     (runs inside this server through its control socket)`,
+            `  curl ${auth} "${server.url}/v1/issues"`,
+            `  curl ${auth} "${server.url}/v1/members"`,
+            `  curl ${auth} "${server.url}/v1/audit?limit=5"`,
+            `  open ${server.url}/docs          (API reference with try-it; paste the token under Authentication)`,
+            `  causeloop tui --data-dir ${dataDir}     (the operator console on the same data, while the demo runs)`,
             "Stop with Ctrl-C.",
             "",
           ].join("\n"),

@@ -163,8 +163,30 @@ describe("compiled binary on PGlite", () => {
     const deadline = Date.now() + 60_000;
     while (!stderr.includes("Stop with Ctrl-C") && Date.now() < deadline) await Bun.sleep(100);
     expect(stderr).toContain("Seeded organization 'demo'");
-    expect(stderr).toContain(`curl http://127.0.0.1:${port}/healthz`);
-    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    // The printed curl commands, run as printed, return the demo's data.
+    const curls = [...stderr.matchAll(/^ {2}(curl .+)$/gm)].map((m) => m[1] as string);
+    expect(curls).toHaveLength(3);
+    const outputs: string[] = [];
+    for (const command of curls) {
+      const run = Bun.spawn(["sh", "-c", `${command} -s -f`], { stdout: "pipe" });
+      outputs.push(await new Response(run.stdout).text());
+      expect(await run.exited).toBe(0);
+    }
+    const [issues, members, audit] = outputs.map((o) => JSON.parse(o) as { data: Record<string, unknown>[] });
+    expect(issues?.data.length).toBe(7);
+    expect(new Set(members?.data.map((m) => m.role))).toEqual(new Set(["owner", "admin", "analyst", "viewer"]));
+    expect(audit?.data.length).toBe(5);
+    // The erased customer's email is gone from the issue they reported; the password signs in.
+    expect(JSON.stringify(issues)).not.toContain("former.customer@example.com");
+    const email = /email {5}(\S+)/.exec(stderr)?.[1];
+    const password = /password {2}(\S+)/.exec(stderr)?.[1];
+    const login = await fetch(`http://127.0.0.1:${port}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(login.status).toBe(200);
+    expect(stderr).toContain("causeloop tui --data-dir");
     const dir = /embedded PGlite in (\S+?),/.exec(stderr)?.[1] as string;
     expect(existsSync(dir)).toBe(true);
     proc.kill("SIGINT");

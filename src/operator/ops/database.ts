@@ -1,4 +1,5 @@
 // Operations on the database itself: migrations, the runtime role, the doctor, the demo seed.
+import { erasureKeys } from "./governance.ts";
 import { Type } from "@sinclair/typebox";
 import { assertNoDrift, migrate, migrationStatus } from "../../db/migrate.ts";
 import { checkRole, doctor, setupAppRole } from "../../db/system.ts";
@@ -62,6 +63,6 @@ export const databaseOperations = {
     needs: "owner",
     migrateFirst: true,
     args: none,
-    run: ({ engine }) => seedDemo(engine),
+    run: async ({ engine, kek, config }) => seedDemo(engine, await kek(), () => erasureKeys(config, engine)),
   }),
 };
