@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Sets Causeloop up on a Debian/Ubuntu machine that has Node and npm: bun (if missing), the packages,
 # the compiled binary dist/causeloop, and a copy of it on PATH. Safe to run again.
-#   ./install.sh [--prefix DIR] [--no-link]
+#   ./install.sh [--prefix DIR] [--no-link] [--systemd]
+# --systemd (as root): also a `causeloop` system user, /etc/causeloop/causeloop.env (0600, kept if present),
+# /var/lib/causeloop (0700) and the hardened unit scripts/deploy/causeloop.service; it does not start it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 prefix=""
 link=1
+systemd=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
     --no-link) link=0; shift ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    --systemd) systemd=1; shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -38,4 +42,21 @@ if [ "$link" = 1 ]; then
     *":$prefix/bin:"*) ;;
     *) echo "install.sh: note: $prefix/bin is not on PATH; add it, or run $prefix/bin/causeloop" ;;
   esac
+fi
+
+if [ "$systemd" = 1 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "install.sh: --systemd needs root" >&2; exit 2; fi
+  if [ "$link" != 1 ] || [ "$prefix" != /usr/local ]; then
+    echo "install.sh: --systemd runs /usr/local/bin/causeloop: drop --no-link and --prefix" >&2; exit 2
+  fi
+  id causeloop >/dev/null 2>&1 || useradd --system --home-dir /var/lib/causeloop --shell /usr/sbin/nologin causeloop
+  install -d -m 0700 -o causeloop -g causeloop /var/lib/causeloop
+  install -d -m 0755 /etc/causeloop
+  if [ ! -e /etc/causeloop/causeloop.env ]; then
+    install -m 0600 scripts/deploy/causeloop.env /etc/causeloop/causeloop.env
+    echo "install.sh: wrote /etc/causeloop/causeloop.env (edit it: database, keys, listen address)"
+  fi
+  install -m 0644 scripts/deploy/causeloop.service /etc/systemd/system/causeloop.service
+  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+  echo "install.sh: installed the causeloop service; start it with: systemctl enable --now causeloop"
 fi
