@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // The binary's entry: one commander program; each command group lives in its own file.
 import { Command, CommanderError } from "commander";
-import { VERSION } from "../src/version.ts";
+import { BUILD, VERSION_LINE } from "../src/version.ts";
 import { registerServe } from "./serve.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerRoles } from "./roles.ts";
@@ -18,7 +18,7 @@ export function buildProgram(): Command {
   const program = new Command()
     .name("causeloop")
     .description("Causeloop: multi-tenant incident intelligence with row-level security, one binary.")
-    .version(VERSION, "-V, --version")
+    .version(VERSION_LINE, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ outputError: (text, write) => write(text) })
     .exitOverride();
@@ -41,6 +41,13 @@ Examples:
   registerGovernance(program);
   registerRtbf(program);
   registerTui(program);
+  program
+    .command("version")
+    .description("Version, commit and build date of this binary")
+    .option("--json", "machine-readable output")
+    .action((flags: { json?: boolean }) => {
+      process.stdout.write(flags.json ? `${JSON.stringify(BUILD)}\n` : `${VERSION_LINE}\n`);
+    });
   return program;
 }
 

@@ -5,6 +5,13 @@ import { mkdirSync, statSync } from "node:fs";
 const outfile = process.argv[2] ?? "dist/causeloop";
 mkdirSync("dist", { recursive: true });
 const started = performance.now();
+// The commit the binary is built from (with "+dirty" when the tree has changes), for `causeloop --version`.
+const git = (args: string[]) => {
+  const run = Bun.spawnSync(["git", ...args], { stdout: "pipe", stderr: "ignore" });
+  return run.exitCode === 0 ? run.stdout.toString().trim() : "";
+};
+const commit =
+  (git(["rev-parse", "--short=12", "HEAD"]) || "unknown") + (git(["status", "--porcelain"]) ? "+dirty" : "");
 const result = await Bun.build({
   entrypoints: ["cli/main.ts"],
   compile: { outfile },
@@ -13,7 +20,11 @@ const result = await Bun.build({
   // string). Whitespace and syntax minification are safe.
   minify: { whitespace: true, syntax: true, identifiers: false },
   sourcemap: "linked",
-  define: { "process.env.DEV": '"false"' },
+  define: {
+    "process.env.DEV": '"false"',
+    CAUSELOOP_BUILD_COMMIT: JSON.stringify(commit),
+    CAUSELOOP_BUILD_DATE: JSON.stringify(new Date().toISOString().slice(0, 19) + "Z"),
+  },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

@@ -201,8 +201,14 @@ describe("compiled binary on PGlite", () => {
     for (const command of ["serve", "demo", "migrate", "roles", "doctor"]) expect(help.stdout).toContain(command);
     const serveHelp = await runBinary(["serve", "--help"]);
     expect(serveHelp.stdout).toContain("Examples:");
+    // The version, the commit it was built from and when.
     const version = await runBinary(["--version"]);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(version.stdout.trim()).toMatch(
+      /^causeloop \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(\+dirty)?, built \d{4}-\d\d-\d\dT/,
+    );
+    const json = JSON.parse((await runBinary(["version", "--json"])).stdout) as Record<string, string>;
+    expect(Object.keys(json).sort()).toEqual(["built_at", "commit", "version"]);
+    expect(version.stdout).toContain(json.commit as string);
   });
 });
 
