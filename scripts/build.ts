@@ -23,7 +23,7 @@ const result = await Bun.build({
   define: {
     "process.env.DEV": '"false"',
     CAUSELOOP_BUILD_COMMIT: JSON.stringify(commit),
-    CAUSELOOP_BUILD_DATE: JSON.stringify(new Date().toISOString().slice(0, 19) + "Z"),
+    CAUSELOOP_BUILD_DATE: JSON.stringify(`${new Date().toISOString().slice(0, 19)}Z`),
   },
 });
 if (!result.success) {
