@@ -1,4 +1,5 @@
 // Shared CLI plumbing: configuration from flags, errors as one line with the catalogue's exit code, tables.
+import { explainDatabaseError } from "../src/db/explain.ts";
 import type { Command } from "commander";
 import { writeSync } from "node:fs";
 import { ConfigError, loadConfig, type Config, type ConfigOverrides } from "../src/config.ts";
@@ -42,6 +43,11 @@ export function fail(error: unknown): never {
   if (error instanceof AppError) {
     say(`causeloop: error: ${redact(error.message)}\n`);
     process.exit(error.exitCode);
+  }
+  const refused = explainDatabaseError(error);
+  if (refused) {
+    say(`causeloop: error: ${redact(refused)}\n`);
+    process.exit(1);
   }
   const message = error instanceof Error ? error.message : String(error);
   say(`causeloop: unexpected error: ${redact(message.split("\n")[0] ?? "")}\n`);
