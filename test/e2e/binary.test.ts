@@ -236,6 +236,24 @@ describe("compiled binary on PostgreSQL 16", () => {
     const noKey = await runBinary(["serve", "--port", "0"], { DATABASE_URL: env.DATABASE_URL });
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain("CAUSELOOP_MASTER_KEY or CAUSELOOP_MASTER_KEY_FILE is required");
+    // A green doctor means serve starts: without the master key, doctor fails too, and says why.
+    const doctorNoKey = await runBinary(["doctor", "--json"], { DATABASE_URL: env.DATABASE_URL });
+    const report = JSON.parse(doctorNoKey.stdout) as {
+      ok: boolean;
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
+    expect(doctorNoKey.code).not.toBe(0);
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.name === "master key")).toMatchObject({ ok: false });
+    expect(report.checks.find((c) => c.name === "master key")?.detail).toContain("CAUSELOOP_MASTER_KEY");
+    for (const key of [
+      "audit signing key",
+      "access-token secret",
+      "RTBF subject-ref key",
+      "export-link key",
+      "state directory",
+    ])
+      expect(report.checks.find((c) => c.name === key)?.ok).toBe(true);
     const serve = await startServe([], env);
     const ready = (await (await fetch(`${serve.url}/readyz`)).json()) as { checks: { name: string; ok: boolean }[] };
     expect(ready.checks.every((c) => c.ok)).toBe(true);

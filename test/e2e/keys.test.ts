@@ -21,6 +21,14 @@ test("serve refuses to start when the audit signing key file behind existing che
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain(keyFile);
   expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+  // doctor sees it before serve does: red, naming the file.
+  const doctor = await runBinary(["doctor", "--data-dir", dataDir, "--json"]);
+  expect(doctor.code).not.toBe(0);
+  const signing = (
+    JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }
+  ).checks.find((c) => c.name === "audit signing key");
+  expect(signing).toMatchObject({ ok: false });
+  expect(signing?.detail).toContain(keyFile);
   writeFileSync(keyFile, key, { mode: 0o600 });
   const server = await startServe(["--data-dir", dataDir]);
   expect(await server.stop()).toBe(0);

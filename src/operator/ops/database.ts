@@ -1,4 +1,5 @@
 // Operations on the database itself: migrations, the runtime role, the doctor, the demo seed.
+import { servePrerequisites } from "../../keys.ts";
 import { erasureKeys } from "./governance.ts";
 import { Type } from "@sinclair/typebox";
 import { assertNoDrift, migrate, migrationStatus } from "../../db/migrate.ts";
@@ -35,12 +36,19 @@ export const databaseOperations = {
   doctor: defineOperation({
     needs: "runtime",
     args: none,
-    run: ({ engine }) =>
-      doctor(engine, {
+    run: async ({ engine, config, kek }) => {
+      const report = await doctor(engine, {
         engineName:
           engine.kind === "pglite" ? "PGlite (embedded)" : `PostgreSQL ${engine.info.host}/${engine.info.database}`,
         runtimeRole: engine.switchRoleInTransactions ? APP_ROLE : "current_user",
-      }),
+      });
+      // What serve needs besides the database: a green doctor means serve starts.
+      const prerequisites = report.checks.some((c) => c.name === "database reachable" && c.ok)
+        ? await servePrerequisites(config, engine, kek)
+        : [];
+      const checks = [...report.checks, ...prerequisites];
+      return { ...report, checks, ok: checks.every((c) => c.ok) };
+    },
   }),
   "roles.setup": defineOperation({
     needs: "owner",
