@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Sets Causeloop up on a Debian/Ubuntu machine that has Node and npm: bun (if missing), the packages,
 # the compiled binary dist/causeloop, and a copy of it on PATH. Safe to run again.
-#   ./install.sh [--prefix DIR] [--no-link] [--systemd]
+#   ./install.sh [--prefix DIR] [--no-link] [--systemd] [--binary FILE]
 # --systemd (as root): also a `causeloop` system user, /etc/causeloop/causeloop.env (0600, kept if present),
 # /var/lib/causeloop (0700) and the hardened unit scripts/deploy/causeloop.service; it does not start it.
+# --binary FILE: install this release binary (bun run build --release) instead of building: no bun, no
+# packages; checked against the SHA256SUMS beside it when there is one.
 set -euo pipefail
+caller="$PWD"
 cd "$(dirname "$0")"
 
 prefix=""
 link=1
 systemd=0
+binary=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
     --no-link) link=0; shift ;;
     --systemd) systemd=1; shift ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --binary) binary="${2:?--binary needs a file}"; shift 2 ;;
+    --binary=*) binary="${1#--binary=}"; shift ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -24,19 +30,35 @@ if [ -z "$prefix" ]; then
   if [ "$(id -u)" = 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
 fi
 
-if ! command -v bun >/dev/null 2>&1; then
-  echo "install.sh: installing bun with npm"
-  npm install -g bun >/dev/null
-  command -v bun >/dev/null 2>&1 || export PATH="$(npm prefix -g)/bin:$PATH"
+if [ -n "$binary" ]; then
+  case "$binary" in /*) ;; *) binary="$caller/$binary" ;; esac
+  # A release binary: verified, then installed as it is (nothing is built, nothing else is installed).
+  [ -f "$binary" ] || { echo "install.sh: --binary $binary does not exist" >&2; exit 2; }
+  sums="$(dirname "$binary")/SHA256SUMS"
+  if [ -f "$sums" ]; then
+    expected="$(awk -v f="$(basename "$binary")" '$2 == f { print $1 }' "$sums")"
+    actual="$(sha256sum "$binary" | cut -d' ' -f1)"
+    if [ -z "$expected" ]; then echo "install.sh: $(basename "$binary") is not in $sums" >&2; exit 2; fi
+    if [ "$expected" != "$actual" ]; then echo "install.sh: $binary does not match $sums" >&2; exit 2; fi
+    echo "install.sh: $(basename "$binary") matches SHA256SUMS"
+  fi
+  "$binary" --version >/dev/null 2>&1 || { echo "install.sh: $binary does not run on this machine" >&2; exit 2; }
+  built="$binary"
+else
+  if ! command -v bun >/dev/null 2>&1; then
+    echo "install.sh: installing bun with npm"
+    npm install -g bun >/dev/null
+    command -v bun >/dev/null 2>&1 || export PATH="$(npm prefix -g)/bin:$PATH"
+  fi
+  echo "install.sh: bun $(bun --version)"
+  bun install --frozen-lockfile
+  bun run build
+  built=dist/causeloop
 fi
-echo "install.sh: bun $(bun --version)"
-
-bun install --frozen-lockfile
-bun run build
 
 if [ "$link" = 1 ]; then
   mkdir -p "$prefix/bin"
-  install -m 0755 dist/causeloop "$prefix/bin/causeloop"
+  install -m 0755 "$built" "$prefix/bin/causeloop"
   echo "install.sh: installed $prefix/bin/causeloop"
   case ":$PATH:" in
     *":$prefix/bin:"*) ;;

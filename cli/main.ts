@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // The binary's entry: one commander program; each command group lives in its own file.
+import "./warm.ts";
 import { Command, CommanderError } from "commander";
 import { BUILD, VERSION_LINE } from "../src/version.ts";
 import { registerServe } from "./serve.ts";
@@ -12,6 +13,7 @@ import { registerAudit } from "./audit.ts";
 import { registerGovernance } from "./governance.ts";
 import { registerRtbf } from "./rtbf.ts";
 import { registerTui } from "./tui.ts";
+import { registerSetup } from "./setup.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -25,13 +27,19 @@ export function buildProgram(): Command {
   program.addHelpText(
     "after",
     `
-Without DATABASE_URL Causeloop runs on embedded PGlite in --data-dir (default ~/.local/share/causeloop).
+--env-file <file> (before or after the command, setup excepted): set variables from this KEY=value file
+first; variables already set win.
+Without DATABASE_URL (or DATABASE_OWNER_URL) Causeloop runs on embedded PGlite in --data-dir
+(default ~/.local/share/causeloop).
 Examples:
   causeloop demo                      serve a throw-away demo on http://127.0.0.1:8080
   causeloop serve --port 8080         serve the API
-  causeloop doctor                    check the database, roles and row-level security`,
+  causeloop doctor                    check the database, roles and row-level security
+  causeloop setup --database-owner-url postgres://owner:...@db/causeloop --state-dir ... --env-file ...
+                                      set up PostgreSQL in one step, then: causeloop --env-file ... serve`,
   );
   registerServe(program);
+  registerSetup(program);
   registerMigrate(program);
   registerRoles(program);
   registerDoctor(program);

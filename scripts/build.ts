@@ -1,8 +1,16 @@
-// `bun run build`: one executable, dist/causeloop, with the migrations, the reference SQL and PGlite's
-// WebAssembly and file-system bundle embedded (imported as files/text by the sources themselves).
-import { mkdirSync, statSync } from "node:fs";
+// `bun run build`: one executable, dist/causeloop, with the migrations, the reference SQL, PGlite's
+// WebAssembly and file-system bundle (imported as files/text by the sources themselves) and the embedded
+// database template embedded.
+// `bun run build --release`: the same, cross-compiled for linux-x64 and linux-arm64 into dist/release/ as
+// causeloop-<version>-linux-<arch>, with SHA256SUMS (`sha256sum -c SHA256SUMS` checks them; install.sh
+// --binary installs one without building). Bun fetches the other architecture's runtime from the npm registry.
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import pkg from "../package.json" with { type: "json" };
 
-const outfile = process.argv[2] ?? "dist/causeloop";
+const release = process.argv.includes("--release");
+const outfile = process.argv.slice(2).find((a) => !a.startsWith("--")) ?? "dist/causeloop";
 mkdirSync("dist", { recursive: true });
 const started = performance.now();
 // The commit the binary is built from (with "+dirty" when the tree has changes), for `causeloop --version`.
@@ -12,25 +20,51 @@ const git = (args: string[]) => {
 };
 const commit =
   (git(["rev-parse", "--short=12", "HEAD"]) || "unknown") + (git(["status", "--porcelain"]) ? "+dirty" : "");
-const result = await Bun.build({
-  entrypoints: ["cli/main.ts"],
-  compile: { outfile },
-  // Identifiers stay unmangled: Elysia's generated validators recognise TypeBox's TransformDecodeError by its
-  // class name, so a mangled name silently skips query coercion and its checks (?limit=999999 reached SQL as a
-  // string). Whitespace and syntax minification are safe.
-  minify: { whitespace: true, syntax: true, identifiers: false },
-  sourcemap: "linked",
-  define: {
-    "process.env.DEV": '"false"',
-    CAUSELOOP_BUILD_COMMIT: JSON.stringify(commit),
-    CAUSELOOP_BUILD_DATE: JSON.stringify(`${new Date().toISOString().slice(0, 19)}Z`),
-  },
-});
-if (!result.success) {
-  for (const log of result.logs) console.error(log);
-  process.exit(1);
+const date = `${new Date().toISOString().slice(0, 19)}Z`;
+// The embedded database template: a first start unpacks it instead of running initdb and every migration.
+const template = "dist/pglite-template.tar.gz";
+const made = Bun.spawnSync(["bun", "scripts/pglite-template.ts", template], { stdout: "inherit", stderr: "inherit" });
+if (made.exitCode !== 0) process.exit(1);
+
+async function compile(out: string, target?: "bun-linux-x64" | "bun-linux-arm64"): Promise<void> {
+  const result = await Bun.build({
+    // The template rides along as an embedded file (Bun.embeddedFiles), under its own name.
+    entrypoints: ["cli/main.ts", template],
+    naming: { asset: "[name].[ext]" },
+    compile: target ? { outfile: out, target } : { outfile: out },
+    // Identifiers stay unmangled: Elysia's generated validators recognise TypeBox's TransformDecodeError by its
+    // class name, so a mangled name silently skips query coercion and its checks (?limit=999999 reached SQL as
+    // a string). Whitespace and syntax minification are safe.
+    minify: { whitespace: true, syntax: true, identifiers: false },
+    sourcemap: "linked",
+    define: {
+      "process.env.DEV": '"false"',
+      CAUSELOOP_BUILD_COMMIT: JSON.stringify(commit),
+      CAUSELOOP_BUILD_DATE: JSON.stringify(date),
+    },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    process.exit(1);
+  }
+  console.log(`built ${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB)`);
 }
-const size = statSync(outfile).size;
-console.log(
-  `built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms`,
-);
+
+if (!release) {
+  await compile(outfile);
+} else {
+  const dir = "dist/release";
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const sums: string[] = [];
+  for (const arch of ["x64", "arm64"] as const) {
+    const out = `${dir}/causeloop-${pkg.version}-linux-${arch}`;
+    await compile(out, `bun-linux-${arch}`);
+    rmSync(`${out}.map`, { force: true });
+    sums.push(`${createHash("sha256").update(readFileSync(out)).digest("hex")}  ${basename(out)}`);
+  }
+  for (const stray of readdirSync(dir)) if (stray.endsWith(".map")) rmSync(`${dir}/${stray}`);
+  writeFileSync(`${dir}/SHA256SUMS`, `${sums.join("\n")}\n`);
+  console.log(`wrote ${dir}/SHA256SUMS`);
+}
+console.log(`in ${Math.round(performance.now() - started)} ms`);

@@ -23,8 +23,10 @@ export interface DatabaseUrlInfo {
 
 export interface Config {
   engine: EngineKind;
-  /** PGlite data directory (embedded mode); also holds generated keys and the control socket. */
+  /** The state directory: PGlite's database (embedded mode), generated keys, exports, the control socket. */
   dataDir: string;
+  /** Whether dataDir was given (flag or CAUSELOOP_DATA_DIR) rather than the default under $HOME. */
+  dataDirExplicit: boolean;
   /** Runtime connection (PostgreSQL mode): the app role. */
   databaseUrl: DatabaseUrlInfo | undefined;
   /** Owner connection (PostgreSQL mode): migrations, role setup, onboarding. */
@@ -271,8 +273,10 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
   const trustedProxies = trustedProxiesFrom(env);
   if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`host '${host}' is not a valid host name or address`);
   return {
-    engine: databaseUrl ? "postgres" : "pglite",
+    // An owner URL alone means PostgreSQL too (migrate, roles setup, setup): never a surprise embedded database.
+    engine: databaseUrl || databaseOwnerUrl ? "postgres" : "pglite",
     dataDir: resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR),
+    dataDirExplicit: Boolean(flags.dataDir ?? env.CAUSELOOP_DATA_DIR),
     databaseUrl,
     databaseOwnerUrl,
     poolSize: integer(env.CAUSELOOP_DB_POOL_SIZE, "CAUSELOOP_DB_POOL_SIZE", 10, 1, 500),

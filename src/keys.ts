@@ -71,6 +71,9 @@ const SERVER_KEYS = [
   { label: "export-link key", variable: "CAUSELOOP_EXPORT_LINK_KEY", file: "export-link.key" },
 ] as const;
 
+/** The server keys' file names in the state directory. */
+export const SERVER_KEY_FILES: string[] = SERVER_KEYS.map((k) => k.file);
+
 /**
  * What `serve` needs besides the database, checked without creating anything, so a green doctor means serve
  * starts: the state directory (writable), each server key (set, on file, or to be generated there, which a

@@ -60,6 +60,7 @@ async function readTls(tls: NonNullable<Config["tls"]>): Promise<{ cert: string;
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
   const db = await openForServe(config, logger);
+  const databaseMs = performance.now() - started;
   let kek: LocalKeyRing;
   let signer: Signer;
   let jwt: JwtKeys;
@@ -143,6 +144,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     database: db.engine.info.host ? `${db.engine.info.host}/${db.engine.info.database}` : undefined,
     version: VERSION,
     startup_ms: Math.round(performance.now() - started),
+    // Where a slow start went: opening the database (and, on a new embedded one, unpacking its template),
+    // then keys, app and listener; process_ms counts from the process's own start (module loading included).
+    database_ms: Math.round(databaseMs),
+    process_ms: Math.round(performance.now()),
   });
   if (config.insecureAllowBypassRls)
     logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });

@@ -39,7 +39,10 @@ export function operatorServices(config: Config): TuiServices {
     engine:
       config.engine === "pglite"
         ? `PGlite (embedded) in ${config.dataDir}`
-        : `PostgreSQL ${config.databaseUrl?.host}:${config.databaseUrl?.port}/${config.databaseUrl?.database}`,
+        : (() => {
+            const url = config.databaseUrl ?? config.databaseOwnerUrl;
+            return `PostgreSQL ${url?.host}:${url?.port}/${url?.database}`;
+          })(),
     doctor: () => session.run("doctor"),
     migrations: () => session.run("migrate.status"),
     migrate: () => session.run("migrate"),

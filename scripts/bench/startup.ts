@@ -1,6 +1,8 @@
 // Startup and memory of the compiled binary: time from process start to /readyz 200 on PGlite (first start
-// on an empty data dir, then later starts) and on PostgreSQL 16, and idle RSS in both modes. The baseline in
-// the same run is `causeloop --version` (process start with no database), so figures are ratios to it.
+// on an empty data dir, from the embedded template; then later starts) and on PostgreSQL 16, the demo's time
+// until it prints its sign-in, and idle RSS in both modes. The baseline in the same run is
+// `causeloop --version` (process start with no database), so figures are ratios to it. Targets (issue 15):
+// first start <= 1.5 s and <= 12x the baseline, later start <= 5x.
 //   bun scripts/bench/startup.ts [runs]
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,6 +43,28 @@ async function timeToReady(args: string[], env: Record<string, string>): Promise
   return { ms, rssMiB: rssKiB / 1024 };
 }
 
+/** `causeloop demo` from process start until it has seeded its workspace and printed the sign-in. */
+async function demoReady(): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const proc = Bun.spawn([binary, "demo", "--port", String(port)], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CAUSELOOP_LOG_LEVEL: "warn" },
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const decoder = new TextDecoder();
+  let seen = "";
+  for await (const chunk of proc.stderr) {
+    seen += decoder.decode(chunk);
+    if (seen.includes("Stop with Ctrl-C")) break;
+  }
+  const ms = performance.now() - started;
+  if (!seen.includes("Stop with Ctrl-C")) throw new Error(`demo ended before it was ready: ${seen.slice(-500)}`);
+  proc.kill("SIGTERM");
+  await proc.exited;
+  return ms;
+}
+
 async function baseline(): Promise<number> {
   const started = performance.now();
   await Bun.spawn([binary, "--version"], { stdout: "ignore" }).exited;
@@ -52,6 +76,7 @@ const base: number[] = [];
 const first: number[] = [];
 const later: number[] = [];
 const pg: number[] = [];
+const demo: number[] = [];
 const rss = { pglite: [] as number[], postgres: [] as number[] };
 
 const db = await createTestDb("postgres");
@@ -65,6 +90,7 @@ for (let i = 0; i < runs; i++) {
   later.push(again.ms);
   rss.pglite.push(again.rssMiB);
   rmSync(dir, { recursive: true, force: true });
+  demo.push(await demoReady());
   const p = await timeToReady([], {
     DATABASE_URL: db.databaseUrl as string,
     CAUSELOOP_MASTER_KEY: masterKey,
@@ -84,9 +110,14 @@ console.log(`binary: ${(statSync(binary).size / 1024 / 1024).toFixed(1)} MiB, ${
 console.log("| start | to /readyz 200 | ratio to `--version` |");
 console.log("|---|---|---|");
 console.log(row("baseline: `causeloop --version`", base));
-console.log(row("PGlite, first start (empty data dir: initdb + migrations)", first));
+console.log(row("PGlite, first start (empty data dir: the embedded template, then newer migrations)", first));
 console.log(row("PGlite, later start", later));
 console.log(row("PostgreSQL 16 (local)", pg));
+console.log(row("`causeloop demo` until its sign-in is printed (seeded through the services)", demo));
 console.log(
   `idle RSS after start: PGlite ${median(rss.pglite).toFixed(0)} MiB, PostgreSQL ${median(rss.postgres).toFixed(0)} MiB`,
+);
+const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
+console.log(
+  `targets: first start <= 1500 ms ${verdict(median(first) <= 1500)}, <= 12x ${verdict(median(first) / b <= 12)}; later start <= 5x ${verdict(median(later) / b <= 5)}`,
 );

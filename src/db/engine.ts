@@ -11,6 +11,7 @@ import type { DatabaseUrlInfo, EngineKind } from "../config.ts";
 import { AppError } from "../errors.ts";
 import * as schema from "./schema/index.ts";
 import { loadPgliteAssets } from "./pglite-assets.ts";
+import { embeddedTemplate, unpackTemplate } from "./pglite-template.ts";
 
 export type Schema = typeof schema;
 export type Drizzle = PgDatabase<PgQueryResultHKT, Schema>;
@@ -61,7 +62,12 @@ export interface Engine extends Queryable {
 
 // ---------------------------------------------------------------- PGlite
 
-export async function openPglite(dataDir: string): Promise<Engine> {
+export interface PgliteOptions {
+  /** The template a new database starts from (default: the one embedded in the binary; none: initdb). */
+  template?: Blob | null;
+}
+
+export async function openPglite(dataDir: string, options: PgliteOptions = {}): Promise<Engine> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const pgdata = `${dataDir}/pgdata`;
   // A database directory that lost files is refused: PGlite would initialize a new, empty database over it.
@@ -70,10 +76,13 @@ export async function openPglite(dataDir: string): Promise<Engine> {
       "config_invalid",
       `the embedded database in ${pgdata} is incomplete (PG_VERSION is missing): restore the data dir from a backup; Causeloop will not create a new database over it`,
     );
-  const assets = await loadPgliteAssets();
+  const assets = loadPgliteAssets();
+  // A new database starts from the template embedded in the binary when there is one (initdb otherwise).
+  const template = options.template === undefined ? embeddedTemplate() : (options.template ?? undefined);
+  if (template && (!existsSync(pgdata) || readdirSync(pgdata).length === 0)) await unpackTemplate(template, pgdata);
   let pg: PGlite;
   try {
-    pg = await PGlite.create({ dataDir: pgdata, ...assets });
+    pg = await PGlite.create({ dataDir: pgdata, ...(await assets) });
   } catch (error) {
     throw new AppError(
       "config_invalid",

@@ -114,6 +114,16 @@ export function generatePassword(): string {
   return randomBytes(24).toString("base64url");
 }
 
+/** The runtime role's attributes (keyword, pg_roles column): LOGIN on PostgreSQL, every other one off. */
+const ROLE_ATTRIBUTES = [
+  ["LOGIN", "rolcanlogin"],
+  ["SUPERUSER", "rolsuper"],
+  ["BYPASSRLS", "rolbypassrls"],
+  ["CREATEDB", "rolcreatedb"],
+  ["CREATEROLE", "rolcreaterole"],
+  ["INHERIT", "rolinherit"],
+] as const;
+
 export interface RoleSetupResult {
   role: string;
   created: boolean;
@@ -131,10 +141,11 @@ export async function setupAppRole(
   engine: Engine,
   options: { password?: string; rotate?: boolean; actor?: string } = {},
 ): Promise<RoleSetupResult> {
-  const existing = await engine.query<{ n: number }>("select count(*)::int as n from pg_roles where rolname = $1", [
-    APP_ROLE,
-  ]);
-  const created = existing[0]?.n === 0;
+  const [current] = await engine.query<Record<(typeof ROLE_ATTRIBUTES)[number][1], boolean>>(
+    `select ${ROLE_ATTRIBUTES.map(([, column]) => column).join(", ")} from pg_roles where rolname = $1`,
+    [APP_ROLE],
+  );
+  const created = current === undefined;
   const login = engine.kind === "postgres";
   let generatedPassword: string | undefined;
   let password = options.password;
@@ -142,9 +153,18 @@ export async function setupAppRole(
     generatedPassword = generatePassword();
     password = generatedPassword;
   }
-  const attributes = `${login ? "LOGIN" : "NOLOGIN"} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT`;
+  const wanted: Record<string, boolean> = { LOGIN: login };
+  const attributes = ROLE_ATTRIBUTES.map(([name]) => `${wanted[name] ? "" : "NO"}${name}`).join(" ");
+  // ALTER names only what differs: PostgreSQL 16 refuses a non-superuser owner (the managed-database case) that
+  // merely mentions SUPERUSER, BYPASSRLS or CREATEDB, even to keep them off.
+  const changes = created
+    ? []
+    : ROLE_ATTRIBUTES.filter(([name, column]) => current[column] !== Boolean(wanted[name])).map(
+        ([name]) => `${wanted[name] ? "" : "NO"}${name}`,
+      );
   await engine.transaction(async (tx) => {
-    await tx.exec(created ? `CREATE ROLE ${APP_ROLE} ${attributes}` : `ALTER ROLE ${APP_ROLE} ${attributes}`);
+    if (created) await tx.exec(`CREATE ROLE ${APP_ROLE} ${attributes}`);
+    else if (changes.length > 0) await tx.exec(`ALTER ROLE ${APP_ROLE} ${changes.join(" ")}`);
     if (login && password) {
       const [row] = await tx.query<{ stmt: string }>(
         `select format('ALTER ROLE ${APP_ROLE} PASSWORD %L', $1::text) as stmt`,

@@ -1,4 +1,6 @@
 // Opening the database for each face: `serve` (the runtime role) and operator commands (the owner).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { AppError } from "../errors.ts";
 import type { Config } from "../config.ts";
 import { openPglite, openPostgres, type Engine } from "../db/engine.ts";
@@ -41,6 +43,11 @@ export async function openEmbedded(
   kind: "serve" | "command",
   options: { migrate: boolean },
 ): Promise<OpenDatabase> {
+  // A new embedded database in the default place is said out loud: it is often a missing DATABASE_URL.
+  if (!config.dataDirExplicit && !existsSync(join(config.dataDir, "pgdata")))
+    process.stderr.write(
+      `causeloop: note: no DATABASE_URL or DATABASE_OWNER_URL, so a new embedded database is created in ${config.dataDir} (choose the place with --data-dir or CAUSELOOP_DATA_DIR)\n`,
+    );
   const lock = await acquireDataDirLock(config.dataDir, kind, kind === "serve" ? 0 : config.lockWaitMs);
   let engine: Engine | undefined;
   try {
@@ -58,7 +65,11 @@ export async function openEmbedded(
 export async function openForServe(config: Config, logger: Logger): Promise<OpenDatabase> {
   if (config.engine === "pglite") return openEmbedded(config, "serve", { migrate: true });
   const url = config.databaseUrl;
-  if (!url) throw new AppError("config_invalid", "DATABASE_URL is not set");
+  if (!url)
+    throw new AppError(
+      "config_invalid",
+      "DATABASE_URL is not set (only DATABASE_OWNER_URL is): serve connects as the runtime role; run 'causeloop setup' to create it and write its DATABASE_URL",
+    );
   if (config.migrateOnStart) {
     const owner = await openOwner(config);
     try {

@@ -101,7 +101,10 @@ async function dispatch(config: Config, name: OperationName, args: unknown, prog
       : config.databaseUrl
         ? await openPostgres(config.databaseUrl, 2, "causeloop-operator")
         : (() => {
-            throw new AppError("config_invalid", "DATABASE_URL is not set");
+            throw new AppError(
+              "config_invalid",
+              "DATABASE_URL is not set (only DATABASE_OWNER_URL is): run 'causeloop setup' to create the runtime role and write its DATABASE_URL",
+            );
           })();
   try {
     return await execute(op, connectionContext(config, engine), actor, checked, progress);

@@ -14,7 +14,9 @@ function newestSource(): number {
       if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
     }
   }
-  return Math.max(newest, statSync(join(ROOT, "package.json")).mtimeMs);
+  for (const file of ["package.json", "scripts/build.ts", "scripts/pglite-template.ts"])
+    newest = Math.max(newest, statSync(join(ROOT, file)).mtimeMs);
+  return newest;
 }
 
 let building: Promise<string> | undefined;
