@@ -21,11 +21,12 @@ export async function makeTemplate(
     if ((await migrate(engine, options)).applied.length > 0) await setupAppRole(engine, { actor: options.actor });
     // Smaller is faster to unpack (writing the files is most of a first start). The embedded database is one
     // database, postgres: the template databases, copied only by CREATE DATABASE, which nothing does on it,
-    // go (7 MiB each). (VACUUM FULL would compact the catalogs but write more WAL than it saves.)
+    // go (7 MiB each), and VACUUM FULL compacts what a hundred DDL statements left in the catalogs (11 -> 9 MiB).
     for (const name of ["template0", "template1"]) {
       await engine.exec(`ALTER DATABASE ${name} IS_TEMPLATE false`);
       await engine.exec(`DROP DATABASE ${name}`);
     }
+    await engine.exec("VACUUM FULL");
     // The WAL written by initdb and the migrations is not needed after a checkpoint: switch to a new segment
     // and let the checkpoint remove (not recycle) the old one, so the template's WAL is nearly all zeros.
     await engine.exec("SET wal_recycle = off");
