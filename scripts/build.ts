@@ -36,6 +36,8 @@ async function compile(out: string, target?: "bun-linux-x64" | "bun-linux-arm64"
     // class name, so a mangled name silently skips query coercion and its checks (?limit=999999 reached SQL as
     // a string). Whitespace and syntax minification are safe.
     minify: { whitespace: true, syntax: true, identifiers: false },
+    bytecode: true,
+    format: "esm",
     sourcemap: "linked",
     define: {
       "process.env.DEV": '"false"',

@@ -101,7 +101,7 @@ export async function servePrerequisites(
     name: "state directory",
     ok: writable,
     detail: writable
-      ? `${dir}${existsSync(dir) ? "" : " (created at first start)"}`
+      ? `${dir}${existsSync(dir) ? "" : " (created at first start)"}${config.dataDirExplicit ? "" : " (the default under $HOME: set CAUSELOOP_DATA_DIR)"}`
       : `${dir} is not writable by this user: keys, exports and the anchor file go there (CAUSELOOP_DATA_DIR)`,
   });
   // A database not migrated yet holds nothing made with a key (the migrations check says what is pending).

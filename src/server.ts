@@ -149,6 +149,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     database_ms: Math.round(databaseMs),
     process_ms: Math.round(performance.now()),
   });
+  // On PostgreSQL the state directory holds only keys, exports and anchors: easy to leave at its default under
+  // the home directory of whoever started it. Said at every start (causeloop setup writes CAUSELOOP_DATA_DIR).
+  if (config.engine === "postgres" && !config.dataDirExplicit)
+    logger.warn("state.default_dir", {
+      detail: `no CAUSELOOP_DATA_DIR: keys, exports and audit anchors go to ${config.dataDir}; set it to the state directory (/var/lib/causeloop for the service)`,
+    });
   if (config.insecureAllowBypassRls)
     logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
