@@ -21,6 +21,7 @@ import m0021 from "./0021_key_dependents.sql" with { type: "text" };
 import m0022 from "./0022_audit_hardening.sql" with { type: "text" };
 import m0023 from "./0023_rate_limits.sql" with { type: "text" };
 import m0027 from "./0027_idempotency_keys.sql" with { type: "text" };
+import m0028 from "./0028_compliance_log_append_only.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -51,6 +52,7 @@ export const migrations: MigrationSource[] = [
   { name: "0022_audit_hardening", sql: m0022 },
   { name: "0023_rate_limits", sql: m0023 },
   { name: "0027_idempotency_keys", sql: m0027 },
+  { name: "0028_compliance_log_append_only", sql: m0028 },
 ];
 
 export const referenceSql: string = seedReference;

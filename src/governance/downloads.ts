@@ -3,6 +3,7 @@
 import type { Tx } from "../db/engine.ts";
 import type { TenantDoor } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
+import { newId } from "../ids.ts";
 import type { Page, PageQuery } from "../db/where.ts";
 import { downloadableExport } from "./export-revocation.ts";
 import type { ExportLinks } from "./export-links.ts";
@@ -56,6 +57,13 @@ export async function openDownload(
   const file = key && deps.store.kind === "local" ? Bun.file(key) : undefined;
   if (view.status !== "completed" || !file || !(await file.exists()))
     throw new AppError("not_found", `export ${id} is not available`);
+  // Who took a copy of the tenant's data is evidence: every download handed out is in the compliance log.
+  await deps.door(link.ws, (tx) =>
+    tx.query(
+      "insert into compliance_log (workspace_id, id, kind, details) values ($1, $2, 'export.downloaded', $3::jsonb)",
+      [link.ws, newId("cpl"), JSON.stringify({ export_id: id, sha256: view.sha256, link_expires_at: link.exp })],
+    ),
+  );
   return new Response(file, {
     headers: {
       "content-type": "application/gzip",

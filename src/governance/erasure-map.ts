@@ -10,6 +10,11 @@ export interface ErasureRule {
   /** What the column holds for the subject: their user id or their email address. */
   matches: "user_id" | "email";
   action: ErasureAction;
+  /**
+   * A table that refuses direct changes (append-only evidence) is changed through its own function instead,
+   * called with (workspace id, the subject's value, the pseudonym) and returning the rows it changed.
+   */
+  via?: string;
 }
 
 export const ERASURE_MAP: ErasureRule[] = [
@@ -37,7 +42,13 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "rtbf_requests", column: "requested_by", matches: "user_id", action: "pseudonymize" },
   { table: "rtbf_requests", column: "decided_by", matches: "user_id", action: "pseudonymize" },
   { table: "workflow_runs", column: "triggered_by", matches: "user_id", action: "pseudonymize" },
-  { table: "compliance_log", column: "actor_id", matches: "user_id", action: "pseudonymize" },
+  {
+    table: "compliance_log",
+    column: "actor_id",
+    matches: "user_id",
+    action: "pseudonymize",
+    via: "compliance_log_pseudonymize",
+  },
 ];
 
 /** Columns whose names look personal but hold none of a subject's data, with the reason. */

@@ -62,6 +62,15 @@ export async function updateRetention(tx: Tx, actor: Actor, patch: Partial<Reten
     ...entries.map(([, v]) => v),
   ]);
   const after = await getRetention(tx, actor.workspaceId);
+  await tx.query(
+    "insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, $2, 'retention.changed', $3, $4::jsonb)",
+    [
+      actor.workspaceId,
+      newId("cpl"),
+      actor.actorId,
+      JSON.stringify({ before: before.configured, after: after.configured }),
+    ],
+  );
   await appendAudit(tx, {
     workspaceId: actor.workspaceId,
     action: "retention.updated",

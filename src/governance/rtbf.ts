@@ -256,8 +256,10 @@ export async function executeErasure(
           : `update ${rule.table} set ${rule.column} = ${rule.action === "null" ? "null" : "$3"} where ${where} returning 1`;
       const params =
         rule.action === "pseudonymize" ? [actor.workspaceId, value, pseudonym] : [actor.workspaceId, value];
-      const rows = await tx.query(sql, params);
-      results.push({ table: rule.table, column: rule.column, action: rule.action, rows: rows.length });
+      const rows = rule.via
+        ? Number((await tx.query<{ n: number }>(`select ${rule.via}($1, $2, $3) as n`, params))[0]?.n ?? 0)
+        : (await tx.query(sql, params)).length;
+      results.push({ table: rule.table, column: rule.column, action: rule.action, rows });
       await hooks.afterTable?.(rule.table);
     }
     // The global account: removed when this was the person's last workspace.

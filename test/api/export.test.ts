@@ -115,6 +115,13 @@ describeEngines("tenant export", (kind) => {
     const archive = Buffer.from(await download.arrayBuffer());
     expect(archive.length).toBe(view.size_bytes);
     expect(new Bun.CryptoHasher("sha256").update(archive).digest("hex")).toBe(view.sha256);
+    // The download is in the compliance log: who took a copy of the tenant's data is evidence.
+    const logged = await db.owner.query<{ details: { export_id: string; sha256: string } }>(
+      "select details from compliance_log where workspace_id = $1 and kind = 'export.downloaded'",
+      [acme.workspace_id],
+    );
+    expect(logged.map((r) => r.details.export_id)).toEqual([id]);
+    expect(logged[0]?.details.sha256).toBe(view.sha256);
 
     const files = untar(archive);
     const manifest = JSON.parse(files.get("manifest.json") as string) as {
