@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets Causeloop up on a Debian/Ubuntu machine that has Node and npm: bun (if missing), the packages,
 # the compiled binary dist/causeloop, and a copy of it on PATH. Safe to run again.
-#   ./install.sh [--prefix DIR] [--no-link] [--systemd] [--binary FILE]
+#   ./install.sh [--prefix DIR] [--no-link] [--systemd [--root DIR]] [--binary FILE]
 # --systemd (as root): also a `causeloop` system user, /etc/causeloop/causeloop.env (0600, kept if present),
 # /var/lib/causeloop (0700) and the hardened unit scripts/deploy/causeloop.service; it does not start it.
 # --binary FILE: install this release binary (bun run build --release) instead of building: no bun, no
 # packages; checked against the SHA256SUMS beside it when there is one.
+# --root DIR (with --systemd): install into DIR as if it were / (an image being built, or a test); DIR/etc
+# must hold passwd, group, shadow and gshadow, which the service user is added to.
 set -euo pipefail
 caller="$PWD"
 cd "$(dirname "$0")"
@@ -14,6 +16,7 @@ prefix=""
 link=1
 systemd=0
 binary=""
+root=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
@@ -22,12 +25,16 @@ while [ $# -gt 0 ]; do
     --systemd) systemd=1; shift ;;
     --binary) binary="${2:?--binary needs a file}"; shift 2 ;;
     --binary=*) binary="${1#--binary=}"; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --root) root="${2:?--root needs a directory}"; shift 2 ;;
+    --root=*) root="${1#--root=}"; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+case "$root" in ""|/*) ;; *) root="$caller/$root" ;; esac
+if [ -n "$root" ] && [ "$systemd" != 1 ]; then echo "install.sh: --root goes with --systemd" >&2; exit 2; fi
 if [ -z "$prefix" ]; then
-  if [ "$(id -u)" = 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
+  if [ "$(id -u)" = 0 ]; then prefix="$root/usr/local"; else prefix="$HOME/.local"; fi
 fi
 
 if [ -n "$binary" ]; then
@@ -68,17 +75,28 @@ fi
 
 if [ "$systemd" = 1 ]; then
   if [ "$(id -u)" != 0 ]; then echo "install.sh: --systemd needs root" >&2; exit 2; fi
-  if [ "$link" != 1 ] || [ "$prefix" != /usr/local ]; then
+  if [ "$link" != 1 ] || [ "$prefix" != "$root/usr/local" ]; then
     echo "install.sh: --systemd runs /usr/local/bin/causeloop: drop --no-link and --prefix" >&2; exit 2
   fi
-  id causeloop >/dev/null 2>&1 || useradd --system --home-dir /var/lib/causeloop --shell /usr/sbin/nologin causeloop
-  install -d -m 0700 -o causeloop -g causeloop /var/lib/causeloop
-  install -d -m 0755 /etc/causeloop
-  if [ ! -e /etc/causeloop/causeloop.env ]; then
-    install -m 0600 scripts/deploy/causeloop.env /etc/causeloop/causeloop.env
-    echo "install.sh: wrote /etc/causeloop/causeloop.env (edit it: database, keys, listen address)"
+  if [ -n "$root" ]; then
+    for f in passwd group shadow gshadow; do
+      [ -f "$root/etc/$f" ] || { echo "install.sh: --root $root has no etc/$f" >&2; exit 2; }
+    done
+    grep -q '^causeloop:' "$root/etc/passwd" ||
+      useradd --prefix "$root" --system --home-dir /var/lib/causeloop --shell /usr/sbin/nologin causeloop
+    owner="$(awk -F: '$1 == "causeloop" { print $3 ":" $4 }' "$root/etc/passwd")"
+  else
+    id causeloop >/dev/null 2>&1 || useradd --system --home-dir /var/lib/causeloop --shell /usr/sbin/nologin causeloop
+    owner="causeloop:causeloop"
   fi
-  install -m 0644 scripts/deploy/causeloop.service /etc/systemd/system/causeloop.service
-  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+  install -d -m 0700 -o "${owner%%:*}" -g "${owner##*:}" "$root/var/lib/causeloop"
+  install -d -m 0755 "$root/etc/causeloop"
+  if [ ! -e "$root/etc/causeloop/causeloop.env" ]; then
+    install -m 0600 scripts/deploy/causeloop.env "$root/etc/causeloop/causeloop.env"
+    echo "install.sh: wrote $root/etc/causeloop/causeloop.env (edit it, or let causeloop setup fill it in)"
+  fi
+  install -d -m 0755 "$root/etc/systemd/system"
+  install -m 0644 scripts/deploy/causeloop.service "$root/etc/systemd/system/causeloop.service"
+  if [ -z "$root" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
   echo "install.sh: installed the causeloop service; start it with: systemctl enable --now causeloop"
 fi
