@@ -3,9 +3,10 @@
 // database template embedded.
 // `bun run build --release`: the same, cross-compiled for linux-x64 and linux-arm64 into dist/release/ as
 // causeloop-<version>-linux-<arch>, with SHA256SUMS (`sha256sum -c SHA256SUMS` checks them; install.sh
-// --binary installs one without building). Bun fetches the other architecture's runtime from the npm registry.
+// --binary installs one without building) and the SBOM, sbom.cdx.json. Bun fetches the other architecture's
+// runtime from the npm registry.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
@@ -52,6 +53,9 @@ async function compile(out: string, target?: "bun-linux-x64" | "bun-linux-arm64"
   console.log(`built ${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB)`);
 }
 
+// The SBOM of what the binary carries (runtime dependencies through bun.lock), beside it.
+const sbom = Bun.spawnSync(["bun", "scripts/sbom.ts", "dist/sbom.cdx.json"], { stdout: "inherit", stderr: "inherit" });
+if (sbom.exitCode !== 0) process.exit(1);
 if (!release) {
   await compile(outfile);
 } else {
@@ -65,6 +69,8 @@ if (!release) {
     rmSync(`${out}.map`, { force: true });
     sums.push(`${createHash("sha256").update(readFileSync(out)).digest("hex")}  ${basename(out)}`);
   }
+  copyFileSync("dist/sbom.cdx.json", `${dir}/sbom.cdx.json`);
+  sums.push(`${createHash("sha256").update(readFileSync(`${dir}/sbom.cdx.json`)).digest("hex")}  sbom.cdx.json`);
   for (const stray of readdirSync(dir)) if (stray.endsWith(".map")) rmSync(`${dir}/${stray}`);
   writeFileSync(`${dir}/SHA256SUMS`, `${sums.join("\n")}\n`);
   console.log(`wrote ${dir}/SHA256SUMS`);
