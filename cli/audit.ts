@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { runOperation } from "../src/operator/transport.ts";
+import { verifyAuditExport, type Jwk } from "../src/audit/verify-export.ts";
 import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
@@ -122,7 +123,7 @@ export function registerAudit(program: Command): void {
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nVerify it anywhere with: bun scripts/verify-audit-export.ts <file>\nExample:\n  causeloop audit export --workspace ws_01j... --out acme-audit.ndjson",
+      "\nVerify it anywhere with: causeloop audit verify-export <file> [--jwks jwks.json]\nExample:\n  causeloop audit export --workspace ws_01j... --out acme-audit.ndjson",
     )
     .action(
       action(async (flags: CommonFlags & { workspace: string; out: string }) => {
@@ -132,6 +133,49 @@ export function registerAudit(program: Command): void {
         });
         if (flags.json) return printJson(result);
         process.stdout.write(`wrote ${result.rows} rows and ${result.checkpoints} checkpoints to ${result.file}\n`);
+      }),
+    );
+
+  audit
+    .command("verify-export <file>")
+    .description(
+      "Verify an audit export offline (GET /v1/audit/export or audit export): hash chain, links, checkpoints' signatures; exit 1 when tampered",
+    )
+    .option("--jwks <file>", "check signatures with these keys (from /.well-known/jwks.json), not the export's own")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nNeeds no database and no server.\nExample:\n  curl -H 'Authorization: Bearer clp_pat_...' https://causeloop.example.com/v1/audit/export > trail.ndjson\n  curl https://causeloop.example.com/.well-known/jwks.json > jwks.json\n  causeloop audit verify-export trail.ndjson --jwks jwks.json",
+    )
+    .action(
+      action(async (file: string, flags: { jwks?: string; json?: boolean }) => {
+        const read = async (path: string, what: string) => {
+          const handle = Bun.file(path);
+          if (!(await handle.exists())) throw new AppError("bad_request", `${what} ${path} does not exist`);
+          return handle.text();
+        };
+        const text = await read(file, "the export");
+        let jwks: { keys: Jwk[] } | undefined;
+        if (flags.jwks) {
+          try {
+            jwks = JSON.parse(await read(flags.jwks, "--jwks")) as { keys: Jwk[] };
+          } catch (error) {
+            if (error instanceof AppError) throw error;
+            throw new AppError("bad_request", `--jwks ${flags.jwks} is not a JSON key set`);
+          }
+          if (!Array.isArray(jwks?.keys)) throw new AppError("bad_request", `--jwks ${flags.jwks} has no keys array`);
+        }
+        const verdict = await verifyAuditExport(text, jwks);
+        if (flags.json) printJson(verdict);
+        else if (verdict.ok)
+          process.stdout.write(
+            `OK: ${verdict.rows} rows and ${verdict.checkpoints} signed checkpoints of ${verdict.workspace_id} verified with ${verdict.key_source}; last seq ${verdict.last_seq ?? "-"}\n`,
+          );
+        else
+          process.stdout.write(
+            `TAMPERED: ${verdict.reason}${verdict.first_broken_seq === null ? "" : ` (first broken seq ${verdict.first_broken_seq})`}\n`,
+          );
+        if (!verdict.ok) process.exit(1);
       }),
     );
 }

@@ -70,7 +70,11 @@ if (!release) {
     sums.push(`${createHash("sha256").update(readFileSync(out)).digest("hex")}  ${basename(out)}`);
   }
   copyFileSync("dist/sbom.cdx.json", `${dir}/sbom.cdx.json`);
-  sums.push(`${createHash("sha256").update(readFileSync(`${dir}/sbom.cdx.json`)).digest("hex")}  sbom.cdx.json`);
+  sums.push(
+    `${createHash("sha256")
+      .update(readFileSync(`${dir}/sbom.cdx.json`))
+      .digest("hex")}  sbom.cdx.json`,
+  );
   for (const stray of readdirSync(dir)) if (stray.endsWith(".map")) rmSync(`${dir}/${stray}`);
   writeFileSync(`${dir}/SHA256SUMS`, `${sums.join("\n")}\n`);
   console.log(`wrote ${dir}/SHA256SUMS`);

@@ -6,8 +6,10 @@ import { readAuditTrail, verifyWorkspace } from "./trail.ts";
 import { responses } from "../http/contract.ts";
 import { AuditPage, AuditVerification, Jwks, PublicKey } from "./schemas.ts";
 import type { Signer } from "./signing.ts";
+import type { TenantDoor } from "../db/tenant.ts";
+import { streamAuditExport } from "./export.ts";
 
-export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer) {
+export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer, door: TenantDoor) {
   return new Elysia({ name: "audit" })
     .get("/.well-known/jwks.json", () => ({ keys: [signer.publicJwk] }), {
       detail: {
@@ -44,6 +46,32 @@ export function auditRoutes(auth: ReturnType<typeof authPlugin>, signer: Signer)
         responses: responses({ 200: AuditPage }),
       },
     })
+    .get(
+      "/v1/audit/export",
+      async ({ caller }) =>
+        new Response(await streamAuditExport(caller.tenant, door, signer, caller.actor), {
+          headers: {
+            "content-type": "application/x-ndjson",
+            "content-disposition": `attachment; filename="audit-${caller.principal.workspaceId}.ndjson"`,
+          },
+        }),
+      {
+        scope: "audit:read",
+        detail: {
+          summary: "The whole audit trail with its hash links, signed checkpoints and public key, to verify offline",
+          description:
+            "NDJSON: a `key` line (the signing key as JWK), the `checkpoint` lines, then every `row` oldest first with `prev_hash` and `hash`. Verify it without trusting this server: `causeloop audit verify-export <file> --jwks <jwks.json fetched from /.well-known/jwks.json>`; the algorithm is in the README. The export itself is recorded in the trail (`audit.exported`).",
+          tags: ["audit"],
+          responses: responses({
+            200: {
+              description: "The trail as NDJSON, streamed",
+              contentType: "application/x-ndjson",
+              schema: t.String(),
+            },
+          }),
+        },
+      },
+    )
     .get(
       "/v1/audit/verify",
       ({ caller }) => caller.tenant((tx) => verifyWorkspace(tx, caller.principal.workspaceId, signer)),

@@ -175,7 +175,7 @@ export function createApp(deps: AppDeps): HttpApp {
       );
     }
     if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound));
-    if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer));
+    if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(
       tenancyRoutes(auth, {
         perWorkspace: deps.limits?.perWorkspace ?? DEFAULT_LIMITS.perWorkspace,

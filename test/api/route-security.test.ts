@@ -95,7 +95,9 @@ describeEngines("route security harness", (kind) => {
     undocumented.push(
       ...contract.check(route.method, route.path, response.status, response.headers.get("content-type"), text),
     );
-    const problem = (text.startsWith("{") ? JSON.parse(text) : {}) as {
+    // JSON answers and problems carry a code; a stream (NDJSON, an archive) is checked by the contract above.
+    const json = /^application\/(problem\+)?json/.test(response.headers.get("content-type") ?? "");
+    const problem = (json && text.startsWith("{") ? JSON.parse(text) : {}) as {
       code?: string;
       detail?: string;
       required_scope?: string;

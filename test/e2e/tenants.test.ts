@@ -1,7 +1,7 @@
 // Onboarding and offboarding clients with the compiled binary, as an operator scripts it, while `serve`
 // runs on the same PGlite data dir; and the SQL functions from psql on PostgreSQL 16.
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBinary, startServe } from "../helpers/binary.ts";
@@ -125,6 +125,15 @@ test("onboard two clients with the CLI, each token works on its own workspace on
       exportFile,
     ]);
     expect(offline.exitCode).toBe(0);
+    // The binary verifies it too, with no database; one changed byte is caught with the reason.
+    const verified = await runBinary(["audit", "verify-export", exportFile]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/^OK: \d+ rows and \d+ signed checkpoints/);
+    const tamperedFile = `${exportFile}.tampered`;
+    writeFileSync(tamperedFile, readFileSync(exportFile, "utf8").replace('"action":"', '"action":"x'));
+    const tampered = await runBinary(["audit", "verify-export", tamperedFile]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toContain("TAMPERED: row content does not match its hash");
 
     const list = JSON.parse((await runBinary(["tenants", "list", "--json", "--data-dir", dataDir])).stdout) as {
       slug: string;

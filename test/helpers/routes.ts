@@ -16,6 +16,7 @@ import { approve, importHmacKey } from "../../src/governance/rtbf.ts";
 import type { EngineKind } from "../../src/config.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 import { testSigner } from "./signer.ts";
+import type { Signer } from "../../src/audit/signing.ts";
 
 export interface OwnerApp {
   app: HttpApp;
@@ -27,6 +28,8 @@ export interface OwnerApp {
   logged: string[];
   /** The master key ring the app seals secrets with. */
   kek: LocalKeyRing;
+  /** The audit signing key the app's checkpoints and JWKS use. */
+  signer: Signer;
   dispose(): Promise<void>;
 }
 
@@ -88,6 +91,7 @@ export async function ownerApp(
     token: signedIn.access_token,
     logged,
     kek,
+    signer,
     dispose: async () => {
       await db.dispose();
       rmSync(exportRoot, { recursive: true, force: true });

@@ -1,0 +1,94 @@
+// A customer verifies its own trail: GET /v1/audit/export with an admin token, the published JWKS, and the
+// offline verifier, trusting nothing else from the server. Altering, deleting or reordering a line is
+// caught; so is a trail re-signed with a key that is not the published one.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { withTenant } from "../../src/db/tenant.ts";
+import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
+import { createCheckpoint } from "../../src/audit/trail.ts";
+import { verifyAuditExport, type Jwk } from "../../src/audit/verify-export.ts";
+import { describeEngines } from "../helpers/db.ts";
+import { ownerApp, type OwnerApp } from "../helpers/routes.ts";
+import { testSigner } from "../helpers/signer.ts";
+
+describeEngines("customer-verifiable audit export", (kind) => {
+  let h: OwnerApp;
+  let acme: OnboardResult;
+  let globex: OnboardResult;
+  const get = (path: string, token?: string) =>
+    h.app.fetch(new Request(`http://localhost${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : {}));
+  const newIssue = (title: string) =>
+    h.app.fetch(
+      new Request("http://localhost/v1/issues", {
+        method: "POST",
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+        body: JSON.stringify({ title }),
+      }),
+    );
+
+  beforeAll(async () => {
+    h = await ownerApp(kind);
+    acme = h.tenant;
+    globex = await onboard(h.db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, h.kek);
+    for (let i = 0; i < 3; i++) expect((await newIssue(`Incident ${i}`)).status).toBe(201);
+    await withTenant(h.db.app, acme.workspace_id, (tx) => createCheckpoint(tx, acme.workspace_id, h.signer));
+    // Rows after the checkpoint too: the export covers the unsigned tail as well.
+    await newIssue("After the checkpoint");
+  });
+  afterAll(async () => {
+    await h.dispose();
+  });
+
+  test("the export verifies offline with only the published JWKS; every kind of tampering is caught", async () => {
+    const response = await get("/v1/audit/export", acme.admin_token as string);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/x-ndjson");
+    const text = await response.text();
+    const jwks = (await (await get("/.well-known/jwks.json")).json()) as { keys: Jwk[] };
+
+    const verdict = await verifyAuditExport(text, jwks);
+    expect(verdict).toMatchObject({ ok: true, workspace_id: acme.workspace_id, checkpoints: 1 });
+    const lines = text.trimEnd().split("\n");
+    const rows = lines.filter((l) => JSON.parse(l).type === "row");
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    // The export is itself in the trail (the newest row it covers).
+    expect(JSON.parse(rows.at(-1) as string).action).toBe("audit.exported");
+
+    const rowAt = (i: number) => lines.indexOf(rows[i] as string);
+    const altered = [...lines];
+    altered[rowAt(2)] = (altered[rowAt(2)] as string).replace('"action":"', '"action":"x');
+    expect(await verifyAuditExport(altered.join("\n"), jwks)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/altered/),
+    });
+
+    const deleted = lines.filter((_, i) => i !== rowAt(2));
+    expect(await verifyAuditExport(deleted.join("\n"), jwks)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/missing/),
+    });
+
+    const reordered = [...lines];
+    [reordered[rowAt(1)], reordered[rowAt(2)]] = [reordered[rowAt(2)] as string, reordered[rowAt(1)] as string];
+    expect((await verifyAuditExport(reordered.join("\n"), jwks)).ok).toBe(false);
+
+    // Someone else's key in the file does not help: the customer's JWKS decides.
+    const other = await testSigner();
+    const foreign = { keys: [other.publicJwk as Jwk] };
+    expect(await verifyAuditExport(text, foreign)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/no public key|invalid signature/),
+    });
+  });
+
+  test("a workspace exports only its own trail; without audit:read or a token there is no export", async () => {
+    const text = await (await get("/v1/audit/export", globex.admin_token as string)).text();
+    const ids = new Set(
+      text
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l).workspace_id),
+    );
+    expect([...ids]).toEqual([globex.workspace_id]);
+    expect((await get("/v1/audit/export")).status).toBe(401);
+  });
+});
