@@ -94,6 +94,8 @@ export interface Config {
   tls: { certFile: string; keyFile: string } | undefined;
   /** Requests handled at once by this instance; beyond it, 503 with Retry-After at once (probes excepted). */
   maxInFlight: number;
+  /** How often serve attests tenant isolation (catalog lint and live cross-tenant probe). */
+  attestationIntervalSeconds: number;
 }
 
 export interface ConfigOverrides {
@@ -155,6 +157,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_TLS_KEY_FILE: "unset",
   CAUSELOOP_MAX_IN_FLIGHT: "256",
   CAUSELOOP_DB_PREPARE: "true",
+  CAUSELOOP_ATTESTATION_INTERVAL_SECONDS: "300",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -355,6 +358,13 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     cors: corsFrom(env),
     tls: tlsFrom(flags.tlsCert ?? env.CAUSELOOP_TLS_CERT_FILE, flags.tlsKey ?? env.CAUSELOOP_TLS_KEY_FILE),
     maxInFlight: integer(env.CAUSELOOP_MAX_IN_FLIGHT, "CAUSELOOP_MAX_IN_FLIGHT", 256, 1, 100_000),
+    attestationIntervalSeconds: integer(
+      env.CAUSELOOP_ATTESTATION_INTERVAL_SECONDS,
+      "CAUSELOOP_ATTESTATION_INTERVAL_SECONDS",
+      300,
+      1,
+      86_400,
+    ),
     idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
     rateLimit: {
       perCredential: integer(

@@ -4,7 +4,8 @@ import { createApp } from "./http/app.ts";
 import { rateLimitsOn } from "./tenancy/limits.ts";
 import { engineReadiness } from "./health/readiness.ts";
 import type { Logger } from "./log.ts";
-import { maintenanceConnection, openForServe } from "./operator/database.ts";
+import { maintenanceConnection, openForServe, openOwner } from "./operator/database.ts";
+import { attestationRunner } from "./security/attestation.ts";
 import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName } from "./operator/operations.ts";
 import { runInProcess } from "./operator/transport.ts";
@@ -73,11 +74,32 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await db.close();
     throw error;
   }
+  // Continuous isolation attestation (src/security/attestation.ts): at start and on a timer; a failure makes
+  // /readyz answer 503 naming the table.
+  const attestation = attestationRunner(
+    db.engine,
+    config.engine === "pglite"
+      ? (fn) => fn(db.engine)
+      : config.databaseOwnerUrl
+        ? async (fn) => {
+            const owner = await openOwner(config);
+            try {
+              return await fn(owner);
+            } finally {
+              await owner.close();
+            }
+          }
+        : undefined,
+    signer,
+    logger,
+    config.insecureAllowBypassRls,
+  );
+  const engineReady = engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls });
   const links = exportLinks(exportLinkKey, config.exportLinkMinutes);
   const store = archiveStore(config, links);
   const app = createApp({
     logger,
-    readiness: engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls }),
+    readiness: async () => [...(await engineReady()), attestation.readiness()],
     version: VERSION,
     bodyLimitBytes: config.bodyLimitBytes,
     door: tenantDoor(db.engine),
@@ -177,6 +199,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
+  void attestation.run();
+  const attestationTimer = setInterval(() => void attestation.run(), config.attestationIntervalSeconds * 1000);
   const scheduler = new Scheduler(
     db.engine,
     scheduledJobs(db.engine, config, async () => rtbfKeys, store),
@@ -201,6 +225,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stopping ??= (async () => {
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
       clearInterval(checkpointTimer);
+      clearInterval(attestationTimer);
       await scheduler.stop();
       await worker.stop();
       const drained = server.stop(false);
@@ -213,6 +238,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await server.stop(true);
       }
       control?.stop();
+      await attestation.settled();
       await checkpoint(); // sign what this run appended before the database closes
       await db.close();
       logger.info("serve.stopped", { reason });

@@ -18,7 +18,9 @@ export type OperatorAction =
   | "tenant.offboarded"
   | "tenant.purged"
   | "tenant.restored"
-  | "tenant.rate_limit_changed";
+  | "tenant.rate_limit_changed"
+  | "isolation.attested"
+  | "isolation.attestation_failed";
 
 export interface OperatorEntry {
   action: OperatorAction;

@@ -1,0 +1,65 @@
+// The isolation attestation: on a sound schema it passes, signed and recorded, and leaves nothing behind;
+// with Row-Level Security disabled on one tenant table it fails naming the table, signed and recorded too.
+import { afterEach, expect, test } from "bun:test";
+import { attestationPayload, attestIsolation, type Attestation } from "../../src/security/attestation.ts";
+import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { testSigner } from "../helpers/signer.ts";
+
+let db: TestDb | undefined;
+afterEach(async () => {
+  await db?.dispose();
+  db = undefined;
+});
+
+async function recorded(d: TestDb, action: string): Promise<Attestation[]> {
+  const rows = await d.owner.query<{ after: Attestation }>(
+    "select after from operator_log where action = $1 order by seq",
+    [action],
+  );
+  return rows.map((r) => r.after);
+}
+
+describeEngines("isolation attestation", (kind) => {
+  test("a sound schema is attested: signed, in the operator log, and the canaries are gone", async () => {
+    db = await createTestDb(kind);
+    const d = db;
+    const signer = await testSigner();
+    const result = await attestIsolation(d.app, (fn) => fn(d.owner), signer);
+    expect(result).toMatchObject({ ok: true, lint: [], violations: [] });
+    expect(result.tables).toBeGreaterThanOrEqual(25);
+    expect(result.probe_skipped).toBeUndefined();
+    expect(await signer.verify(attestationPayload(result), result.signature)).toBe(true);
+    const [logged] = await recorded(d, "isolation.attested");
+    expect(logged?.signature).toBe(result.signature);
+    // The signature still verifies from what the operator log kept (JSONB reorders keys).
+    expect(await signer.verify(attestationPayload(logged as Attestation), (logged as Attestation).signature)).toBe(
+      true,
+    );
+    const canaries = await d.owner.query("select 1 from organizations where slug like 'attestation-canary-%'");
+    expect(canaries).toEqual([]);
+  });
+
+  test("RLS disabled on one tenant table: the attestation fails, naming it, and is recorded signed", async () => {
+    db = await createTestDb(kind);
+    const d = db;
+    const signer = await testSigner();
+    await d.owner.exec("ALTER TABLE issues NO FORCE ROW LEVEL SECURITY; ALTER TABLE issues DISABLE ROW LEVEL SECURITY");
+    const result = await attestIsolation(d.app, (fn) => fn(d.owner), signer);
+    expect(result.ok).toBe(false);
+    expect(result.lint.some((l) => l.startsWith("table issues"))).toBe(true);
+    expect(result.violations).toContain("issues: inside A, SELECT sees 1 of B's rows");
+    expect(result.violations.every((v) => v.startsWith("issues: "))).toBe(true);
+    const [logged] = await recorded(d, "isolation.attestation_failed");
+    expect(logged?.violations).toEqual(result.violations);
+    expect(await signer.verify(attestationPayload(logged as Attestation), (logged as Attestation).signature)).toBe(
+      true,
+    );
+  });
+
+  test("without an owner connection only the catalog is checked, and it says so", async () => {
+    db = await createTestDb(kind);
+    const result = await attestIsolation(db.app, undefined, await testSigner());
+    expect(result).toMatchObject({ ok: true, tables: null });
+    expect(result.probe_skipped).toContain("DATABASE_OWNER_URL");
+  });
+});

@@ -1,0 +1,92 @@
+// Continuous isolation attestation on a running server (compiled binary, PostgreSQL 16): RLS disabled on one
+// tenant table by the owner is noticed within one attestation period: /readyz answers 503 naming the table,
+// the alert is logged, and the operator log holds the signed failed attestation.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { attestationPayload, type Attestation } from "../../src/security/attestation.ts";
+import { startServe } from "../helpers/binary.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+
+let db: TestDb | undefined;
+const dir = mkdtempSync(join(tmpdir(), "causeloop-attest-"));
+afterAll(async () => {
+  await db?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
+
+test("RLS disabled on a live tenant table: /readyz 503 naming it, the alert, the signed record", async () => {
+  db = await createTestDb("postgres");
+  const d = db;
+  const serve = await startServe([], {
+    DATABASE_URL: d.databaseUrl as string,
+    DATABASE_OWNER_URL: d.ownerUrl as string,
+    CAUSELOOP_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+    CAUSELOOP_DATA_DIR: dir,
+    CAUSELOOP_ATTESTATION_INTERVAL_SECONDS: "1",
+  });
+  try {
+    const readyz = async () => {
+      const response = await fetch(`${serve.url}/readyz`);
+      return {
+        status: response.status,
+        body: (await response.json()) as { checks?: { name: string; detail: string }[]; detail?: string },
+      };
+    };
+    await until("a passed attestation", async () => {
+      const r = await readyz();
+      const check = r.body.checks?.find((c) => c.name === "isolation attestation");
+      return r.status === 200 && check?.detail.startsWith("passed") ? true : undefined;
+    });
+
+    await d.owner.exec("ALTER TABLE issues NO FORCE ROW LEVEL SECURITY; ALTER TABLE issues DISABLE ROW LEVEL SECURITY");
+    const failed = await until("/readyz to fail", async () => {
+      const r = await readyz();
+      return r.status === 503 ? r.body : undefined;
+    });
+    expect(failed.detail).toContain("isolation attestation: failed");
+    expect(failed.detail).toContain("issues");
+    expect(serve.output()).toContain('"event":"security.attestation_failed"');
+
+    const [row] = await d.owner.query<{ after: Attestation }>(
+      "select after from operator_log where action = 'isolation.attestation_failed' order by seq desc limit 1",
+    );
+    const attestation = row?.after as Attestation;
+    expect(attestation.violations).toContain("issues: inside A, SELECT sees 1 of B's rows");
+    const jwks = (await (await fetch(`${serve.url}/.well-known/jwks.json`)).json()) as {
+      keys: { x: string; kid: string }[];
+    };
+    const jwk = jwks.keys.find((k) => k.kid === attestation.key_id);
+    const key = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "OKP", crv: "Ed25519", x: jwk?.x },
+      { name: "Ed25519" },
+      false,
+      ["verify"],
+    );
+    const valid = await crypto.subtle.verify(
+      { name: "Ed25519" },
+      key,
+      Buffer.from(attestation.signature, "base64url"),
+      new TextEncoder().encode(attestationPayload(attestation)),
+    );
+    expect(valid).toBe(true);
+
+    // Repaired: the next attestation passes and /readyz is ready again.
+    await d.owner.exec("ALTER TABLE issues ENABLE ROW LEVEL SECURITY; ALTER TABLE issues FORCE ROW LEVEL SECURITY");
+    await until("/readyz to recover", async () => ((await readyz()).status === 200 ? true : undefined));
+  } finally {
+    expect(await serve.stop()).toBe(0);
+  }
+}, 120_000);
