@@ -8,7 +8,7 @@
 //    set. Any of B's rows seen or touched is a violation. Nothing of it is ever committed.
 // The result is signed with the audit key and appended to the operator log; a failure makes /readyz answer
 // 503 naming the table (fail closed: the instance should not serve tenants' data it cannot keep apart).
-import type { Engine, Tx } from "../db/engine.ts";
+import type { Engine, Queryable, Tx } from "../db/engine.ts";
 import { doctor } from "../db/system.ts";
 import { APP_ROLE } from "../db/tenant.ts";
 import { appendOperatorLog } from "../audit/operator-log.ts";
@@ -248,4 +248,26 @@ export function attestationRunner(
       };
     },
   };
+}
+
+/** doctor's view of the last attestation `serve` recorded (the runtime role reads it through a function). */
+export async function lastAttestationCheck(db: Queryable): Promise<{ name: string; ok: boolean; detail: string }> {
+  const name = "isolation attestation";
+  let row: { created_at: Date | string; after: Attestation } | undefined;
+  try {
+    [row] = await db.query<{ created_at: Date | string; after: Attestation }>(
+      "select created_at, after from last_isolation_attestation()",
+    );
+  } catch {
+    return { name, ok: true, detail: "not available before migration 0029" };
+  }
+  if (!row) return { name, ok: true, detail: "none recorded yet: serve attests at start and on its interval" };
+  const a = row.after;
+  if (a.ok)
+    return {
+      name,
+      ok: true,
+      detail: `passed at ${a.at}${a.probe_skipped ? ` (${a.probe_skipped})` : ` (${a.tables} tables probed)`}`,
+    };
+  return { name, ok: false, detail: `FAILED at ${a.at}: ${[...a.violations, ...a.lint].slice(0, 3).join("; ")}` };
 }

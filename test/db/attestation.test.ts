@@ -1,7 +1,13 @@
 // The isolation attestation: on a sound schema it passes, signed and recorded, and leaves nothing behind;
 // with Row-Level Security disabled on one tenant table it fails naming the table, signed and recorded too.
 import { afterEach, expect, test } from "bun:test";
-import { attestationPayload, attestIsolation, type Attestation } from "../../src/security/attestation.ts";
+import {
+  attestationPayload,
+  attestIsolation,
+  lastAttestationCheck,
+  type Attestation,
+} from "../../src/security/attestation.ts";
+import { withoutTenant } from "../../src/db/tenant.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 
@@ -37,6 +43,10 @@ describeEngines("isolation attestation", (kind) => {
     );
     const canaries = await d.owner.query("select 1 from organizations where slug like 'attestation-canary-%'");
     expect(canaries).toEqual([]);
+    // doctor (and the console) read it as the runtime role.
+    const check = await withoutTenant(d.app, (tx) => lastAttestationCheck(tx));
+    expect(check).toMatchObject({ name: "isolation attestation", ok: true });
+    expect(check.detail).toMatch(/^passed at .* tables probed\)$/);
   });
 
   test("RLS disabled on one tenant table: the attestation fails, naming it, and is recorded signed", async () => {
@@ -51,6 +61,9 @@ describeEngines("isolation attestation", (kind) => {
     expect(result.violations.every((v) => v.startsWith("issues: "))).toBe(true);
     const [logged] = await recorded(d, "isolation.attestation_failed");
     expect(logged?.violations).toEqual(result.violations);
+    const check = await withoutTenant(d.app, (tx) => lastAttestationCheck(tx));
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain("issues: inside A, SELECT sees 1 of B's rows");
     expect(await signer.verify(attestationPayload(logged as Attestation), (logged as Attestation).signature)).toBe(
       true,
     );

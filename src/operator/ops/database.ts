@@ -1,5 +1,6 @@
 // Operations on the database itself: migrations, the runtime role, the doctor, the demo seed.
 import { servePrerequisites } from "../../keys.ts";
+import { lastAttestationCheck } from "../../security/attestation.ts";
 import { erasureKeys } from "./governance.ts";
 import { Type } from "@sinclair/typebox";
 import { assertNoDrift, migrate, migrationStatus } from "../../db/migrate.ts";
@@ -46,7 +47,10 @@ export const databaseOperations = {
       const prerequisites = report.checks.some((c) => c.name === "database reachable" && c.ok)
         ? await servePrerequisites(config, engine, kek)
         : [];
-      const checks = [...report.checks, ...prerequisites];
+      const attested = report.checks.some((c) => c.name === "database reachable" && c.ok)
+        ? [await lastAttestationCheck(engine)]
+        : [];
+      const checks = [...report.checks, ...attested, ...prerequisites];
       return { ...report, checks, ok: checks.every((c) => c.ok) };
     },
   }),
