@@ -14,6 +14,7 @@ import { registerGovernance } from "./governance.ts";
 import { registerRtbf } from "./rtbf.ts";
 import { registerTui } from "./tui.ts";
 import { registerSetup } from "./setup.ts";
+import { registerEvidence } from "./evidence.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -48,6 +49,7 @@ Examples:
   registerAudit(program);
   registerGovernance(program);
   registerRtbf(program);
+  registerEvidence(program);
   registerTui(program);
   program
     .command("version")

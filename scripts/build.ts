@@ -6,7 +6,16 @@
 // --binary installs one without building) and the SBOM, sbom.cdx.json. Bun fetches the other architecture's
 // runtime from the npm registry.
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
@@ -27,10 +36,25 @@ const template = "dist/pglite-template.tar.gz";
 const made = Bun.spawnSync(["bun", "scripts/pglite-template.ts", template], { stdout: "inherit", stderr: "inherit" });
 if (made.exitCode !== 0) process.exit(1);
 
+/**
+ * JSON files would be bundled as modules: they ride along under an extension with no loader instead
+ * (src/security/evidence.ts finds them by name).
+ */
+function embeddedCopies(): string[] {
+  const out: string[] = [];
+  for (const name of ["sbom.cdx", "dependency-scan"]) {
+    if (!existsSync(`dist/${name}.json`)) continue;
+    copyFileSync(`dist/${name}.json`, `dist/${name}.embed`);
+    out.push(`dist/${name}.embed`);
+  }
+  return out;
+}
+
 async function compile(out: string, target?: "bun-linux-x64" | "bun-linux-arm64"): Promise<void> {
   const result = await Bun.build({
     // The template rides along as an embedded file (Bun.embeddedFiles), under its own name.
-    entrypoints: ["cli/main.ts", template],
+    // So do the SBOM and (when CI ran it first) the dependency scan's result, for the evidence pack.
+    entrypoints: ["cli/main.ts", template, ...embeddedCopies()],
     naming: { asset: "[name].[ext]" },
     compile: target ? { outfile: out, target } : { outfile: out },
     // Identifiers stay unmangled: Elysia's generated validators recognise TypeBox's TransformDecodeError by its

@@ -6,6 +6,7 @@ import { exportAudit } from "../../audit/export.ts";
 import { listOperatorLog } from "../../audit/operator-log.ts";
 import { fileAnchorStore } from "../../audit/anchors.ts";
 import { defineOperation } from "../contract.ts";
+import { buildEvidence, writeEvidence } from "../../security/evidence.ts";
 
 const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
 
@@ -26,6 +27,27 @@ export const auditOperations = {
     args: Type.Object({ workspace: Type.Optional(Workspace) }, { additionalProperties: false }),
     run: async ({ engine, signer, config }, args) =>
       checkpointEverything(engine, await signer(), args.workspace, fileAnchorStore(config.auditAnchorFile)),
+  }),
+  evidence: defineOperation({
+    needs: "owner",
+    migrateFirst: true,
+    args: Type.Object(
+      {
+        from: Type.String({ minLength: 10, maxLength: 40 }),
+        to: Type.String({ minLength: 10, maxLength: 40 }),
+        out: Type.String({ minLength: 1, maxLength: 4096 }),
+      },
+      { additionalProperties: false },
+    ),
+    run: async ({ engine, signer, config }, args) =>
+      writeEvidence(
+        await buildEvidence(engine, config, await signer(), {
+          from: new Date(args.from),
+          to: new Date(args.to),
+          env: process.env,
+        }),
+        args.out,
+      ),
   }),
   "audit.export": defineOperation({
     needs: "owner",
