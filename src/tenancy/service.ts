@@ -196,6 +196,7 @@ export async function offboardClient(
   ring: () => Promise<LocalKeyRing>,
 ): Promise<OffboardingRecord & { kek_rotated?: boolean; kek_current_version?: number }> {
   const record = await offboard(engine, slug, mode, actor);
+  if (mode === "soft") await recordInComplianceLog(engine, record, "soft", actor);
   if (mode !== "purge" || record.already_purged) return record;
   const keys = await ring().catch(() => undefined);
   if (!keys?.file) return { ...record, kek_rotated: false };
@@ -204,8 +205,32 @@ export async function offboardClient(
   return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };
 }
 
-export function restore(engine: Engine, slug: string, actor?: string): Promise<OffboardingRecord> {
-  return call<OffboardingRecord>(engine, "select restore_client($1, $2) as result", [slug, actor ?? null]);
+export async function restore(engine: Engine, slug: string, actor?: string): Promise<OffboardingRecord> {
+  const record = await call<OffboardingRecord>(engine, "select restore_client($1, $2) as result", [
+    slug,
+    actor ?? null,
+  ]);
+  await recordInComplianceLog(engine, record, "restore", actor);
+  return record;
+}
+
+/**
+ * A soft offboarding or a restore, in each workspace's compliance log (a purge deletes that log with the
+ * tenant; offboarding_records and the operator log keep it).
+ */
+async function recordInComplianceLog(
+  engine: Engine,
+  record: OffboardingRecord,
+  mode: "soft" | "restore",
+  actor: string | undefined,
+): Promise<void> {
+  for (const ws of record.workspace_ids ?? [])
+    await withTenant(engine, ws, (tx) =>
+      tx.query(
+        "insert into compliance_log (workspace_id, id, kind, actor_id, details) values ($1, new_id('cpl'), 'offboarding', $2, $3::jsonb)",
+        [ws, actor ?? null, JSON.stringify({ mode, offboarding_record: record.id })],
+      ),
+    );
 }
 
 export async function listTenants(engine: Engine): Promise<TenantRow[]> {

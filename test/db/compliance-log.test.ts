@@ -3,6 +3,7 @@
 // it; retention-setting changes are recorded in it.
 import { afterEach, expect, test } from "bun:test";
 import { updateRetention } from "../../src/governance/retention.ts";
+import { offboardClient, restore } from "../../src/tenancy/service.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { createTenant } from "../helpers/tenants.ts";
@@ -99,5 +100,20 @@ describeEngines("compliance log", (kind) => {
       [ws],
     );
     expect(left[0]?.n).toBe(0);
+  });
+
+  test("a soft offboarding and a restore are in the tenant's compliance log", async () => {
+    db = await createTestDb(kind);
+    const { workspaceId: ws, slug } = await createTenant(db.owner);
+    await offboardClient(db.owner, slug, "soft", "operator:alice", () => Promise.reject(new Error("not needed")));
+    await restore(db.owner, slug, "operator:alice");
+    const rows = await db.owner.query<{ actor_id: string; details: { mode: string } }>(
+      "select actor_id, details from compliance_log where workspace_id = $1 and kind = 'offboarding' order by created_at, id",
+      [ws],
+    );
+    expect(rows.map((r) => [r.actor_id, r.details.mode])).toEqual([
+      ["operator:alice", "soft"],
+      ["operator:alice", "restore"],
+    ]);
   });
 });
