@@ -1,12 +1,14 @@
-// Continuous isolation attestation on a running server (compiled binary, PostgreSQL 16): RLS disabled on one
-// tenant table by the owner is noticed within one attestation period: /readyz answers 503 naming the table,
-// the alert is logged, and the operator log holds the signed failed attestation.
+// Continuous isolation attestation on a running server (compiled binary): on PostgreSQL 16, RLS disabled on
+// one tenant table by the owner is noticed within one attestation period: /readyz answers 503 naming the
+// table, the alert is logged, and the operator log holds the signed failed attestation. On PGlite the same
+// from the attestation at start.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { attestationPayload, type Attestation } from "../../src/security/attestation.ts";
-import { startServe } from "../helpers/binary.ts";
+import { compiledBinary, freePort, startServe } from "../helpers/binary.ts";
+import { openPglite } from "../../src/db/engine.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
 let db: TestDb | undefined;
@@ -88,5 +90,45 @@ test("RLS disabled on a live tenant table: /readyz 503 naming it, the alert, the
     await until("/readyz to recover", async () => ((await readyz()).status === 200 ? true : undefined));
   } finally {
     expect(await serve.stop()).toBe(0);
+  }
+}, 120_000);
+
+test("on PGlite: a data dir whose table lost RLS is served not ready, naming it, with the signed failure recorded", async () => {
+  const dataDir = join(dir, "pglite");
+  // The embedded database cannot be altered from outside while serve runs: the owner's change is made
+  // between two runs, and the attestation at start must catch it.
+  const first = await startServe(["--data-dir", dataDir], { CAUSELOOP_ATTESTATION_INTERVAL_SECONDS: "1" });
+  expect(await first.stop()).toBe(0);
+  let engine = await openPglite(dataDir);
+  await engine.exec("ALTER TABLE issues NO FORCE ROW LEVEL SECURITY; ALTER TABLE issues DISABLE ROW LEVEL SECURITY");
+  await engine.close();
+
+  const port = await freePort();
+  const serve = Bun.spawn([await compiledBinary(), "serve", "--port", String(port), "--data-dir", dataDir], {
+    env: { PATH: process.env.PATH ?? "", HOME: dir, CAUSELOOP_ATTESTATION_INTERVAL_SECONDS: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    const failed = await until("/readyz to fail", async () => {
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      if (response?.status !== 503) return undefined;
+      const body = (await response.json()) as { detail: string };
+      return body.detail.includes("isolation attestation: failed") ? body : undefined;
+    });
+    expect(failed.detail).toContain("issues");
+  } finally {
+    serve.kill("SIGTERM");
+    expect(await serve.exited).toBe(0);
+  }
+  engine = await openPglite(dataDir);
+  try {
+    const [row] = await engine.query<{ after: Attestation }>(
+      "select after from operator_log where action = 'isolation.attestation_failed' order by seq desc limit 1",
+    );
+    expect(row?.after.violations).toContain("issues: inside A, SELECT sees 1 of B's rows");
+    expect(row?.after.signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
+  } finally {
+    await engine.close();
   }
 }, 120_000);
