@@ -199,7 +199,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
-  void attestation.run();
+  // At start; on the embedded engine a little after it (the interval, at most 10 s), since a run holds its one
+  // connection for about a second and the first requests should not wait for it.
+  const firstAttestation = setTimeout(
+    () => void attestation.run(),
+    config.engine === "pglite" ? Math.min(config.attestationIntervalSeconds, 10) * 1000 : 0,
+  );
   const attestationTimer = setInterval(() => void attestation.run(), config.attestationIntervalSeconds * 1000);
   const scheduler = new Scheduler(
     db.engine,
@@ -225,6 +230,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stopping ??= (async () => {
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
       clearInterval(checkpointTimer);
+      clearTimeout(firstAttestation);
       clearInterval(attestationTimer);
       await scheduler.stop();
       await worker.stop();

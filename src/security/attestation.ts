@@ -13,7 +13,7 @@ import { doctor } from "../db/system.ts";
 import { APP_ROLE } from "../db/tenant.ts";
 import { appendOperatorLog } from "../audit/operator-log.ts";
 import type { Signer } from "../audit/signing.ts";
-import { ident, seedEveryTenantTableIn, tenantTables } from "./canary.ts";
+import { canaryInserts, ident, seedEveryTenantTableIn, tenantTables } from "./canary.ts";
 import type { Logger } from "../log.ts";
 import type { ReadinessCheck } from "../health/routes.ts";
 
@@ -107,6 +107,7 @@ async function liveProbe(owner: Engine): Promise<{ tables: number; violations: s
   let result: { tables: number; violations: string[] } | undefined;
   await owner
     .transaction(async (tx) => {
+      const inserts = await canaryInserts(tx);
       const canary = async (label: string) => {
         const [org] = await tx.query<{ id: string }>(
           "insert into organizations (id, slug, name) values (new_id('org'), $1, $2) returning id",
@@ -117,7 +118,7 @@ async function liveProbe(owner: Engine): Promise<{ tables: number; violations: s
           [org?.id],
         );
         await tx.query("insert into workspace_settings (workspace_id, id) values ($1, new_id('wss'))", [ws?.id]);
-        await seedEveryTenantTableIn(tx, ws?.id as string);
+        await seedEveryTenantTableIn(tx, ws?.id as string, inserts);
         return ws?.id as string;
       };
       const a = await canary("a");

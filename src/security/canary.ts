@@ -118,23 +118,14 @@ function valueFor(table: string, col: Column, checks: string[]): string {
   );
 }
 
-/**
- * Inserts a row into every tenant table for the workspace that has none yet, generically from the catalog,
- * inside the caller's owner transaction with FK triggers off (session_replication_role = replica, which needs
- * a superuser owner, or one granted SET on that parameter).
- */
-export async function seedEveryTenantTableIn(
-  tx: Queryable & { exec(sql: string): Promise<void> },
-  workspaceId: string,
-): Promise<void> {
-  await tx.exec("SET LOCAL session_replication_role = replica");
-  for (const table of await tenantTables(tx)) {
-    const [present] = await tx.query(`select 1 from ${ident(table)} where workspace_id = $1 limit 1`, [workspaceId]);
-    if (present) continue; // e.g. workspace_settings, which onboarding already fills (UNIQUE (workspace_id))
-    const checks = await checksOf(tx, table);
+/** One INSERT per tenant table, built from the catalog once and used for as many workspaces as needed. */
+export async function canaryInserts(q: Queryable): Promise<{ table: string; sql: string }[]> {
+  const out: { table: string; sql: string }[] = [];
+  for (const table of await tenantTables(q)) {
+    const checks = await checksOf(q, table);
     const names: string[] = [];
     const values: string[] = [];
-    for (const col of await columnsOf(tx, table)) {
+    for (const col of await columnsOf(q, table)) {
       const value =
         col.name === "workspace_id"
           ? "$1"
@@ -147,7 +138,27 @@ export async function seedEveryTenantTableIn(
       names.push(ident(col.name));
       values.push(value);
     }
-    const sql = `insert into ${ident(table)} (${names.join(", ")}) values (${values.join(", ")})`;
+    // A table that already has the workspace's row (workspace_settings, UNIQUE (workspace_id)) is skipped.
+    out.push({
+      table,
+      sql: `insert into ${ident(table)} (${names.join(", ")}) select ${values.join(", ")} where not exists (select 1 from ${ident(table)} where workspace_id = $1)`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Inserts a row into every tenant table for the workspace that has none yet, generically from the catalog,
+ * inside the caller's owner transaction with FK triggers off (session_replication_role = replica, which needs
+ * a superuser owner, or one granted SET on that parameter).
+ */
+export async function seedEveryTenantTableIn(
+  tx: Queryable & { exec(sql: string): Promise<void> },
+  workspaceId: string,
+  inserts?: { table: string; sql: string }[],
+): Promise<void> {
+  await tx.exec("SET LOCAL session_replication_role = replica");
+  for (const { table, sql } of inserts ?? (await canaryInserts(tx))) {
     try {
       await tx.query(sql, [workspaceId]);
     } catch (error) {
