@@ -31,15 +31,48 @@ async function asSuperuser(url: string, statements: string[]): Promise<void> {
   }
 }
 
+/**
+ * The README's PostgreSQL quick start, as written there: its two commands (comments and line continuations
+ * removed), with the owner URL put in and its ./ paths made absolute in a directory of the test's own.
+ */
+function readmeQuickStart(ownerUrl: string, workdir: string): { setup: string[]; serve: string[] } {
+  const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("PostgreSQL setup is one command")))?.[1] ?? "";
+  const commands = block
+    .replace(/#.*$/gm, "")
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter((words) => words[0] === "causeloop")
+    .map((words) =>
+      words
+        .slice(1)
+        .map((w) => (w.startsWith("postgres://") ? ownerUrl : w.startsWith("./") ? join(workdir, w.slice(2)) : w)),
+    );
+  const [setup, serve] = commands;
+  expect(setup?.slice(0, 2)).toEqual(["setup", "--database-owner-url"]);
+  expect(serve).toContain("serve");
+  // startServe adds `serve --port <free port>` itself.
+  return { setup: setup as string[], serve: (serve as string[]).filter((w) => w !== "serve") };
+}
+
 /** Follows the quick start: setup, then serve with nothing but the env file. */
 async function quickStart(ownerUrl: string, ownerPassword: string) {
   const home = tempDir();
-  const state = join(tempDir(), "state");
-  const envFile = join(tempDir(), "etc", "causeloop.env");
-  const setup = await runBinary(
-    ["setup", "--database-owner-url", ownerUrl, "--state-dir", state, "--env-file", envFile],
-    { HOME: home },
-  );
+  const workdir = tempDir();
+  const readme = readmeQuickStart(ownerUrl, workdir);
+  const state = join(workdir, "causeloop-state");
+  const envFile = join(workdir, "causeloop.env");
+  expect(readme.setup).toEqual([
+    "setup",
+    "--database-owner-url",
+    ownerUrl,
+    "--state-dir",
+    state,
+    "--env-file",
+    envFile,
+  ]);
+  const setup = await runBinary(readme.setup, { HOME: home });
   expect(setup.stderr).toBe("");
   expect(setup.code).toBe(0);
   expect(setup.stdout).toContain(`migrations: applied ${migrations.length}`);
@@ -60,7 +93,7 @@ async function quickStart(ownerUrl: string, ownerPassword: string) {
   // Nothing landed in the home directory.
   expect(existsSync(join(home, ".local"))).toBe(false);
 
-  const serve = await startServe(["--env-file", envFile], { HOME: home });
+  const serve = await startServe(readme.serve, { HOME: home });
   try {
     expect(serve.output()).toContain('"engine":"postgres"');
     const unauthenticated = await fetch(`${serve.url}/v1/issues`);
