@@ -2,9 +2,18 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { runOperation } from "../src/operator/transport.ts";
-import { verifyAuditExport, type Jwk } from "../src/audit/verify-export.ts";
+import { verifyAuditExport } from "../src/audit/verify-export.ts";
 import { AppError } from "../src/errors.ts";
-import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
+import {
+  action,
+  configFrom,
+  existingFile,
+  printJson,
+  readJwksFile,
+  table,
+  withDatabaseFlags,
+  type CommonFlags,
+} from "./output.ts";
 
 function positiveInt(text: string, flag: string, max?: number): number {
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1 || (max !== undefined && Number(text) > max)) {
@@ -149,22 +158,8 @@ export function registerAudit(program: Command): void {
     )
     .action(
       action(async (file: string, flags: { jwks?: string; json?: boolean }) => {
-        const read = async (path: string, what: string) => {
-          const handle = Bun.file(path);
-          if (!(await handle.exists())) throw new AppError("bad_request", `${what} ${path} does not exist`);
-          return handle.text();
-        };
-        const text = await read(file, "the export");
-        let jwks: { keys: Jwk[] } | undefined;
-        if (flags.jwks) {
-          try {
-            jwks = JSON.parse(await read(flags.jwks, "--jwks")) as { keys: Jwk[] };
-          } catch (error) {
-            if (error instanceof AppError) throw error;
-            throw new AppError("bad_request", `--jwks ${flags.jwks} is not a JSON key set`);
-          }
-          if (!Array.isArray(jwks?.keys)) throw new AppError("bad_request", `--jwks ${flags.jwks} has no keys array`);
-        }
+        const text = await (await existingFile(file, "the export")).text();
+        const jwks = flags.jwks ? await readJwksFile(flags.jwks) : undefined;
         const verdict = await verifyAuditExport(text, jwks);
         if (flags.json) printJson(verdict);
         else if (verdict.ok)

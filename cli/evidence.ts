@@ -4,7 +4,15 @@ import { resolve } from "node:path";
 import { runOperation } from "../src/operator/transport.ts";
 import { verifyEvidence } from "../src/security/evidence.ts";
 import { AppError } from "../src/errors.ts";
-import { action, configFrom, printJson, withDatabaseFlags, type CommonFlags } from "./output.ts";
+import {
+  action,
+  configFrom,
+  existingFile,
+  printJson,
+  readJwksFile,
+  withDatabaseFlags,
+  type CommonFlags,
+} from "./output.ts";
 
 /** A date (YYYY-MM-DD, midnight UTC) or a full ISO time, as ISO text; a bad one is a clear error. */
 function when(text: string, flag: string): string {
@@ -51,16 +59,8 @@ export function registerEvidence(program: Command): void {
     )
     .action(
       action(async (pack: string, flags: { jwks?: string; json?: boolean }) => {
-        const file = Bun.file(pack);
-        if (!(await file.exists())) throw new AppError("bad_request", `${pack} does not exist`);
-        let jwks: { keys: { x: string; kid?: string }[] } | undefined;
-        if (flags.jwks) {
-          const keys = Bun.file(flags.jwks);
-          if (!(await keys.exists())) throw new AppError("bad_request", `--jwks ${flags.jwks} does not exist`);
-          jwks = (await keys.json().catch(() => undefined)) as typeof jwks;
-          if (!Array.isArray(jwks?.keys))
-            throw new AppError("bad_request", `--jwks ${flags.jwks} is not a JSON key set`);
-        }
+        const file = await existingFile(pack, "the pack");
+        const jwks = flags.jwks ? await readJwksFile(flags.jwks) : undefined;
         const verdict = await verifyEvidence(await file.bytes(), jwks);
         if (flags.json) printJson(verdict);
         else if (verdict.ok)

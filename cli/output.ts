@@ -79,3 +79,22 @@ export function table(headers: string[], rows: string[][]): string {
       .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
+
+/** A file named on the command line, which must exist: a missing one is a clear error naming it. */
+export async function existingFile(path: string, what: string): Promise<ReturnType<typeof Bun.file>> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new AppError("bad_request", `${what} ${path} does not exist`);
+  return file;
+}
+
+/** The keys of a `--jwks` file (as fetched from /.well-known/jwks.json), or a clear error. */
+export async function readJwksFile(
+  path: string,
+): Promise<{ keys: { kty: string; crv: string; x: string; kid?: string }[] }> {
+  const jwks = (await (await existingFile(path, "--jwks")).json().catch(() => undefined)) as
+    | { keys?: unknown }
+    | undefined;
+  if (!Array.isArray(jwks?.keys))
+    throw new AppError("bad_request", `--jwks ${path} is not a JSON key set (an object with a keys array)`);
+  return jwks as { keys: { kty: string; crv: string; x: string; kid?: string }[] };
+}

@@ -31,9 +31,13 @@ export async function keyDependents(engine: Queryable): Promise<Record<string, s
 }
 
 /** Where the keys come from for this configuration, with what the database holds that depends on them. */
-export async function keySource(config: Config, engine: Queryable): Promise<ServerKeySource> {
+export async function keySource(
+  config: Config,
+  engine: Queryable,
+  env: Record<string, string | undefined> = process.env,
+): Promise<ServerKeySource> {
   return {
-    env: process.env,
+    env,
     dataDir: config.dataDir,
     embedded: config.engine === "pglite",
     dependents: await keyDependents(engine),
@@ -41,8 +45,12 @@ export async function keySource(config: Config, engine: Queryable): Promise<Serv
 }
 
 /** Every key `serve` needs. */
-export async function loadServerKeys(config: Config, engine: Queryable): Promise<ServerKeys> {
-  const source = await keySource(config, engine);
+export async function loadServerKeys(
+  config: Config,
+  engine: Queryable,
+  env: Record<string, string | undefined> = process.env,
+): Promise<ServerKeys> {
+  const source = await keySource(config, engine, env);
   const signer = await loadSigner(source);
   return {
     signer,

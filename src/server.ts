@@ -4,7 +4,7 @@ import { createApp } from "./http/app.ts";
 import { rateLimitsOn } from "./tenancy/limits.ts";
 import { engineReadiness } from "./health/readiness.ts";
 import type { Logger } from "./log.ts";
-import { maintenanceConnection, openForServe, openOwner } from "./operator/database.ts";
+import { maintenanceConnection, openForServe } from "./operator/database.ts";
 import { attestationRunner } from "./security/attestation.ts";
 import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName } from "./operator/operations.ts";
@@ -76,24 +76,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   // Continuous isolation attestation (src/security/attestation.ts): at start and on a timer; a failure makes
   // /readyz answer 503 naming the table.
-  const attestation = attestationRunner(
-    db.engine,
-    config.engine === "pglite"
-      ? (fn) => fn(db.engine)
-      : config.databaseOwnerUrl
-        ? async (fn) => {
-            const owner = await openOwner(config);
-            try {
-              return await fn(owner);
-            } finally {
-              await owner.close();
-            }
-          }
-        : undefined,
-    signer,
-    logger,
-    config.insecureAllowBypassRls,
-  );
+  const maintenance = maintenanceConnection(config, db.engine);
+  const attestation = attestationRunner(db.engine, maintenance?.run, signer, logger, config.insecureAllowBypassRls);
   const engineReady = engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls });
   const links = exportLinks(exportLinkKey, config.exportLinkMinutes);
   const store = archiveStore(config, links);
@@ -213,12 +197,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   await scheduler.start();
   if (config.engine === "pglite") await requeueOrphanedJobs(db.engine);
-  const worker = new Worker(
-    db.engine,
-    jobHandlers(db.engine, config, store, maintenanceConnection(config, db.engine)),
-    logger,
-    { leaseSeconds: config.jobLeaseSeconds },
-  );
+  const worker = new Worker(db.engine, jobHandlers(db.engine, config, store, maintenance), logger, {
+    leaseSeconds: config.jobLeaseSeconds,
+  });
   worker.start();
 
   let resolveClosed: () => void = () => {};

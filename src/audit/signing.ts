@@ -76,3 +76,18 @@ export async function loadSigner(source: ServerKeySource): Promise<Signer> {
   const text = loadServerKey(source, "CAUSELOOP_AUDIT_SIGNING_KEY", AUDIT_SIGNING_KEY_FILE, () => generated as string);
   return signerFromPkcs8(text);
 }
+
+/**
+ * Checks a detached Ed25519 signature (base64url) over `payload` with a public key given as JWK, as offline
+ * verifiers hold it (a JWKS fetched from /.well-known/jwks.json, or the key in an export). A key that is not
+ * a valid Ed25519 key verifies nothing: false, never an exception.
+ */
+export async function verifyWithJwk(jwk: { x: string }, payload: string, signature: string): Promise<boolean> {
+  const key = await crypto.subtle
+    .importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, { name: "Ed25519" }, false, ["verify"])
+    .catch(() => undefined);
+  if (!key) return false;
+  return crypto.subtle
+    .verify({ name: "Ed25519" }, key, Buffer.from(signature, "base64url"), encoder.encode(payload))
+    .catch(() => false);
+}

@@ -6,6 +6,7 @@
 //   hash = sha256_hex((prev_hash or '') + canonical); each row's prev_hash is the hash of the row before it
 //   checkpoint signature: Ed25519 over 'causeloop.audit.checkpoint.v1\n<workspace_id>\n<seq>\n<hash>\n<signed_at>'
 // Used by `causeloop audit verify-export` and scripts/verify-audit-export.ts.
+import { verifyWithJwk } from "./signing.ts";
 
 type Row = Record<string, string | number | null> & {
   seq: number;
@@ -99,20 +100,8 @@ export async function verifyAuditExport(text: string, jwks?: { keys: Jwk[] }): P
     for (const cp of checkpoints.sort((a, b) => a.seq - b.seq)) {
       const jwk = keys.find((k) => !k.kid || k.kid === cp.key_id);
       if (!jwk) throw new Broken(cp.seq, `no public key ${cp.key_id} to check the checkpoint at seq ${cp.seq}`);
-      const key = await crypto.subtle.importKey(
-        "jwk",
-        { kty: "OKP", crv: "Ed25519", x: jwk.x },
-        { name: "Ed25519" },
-        false,
-        ["verify"],
-      );
       const payload = `causeloop.audit.checkpoint.v1\n${workspace}\n${cp.seq}\n${cp.hash}\n${cp.signed_at}`;
-      const valid = await crypto.subtle.verify(
-        { name: "Ed25519" },
-        key,
-        Buffer.from(cp.signature, "base64url"),
-        new TextEncoder().encode(payload),
-      );
+      const valid = await verifyWithJwk(jwk, payload, cp.signature);
       if (!valid) throw new Broken(cp.seq, `checkpoint at seq ${cp.seq} has an invalid signature`);
       if (prev && cp.seq > prev.seq)
         throw new Broken(

@@ -13,18 +13,14 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { embeddedFile } from "../files.ts";
 
 /** The file name the build gives the template; the binary finds it among its embedded files by it. */
 export const TEMPLATE_FILE = "pglite-template.tar.gz";
 
 /** The template embedded in this binary, if any (none when running from source: initdb is the fallback). */
 export function embeddedTemplate(): Blob | undefined {
-  if (!Bun.isStandaloneExecutable) return undefined;
-  const stem = TEMPLATE_FILE.replace(/\.tar\.gz$/, "");
-  return Bun.embeddedFiles.find((file) => {
-    const name = (file as Blob & { name?: string }).name ?? "";
-    return name.startsWith(stem) && name.endsWith(".tar.gz");
-  });
+  return embeddedFile(TEMPLATE_FILE.replace(/\.tar\.gz$/, ""), ".tar.gz");
 }
 
 /** Packs a cleanly shut-down PGlite data directory into a gzipped tarball. */

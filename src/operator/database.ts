@@ -124,8 +124,9 @@ export async function openOwner(config: Config): Promise<Engine> {
 }
 
 /**
- * serve's connection for maintenance the runtime role may not do (VACUUM after an erasure): PGlite's one
- * connection; on PostgreSQL the owner connection, opened for each use, when DATABASE_OWNER_URL is set.
+ * serve's connection for work the runtime role may not do (VACUUM after an erasure, the isolation
+ * attestation's live probe): PGlite's one connection; on PostgreSQL the owner connection, opened for each
+ * use, when DATABASE_OWNER_URL is set.
  */
 export function maintenanceConnection(config: Config, engine: Engine): MaintenanceConnection | undefined {
   const full = vacuumFull(config.rtbfVacuum, config.engine);

@@ -1,9 +1,10 @@
 // The environment file Causeloop runs from (systemd's EnvironmentFile=, or `causeloop --env-file FILE`):
 // KEY=value lines, comments and blank lines kept. Written whole, mode 0600, through a file beside it that is
 // renamed into place, so a crash never leaves half a file (or a readable one) behind.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { AppError } from "../errors.ts";
+import { writeFileAtomically } from "../files.ts";
 
 const LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/;
 
@@ -74,13 +75,9 @@ export function writeEnvFile(path: string, updates: Record<string, string>, head
     for (const [key, value] of pending) out.push(`${key}=${quoteIfNeeded(value)}`);
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  const staging = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(staging, `${out.join("\n")}\n`, { mode: 0o600, flag: "w" });
-    chmodSync(staging, 0o600);
-    renameSync(staging, path);
+    writeFileAtomically(path, `${out.join("\n")}\n`);
   } catch (error) {
-    rmSync(staging, { force: true });
     throw new AppError("config_invalid", `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
   }
 }

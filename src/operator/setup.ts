@@ -113,15 +113,8 @@ export async function runSetup(options: SetupOptions, env: Record<string, string
     }
     // The server keys (audit signing, access tokens, RTBF refs, export links): generated in the state dir if
     // absent, refused if the database holds what a lost one made.
-    const keyFiles = SERVER_KEY_FILES;
-    const absent = keyFiles.filter((f) => !existsSync(join(options.stateDir, f)));
-    const previous = process.env;
-    process.env = { ...base } as NodeJS.ProcessEnv;
-    try {
-      await loadServerKeys(ownerConfig, owner);
-    } finally {
-      process.env = previous;
-    }
+    const absent = SERVER_KEY_FILES.filter((f) => !existsSync(join(options.stateDir, f)));
+    await loadServerKeys(ownerConfig, owner, base);
     generatedKeys.push(...absent.filter((f) => existsSync(join(options.stateDir, f))));
   } finally {
     await owner.close();
@@ -139,7 +132,8 @@ export async function runSetup(options: SetupOptions, env: Record<string, string
     `written by causeloop setup on ${new Date().toISOString().slice(0, 10)}; the owner URL is not kept here: migrations take it on the command line`,
   );
 
-  // Doctor with exactly what serve will read: the file just written (and nothing of the caller's own).
+  // Doctor with exactly what serve will read: the file just written (and nothing of the caller's own). The
+  // doctor's master key and server key checks read process.env, so it is that environment while it runs.
   const runtimeEnv: Record<string, string | undefined> = { ...base, ...written, DATABASE_OWNER_URL: undefined };
   const previous = process.env;
   process.env = runtimeEnv as NodeJS.ProcessEnv;

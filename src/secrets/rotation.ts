@@ -8,7 +8,8 @@ import { appendAudit } from "../audit/service.ts";
 import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "./columns.ts";
 import { dekAad, dekVersionOf, ensureActiveDek, insertDek, mfaAad, openWith, sealWith, type Dek } from "./envelope.ts";
 import { addKeyVersion, importAesKey, type KekProvider, type LocalKeyRing } from "./keyring.ts";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { writeFileAtomically } from "../files.ts";
 
 export interface KeyStatus {
   kekCurrentVersion: number;
@@ -90,9 +91,7 @@ async function rewrapAccountFactors(engine: Engine, kek: KekProvider): Promise<v
 }
 
 function writeRingFile(path: string, text: string): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${text}\n`, { mode: 0o600 });
-  renameSync(temp, path);
+  writeFileAtomically(path, `${text}\n`);
 }
 
 /**

@@ -13,7 +13,7 @@ import { doctor } from "../db/system.ts";
 import { APP_ROLE } from "../db/tenant.ts";
 import { appendOperatorLog } from "../audit/operator-log.ts";
 import type { Signer } from "../audit/signing.ts";
-import { canaryInserts, ident, seedEveryTenantTableIn, tenantTables } from "./canary.ts";
+import { canaryInserts, columnsOf, ident, seedEveryTenantTableIn, tenantTables } from "./canary.ts";
 import type { Logger } from "../log.ts";
 import type { ReadinessCheck } from "../health/routes.ts";
 
@@ -70,13 +70,7 @@ async function probeTable(tx: Tx, table: string, a: string, b: string): Promise<
     if (ofB > 0) found.push(`inside A, SELECT sees ${ofB} of B's rows`);
     if (!read.workspaces.includes(a)) found.push("inside A, A's own row is not visible");
   }
-  const columns = (
-    await tx.query<{ name: string }>(
-      `select column_name::text as name from information_schema.columns
-        where table_schema = current_schema() and table_name = $1 and is_generated = 'NEVER' order by ordinal_position`,
-      [table],
-    )
-  ).map((c) => c.name);
+  const columns = (await columnsOf(tx, table)).map((c) => c.name);
   const source = columns.map((c) => (c === "workspace_id" ? "$1::text" : c === "id" ? "new_id('tst')" : ident(c)));
   const insert = await asRuntime(
     tx,

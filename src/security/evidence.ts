@@ -10,9 +10,10 @@ import { migrationStatus } from "../db/migrate.ts";
 import { checkRole, doctor } from "../db/system.ts";
 import { APP_ROLE, withTenant } from "../db/tenant.ts";
 import { verifyEverything } from "../audit/all-chains.ts";
-import type { Signer } from "../audit/signing.ts";
+import { verifyWithJwk, type Signer } from "../audit/signing.ts";
 import { AppError } from "../errors.ts";
 import { ENVIRONMENT } from "../config.ts";
+import { embeddedFile, writeFileAtomically } from "../files.ts";
 
 type Result = "pass" | "fail" | "not configured" | "info";
 interface Check {
@@ -39,11 +40,6 @@ function effectiveConfiguration(env: Record<string, string | undefined>): Record
     else out[name] = SECRET_SETTINGS.test(name) ? "(set, redacted)" : value;
   }
   return out;
-}
-
-function embedded(name: string): Blob | undefined {
-  if (!Bun.isStandaloneExecutable) return undefined;
-  return Bun.embeddedFiles.find((f) => ((f as Blob & { name?: string }).name ?? "").startsWith(name));
 }
 
 const html = (text: string) =>
@@ -175,8 +171,8 @@ export async function buildEvidence(
     membersWithMfa += withMfa;
     entry.mfa_coverage = `${withMfa}/${entry.active_members.length}`;
   }
-  const scan = embedded("dependency-scan");
-  const sbom = embedded("sbom.cdx");
+  const scan = embeddedFile("dependency-scan");
+  const sbom = embeddedFile("sbom.cdx");
 
   // --- evidence files
   files.set("evidence/doctor.json", json(doctorReport));
@@ -406,19 +402,7 @@ export async function verifyEvidence(
   const jwk = keys.find((k) => !k.kid || k.kid === sig.key_id);
   if (!jwk) problems.push(`no public key ${sig.key_id} to check the manifest's signature`);
   else {
-    const key = await crypto.subtle
-      .importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, { name: "Ed25519" }, false, ["verify"])
-      .catch(() => undefined);
-    const valid =
-      key !== undefined &&
-      (await crypto.subtle
-        .verify(
-          { name: "Ed25519" },
-          key,
-          Buffer.from(sig.signature, "base64url"),
-          new TextEncoder().encode(manifestText),
-        )
-        .catch(() => false));
+    const valid = await verifyWithJwk(jwk, manifestText, sig.signature);
     if (!valid) problems.push("the manifest's signature does not verify");
   }
   const listed = new Set<string>(["manifest.json", "manifest.sig.json"]);
@@ -446,18 +430,14 @@ export async function writeEvidence(
   files: Map<string, Uint8Array>,
   out: string,
 ): Promise<{ file: string; files: number; bytes: number }> {
-  const { renameSync, rmSync, statSync, chmodSync } = await import("node:fs");
-  const staging = `${out}.${process.pid}.partial`;
+  const archive = await new Bun.Archive(Object.fromEntries(files), { compress: "gzip", level: 9 }).bytes();
   try {
-    await Bun.write(staging, await new Bun.Archive(Object.fromEntries(files), { compress: "gzip", level: 9 }).blob());
-    chmodSync(staging, 0o600);
-    renameSync(staging, out);
+    writeFileAtomically(out, archive);
   } catch (error) {
-    rmSync(staging, { force: true });
     throw new AppError(
       "bad_request",
       `cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
-  return { file: out, files: files.size, bytes: statSync(out).size };
+  return { file: out, files: files.size, bytes: archive.length };
 }

@@ -4,6 +4,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { citusPlan } from "../../src/db/citus-plan.ts";
 import { GLOBAL_TABLES } from "../../src/db/system.ts";
+import { tenantTables } from "../../src/security/canary.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 let db: TestDb | undefined;
@@ -19,14 +20,8 @@ describeEngines("Citus plan", (kind) => {
     const checkedIn = await Bun.file(join(import.meta.dir, "..", "..", "docs", "citus-plan.sql")).text();
     expect(plan.sql).toBe(checkedIn);
     expect([...plan.reference].sort()).toEqual([...GLOBAL_TABLES].sort());
-    const tenantTables = await db.owner.query<{ name: string }>(
-      `select c.relname::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = 'public' and c.relkind = 'r'
-          and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'workspace_id')
-        order by 1`,
-    );
     const distributed = plan.distributed.map((d) => d.table);
-    for (const { name } of tenantTables)
+    for (const name of await tenantTables(db.owner))
       if (!(GLOBAL_TABLES as readonly string[]).includes(name)) expect(distributed).toContain(name);
     expect(distributed).toContain("workspaces");
     expect(new Set(distributed).size).toBe(distributed.length);

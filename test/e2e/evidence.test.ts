@@ -4,23 +4,14 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBinary } from "../helpers/binary.ts";
+import { runBinary, onboardAcme } from "../helpers/binary.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "causeloop-evidence-e2e-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("causeloop evidence writes a signed pack that evidence verify accepts, and refuses a changed one", async () => {
   const dataDir = join(dir, "data");
-  const onboarded = await runBinary([
-    "onboard",
-    "acme",
-    "--name",
-    "Acme",
-    "--admin-email",
-    "ops@acme.com",
-    "--data-dir",
-    dataDir,
-  ]);
+  const onboarded = await onboardAcme(dataDir);
   expect({ code: onboarded.code, stderr: onboarded.stderr }).toEqual({ code: 0, stderr: "" });
   const pack = join(dir, "pack.tar.gz");
   const written = await runBinary(["evidence", "--from", "2026-01-01", "--out", pack, "--data-dir", dataDir]);

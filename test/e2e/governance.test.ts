@@ -5,28 +5,14 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBinary, startServe } from "../helpers/binary.ts";
+import { runBinary, startServe, onboardAcme } from "../helpers/binary.ts";
 import { openPglite } from "../../src/db/engine.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "causeloop-e2e-rtbf-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test("submit, review and approve an erasure, verify its certificate; a killed server finishes a processing erasure on restart", async () => {
-  const onboarded = JSON.parse(
-    (
-      await runBinary([
-        "onboard",
-        "acme",
-        "--name",
-        "Acme",
-        "--admin-email",
-        "ops@acme.com",
-        "--data-dir",
-        dataDir,
-        "--json",
-      ])
-    ).stdout,
-  ) as { admin_token: string };
+  const onboarded = JSON.parse((await onboardAcme(dataDir, ["--json"])).stdout) as { admin_token: string };
   const headers = { authorization: `Bearer ${onboarded.admin_token}`, "content-type": "application/json" };
   let server = await startServe(["--data-dir", dataDir]);
   const submit = async (email: string) =>
@@ -128,21 +114,7 @@ test("submit, review and approve an erasure, verify its certificate; a killed se
 test("an export whose server was killed mid-build completes after restart", async () => {
   const dir = mkdtempSync(join(tmpdir(), "causeloop-e2e-export-"));
   try {
-    const onboarded = JSON.parse(
-      (
-        await runBinary([
-          "onboard",
-          "acme",
-          "--name",
-          "Acme",
-          "--admin-email",
-          "ops@acme.com",
-          "--data-dir",
-          dir,
-          "--json",
-        ])
-      ).stdout,
-    ) as { admin_token: string };
+    const onboarded = JSON.parse((await onboardAcme(dir, ["--json"])).stdout) as { admin_token: string };
     const headers = { authorization: `Bearer ${onboarded.admin_token}`, "content-type": "application/json" };
     let server = await startServe(["--data-dir", dir]);
     const id = (

@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compiledBinary, runBinary, startServe } from "../helpers/binary.ts";
+import { compiledBinary, runBinary, startServe, onboardAcme } from "../helpers/binary.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "causeloop-e2e-tui-"));
 const session = `causeloop-tui-${process.pid}`;
@@ -40,21 +40,7 @@ test("without a terminal the console says so, points to the CLI and exits 2", as
 // this test once failed on the CI runner only.
 test("onboard a tenant and approve an erasure request in the console of the compiled binary, at 80x24, even with CI=true", async () => {
   expect(Bun.which("tmux")).not.toBeNull();
-  const acme = JSON.parse(
-    (
-      await runBinary([
-        "onboard",
-        "acme",
-        "--name",
-        "Acme",
-        "--admin-email",
-        "ops@acme.com",
-        "--data-dir",
-        dataDir,
-        "--json",
-      ])
-    ).stdout,
-  ) as { admin_token: string };
+  const acme = JSON.parse((await onboardAcme(dataDir, ["--json"])).stdout) as { admin_token: string };
   const server = await startServe(["--data-dir", dataDir]);
   try {
     const submitted = await fetch(`${server.url}/v1/governance/rtbf/requests`, {

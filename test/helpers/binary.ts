@@ -59,6 +59,21 @@ export async function runBinary(args: string[], env: Record<string, string> = {}
   return { code, stdout, stderr };
 }
 
+/** `causeloop onboard acme` on an embedded data dir, the way the end-to-end tests set a tenant up. */
+export function onboardAcme(dataDir: string, extra: string[] = []): Promise<RunResult> {
+  return runBinary([
+    "onboard",
+    "acme",
+    "--name",
+    "Acme",
+    "--admin-email",
+    "ops@acme.com",
+    "--data-dir",
+    dataDir,
+    ...extra,
+  ]);
+}
+
 export async function freePort(): Promise<number> {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = server.port;
