@@ -38,6 +38,7 @@ SELECT create_distributed_table('service_accounts', 'workspace_id', colocate_wit
 SELECT create_distributed_table('sessions', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('sso_connections', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('sso_identities', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('webhook_deliveries', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('webhooks', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('workflow_runs', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('workspace_keys', 'workspace_id', colocate_with => 'workspaces');

@@ -2,6 +2,7 @@
 import { parseCorsOrigins, type CorsPolicy } from "./http/edge/headers.ts";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { DEFAULT_RETRY_SCHEDULE, type DeliverySettings } from "./delivery/settings.ts";
 import cron from "node-cron";
 import { checkUserUrl, outboundPolicy, parseAllowlist, type OutboundAllowlist } from "./net/policy.ts";
 import { parseTrustedProxies, type TrustedProxies } from "./http/client-ip.ts";
@@ -96,6 +97,8 @@ export interface Config {
   maxInFlight: number;
   /** How often serve attests tenant isolation (catalog lint and live cross-tenant probe). */
   attestationIntervalSeconds: number;
+  /** Outbound delivery: the retry schedule and the per-destination circuit breaker. */
+  delivery: DeliverySettings;
 }
 
 export interface ConfigOverrides {
@@ -158,6 +161,9 @@ export const ENVIRONMENT = {
   CAUSELOOP_MAX_IN_FLIGHT: "256",
   CAUSELOOP_DB_PREPARE: "true",
   CAUSELOOP_ATTESTATION_INTERVAL_SECONDS: "300",
+  CAUSELOOP_DELIVERY_RETRY_SCHEDULE: DEFAULT_RETRY_SCHEDULE.join(","),
+  CAUSELOOP_DELIVERY_BREAKER_THRESHOLD: "10",
+  CAUSELOOP_DELIVERY_BREAKER_SECONDS: "60",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -192,6 +198,17 @@ function integer(raw: string | number | undefined, name: string, fallback: numbe
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got '${raw}')`);
   }
   return value;
+}
+
+/** Seconds before each retry, comma-separated (fractions allowed); at most 30 retries of at most 2 days each. */
+function retrySchedule(raw: string | undefined, name: string): number[] {
+  if (raw === undefined || raw.trim() === "") return DEFAULT_RETRY_SCHEDULE;
+  const values = raw.split(",").map((part) => Number(part.trim()));
+  if (values.length > 30 || values.some((v) => !Number.isFinite(v) || v < 0 || v > 172_800))
+    throw new ConfigError(
+      `${name} must be up to 30 comma-separated numbers of seconds from 0 to 172800 (got '${raw}')`,
+    );
+  return values;
 }
 
 function boolean(raw: string | undefined, name: string): boolean {
@@ -365,6 +382,23 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
       1,
       86_400,
     ),
+    delivery: {
+      retrySchedule: retrySchedule(env.CAUSELOOP_DELIVERY_RETRY_SCHEDULE, "CAUSELOOP_DELIVERY_RETRY_SCHEDULE"),
+      breakerThreshold: integer(
+        env.CAUSELOOP_DELIVERY_BREAKER_THRESHOLD,
+        "CAUSELOOP_DELIVERY_BREAKER_THRESHOLD",
+        10,
+        1,
+        10_000,
+      ),
+      breakerSeconds: integer(
+        env.CAUSELOOP_DELIVERY_BREAKER_SECONDS,
+        "CAUSELOOP_DELIVERY_BREAKER_SECONDS",
+        60,
+        1,
+        3600,
+      ),
+    },
     idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
     rateLimit: {
       perCredential: integer(

@@ -35,6 +35,9 @@ export const ID_PREFIXES = [
   "off",
   "acp",
   "run",
+  "msg",
+  "dlv",
+  "alr",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -27,6 +27,7 @@ import { archiveStore } from "./governance/storage.ts";
 import { approve, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 import { outboundPolicy } from "./net/policy.ts";
+import { DeliveryWorker, requeueOrphanedDeliveries } from "./delivery/worker.ts";
 
 export interface RunningServer {
   url: string;
@@ -201,6 +202,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     leaseSeconds: config.jobLeaseSeconds,
   });
   worker.start();
+  // Outbound delivery (src/delivery/): webhooks and anchors, retried, circuit-broken, dead-lettered.
+  if (config.engine === "pglite") await requeueOrphanedDeliveries(db.engine);
+  const deliveries = new DeliveryWorker(
+    db.engine,
+    kek,
+    outboundPolicy({ allowlist: config.outboundAllowlist, timeoutMs: 10_000, maxBytes: 64 * 1024, maxRedirects: 0 }),
+    logger,
+    config.delivery,
+  );
+  deliveries.start();
 
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -215,6 +226,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clearInterval(attestationTimer);
       await scheduler.stop();
       await worker.stop();
+      await deliveries.stop();
       const drained = server.stop(false);
       const timedOut = await Promise.race([
         drained.then(() => false),

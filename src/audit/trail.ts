@@ -7,6 +7,7 @@ import { newId } from "../ids.ts";
 import { ChainVerifier, checkpointPayload, type ChainRow, type Checkpoint, type VerifyResult } from "./chain.ts";
 import type { Signer } from "./signing.ts";
 import type { AnchorStore } from "./anchors.ts";
+import { emitEvent } from "../delivery/events.ts";
 import { pageLimit, Where, type Page } from "../db/where.ts";
 import { appendAudit, type Actor } from "./service.ts";
 
@@ -102,6 +103,9 @@ export async function createCheckpoint(tx: Tx, workspaceId: string, signer: Sign
       checkpoint.signed_at,
     ],
   );
+  // Anchored by the customer too, when a webhook subscribes to audit.checkpoint: truncating the tail together
+  // with its checkpoint is then visible from outside (`causeloop audit verify-export --anchors`).
+  await emitEvent(tx, workspaceId, "audit.checkpoint", { workspace_id: workspaceId, ...checkpoint });
   return checkpoint;
 }
 

@@ -22,6 +22,7 @@ import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
+import { deliveryRoutes } from "../delivery/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
 import { exportDownloadRoutes, gdprAliasRoutes, type ExportDeps, type RtbfDeps } from "../governance/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
@@ -174,7 +175,7 @@ export function createApp(deps: AppDeps): HttpApp {
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
       );
     }
-    if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound));
+    if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(
       tenancyRoutes(auth, {

@@ -13,6 +13,8 @@ import type { Actor } from "../audit/service.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import { sha256Hex } from "../identity/tokens.ts";
 import { redactUrlCredentials } from "../net/user-url.ts";
+import { EVENT_TYPES, unknownEventNames } from "../delivery/events.ts";
+import { assertWebhookSecret, newWebhookSecret } from "../delivery/signing.ts";
 
 const randomSecret = (prefix: string) =>
   `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
@@ -229,8 +231,15 @@ export async function createWebhook(
   actor: Actor,
   input: { url: string; events?: string[]; secret?: string },
 ): Promise<WebhookView & { secret: string }> {
+  const unknown = unknownEventNames(input.events ?? []);
+  if (unknown.length)
+    throw new AppError(
+      "validation_failed",
+      `unknown event ${unknown.map((name) => `"${name}"`).join(", ")}; known: ${EVENT_TYPES.join(", ")}, a family such as "issue.*", or "*"`,
+    );
+  if (input.secret !== undefined) assertWebhookSecret(input.secret);
   const id = newId("whk");
-  const secret = input.secret ?? randomSecret("whsec");
+  const secret = input.secret ?? newWebhookSecret();
   const sealed = await box.seal({ table: "webhooks", column: "secret_encrypted", rowId: id }, secret);
   const [row] = await tx.query<WebhookRow>(
     "insert into webhooks (workspace_id, id, url, events, secret_encrypted, created_by) values ($1, $2, $3, $4, $5, $6) returning id, url, events, status, secret_encrypted, created_at",

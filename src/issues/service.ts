@@ -7,6 +7,7 @@ import { newId } from "../ids.ts";
 import { cursorOf, pageLimit, Where } from "../db/where.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit, type Actor } from "../audit/service.ts";
+import { emitEvent } from "../delivery/events.ts";
 
 export const ISSUE_STATUSES = ["open", "investigating", "mitigated", "resolved", "closed"] as const;
 export const ISSUE_SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
@@ -68,6 +69,7 @@ export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Prom
     after: { title: issue.title, status: issue.status, severity: issue.severity },
     context: actor.context,
   });
+  await emitEvent(tx, actor.workspaceId, "issue.created", issue);
   return issue;
 }
 
@@ -137,6 +139,9 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
     after: pick(after),
     context: actor.context,
   });
+  await emitEvent(tx, actor.workspaceId, "issue.updated", after);
+  if (after.status === "resolved" && before.status !== "resolved")
+    await emitEvent(tx, actor.workspaceId, "issue.resolved", after);
   return after;
 }
 
@@ -153,4 +158,5 @@ export async function deleteIssue(tx: Tx, actor: Actor, id: string): Promise<voi
     before: { title: before.title, status: before.status },
     context: actor.context,
   });
+  await emitEvent(tx, actor.workspaceId, "issue.deleted", { id, workspace_id: actor.workspaceId });
 }

@@ -5,14 +5,13 @@
 // exchange still works, and anonymous calls cannot make the server fetch again and again.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { createApp, type AppDeps, type HttpApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/log.ts";
-import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
+import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { newId } from "../../src/ids.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { apiDeps } from "../helpers/app.ts";
 
 const CREDENTIAL = "hunter2pass";
 
@@ -79,21 +78,7 @@ describeEngines("outbound requests to user-given URLs", (kind) => {
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     beta = await onboard(db.owner, { slug: "beta", name: "Beta", adminEmail: "ops@beta.com" }, kek);
     gamma = await onboard(db.owner, { slug: "gamma", name: "Gamma", adminEmail: "ops@gamma.com" }, kek);
-    const d = db;
-    const deps: AppDeps = {
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      sessions: {
-        jwt: { current: new TextEncoder().encode("outbound-test-secret-0123456789-abcdefghij"), previous: undefined },
-        anonymous: (fn) => withoutTenant(d.app, fn),
-        idleMinutes: 60,
-        absoluteDays: 1,
-      },
-    };
+    const deps = apiDeps(db, kek);
     strict = createApp(deps);
     allowlisted = createApp({ ...deps, outbound: outboundPolicy({ allowlist: "127.0.0.1" }) });
   });

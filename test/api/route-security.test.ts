@@ -58,6 +58,7 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/connector-types",
   "GET /v1/webhooks",
   "GET /v1/webhooks/:id",
+  "GET /v1/webhooks/:id/deliveries",
   "GET /v1/inbound-webhooks",
   "GET /v1/sso-connections",
 ]);

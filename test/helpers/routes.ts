@@ -128,14 +128,23 @@ export async function createResources(
 ): Promise<void> {
   const post = (path: string, body: unknown) => postJson(app, path, body, token);
   ids.set("ws", workspaceId);
+  // The webhook first: the issue's creation then leaves a delivery for it (the dlv id).
+  ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" })).id as string);
   ids.set("iss", (await post("/v1/issues", { title: `${tag} issue` })).id as string);
+  const deliveries = await app.fetch(
+    new Request(`http://localhost/v1/webhooks/${ids.get("whk")}/deliveries`, {
+      headers: { authorization: `Bearer ${token}` },
+    }),
+  );
+  const delivery = ((await deliveries.json()) as { data: { id: string }[] }).data[0];
+  if (!delivery) throw new Error("setup: the issue left no webhook delivery");
+  ids.set("dlv", delivery.id);
   const connector = await post("/v1/connectors", {
     type: "sentry",
     display_name: `${tag} Sentry`,
     config: { api_token: "x" },
   });
   ids.set("con", connector.id as string);
-  ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" })).id as string);
   ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" })).member_id as string);
   ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" })).id as string);
   ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] })).id as string);

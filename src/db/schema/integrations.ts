@@ -1,4 +1,4 @@
-// Integrations: mirrors db/migrations 0004_integrations.sql.
+// Integrations: mirrors db/migrations 0004_integrations.sql and 0030_delivery.sql.
 import { sql } from "drizzle-orm";
 import { integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { connectorCatalogue, workspaces } from "./tenancy.ts";
@@ -41,9 +41,39 @@ export const webhooks = pgTable(
     failureCount: integer("failure_count").notNull().default(0),
     lastDeliveryAt: timestamp("last_delivery_at", { withTimezone: true }),
     createdBy: text("created_by"),
+    circuitOpenUntil: timestamp("circuit_open_until", { withTimezone: true }),
+    circuitOpens: integer("circuit_opens").notNull().default(0),
+    secretPreviousEncrypted: text("secret_previous_encrypted"),
+    secretPreviousUntil: timestamp("secret_previous_until", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    payload: jsonb("payload").notNull(),
+    status: text("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().default(sql`now()`),
+    lockedBy: text("locked_by"),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+    deadAt: timestamp("dead_at", { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
