@@ -23,6 +23,7 @@ import m0023 from "./0023_rate_limits.sql" with { type: "text" };
 import m0027 from "./0027_idempotency_keys.sql" with { type: "text" };
 import m0028 from "./0028_compliance_log_append_only.sql" with { type: "text" };
 import m0029 from "./0029_attestation_readout.sql" with { type: "text" };
+import m0031 from "./0031_metrics.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -55,6 +56,7 @@ export const migrations: MigrationSource[] = [
   { name: "0027_idempotency_keys", sql: m0027 },
   { name: "0028_compliance_log_append_only", sql: m0028 },
   { name: "0029_attestation_readout", sql: m0029 },
+  { name: "0031_metrics", sql: m0031 },
 ];
 
 export const referenceSql: string = seedReference;
