@@ -64,6 +64,26 @@ describeEngines("metrics readout", (kind) => {
     expect(after.audit.map((c) => c.chain)).toContain(acme);
   });
 
+  test("the pool's counters: transactions holding every connection, one more waiting, then none", async () => {
+    const { size } = db.app.poolStats();
+    const release = Promise.withResolvers<void>();
+    const started: Promise<void>[] = [];
+    const holding = Array.from({ length: size + 1 }, () => {
+      const entered = Promise.withResolvers<void>();
+      started.push(entered.promise);
+      return db.app.transaction(async () => {
+        entered.resolve();
+        await release.promise;
+      });
+    });
+    await Promise.all(started.slice(0, size));
+    await Bun.sleep(20);
+    expect(db.app.poolStats()).toEqual({ size, inUse: size, waiting: 1 });
+    release.resolve();
+    await Promise.all(holding);
+    expect(db.app.poolStats()).toEqual({ size, inUse: 0, waiting: 0 });
+  });
+
   test("the scheduler's last success and failure per job", async () => {
     await db.app.query(
       `insert into scheduler_runs (id, job, slot, instance, outcome, finished_at) values
