@@ -9,6 +9,8 @@ import { LocalKeyRing } from "../src/secrets/keyring.ts";
 import { exportLinks } from "../src/governance/export-links.ts";
 import { localStore } from "../src/governance/storage.ts";
 import { generatePkcs8, signerFromPkcs8 } from "../src/audit/signing.ts";
+import { createMetrics } from "../src/observability/metrics.ts";
+import { metricsRoutes } from "../src/observability/routes.ts";
 
 const root = join(import.meta.dir, "..");
 const unused = async (): Promise<never> => {
@@ -40,6 +42,8 @@ const app = createApp({
     idleMinutes: 60,
     absoluteDays: 1,
   },
+  // GET /metrics exists when CAUSELOOP_METRICS_TOKEN is set: lint it too.
+  capabilities: [metricsRoutes(createMetrics(), "contract-lint-metrics-token")],
 });
 const response = await app.fetch(new Request("http://localhost/openapi.json"));
 if (response.status !== 200) throw new Error(`/openapi.json answered ${response.status}`);

@@ -99,6 +99,12 @@ export interface Config {
   attestationIntervalSeconds: number;
   /** Outbound delivery: the retry schedule and the per-destination circuit breaker. */
   delivery: DeliverySettings;
+  /**
+   * Prometheus metrics: a listener of their own (CAUSELOOP_METRICS_ADDR), and GET /metrics on the API port
+   * when a token is set (CAUSELOOP_METRICS_TOKEN, required there as a bearer credential, and on the listener too).
+   * With neither, no metrics are served.
+   */
+  metrics: { address: { host: string; port: number } | undefined; token: string | undefined };
 }
 
 export interface ConfigOverrides {
@@ -164,6 +170,8 @@ export const ENVIRONMENT = {
   CAUSELOOP_DELIVERY_RETRY_SCHEDULE: DEFAULT_RETRY_SCHEDULE.join(","),
   CAUSELOOP_DELIVERY_BREAKER_THRESHOLD: "10",
   CAUSELOOP_DELIVERY_BREAKER_SECONDS: "60",
+  CAUSELOOP_METRICS_ADDR: "unset: no metrics listener",
+  CAUSELOOP_METRICS_TOKEN: "unset: no /metrics on the API port",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -260,6 +268,35 @@ function corsFrom(env: Env): CorsPolicy {
   } catch (error) {
     throw new ConfigError(`CAUSELOOP_CORS_ORIGINS: ${(error as Error).message}`);
   }
+}
+
+/** CAUSELOOP_METRICS_ADDR: `host:port` or `[v6]:port`, the host always explicit (never a wildcard by omission). */
+export function parseMetricsAddress(raw: string | undefined): { host: string; port: number } | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  const bad = () =>
+    new ConfigError(`CAUSELOOP_METRICS_ADDR must be host:port, such as 127.0.0.1:9464 or [::1]:9464 (got '${value}')`);
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  if (!match) throw bad();
+  const host = (match[1] ?? match[2]) as string;
+  const port = Number(match[3]);
+  if (port > 65535) throw bad();
+  return { host, port };
+}
+
+function metricsFrom(env: Env, api: { port: number }): Config["metrics"] {
+  const address = parseMetricsAddress(env.CAUSELOOP_METRICS_ADDR);
+  if (address && address.port !== 0 && address.port === api.port)
+    throw new ConfigError(
+      `CAUSELOOP_METRICS_ADDR uses the API's port ${api.port}: give the metrics listener a port of its own`,
+    );
+  const token = env.CAUSELOOP_METRICS_TOKEN || undefined;
+  // Checked without ever echoing the value: it is a secret.
+  if (token !== undefined && !/^[\x21-\x7e]{16,512}$/.test(token))
+    throw new ConfigError(
+      "CAUSELOOP_METRICS_TOKEN must be 16 to 512 printable characters without spaces (for example `openssl rand -hex 32`)",
+    );
+  return { address, token };
 }
 
 function idpFrom(env: Env, allowlist: OutboundAllowlist): Config["idp"] {
@@ -399,6 +436,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
         3600,
       ),
     },
+    metrics: metricsFrom(env, { port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535) }),
     idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
     rateLimit: {
       perCredential: integer(

@@ -28,6 +28,10 @@ import { approve, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 import { outboundPolicy } from "./net/policy.ts";
 import { DeliveryWorker, requeueOrphanedDeliveries } from "./delivery/worker.ts";
+import { createMetrics, type Metrics } from "./observability/metrics.ts";
+import { databaseReadout } from "./observability/readout.ts";
+import { metricsRoutes } from "./observability/routes.ts";
+import { startMetricsListener, type MetricsListener } from "./observability/listener.ts";
 
 export interface RunningServer {
   url: string;
@@ -40,7 +44,12 @@ export interface RunningServer {
    * old one finishes what it has. A file that does not load leaves the running certificate in place (logged).
    */
   reloadTls(): Promise<boolean>;
+  /** The metrics listener's URL (CAUSELOOP_METRICS_ADDR), when there is one. */
+  metricsUrl?: string;
 }
+
+/** How long a scrape waits for its database readout before answering without it. */
+const READOUT_TIMEOUT_MS = 2_000;
 
 /** The certificate and key, read now; a missing or unreadable file is one line naming it. */
 async function readTls(tls: NonNullable<Config["tls"]>): Promise<{ cert: string; key: string }> {
@@ -82,12 +91,28 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const engineReady = engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls });
   const links = exportLinks(exportLinkKey, config.exportLinkMinutes);
   const store = archiveStore(config, links);
+  const limits = rateLimitsOn(db.engine, config.engine, config.rateLimit, logger);
+  const handlers = jobHandlers(db.engine, config, store, maintenance);
+  // Metrics exist only when served somewhere (a listener, or the API port with a token): never by accident.
+  const metrics: Metrics | undefined =
+    config.metrics.address || config.metrics.token
+      ? createMetrics({
+          pool: () => db.engine.poolStats(),
+          readout: () => db.engine.probe(databaseReadout, READOUT_TIMEOUT_MS),
+          readoutFailed: (error) => logger.warn("metrics.readout_failed", { error: error.message }),
+          jobKinds: Object.keys(handlers),
+          rateLimitStoreFailures: () => limits.limiter.counts.storeFailures,
+        })
+      : undefined;
+  const door = tenantDoor(db.engine);
   const app = createApp({
     logger,
     readiness: async () => [...(await engineReady()), attestation.readiness()],
     version: VERSION,
     bodyLimitBytes: config.bodyLimitBytes,
-    door: tenantDoor(db.engine),
+    door: metrics ? metrics.timedDoor(door) : door,
+    metrics,
+    capabilities: metrics && config.metrics.token ? [metricsRoutes(metrics, config.metrics.token)] : [],
     kek,
     signer,
     outbound: outboundPolicy({ allowlist: config.outboundAllowlist }),
@@ -96,7 +121,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     tls: config.tls !== undefined,
     maxInFlight: config.maxInFlight,
     idempotencyTtlHours: config.idempotencyTtlHours,
-    limits: rateLimitsOn(db.engine, config.engine, config.rateLimit, logger),
+    limits,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.engine) },
     sessions: {
@@ -108,6 +133,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
   });
   let control: ControlServer | undefined;
+  let metricsListener: MetricsListener | undefined;
   let server: ReturnType<typeof Bun.serve>;
   // With TLS the listener is opened with SO_REUSEPORT, so a reload can open the next one on the same port.
   const listen = (port: number, tls: { cert: string; key: string } | undefined) =>
@@ -122,6 +148,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
   try {
     server = listen(config.port, config.tls ? await readTls(config.tls) : undefined);
+    const address = config.metrics.address;
+    if (metrics && address) {
+      try {
+        metricsListener = startMetricsListener(address, metrics, { token: config.metrics.token, logger });
+      } catch (error) {
+        server.stop(true);
+        if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
+          throw new AppError(
+            "config_invalid",
+            `CAUSELOOP_METRICS_ADDR: port ${address.port} on ${address.host} is already in use`,
+          );
+        throw error;
+      }
+    }
     if (config.engine === "pglite") {
       control = startControlServer(
         config.dataDir,
@@ -162,6 +202,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.warn("state.default_dir", {
       detail: `no CAUSELOOP_DATA_DIR: keys, exports and audit anchors go to ${config.dataDir}; set it to the state directory (/var/lib/causeloop for the service)`,
     });
+  if (metricsListener) {
+    logger.info("metrics.listening", { url: metricsListener.url, token_required: Boolean(config.metrics.token) });
+    const loopback = /^(127\.|::1$|localhost$)/.test(config.metrics.address?.host ?? "");
+    if (!loopback && !config.metrics.token)
+      logger.warn("metrics.unauthenticated_listener", {
+        detail: `metrics are served without a token on ${metricsListener.url}: keep that address on a private network, or set CAUSELOOP_METRICS_TOKEN`,
+      });
+  }
   if (config.insecureAllowBypassRls)
     logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
@@ -198,7 +246,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   );
   await scheduler.start();
   if (config.engine === "pglite") await requeueOrphanedJobs(db.engine);
-  const worker = new Worker(db.engine, jobHandlers(db.engine, config, store, maintenance), logger, {
+  const worker = new Worker(db.engine, handlers, logger, {
     leaseSeconds: config.jobLeaseSeconds,
   });
   worker.start();
@@ -210,6 +258,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     outboundPolicy({ allowlist: config.outboundAllowlist, timeoutMs: 10_000, maxBytes: 64 * 1024, maxRedirects: 0 }),
     logger,
     config.delivery,
+    { observe: metrics ? (outcome) => metrics.deliveryAttempt(outcome) : undefined },
   );
   deliveries.start();
 
@@ -237,6 +286,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await server.stop(true);
       }
       control?.stop();
+      await metricsListener?.stop();
       await attestation.settled();
       await checkpoint(); // sign what this run appended before the database closes
       await db.close();
@@ -259,5 +309,5 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       return false;
     }
   };
-  return { url, port: server.port ?? config.port, shutdown, closed, reloadTls };
+  return { url, port: server.port ?? config.port, shutdown, closed, reloadTls, metricsUrl: metricsListener?.url };
 }

@@ -38,6 +38,16 @@ export interface EngineInfo {
   dataDir?: string;
 }
 
+/** Connections as the engine's own transactions see them (plain queries and probes are not counted). */
+export interface PoolStats {
+  /** Connections the pool may open (PGlite: its one connection). */
+  size: number;
+  /** Transactions and reserved sessions holding a connection now. */
+  inUse: number;
+  /** Transactions waiting for a connection (PGlite: queued behind the one that runs). */
+  waiting: number;
+}
+
 export interface Engine extends Queryable {
   readonly kind: EngineKind;
   readonly info: EngineInfo;
@@ -57,7 +67,41 @@ export interface Engine extends Queryable {
       conn: Queryable & { exec(text: string): Promise<void>; transaction<R>(fn: (tx: Tx) => Promise<R>): Promise<R> },
     ) => Promise<T>,
   ): Promise<T>;
+  /** Connections in use and transactions waiting for one, counted as they come and go (for metrics). */
+  poolStats(): PoolStats;
   close(): Promise<void>;
+}
+
+/** Counts transactions waiting for a connection and holding one: integers only, no clock (the hot path). */
+function poolCounter(size: number) {
+  const stats: PoolStats = { size, inUse: 0, waiting: 0 };
+  return {
+    snapshot: (): PoolStats => ({ ...stats }),
+    /** Called before asking for a connection: `run` wraps the work once it holds one, `done` when it settled. */
+    enter() {
+      stats.waiting++;
+      let waiting = true;
+      const stopWaiting = () => {
+        if (waiting) stats.waiting--;
+        waiting = false;
+      };
+      return {
+        run: async <T>(work: () => Promise<T>): Promise<T> => {
+          stopWaiting();
+          stats.inUse++;
+          try {
+            return await work();
+          } finally {
+            stats.inUse--;
+          }
+        },
+        done: stopWaiting,
+      };
+    },
+    held: (delta: 1 | -1) => {
+      stats.inUse += delta;
+    },
+  };
 }
 
 // ---------------------------------------------------------------- PGlite
@@ -99,7 +143,11 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
       await t.exec(text);
     },
   });
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => pg.transaction((t) => fn(wrapTx(t)));
+  const pool = poolCounter(1);
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => {
+    const slot = pool.enter();
+    return pg.transaction((t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
+  };
   const query = async <T>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
   const exec = async (text: string) => {
     await pg.exec(text);
@@ -114,6 +162,7 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     // PGlite is one connection already; its own queue serializes callers.
     session: (fn) => fn({ query, exec, transaction }),
     probe: (fn, timeoutMs) => withDeadline(fn({ query }), timeoutMs, "the embedded database did not answer"),
+    poolStats: pool.snapshot,
     close: () => pg.close(),
   };
 }
@@ -207,8 +256,11 @@ export async function openPostgres(
       await t.unsafe(text).simple();
     },
   });
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) =>
-    boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => fn(wrapTx(t)));
+  const pool = poolCounter(poolSize);
+  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => {
+    const slot = pool.enter();
+    return boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
+  };
   // Health checks get a connection of their own, replaced whenever one fails to answer in time.
   let probeSql: postgres.Sql | undefined;
   const probe = async <T>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T> => {
@@ -238,8 +290,10 @@ export async function openPostgres(
     },
     transaction,
     probe,
+    poolStats: pool.snapshot,
     session: async (fn) => {
       const reserved = await sql.reserve();
+      pool.held(1);
       try {
         return await fn({
           query: queryOn(reserved),
@@ -265,6 +319,7 @@ export async function openPostgres(
           },
         });
       } finally {
+        pool.held(-1);
         reserved.release();
       }
     },

@@ -60,7 +60,13 @@ export class DeliveryWorker {
     private readonly policy: OutboundPolicy,
     private readonly logger: Logger,
     private readonly settings: DeliverySettings,
-    private readonly options: { pollMs?: number; leaseSeconds?: number; batch?: number } = {},
+    private readonly options: {
+      pollMs?: number;
+      leaseSeconds?: number;
+      batch?: number;
+      /** Told each attempt's outcome (the metrics' counter). */
+      observe?: (outcome: "delivered" | "failed" | "dead") => void;
+    } = {},
   ) {}
 
   /** Claims and attempts every due delivery once; returns how many were attempted. */
@@ -232,6 +238,7 @@ export class DeliveryWorker {
       event_type: delivery.event_type,
       attempt: delivery.attempts,
     };
+    this.options.observe?.(outcome.ok ? "delivered" : spent ? "dead" : "failed");
     if (outcome.ok) this.logger.log("debug", "delivery.delivered", fields);
     else if (spent) this.logger.warn("delivery.dead_lettered", { ...fields, error: outcome.error });
     else

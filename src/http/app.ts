@@ -31,6 +31,8 @@ import { tenancyRoutes } from "../tenancy/routes.ts";
 import type { Signer } from "../audit/signing.ts";
 import { outboundPolicy, type OutboundPolicy } from "../net/policy.ts";
 import { runWithOutbound } from "../net/context.ts";
+import type { HttpMetrics } from "../observability/metrics.ts";
+import { routeLabeller, routePattern, withoutIds } from "../observability/route-label.ts";
 
 export interface AppDeps {
   logger: Logger;
@@ -65,6 +67,8 @@ export interface AppDeps {
   idempotencyTtlHours?: number;
   /** Rate limits; without them nothing is limited (tests that do not test limits). */
   limits?: RateLimits;
+  /** Request, rate-limit and authentication counters (src/observability/); the route is a capability. */
+  metrics?: HttpMetrics;
 }
 
 export interface RateLimits {
@@ -113,12 +117,27 @@ export interface HttpApp {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-function routePattern(path: string): RegExp {
-  const escaped = path
-    .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
-    .replace(/:[^/]+/g, "[^/]+")
-    .replace(/\*/g, ".*");
-  return new RegExp(`^${escaped}/?$`);
+/** 401s of the sign-in routes and the metrics scrape, by route template; elsewhere it is the credential's fault. */
+const AUTH_FAILURES: Record<string, string> = {
+  "/v1/auth/login": "login_failed",
+  "/v1/auth/mfa/verify": "mfa_failed",
+  "/v1/auth/refresh": "refresh_rejected",
+  "/v1/auth/logout": "logout_rejected",
+  "/v1/auth/accept-invite": "invite_rejected",
+  "/v1/auth/exchange": "exchange_rejected",
+  "/metrics": "metrics_token",
+};
+
+/**
+ * Why a request was answered 401, from a fixed list (a bounded label): the route that refused it, or whether a
+ * credential was missing, not even a bearer token, or refused (unknown, expired and revoked stay one reason,
+ * as the answer itself does not tell them apart).
+ */
+export function authFailureReason(route: string, authorization: string | null): string {
+  const known = AUTH_FAILURES[route];
+  if (known) return known;
+  if (!authorization) return "credential_missing";
+  return /^Bearer\s+\S+\s*$/i.test(authorization) ? "credential_rejected" : "credential_malformed";
 }
 
 export function createApp(deps: AppDeps): HttpApp {
@@ -312,6 +331,19 @@ export function createApp(deps: AppDeps): HttpApp {
     );
   }
 
+  const routeOf = routeLabeller(() => elysia.routes.map((r) => r.path));
+  /** Counts the answer (route template, 429 policy, 401 reason); counters only, nothing that waits. */
+  function record(request: Request, path: string, response: Response, info: RequestMeta, started: number): void {
+    const metrics = deps.metrics;
+    if (!metrics) return;
+    const route = routeOf(path);
+    metrics.request(request.method, route, response.status, (performance.now() - started) / 1000);
+    if (response.status === 429)
+      metrics.rateLimited(info.verdicts?.find((v) => !v.allowed)?.policy ?? "failed_attempts");
+    else if (response.status === 401)
+      metrics.authFailed(authFailureReason(route, request.headers.get("authorization")));
+  }
+
   let inFlight = 0;
   let refusedForLoad = 0;
   async function fetch(request: Request, peer?: string): Promise<Response> {
@@ -329,6 +361,7 @@ export function createApp(deps: AppDeps): HttpApp {
         requestId,
       );
       response.headers.set("x-request-id", requestId);
+      record(request, pathnameOf(request.url), response, info, started);
       return decorate(response, request, cors, { secure: deps.tls ?? false });
     }
     inFlight++;
@@ -378,12 +411,13 @@ export function createApp(deps: AppDeps): HttpApp {
     );
     deps.logger.info("request", {
       method: request.method,
-      route: path.replace(/\/(?:[a-z]+_[0-9a-z]{26})(?=\/|$)/g, "/:id"),
+      route: withoutIds(path),
       status: response.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       request_id: requestId,
       workspace_id: info.workspaceId,
     });
+    record(request, path, response, info, started);
     return response;
   }
 

@@ -30,6 +30,16 @@ export function openApiDocument(app: AnyElysia, version: string): Record<string,
           description:
             "A personal access token (clp_pat_...), a service-account token, or a session access token (JWT) from POST /v1/auth/login",
         },
+        // GET /metrics exists only when the operator set a metrics token; its scheme is listed with it.
+        ...(paths && "/metrics" in paths
+          ? {
+              metricsToken: {
+                type: "http",
+                scheme: "bearer",
+                description: "The operator's CAUSELOOP_METRICS_TOKEN (not a user credential)",
+              },
+            }
+          : {}),
       },
     },
   });

@@ -11,7 +11,7 @@ describeEngines("OpenAPI contract", (kind) => {
   let h: OwnerApp;
   let contract: Contract;
   beforeAll(async () => {
-    h = await ownerApp(kind);
+    h = await ownerApp(kind, { metrics: true });
     contract = await loadContract(h.app);
   });
   afterAll(() => h.dispose());

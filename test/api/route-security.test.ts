@@ -37,6 +37,7 @@ const PUBLIC = new Set([
   "POST /v1/auth/accept-invite",
   "POST /v1/auth/exchange",
   "GET /v1/exports/:id/download",
+  "GET /metrics",
 ]);
 
 /** What a viewer (issues, members, settings, connectors and webhooks read; its own account) may reach. */
@@ -64,8 +65,12 @@ const VIEWER_ALLOWED = new Set([
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-/** Reads checked elsewhere: the documentation itself, and downloads (test/api/export.test.ts builds one first). */
+/**
+ * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), and
+ * the metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts).
+ */
 const NOT_READ_HERE = new Set([
+  "/metrics",
   "/openapi.json",
   "/openapi",
   "/docs",
@@ -146,7 +151,7 @@ describeEngines("route security harness", (kind) => {
   const protectedRoutes = () => routesOf(h.app).filter((r) => !PUBLIC.has(`${r.method} ${r.path}`));
 
   beforeAll(async () => {
-    h = await ownerApp(kind);
+    h = await ownerApp(kind, { metrics: true });
     contract = await loadContract(h.app);
     await resources(h.token, acmeIds, h.tenant.workspace_id, "acme");
     const bravo = await onboard(h.db.owner, { slug: "bravo", name: "Bravo", adminEmail: "owner@bravo.example" });

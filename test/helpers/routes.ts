@@ -17,6 +17,12 @@ import type { EngineKind } from "../../src/config.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 import { testSigner } from "./signer.ts";
 import type { Signer } from "../../src/audit/signing.ts";
+import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
+import { databaseReadout } from "../../src/observability/readout.ts";
+import { metricsRoutes } from "../../src/observability/routes.ts";
+
+/** The metrics token of an app built with `metrics: true` (GET /metrics on the API port, as CAUSELOOP_METRICS_TOKEN). */
+export const HARNESS_METRICS_TOKEN = "harness-metrics-token-0123456789";
 
 export interface OwnerApp {
   app: HttpApp;
@@ -30,13 +36,15 @@ export interface OwnerApp {
   kek: LocalKeyRing;
   /** The audit signing key the app's checkpoints and JWKS use. */
   signer: Signer;
+  /** With `metrics: true`: the app's metrics, served at GET /metrics with HARNESS_METRICS_TOKEN. */
+  metrics?: Metrics;
   dispose(): Promise<void>;
 }
 
 /** The app with every capability, as `serve` composes it, on a fresh database with one onboarded owner. */
 export async function ownerApp(
   kind: EngineKind,
-  options: { capabilities?: AnyElysia[]; limits?: (db: TestDb) => RateLimits } = {},
+  options: { capabilities?: AnyElysia[]; limits?: (db: TestDb) => RateLimits; metrics?: boolean } = {},
 ): Promise<OwnerApp> {
   const db = await createTestDb(kind);
   const exportRoot = mkdtempSync(join(tmpdir(), "causeloop-harness-exports-"));
@@ -49,12 +57,23 @@ export async function ownerApp(
   const rtbfKeys = { hmacKey: await importHmacKey("harness-rtbf-key"), signer };
   const logged: string[] = [];
   const logger: Logger = createLogger("warn", (line) => logged.push(line));
+  const limits = options.limits?.(db);
+  // As serve composes it with CAUSELOOP_METRICS_TOKEN set: the counters, the timed door and the route.
+  const metrics = options.metrics
+    ? createMetrics({
+        pool: () => db.app.poolStats(),
+        readout: () => db.app.probe(databaseReadout, 2_000),
+        rateLimitStoreFailures: limits ? () => limits.limiter.counts.storeFailures : undefined,
+      })
+    : undefined;
+  const door = metrics ? metrics.timedDoor(tenantDoor(db.app)) : tenantDoor(db.app);
   const app = createApp({
     logger,
     readiness: async () => [],
     version: "t",
     bodyLimitBytes: 1 << 20,
-    door: tenantDoor(db.app),
+    door,
+    metrics,
     kek,
     signer,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
@@ -65,8 +84,11 @@ export async function ownerApp(
       idleMinutes: 60,
       absoluteDays: 1,
     },
-    capabilities: options.capabilities,
-    limits: options.limits?.(db),
+    capabilities: [
+      ...(metrics ? [metricsRoutes(metrics, HARNESS_METRICS_TOKEN)] : []),
+      ...(options.capabilities ?? []),
+    ],
+    limits,
   });
   // The owner sets a first password with the onboarding setup token and signs in: a session reaches every route.
   const post = (path: string, body: unknown) =>
@@ -92,6 +114,7 @@ export async function ownerApp(
     logged,
     kek,
     signer,
+    metrics,
     dispose: async () => {
       await db.dispose();
       rmSync(exportRoot, { recursive: true, force: true });

@@ -1,0 +1,47 @@
+// The database side of a scrape: one statement (metrics_readout(), migration 0031, SECURITY DEFINER) reads
+// every workspace's job queue and audit chain and the scheduler's history. Called at scrape time only.
+import type { Queryable } from "../db/engine.ts";
+
+export interface JobQueueReadout {
+  kind: string;
+  queued: number;
+  running: number;
+  /** How long the oldest due queued job has waited past its run time (0 when none is due). */
+  oldest_due_seconds: number;
+}
+
+export interface SchedulerReadout {
+  job: string;
+  /** Unix seconds of the last successful / failed run's end; null when there has been none. */
+  last_success: number | null;
+  last_failure: number | null;
+}
+
+export interface AuditChainReadout {
+  /** A workspace id, or `operator` for the operator log. */
+  chain: string;
+  unsigned: number;
+  oldest_unsigned_seconds: number;
+}
+
+/** The delivery outbox of every workspace: still to send, dead-lettered, waiting longest, circuits open. */
+export interface DeliveryReadout {
+  pending: number;
+  dead: number;
+  oldest_due_seconds: number;
+  circuits_open: number;
+}
+
+export interface DatabaseReadout {
+  jobs: JobQueueReadout[];
+  scheduler: SchedulerReadout[];
+  audit: AuditChainReadout[];
+  deliveries?: DeliveryReadout;
+}
+
+export async function databaseReadout(db: Queryable): Promise<DatabaseReadout> {
+  const [row] = await db.query<{ readout: DatabaseReadout | string }>("select metrics_readout() as readout");
+  const readout = row?.readout;
+  if (!readout) return { jobs: [], scheduler: [], audit: [] };
+  return typeof readout === "string" ? (JSON.parse(readout) as DatabaseReadout) : readout;
+}
