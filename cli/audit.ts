@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { runOperation } from "../src/operator/transport.ts";
-import { verifyAuditExport } from "../src/audit/verify-export.ts";
+import { parseAnchors, verifyAuditExport, type AnchorInput } from "../src/audit/verify-export.ts";
 import { AppError } from "../src/errors.ts";
 import {
   action,
@@ -14,6 +14,15 @@ import {
   withDatabaseFlags,
   type CommonFlags,
 } from "./output.ts";
+
+async function readAnchorsFile(path: string): Promise<AnchorInput[]> {
+  const text = await (await existingFile(path, "the anchors")).text();
+  try {
+    return parseAnchors(text);
+  } catch (error) {
+    throw new AppError("bad_request", `--anchors ${path}: ${(error as Error).message}`);
+  }
+}
 
 function positiveInt(text: string, flag: string, max?: number): number {
   if (!/^\d{1,15}$/.test(text) || Number(text) < 1 || (max !== undefined && Number(text) > max)) {
@@ -151,20 +160,25 @@ export function registerAudit(program: Command): void {
       "Verify an audit export offline (GET /v1/audit/export or audit export): hash chain, links, checkpoints' signatures; exit 1 when tampered",
     )
     .option("--jwks <file>", "check signatures with these keys (from /.well-known/jwks.json), not the export's own")
+    .option(
+      "--anchors <file>",
+      "checkpoints your receiver got from the audit.checkpoint webhook (NDJSON or JSON array): a tail cut off with its checkpoint is caught",
+    )
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
       "\nNeeds no database and no server.\nExample:\n  curl -H 'Authorization: Bearer clp_pat_...' https://causeloop.example.com/v1/audit/export > trail.ndjson\n  curl https://causeloop.example.com/.well-known/jwks.json > jwks.json\n  causeloop audit verify-export trail.ndjson --jwks jwks.json",
     )
     .action(
-      action(async (file: string, flags: { jwks?: string; json?: boolean }) => {
+      action(async (file: string, flags: { jwks?: string; anchors?: string; json?: boolean }) => {
         const text = await (await existingFile(file, "the export")).text();
         const jwks = flags.jwks ? await readJwksFile(flags.jwks) : undefined;
-        const verdict = await verifyAuditExport(text, jwks);
+        const anchors = flags.anchors ? await readAnchorsFile(flags.anchors) : undefined;
+        const verdict = await verifyAuditExport(text, jwks, anchors);
         if (flags.json) printJson(verdict);
         else if (verdict.ok)
           process.stdout.write(
-            `OK: ${verdict.rows} rows and ${verdict.checkpoints} signed checkpoints of ${verdict.workspace_id} verified with ${verdict.key_source}; last seq ${verdict.last_seq ?? "-"}\n`,
+            `OK: ${verdict.rows} rows and ${verdict.checkpoints} signed checkpoints of ${verdict.workspace_id} verified with ${verdict.key_source}; last seq ${verdict.last_seq ?? "-"}${verdict.anchors_checked === null ? "" : `; ${verdict.anchors_checked} anchored checkpoints matched`}\n`,
           );
         else
           process.stdout.write(

@@ -73,3 +73,18 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION requeue_orphaned_deliveries() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION requeue_orphaned_deliveries() TO causeloop_app;
+
+-- Sent events are not kept for ever: delivered ones after p_delivered_days, dead letters after p_dead_days.
+CREATE OR REPLACE FUNCTION prune_deliveries(p_delivered_days integer, p_dead_days integer) RETURNS integer
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = public, pg_temp
+AS $$
+  WITH gone AS (
+    DELETE FROM webhook_deliveries
+     WHERE (status = 'delivered' AND delivered_at < now() - make_interval(days => p_delivered_days))
+        OR (status = 'dead' AND dead_at < now() - make_interval(days => p_dead_days))
+    RETURNING 1)
+  SELECT count(*)::integer FROM gone
+$$;
+REVOKE ALL ON FUNCTION prune_deliveries(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION prune_deliveries(integer, integer) TO causeloop_app;

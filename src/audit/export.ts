@@ -43,7 +43,13 @@ async function* exportChunks(
   const lines = (items: unknown[]) => items.map((item) => `${JSON.stringify(item)}\n`).join("");
   yield {
     text: lines([
-      { type: "key", workspace_id: ws, key_id: signer.keyId, jwk: signer.publicJwk },
+      {
+        type: "key",
+        workspace_id: ws,
+        key_id: signer.keyId,
+        jwk: signer.publicJwk,
+        exported_at: new Date().toISOString(),
+      },
       ...checkpoints.map((cp) => ({ type: "checkpoint", ...cp })),
     ]),
     rows: 0,

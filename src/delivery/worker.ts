@@ -41,6 +41,15 @@ export async function requeueOrphanedDeliveries(engine: Queryable): Promise<numb
   return row?.n ?? 0;
 }
 
+/** Deletes deliveries delivered `deliveredDays` ago and dead letters `deadDays` old, in every workspace. */
+export async function pruneDeliveries(
+  engine: Queryable,
+  { deliveredDays, deadDays }: { deliveredDays: number; deadDays: number },
+): Promise<number> {
+  const [row] = await engine.query<{ n: number }>("select prune_deliveries($1, $2) as n", [deliveredDays, deadDays]);
+  return row?.n ?? 0;
+}
+
 /** Seconds until the attempt after `attempts` failed ones, ±20 % so destinations recovering together are not hit at once. */
 export function retryDelay(schedule: number[], attempts: number, random = Math.random): number | null {
   const base = schedule[attempts - 1];

@@ -73,6 +73,7 @@ export const NOT_PERSONAL: Record<string, string> = {
   "sso_connections.display_name": "an identity provider label",
   "connector_catalogue.name": "a product name (global reference data)",
   "jobs.locked_by": "a worker instance id",
+  "webhook_deliveries.locked_by": "a delivery worker instance id",
   "offboarding_records.performed_by": "the operator's OS account (global operator record, no tenant's data subject)",
   "schema_migrations.applied_by": "the database role that applied a migration",
   "schema_migrations.name": "a migration file name",

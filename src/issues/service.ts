@@ -42,6 +42,11 @@ function toIssue(row: Record<string, unknown>): Issue {
   };
 }
 
+/** An issue as events carry it: no email address leaves in an event (it stays behind the API, where erasure reaches it). */
+function eventData({ reporter_email: _, ...issue }: Issue): Record<string, unknown> {
+  return issue;
+}
+
 export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Promise<Issue> {
   const id = newId("iss");
   const [row] = await tx.query<Record<string, unknown>>(
@@ -69,7 +74,7 @@ export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Prom
     after: { title: issue.title, status: issue.status, severity: issue.severity },
     context: actor.context,
   });
-  await emitEvent(tx, actor.workspaceId, "issue.created", issue);
+  await emitEvent(tx, actor.workspaceId, "issue.created", eventData(issue));
   return issue;
 }
 
@@ -139,9 +144,9 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
     after: pick(after),
     context: actor.context,
   });
-  await emitEvent(tx, actor.workspaceId, "issue.updated", after);
+  await emitEvent(tx, actor.workspaceId, "issue.updated", eventData(after));
   if (after.status === "resolved" && before.status !== "resolved")
-    await emitEvent(tx, actor.workspaceId, "issue.resolved", after);
+    await emitEvent(tx, actor.workspaceId, "issue.resolved", eventData(after));
   return after;
 }
 

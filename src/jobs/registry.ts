@@ -9,6 +9,7 @@ import { withTenant } from "../db/tenant.ts";
 import type { ArchiveStore } from "../governance/storage.ts";
 import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
 import { runVacuumJob, type MaintenanceConnection } from "../governance/vacuum.ts";
+import { pruneDeliveries } from "../delivery/worker.ts";
 
 /**
  * Queue handlers: each runs one job of its kind (the worker retries with backoff). `maintenance` is a
@@ -63,6 +64,12 @@ export function scheduledJobs(
       description: "Finish erasures left in processing (a crash or restart mid-way)",
       runAtStart: true,
       run: async () => resumeProcessing(engine, await rtbfKeys(), store),
+    },
+    {
+      name: "deliveries.prune",
+      cron: "41 4 * * *",
+      description: "Delete webhook deliveries delivered over 7 days ago and dead letters over 30 days old",
+      run: async () => ({ deleted: await pruneDeliveries(engine, { deliveredDays: 7, deadDays: 30 }) }),
     },
     {
       name: "retention",

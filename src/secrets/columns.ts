@@ -3,6 +3,7 @@
 export const ENCRYPTED_COLUMNS = [
   { table: "connectors", column: "config_encrypted" },
   { table: "webhooks", column: "secret_encrypted" },
+  { table: "webhooks", column: "secret_previous_encrypted" },
   { table: "inbound_webhooks", column: "signing_secret_encrypted" },
   { table: "mfa_factors", column: "secret_encrypted" },
   { table: "sso_connections", column: "client_secret_encrypted" },

@@ -5,10 +5,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { withTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { createCheckpoint } from "../../src/audit/trail.ts";
-import { verifyAuditExport, type Jwk } from "../../src/audit/verify-export.ts";
+import { parseAnchors, verifyAuditExport, type Jwk } from "../../src/audit/verify-export.ts";
 import { describeEngines } from "../helpers/db.ts";
 import { ownerApp, type OwnerApp } from "../helpers/routes.ts";
 import { testSigner } from "../helpers/signer.ts";
+import { outboundPolicy } from "../../src/net/policy.ts";
+import { DeliveryWorker } from "../../src/delivery/worker.ts";
+import { silentLogger } from "../../src/log.ts";
 
 describeEngines("customer-verifiable audit export", (kind) => {
   let h: OwnerApp;
@@ -25,8 +28,21 @@ describeEngines("customer-verifiable audit export", (kind) => {
       }),
     );
 
+  const anchored: string[] = [];
+  let receiver: ReturnType<typeof Bun.serve>;
+  const policy = outboundPolicy({ allowlist: "127.0.0.1" });
+
   beforeAll(async () => {
-    h = await ownerApp(kind);
+    // The customer's receiver: it keeps every audit.checkpoint webhook it is sent, as its own record.
+    receiver = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (request) => {
+        anchored.push(await request.text());
+        return new Response("ok");
+      },
+    });
+    h = await ownerApp(kind, { outbound: policy });
     acme = h.tenant;
     globex = await onboard(h.db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, h.kek);
     for (let i = 0; i < 3; i++) expect((await newIssue(`Incident ${i}`)).status).toBe(201);
@@ -35,6 +51,7 @@ describeEngines("customer-verifiable audit export", (kind) => {
     await newIssue("After the checkpoint");
   });
   afterAll(async () => {
+    receiver.stop(true);
     await h.dispose();
   });
 
@@ -90,5 +107,62 @@ describeEngines("customer-verifiable audit export", (kind) => {
     );
     expect([...ids]).toEqual([globex.workspace_id]);
     expect((await get("/v1/audit/export")).status).toBe(401);
+  });
+
+  test("with checkpoints anchored at the customer's receiver, a tail deleted together with its checkpoint is caught", async () => {
+    const hook = await h.app.fetch(
+      new Request("http://localhost/v1/webhooks", {
+        method: "POST",
+        headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json" },
+        body: JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/anchors`, events: ["audit.checkpoint"] }),
+      }),
+    );
+    expect(hook.status).toBe(201);
+    await newIssue("Anchored 1");
+    await newIssue("Anchored 2");
+    const checkpoint = await withTenant(h.db.app, acme.workspace_id, (tx) =>
+      createCheckpoint(tx, acme.workspace_id, h.signer),
+    );
+    const worker = new DeliveryWorker(h.db.app, h.kek, policy, silentLogger, {
+      retrySchedule: [0],
+      breakerThreshold: 10,
+      breakerSeconds: 60,
+    });
+    await worker.drain();
+    expect(anchored).toHaveLength(1);
+    const anchors = parseAnchors(anchored.join("\n"));
+    expect(anchors[0]).toMatchObject({ workspace_id: acme.workspace_id, seq: checkpoint?.seq, hash: checkpoint?.hash });
+    const jwks = (await (await get("/.well-known/jwks.json")).json()) as { keys: Jwk[] };
+
+    const intact = await (await get("/v1/audit/export", acme.admin_token as string)).text();
+    expect(await verifyAuditExport(intact, jwks, anchors)).toMatchObject({ ok: true, anchors_checked: 1 });
+
+    // Whoever owns the database removes the newest rows and the checkpoint that covered them.
+    const cut = (checkpoint?.seq as number) - 1;
+    await h.db.owner.exec(
+      "alter table audit_log disable trigger user; alter table audit_checkpoints disable trigger user",
+    );
+    await h.db.owner.query("delete from audit_log where workspace_id = $1 and seq > $2", [acme.workspace_id, cut]);
+    await h.db.owner.query("delete from audit_checkpoints where workspace_id = $1 and seq > $2", [
+      acme.workspace_id,
+      cut,
+    ]);
+    await h.db.owner.exec(
+      "alter table audit_log enable trigger user; alter table audit_checkpoints enable trigger user",
+    );
+    const truncated = await (await get("/v1/audit/export", acme.admin_token as string)).text();
+    // The trail alone still looks whole (the export's own read appended a row where the tail was) ...
+    expect((await verifyAuditExport(truncated, jwks)).ok).toBe(true);
+    // ... the anchor the customer holds says otherwise.
+    expect(await verifyAuditExport(truncated, jwks, anchors)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/differs from the checkpoint anchored outside|anchored outside the server/),
+    });
+    // An anchor whose signature does not hold is refused, not trusted.
+    const forged = [{ ...(anchors[0] as (typeof anchors)[number]), hash: "0".repeat(64) }];
+    expect(await verifyAuditExport(intact, jwks, forged)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/does not carry a valid signature/),
+    });
   });
 });

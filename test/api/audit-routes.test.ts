@@ -1,5 +1,6 @@
 // Every mutating route writes exactly its audit row in the same transaction, and the audit API lists,
 // filters, paginates and verifies the trail (reading it being audited too).
+import { newId } from "../../src/ids.ts";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -24,6 +25,8 @@ interface Ctx {
   /** Submits an erasure request outside the checked call (so approve's own rows can be told apart). */
   submit: (email: string) => Promise<string>;
   idToken: (email: string) => Promise<string>;
+  /** A dead-lettered delivery of the webhook, written directly (no audit row of its own). */
+  deadDelivery: (webhookId: string) => Promise<string>;
   adminToken: string;
   userId: string;
 }
@@ -166,6 +169,18 @@ const MUTATIONS: Mutation[] = [
     request: () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/x" } }),
     action: "webhook.created",
     keep: (c, b) => (c.ids.webhook = b.id as string),
+  },
+  {
+    route: "POST /v1/webhooks/:id/rotate-secret",
+    request: (c) => ({ path: `/v1/webhooks/${c.ids.webhook}/rotate-secret`, body: { overlap_hours: 1 } }),
+    action: "webhook.secret_rotated",
+  },
+  {
+    route: "POST /v1/webhooks/:id/deliveries/:delivery_id/replay",
+    request: async (c) => ({
+      path: `/v1/webhooks/${c.ids.webhook}/deliveries/${await c.deadDelivery(c.ids.webhook as string)}/replay`,
+    }),
+    action: "webhook.delivery_replayed",
   },
   {
     route: "DELETE /v1/webhooks/:id",
@@ -412,6 +427,15 @@ describeEngines("audited routes", (kind) => {
         setup: acme.setup_token as string,
       },
       idToken,
+      deadDelivery: async (webhookId) => {
+        const id = newId("dlv");
+        await db.owner.query(
+          `insert into webhook_deliveries (workspace_id, id, webhook_id, event_id, event_type, payload, status, attempts, dead_at)
+           values ($1, $2, $3, $4, 'issue.created', '{}'::jsonb, 'dead', 9, now())`,
+          [acme.workspace_id, id, webhookId, newId("msg")],
+        );
+        return id;
+      },
       adminToken: acme.admin_token as string,
       userId: acme.user_id as string,
     };

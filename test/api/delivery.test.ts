@@ -9,7 +9,7 @@ import { silentLogger } from "../../src/log.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
-import { DeliveryWorker } from "../../src/delivery/worker.ts";
+import { DeliveryWorker, pruneDeliveries } from "../../src/delivery/worker.ts";
 import type { DeliverySettings } from "../../src/delivery/settings.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { apiDeps } from "../helpers/app.ts";
@@ -265,5 +265,22 @@ describeEngines("outbound delivery", (kind) => {
     const weak = await call("POST", "/v1/webhooks", { url, secret: "not-a-standard-secret" });
     expect(weak.status).toBe(422);
     expect(String(weak.body.detail)).not.toContain("not-a-standard-secret");
+  });
+
+  test("events carry no email address, and sent events are pruned after their keeping time", async () => {
+    const pii = await hook("/pii", ["issue.created"]);
+    await call("POST", "/v1/issues", { title: "Reported by a customer", reporter_email: "jane.doe@example.org" });
+    await deliverAll();
+    const [event] = at("/pii");
+    expect(event?.body.data).toMatchObject({ title: "Reported by a customer" });
+    expect(event?.raw).not.toContain("jane.doe");
+    expect(event?.body.data).not.toHaveProperty("reporter_email");
+
+    await db.owner.query(
+      "update webhook_deliveries set delivered_at = now() - interval '8 days' where webhook_id = $1",
+      [pii.id],
+    );
+    expect(await pruneDeliveries(db.app, { deliveredDays: 7, deadDays: 30 })).toBeGreaterThanOrEqual(1);
+    expect((await call("GET", `/v1/webhooks/${pii.id}/deliveries`)).body.data).toEqual([]);
   });
 });

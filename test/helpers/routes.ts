@@ -18,6 +18,7 @@ import { createTestDb, type TestDb } from "./db.ts";
 import { testSigner } from "./signer.ts";
 import type { Signer } from "../../src/audit/signing.ts";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
+import type { OutboundPolicy } from "../../src/net/policy.ts";
 import { databaseReadout } from "../../src/observability/readout.ts";
 import { metricsRoutes } from "../../src/observability/routes.ts";
 
@@ -44,7 +45,13 @@ export interface OwnerApp {
 /** The app with every capability, as `serve` composes it, on a fresh database with one onboarded owner. */
 export async function ownerApp(
   kind: EngineKind,
-  options: { capabilities?: AnyElysia[]; limits?: (db: TestDb) => RateLimits; metrics?: boolean } = {},
+  options: {
+    capabilities?: AnyElysia[];
+    limits?: (db: TestDb) => RateLimits;
+    metrics?: boolean;
+    /** The outbound policy (default: no allowlist, so loopback receivers are refused). */
+    outbound?: OutboundPolicy;
+  } = {},
 ): Promise<OwnerApp> {
   const db = await createTestDb(kind);
   const exportRoot = mkdtempSync(join(tmpdir(), "causeloop-harness-exports-"));
@@ -76,6 +83,7 @@ export async function ownerApp(
     metrics,
     kek,
     signer,
+    outbound: options.outbound,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.app) },
     sessions: {

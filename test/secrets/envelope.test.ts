@@ -23,7 +23,8 @@ afterEach(async () => {
 
 const SECRETS = {
   connector: "sntrys_connector_secret_value_1",
-  webhook: "whsec_outbound_secret_value_22",
+  webhook: "whsec_b3V0Ym91bmQtd2ViaG9vay1zZWNyZXQtdmFsdWUtMjI=",
+  webhookPrevious: "whsec_previous_secret_during_rotation_overlap_5",
   sso: "sso_client_secret_value_333",
   totp: "JBSWY3DPEHPK3PXP_TOTP_4444",
 };
@@ -75,10 +76,19 @@ async function fullFlow(d: TestDb, kek: LocalKeyRing) {
       client_secret: SECRETS.sso,
     })
   ).json()) as { id: string; has_client_secret: boolean };
-  // MFA factors get their routes with the identity work; the column is sealed through the same box.
+  // MFA factors get their routes with the identity work; the column is sealed through the same box. So is a
+  // rotation's previous webhook secret (the rotation itself is tested in test/api/delivery.test.ts).
   const mfaId = "mfa_00000000000000000000000000";
   await withTenant(d.app, acme.workspace_id, async (tx) => {
     const box = new SecretBox(tx, kek, acme.workspace_id);
+    const previous = await box.seal(
+      { table: "webhooks", column: "secret_previous_encrypted", rowId: webhook.id },
+      SECRETS.webhookPrevious,
+    );
+    await tx.query(
+      "update webhooks set secret_previous_encrypted = $2, secret_previous_until = now() + interval '1 day' where id = $1",
+      [webhook.id, previous],
+    );
     const sealed = await box.seal({ table: "mfa_factors", column: "secret_encrypted", rowId: mfaId }, SECRETS.totp);
     await tx.query("insert into mfa_factors (workspace_id, id, user_id, secret_encrypted) values ($1, $2, $3, $4)", [
       acme.workspace_id,
@@ -97,7 +107,11 @@ async function readAll(d: TestDb, kek: LocalKeyRing, acme: OnboardResult, ids: R
     for (const { table, column } of ENCRYPTED_COLUMNS) {
       const id = ids[table] as string;
       const [row] = await tx.query<{ v: string }>(`select ${column} as v from ${table} where id = $1`, [id]);
-      out[table] = await box.open({ table, column, rowId: id }, row?.v as string);
+      // A table's first secret column is named by the table, any other by table.column.
+      out[out[table] === undefined ? table : `${table}.${column}`] = await box.open(
+        { table, column, rowId: id },
+        row?.v as string,
+      );
     }
     return out;
   });
@@ -122,6 +136,7 @@ describeEngines("envelope encryption", (kind) => {
     expect(JSON.parse(opened.connectors as string)).toEqual({ api_token: SECRETS.connector });
     expect(opened).toMatchObject({
       webhooks: SECRETS.webhook,
+      "webhooks.secret_previous_encrypted": SECRETS.webhookPrevious,
       inbound_webhooks: flow.inbound.signing_secret,
       sso_connections: SECRETS.sso,
       mfa_factors: SECRETS.totp,
