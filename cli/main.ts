@@ -15,6 +15,7 @@ import { registerRtbf } from "./rtbf.ts";
 import { registerTui } from "./tui.ts";
 import { registerSetup } from "./setup.ts";
 import { registerEvidence } from "./evidence.ts";
+import { registerAlerts } from "./alerts.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -50,6 +51,7 @@ Examples:
   registerGovernance(program);
   registerRtbf(program);
   registerEvidence(program);
+  registerAlerts(program);
   registerTui(program);
   program
     .command("version")

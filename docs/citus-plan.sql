@@ -6,12 +6,14 @@
 SELECT create_reference_table('auth_throttle');
 SELECT create_reference_table('connector_catalogue');
 SELECT create_reference_table('offboarding_records');
+SELECT create_reference_table('operator_alerts');
 SELECT create_reference_table('operator_log');
 SELECT create_reference_table('operator_log_checkpoints');
 SELECT create_reference_table('organizations');
 SELECT create_reference_table('rate_limit_buckets');
 SELECT create_reference_table('scheduler_runs');
 SELECT create_reference_table('schema_migrations');
+SELECT create_reference_table('security_alert_rules');
 SELECT create_reference_table('user_mfa_factors');
 SELECT create_reference_table('users');
 
@@ -34,6 +36,7 @@ SELECT create_distributed_table('personal_access_tokens', 'workspace_id', coloca
 SELECT create_distributed_table('predictions', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('recommendations', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('rtbf_requests', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('security_alerts', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('service_accounts', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('sessions', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('sso_connections', 'workspace_id', colocate_with => 'workspaces');

@@ -28,6 +28,7 @@ import { approve, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 import { outboundPolicy } from "./net/policy.ts";
 import { DeliveryWorker, requeueOrphanedDeliveries } from "./delivery/worker.ts";
+import { requestAlerts } from "./security/request-rules.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { databaseReadout } from "./observability/readout.ts";
 import { metricsRoutes } from "./observability/routes.ts";
@@ -112,6 +113,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     bodyLimitBytes: config.bodyLimitBytes,
     door: metrics ? metrics.timedDoor(door) : door,
     metrics,
+    requestAlerts: requestAlerts(door, logger),
     capabilities: metrics && config.metrics.token ? [metricsRoutes(metrics, config.metrics.token)] : [],
     kek,
     signer,

@@ -8,6 +8,7 @@ import type { OffboardingRecord, OnboardResult, TenantRow } from "../src/tenancy
 import type { RtbfView } from "../src/governance/rtbf.ts";
 import type { VerifyResult } from "../src/audit/chain.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
+import type { AlertView } from "../src/security/alerts.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -26,6 +27,8 @@ export interface TuiServices {
   auditVerify(): Promise<{ ok: boolean; workspaces: VerifyResult[]; operator_log?: VerifyResult }>;
   jobs(): Promise<{ jobs: JobStatus[]; recent: JobRun[] }>;
   runJob(name: string): Promise<JobRun | undefined>;
+  /** The installation's open security alerts (a failed isolation attestation, a broken audit chain). */
+  alerts?(): Promise<AlertView[]>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -56,5 +59,6 @@ export function operatorServices(config: Config): TuiServices {
     auditVerify: () => session.run("audit.verify"),
     jobs: () => session.run("jobs.list"),
     runJob: (name) => session.run("jobs.run", { name }),
+    alerts: () => session.run("alerts.list", { status: "open" }),
   };
 }

@@ -6,6 +6,7 @@ import type { Engine, Queryable } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import type { Anchor, AnchorStore } from "./anchors.ts";
+import { raiseAlert, raiseOperatorAlert } from "../security/alerts.ts";
 import { checkpointPayload, type Checkpoint, type VerifyResult } from "./chain.ts";
 import { checkpointOperatorLog, OPERATOR_STREAM, verifyOperatorLog } from "./operator-log.ts";
 import type { Signer } from "./signing.ts";
@@ -194,7 +195,38 @@ export async function verifyEverything(engine: Engine, signer: Signer, workspace
   const anchors = checks.anchors ? await checkAnchors(engine, signer, checks.anchors, results, workspace) : undefined;
   const workspaces = [...results.entries()].filter(([stream]) => stream !== OPERATOR_STREAM).map(([, r]) => r);
   const ok = workspaces.every((r) => r.ok) && (operatorLog?.ok ?? true) && (anchors?.problems.length ?? 0) === 0;
+  if (!ok) await raiseVerificationAlerts(engine, workspaces, operatorLog, anchors?.problems ?? []);
   return { ok, workspaces, operator_log: operatorLog, anchors };
+}
+
+/** A failed verification is an alert: the operator's, and each broken workspace's own (its security team sees it). */
+async function raiseVerificationAlerts(
+  engine: Engine,
+  workspaces: VerifyResult[],
+  operatorLog: VerifyResult | undefined,
+  anchorProblems: { stream: string; seq: number; reason: string }[],
+): Promise<void> {
+  const broken = [...workspaces, ...(operatorLog ? [operatorLog] : [])].filter((r) => !r.ok);
+  await raiseOperatorAlert(engine, {
+    rule: "audit_verification_failed",
+    summary: `audit verification failed: ${[...broken.map((r) => r.workspace_id), ...(anchorProblems.length ? ["anchors"] : [])].join(", ")}`,
+    details: {
+      chains: broken
+        .slice(0, 50)
+        .map((r) => ({ chain: r.workspace_id, first_broken_seq: r.first_broken_seq, reason: r.reason })),
+      anchor_problems: anchorProblems.slice(0, 20),
+    },
+    dedupKey: "audit_verification_failed",
+  });
+  for (const result of broken.filter((r) => r.workspace_id !== OPERATOR_STREAM))
+    await withTenant(engine, result.workspace_id, (tx) =>
+      raiseAlert(tx, result.workspace_id, {
+        rule: "audit_verification_failed",
+        summary: `the audit trail failed verification at seq ${result.first_broken_seq ?? "-"}: ${result.reason ?? "broken"}`,
+        details: { first_broken_seq: result.first_broken_seq, reason: result.reason },
+        dedupKey: "audit_verification_failed",
+      }),
+    ).catch(() => undefined); // a workspace whose tables are damaged still has its operator alert
 }
 
 /** Signs a checkpoint of each chain head now (the operator log's too when no workspace is named), anchoring each. */

@@ -20,7 +20,9 @@ export type OperatorAction =
   | "tenant.restored"
   | "tenant.rate_limit_changed"
   | "isolation.attested"
-  | "isolation.attestation_failed";
+  | "isolation.attestation_failed"
+  | "alert_rule.changed"
+  | "operator_alert.acknowledged";
 
 export interface OperatorEntry {
   action: OperatorAction;

@@ -19,6 +19,8 @@ export const GLOBAL_TABLES = [
   "operator_log",
   "operator_log_checkpoints",
   "rate_limit_buckets",
+  "security_alert_rules",
+  "operator_alerts",
 ] as const;
 /** Global tables that hold tenants' data and so keep RLS on (visible only through the current workspace, or not at all). */
 const RLS_GLOBAL_TABLES = new Set([

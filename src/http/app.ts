@@ -23,6 +23,7 @@ import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import { deliveryRoutes } from "../delivery/routes.ts";
+import { securityAlertRoutes } from "../security/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
 import { exportDownloadRoutes, gdprAliasRoutes, type ExportDeps, type RtbfDeps } from "../governance/routes.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
@@ -32,6 +33,7 @@ import type { Signer } from "../audit/signing.ts";
 import { outboundPolicy, type OutboundPolicy } from "../net/policy.ts";
 import { runWithOutbound } from "../net/context.ts";
 import type { HttpMetrics } from "../observability/metrics.ts";
+import type { RequestAlerts } from "../security/request-rules.ts";
 import { routeLabeller, routePattern, withoutIds } from "../observability/route-label.ts";
 
 export interface AppDeps {
@@ -69,6 +71,8 @@ export interface AppDeps {
   limits?: RateLimits;
   /** Request, rate-limit and authentication counters (src/observability/); the route is a capability. */
   metrics?: HttpMetrics;
+  /** The alert rules over the request stream (rate-limit refusals, 404 bursts per credential). */
+  requestAlerts?: RequestAlerts;
 }
 
 export interface RateLimits {
@@ -96,6 +100,8 @@ const UNLIMITED = new Set(["/healthz", "/readyz", "/openapi.json", "/docs", "/do
 export interface RequestMeta {
   requestId: string;
   workspaceId?: string;
+  /** The authenticated credential (token or session id), for the request-stream alert rules. */
+  credentialId?: string;
   /** The rate-limit policies this request was counted against (their fields go on the answer). */
   verdicts?: Verdict[];
   /** A read request's one transaction, held from authentication until the route has answered. */
@@ -162,7 +168,10 @@ export function createApp(deps: AppDeps): HttpApp {
       },
       authenticated: async (request, principal, door) => {
         const info = meta.get(request);
-        if (info) info.workspaceId = principal.workspaceId;
+        if (info) {
+          info.workspaceId = principal.workspaceId;
+          info.credentialId = principal.tokenId;
+        }
         const limits = deps.limits;
         if (!limits || !info) return;
         const write = request.method !== "GET" && request.method !== "HEAD";
@@ -180,6 +189,7 @@ export function createApp(deps: AppDeps): HttpApp {
     protectedRoutes.push(
       identityRoutes(auth, deps.kek, sessionDeps),
       issueRoutes(auth),
+      securityAlertRoutes(auth),
       governanceRoutes(auth, deps.rtbf, deps.exports),
       gdprAliasRoutes(auth),
     );
@@ -334,6 +344,13 @@ export function createApp(deps: AppDeps): HttpApp {
   const routeOf = routeLabeller(() => elysia.routes.map((r) => r.path));
   /** Counts the answer (route template, 429 policy, 401 reason); counters only, nothing that waits. */
   function record(request: Request, path: string, response: Response, info: RequestMeta, started: number): void {
+    const alerts = deps.requestAlerts;
+    if (alerts && info.workspaceId && info.credentialId) {
+      if (response.status === 429)
+        alerts.observe("rate_limited_credential", info.workspaceId, info.credentialId, withoutIds(path));
+      else if (response.status === 404 && withoutIds(path) !== path)
+        alerts.observe("cross_tenant_probing", info.workspaceId, info.credentialId, withoutIds(path));
+    }
     const metrics = deps.metrics;
     if (!metrics) return;
     const route = routeOf(path);

@@ -10,6 +10,8 @@ import type { ArchiveStore } from "../governance/storage.ts";
 import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
 import { runVacuumJob, type MaintenanceConnection } from "../governance/vacuum.ts";
 import { pruneDeliveries } from "../delivery/worker.ts";
+import { verifyEverything } from "../audit/all-chains.ts";
+import { fileAnchorStore } from "../audit/anchors.ts";
 
 /**
  * Queue handlers: each runs one job of its kind (the worker retries with backoff). `maintenance` is a
@@ -47,7 +49,7 @@ export function jobHandlers(
 
 export function scheduledJobs(
   engine: Engine,
-  config: Pick<Config, "retentionCron">,
+  config: Pick<Config, "retentionCron" | "auditAnchorFile" | "auditCheckpointEvery" | "auditCheckpointMinutes">,
   rtbfKeys: () => Promise<RtbfKeys>,
   store: ArchiveStore,
 ): JobDefinition[] {
@@ -64,6 +66,18 @@ export function scheduledJobs(
       description: "Finish erasures left in processing (a crash or restart mid-way)",
       runAtStart: true,
       run: async () => resumeProcessing(engine, await rtbfKeys(), store),
+    },
+    {
+      name: "audit.verify",
+      cron: "23 2 * * *",
+      description: "Verify every audit chain, the operator log and the anchors; a failure raises a security alert",
+      run: async () => {
+        const result = await verifyEverything(engine, (await rtbfKeys()).signer, undefined, {
+          anchors: fileAnchorStore(config.auditAnchorFile),
+          cadence: { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes },
+        });
+        return { chains: result.workspaces.length, broken: result.workspaces.filter((w) => !w.ok).length };
+      },
     },
     {
       name: "deliveries.prune",

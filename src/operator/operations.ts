@@ -7,6 +7,7 @@ import { keyOperations } from "./ops/keys.ts";
 import { auditOperations } from "./ops/audit.ts";
 import { governanceOperations } from "./ops/governance.ts";
 import { jobOperations } from "./ops/jobs.ts";
+import { alertOperations } from "./ops/alerts.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -15,6 +16,7 @@ export const operations = {
   ...auditOperations,
   ...governanceOperations,
   ...jobOperations,
+  ...alertOperations,
 };
 
 export type Operations = typeof operations;

@@ -8,6 +8,7 @@
 //    set. Any of B's rows seen or touched is a violation. Nothing of it is ever committed.
 // The result is signed with the audit key and appended to the operator log; a failure makes /readyz answer
 // 503 naming the table (fail closed: the instance should not serve tenants' data it cannot keep apart).
+import { raiseOperatorAlert, resolveOperatorAlert } from "./alerts.ts";
 import type { Engine, Queryable, Tx } from "../db/engine.ts";
 import { doctor } from "../db/system.ts";
 import { APP_ROLE } from "../db/tenant.ts";
@@ -133,6 +134,8 @@ async function liveProbe(owner: Engine): Promise<{ tables: number; violations: s
  * One attestation. `catalog` is what the lint reads (the runtime connection); `owner` runs the live probe and
  * records the result (undefined on PostgreSQL without DATABASE_OWNER_URL: lint only, not recorded).
  */
+const ATTESTATION_ALERT = "isolation_attestation_failed";
+
 export async function attestIsolation(
   catalog: Engine,
   owner: (<T>(fn: (engine: Engine) => Promise<T>) => Promise<T>) | undefined,
@@ -167,6 +170,15 @@ export async function attestIsolation(
   };
   const signature = await signer.sign(attestationPayload(body));
   const attestation: Attestation = { ...body, key_id: signer.keyId, signature };
+  // The alert: raised (or counted again) while isolation fails, resolved by the next attestation that passes.
+  if (attestation.ok) await resolveOperatorAlert(catalog, ATTESTATION_ALERT);
+  else
+    await raiseOperatorAlert(catalog, {
+      rule: "isolation_attestation_failed",
+      summary: `tenant isolation attestation failed: ${[...new Set([...violations, ...lint].map((v) => v.split(":")[0]))].join(", ")}`,
+      details: { lint: lint.slice(0, 20), violations: violations.slice(0, 20), at },
+      dedupKey: ATTESTATION_ALERT,
+    });
   if (owner)
     await owner((engine) =>
       appendOperatorLog(engine, {
@@ -210,7 +222,7 @@ export function attestationRunner(
         last = await attestIsolation(catalog, owner, signer);
         if (last.ok)
           logger.info("security.attested", { tables: last.tables, probe_skipped: last.probe_skipped ?? null });
-        // The alert: an error event naming every failing table, until observability delivers it elsewhere too.
+        // Also an operator alert (attestIsolation raised it): `causeloop alerts list`, the console, /metrics.
         else
           logger.error("security.attestation_failed", {
             lint: last.lint.slice(0, 20),

@@ -25,6 +25,8 @@ interface Ctx {
   /** Submits an erasure request outside the checked call (so approve's own rows can be told apart). */
   submit: (email: string) => Promise<string>;
   idToken: (email: string) => Promise<string>;
+  /** An open security alert, written directly (no audit row of its own). */
+  openAlert: () => Promise<string>;
   /** A dead-lettered delivery of the webhook, written directly (no audit row of its own). */
   deadDelivery: (webhookId: string) => Promise<string>;
   adminToken: string;
@@ -169,6 +171,14 @@ const MUTATIONS: Mutation[] = [
     request: () => ({ path: "/v1/webhooks", body: { url: "https://hooks.example.com/x" } }),
     action: "webhook.created",
     keep: (c, b) => (c.ids.webhook = b.id as string),
+  },
+  {
+    route: "POST /v1/security-alerts/:id/acknowledge",
+    request: async (c) => ({
+      path: `/v1/security-alerts/${await c.openAlert()}/acknowledge`,
+      body: { note: "expected: our own test" },
+    }),
+    action: "security_alert.acknowledged",
   },
   {
     route: "POST /v1/webhooks/:id/rotate-secret",
@@ -427,6 +437,14 @@ describeEngines("audited routes", (kind) => {
         setup: acme.setup_token as string,
       },
       idToken,
+      openAlert: async () => {
+        const id = newId("alr");
+        await db.owner.query(
+          "insert into security_alerts (workspace_id, id, rule, summary, dedup_key) values ($1, $2, 'new_owner', 'a test alert', $2)",
+          [acme.workspace_id, id],
+        );
+        return id;
+      },
       deadDelivery: async (webhookId) => {
         const id = newId("dlv");
         await db.owner.query(

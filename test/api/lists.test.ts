@@ -46,6 +46,7 @@ describeEngines("lists", (kind) => {
       "/v1/governance/rtbf/requests",
       "/v1/issues",
       "/v1/members",
+      "/v1/security-alerts",
       "/v1/service-accounts",
       "/v1/tokens",
       "/v1/webhooks",

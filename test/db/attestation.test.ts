@@ -1,5 +1,6 @@
 // The isolation attestation: on a sound schema it passes, signed and recorded, and leaves nothing behind;
 // with Row-Level Security disabled on one tenant table it fails naming the table, signed and recorded too.
+import { listOperatorAlerts } from "../../src/security/alerts.ts";
 import { afterEach, expect, test } from "bun:test";
 import {
   attestationPayload,
@@ -67,6 +68,15 @@ describeEngines("isolation attestation", (kind) => {
     expect(await signer.verify(attestationPayload(logged as Attestation), (logged as Attestation).signature)).toBe(
       true,
     );
+    // The operator alert: open and naming the table; counted again while it fails; resolved once it passes.
+    const [alert] = await listOperatorAlerts(d.owner);
+    expect(alert).toMatchObject({ rule: "isolation_attestation_failed", severity: "critical", status: "open" });
+    expect(alert?.summary).toContain("issues");
+    await attestIsolation(d.app, (fn) => fn(d.owner), signer);
+    expect(await listOperatorAlerts(d.owner)).toMatchObject([{ id: alert?.id, occurrences: 2, status: "open" }]);
+    await d.owner.exec("ALTER TABLE issues ENABLE ROW LEVEL SECURITY; ALTER TABLE issues FORCE ROW LEVEL SECURITY");
+    expect((await attestIsolation(d.app, (fn) => fn(d.owner), signer)).ok).toBe(true);
+    expect(await listOperatorAlerts(d.owner)).toMatchObject([{ id: alert?.id, status: "resolved" }]);
   });
 
   test("without an owner connection only the catalog is checked, and it says so", async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withTenant } from "../../src/db/tenant.ts";
 import { appendAudit } from "../../src/audit/service.ts";
+import { listOperatorAlerts } from "../../src/security/alerts.ts";
 import { checkpointEverything, verifyEverything, type VerifyChecks } from "../../src/audit/all-chains.ts";
 import { fileAnchorStore, type AnchorStore } from "../../src/audit/anchors.ts";
 import type { Signer } from "../../src/audit/signing.ts";
@@ -132,6 +133,15 @@ describeEngines("audit tampering by the database owner", (kind) => {
     const caught = await reasons();
     expect(caught.ok).toBe(false);
     expect(caught.reason).toMatch(/history rewritten|checkpoint .* is gone/);
+    // Caught means alerted: the operator's alert, and the workspace's own for its security team.
+    const [operatorAlert] = await listOperatorAlerts(db.owner, { status: "open" });
+    expect(operatorAlert).toMatchObject({ rule: "audit_verification_failed", severity: "critical" });
+    expect(operatorAlert?.summary).toContain("anchors");
+    const workspaceAlerts = await db.owner.query<{ rule: string }>(
+      "select rule from security_alerts where workspace_id = $1",
+      [acme.workspace_id],
+    );
+    expect(workspaceAlerts.map((a) => a.rule)).toContain("audit_verification_failed");
   });
 
   test("deleting the tail and forging rows through audit_append is caught", async () => {

@@ -19,6 +19,7 @@ import { testSigner } from "./signer.ts";
 import type { Signer } from "../../src/audit/signing.ts";
 import { createMetrics, type Metrics } from "../../src/observability/metrics.ts";
 import type { OutboundPolicy } from "../../src/net/policy.ts";
+import { requestAlerts, type RequestAlerts } from "../../src/security/request-rules.ts";
 import { databaseReadout } from "../../src/observability/readout.ts";
 import { metricsRoutes } from "../../src/observability/routes.ts";
 
@@ -39,6 +40,8 @@ export interface OwnerApp {
   signer: Signer;
   /** With `metrics: true`: the app's metrics, served at GET /metrics with HARNESS_METRICS_TOKEN. */
   metrics?: Metrics;
+  /** With `alerts: true`: the request-stream alert rules. */
+  alerts?: RequestAlerts;
   dispose(): Promise<void>;
 }
 
@@ -51,6 +54,8 @@ export async function ownerApp(
     metrics?: boolean;
     /** The outbound policy (default: no allowlist, so loopback receivers are refused). */
     outbound?: OutboundPolicy;
+    /** The request-stream alert rules, as serve wires them. */
+    alerts?: boolean;
   } = {},
 ): Promise<OwnerApp> {
   const db = await createTestDb(kind);
@@ -74,6 +79,7 @@ export async function ownerApp(
       })
     : undefined;
   const door = metrics ? metrics.timedDoor(tenantDoor(db.app)) : tenantDoor(db.app);
+  const alerts = options.alerts ? requestAlerts(tenantDoor(db.app), logger) : undefined;
   const app = createApp({
     logger,
     readiness: async () => [],
@@ -84,6 +90,7 @@ export async function ownerApp(
     kek,
     signer,
     outbound: options.outbound,
+    requestAlerts: alerts,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.app) },
     sessions: {
@@ -123,6 +130,7 @@ export async function ownerApp(
     kek,
     signer,
     metrics,
+    alerts,
     dispose: async () => {
       await db.dispose();
       rmSync(exportRoot, { recursive: true, force: true });
@@ -179,6 +187,14 @@ export async function createResources(
   ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" })).member_id as string);
   ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" })).id as string);
   ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] })).id as string);
+  // A token with an admin scope raises a security alert (the alr id).
+  await post("/v1/tokens", { name: "automation", scopes: ["members:write"] });
+  const alerts = await app.fetch(
+    new Request("http://localhost/v1/security-alerts?status=open", { headers: { authorization: `Bearer ${token}` } }),
+  );
+  const alert = ((await alerts.json()) as { data: { id: string }[] }).data[0];
+  if (!alert) throw new Error("setup: the admin-scope token raised no security alert");
+  ids.set("alr", alert.id);
   ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` })).id as string);
   ids.set("exp", (await post("/v1/governance/exports", {})).id as string);
 }

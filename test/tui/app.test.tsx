@@ -118,6 +118,22 @@ function fakeServices(overrides: Partial<TuiServices> = {}) {
       }
     ),
     rtbfQueue: async () => rtbf,
+    alerts: async () => [
+      {
+        id: "alr_1",
+        rule: "isolation_attestation_failed",
+        severity: "critical",
+        summary: "tenant isolation attestation failed: issues",
+        details: {},
+        occurrences: 2,
+        status: "open",
+        first_seen_at: "2026-11-22T00:00:00Z",
+        last_seen_at: "2026-11-22T00:05:00Z",
+        acknowledged_by: null,
+        acknowledged_at: null,
+        ack_note: null,
+      },
+    ],
     rtbfDecide: async (id, decision, reason) => (
       calls.push(`${decision} ${id}${reason ? ` ${reason}` : ""}`),
       {
@@ -182,6 +198,8 @@ test("overview shows health, RLS coverage and failures in words, not only colour
   expect(frame).toContain("FAIL table patterns: row-level security not forced");
   expect(frame).toContain("1 pending");
   expect(frame).toContain("2 open, 1 OVERDUE");
+  expect(frame).toContain("Security alerts: FAIL 1 open");
+  expect(frame).toContain("CRITICAL isolation_attestation_failed: tenant isolation attestation failed: issues");
   expect(frame).toContain("q quit");
 });
 

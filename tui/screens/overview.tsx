@@ -8,9 +8,10 @@ export function Overview({ services, active }: { services: TuiServices; active: 
   const jobs = useLoad(() => services.jobs());
   const rtbf = useLoad(() => services.rtbfQueue());
   const migrations = useLoad(() => services.migrations());
+  const alerts = useLoad(async () => (services.alerts ? services.alerts() : []));
   useInput(
     (input) => {
-      if (input === "r") for (const l of [doctor, jobs, rtbf, migrations]) l.reload();
+      if (input === "r") for (const l of [doctor, jobs, rtbf, migrations, alerts]) l.reload();
     },
     { isActive: active },
   );
@@ -45,6 +46,12 @@ export function Overview({ services, active }: { services: TuiServices; active: 
           {j.next_run?.slice(0, 16) ?? "-"}
         </Line>
       ))}
+      {alerts.data && (
+        <Line>
+          Security alerts: <Status ok={alerts.data.length === 0} /> {alerts.data.length} open
+          {alerts.data.slice(0, 5).map((a) => `\n  ${a.severity.toUpperCase()} ${a.rule}: ${a.summary}`)}
+        </Line>
+      )}
       {rtbf.data && (
         <Line>
           Erasure requests: {open.length} open, {open.filter((r) => r.overdue).length} OVERDUE

@@ -6,3 +6,4 @@ export * from "./product.ts";
 export * from "./integrations.ts";
 export * from "./governance.ts";
 export * from "./keys.ts";
+export * from "./security.ts";
