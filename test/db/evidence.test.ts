@@ -23,10 +23,20 @@ describeEngines("evidence pack", (kind) => {
     db = await createTestDb(kind);
     signer = await testSigner();
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
-    await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
+    const acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     await onboard(db.owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, kek);
     const d = db;
     await attestIsolation(d.app, (fn) => fn(d.owner), signer);
+    // Alerts of the period: a workspace's, acknowledged; the operator's, open for eight days.
+    await d.owner.query(
+      `insert into security_alerts (workspace_id, id, rule, summary, dedup_key, status, acknowledged_by, acknowledged_at, ack_note)
+       values ($1, 'alr_01jd0000000000000000000001', 'new_owner', 'a member was made owner', 'k1', 'acknowledged', 'usr_x', now(), 'expected')`,
+      [acme.workspace_id],
+    );
+    await d.owner.query(
+      `insert into operator_alerts (id, rule, summary, dedup_key, first_seen_at, last_seen_at)
+       values ('alr_01jd0000000000000000000002', 'audit_verification_failed', 'a chain broke', 'k2', now() - interval '8 days', now())`,
+    );
     files = await buildEvidence(db.owner, db.config, signer, {
       from: new Date(Date.now() - 86_400_000),
       to: new Date(Date.now() + 60_000),
@@ -47,7 +57,19 @@ describeEngines("evidence pack", (kind) => {
       id: string;
       checks: { what: string; result: string }[];
     }[];
-    expect(controls.map((c) => c.id)).toEqual(["CC6.1", "CC6.2", "CC7.2", "CC8.1", "C1.1", "A1.2", "P4-P8"]);
+    expect(controls.map((c) => c.id)).toEqual(["CC6.1", "CC6.2", "CC7.2", "CC8.1", "CC7.3", "C1.1", "A1.2", "P4-P8"]);
+    expect(controls.find((c) => c.id === "CC7.3")?.checks[0]).toMatchObject({
+      result: "fail",
+      detail: "2 alerts in the period (1 the operator's), 1 open for over a week",
+    });
+    const alerts = JSON.parse(new TextDecoder().decode(files.get("evidence/alerts.json"))) as {
+      operator: { rule: string; status: string }[];
+      workspaces: { workspace: string; rule: string; ack_note: string }[];
+    };
+    expect(alerts.operator).toMatchObject([{ rule: "audit_verification_failed", status: "open" }]);
+    expect(alerts.workspaces).toMatchObject([
+      { workspace: "acme/production", rule: "new_owner", ack_note: "expected" },
+    ]);
     const isolation = controls.find((c) => c.id === "CC6.1")?.checks ?? [];
     expect(isolation.map((c) => c.result)).toEqual(["pass", "pass", "pass"]);
     expect(controls.find((c) => c.id === "A1.2")?.checks[0]?.result).toBe("not configured");

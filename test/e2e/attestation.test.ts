@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { attestationPayload, type Attestation } from "../../src/security/attestation.ts";
-import { compiledBinary, freePort, startServe } from "../helpers/binary.ts";
+import { compiledBinary, freePort, runBinary, startServe } from "../helpers/binary.ts";
 import { openPglite } from "../../src/db/engine.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
@@ -85,9 +85,19 @@ test("RLS disabled on a live tenant table: /readyz 503 naming it, the alert, the
     );
     expect(valid).toBe(true);
 
-    // Repaired: the next attestation passes and /readyz is ready again.
+    // The alert, as the operator reads it with the binary.
+    const owner = { DATABASE_OWNER_URL: d.ownerUrl as string, CAUSELOOP_DATA_DIR: dir };
+    const listed = await runBinary(["alerts", "list", "--status", "open", "--json"], owner);
+    expect(listed.code).toBe(0);
+    const [alert] = JSON.parse(listed.stdout) as { id: string; rule: string; severity: string; summary: string }[];
+    expect(alert).toMatchObject({ rule: "isolation_attestation_failed", severity: "critical" });
+    expect(alert?.summary).toContain("issues");
+
+    // Repaired: the next attestation passes, /readyz is ready again and the alert resolves itself.
     await d.owner.exec("ALTER TABLE issues ENABLE ROW LEVEL SECURITY; ALTER TABLE issues FORCE ROW LEVEL SECURITY");
     await until("/readyz to recover", async () => ((await readyz()).status === 200 ? true : undefined));
+    const after = await runBinary(["alerts", "list", "--json"], owner);
+    expect(JSON.parse(after.stdout)).toMatchObject([{ id: alert?.id, status: "resolved" }]);
   } finally {
     expect(await serve.stop()).toBe(0);
   }
@@ -131,4 +141,7 @@ test("on PGlite: a data dir whose table lost RLS is served not ready, naming it,
   } finally {
     await engine.close();
   }
+  const listed = await runBinary(["alerts", "list", "--data-dir", dataDir, "--json"], { HOME: dir });
+  expect(listed.code).toBe(0);
+  expect(JSON.parse(listed.stdout)).toMatchObject([{ rule: "isolation_attestation_failed", status: "open" }]);
 }, 120_000);
