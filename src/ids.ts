@@ -38,6 +38,7 @@ export const ID_PREFIXES = [
   "msg",
   "dlv",
   "alr",
+  "ast",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

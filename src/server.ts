@@ -28,6 +28,7 @@ import { approve, type RtbfKeys } from "./governance/rtbf.ts";
 import { VERSION } from "./version.ts";
 import { outboundPolicy } from "./net/policy.ts";
 import { DeliveryWorker, requeueOrphanedDeliveries } from "./delivery/worker.ts";
+import { AuditStreamer } from "./delivery/audit-stream.ts";
 import { requestAlerts } from "./security/request-rules.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { databaseReadout } from "./observability/readout.ts";
@@ -253,7 +254,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   worker.start();
   // Outbound delivery (src/delivery/): webhooks and anchors, retried, circuit-broken, dead-lettered.
-  if (config.engine === "pglite") await requeueOrphanedDeliveries(db.engine);
+  if (config.engine === "pglite") {
+    await requeueOrphanedDeliveries(db.engine);
+    await db.engine.query("select release_audit_stream_locks()");
+  }
   const deliveries = new DeliveryWorker(
     db.engine,
     kek,
@@ -263,6 +267,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     { observe: metrics ? (outcome) => metrics.deliveryAttempt(outcome) : undefined },
   );
   deliveries.start();
+  // The audit trail streamed to each workspace's SIEM (src/delivery/audit-stream.ts), in order, never dropped.
+  const streamer = new AuditStreamer(
+    db.engine,
+    kek,
+    outboundPolicy({ allowlist: config.outboundAllowlist, timeoutMs: 15_000, maxBytes: 64 * 1024, maxRedirects: 0 }),
+    logger,
+  );
+  streamer.start();
 
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -278,6 +290,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await scheduler.stop();
       await worker.stop();
       await deliveries.stop();
+      await streamer.stop();
       const drained = server.stop(false);
       const timedOut = await Promise.race([
         drained.then(() => false),

@@ -32,3 +32,23 @@ export const RotatedSecret = component(
     previous_valid_until: Nullable(Timestamp),
   }),
 );
+
+export const AuditStream = component(
+  "AuditStream",
+  t.Object({
+    id: t.String({ examples: ["ast_01jd0000000000000000000000"] }),
+    url: t.String(),
+    format: t.String({ examples: ["json", "splunk_hec"] }),
+    has_token: t.Boolean({ description: "The collector token is stored encrypted and never returned" }),
+    batch_size: t.Integer(),
+    cursor_seq: t.Integer({ description: "The last audit seq the collector acknowledged" }),
+    lag: t.Integer({ description: "Audit events not yet acknowledged by the collector" }),
+    status: t.String({ examples: ["active", "paused"] }),
+    failure_count: t.Integer({ description: "Failed sends in a row (the batch is retried, never dropped)" }),
+    last_status: Nullable(t.Integer()),
+    last_error: Nullable(t.String()),
+    last_sent_at: Nullable(Timestamp),
+    created_at: Timestamp,
+  }),
+);
+export const AuditStreamPage = component("AuditStreamPage", Page(AuditStream));

@@ -43,6 +43,7 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "rtbf_requests", column: "decided_by", matches: "user_id", action: "pseudonymize" },
   { table: "workflow_runs", column: "triggered_by", matches: "user_id", action: "pseudonymize" },
   { table: "security_alerts", column: "acknowledged_by", matches: "user_id", action: "pseudonymize" },
+  { table: "audit_streams", column: "created_by", matches: "user_id", action: "pseudonymize" },
   {
     table: "compliance_log",
     column: "actor_id",
@@ -75,6 +76,7 @@ export const NOT_PERSONAL: Record<string, string> = {
   "connector_catalogue.name": "a product name (global reference data)",
   "jobs.locked_by": "a worker instance id",
   "webhook_deliveries.locked_by": "a delivery worker instance id",
+  "audit_streams.locked_by": "a streamer instance id",
   "operator_alerts.acknowledged_by": "the operator's login (the service provider's staff, not a tenant's data subject)",
   "offboarding_records.performed_by": "the operator's OS account (global operator record, no tenant's data subject)",
   "schema_migrations.applied_by": "the database role that applied a migration",

@@ -204,7 +204,8 @@ export function createApp(deps: AppDeps): HttpApp {
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
       );
     }
-    if (deps.kek) protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek));
+    if (deps.kek)
+      protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek, outbound));
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(
       tenancyRoutes(auth, {

@@ -8,6 +8,7 @@ export const ENCRYPTED_COLUMNS = [
   { table: "mfa_factors", column: "secret_encrypted" },
   { table: "sso_connections", column: "client_secret_encrypted" },
   { table: "idempotency_keys", column: "response_body_encrypted" },
+  { table: "audit_streams", column: "token_encrypted" },
 ] as const;
 
 export type EncryptedColumn = (typeof ENCRYPTED_COLUMNS)[number];

@@ -173,6 +173,20 @@ const MUTATIONS: Mutation[] = [
     keep: (c, b) => (c.ids.webhook = b.id as string),
   },
   {
+    route: "POST /v1/audit-streams",
+    request: () => ({
+      path: "/v1/audit-streams",
+      body: { url: "https://siem.example.com/x", token: "hec-secret-token" },
+    }),
+    action: "audit_stream.created",
+    keep: (c, b) => (c.ids.stream = b.id as string),
+  },
+  {
+    route: "DELETE /v1/audit-streams/:id",
+    request: (c) => ({ path: `/v1/audit-streams/${c.ids.stream}` }),
+    action: "audit_stream.deleted",
+  },
+  {
     route: "POST /v1/security-alerts/:id/acknowledge",
     request: async (c) => ({
       path: `/v1/security-alerts/${await c.openAlert()}/acknowledge`,

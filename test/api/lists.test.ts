@@ -40,6 +40,7 @@ describeEngines("lists", (kind) => {
       .map(([path]) => path);
     expect(lists.sort()).toEqual([
       "/v1/audit",
+      "/v1/audit-streams",
       "/v1/connectors",
       "/v1/governance/compliance-log",
       "/v1/governance/exports",

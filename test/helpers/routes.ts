@@ -187,6 +187,7 @@ export async function createResources(
   ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" })).member_id as string);
   ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" })).id as string);
   ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] })).id as string);
+  ids.set("ast", (await post("/v1/audit-streams", { url: "https://siem.example.com/collect" })).id as string);
   // A token with an admin scope raises a security alert (the alr id).
   await post("/v1/tokens", { name: "automation", scopes: ["members:write"] });
   const alerts = await app.fetch(

@@ -27,6 +27,7 @@ const SECRETS = {
   webhookPrevious: "whsec_previous_secret_during_rotation_overlap_5",
   sso: "sso_client_secret_value_333",
   totp: "JBSWY3DPEHPK3PXP_TOTP_4444",
+  stream: "splunk-hec-token-value-6666",
 };
 
 async function fullFlow(d: TestDb, kek: LocalKeyRing) {
@@ -97,7 +98,14 @@ async function fullFlow(d: TestDb, kek: LocalKeyRing) {
       sealed,
     ]);
   });
-  return { acme, call, connector, webhook, inbound, sso, mfaId, idemId: idem?.id as string };
+  const stream = (await (
+    await call("/v1/audit-streams", {
+      url: "https://siem.example.com/services/collector/event",
+      format: "splunk_hec",
+      token: SECRETS.stream,
+    })
+  ).json()) as { id: string; has_token: boolean };
+  return { acme, call, connector, webhook, inbound, sso, mfaId, idemId: idem?.id as string, stream };
 }
 
 async function readAll(d: TestDb, kek: LocalKeyRing, acme: OnboardResult, ids: Record<string, string>) {
@@ -131,6 +139,7 @@ describeEngines("envelope encryption", (kind) => {
       sso_connections: flow.sso.id,
       mfa_factors: flow.mfaId,
       idempotency_keys: flow.idemId,
+      audit_streams: flow.stream.id,
     };
     const opened = await readAll(db, kek, flow.acme, ids);
     expect(JSON.parse(opened.connectors as string)).toEqual({ api_token: SECRETS.connector });
@@ -140,7 +149,9 @@ describeEngines("envelope encryption", (kind) => {
       inbound_webhooks: flow.inbound.signing_secret,
       sso_connections: SECRETS.sso,
       mfa_factors: SECRETS.totp,
+      audit_streams: SECRETS.stream,
     });
+    expect(flow.stream.has_token).toBe(true);
     expect(opened.idempotency_keys).toContain(SECRETS.webhook); // the kept answer, sealed
 
     const listed = JSON.stringify([
@@ -236,6 +247,7 @@ describeEngines("envelope encryption", (kind) => {
       sso_connections: flow.sso.id,
       mfa_factors: flow.mfaId,
       idempotency_keys: flow.idemId,
+      audit_streams: flow.stream.id,
     };
     const ringText = addKeyVersion(`v1:${oldKey}`);
     const rotated = new LocalKeyRing(ringText);
@@ -259,6 +271,7 @@ describeEngines("envelope encryption", (kind) => {
       sso_connections: flow.sso.id,
       mfa_factors: flow.mfaId,
       idempotency_keys: flow.idemId,
+      audit_streams: flow.stream.id,
     };
     expect(
       rotateDek(db.owner, kek, flow.acme.workspace_id, {
