@@ -16,6 +16,7 @@ import { registerTui } from "./tui.ts";
 import { registerSetup } from "./setup.ts";
 import { registerEvidence } from "./evidence.ts";
 import { registerAlerts } from "./alerts.ts";
+import { registerDeliveries } from "./deliveries.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -52,6 +53,7 @@ Examples:
   registerRtbf(program);
   registerEvidence(program);
   registerAlerts(program);
+  registerDeliveries(program);
   registerTui(program);
   program
     .command("version")

@@ -138,3 +138,27 @@ export async function rotateWebhookSecret(
   });
   return { secret, secret_last4: secret.slice(-4), previous_valid_until: iso(updated?.previous_valid_until) };
 }
+
+/** Every webhook's deliveries in a workspace, newest first (the operator's view of the dead-letter queue). */
+export async function listWorkspaceDeliveries(
+  tx: Tx,
+  workspaceId: string,
+  query: { status?: string; limit?: number } = {},
+): Promise<DeliveryView[]> {
+  const rows = await tx.query<Record<string, unknown>>(
+    `select ${COLUMNS} from webhook_deliveries
+      where workspace_id = $1 and ($2::text is null or status = $2) order by id desc limit $3`,
+    [workspaceId, query.status ?? null, Math.min(query.limit ?? 100, 1000)],
+  );
+  return rows.map(view);
+}
+
+/** Replays a delivery named by its id alone (the CLI's way: the webhook is looked up). */
+export async function replayDeliveryById(tx: Tx, actor: Actor, deliveryId: string): Promise<DeliveryView> {
+  const [row] = await tx.query<{ webhook_id: string }>(
+    "select webhook_id from webhook_deliveries where workspace_id = $1 and id = $2",
+    [actor.workspaceId, deliveryId],
+  );
+  if (!row) throw new AppError("not_found", `delivery ${deliveryId} not found`);
+  return replayDelivery(tx, actor, row.webhook_id, deliveryId);
+}

@@ -8,6 +8,7 @@ import { auditOperations } from "./ops/audit.ts";
 import { governanceOperations } from "./ops/governance.ts";
 import { jobOperations } from "./ops/jobs.ts";
 import { alertOperations } from "./ops/alerts.ts";
+import { deliveryOperations } from "./ops/delivery.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -17,6 +18,7 @@ export const operations = {
   ...governanceOperations,
   ...jobOperations,
   ...alertOperations,
+  ...deliveryOperations,
 };
 
 export type Operations = typeof operations;
