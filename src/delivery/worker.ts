@@ -97,8 +97,11 @@ export class DeliveryWorker {
   }
 
   private async deliverGroup(group: Claimed[]): Promise<void> {
+    // One destination, one read of its URL and secrets for the whole group.
+    const first = group[0] as Claimed;
+    const endpoint = await this.loadEndpoint(first);
     for (const [index, delivery] of group.entries()) {
-      const circuitOpen = await this.attempt(delivery);
+      const circuitOpen = await this.attempt(delivery, endpoint);
       if (circuitOpen) {
         // The circuit just opened: the rest wait for it without spending an attempt.
         const rest = group.slice(index + 1);
@@ -108,20 +111,23 @@ export class DeliveryWorker {
     }
   }
 
-  /** Attempts one delivery and records the outcome; true when the destination's circuit is now open. */
-  private async attempt(delivery: Claimed): Promise<boolean> {
+  private async loadEndpoint(delivery: Claimed): Promise<Endpoint | null> {
     const ws = delivery.workspace_id;
-    let endpoint: Endpoint | null;
     try {
-      endpoint = await withTenant(this.engine, ws, (tx) => this.endpoint(tx, ws, delivery.webhook_id));
+      return await withTenant(this.engine, ws, (tx) => this.endpoint(tx, ws, delivery.webhook_id));
     } catch (error) {
       // The secret cannot be opened (its data key destroyed with the workspace's erasure, say): nothing to send.
-      endpoint = null;
       this.logger.warn("delivery.endpoint_unreadable", {
         delivery_id: delivery.id,
         error: (error as Error).message,
       });
+      return null;
     }
+  }
+
+  /** Attempts one delivery and records the outcome; true when the destination's circuit is now open. */
+  private async attempt(delivery: Claimed, endpoint: Endpoint | null): Promise<boolean> {
+    const ws = delivery.workspace_id;
     if (!endpoint || endpoint.status === "disabled") {
       await withTenant(this.engine, ws, (tx) =>
         this.finish(tx, delivery, { ok: false, status: null, error: "the webhook was deleted or disabled" }, true),
