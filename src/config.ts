@@ -58,6 +58,8 @@ export interface Config {
   sessionAbsoluteDays: number;
   /** A global identity provider accepted by POST /v1/auth/exchange in every workspace (besides each workspace's own). */
   idp: { jwksUrl: string; issuer: string; audience?: string } | undefined;
+  /** Where the operator's alerts are sent (signed per Standard Webhooks when a secret is set). */
+  operatorAlertWebhook: { url: string; secret: string | undefined } | undefined;
   /** Where export archives are stored (default: <data dir>/exports). */
   exportDir: string;
   exportLinkMinutes: number;
@@ -170,6 +172,8 @@ export const ENVIRONMENT = {
   CAUSELOOP_DELIVERY_RETRY_SCHEDULE: DEFAULT_RETRY_SCHEDULE.join(","),
   CAUSELOOP_DELIVERY_BREAKER_THRESHOLD: "10",
   CAUSELOOP_DELIVERY_BREAKER_SECONDS: "60",
+  CAUSELOOP_OPERATOR_ALERT_WEBHOOK_URL: "unset: operator alerts are listed, not sent",
+  CAUSELOOP_OPERATOR_ALERT_WEBHOOK_SECRET: "unset: unsigned",
   CAUSELOOP_METRICS_ADDR: "unset: no metrics listener",
   CAUSELOOP_METRICS_TOKEN: "unset: no /metrics on the API port",
 } as const;
@@ -315,6 +319,26 @@ function idpFrom(env: Env, allowlist: OutboundAllowlist): Config["idp"] {
   };
 }
 
+function operatorAlertWebhookFrom(env: Env, allowlist: OutboundAllowlist): Config["operatorAlertWebhook"] {
+  const url = env.CAUSELOOP_OPERATOR_ALERT_WEBHOOK_URL;
+  const secret = env.CAUSELOOP_OPERATOR_ALERT_WEBHOOK_SECRET || undefined;
+  if (!url) {
+    if (secret)
+      throw new ConfigError("CAUSELOOP_OPERATOR_ALERT_WEBHOOK_SECRET needs CAUSELOOP_OPERATOR_ALERT_WEBHOOK_URL");
+    return undefined;
+  }
+  try {
+    checkUserUrl(url, outboundPolicy({ allowlist }));
+  } catch (error) {
+    throw new ConfigError(`CAUSELOOP_OPERATOR_ALERT_WEBHOOK_URL ${(error as Error).message}`);
+  }
+  if (secret && !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(secret))
+    throw new ConfigError(
+      "CAUSELOOP_OPERATOR_ALERT_WEBHOOK_SECRET must be a Standard Webhooks secret: 'whsec_' followed by base64 of 24 to 64 bytes",
+    );
+  return { url, secret };
+}
+
 export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}): Config {
   const rawUrl = flags.databaseUrl ?? env.DATABASE_URL;
   const databaseUrl = rawUrl ? parseDatabaseUrl(rawUrl, "DATABASE_URL") : undefined;
@@ -388,6 +412,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     sessionIdleMinutes: integer(env.CAUSELOOP_SESSION_IDLE_MINUTES, "CAUSELOOP_SESSION_IDLE_MINUTES", 1440, 5, 525_600),
     sessionAbsoluteDays: integer(env.CAUSELOOP_SESSION_ABSOLUTE_DAYS, "CAUSELOOP_SESSION_ABSOLUTE_DAYS", 30, 1, 365),
     idp: idpFrom(env, outboundAllowlist),
+    operatorAlertWebhook: operatorAlertWebhookFrom(env, outboundAllowlist),
     exportDir: resolve(
       env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports"),
     ),

@@ -30,6 +30,7 @@ import { outboundPolicy } from "./net/policy.ts";
 import { DeliveryWorker, requeueOrphanedDeliveries } from "./delivery/worker.ts";
 import { AuditStreamer } from "./delivery/audit-stream.ts";
 import { requestAlerts } from "./security/request-rules.ts";
+import { notifyOperatorAlerts } from "./security/operator-notify.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { databaseReadout } from "./observability/readout.ts";
 import { metricsRoutes } from "./observability/routes.ts";
@@ -275,6 +276,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger,
   );
   streamer.start();
+  // The operator's alerts to the operator's destination, when one is configured.
+  const alertTarget = config.operatorAlertWebhook;
+  const notifyPolicy = outboundPolicy({ allowlist: config.outboundAllowlist, timeoutMs: 10_000, maxRedirects: 0 });
+  let notifying: Promise<unknown> | undefined;
+  const notifyTimer = alertTarget
+    ? setInterval(() => {
+        notifying ??= notifyOperatorAlerts(db.engine, alertTarget, notifyPolicy, logger)
+          .catch((error: Error) => logger.warn("operator_alert.notify_failed", { error: error.message }))
+          .finally(() => {
+            notifying = undefined;
+          });
+      }, 2_000)
+    : undefined;
 
   let resolveClosed: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
@@ -291,6 +305,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await worker.stop();
       await deliveries.stop();
       await streamer.stop();
+      if (notifyTimer) clearInterval(notifyTimer);
+      await notifying;
       const drained = server.stop(false);
       const timedOut = await Promise.race([
         drained.then(() => false),

@@ -206,3 +206,31 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER audit_log_alert_rules AFTER INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_alert_rules();
+
+-- The operator's destination (CAUSELOOP_OPERATOR_ALERT_WEBHOOK_URL): each new operator alert is sent once,
+-- retried until it is; serve reads the pending ones and marks them sent (the runtime role reads no more).
+ALTER TABLE operator_alerts ADD COLUMN notified_at timestamptz;
+ALTER TABLE operator_alerts ADD COLUMN notify_attempts integer NOT NULL DEFAULT 0;
+
+CREATE OR REPLACE FUNCTION operator_alerts_to_notify(p_limit integer)
+  RETURNS TABLE (id text, rule text, severity text, summary text, details jsonb, first_seen_at timestamptz,
+                 notify_attempts integer)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+AS $$
+  SELECT id, rule, severity, summary, details, first_seen_at, notify_attempts FROM operator_alerts
+   WHERE notified_at IS NULL ORDER BY id LIMIT p_limit
+$$;
+REVOKE ALL ON FUNCTION operator_alerts_to_notify(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_alerts_to_notify(integer) TO causeloop_app;
+
+CREATE OR REPLACE FUNCTION operator_alert_notified(p_id text, p_ok boolean) RETURNS void
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = public, pg_temp
+AS $$
+  UPDATE operator_alerts SET notified_at = CASE WHEN p_ok THEN now() ELSE NULL END,
+                             notify_attempts = notify_attempts + 1
+   WHERE id = p_id
+$$;
+REVOKE ALL ON FUNCTION operator_alert_notified(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION operator_alert_notified(text, boolean) TO causeloop_app;

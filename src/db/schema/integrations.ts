@@ -1,6 +1,6 @@
-// Integrations: mirrors db/migrations 0004_integrations.sql and 0030_delivery.sql.
+// Integrations: mirrors db/migrations 0004_integrations.sql, 0030_delivery.sql and 0033_audit_streams.sql.
 import { sql } from "drizzle-orm";
-import { integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, integer, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { connectorCatalogue, workspaces } from "./tenancy.ts";
 
 export const connectors = pgTable(
@@ -91,6 +91,34 @@ export const inboundWebhooks = pgTable(
     signingSecretEncrypted: text("signing_secret_encrypted").notNull(),
     status: text("status").notNull().default("active"),
     lastReceivedAt: timestamp("last_received_at", { withTimezone: true }),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const auditStreams = pgTable(
+  "audit_streams",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    url: text("url").notNull(),
+    format: text("format").notNull().default("json"),
+    tokenEncrypted: text("token_encrypted"),
+    batchSize: integer("batch_size").notNull().default(500),
+    cursorSeq: bigint("cursor_seq", { mode: "number" }).notNull().default(0),
+    status: text("status").notNull().default("active"),
+    failureCount: integer("failure_count").notNull().default(0),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().default(sql`now()`),
+    lockedBy: text("locked_by"),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    lastSentAt: timestamp("last_sent_at", { withTimezone: true }),
     createdBy: text("created_by"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),

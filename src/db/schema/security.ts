@@ -45,4 +45,6 @@ export const securityAlerts = pgTable(
 export const operatorAlerts = pgTable("operator_alerts", {
   id: text("id").primaryKey(),
   ...alertColumns(),
+  notifiedAt: timestamp("notified_at", { withTimezone: true }),
+  notifyAttempts: integer("notify_attempts").notNull().default(0),
 });
