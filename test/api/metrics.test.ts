@@ -188,6 +188,30 @@ describeEngines("metrics on the API port", (kind) => {
     expect(sample(after, "causeloop_audit_unsigned_events", { chain: ws })).toBeGreaterThan(0);
     expect(has(after, "causeloop_audit_unsigned_events", { chain: "operator" })).toBe(true);
   });
+
+  test("the delivery outbox: events still to send, dead letters, open circuits", async () => {
+    const ws = h.tenant.workspace_id;
+    const before = await scrape();
+    expect(sample(before, "causeloop_delivery_queue_depth", {})).toBe(0);
+    const hook = newId("whk");
+    await h.db.owner.query(
+      "insert into webhooks (workspace_id, id, url, events) values ($1, $2, 'https://h.example/x', '{}')",
+      [ws, hook],
+    );
+    await h.db.owner.query(
+      `insert into webhook_deliveries (workspace_id, id, webhook_id, event_id, event_type, payload, status, next_attempt_at)
+       values ($1, $2, $3, 'msg_a', 'issue.created', '{}', 'pending', now() - interval '30 seconds'),
+              ($1, $4, $3, 'msg_b', 'issue.created', '{}', 'dead', now())`,
+      [ws, newId("dlv"), hook, newId("dlv")],
+    );
+    await h.db.owner.query("update webhooks set circuit_open_until = now() + interval '1 hour' where id = $1", [hook]);
+    const after = await scrape();
+    expect(sample(after, "causeloop_delivery_queue_depth", {})).toBe(1);
+    expect(sample(after, "causeloop_delivery_dead_letters", {})).toBe(1);
+    expect(sample(after, "causeloop_delivery_oldest_due_age_seconds", {})).toBeGreaterThanOrEqual(29);
+    expect(sample(after, "causeloop_delivery_circuits_open", {})).toBe(1);
+    expect(has(after, "causeloop_delivery_attempts_total", { outcome: "dead" })).toBe(true);
+  });
 });
 
 describeEngines("metrics unconfigured", (kind) => {
