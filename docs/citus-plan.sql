@@ -21,6 +21,7 @@ SELECT create_distributed_table('workspaces', 'id');
 SELECT create_distributed_table('activity_events', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_checkpoints', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_log', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('audit_streams', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('clusters', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('compliance_log', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('connectors', 'workspace_id', colocate_with => 'workspaces');

@@ -10,8 +10,9 @@ import { Migrations } from "./screens/migrations.tsx";
 import { Rtbf } from "./screens/rtbf.tsx";
 import { Audit } from "./screens/audit.tsx";
 import { Jobs } from "./screens/jobs.tsx";
+import { Deliveries } from "./screens/deliveries.tsx";
 
-export const SCREENS = ["Overview", "Tenants", "Roles", "Migrations", "RTBF", "Audit", "Jobs"] as const;
+export const SCREENS = ["Overview", "Tenants", "Roles", "Migrations", "RTBF", "Audit", "Jobs", "Deliveries"] as const;
 type Screen = (typeof SCREENS)[number];
 
 const HELP: Record<Screen, string> = {
@@ -22,6 +23,7 @@ const HELP: Record<Screen, string> = {
   RTBF: "a approve  x reject  h hold  Up/Down select",
   Audit: "v verify every workspace",
   Jobs: "r run selected job  Up/Down select",
+  Deliveries: "r replay selected dead letter  g refresh  Up/Down select",
 };
 
 interface Props {
@@ -59,11 +61,12 @@ export function App({ services }: Props) {
         {screen === "RTBF" && <Rtbf services={services} setBusy={setBusy} busy={busy} />}
         {screen === "Audit" && <Audit services={services} active={!busy} />}
         {screen === "Jobs" && <Jobs services={services} active={!busy} />}
+        {screen === "Deliveries" && <Deliveries services={services} active={!busy} />}
       </Box>
       <Text
         inverse
         wrap="truncate-end"
-      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-7 screens  q quit`} `}</Text>
+      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-8 screens  q quit`} `}</Text>
     </Box>
   );
 }

@@ -9,6 +9,7 @@ import type { RtbfView } from "../src/governance/rtbf.ts";
 import type { VerifyResult } from "../src/audit/chain.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
 import type { AlertView } from "../src/security/alerts.ts";
+import type { DeliveryView } from "../src/delivery/service.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -29,6 +30,10 @@ export interface TuiServices {
   runJob(name: string): Promise<JobRun | undefined>;
   /** The installation's open security alerts (a failed isolation attestation, a broken audit chain). */
   alerts?(): Promise<AlertView[]>;
+  /** Every workspace's dead-lettered webhook deliveries, newest first. */
+  deadLetters?(): Promise<(DeliveryView & { workspace_id: string })[]>;
+  /** Sends a dead-lettered delivery again (audited in its workspace). */
+  replayDelivery?(workspaceId: string, id: string): Promise<DeliveryView>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -60,5 +65,7 @@ export function operatorServices(config: Config): TuiServices {
     jobs: () => session.run("jobs.list"),
     runJob: (name) => session.run("jobs.run", { name }),
     alerts: () => session.run("alerts.list", { status: "open" }),
+    deadLetters: () => session.run("deliveries.dead", {}),
+    replayDelivery: (workspace, id) => session.run("deliveries.replay", { workspace, id }),
   };
 }

@@ -118,6 +118,40 @@ function fakeServices(overrides: Partial<TuiServices> = {}) {
       }
     ),
     rtbfQueue: async () => rtbf,
+    deadLetters: async () => [
+      {
+        id: "dlv_1",
+        webhook_id: "whk_1",
+        event_id: "msg_1",
+        event_type: "issue.created",
+        status: "dead",
+        attempts: 9,
+        next_attempt_at: null,
+        last_status: 503,
+        last_error: "the endpoint answered HTTP 503",
+        created_at: "2026-11-22T00:00:00Z",
+        delivered_at: null,
+        dead_at: "2026-11-23T04:00:00Z",
+        workspace_id: "ws_a",
+      },
+    ],
+    replayDelivery: async (workspace, id) => (
+      calls.push(`replay ${workspace} ${id}`),
+      {
+        id,
+        webhook_id: "whk_1",
+        event_id: "msg_1",
+        event_type: "issue.created",
+        status: "pending",
+        attempts: 0,
+        next_attempt_at: null,
+        last_status: 503,
+        last_error: null,
+        created_at: "2026-11-22T00:00:00Z",
+        delivered_at: null,
+        dead_at: null,
+      }
+    ),
     alerts: async () => [
       {
         id: "alr_1",
@@ -311,4 +345,11 @@ test("audit, jobs, roles and migrations screens act through the services", async
   stdin.write("a");
   await tick();
   expect(calls).toContain("migrate");
+  stdin.write("8");
+  await tick();
+  expect(lastFrame()).toContain("> dlv_1 issue.created    9 attempts the endpoint answered HTTP 503 (ws_a)");
+  stdin.write("r");
+  await tick();
+  expect(calls).toContain("replay ws_a dlv_1");
+  expect(lastFrame()).toContain("dlv_1: queued again (issue.created, same webhook-id msg_1)");
 });

@@ -2,12 +2,37 @@
 // and replaying one (recorded in the workspace's audit trail, as the API does).
 import { Type } from "@sinclair/typebox";
 import { withTenant } from "../../db/tenant.ts";
-import { DELIVERY_STATUSES, listWorkspaceDeliveries, replayDeliveryById } from "../../delivery/service.ts";
+import {
+  DELIVERY_STATUSES,
+  listWorkspaceDeliveries,
+  replayDeliveryById,
+  type DeliveryView,
+} from "../../delivery/service.ts";
 import { defineOperation } from "../contract.ts";
 
 const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
 
 export const deliveryOperations = {
+  /** The dead-letter queue of every workspace, newest first (the console's view). */
+  "deliveries.dead": defineOperation({
+    needs: "owner",
+    migrateFirst: true,
+    args: Type.Object(
+      { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+      { additionalProperties: false },
+    ),
+    run: async ({ engine }, args) => {
+      const workspaces = await engine.query<{ id: string }>("select id from workspaces order by id");
+      const dead: (DeliveryView & { workspace_id: string })[] = [];
+      for (const { id } of workspaces) {
+        const rows = await withTenant(engine, id, (tx) =>
+          listWorkspaceDeliveries(tx, id, { status: "dead", limit: args.limit ?? 100 }),
+        );
+        dead.push(...rows.map((row) => ({ ...row, workspace_id: id })));
+      }
+      return dead.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, args.limit ?? 100);
+    },
+  }),
   "deliveries.list": defineOperation({
     needs: "owner",
     migrateFirst: true,
