@@ -5,7 +5,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, type Cont
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtobufExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -77,7 +77,10 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
   const exporter =
     settings.protocol === "http/json" ? new JsonExporter(exporterOptions) : new ProtobufExporter(exporterOptions);
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ "service.name": settings.serviceName, "service.version": options.version }),
+    // telemetry.sdk.* from the SDK's default, then ours (service.name replaces its unknown_service).
+    resource: defaultResource().merge(
+      resourceFromAttributes({ "service.name": settings.serviceName, "service.version": options.version }),
+    ),
     sampler: samplerOf(settings),
     spanLimits: { attributeValueLengthLimit: ATTRIBUTE_LIMIT },
     spanProcessors: [new BatchSpanProcessor({ exporter: reportingExporter(exporter, options.logger, settings.url) })],
