@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "../src/log.ts";
+import { createLogger, resolveLogFormat } from "../src/log.ts";
 import { startServer, type RunningServer } from "../src/server.ts";
 import { runOperation } from "../src/operator/transport.ts";
 import { action, configFrom, withDatabaseFlags } from "./output.ts";
@@ -43,6 +43,9 @@ function onStopSignal(): { attach(server: RunningServer): Promise<void> } {
   };
 }
 
+/** Whether stdout is a terminal (a person reading): CAUSELOOP_LOG_FORMAT=auto prints text then. */
+const isTerminal = () => process.stdout.isTTY === true;
+
 export function registerServe(program: Command): void {
   withDatabaseFlags(program.command("serve"))
     .description("Serve the HTTP API (embedded PGlite without DATABASE_URL, PostgreSQL with it)")
@@ -62,7 +65,7 @@ export function registerServe(program: Command): void {
     .action(
       action(async (flags: ServeFlags) => {
         const config = configFrom(flags);
-        const logger = createLogger(config.logLevel);
+        const logger = createLogger(config.logLevel, undefined, resolveLogFormat(config.logFormat, isTerminal()));
         const signals = onStopSignal();
         await signals.attach(await startServer(config, logger));
         process.exit(0);
@@ -86,7 +89,7 @@ export function registerServe(program: Command): void {
         const signals = onStopSignal();
         let server: RunningServer;
         try {
-          const logger = createLogger(config.logLevel);
+          const logger = createLogger(config.logLevel, undefined, resolveLogFormat(config.logFormat, isTerminal()));
           server = await startServer(config, logger);
         } catch (error) {
           cleanup();

@@ -44,6 +44,8 @@ export interface Config {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Log lines: JSON, human-readable text, or auto (text when stdout is a terminal, JSON otherwise). */
+  logFormat: "auto" | "json" | "text";
   insecureAllowBypassRls: boolean;
   migrateOnStart: boolean;
   /** Audit checkpoints: sign a workspace's chain head after this many events... */
@@ -107,6 +109,29 @@ export interface Config {
    * With neither, no metrics are served.
    */
   metrics: { address: { host: string; port: number } | undefined; token: string | undefined };
+  /** OpenTelemetry traces: on only when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT and friends). */
+  tracing: TracingSettings | undefined;
+}
+
+export type TraceSamplerName =
+  | "always_on"
+  | "always_off"
+  | "traceidratio"
+  | "parentbased_always_on"
+  | "parentbased_always_off"
+  | "parentbased_traceidratio";
+
+/** The standard OTEL_* variables as serve uses them (the exporter is loaded only when these exist). */
+export interface TracingSettings {
+  /** Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  url: string;
+  protocol: "http/protobuf" | "http/json";
+  /** Sent with every export (an API key of the backend, typically): a secret, never logged. */
+  headers: Record<string, string>;
+  serviceName: string;
+  sampler: TraceSamplerName;
+  /** The ratio of the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG), 0 to 1. */
+  samplerRatio: number;
 }
 
 export interface ConfigOverrides {
@@ -176,6 +201,18 @@ export const ENVIRONMENT = {
   CAUSELOOP_OPERATOR_ALERT_WEBHOOK_SECRET: "unset: unsigned",
   CAUSELOOP_METRICS_ADDR: "unset: no metrics listener",
   CAUSELOOP_METRICS_TOKEN: "unset: no /metrics on the API port",
+  CAUSELOOP_LOG_FORMAT: "auto: text on a terminal, JSON otherwise",
+  OTEL_EXPORTER_OTLP_ENDPOINT: "unset: no tracing",
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "unset: <OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces",
+  OTEL_EXPORTER_OTLP_HEADERS: "unset",
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: "unset",
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "unset: OTEL_EXPORTER_OTLP_PROTOCOL",
+  OTEL_SERVICE_NAME: "causeloop",
+  OTEL_TRACES_SAMPLER: "parentbased_always_on",
+  OTEL_TRACES_SAMPLER_ARG: "1",
+  OTEL_TRACES_EXPORTER: "otlp",
+  OTEL_SDK_DISABLED: "false",
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -288,6 +325,84 @@ export function parseMetricsAddress(raw: string | undefined): { host: string; po
   return { host, port };
 }
 
+const SAMPLERS: readonly TraceSamplerName[] = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+];
+
+/** `key=value,key2=value2` with percent-encoded values (the OTLP exporter's format); never echoes a value. */
+export function parseOtlpHeaders(raw: string | undefined, name: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const part of (raw ?? "").split(",")) {
+    if (!part.trim()) continue;
+    const at = part.indexOf("=");
+    const key = at > 0 ? part.slice(0, at).trim() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key))
+      throw new ConfigError(`${name} must be comma-separated key=value pairs (a header name is missing or invalid)`);
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(at + 1).trim());
+    } catch {
+      throw new ConfigError(`${name}: the value of ${key} is not valid percent-encoding`);
+    }
+    if (/[\r\n\0]/.test(value)) throw new ConfigError(`${name}: the value of ${key} holds a line break`);
+    headers[key.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+function otlpUrl(raw: string, name: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL (expected http://collector:4318)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError(`${name} must be an http:// or https:// URL (OTLP over HTTP; gRPC is not supported)`);
+  return url;
+}
+
+/** Tracing is on when an OTLP endpoint is set, unless OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none says no. */
+function tracingFrom(env: Env): TracingSettings | undefined {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!traces && !base) return undefined;
+  if (boolean(env.OTEL_SDK_DISABLED, "OTEL_SDK_DISABLED")) return undefined;
+  const exporter = oneOf(env.OTEL_TRACES_EXPORTER, "OTEL_TRACES_EXPORTER", ["otlp", "none"] as const, "otlp");
+  if (exporter === "none") return undefined;
+  let url: string;
+  if (traces) url = otlpUrl(traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").toString();
+  else {
+    const root = otlpUrl(base as string, "OTEL_EXPORTER_OTLP_ENDPOINT").toString();
+    url = `${root.endsWith("/") ? root : `${root}/`}v1/traces`;
+  }
+  const protocolName = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const protocol = oneOf(env[protocolName], protocolName, ["http/protobuf", "http/json"] as const, "http/protobuf");
+  const sampler = oneOf(env.OTEL_TRACES_SAMPLER, "OTEL_TRACES_SAMPLER", SAMPLERS, "parentbased_always_on");
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  const samplerRatio = arg ? Number(arg) : 1;
+  if (!Number.isFinite(samplerRatio) || samplerRatio < 0 || samplerRatio > 1)
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1 (got '${arg}')`);
+  return {
+    url,
+    protocol,
+    headers: {
+      ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS, "OTEL_EXPORTER_OTLP_HEADERS"),
+      ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+    },
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || "causeloop",
+    sampler,
+    samplerRatio,
+  };
+}
+
 function metricsFrom(env: Env, api: { port: number }): Config["metrics"] {
   const address = parseMetricsAddress(env.CAUSELOOP_METRICS_ADDR);
   if (address && address.port !== 0 && address.port === api.port)
@@ -387,6 +502,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     ),
     shutdownTimeoutMs: integer(env.CAUSELOOP_SHUTDOWN_TIMEOUT_MS, "CAUSELOOP_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: logLevel as Config["logLevel"],
+    logFormat: oneOf(env.CAUSELOOP_LOG_FORMAT, "CAUSELOOP_LOG_FORMAT", ["auto", "json", "text"] as const, "auto"),
     insecureAllowBypassRls:
       flags.insecureAllowBypassRls ??
       boolean(env.CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS, "CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS"),
@@ -461,6 +577,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
         3600,
       ),
     },
+    tracing: tracingFrom(env),
     metrics: metricsFrom(env, { port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535) }),
     idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
     rateLimit: {

@@ -1,4 +1,7 @@
-// One JSON line per event on stdout. Messages pass through redact(): no email, token, password or URL secret.
+// One line per event on stdout: JSON, or (on a terminal, CAUSELOOP_LOG_FORMAT) readable text with the same
+// fields. Every field passes through redact(): no email, token, password or URL secret, in either format.
+import { traceIdForLog } from "./observability/trace-context.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -38,21 +41,48 @@ function clean(value: unknown): unknown {
   return value;
 }
 
+export type LogFormat = "json" | "text";
+
+/** CAUSELOOP_LOG_FORMAT: `auto` is text when stdout is a terminal (a person reading), JSON otherwise. */
+export function resolveLogFormat(setting: "auto" | LogFormat, stdoutIsTerminal: boolean): LogFormat {
+  if (setting !== "auto") return setting;
+  return stdoutIsTerminal ? "text" : "json";
+}
+
+/** A value as text: bare when it is a plain word, else quoted and escaped (no control character reaches a terminal). */
+function textValue(value: unknown): string {
+  if (typeof value === "string") return /^[\w.:/@+,%#-]+$/.test(value) ? value : JSON.stringify(value);
+  if (value instanceof Date) return value.toISOString();
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** `time LEVEL event key=value ...`: the JSON line's fields in order, for a person at a terminal. */
+export function textLine(record: Record<string, unknown>): string {
+  const { time, level, event, ...fields } = record;
+  const parts = [String(time), String(level).toUpperCase().padEnd(5), String(event)];
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) parts.push(`${key}=${textValue(value)}`);
+  return parts.join(" ");
+}
+
 export function createLogger(
   level: LogLevel = "info",
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  format: LogFormat = "json",
 ): Logger {
   const min = ORDER[level];
   const log = (lvl: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
     if (ORDER[lvl] < min) return;
-    write(
-      JSON.stringify({
-        time: new Date().toISOString(),
-        level: lvl,
-        event,
-        ...(clean(fields) as Record<string, unknown>),
-      }),
-    );
+    const record: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level: lvl,
+      event,
+      ...(clean(fields) as Record<string, unknown>),
+    };
+    // While a traced request is answered, its lines carry the trace id (the request id is already a field).
+    const traceId = traceIdForLog();
+    if (traceId) record.trace_id = traceId;
+    write(format === "text" ? textLine(record) : JSON.stringify(record));
   };
   return {
     log,

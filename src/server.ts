@@ -35,6 +35,7 @@ import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { databaseReadout } from "./observability/readout.ts";
 import { metricsRoutes } from "./observability/routes.ts";
 import { startMetricsListener, type MetricsListener } from "./observability/listener.ts";
+import { startTracing, type Tracing } from "./observability/tracing.ts";
 
 export interface RunningServer {
   url: string;
@@ -92,9 +93,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const maintenance = maintenanceConnection(config, db.engine);
   const attestation = attestationRunner(db.engine, maintenance?.run, signer, logger, config.insecureAllowBypassRls);
   const engineReady = engineReadiness(db.engine, { allowBypassRls: config.insecureAllowBypassRls });
+  // Traces (OTEL_EXPORTER_OTLP_ENDPOINT): the SDK is loaded only now, and only then does the request path's
+  // engine give its transactions and queries spans; background work keeps the plain engine.
+  let tracing: Tracing | undefined;
+  try {
+    tracing = config.tracing ? await startTracing(config.tracing, { version: VERSION, logger }) : undefined;
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const requestEngine = tracing ? tracing.engine(db.engine) : db.engine;
   const links = exportLinks(exportLinkKey, config.exportLinkMinutes);
   const store = archiveStore(config, links);
-  const limits = rateLimitsOn(db.engine, config.engine, config.rateLimit, logger);
+  const limits = rateLimitsOn(requestEngine, config.engine, config.rateLimit, logger);
   const handlers = jobHandlers(db.engine, config, store, maintenance);
   // Metrics exist only when served somewhere (a listener, or the API port with a token): never by accident.
   const metrics: Metrics | undefined =
@@ -107,8 +118,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           rateLimitStoreFailures: () => limits.limiter.counts.storeFailures,
         })
       : undefined;
-  const door = tenantDoor(db.engine);
+  const door = tenantDoor(requestEngine);
   const app = createApp({
+    tracing,
     logger,
     readiness: async () => [...(await engineReady()), attestation.readiness()],
     version: VERSION,
@@ -127,10 +139,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     idempotencyTtlHours: config.idempotencyTtlHours,
     limits,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.engine, rtbfKeys, store, actor, id) },
-    exports: { links, store, door: tenantDoor(db.engine) },
+    exports: { links, store, door },
     sessions: {
       jwt,
-      anonymous: (fn) => withoutTenant(db.engine, fn),
+      anonymous: (fn) => withoutTenant(requestEngine, fn),
       idleMinutes: config.sessionIdleMinutes,
       absoluteDays: config.sessionAbsoluteDays,
       globalIdp: config.idp,
@@ -214,6 +226,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         detail: `metrics are served without a token on ${metricsListener.url}: keep that address on a private network, or set CAUSELOOP_METRICS_TOKEN`,
       });
   }
+  if (config.tracing)
+    logger.info("tracing.enabled", {
+      url: config.tracing.url,
+      protocol: config.tracing.protocol,
+      service_name: config.tracing.serviceName,
+      sampler: config.tracing.sampler,
+    });
   if (config.insecureAllowBypassRls)
     logger.warn("security.insecure_flag", { detail: "--insecure-allow-bypass-rls is set: never use it in production" });
 
@@ -320,6 +339,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       await metricsListener?.stop();
       await attestation.settled();
       await checkpoint(); // sign what this run appended before the database closes
+      // The last spans go out, within a bound: an unreachable collector never holds up the stop.
+      if (tracing) await Promise.race([tracing.shutdown().catch(() => {}), Bun.sleep(5_000)]);
       await db.close();
       logger.info("serve.stopped", { reason });
       resolveClosed();

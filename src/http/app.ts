@@ -35,6 +35,7 @@ import { runWithOutbound } from "../net/context.ts";
 import type { HttpMetrics } from "../observability/metrics.ts";
 import type { RequestAlerts } from "../security/request-rules.ts";
 import { routeLabeller, routePattern, withoutIds } from "../observability/route-label.ts";
+import type { RequestSpan, Tracing } from "../observability/tracing.ts";
 
 export interface AppDeps {
   logger: Logger;
@@ -73,6 +74,8 @@ export interface AppDeps {
   metrics?: HttpMetrics;
   /** The alert rules over the request stream (rate-limit refusals, 404 bursts per credential). */
   requestAlerts?: RequestAlerts;
+  /** OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT): a server span per request; none without it. */
+  tracing?: Tracing;
 }
 
 export interface RateLimits {
@@ -343,8 +346,15 @@ export function createApp(deps: AppDeps): HttpApp {
   }
 
   const routeOf = routeLabeller(() => elysia.routes.map((r) => r.path));
-  /** Counts the answer (route template, 429 policy, 401 reason); counters only, nothing that waits. */
-  function record(request: Request, path: string, response: Response, info: RequestMeta, started: number): void {
+  /** Counts the answer (route template, 429 policy, 401 reason) and names the request's span; nothing that waits. */
+  function record(
+    request: Request,
+    path: string,
+    response: Response,
+    info: RequestMeta,
+    started: number,
+    span: RequestSpan | undefined,
+  ): void {
     const alerts = deps.requestAlerts;
     if (alerts && info.workspaceId && info.credentialId) {
       if (response.status === 429)
@@ -353,8 +363,10 @@ export function createApp(deps: AppDeps): HttpApp {
         alerts.observe("cross_tenant_probing", info.workspaceId, info.credentialId, withoutIds(path));
     }
     const metrics = deps.metrics;
-    if (!metrics) return;
+    if (!metrics && !span) return;
     const route = routeOf(path);
+    span?.answered({ route, status: response.status, requestId: info.requestId, workspaceId: info.workspaceId });
+    if (!metrics) return;
     metrics.request(request.method, route, response.status, (performance.now() - started) / 1000);
     if (response.status === 429)
       metrics.rateLimited(info.verdicts?.find((v) => !v.allowed)?.policy ?? "failed_attempts");
@@ -364,7 +376,12 @@ export function createApp(deps: AppDeps): HttpApp {
 
   let inFlight = 0;
   let refusedForLoad = 0;
-  async function fetch(request: Request, peer?: string): Promise<Response> {
+  function fetch(request: Request, peer?: string): Promise<Response> {
+    const tracing = deps.tracing;
+    return tracing ? tracing.request(request, (span) => answer(request, peer, span)) : answer(request, peer);
+  }
+
+  async function answer(request: Request, peer: string | undefined, span?: RequestSpan): Promise<Response> {
     const started = performance.now();
     const supplied = request.headers.get("x-request-id");
     const requestId = supplied && REQUEST_ID.test(supplied) ? supplied : newId("req");
@@ -379,7 +396,7 @@ export function createApp(deps: AppDeps): HttpApp {
         requestId,
       );
       response.headers.set("x-request-id", requestId);
-      record(request, pathnameOf(request.url), response, info, started);
+      record(request, pathnameOf(request.url), response, info, started, span);
       return decorate(response, request, cors, { secure: deps.tls ?? false });
     }
     inFlight++;
@@ -435,7 +452,7 @@ export function createApp(deps: AppDeps): HttpApp {
       request_id: requestId,
       workspace_id: info.workspaceId,
     });
-    record(request, path, response, info, started);
+    record(request, path, response, info, started, span);
     return response;
   }
 

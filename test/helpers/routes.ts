@@ -22,6 +22,7 @@ import type { OutboundPolicy } from "../../src/net/policy.ts";
 import { requestAlerts, type RequestAlerts } from "../../src/security/request-rules.ts";
 import { databaseReadout } from "../../src/observability/readout.ts";
 import { metricsRoutes } from "../../src/observability/routes.ts";
+import type { Tracing } from "../../src/observability/tracing.ts";
 
 /** The metrics token of an app built with `metrics: true` (GET /metrics on the API port, as CAUSELOOP_METRICS_TOKEN). */
 export const HARNESS_METRICS_TOKEN = "harness-metrics-token-0123456789";
@@ -56,6 +57,8 @@ export async function ownerApp(
     outbound?: OutboundPolicy;
     /** The request-stream alert rules, as serve wires them. */
     alerts?: boolean;
+    /** A tracer, as serve wires it with OTEL_EXPORTER_OTLP_ENDPOINT: request spans, the door's engine traced. */
+    tracing?: Tracing;
   } = {},
 ): Promise<OwnerApp> {
   const db = await createTestDb(kind);
@@ -78,10 +81,12 @@ export async function ownerApp(
         rateLimitStoreFailures: limits ? () => limits.limiter.counts.storeFailures : undefined,
       })
     : undefined;
-  const door = metrics ? metrics.timedDoor(tenantDoor(db.app)) : tenantDoor(db.app);
+  const engine = options.tracing ? options.tracing.engine(db.app) : db.app;
+  const door = metrics ? metrics.timedDoor(tenantDoor(engine)) : tenantDoor(engine);
   const alerts = options.alerts ? requestAlerts(tenantDoor(db.app), logger) : undefined;
   const app = createApp({
     logger,
+    tracing: options.tracing,
     readiness: async () => [],
     version: "t",
     bodyLimitBytes: 1 << 20,
@@ -95,7 +100,7 @@ export async function ownerApp(
     exports: { links, store, door: tenantDoor(db.app) },
     sessions: {
       jwt: { current: jwtSecret, previous: undefined },
-      anonymous: (fn) => withoutTenant(db.app, fn),
+      anonymous: (fn) => withoutTenant(engine, fn),
       idleMinutes: 60,
       absoluteDays: 1,
     },
