@@ -265,6 +265,18 @@ export async function buildEvidence(
       ],
     },
     {
+      id: "CC7.3",
+      title: "Security events: alerts raised, acknowledged or resolved",
+      evidence: ["evidence/alerts.json"],
+      checks: [
+        check(
+          "Every security alert of the period acknowledged or resolved within a week",
+          stale.length === 0 ? "pass" : "fail",
+          `${operatorAlerts.length + alerts.length} alerts in the period (${operatorAlerts.length} the operator's), ${stale.length} open for over a week`,
+        ),
+      ],
+    },
+    {
       id: "CC8.1",
       title: "Change management: migrations and dependencies",
       evidence: [
@@ -282,18 +294,6 @@ export async function buildEvidence(
           "Dependency scan and SBOM of this build",
           scan ? "info" : "not configured",
           scan ? "scan result embedded at build" : "no scan result carried by this binary",
-        ),
-      ],
-    },
-    {
-      id: "CC7.3",
-      title: "Security events: alerts raised, acknowledged or resolved",
-      evidence: ["evidence/alerts.json"],
-      checks: [
-        check(
-          "Every security alert of the period acknowledged or resolved within a week",
-          stale.length === 0 ? "pass" : "fail",
-          `${operatorAlerts.length + alerts.length} alerts in the period (${operatorAlerts.length} the operator's), ${stale.length} open for over a week`,
         ),
       ],
     },

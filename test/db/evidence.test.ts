@@ -57,7 +57,7 @@ describeEngines("evidence pack", (kind) => {
       id: string;
       checks: { what: string; result: string }[];
     }[];
-    expect(controls.map((c) => c.id)).toEqual(["CC6.1", "CC6.2", "CC7.2", "CC8.1", "CC7.3", "C1.1", "A1.2", "P4-P8"]);
+    expect(controls.map((c) => c.id)).toEqual(["CC6.1", "CC6.2", "CC7.2", "CC7.3", "CC8.1", "C1.1", "A1.2", "P4-P8"]);
     expect(controls.find((c) => c.id === "CC7.3")?.checks[0]).toMatchObject({
       result: "fail",
       detail: "2 alerts in the period (1 the operator's), 1 open for over a week",
