@@ -34,6 +34,7 @@ describeEngines("isolation attestation", (kind) => {
     const result = await attestIsolation(d.app, (fn) => fn(d.owner), signer);
     expect(result).toMatchObject({ ok: true, lint: [], violations: [] });
     expect(result.tables).toBeGreaterThanOrEqual(25);
+    expect(await listOperatorAlerts(d.owner)).toEqual([]); // a sound schema raises nothing
     expect(result.probe_skipped).toBeUndefined();
     expect(await signer.verify(attestationPayload(result), result.signature)).toBe(true);
     const [logged] = await recorded(d, "isolation.attested");

@@ -75,6 +75,7 @@ describeEngines("audit tampering by the database owner", (kind) => {
     expect(await reasons()).toEqual({ ok: true, reason: "" });
     const report = await verify();
     expect(report.anchors?.checked).toBe(1);
+    expect(await listOperatorAlerts(db.owner)).toEqual([]); // a trail that verifies raises nothing
   });
 
   test("the settings that used to exempt deletes open nothing", async () => {
