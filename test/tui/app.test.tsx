@@ -5,6 +5,10 @@ import { App } from "../../tui/app.tsx";
 import type { RtbfRow, TuiServices } from "../../tui/services.ts";
 
 const tick = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits (up to 1.5 s) until the condition holds: on a loaded machine a fixed pause is not enough. */
+async function waitFor(condition: () => boolean | undefined): Promise<void> {
+  for (let i = 0; i < 75 && !condition(); i++) await tick(20);
+}
 
 function fakeServices(overrides: Partial<TuiServices> = {}) {
   const calls: string[] = [];
@@ -305,17 +309,21 @@ test("RTBF queue: overdue marked in words; approve, and reject only with a reaso
   stdin.write("a");
   await tick();
   stdin.write("y");
-  await tick();
+  await waitFor(() => lastFrame()?.includes("COMPLETED") && !lastFrame()?.includes("typing:"));
   expect(calls).toContain("approve rtbf_late");
   expect(lastFrame()).toContain("COMPLETED");
-  stdin.write("j");
-  await tick();
+  // Down to the second request (j clamps at the last row, so pressing again until it shows cannot overshoot;
+  // the first key after the confirmation closes can land before ink listens again).
+  for (let i = 0; i < 5 && !lastFrame()?.includes("> rtbf_new"); i++) {
+    stdin.write("j");
+    await waitFor(() => lastFrame()?.includes("> rtbf_new"));
+  }
   stdin.write("x");
-  await tick();
+  await waitFor(() => lastFrame()?.includes("a reason is required"));
   stdin.write("duplicate request");
   await tick(10);
   stdin.write("\r");
-  await tick();
+  await waitFor(() => calls.includes("reject rtbf_new duplicate request"));
   expect(calls).toContain("reject rtbf_new duplicate request");
 });
 
@@ -346,10 +354,10 @@ test("audit, jobs, roles and migrations screens act through the services", async
   await tick();
   expect(calls).toContain("migrate");
   stdin.write("8");
-  await tick();
+  await waitFor(() => lastFrame()?.includes("> dlv_1"));
   expect(lastFrame()).toContain("> dlv_1 issue.created    9 attempts the endpoint answered HTTP 503 (ws_a)");
   stdin.write("r");
-  await tick();
+  await waitFor(() => lastFrame()?.includes("queued again"));
   expect(calls).toContain("replay ws_a dlv_1");
   expect(lastFrame()).toContain("dlv_1: queued again (issue.created, same webhook-id msg_1)");
 });
