@@ -1,0 +1,101 @@
+// `causeloop restore`: verifies the backup (signature, sha256, key, then the opened copy against its
+// manifest) while restoring it into a new directory beside the target, then renames that into place. With
+// --force an existing target is moved aside, never deleted. The key files the restored database needs (the
+// master key ring and the server keys, when they live in the current data dir) are copied with it: a backup
+// holds none of them.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { appendOperatorLog } from "../audit/operator-log.ts";
+import { readLockHolder } from "../db/lock.ts";
+import { AppError } from "../errors.ts";
+import { SERVER_KEY_FILES } from "../keys.ts";
+import { MASTER_KEY_FILE } from "../secrets/keyring.ts";
+import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
+
+export interface RestoreResult {
+  id: string;
+  data_dir: string;
+  /** Where the directory that was there before went (with --force). */
+  moved_aside: string | undefined;
+  copied_keys: string[];
+  verification: VerifyReport;
+  seconds: number;
+}
+
+function nonEmpty(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).length > 0;
+}
+
+export async function restoreBackup(
+  ref: string,
+  deps: VerifyDeps & { actor: string; keysFrom: string },
+  options: { target: string; force: boolean },
+): Promise<RestoreResult> {
+  const started = performance.now();
+  const target = resolve(options.target);
+  if (readLockHolder(target))
+    throw new AppError("conflict", `${target} is in use by a running causeloop (stop it before restoring over it)`);
+  if (nonEmpty(target) && !options.force)
+    throw new AppError(
+      "conflict",
+      `${target} is not empty: restore into a new directory, or add --force to move it aside`,
+    );
+  const staging = join(dirname(target), `.${basename(target)}.restoring-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    const opened = await openBackup(ref, deps, staging);
+    if (!opened.engine || !opened.report.ok) {
+      await opened.engine?.close();
+      throw new AppError(
+        "bad_request",
+        `backup ${opened.report.id ?? ref} did not verify, nothing restored: ${opened.report.problems.join("; ")}`,
+      );
+    }
+    try {
+      await opened.engine.transaction((tx) =>
+        appendOperatorLog(tx, {
+          action: "backup.restored",
+          actor: deps.actor,
+          targetType: "backup",
+          targetId: opened.report.id,
+          after: { data_dir: target, finished_at: opened.signed?.manifest.finished_at },
+        }),
+      );
+    } finally {
+      await opened.engine.close();
+    }
+    const copied: string[] = [];
+    for (const name of [MASTER_KEY_FILE, ...SERVER_KEY_FILES]) {
+      const from = join(deps.keysFrom, name);
+      if (!existsSync(from)) continue;
+      copyFileSync(from, join(staging, name));
+      copied.push(name);
+    }
+    let movedAside: string | undefined;
+    if (existsSync(target) && nonEmpty(target)) {
+      movedAside = `${target}.before-restore-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      renameSync(target, movedAside);
+    } else if (existsSync(target)) rmSync(target, { recursive: true });
+    renameSync(staging, target);
+    // The backup directory inside the old data dir (the default) stays with the data dir in use.
+    const inside = relative(target, resolve(deps.dir));
+    if (movedAside && inside && !inside.startsWith("..") && !isAbsolute(inside)) {
+      const from = join(movedAside, inside);
+      if (existsSync(from) && !existsSync(join(target, inside))) {
+        mkdirSync(dirname(join(target, inside)), { recursive: true, mode: 0o700 });
+        renameSync(from, join(target, inside));
+      }
+    }
+    return {
+      id: opened.report.id ?? ref,
+      data_dir: target,
+      moved_aside: movedAside,
+      copied_keys: copied,
+      verification: opened.report,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
