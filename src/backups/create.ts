@@ -104,8 +104,8 @@ export async function createBackup(
   try {
     // A checkpoint first keeps the WAL the copy must replay short.
     await engine.exec("CHECKPOINT");
-    // Every other transaction waits while this one counts and the files are copied, so the counts and chain
-    // heads are exactly those of the copy.
+    // Every other transaction waits while this one counts and the files are copied (uncompressed, so the
+    // pause is short), so the counts and chain heads are exactly those of the copy.
     const { facts, tarball } = await engine.transaction(async (tx) => {
       const facts = await snapshotFacts(tx);
       return { facts, tarball: await dump() };
@@ -125,7 +125,7 @@ export async function createBackup(
       started_at: started.toISOString(),
       finished_at: finished.toISOString(),
       data_file: dataFileName(id),
-      sizes: { snapshot_bytes: sealed.plaintextBytes, encrypted_bytes: sealed.encryptedBytes },
+      sizes: { tar_bytes: tarball.size, snapshot_bytes: sealed.plaintextBytes, encrypted_bytes: sealed.encryptedBytes },
       sha256: sealed.sha256,
       cipher: {
         algorithm: "aes-256-gcm",

@@ -25,7 +25,8 @@ export interface BackupManifest {
   finished_at: string;
   /** The encrypted file's name, in the same directory as the manifest. */
   data_file: string;
-  sizes: { snapshot_bytes: number; encrypted_bytes: number };
+  /** The data dir's tarball, the same gzipped (what is encrypted), and the encrypted file. */
+  sizes: { tar_bytes: number; snapshot_bytes: number; encrypted_bytes: number };
   /** sha256 (hex) of the encrypted file. */
   sha256: string;
   cipher: {

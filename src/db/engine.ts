@@ -70,8 +70,9 @@ export interface Engine extends Queryable {
   /** Connections in use and transactions waiting for one, counted as they come and go (for metrics). */
   poolStats(): PoolStats;
   /**
-   * PGlite only: a gzipped tarball of the data directory, taken while no statement runs (a crash-consistent
-   * copy: loading it replays the WAL). Transactions in flight are rolled back in the copy.
+   * PGlite only: an uncompressed tarball of the data directory, taken while no statement runs (a
+   * crash-consistent copy: loading it replays the WAL; transactions in flight are rolled back in it).
+   * Uncompressed because statements wait while it is made: the caller compresses it afterwards.
    */
   dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
@@ -176,7 +177,7 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     session: (fn) => fn({ query, exec, transaction }),
     probe: (fn, timeoutMs) => withDeadline(fn({ query }), timeoutMs, "the embedded database did not answer"),
     poolStats: pool.snapshot,
-    dumpDataDir: () => pg.dumpDataDir("gzip"),
+    dumpDataDir: () => pg.dumpDataDir("none"),
     close: () => pg.close(),
   };
 }
