@@ -123,6 +123,7 @@ export function registerBackup(program: Command): void {
             ...keys,
             actor: operatorIdentity(),
             keysFrom: config.dataDir,
+            anchorFile: config.auditAnchorFile,
           },
           { target: flags.toDataDir, force: flags.force ?? false },
         );
@@ -131,6 +132,10 @@ export function registerBackup(program: Command): void {
           `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
         );
         if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
+        if (result.anchors)
+          process.stdout.write(
+            `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+          );
         if (result.moved_aside)
           process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
       }),

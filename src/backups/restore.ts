@@ -5,11 +5,13 @@
 // holds none of them.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { fileAnchorStore } from "../audit/anchors.ts";
 import { appendOperatorLog } from "../audit/operator-log.ts";
 import { readLockHolder } from "../db/lock.ts";
 import { AppError } from "../errors.ts";
 import { SERVER_KEY_FILES } from "../keys.ts";
 import { MASTER_KEY_FILE } from "../secrets/keyring.ts";
+import type { SignedManifest } from "./manifest.ts";
 import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
 
 export interface RestoreResult {
@@ -18,8 +20,30 @@ export interface RestoreResult {
   /** Where the directory that was there before went (with --force). */
   moved_aside: string | undefined;
   copied_keys: string[];
+  /** Anchored checkpoints carried over (those the backup holds) and left out (signed after it was taken). */
+  anchors: { kept: number; dropped: number } | undefined;
   verification: VerifyReport;
   seconds: number;
+}
+
+/**
+ * The anchor file in the data dir, with only the checkpoints the backup's chains hold: an anchor signed after
+ * the backup would make `audit verify` report the restored chain's end as a deleted tail.
+ */
+function carryAnchors(
+  file: string,
+  from: string,
+  staging: string,
+  signed: SignedManifest | undefined,
+): { kept: number; dropped: number } | undefined {
+  const inside = relative(resolve(from), resolve(file));
+  if (!signed || !inside || inside.startsWith("..") || isAbsolute(inside) || !existsSync(file)) return undefined;
+  const heads = new Map(signed.manifest.audit_heads.map((h) => [h.stream, h.seq]));
+  const { anchors } = fileAnchorStore(file).read();
+  const kept = anchors.filter((a) => a.seq <= (heads.get(a.stream) ?? 0));
+  const store = fileAnchorStore(join(staging, inside));
+  for (const anchor of kept) store.append(anchor);
+  return { kept: kept.length, dropped: anchors.length - kept.length };
 }
 
 function nonEmpty(dir: string): boolean {
@@ -28,7 +52,7 @@ function nonEmpty(dir: string): boolean {
 
 export async function restoreBackup(
   ref: string,
-  deps: VerifyDeps & { actor: string; keysFrom: string },
+  deps: VerifyDeps & { actor: string; keysFrom: string; anchorFile?: string },
   options: { target: string; force: boolean },
 ): Promise<RestoreResult> {
   const started = performance.now();
@@ -71,6 +95,7 @@ export async function restoreBackup(
       copyFileSync(from, join(staging, name));
       copied.push(name);
     }
+    const anchors = deps.anchorFile ? carryAnchors(deps.anchorFile, deps.keysFrom, staging, opened.signed) : undefined;
     let movedAside: string | undefined;
     if (existsSync(target) && nonEmpty(target)) {
       movedAside = `${target}.before-restore-${new Date().toISOString().replace(/[:.]/g, "-")}`;
@@ -91,6 +116,7 @@ export async function restoreBackup(
       data_dir: target,
       moved_aside: movedAside,
       copied_keys: copied,
+      anchors,
       verification: opened.report,
       seconds: Math.round(performance.now() - started) / 1000,
     };

@@ -47,6 +47,8 @@ test("back up while serve runs, verify, restore into a new data dir and serve th
     before = (await (await fetch(`${server.url}/v1/issues`, { headers: auth })).json()) as IssueList;
     expect(before.data.length).toBe(3);
 
+    // Checkpoints anchored before the backup are carried into the restored data dir, later ones are not.
+    expect((await runBinary(["audit", "checkpoint", "--data-dir", dataDir])).code).toBe(0);
     const backup = await runBinary(["backup", "--json", "--data-dir", dataDir]);
     expect(backup.stderr).toBe("");
     expect(backup.code).toBe(0);
@@ -82,12 +84,17 @@ test("back up while serve runs, verify, restore into a new data dir and serve th
   const restored = await runBinary(["restore", id, "--data-dir", dataDir, "--to-data-dir", restoredDir, "--json"]);
   expect(restored.stderr).toBe("");
   expect(restored.code).toBe(0);
+  const carried = JSON.parse(restored.stdout) as { anchors: { kept: number; dropped: number }; copied_keys: string[] };
+  expect(carried.anchors.kept).toBeGreaterThan(0);
+  expect(carried.anchors.dropped).toBeGreaterThan(0);
+  expect(carried.copied_keys).toContain("master.key");
   const refused = await runBinary(["restore", id, "--data-dir", dataDir, "--to-data-dir", restoredDir]);
   expect(refused.code).toBe(3);
   expect(refused.stderr.trim().split("\n")).toEqual([
     `causeloop: error: ${restoredDir} is not empty: restore into a new directory, or add --force to move it aside`,
   ]);
   const audit = await runBinary(["audit", "verify", "--data-dir", restoredDir]);
+  expect(audit.stdout).toContain(`anchors: ${carried.anchors.kept} checked`);
   expect(audit.code).toBe(0);
   const second = await startServe(["--data-dir", restoredDir]);
   try {
