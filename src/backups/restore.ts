@@ -12,6 +12,7 @@ import { AppError } from "../errors.ts";
 import { SERVER_KEY_FILES } from "../keys.ts";
 import { MASTER_KEY_FILE } from "../secrets/keyring.ts";
 import type { SignedManifest } from "./manifest.ts";
+import { processAlive } from "./store.ts";
 import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
 
 export interface RestoreResult {
@@ -46,6 +47,17 @@ function carryAnchors(
   return { kept: kept.length, dropped: anchors.length - kept.length };
 }
 
+/** What a killed restore into the same target left beside it (a decrypted copy: never kept). */
+function removeKilledRestores(target: string): void {
+  const prefix = `.${basename(target)}.restoring-`;
+  if (!existsSync(dirname(target))) return;
+  for (const name of readdirSync(dirname(target))) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : Number.NaN;
+    if (Number.isInteger(pid) && (pid === process.pid || !processAlive(pid)))
+      rmSync(join(dirname(target), name), { recursive: true, force: true });
+  }
+}
+
 function nonEmpty(dir: string): boolean {
   return existsSync(dir) && readdirSync(dir).length > 0;
 }
@@ -65,7 +77,7 @@ export async function restoreBackup(
       `${target} is not empty: restore into a new directory, or add --force to move it aside`,
     );
   const staging = join(dirname(target), `.${basename(target)}.restoring-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
+  removeKilledRestores(target);
   try {
     const opened = await openBackup(ref, deps, staging);
     if (!opened.engine || !opened.report.ok) {

@@ -12,7 +12,7 @@ import type { KekProvider } from "../secrets/keyring.ts";
 import { decryptFile, hashFile } from "./cipher.ts";
 import { snapshotFacts, type SnapshotFacts } from "./create.ts";
 import { readManifest, signatureProblems, type Jwks, type SignedManifest } from "./manifest.ts";
-import { dataFileOf, ensureBackupDir, locateManifest } from "./store.ts";
+import { dataFileOf, ensureBackupDir, locateManifest, removeLeftovers } from "./store.ts";
 
 export interface VerifyCheck {
   name: string;
@@ -220,6 +220,7 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
 /** Verifies a backup on a scratch copy, then deletes the copy. */
 export async function verifyBackup(ref: string, deps: VerifyDeps): Promise<VerifyReport> {
   ensureBackupDir(deps.dir);
+  removeLeftovers(deps.dir); // a killed verify's decrypted scratch copy among them
   const scratch = mkdtempSync(join(deps.dir, `.scratch-${process.pid}-`));
   try {
     const opened = await openBackup(ref, deps, join(scratch, "db"));
