@@ -17,6 +17,7 @@ import { registerSetup } from "./setup.ts";
 import { registerEvidence } from "./evidence.ts";
 import { registerAlerts } from "./alerts.ts";
 import { registerDeliveries } from "./deliveries.ts";
+import { registerBackup } from "./backup.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -54,6 +55,7 @@ Examples:
   registerEvidence(program);
   registerAlerts(program);
   registerDeliveries(program);
+  registerBackup(program);
   registerTui(program);
   program
     .command("version")

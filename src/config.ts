@@ -64,6 +64,8 @@ export interface Config {
   operatorAlertWebhook: { url: string; secret: string | undefined } | undefined;
   /** Where export archives are stored (default: <data dir>/exports). */
   exportDir: string;
+  /** Where `causeloop backup` writes encrypted backups and their signed manifests (default: <data dir>/backups). */
+  backupDir: string;
   exportLinkMinutes: number;
   /** An S3-compatible bucket for exports instead of the local directory. */
   exportS3:
@@ -166,6 +168,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_SESSION_IDLE_MINUTES: "1440",
   CAUSELOOP_RETENTION_CRON: "30 3 * * *",
   CAUSELOOP_EXPORT_DIR: "<data dir>/exports",
+  CAUSELOOP_BACKUP_DIR: "<data dir>/backups",
   CAUSELOOP_EXPORT_LINK_MINUTES: "15",
   CAUSELOOP_EXPORT_S3_BUCKET: "unset: local directory",
   CAUSELOOP_EXPORT_S3_ENDPOINT: "AWS",
@@ -531,6 +534,9 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     operatorAlertWebhook: operatorAlertWebhookFrom(env, outboundAllowlist),
     exportDir: resolve(
       env.CAUSELOOP_EXPORT_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "exports"),
+    ),
+    backupDir: resolve(
+      env.CAUSELOOP_BACKUP_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "backups"),
     ),
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
     exportS3: env.CAUSELOOP_EXPORT_S3_BUCKET

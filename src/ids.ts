@@ -39,6 +39,7 @@ export const ID_PREFIXES = [
   "dlv",
   "alr",
   "ast",
+  "bkp",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

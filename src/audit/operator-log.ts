@@ -22,7 +22,11 @@ export type OperatorAction =
   | "isolation.attested"
   | "isolation.attestation_failed"
   | "alert_rule.changed"
-  | "operator_alert.acknowledged";
+  | "operator_alert.acknowledged"
+  | "backup.created"
+  | "backup.failed"
+  | "backup.verified"
+  | "backup.restored";
 
 export interface OperatorEntry {
   action: OperatorAction;

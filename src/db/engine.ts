@@ -69,6 +69,12 @@ export interface Engine extends Queryable {
   ): Promise<T>;
   /** Connections in use and transactions waiting for one, counted as they come and go (for metrics). */
   poolStats(): PoolStats;
+  /**
+   * PGlite only: an uncompressed tarball of the data directory, taken while no statement runs (a
+   * crash-consistent copy: loading it replays the WAL; transactions in flight are rolled back in it).
+   * Uncompressed because statements wait while it is made: the caller compresses it afterwards.
+   */
+  dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
@@ -109,6 +115,8 @@ function poolCounter(size: number) {
 export interface PgliteOptions {
   /** The template a new database starts from (default: the one embedded in the binary; none: initdb). */
   template?: Blob | null;
+  /** A tarball made by dumpDataDir to start from (a restore): the data dir must not hold a database yet. */
+  loadDataDir?: Blob;
 }
 
 export async function openPglite(dataDir: string, options: PgliteOptions = {}): Promise<Engine> {
@@ -123,10 +131,16 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
   const assets = loadPgliteAssets();
   // A new database starts from the template embedded in the binary when there is one (initdb otherwise).
   const template = options.template === undefined ? embeddedTemplate() : (options.template ?? undefined);
-  if (template && (!existsSync(pgdata) || readdirSync(pgdata).length === 0)) await unpackTemplate(template, pgdata);
+  const fresh = !existsSync(pgdata) || readdirSync(pgdata).length === 0;
+  if (template && fresh && !options.loadDataDir) await unpackTemplate(template, pgdata);
+  if (options.loadDataDir && !fresh)
+    throw new AppError(
+      "config_invalid",
+      `${pgdata} already holds a database: a backup is only loaded into an empty one`,
+    );
   let pg: PGlite;
   try {
-    pg = await PGlite.create({ dataDir: pgdata, ...(await assets) });
+    pg = await PGlite.create({ dataDir: pgdata, loadDataDir: options.loadDataDir, ...(await assets) });
   } catch (error) {
     throw new AppError(
       "config_invalid",
@@ -163,6 +177,7 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     session: (fn) => fn({ query, exec, transaction }),
     probe: (fn, timeoutMs) => withDeadline(fn({ query }), timeoutMs, "the embedded database did not answer"),
     poolStats: pool.snapshot,
+    dumpDataDir: () => pg.dumpDataDir("none"),
     close: () => pg.close(),
   };
 }

@@ -9,6 +9,7 @@ import { governanceOperations } from "./ops/governance.ts";
 import { jobOperations } from "./ops/jobs.ts";
 import { alertOperations } from "./ops/alerts.ts";
 import { deliveryOperations } from "./ops/delivery.ts";
+import { backupOperations } from "./ops/backups.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -19,6 +20,7 @@ export const operations = {
   ...jobOperations,
   ...alertOperations,
   ...deliveryOperations,
+  ...backupOperations,
 };
 
 export type Operations = typeof operations;

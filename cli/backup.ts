@@ -1,0 +1,143 @@
+// `causeloop backup`, `backup list`, `backup verify` and `causeloop restore` (embedded engine).
+import type { Command } from "commander";
+import { resolve } from "node:path";
+import { installedKeyRing, manifestKeys } from "../src/backups/keys.ts";
+import { restoreBackup } from "../src/backups/restore.ts";
+import { BACKUP_ID, listBackups, requireEmbedded } from "../src/backups/store.ts";
+import type { VerifyReport } from "../src/backups/verify.ts";
+import { operatorIdentity } from "../src/audit/operator-log.ts";
+import { runOperation } from "../src/operator/transport.ts";
+import { action, configFrom, printJson, readJwksFile, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
+
+const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
+
+/** An id stays an id; anything else is a manifest file, made absolute (a running server may resolve it). */
+const reference = (ref: string) => (BACKUP_ID.test(ref) ? ref : resolve(ref));
+
+function printReport(report: VerifyReport): void {
+  for (const check of report.checks)
+    process.stdout.write(`${check.ok ? "ok  " : "FAIL"}  ${check.name}: ${check.detail}\n`);
+  process.stdout.write(
+    report.ok
+      ? `OK: backup ${report.id} verified in ${report.seconds} s (signature checked with ${report.key_source})\n`
+      : `INVALID: backup ${report.id ?? report.manifest}: ${report.problems[0]}\n`,
+  );
+}
+
+export function registerBackup(program: Command): void {
+  const backup = withDatabaseFlags(program.command("backup"))
+    .description(
+      "Back up the embedded database while it serves: an encrypted snapshot and its signed manifest (see 'Backups' in the README)",
+    )
+    .option("--out <dir>", "the directory to write to (default CAUSELOOP_BACKUP_DIR, <data dir>/backups)")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nRuns inside `serve` when it holds the data dir. Keep the master key apart from the backups.\nExample:\n  causeloop backup --data-dir /var/lib/causeloop",
+    )
+    .action(
+      action(async (flags: CommonFlags & { out?: string }) => {
+        const config = configFrom(flags);
+        requireEmbedded(config);
+        const result = await runOperation(config, "backup.create", flags.out ? { out: resolve(flags.out) } : {});
+        if (flags.json) return printJson(result);
+        const rate =
+          result.seconds > 0 ? `, ${(result.snapshot_bytes / 1_048_576 / result.seconds).toFixed(1)} MiB/s` : "";
+        process.stdout.write(
+          `backup ${result.id}: ${mib(result.encrypted_bytes)} encrypted in ${result.seconds} s${rate}, ${result.tables} tables, ${result.workspaces} workspaces\n  ${result.data_file}\n  ${result.manifest} (signed)\n`,
+        );
+      }),
+    );
+
+  withDatabaseFlags(backup.command("list"))
+    .description("Backups whose signed manifest exists, oldest first")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop backup list --json")
+    .action(
+      action(async (flags: CommonFlags, command: Command) => {
+        const config = configFrom({ ...command.parent?.opts(), ...flags });
+        requireEmbedded(config);
+        const backups = listBackups(config.backupDir);
+        if (flags.json ?? command.parent?.opts().json) return printJson({ directory: config.backupDir, backups });
+        if (backups.length === 0) return void process.stdout.write(`no backups in ${config.backupDir}\n`);
+        process.stdout.write(
+          `${table(
+            ["ID", "FINISHED", "SIZE", "KEK", "VERSION", "SHA256"],
+            backups.map((b) => [
+              b.id,
+              b.finished_at,
+              b.data_file_present ? mib(b.encrypted_bytes) : "FILE MISSING",
+              `v${b.kek_version}`,
+              b.causeloop_version,
+              `${b.sha256.slice(0, 12)}...`,
+            ]),
+          )}\n`,
+        );
+      }),
+    );
+
+  withDatabaseFlags(backup.command("verify <backup>"))
+    .description(
+      "Check a backup (id or manifest file): signature, sha256, decryption, then a scratch copy's row counts, audit chain heads, migrations and RLS; exit 1 naming what differs",
+    )
+    .option("--jwks <file>", "check the manifest's signature with these keys, not the installation's audit key")
+    .option("--json", "machine-readable output")
+    .addHelpText("after", "\nExample:\n  causeloop backup verify bkp_01jd... --json")
+    .action(
+      action(async (ref: string, flags: CommonFlags & { jwks?: string }, command: Command) => {
+        const config = configFrom({ ...command.parent?.opts(), ...flags });
+        requireEmbedded(config);
+        const jwks = flags.jwks ? await readJwksFile(flags.jwks) : undefined;
+        const report = await runOperation(config, "backup.verify", {
+          ref: reference(ref),
+          ...(jwks ? { jwks: { keys: jwks.keys.map((k) => ({ x: k.x, kid: k.kid })) } } : {}),
+        });
+        if (flags.json ?? command.parent?.opts().json) printJson(report);
+        else printReport(report);
+        if (!report.ok) process.exit(1);
+      }),
+    );
+
+  withDatabaseFlags(program.command("restore <backup>"))
+    .description(
+      "Restore a backup (id or manifest file) into a data dir: verified first, written beside it, then renamed into place",
+    )
+    .requiredOption("--to-data-dir <dir>", "the data dir to restore into (must be empty unless --force)")
+    .option("--force", "move a non-empty target aside (never deleted) and restore in its place")
+    .option("--jwks <file>", "check the manifest's signature with these keys, not the installation's audit key")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables and copied into the target.\nExample:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored",
+    )
+    .action(
+      action(async (ref: string, flags: CommonFlags & { toDataDir: string; force?: boolean; jwks?: string }) => {
+        const config = configFrom(flags);
+        requireEmbedded(config);
+        const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
+        const result = await restoreBackup(
+          reference(ref),
+          {
+            dir: config.backupDir,
+            kek: installedKeyRing(config),
+            ...keys,
+            actor: operatorIdentity(),
+            keysFrom: config.dataDir,
+            anchorFile: config.auditAnchorFile,
+          },
+          { target: flags.toDataDir, force: flags.force ?? false },
+        );
+        if (flags.json) return printJson(result);
+        process.stdout.write(
+          `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
+        );
+        if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
+        if (result.anchors)
+          process.stdout.write(
+            `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+          );
+        if (result.moved_aside)
+          process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
+      }),
+    );
+}

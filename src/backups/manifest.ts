@@ -1,0 +1,103 @@
+// A backup's manifest: what the snapshot holds (migration ledger, row counts, audit chain heads), how its file
+// is encrypted (the wrapped data key, the nonce) and the file's sha256, signed with the audit key. The
+// signature covers `causeloop.backup.manifest.v1\n` + JSON.stringify(manifest): the file is that JSON under
+// `manifest`, the signature beside it, so a reader re-serializes what it parsed and checks the same bytes.
+import { readFileSync } from "node:fs";
+import { verifyWithJwk, type Signer } from "../audit/signing.ts";
+import { AppError } from "../errors.ts";
+
+export const MANIFEST_FORMAT = "causeloop.backup.v1";
+const SIGNED_PREFIX = "causeloop.backup.manifest.v1\n";
+
+export interface ChainHead {
+  /** A workspace id, or `operator` for the operator log. */
+  stream: string;
+  seq: number;
+  hash: string;
+}
+
+export interface BackupManifest {
+  format: typeof MANIFEST_FORMAT;
+  id: string;
+  engine: "pglite";
+  causeloop_version: string;
+  started_at: string;
+  finished_at: string;
+  /** The encrypted file's name, in the same directory as the manifest. */
+  data_file: string;
+  /** The data dir's tarball, the same gzipped (what is encrypted), and the encrypted file. */
+  sizes: { tar_bytes: number; snapshot_bytes: number; encrypted_bytes: number };
+  /** sha256 (hex) of the encrypted file. */
+  sha256: string;
+  cipher: {
+    algorithm: "aes-256-gcm";
+    nonce: string;
+    tag_bytes: number;
+    aad: string;
+    layout: "ciphertext || tag";
+    plaintext: "pglite-datadir.tar.gz";
+  };
+  /** The backup's data key, wrapped by the master key ring (AES-256-GCM, additional data `aad`). */
+  key: { wrapped: string; kek_version: number; aad: string };
+  migrations: { name: string; sha256: string; applied_at: string }[];
+  tables: Record<string, number>;
+  audit_heads: ChainHead[];
+}
+
+export interface SignedManifest {
+  manifest: BackupManifest;
+  signature: { alg: "EdDSA"; key_id: string; value: string };
+}
+
+export const dataKeyAad = (id: string) => `causeloop.backup.key.v1\n${id}`;
+export const dataAad = (id: string) => `causeloop.backup.data.v1\n${id}`;
+
+export async function signManifest(manifest: BackupManifest, signer: Signer): Promise<SignedManifest> {
+  return {
+    manifest,
+    signature: {
+      alg: "EdDSA",
+      key_id: signer.keyId,
+      value: await signer.sign(SIGNED_PREFIX + JSON.stringify(manifest)),
+    },
+  };
+}
+
+export type Jwks = { keys: { x: string; kid?: string }[] };
+
+/** Problems with the manifest's signature (none when it verifies with one of the keys). */
+export async function signatureProblems(signed: SignedManifest, keys: Jwks["keys"]): Promise<string[]> {
+  const key = keys.find((k) => !k.kid || k.kid === signed.signature.key_id);
+  if (!key) return [`tampered or foreign manifest: no public key ${signed.signature.key_id} to check its signature`];
+  const ok = await verifyWithJwk(key, SIGNED_PREFIX + JSON.stringify(signed.manifest), signed.signature.value);
+  return ok ? [] : ["tampered manifest: its signature does not verify"];
+}
+
+function isSignedManifest(value: unknown): value is SignedManifest {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<SignedManifest>;
+  return (
+    typeof v.manifest === "object" &&
+    v.manifest !== null &&
+    v.manifest.format === MANIFEST_FORMAT &&
+    typeof v.signature?.value === "string" &&
+    typeof v.signature.key_id === "string"
+  );
+}
+
+/** Reads a manifest file; a file that is not one is a clear error naming it. */
+export function readManifest(path: string): SignedManifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new AppError(
+      missing ? "not_found" : "bad_request",
+      missing ? `backup manifest ${path} does not exist` : `tampered manifest: ${path} is not JSON`,
+    );
+  }
+  if (!isSignedManifest(parsed))
+    throw new AppError("bad_request", `tampered manifest: ${path} is not a Causeloop backup manifest`);
+  return parsed;
+}
