@@ -25,12 +25,20 @@ export function Overview({ services, active }: { services: TuiServices; active: 
             Health: <Status ok={doctor.data.ok} /> RLS coverage {doctor.data.protectedTables}/{doctor.data.tenantTables}{" "}
             tenant tables protected
           </Line>
-          {doctor.data.checks.map((c) => (
-            <Line key={c.name}>
-              {"  "}
-              <Status ok={c.ok} /> {c.name}: {c.detail}
-            </Line>
-          ))}
+          {/* Failing checks in full; passing ones as a count, so the overview fits 80x24. */}
+          {doctor.data.checks
+            .filter((c) => !c.ok)
+            .map((c) => (
+              <Line key={c.name}>
+                {"  "}
+                <Status ok={c.ok} /> {c.name}: {c.detail}
+              </Line>
+            ))}
+          <Line>
+            {"  "}
+            {doctor.data.checks.filter((c) => c.ok).length} of {doctor.data.checks.length} checks OK (`causeloop doctor`
+            lists each)
+          </Line>
         </>
       )}
       {migrations.data && (
