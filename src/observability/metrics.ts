@@ -235,6 +235,17 @@ function databaseGauges(registry: Registry, sources: MetricsSources) {
     "Webhook destinations whose circuit breaker is open (their deliveries wait)",
   );
 
+  const lastBackup = new Gauge({
+    name: "causeloop_backup_last_success_timestamp_seconds",
+    help: "When the last backup was taken (Unix time; the embedded engine); 0 until one has been",
+    registers,
+  });
+  const lastVerified = new Gauge({
+    name: "causeloop_backup_last_verified_timestamp_seconds",
+    help: "When a backup was last verified by restoring it into a scratch database (Unix time); 0 until one has been",
+    registers,
+  });
+
   return async () => {
     const started = performance.now();
     let read: DatabaseReadout;
@@ -271,5 +282,9 @@ function databaseGauges(registry: Registry, sources: MetricsSources) {
     deliveryDead.set(Number(read.deliveries?.dead ?? 0));
     deliveryOldest.set(Number(read.deliveries?.oldest_due_seconds ?? 0));
     circuitsOpen.set(Number(read.deliveries?.circuits_open ?? 0));
+    lastBackup.reset();
+    lastVerified.reset();
+    if (read.backups?.last_created) lastBackup.set(Number(read.backups.last_created));
+    if (read.backups?.last_verified) lastVerified.set(Number(read.backups.last_verified));
   };
 }

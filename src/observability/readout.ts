@@ -32,16 +32,27 @@ export interface DeliveryReadout {
   circuits_open: number;
 }
 
+/** Unix seconds of the last backup taken and the last one verified by restoring it; null until one is. */
+export interface BackupReadout {
+  last_created: number | null;
+  last_verified: number | null;
+}
+
 export interface DatabaseReadout {
   jobs: JobQueueReadout[];
   scheduler: SchedulerReadout[];
   audit: AuditChainReadout[];
   deliveries?: DeliveryReadout;
+  backups?: BackupReadout;
 }
 
 export async function databaseReadout(db: Queryable): Promise<DatabaseReadout> {
-  const [row] = await db.query<{ readout: DatabaseReadout | string }>("select metrics_readout() as readout");
-  const readout = row?.readout;
+  const [row] = await db.query<{ readout: DatabaseReadout | string; backups: BackupReadout | string }>(
+    "select metrics_readout() as readout, backup_readout() as backups",
+  );
+  const parse = <T>(value: T | string | undefined): T | undefined =>
+    typeof value === "string" ? (JSON.parse(value) as T) : value;
+  const readout = parse(row?.readout);
   if (!readout) return { jobs: [], scheduler: [], audit: [] };
-  return typeof readout === "string" ? (JSON.parse(readout) as DatabaseReadout) : readout;
+  return { ...readout, backups: parse(row?.backups) };
 }

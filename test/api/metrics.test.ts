@@ -2,6 +2,7 @@
 // without one configured), a listener of its own when CAUSELOOP_METRICS_ADDR is set, and families that move
 // with what the server does: requests by route template, 429s by policy, 401s by reason, the job queue, the
 // scheduler, unsigned audit events, the pool and the tenant transactions.
+import { appendOperatorLog } from "../../src/audit/operator-log.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -211,6 +212,27 @@ describeEngines("metrics on the API port", (kind) => {
     expect(sample(after, "causeloop_delivery_oldest_due_age_seconds", {})).toBeGreaterThanOrEqual(29);
     expect(sample(after, "causeloop_delivery_circuits_open", {})).toBe(1);
     expect(has(after, "causeloop_delivery_attempts_total", { outcome: "dead" })).toBe(true);
+  });
+
+  test("the last backup and the last verified one, from the operator log", async () => {
+    expect(sample(await scrape(), "causeloop_backup_last_success_timestamp_seconds", {})).toBe(0);
+    await appendOperatorLog(h.db.owner, {
+      action: "backup.created",
+      actor: "test",
+      targetType: "backup",
+      targetId: newId("bkp"),
+    });
+    await appendOperatorLog(h.db.owner, {
+      action: "backup.verified",
+      actor: "test",
+      targetType: "backup",
+      targetId: newId("bkp"),
+      after: { ok: false },
+    });
+    const after = await scrape();
+    expect(sample(after, "causeloop_backup_last_success_timestamp_seconds", {})).toBeCloseTo(Date.now() / 1000, -2);
+    // A verification that failed is no verified backup.
+    expect(sample(after, "causeloop_backup_last_verified_timestamp_seconds", {})).toBe(0);
   });
 });
 
