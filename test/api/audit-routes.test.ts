@@ -3,16 +3,14 @@
 import { newId } from "../../src/ids.ts";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/log.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
-import { tenantDoor } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { newPat } from "../../src/identity/tokens.ts";
 import { approve, importHmacKey } from "../../src/governance/rtbf.ts";
-import { withoutTenant } from "../../src/db/tenant.ts";
 import * as OTPAuth from "otpauth";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 import { testExportStore } from "../helpers/exports.ts";
@@ -402,20 +400,14 @@ describeEngines("audited routes", (kind) => {
     const signer = await testSigner();
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     const d = db;
-    const jwt = { current: new TextEncoder().encode("audit-test-jwt-secret-0123456789-abcdefgh"), previous: undefined };
     const rtbfKeys = { hmacKey: await importHmacKey("audit-test-rtbf"), signer };
-    app = createApp({
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
-      signer,
-      rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) },
-      sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 },
-    });
+    app = createApp(
+      apiDeps(db, kek, {
+        outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
+        signer,
+        rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) },
+      }),
+    );
     contract = await loadContract(app);
   });
   afterAll(() => db.dispose());

@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { clientAddress, parseTrustedProxies } from "../../src/http/client-ip.ts";
-import { silentLogger } from "../../src/log.ts";
-import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 describe("client address", () => {
@@ -45,22 +44,7 @@ describeEngines("client address over a real socket", (kind) => {
   const servers: ReturnType<typeof Bun.serve>[] = [];
   const serve = (trusted: string) => {
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
-    const d = db;
-    const app: HttpApp = createApp({
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      trustedProxies: parseTrustedProxies(trusted),
-      sessions: {
-        jwt: { current: new TextEncoder().encode("client-ip-test-secret-0123456789-abcdefgh"), previous: undefined },
-        anonymous: (fn) => withoutTenant(d.app, fn),
-        idleMinutes: 60,
-        absoluteDays: 1,
-      },
-    });
+    const app: HttpApp = createApp(apiDeps(db, kek, { trustedProxies: parseTrustedProxies(trusted) }));
     const server = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,

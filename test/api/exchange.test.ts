@@ -3,11 +3,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/log.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
-import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 describeEngines("IdP token exchange", (kind) => {
@@ -54,22 +53,7 @@ describeEngines("IdP token exchange", (kind) => {
     db = await createTestDb(kind);
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
-    const d = db;
-    app = createApp({
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
-      sessions: {
-        jwt: { current: new TextEncoder().encode("exchange-test-secret-0123456789-abcdefghij"), previous: undefined },
-        anonymous: (fn) => withoutTenant(d.app, fn),
-        idleMinutes: 60,
-        absoluteDays: 1,
-      },
-    });
+    app = createApp(apiDeps(db, kek, { outbound: outboundPolicy({ allowlist: "127.0.0.1" }) }));
     const sso = await post(
       "/v1/sso-connections",
       {

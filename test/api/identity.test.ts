@@ -5,11 +5,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as OTPAuth from "otpauth";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/log.ts";
-import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import type { JwtKeys } from "../../src/identity/jwt.ts";
+import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 
@@ -57,18 +56,8 @@ describeEngines("identity", (kind) => {
     db = await createTestDb(kind);
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
-    const d = db;
     const signer = await testSigner();
-    app = createApp({
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      signer,
-      sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 },
-    });
+    app = createApp(apiDeps(db, kek, { signer, jwt }));
     plaintexts.push(acme.admin_token as string);
   });
   afterAll(() => db.dispose());

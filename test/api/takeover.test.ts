@@ -6,12 +6,12 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as OTPAuth from "otpauth";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/log.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
-import { tenantDoor, withTenant, withoutTenant } from "../../src/db/tenant.ts";
+import { withTenant } from "../../src/db/tenant.ts";
 import { SecretBox } from "../../src/secrets/envelope.ts";
 import { addWorkspace, offboard, onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 type Body = Record<string, unknown>;
@@ -66,21 +66,7 @@ describeEngines("account takeover", (kind) => {
       { slug: "attacker", name: "Attacker", adminEmail: "boss@attacker.example" },
       kek,
     );
-    const d = db;
-    const jwt = {
-      current: new TextEncoder().encode("takeover-test-secret-0123456789-abcdefghij"),
-      previous: undefined,
-    };
-    app = createApp({
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
-      sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 },
-    });
+    app = createApp(apiDeps(db, kek, { outbound: outboundPolicy({ allowlist: "127.0.0.1" }) }));
   });
   afterAll(async () => {
     jwks.stop(true);

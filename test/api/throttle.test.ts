@@ -5,20 +5,15 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as OTPAuth from "otpauth";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/log.ts";
-import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 
 describeEngines("brute-force throttle over HTTP", (kind) => {
   let db: TestDb;
   let app: HttpApp;
   let acme: OnboardResult;
-  const jwt = {
-    current: new TextEncoder().encode("test-jwt-secret-0123456789-0123456789-abcdef"),
-    previous: undefined,
-  };
   const call = async (path: string, body: unknown, token?: string) => {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (token) headers.authorization = `Bearer ${token}`;
@@ -59,16 +54,7 @@ describeEngines("brute-force throttle over HTTP", (kind) => {
     db = await createTestDb(kind);
     const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
-    const d = db;
-    app = createApp({
-      logger: silentLogger,
-      readiness: async () => [],
-      version: "t",
-      bodyLimitBytes: 1 << 20,
-      door: tenantDoor(db.app),
-      kek,
-      sessions: { jwt, anonymous: (fn) => withoutTenant(d.app, fn), idleMinutes: 60, absoluteDays: 1 },
-    });
+    app = createApp(apiDeps(db, kek));
   });
   afterAll(() => db.dispose());
 
