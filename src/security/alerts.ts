@@ -92,6 +92,22 @@ export async function acknowledgeAlert(tx: Tx, actor: Actor, id: string, note: s
   return view(row);
 }
 
+/**
+ * The alerts of a period (seen at some time in [from, to)), oldest first: a workspace's inside its tenant
+ * transaction, or the operator's on the owner connection. For the evidence pack.
+ */
+export async function alertsInPeriod(
+  db: Queryable,
+  table: "security_alerts" | "operator_alerts",
+  period: { from: string | Date; to: string | Date },
+): Promise<AlertView[]> {
+  const rows = await db.query<Record<string, unknown>>(
+    `select ${COLUMNS} from ${table} where first_seen_at < $2 and last_seen_at >= $1 order by first_seen_at`,
+    [period.from, period.to],
+  );
+  return rows.map(view);
+}
+
 // ---------------------------------------------------------------- the operator's alerts
 
 /** Raises an operator alert (any connection: the function is SECURITY DEFINER); null when the rule is off. */

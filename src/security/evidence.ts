@@ -10,6 +10,7 @@ import { migrationStatus } from "../db/migrate.ts";
 import { checkRole, doctor } from "../db/system.ts";
 import { APP_ROLE, withTenant } from "../db/tenant.ts";
 import { verifyEverything } from "../audit/all-chains.ts";
+import { alertsInPeriod, type AlertView } from "./alerts.ts";
 import { verifyWithJwk, type Signer } from "../audit/signing.ts";
 import { AppError } from "../errors.ts";
 import { ENVIRONMENT } from "../config.ts";
@@ -101,7 +102,7 @@ export async function buildEvidence(
   let members = 0;
   let membersWithMfa = 0;
   let overdueErasures = 0;
-  const alerts: Record<string, unknown>[] = [];
+  const alerts: (AlertView & { workspace: string; workspace_id: string })[] = [];
   for (const w of workspaces) {
     await withTenant(engine, w.id, async (tx) => {
       const people = await tx.query<{ user_id: string; role: string; status: string }>(
@@ -152,12 +153,7 @@ export async function buildEvidence(
         erasure_requests: judged,
         compliance_log: log,
       });
-      const raised = await tx.query<Record<string, unknown>>(
-        `select id, rule, severity, summary, occurrences, status, first_seen_at, last_seen_at, acknowledged_by,
-                acknowledged_at, ack_note
-           from security_alerts where first_seen_at < $2 and last_seen_at >= $1 order by first_seen_at`,
-        [period.from, period.to],
-      );
+      const raised = await alertsInPeriod(tx, "security_alerts", period);
       for (const alert of raised) alerts.push({ workspace: `${w.org}/${w.slug}`, workspace_id: w.id, ...alert });
     });
   }
@@ -209,16 +205,11 @@ export async function buildEvidence(
       runs: backupRuns,
     }),
   );
-  const operatorAlerts = await engine.query<Record<string, unknown>>(
-    `select id, rule, severity, summary, occurrences, status, first_seen_at, last_seen_at, acknowledged_by,
-            acknowledged_at, ack_note
-       from operator_alerts where first_seen_at < $2 and last_seen_at >= $1 order by first_seen_at`,
-    [period.from, period.to],
-  );
+  const operatorAlerts = await alertsInPeriod(engine, "operator_alerts", period);
   files.set("evidence/alerts.json", json({ operator: operatorAlerts, workspaces: alerts }));
   // An alert left open for over a week without acknowledgement is a monitoring control that did not operate.
   const stale = [...operatorAlerts, ...alerts].filter(
-    (a) => a.status === "open" && Date.now() - new Date(a.first_seen_at as string).getTime() > 7 * 86_400_000,
+    (a) => a.status === "open" && Date.now() - new Date(a.first_seen_at).getTime() > 7 * 86_400_000,
   );
 
   // --- controls
