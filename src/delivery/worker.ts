@@ -130,15 +130,15 @@ export class DeliveryWorker {
     const ws = delivery.workspace_id;
     if (!endpoint || endpoint.status === "disabled") {
       await withTenant(this.engine, ws, (tx) =>
-        this.finish(tx, delivery, { ok: false, status: null, error: "the webhook was deleted or disabled" }, true),
+        this.finish(tx, delivery, { ok: false, status: null, error: "the webhook was deleted or disabled" }, null),
       );
       return false;
     }
     const outcome = await this.send(delivery, endpoint);
     return withTenant(this.engine, ws, async (tx) => {
-      const spent =
-        !outcome.ok && (outcome.gone || retryDelay(this.settings.retrySchedule, delivery.attempts) === null);
-      await this.finish(tx, delivery, outcome, spent);
+      // Seconds until the next attempt; null when there is none (delivered, gone, or the schedule is spent).
+      const retryIn = outcome.ok || outcome.gone ? null : retryDelay(this.settings.retrySchedule, delivery.attempts);
+      await this.finish(tx, delivery, outcome, retryIn);
       if (outcome.ok) {
         await tx.query(
           `update webhooks set failure_count = 0, circuit_open_until = null, circuit_opens = 0, last_delivery_at = now(),
@@ -235,8 +235,10 @@ export class DeliveryWorker {
     }
   }
 
-  private async finish(tx: Tx, delivery: Claimed, outcome: Outcome, spent: boolean): Promise<void> {
-    const delay = outcome.ok || spent ? 0 : (retryDelay(this.settings.retrySchedule, delivery.attempts) ?? 0);
+  /** Records the outcome: delivered, pending again in `retryIn` seconds, or dead when a failure has no retry. */
+  private async finish(tx: Tx, delivery: Claimed, outcome: Outcome, retryIn: number | null): Promise<void> {
+    const spent = !outcome.ok && retryIn === null;
+    const delay = retryIn ?? 0;
     const status = outcome.ok ? "delivered" : spent ? "dead" : "pending";
     await tx.query(
       `update webhook_deliveries

@@ -356,11 +356,11 @@ export function createApp(deps: AppDeps): HttpApp {
     span: RequestSpan | undefined,
   ): void {
     const alerts = deps.requestAlerts;
-    if (alerts && info.workspaceId && info.credentialId) {
+    if (alerts && info.workspaceId && info.credentialId && (response.status === 429 || response.status === 404)) {
+      const template = withoutIds(path);
       if (response.status === 429)
-        alerts.observe("rate_limited_credential", info.workspaceId, info.credentialId, withoutIds(path));
-      else if (response.status === 404 && withoutIds(path) !== path)
-        alerts.observe("cross_tenant_probing", info.workspaceId, info.credentialId, withoutIds(path));
+        alerts.observe("rate_limited_credential", info.workspaceId, info.credentialId, template);
+      else if (template !== path) alerts.observe("cross_tenant_probing", info.workspaceId, info.credentialId, template);
     }
     const metrics = deps.metrics;
     if (!metrics && !span) return;
