@@ -150,6 +150,8 @@ export function loadKeyRing(options: {
   env: Record<string, string | undefined>;
   dataDir?: string;
   embedded: boolean;
+  /** Why a missing master.key must not be generated (only an existing ring will do); generated when absent. */
+  mustExist?: string;
 }): LocalKeyRing {
   const { env } = options;
   if (env.CAUSELOOP_MASTER_KEY) return new LocalKeyRing(env.CAUSELOOP_MASTER_KEY);
@@ -169,6 +171,11 @@ export function loadKeyRing(options: {
     );
   }
   const path = join(options.dataDir, MASTER_KEY_FILE);
+  if (!existsSync(path) && options.mustExist)
+    throw new AppError(
+      "config_invalid",
+      `no master key: ${path} does not exist and neither CAUSELOOP_MASTER_KEY nor CAUSELOOP_MASTER_KEY_FILE is set (${options.mustExist})`,
+    );
   if (!existsSync(path)) {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(path, `${ringToText([{ version: 1, raw: crypto.getRandomValues(new Uint8Array(32)) }])}\n`, {
