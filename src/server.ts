@@ -278,14 +278,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await requeueOrphanedDeliveries(db.engine);
     await db.engine.query("select release_audit_stream_locks()");
   }
-  const deliveries = new DeliveryWorker(
-    db.engine,
-    kek,
-    outboundPolicy({ allowlist: config.outboundAllowlist, timeoutMs: 10_000, maxBytes: 64 * 1024, maxRedirects: 0 }),
-    logger,
-    config.delivery,
-    { observe: metrics ? (outcome) => metrics.deliveryAttempt(outcome) : undefined },
-  );
+  // Webhooks (the workspaces' and the operator's): 10 s, answers read up to 64 KiB and ignored, no redirects.
+  const webhookPolicy = outboundPolicy({
+    allowlist: config.outboundAllowlist,
+    timeoutMs: 10_000,
+    maxBytes: 64 * 1024,
+    maxRedirects: 0,
+  });
+  const deliveries = new DeliveryWorker(db.engine, kek, webhookPolicy, logger, config.delivery, {
+    observe: metrics ? (outcome) => metrics.deliveryAttempt(outcome) : undefined,
+  });
   deliveries.start();
   // The audit trail streamed to each workspace's SIEM (src/delivery/audit-stream.ts), in order, never dropped.
   const streamer = new AuditStreamer(
@@ -297,11 +299,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   streamer.start();
   // The operator's alerts to the operator's destination, when one is configured.
   const alertTarget = config.operatorAlertWebhook;
-  const notifyPolicy = outboundPolicy({ allowlist: config.outboundAllowlist, timeoutMs: 10_000, maxRedirects: 0 });
   let notifying: Promise<unknown> | undefined;
   const notifyTimer = alertTarget
     ? setInterval(() => {
-        notifying ??= notifyOperatorAlerts(db.engine, alertTarget, notifyPolicy, logger)
+        notifying ??= notifyOperatorAlerts(db.engine, alertTarget, webhookPolicy, logger)
           .catch((error: Error) => logger.warn("operator_alert.notify_failed", { error: error.message }))
           .finally(() => {
             notifying = undefined;
