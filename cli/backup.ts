@@ -1,10 +1,12 @@
 // `causeloop backup`, `backup list`, `backup verify` and `causeloop restore` (embedded engine).
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { installedKeyRing, manifestKeys } from "../src/backups/keys.ts";
+import { installedKeyRing, installedRtbfKey, manifestKeys } from "../src/backups/keys.ts";
 import { restoreBackup } from "../src/backups/restore.ts";
 import { BACKUP_ID, listBackups, requireEmbedded } from "../src/backups/store.ts";
+import type { ReplayResult } from "../src/backups/replay.ts";
 import type { VerifyReport } from "../src/backups/verify.ts";
+import { AppError } from "../src/errors.ts";
 import { operatorIdentity } from "../src/audit/operator-log.ts";
 import { runOperation } from "../src/operator/transport.ts";
 import { action, configFrom, printJson, readJwksFile, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
@@ -22,6 +24,16 @@ function printReport(report: VerifyReport): void {
       ? `OK: backup ${report.id} verified in ${report.seconds} s (signature checked with ${report.key_source})\n`
       : `INVALID: backup ${report.id ?? report.manifest}: ${report.problems[0]}\n`,
   );
+}
+
+/** What the erasure ledger's replay re-applied (restore prints it: a DPO reads this). */
+function printReplay(replay: ReplayResult): void {
+  process.stdout.write(
+    `  erasure ledger: ${replay.records} record(s) since ${replay.since} re-applied: ${replay.erased.length} erasure(s), ${replay.purged.length} tenant purge(s), ${replay.keys_rewrapped} data key(s) put under the current master key, ${replay.keys_destroyed} destroyed since kept destroyed\n`,
+  );
+  for (const e of replay.erased)
+    process.stdout.write(`    erased again: request ${e.request_id} in ${e.workspace_id} (${e.rows} rows)\n`);
+  for (const p of replay.purged) process.stdout.write(`    purged again: ${p.slug} (${p.workspaces} workspaces)\n`);
 }
 
 export function registerBackup(program: Command): void {
@@ -98,46 +110,79 @@ export function registerBackup(program: Command): void {
       }),
     );
 
-  withDatabaseFlags(program.command("restore <backup>"))
+  withDatabaseFlags(program.command("restore [backup]"))
     .description(
-      "Restore a backup (id or manifest file) into a data dir: verified first, written beside it, then renamed into place",
+      "Restore a backup (id or manifest file) into a data dir: verified first, written beside it, the erasure ledger replayed, then renamed into place",
     )
-    .requiredOption("--to-data-dir <dir>", "the data dir to restore into (must be empty unless --force)")
+    .option("--to-data-dir <dir>", "the data dir to restore into (must be empty unless --force)")
     .option("--force", "move a non-empty target aside (never deleted) and restore in its place")
     .option("--jwks <file>", "check the manifest's signature with these keys, not the installation's audit key")
+    .option(
+      "--replay-only",
+      "no restore: replay the erasure ledger on the configured database (a restore left pending, or a point-in-time recovery with --since)",
+    )
+    .option("--since <time>", "with --replay-only: replay the records at or after this time (ISO 8601)")
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables and copied into the target.\nExample:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored",
+      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables and copied into the target.\nEvery erasure and tenant purge recorded in the erasure ledger (beside the backups) after the backup is applied again before the copy is put in place.\nExamples:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored\n  causeloop restore --replay-only --since 2026-12-01T03:00:00Z",
     )
     .action(
-      action(async (ref: string, flags: CommonFlags & { toDataDir: string; force?: boolean; jwks?: string }) => {
-        const config = configFrom(flags);
-        requireEmbedded(config);
-        const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
-        const result = await restoreBackup(
-          reference(ref),
-          {
-            dir: config.backupDir,
-            kek: installedKeyRing(config),
-            ...keys,
-            actor: operatorIdentity(),
-            keysFrom: config.dataDir,
-            anchorFile: config.auditAnchorFile,
+      action(
+        async (
+          ref: string | undefined,
+          flags: CommonFlags & {
+            toDataDir?: string;
+            force?: boolean;
+            jwks?: string;
+            replayOnly?: boolean;
+            since?: string;
           },
-          { target: flags.toDataDir, force: flags.force ?? false },
-        );
-        if (flags.json) return printJson(result);
-        process.stdout.write(
-          `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
-        );
-        if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
-        if (result.anchors)
-          process.stdout.write(
-            `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+        ) => {
+          const config = configFrom(flags);
+          if (flags.replayOnly) {
+            if (ref || flags.toDataDir)
+              throw new AppError("validation_failed", "--replay-only takes no backup and no --to-data-dir");
+            if (flags.since && Number.isNaN(Date.parse(flags.since)))
+              throw new AppError("validation_failed", `--since must be an ISO 8601 time (got "${flags.since}")`);
+            const replay = await runOperation(
+              config,
+              "backup.replay",
+              flags.since ? { since: new Date(flags.since).toISOString() } : {},
+            );
+            if (flags.json) return printJson(replay);
+            return printReplay(replay);
+          }
+          if (!ref || !flags.toDataDir)
+            throw new AppError("validation_failed", "restore needs a backup (id or manifest file) and --to-data-dir");
+          requireEmbedded(config);
+          const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
+          const result = await restoreBackup(
+            reference(ref),
+            {
+              dir: config.backupDir,
+              kek: installedKeyRing(config),
+              ...keys,
+              actor: operatorIdentity(),
+              keysFrom: config.dataDir,
+              anchorFile: config.auditAnchorFile,
+              hmacKey: installedRtbfKey(config),
+            },
+            { target: flags.toDataDir, force: flags.force ?? false },
           );
-        if (result.moved_aside)
-          process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
-      }),
+          if (flags.json) return printJson(result);
+          process.stdout.write(
+            `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
+          );
+          if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
+          printReplay(result.replay);
+          if (result.anchors)
+            process.stdout.write(
+              `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+            );
+          if (result.moved_aside)
+            process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
+        },
+      ),
     );
 }

@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import type { Queryable } from "./db/engine.ts";
 import { AUDIT_SIGNING_KEY_FILE, loadSigner, type Signer } from "./audit/signing.ts";
 import { loadJwtKeys, type JwtKeys } from "./identity/jwt.ts";
+import { erasureLedger } from "./backups/ledger.ts";
 import { loadRtbfKeys, RTBF_KEY_FILE, type RtbfKeys } from "./governance/rtbf.ts";
 import { loadExportLinkKey } from "./governance/export-links.ts";
 import type { ServerKeySource } from "./secrets/server-keys.ts";
@@ -55,7 +56,7 @@ export async function loadServerKeys(
   return {
     signer,
     jwt: loadJwtKeys(source),
-    rtbf: await loadRtbfKeys(source, signer),
+    rtbf: { ...(await loadRtbfKeys(source, signer)), ledger: erasureLedger(config.backupDir, signer) },
     exportLinkKey: loadExportLinkKey(source),
   };
 }
@@ -68,7 +69,11 @@ export async function loadServerKeys(
 export async function loadErasureKeys(config: Config, engine: Queryable): Promise<Omit<ServerKeys, "jwt">> {
   const source = await keySource(config, engine);
   const signer = await loadSigner(source);
-  return { signer, rtbf: await loadRtbfKeys(source, signer), exportLinkKey: loadExportLinkKey(source) };
+  return {
+    signer,
+    rtbf: { ...(await loadRtbfKeys(source, signer)), ledger: erasureLedger(config.backupDir, signer) },
+    exportLinkKey: loadExportLinkKey(source),
+  };
 }
 
 /** Every server key: its variable and its file in the data dir. */

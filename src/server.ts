@@ -10,6 +10,7 @@ import { startControlServer, type ControlServer } from "./operator/control.ts";
 import { isOperationName } from "./operator/operations.ts";
 import { runInProcess } from "./operator/transport.ts";
 import { AppError } from "./errors.ts";
+import { pendingReplay } from "./backups/replay.ts";
 import { tenantDoor, withoutTenant } from "./db/tenant.ts";
 import type { JwtKeys } from "./identity/jwt.ts";
 import { loadServerKeys } from "./keys.ts";
@@ -82,6 +83,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let rtbfKeys: RtbfKeys;
   let exportLinkKey: Uint8Array;
   try {
+    // A database restored from a backup without the erasure ledger's replay would serve people erased since.
+    const pending = await pendingReplay(db.engine);
+    if (pending)
+      throw new AppError(
+        "config_invalid",
+        `this database was restored from backup ${pending.backup_id} but the erasure ledger was not replayed: run \`causeloop restore --replay-only\` first`,
+      );
     kek = await openKeyRing(config, db.engine);
     ({ signer, jwt, rtbf: rtbfKeys, exportLinkKey } = await loadServerKeys(config, db.engine));
   } catch (error) {

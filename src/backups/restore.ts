@@ -12,6 +12,7 @@ import { AppError } from "../errors.ts";
 import { SERVER_KEY_FILES } from "../keys.ts";
 import { MASTER_KEY_FILE } from "../secrets/keyring.ts";
 import type { SignedManifest } from "./manifest.ts";
+import { replayAfterRestore, RESTORE_PENDING_ACTION, type ReplayDeps, type ReplayResult } from "./replay.ts";
 import { processAlive } from "./store.ts";
 import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
 
@@ -24,6 +25,8 @@ export interface RestoreResult {
   /** Anchored checkpoints carried over (those the backup holds) and left out (signed after it was taken). */
   anchors: { kept: number; dropped: number } | undefined;
   verification: VerifyReport;
+  /** The erasure ledger's records newer than the backup, applied before the copy was put in place. */
+  replay: ReplayResult;
   seconds: number;
 }
 
@@ -64,7 +67,13 @@ function nonEmpty(dir: string): boolean {
 
 export async function restoreBackup(
   ref: string,
-  deps: VerifyDeps & { actor: string; keysFrom: string; anchorFile?: string },
+  deps: VerifyDeps & {
+    actor: string;
+    keysFrom: string;
+    anchorFile?: string;
+    /** The subject-ref key, for erasures to replay. */
+    hmacKey: ReplayDeps["hmacKey"];
+  },
   options: { target: string; force: boolean },
 ): Promise<RestoreResult> {
   const started = performance.now();
@@ -87,16 +96,26 @@ export async function restoreBackup(
         `backup ${opened.report.id ?? ref} did not verify, nothing restored: ${opened.report.problems.join("; ")}`,
       );
     }
+    let replay: ReplayResult;
     try {
+      const since = opened.signed?.manifest.started_at ?? new Date(0).toISOString();
+      // Marked pending first: a copy that somehow skipped the replay is one `serve` refuses.
       await opened.engine.transaction((tx) =>
         appendOperatorLog(tx, {
-          action: "backup.restored",
+          action: RESTORE_PENDING_ACTION,
           actor: deps.actor,
           targetType: "backup",
           targetId: opened.report.id,
-          after: { data_dir: target, finished_at: opened.signed?.manifest.finished_at },
+          after: { data_dir: target, finished_at: opened.signed?.manifest.finished_at, since, replay: "pending" },
         }),
       );
+      replay = await replayAfterRestore(opened.engine, since, opened.report.id ?? null, {
+        dir: deps.dir,
+        keys: deps.keys,
+        kek: deps.kek,
+        hmacKey: deps.hmacKey,
+        actor: deps.actor,
+      });
     } finally {
       await opened.engine.close();
     }
@@ -130,6 +149,7 @@ export async function restoreBackup(
       copied_keys: copied,
       anchors,
       verification: opened.report,
+      replay,
       seconds: Math.round(performance.now() - started) / 1000,
     };
   } catch (error) {

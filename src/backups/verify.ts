@@ -3,7 +3,7 @@
 // whole), then the snapshot opened as a database of its own and compared with the manifest: row counts,
 // audit chain heads, the migration ledger, and doctor's row-level security checks. Each failure says why.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { openPglite, type Engine } from "../db/engine.ts";
 import { migrationStatus } from "../db/migrate.ts";
 import { doctor } from "../db/system.ts";
@@ -11,6 +11,7 @@ import { APP_ROLE } from "../db/tenant.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { decryptFile, hashFile } from "./cipher.ts";
 import { snapshotFacts, type SnapshotFacts } from "./create.ts";
+import { backupDataKey } from "./rekey.ts";
 import { readManifest, signatureProblems, type Jwks, type SignedManifest } from "./manifest.ts";
 import { dataFileOf, ensureBackupDir, locateManifest, removeLeftovers } from "./store.ts";
 
@@ -162,18 +163,28 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
       : `tampered file: its sha256 (${hashed.sha256.slice(0, 16)}..., ${hashed.bytes} bytes) differs from the manifest's (${m.sha256.slice(0, 16)}..., ${m.sizes.encrypted_bytes} bytes)`,
   });
   if (!hashOk) return stop();
+  // After a master-key rotation dropped the manifest's version, the signed re-wrapping beside it (rekey.ts).
+  const wrapping = await backupDataKey(dirname(manifestPath), signed, deps.kek, deps.keys);
+  if ("problem" in wrapping) {
+    checks.push({ name: "data key", ok: false, detail: wrapping.problem });
+    return stop();
+  }
   let key: Uint8Array<ArrayBuffer>;
   try {
-    key = await deps.kek.unwrap(m.key.wrapped, m.key.kek_version, m.key.aad);
+    key = await deps.kek.unwrap(wrapping.wrapped, wrapping.kek_version, m.key.aad);
   } catch {
     checks.push({
       name: "data key",
       ok: false,
-      detail: `wrong key: the master key ring (${deps.kek.versions.map((v) => `v${v}`).join(", ")}) does not open this backup's data key (wrapped under v${m.key.kek_version})`,
+      detail: `wrong key: the master key ring (${deps.kek.versions.map((v) => `v${v}`).join(", ")}) does not open this backup's data key (wrapped under v${wrapping.kek_version})`,
     });
     return stop();
   }
-  checks.push({ name: "data key", ok: true, detail: `unwrapped with master key v${m.key.kek_version}` });
+  checks.push({
+    name: "data key",
+    ok: true,
+    detail: `unwrapped with master key v${wrapping.kek_version} (wrapping from ${wrapping.source})`,
+  });
   ensureBackupDir(deps.dir);
   const scratch = mkdtempSync(join(deps.dir, `.scratch-${process.pid}-`));
   const tarball = join(scratch, "snapshot.tar.gz");

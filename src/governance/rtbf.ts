@@ -20,6 +20,7 @@ import { enqueue } from "../jobs/queue.ts";
 import type { ArchiveStore } from "./storage.ts";
 import { revokeExportsForErasure } from "./export-revocation.ts";
 import { erasedTables } from "./vacuum.ts";
+import type { ErasureLedger } from "../backups/ledger.ts";
 
 export const RTBF_STATUSES = [
   "received",
@@ -49,6 +50,8 @@ const TRANSITIONS: Record<RtbfStatus, RtbfStatus[]> = {
 export interface RtbfKeys {
   hmacKey: CryptoKey;
   signer: Signer;
+  /** Where completed erasures are also recorded, beside the backups (none: the database only). */
+  ledger?: ErasureLedger;
 }
 
 export const RTBF_KEY_FILE = "rtbf.key";
@@ -242,34 +245,16 @@ export async function executeErasure(
       throw new AppError("conflict", `a ${request.status} request is not being processed`);
     const email = request.subject_email;
     if (!email) throw new AppError("internal", "the request lost its subject email before erasure");
-    const pseudonym = `erased:${request.subject_ref.slice(0, 16)}`;
     const [user] = await tx.query<{ id: string }>("select id from users where email = $1", [email]);
     const userId = user?.id ?? null;
-    const results: { table: string; column: string; action: string; rows: number }[] = [];
-    for (const rule of ERASURE_MAP) {
-      const value = rule.matches === "email" ? email : userId;
-      if (value === null) continue;
-      const where = `workspace_id = $1 and ${rule.column} = $2`;
-      const sql =
-        rule.action === "delete_row"
-          ? `delete from ${rule.table} where ${where} returning 1`
-          : `update ${rule.table} set ${rule.column} = ${rule.action === "null" ? "null" : "$3"} where ${where} returning 1`;
-      const params =
-        rule.action === "pseudonymize" ? [actor.workspaceId, value, pseudonym] : [actor.workspaceId, value];
-      const rows = rule.via
-        ? Number((await tx.query<{ n: number }>(`select ${rule.via}($1, $2, $3) as n`, params))[0]?.n ?? 0)
-        : (await tx.query(sql, params)).length;
-      results.push({ table: rule.table, column: rule.column, action: rule.action, rows });
-      await hooks.afterTable?.(rule.table);
-    }
-    // The global account: removed when this was the person's last workspace.
-    let accountDeleted = false;
-    if (userId) {
-      const [gone] = await tx.query<{ deleted: boolean }>("select auth_erase_user_if_orphaned($1) as deleted", [
-        userId,
-      ]);
-      accountDeleted = Boolean(gone?.deleted);
-    }
+    const { results, accountDeleted } = await eraseSubject(
+      tx,
+      actor.workspaceId,
+      email,
+      userId,
+      request.subject_ref,
+      hooks,
+    );
     const exports = await revokeExportsForErasure(tx, store, actor, id);
     const vacuumTables = erasedTables(results, accountDeleted);
     await enqueue(tx, actor.workspaceId, "rtbf.vacuum", { request_id: id });
@@ -302,8 +287,58 @@ export async function executeErasure(
     await record(tx, actor, id, request.subject_ref, "processing", "completed", {
       rows: results.reduce((a, r) => a + r.rows, 0),
     });
+    // Beside the backups too, before this commits: a backup restored later must not bring the person back.
+    await keys.ledger?.append({
+      kind: "subject.erased",
+      workspace_id: actor.workspaceId,
+      request_id: id,
+      subject_ref: request.subject_ref,
+      user_id: userId,
+    });
     return getRequest(tx, actor.workspaceId, id);
   });
+}
+
+export interface ErasedRows {
+  results: { table: string; column: string; action: string; rows: number }[];
+  accountDeleted: boolean;
+}
+
+/**
+ * Every rule of the erasure map for one person in one workspace (inside its door), then the global account
+ * when this was the person's last workspace. The erasure and its replay after a restore both run this.
+ */
+export async function eraseSubject(
+  tx: Tx,
+  workspaceId: string,
+  email: string | null,
+  userId: string | null,
+  subjectRef: string,
+  hooks: { afterTable?: (table: string) => Promise<void> } = {},
+): Promise<ErasedRows> {
+  const pseudonym = `erased:${subjectRef.slice(0, 16)}`;
+  const results: ErasedRows["results"] = [];
+  for (const rule of ERASURE_MAP) {
+    const value = rule.matches === "email" ? email : userId;
+    if (value === null) continue;
+    const where = `workspace_id = $1 and ${rule.column} = $2`;
+    const sql =
+      rule.action === "delete_row"
+        ? `delete from ${rule.table} where ${where} returning 1`
+        : `update ${rule.table} set ${rule.column} = ${rule.action === "null" ? "null" : "$3"} where ${where} returning 1`;
+    const params = rule.action === "pseudonymize" ? [workspaceId, value, pseudonym] : [workspaceId, value];
+    const rows = rule.via
+      ? Number((await tx.query<{ n: number }>(`select ${rule.via}($1, $2, $3) as n`, params))[0]?.n ?? 0)
+      : (await tx.query(sql, params)).length;
+    results.push({ table: rule.table, column: rule.column, action: rule.action, rows });
+    await hooks.afterTable?.(rule.table);
+  }
+  let accountDeleted = false;
+  if (userId) {
+    const [gone] = await tx.query<{ deleted: boolean }>("select auth_erase_user_if_orphaned($1) as deleted", [userId]);
+    accountDeleted = Boolean(gone?.deleted);
+  }
+  return { results, accountDeleted };
 }
 
 /** A compact JWS (EdDSA) with the server's audit signing key; verifiable with its JWKS. */

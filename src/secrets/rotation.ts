@@ -101,7 +101,16 @@ function writeRingFile(path: string, text: string): void {
 export async function rotateKek(
   engine: Engine,
   ring: LocalKeyRing,
-  options: { generate?: boolean; onProgress?: (done: number, total: number) => void; actor?: string } = {},
+  options: {
+    generate?: boolean;
+    onProgress?: (done: number, total: number) => void;
+    actor?: string;
+    /**
+     * Runs once every data key is under the current version, while the older versions are still in the ring
+     * (with generate, they are dropped after it): backups carry their keys across here (src/backups/rekey.ts).
+     */
+    beforeDrop?: (ring: LocalKeyRing, dropping: number[]) => Promise<unknown>;
+  } = {},
 ): Promise<{ rewrapped: number; alreadyCurrent: number; kekCurrentVersion: number; kekVersions: number[] }> {
   if (options.generate) {
     if (!ring.file)
@@ -114,6 +123,8 @@ export async function rotateKek(
     ring.reload(next);
   }
   const result = await rewrapAllDeks(engine, ring, options.onProgress, options.actor);
+  const dropping = options.generate && ring.file ? ring.versions.filter((v) => v !== ring.currentVersion) : [];
+  await options.beforeDrop?.(ring, dropping);
   if (options.generate && ring.file) {
     const current = (readFileSync(ring.file, "utf8").split(",")[0] ?? "").trim();
     writeRingFile(ring.file, current);

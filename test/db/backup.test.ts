@@ -19,6 +19,7 @@ import { verifyEverything } from "../../src/audit/all-chains.ts";
 import type { Signer } from "../../src/audit/signing.ts";
 import { createBackup, snapshotFacts, type BackupResult } from "../../src/backups/create.ts";
 import { readManifest, signManifest } from "../../src/backups/manifest.ts";
+import { pendingReplay } from "../../src/backups/replay.ts";
 import { restoreBackup } from "../../src/backups/restore.ts";
 import { listBackups } from "../../src/backups/store.ts";
 import { verifyBackup, type VerifyDeps } from "../../src/backups/verify.ts";
@@ -30,6 +31,8 @@ import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 
+/** The subject-ref key of an installation with no erasure to replay: never read. */
+const noErasures = () => Promise.reject(new Error("no erasure in the ledger: the key is not read"));
 const randomRing = () => new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
 
 describe("backups [pglite]", () => {
@@ -108,7 +111,7 @@ describe("backups [pglite]", () => {
     const target = join(work, "restored");
     const result = await restoreBackup(
       backup.id,
-      { ...deps(), actor: "operator:test", keysFrom: join(work, "no-keys-here") },
+      { ...deps(), actor: "operator:test", keysFrom: join(work, "no-keys-here"), hmacKey: noErasures },
       { target, force: false },
     );
     expect(result.verification.ok).toBe(true);
@@ -117,17 +120,21 @@ describe("backups [pglite]", () => {
     try {
       const { manifest } = readManifest(backup.manifest);
       const facts = await snapshotFacts(restored);
-      // The restore itself is the one entry added, in the restored database's operator log.
-      const counts: Record<string, number> = { ...facts.tables, operator_log: (facts.tables.operator_log ?? 0) - 1 };
+      // The restore and its ledger replay are the two entries added, in the restored database's operator log.
+      const counts: Record<string, number> = { ...facts.tables, operator_log: (facts.tables.operator_log ?? 0) - 2 };
       expect(counts).toEqual(manifest.tables);
       expect(facts.audit_heads.filter((h) => h.stream !== "operator")).toEqual(
         manifest.audit_heads.filter((h) => h.stream !== "operator"),
       );
-      const [op] = await restored.query<{ action: string; seq: number }>(
-        "select action, seq::float8 as seq from operator_log order by seq desc limit 1",
+      const ops = await restored.query<{ action: string; seq: number }>(
+        "select action, seq::float8 as seq from operator_log order by seq desc limit 2",
       );
       const opHead = manifest.audit_heads.find((h) => h.stream === "operator");
-      expect(op).toEqual({ action: "backup.restored", seq: (opHead?.seq ?? 0) + 1 });
+      expect(ops).toEqual([
+        { action: "erasure_ledger.replayed", seq: (opHead?.seq ?? 0) + 2 },
+        { action: "backup.restored", seq: (opHead?.seq ?? 0) + 1 },
+      ]);
+      expect(await pendingReplay(restored)).toBeNull();
       const titles = await restored.query<{ title: string }>(
         "select title from issues where title = 'after the backup'",
       );
@@ -138,7 +145,7 @@ describe("backups [pglite]", () => {
       await restored.close();
     }
     // A non-empty target is refused without --force; with it, the old one is moved aside, not deleted.
-    const again = { ...deps(), actor: "operator:test", keysFrom: work };
+    const again = { ...deps(), actor: "operator:test", keysFrom: work, hmacKey: noErasures };
     await expect(restoreBackup(backup.id, again, { target, force: false })).rejects.toThrow("is not empty");
     const forced = await restoreBackup(backup.id, again, { target, force: true });
     expect(forced.moved_aside).toBeDefined();

@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBinary, startServe } from "../helpers/binary.ts";
+import { onboardTenant, runBinary, startServe } from "../helpers/binary.ts";
 import { createTestDb } from "../helpers/db.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "causeloop-e2e-tenants-"));
@@ -36,17 +36,7 @@ test("onboard two clients with the CLI, each token works on its own workspace on
   const server = await startServe(["--data-dir", dataDir]);
   try {
     // With serve holding the data dir, the CLI goes through its control socket.
-    const globexRun = await runBinary([
-      "onboard",
-      "globex",
-      "--name",
-      "Globex",
-      "--admin-email",
-      "ops@globex.com",
-      "--data-dir",
-      dataDir,
-      "--json",
-    ]);
+    const globexRun = await onboardTenant("globex", dataDir, ["--json"]);
     expect(globexRun.code).toBe(0);
     const globex = JSON.parse(globexRun.stdout) as Record<string, string>;
 

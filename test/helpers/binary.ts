@@ -59,19 +59,25 @@ export async function runBinary(args: string[], env: Record<string, string> = {}
   return { code, stdout, stderr };
 }
 
-/** `causeloop onboard acme` on an embedded data dir, the way the end-to-end tests set a tenant up. */
-export function onboardAcme(dataDir: string, extra: string[] = []): Promise<RunResult> {
+/** `causeloop onboard <slug>` on an embedded data dir (admin ops@<slug>.com), the way the end-to-end tests set a tenant up. */
+export function onboardTenant(slug: string, dataDir: string, extra: string[] = []): Promise<RunResult> {
+  const name = `${slug[0]?.toUpperCase()}${slug.slice(1)}`;
   return runBinary([
     "onboard",
-    "acme",
+    slug,
     "--name",
-    "Acme",
+    name,
     "--admin-email",
-    "ops@acme.com",
+    `ops@${slug}.com`,
     "--data-dir",
     dataDir,
     ...extra,
   ]);
+}
+
+/** `causeloop onboard acme`: the tenant most end-to-end tests start with. */
+export function onboardAcme(dataDir: string, extra: string[] = []): Promise<RunResult> {
+  return onboardTenant("acme", dataDir, extra);
 }
 
 export async function freePort(): Promise<number> {

@@ -3,6 +3,9 @@
 import { Type } from "@sinclair/typebox";
 import { logOperatorAction } from "../../audit/operator-log.ts";
 import { createBackup } from "../../backups/create.ts";
+import { installedKeyRing, installedRtbfKey } from "../../backups/keys.ts";
+import { pendingReplay, replayAfterRestore } from "../../backups/replay.ts";
+import { AppError } from "../../errors.ts";
 import { requireEmbedded } from "../../backups/store.ts";
 import { verifyBackup } from "../../backups/verify.ts";
 import { defineOperation } from "../contract.ts";
@@ -49,6 +52,30 @@ export const backupOperations = {
         after: { ok: report.ok, problems: report.problems, seconds: report.seconds },
       });
       return report;
+    },
+  }),
+  "backup.replay": defineOperation({
+    needs: "owner",
+    args: Type.Object(
+      { since: Type.Optional(Type.String({ format: "date-time", maxLength: 40 })) },
+      { additionalProperties: false },
+    ),
+    run: async ({ engine, config, signer, actor }, args) => {
+      const pending = await pendingReplay(engine);
+      const since = args.since ?? pending?.since;
+      if (!since)
+        throw new AppError(
+          "bad_request",
+          "nothing to replay: this database has no restore waiting for its replay; after a point-in-time recovery give --since <the recovery target time>",
+        );
+      // The ring as installed, without checking it against this database: the replay is what makes them fit.
+      return replayAfterRestore(engine, new Date(since).toISOString(), pending?.backup_id ?? null, {
+        dir: config.backupDir,
+        keys: [(await signer()).publicJwk],
+        kek: installedKeyRing(config),
+        hmacKey: installedRtbfKey(config),
+        actor,
+      });
     },
   }),
 };

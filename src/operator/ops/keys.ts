@@ -2,6 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { keyStatus, rotateDek, rotateKek } from "../../secrets/rotation.ts";
 import { logKekRotation } from "../../audit/operator-log.ts";
+import { carryBackups } from "../../backups/rekey.ts";
 import { defineOperation } from "../contract.ts";
 
 export const keyOperations = {
@@ -13,11 +14,13 @@ export const keyOperations = {
   "keys.rotate-kek": defineOperation({
     needs: "owner",
     args: Type.Object({ generate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-    run: async ({ engine, kek, actor }, args, progress) => {
+    run: async ({ engine, kek, actor, config, signer }, args, progress) => {
       const result = await rotateKek(engine, await kek(), {
         generate: Boolean(args.generate),
         onProgress: progress,
         actor,
+        // Backups' data keys follow the ring (and the ledger records the keys a restore will need).
+        beforeDrop: carryBackups(engine, config.backupDir, await signer()),
       });
       await logKekRotation(engine, actor, result, { generated: Boolean(args.generate) });
       return result;

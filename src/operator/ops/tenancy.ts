@@ -46,7 +46,11 @@ export const tenancyOperations = {
       { slug: Slug, mode: Type.Union([Type.Literal("soft"), Type.Literal("purge")]) },
       { additionalProperties: false },
     ),
-    run: async ({ engine, kek, actor }, args) => offboardClient(engine, args.slug, args.mode, actor, () => kek()),
+    run: async ({ engine, kek, actor, config, signer }, args) =>
+      offboardClient(engine, args.slug, args.mode, actor, () => kek(), {
+        dir: config.backupDir,
+        signer: await signer(),
+      }),
   }),
   "tenants.restore": defineOperation({
     needs: "owner",
