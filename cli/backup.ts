@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { installedKeyRing, installedRtbfKey, manifestKeys } from "../src/backups/keys.ts";
+import { fetchOffsite, offsiteFor } from "../src/backups/offsite.ts";
 import { restoreBackup } from "../src/backups/restore.ts";
 import { BACKUP_ID, listBackups, requireEmbedded } from "../src/backups/store.ts";
 import type { ReplayResult } from "../src/backups/replay.ts";
@@ -58,6 +59,7 @@ export function registerBackup(program: Command): void {
         process.stdout.write(
           `backup ${result.id}: ${mib(result.encrypted_bytes)} encrypted in ${result.seconds} s${rate}, ${result.tables} tables, ${result.workspaces} workspaces\n  ${result.data_file}\n  ${result.manifest} (signed)\n`,
         );
+        if (result.offsite) process.stdout.write(`  copied to ${result.offsite}\n`);
       }),
     );
 
@@ -70,11 +72,22 @@ export function registerBackup(program: Command): void {
         const config = configFrom({ ...command.parent?.opts(), ...flags });
         requireEmbedded(config);
         const backups = listBackups(config.backupDir);
-        if (flags.json ?? command.parent?.opts().json) return printJson({ directory: config.backupDir, backups });
+        const offsite = offsiteFor(config);
+        const remote = offsite ? await offsite.list() : [];
+        const local = new Set(backups.map((b) => b.id));
+        const offsiteOnly = remote.filter((id) => !local.has(id));
+        if (flags.json ?? command.parent?.opts().json)
+          return printJson({
+            directory: config.backupDir,
+            backups: backups.map((b) => ({ ...b, offsite: offsite ? remote.includes(b.id) : null })),
+            offsite: offsite ? { where: offsite.where, only_there: offsiteOnly } : null,
+          });
+        for (const id of offsiteOnly)
+          process.stdout.write(`${id}: in ${offsite?.where} only (verify or restore it by id to fetch it)\n`);
         if (backups.length === 0) return void process.stdout.write(`no backups in ${config.backupDir}\n`);
         process.stdout.write(
           `${table(
-            ["ID", "FINISHED", "SIZE", "KEK", "VERSION", "SHA256"],
+            ["ID", "FINISHED", "SIZE", "KEK", "VERSION", "SHA256", "OFFSITE"],
             backups.map((b) => [
               b.id,
               b.finished_at,
@@ -82,6 +95,7 @@ export function registerBackup(program: Command): void {
               `v${b.kek_version}`,
               b.causeloop_version,
               `${b.sha256.slice(0, 12)}...`,
+              offsite ? (remote.includes(b.id) ? "yes" : "NOT COPIED") : "-",
             ]),
           )}\n`,
         );
@@ -157,6 +171,9 @@ export function registerBackup(program: Command): void {
             throw new AppError("validation_failed", "restore needs a backup (id or manifest file) and --to-data-dir");
           requireEmbedded(config);
           const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
+          // A lost machine: the backup and the erasure ledger come from the bucket.
+          await fetchOffsite(config, config.backupDir, ref);
+          await offsiteFor(config)?.pullLedger(config.backupDir);
           const result = await restoreBackup(
             reference(ref),
             {

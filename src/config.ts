@@ -68,16 +68,9 @@ export interface Config {
   backupDir: string;
   exportLinkMinutes: number;
   /** An S3-compatible bucket for exports instead of the local directory. */
-  exportS3:
-    | {
-        bucket: string;
-        endpoint?: string;
-        region?: string;
-        accessKeyId?: string;
-        secretAccessKey?: string;
-        prefix: string;
-      }
-    | undefined;
+  exportS3: S3Bucket | undefined;
+  /** An S3-compatible bucket every backup (and the erasure ledger) is also copied to. */
+  backupS3: S3Bucket | undefined;
   exportRetentionDays: number;
   /** A claimed job whose worker stops renewing it is taken over after this long. */
   jobLeaseSeconds: number;
@@ -176,6 +169,12 @@ export const ENVIRONMENT = {
   CAUSELOOP_EXPORT_S3_ACCESS_KEY_ID: "unset (or AWS_ACCESS_KEY_ID)",
   CAUSELOOP_EXPORT_S3_SECRET_ACCESS_KEY: "unset (or AWS_SECRET_ACCESS_KEY)",
   CAUSELOOP_EXPORT_S3_PREFIX: "exports/",
+  CAUSELOOP_BACKUP_S3_BUCKET: "unset: the backup directory only",
+  CAUSELOOP_BACKUP_S3_ENDPOINT: "AWS",
+  CAUSELOOP_BACKUP_S3_REGION: "unset",
+  CAUSELOOP_BACKUP_S3_ACCESS_KEY_ID: "unset (or AWS_ACCESS_KEY_ID)",
+  CAUSELOOP_BACKUP_S3_SECRET_ACCESS_KEY: "unset (or AWS_SECRET_ACCESS_KEY)",
+  CAUSELOOP_BACKUP_S3_PREFIX: "backups/",
   CAUSELOOP_EXPORT_RETENTION_DAYS: "7",
   CAUSELOOP_JOB_LEASE_SECONDS: "300",
   CAUSELOOP_IDP_JWKS_URL: "unset",
@@ -241,6 +240,29 @@ export function parseDatabaseUrl(raw: string, name: string): DatabaseUrlInfo {
     throw new ConfigError(`${name} has an unknown sslmode '${sslmode}' (one of ${allowed.join(", ")})`);
   }
   return { url: raw, host: url.hostname, port, database, user: decodeURIComponent(url.username), sslmode };
+}
+
+export interface S3Bucket {
+  bucket: string;
+  endpoint?: string;
+  region?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  prefix: string;
+}
+
+/** `<base>_BUCKET` and its companions (`_ENDPOINT`, `_REGION`, `_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY`, `_PREFIX`). */
+function s3From(env: Record<string, string | undefined>, base: string, prefix: string): S3Bucket | undefined {
+  const bucket = env[`${base}_BUCKET`];
+  if (!bucket) return undefined;
+  return {
+    bucket,
+    endpoint: env[`${base}_ENDPOINT`] || undefined,
+    region: env[`${base}_REGION`] || undefined,
+    accessKeyId: env[`${base}_ACCESS_KEY_ID`] || env.AWS_ACCESS_KEY_ID || undefined,
+    secretAccessKey: env[`${base}_SECRET_ACCESS_KEY`] || env.AWS_SECRET_ACCESS_KEY || undefined,
+    prefix: env[`${base}_PREFIX`] ?? prefix,
+  };
 }
 
 function integer(raw: string | number | undefined, name: string, fallback: number, min: number, max: number): number {
@@ -539,16 +561,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
       env.CAUSELOOP_BACKUP_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "backups"),
     ),
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
-    exportS3: env.CAUSELOOP_EXPORT_S3_BUCKET
-      ? {
-          bucket: env.CAUSELOOP_EXPORT_S3_BUCKET,
-          endpoint: env.CAUSELOOP_EXPORT_S3_ENDPOINT || undefined,
-          region: env.CAUSELOOP_EXPORT_S3_REGION || undefined,
-          accessKeyId: env.CAUSELOOP_EXPORT_S3_ACCESS_KEY_ID || env.AWS_ACCESS_KEY_ID || undefined,
-          secretAccessKey: env.CAUSELOOP_EXPORT_S3_SECRET_ACCESS_KEY || env.AWS_SECRET_ACCESS_KEY || undefined,
-          prefix: env.CAUSELOOP_EXPORT_S3_PREFIX ?? "exports/",
-        }
-      : undefined,
+    exportS3: s3From(env, "CAUSELOOP_EXPORT_S3", "exports/"),
+    backupS3: s3From(env, "CAUSELOOP_BACKUP_S3", "backups/"),
     exportRetentionDays: integer(env.CAUSELOOP_EXPORT_RETENTION_DAYS, "CAUSELOOP_EXPORT_RETENTION_DAYS", 7, 1, 365),
     jobLeaseSeconds: integer(env.CAUSELOOP_JOB_LEASE_SECONDS, "CAUSELOOP_JOB_LEASE_SECONDS", 300, 10, 86_400),
     retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),

@@ -9,6 +9,7 @@ import type { Queryable } from "./db/engine.ts";
 import { AUDIT_SIGNING_KEY_FILE, loadSigner, type Signer } from "./audit/signing.ts";
 import { loadJwtKeys, type JwtKeys } from "./identity/jwt.ts";
 import { erasureLedger } from "./backups/ledger.ts";
+import { offsiteFor } from "./backups/offsite.ts";
 import { loadRtbfKeys, RTBF_KEY_FILE, type RtbfKeys } from "./governance/rtbf.ts";
 import { loadExportLinkKey } from "./governance/export-links.ts";
 import type { ServerKeySource } from "./secrets/server-keys.ts";
@@ -45,6 +46,10 @@ export async function keySource(
   };
 }
 
+/** The erasure ledger in the backup directory (and its off-machine copy), signed with the audit key. */
+const installationLedger = (config: Config, signer: Signer) =>
+  erasureLedger(config.backupDir, signer, offsiteFor(config));
+
 /** Every key `serve` needs. */
 export async function loadServerKeys(
   config: Config,
@@ -56,7 +61,7 @@ export async function loadServerKeys(
   return {
     signer,
     jwt: loadJwtKeys(source),
-    rtbf: { ...(await loadRtbfKeys(source, signer)), ledger: erasureLedger(config.backupDir, signer) },
+    rtbf: { ...(await loadRtbfKeys(source, signer)), ledger: installationLedger(config, signer) },
     exportLinkKey: loadExportLinkKey(source),
   };
 }
@@ -71,7 +76,7 @@ export async function loadErasureKeys(config: Config, engine: Queryable): Promis
   const signer = await loadSigner(source);
   return {
     signer,
-    rtbf: { ...(await loadRtbfKeys(source, signer)), ledger: erasureLedger(config.backupDir, signer) },
+    rtbf: { ...(await loadRtbfKeys(source, signer)), ledger: installationLedger(config, signer) },
     exportLinkKey: loadExportLinkKey(source),
   };
 }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { verifyWithJwk, type Signer } from "../audit/signing.ts";
 import { AppError } from "../errors.ts";
 import type { Jwks } from "./manifest.ts";
+import type { Offsite } from "./offsite.ts";
 import { ensureBackupDir, processAlive } from "./store.ts";
 
 export const LEDGER_FILE = "erasure-ledger.jsonl";
@@ -109,7 +110,7 @@ async function withFileLock<T>(path: string, run: () => Promise<T>): Promise<T> 
 }
 
 /** The ledger in a backup directory, signing with the audit key. Appends are fsynced before they return. */
-export function erasureLedger(dir: string, signer: Signer): ErasureLedger {
+export function erasureLedger(dir: string, signer: Signer, offsite?: Pick<Offsite, "putLedger">): ErasureLedger {
   const path = join(dir, LEDGER_FILE);
   let queue: Promise<unknown> = Promise.resolve();
   const appendNow = (entry: LedgerEntry): Promise<LedgerRecord> => {
@@ -135,11 +136,18 @@ export function erasureLedger(dir: string, signer: Signer): ErasureLedger {
       return record;
     });
   };
+  // The off-machine copy follows each append; a failed upload is not fatal (the local file is fsynced, and
+  // the next append or backup uploads the whole ledger again).
+  const appendAndCopy = async (entry: LedgerEntry) => {
+    const record = await appendNow(entry);
+    await offsite?.putLedger(dir).catch(() => undefined);
+    return record;
+  };
   return {
     path,
     append(entry) {
       // One append at a time in this process (the file lock keeps other processes out).
-      const next = queue.then(() => appendNow(entry));
+      const next = queue.then(() => appendAndCopy(entry));
       queue = next.catch(() => undefined);
       return next;
     },

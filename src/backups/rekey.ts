@@ -12,6 +12,7 @@ import { writeFileAtomically } from "../files.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { erasureLedger, type ErasureLedger } from "./ledger.ts";
 import type { Jwks, SignedManifest } from "./manifest.ts";
+import type { Offsite } from "./offsite.ts";
 import { listBackups } from "./store.ts";
 
 const KEY_FORMAT = "causeloop.backup.key.v1";
@@ -42,7 +43,7 @@ export interface CarryResult {
 export async function carryBackupsAcrossRotation(
   owner: Queryable,
   ring: KekProvider,
-  deps: { dir: string; signer: Signer; ledger: ErasureLedger },
+  deps: { dir: string; signer: Signer; ledger: ErasureLedger; offsite?: Offsite },
   dropped: number[],
 ): Promise<CarryResult> {
   let backups = 0;
@@ -65,6 +66,7 @@ export async function carryBackupsAcrossRotation(
       join(deps.dir, rewrappedKeyFile(record.id)),
       `${JSON.stringify({ key: record, signature: { alg: "EdDSA", key_id: deps.signer.keyId, value } }, null, 2)}\n`,
     );
+    await deps.offsite?.uploadKey(deps.dir, record.id);
     backups++;
   }
   if (dropped.length === 0) return { backups, deks: 0, factors: 0 };
@@ -118,8 +120,20 @@ export async function backupDataKey(
   return { wrapped: parsed.key.wrapped, kek_version: parsed.key.kek_version, source: rewrappedKeyFile(parsed.key.id) };
 }
 
-/** rotateKek's `beforeDrop` for an installation whose backups (and ledger) live in `dir`. */
-export function carryBackups(owner: Queryable, dir: string, signer: Signer) {
+/** Where an installation keeps its backups and ledger, and what signs them. */
+export interface BackupPlace {
+  dir: string;
+  signer: Signer;
+  offsite?: Offsite;
+}
+
+/** rotateKek's `beforeDrop` for an installation's backups (and ledger). */
+export function carryBackups(owner: Queryable, place: BackupPlace) {
   return (ring: KekProvider, dropping: number[]) =>
-    carryBackupsAcrossRotation(owner, ring, { dir, signer, ledger: erasureLedger(dir, signer) }, dropping);
+    carryBackupsAcrossRotation(
+      owner,
+      ring,
+      { ...place, ledger: erasureLedger(place.dir, place.signer, place.offsite) },
+      dropping,
+    );
 }

@@ -2,6 +2,7 @@
 // S3-compatible bucket (Bun's built-in S3 client; links are S3 presigned URLs).
 import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { S3Bucket } from "../config.ts";
 import type { ExportLinks } from "./export-links.ts";
 
 export interface ArchiveStore {
@@ -32,23 +33,21 @@ export function localStore(root: string, links: ExportLinks): ArchiveStore {
   };
 }
 
-export interface S3Settings {
-  bucket: string;
-  endpoint?: string;
-  region?: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  prefix: string;
-}
+export type S3Settings = S3Bucket;
 
-export function s3Store(settings: S3Settings, linkMinutes: number): ArchiveStore {
-  const client = new Bun.S3Client({
+/** Bun's built-in S3 client for a configured bucket (exports, and the backups' off-machine copy). */
+export function s3Client(settings: S3Settings): Bun.S3Client {
+  return new Bun.S3Client({
     bucket: settings.bucket,
     endpoint: settings.endpoint,
     region: settings.region,
     accessKeyId: settings.accessKeyId,
     secretAccessKey: settings.secretAccessKey,
   });
+}
+
+export function s3Store(settings: S3Settings, linkMinutes: number): ArchiveStore {
+  const client = s3Client(settings);
   return {
     kind: "s3",
     async put(file, workspaceId, exportId) {

@@ -9,9 +9,8 @@ import { ensureActiveDek } from "../secrets/envelope.ts";
 import type { KekProvider, LocalKeyRing } from "../secrets/keyring.ts";
 import { rotateKek } from "../secrets/rotation.ts";
 import { logKekRotation } from "../audit/operator-log.ts";
-import type { Signer } from "../audit/signing.ts";
 import { erasureLedger } from "../backups/ledger.ts";
-import { carryBackups } from "../backups/rekey.ts";
+import { carryBackups, type BackupPlace } from "../backups/rekey.ts";
 
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
 export const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -197,13 +196,13 @@ export async function offboardClient(
   mode: "soft" | "purge",
   actor: string,
   ring: () => Promise<LocalKeyRing>,
-  backups?: { dir: string; signer: Signer },
+  backups?: BackupPlace,
 ): Promise<OffboardingRecord & { kek_rotated?: boolean; kek_current_version?: number }> {
   const record = await offboard(engine, slug, mode, actor);
   if (mode === "soft") await recordInComplianceLog(engine, record, "soft", actor);
   if (mode !== "purge" || record.already_purged) return record;
   // Beside the backups: restoring one taken before this purge purges the tenant again (src/backups/replay.ts).
-  await (backups && erasureLedger(backups.dir, backups.signer))?.append({
+  await (backups && erasureLedger(backups.dir, backups.signer, backups.offsite))?.append({
     kind: "tenant.purged",
     slug: record.slug,
     organization_id: record.organization_id,
@@ -215,7 +214,7 @@ export async function offboardClient(
   const rotation = await rotateKek(engine, keys, {
     generate: true,
     actor,
-    beforeDrop: backups ? carryBackups(engine, backups.dir, backups.signer) : undefined,
+    beforeDrop: backups ? carryBackups(engine, backups) : undefined,
   });
   await logKekRotation(engine, actor, rotation, { generated: true, reason: `purge of ${slug}` });
   return { ...record, kek_rotated: true, kek_current_version: rotation.kekCurrentVersion };

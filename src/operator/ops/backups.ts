@@ -4,6 +4,7 @@ import { Type } from "@sinclair/typebox";
 import { logOperatorAction } from "../../audit/operator-log.ts";
 import { createBackup } from "../../backups/create.ts";
 import { installedKeyRing, installedRtbfKey } from "../../backups/keys.ts";
+import { copyOffsite, fetchOffsite } from "../../backups/offsite.ts";
 import { pendingReplay, replayAfterRestore } from "../../backups/replay.ts";
 import { AppError } from "../../errors.ts";
 import { requireEmbedded } from "../../backups/store.ts";
@@ -24,12 +25,9 @@ export const backupOperations = {
     args: Type.Object({ out: Type.Optional(Path) }, { additionalProperties: false }),
     run: async ({ engine, config, kek, signer, actor }, args) => {
       requireEmbedded(config);
-      return createBackup(engine, {
-        dir: args.out ?? config.backupDir,
-        kek: await kek(),
-        signer: await signer(),
-        actor,
-      });
+      const dir = args.out ?? config.backupDir;
+      const result = await createBackup(engine, { dir, kek: await kek(), signer: await signer(), actor });
+      return { ...result, offsite: await copyOffsite(config, dir, result.id) };
     },
   }),
   "backup.verify": defineOperation({
@@ -43,7 +41,9 @@ export const backupOperations = {
       const keys = args.jwks
         ? { keys: args.jwks.keys, keySource: "the JWKS given" }
         : { keys: [(await signer()).publicJwk], keySource: "the installation's audit key" };
-      const report = await verifyBackup(args.ref, { dir: args.dir ?? config.backupDir, kek: await kek(), ...keys });
+      const dir = args.dir ?? config.backupDir;
+      await fetchOffsite(config, dir, args.ref);
+      const report = await verifyBackup(args.ref, { dir, kek: await kek(), ...keys });
       await logOperatorAction(engine, {
         action: "backup.verified",
         actor,

@@ -2,6 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { keyStatus, rotateDek, rotateKek } from "../../secrets/rotation.ts";
 import { logKekRotation } from "../../audit/operator-log.ts";
+import { offsiteFor } from "../../backups/offsite.ts";
 import { carryBackups } from "../../backups/rekey.ts";
 import { defineOperation } from "../contract.ts";
 
@@ -20,7 +21,11 @@ export const keyOperations = {
         onProgress: progress,
         actor,
         // Backups' data keys follow the ring (and the ledger records the keys a restore will need).
-        beforeDrop: carryBackups(engine, config.backupDir, await signer()),
+        beforeDrop: carryBackups(engine, {
+          dir: config.backupDir,
+          signer: await signer(),
+          offsite: offsiteFor(config),
+        }),
       });
       await logKekRotation(engine, actor, result, { generated: Boolean(args.generate) });
       return result;

@@ -9,6 +9,7 @@ import {
   onboard,
   restore,
 } from "../../tenancy/service.ts";
+import { offsiteFor } from "../../backups/offsite.ts";
 import { defineOperation } from "../contract.ts";
 
 const Slug = Type.String({ minLength: 1, maxLength: 100 });
@@ -50,6 +51,7 @@ export const tenancyOperations = {
       offboardClient(engine, args.slug, args.mode, actor, () => kek(), {
         dir: config.backupDir,
         signer: await signer(),
+        offsite: offsiteFor(config),
       }),
   }),
   "tenants.restore": defineOperation({
