@@ -43,6 +43,8 @@ type Cluster = {
 };
 
 const DEFAULT_VARIABLE_AFTER = 4;
+/** Constant words a new template must keep to take over the clusters it covers. */
+const MIN_CONSTANTS_TO_COVER = 2;
 const SIGNATURE_CACHE_LIMIT = 50_000;
 
 function shapeOf(tokens: readonly string[], first = tokens[0] ?? ""): string {
@@ -206,6 +208,8 @@ export class ClusterEngine {
       for (const cluster of this.byShape.get(shape) ?? []) {
         if (!fitsAll(cluster.tokens, tokens)) continue;
         const score = specificity(cluster.tokens);
+        // A template of variables only says nothing about words: it takes only its own shape.
+        if (score === 0 && cluster.tokens.some((token, i) => token !== tokens[i])) continue;
         if (score > bestScore) (best = cluster), (bestScore = score);
       }
     }
@@ -244,22 +248,38 @@ export class ClusterEngine {
   private generalizeFrom(start: Cluster): { target: Cluster; absorbed: string[] } {
     let current = start;
     const absorbed: string[] = [];
+    const covered = this.coveredBy(start.tokens);
+    if (covered.length > 0) current = this.combine([start, ...covered], start.tokens, absorbed);
     for (;;) {
       const group = this.siblings.mergeable(current.id, this.variableAfter);
       if (!group) break;
       const members = group.ids.map((id) => this.mustGet(id));
-      const target = members.reduce((a, b) => (b.count > a.count ? b : a));
-      const tokens = [...target.tokens];
+      const tokens = [...current.tokens];
       tokens[group.position] = generalize(members.map((member) => member.tokens[group.position] as string));
-      this.unindex(target);
-      target.tokens = tokens;
-      for (const member of members) if (member !== target) this.absorbInto(target, member, absorbed);
-      for (const other of [...(this.byLength.get(tokens.length) ?? [])])
-        if (!other.pinned && fitsAll(tokens, other.tokens)) this.absorbInto(target, other, absorbed);
-      this.index(target);
-      current = target;
+      current = this.combine(members, tokens, absorbed);
     }
     return { target: current, absorbed: absorbed.filter((id) => id !== current.id) };
+  }
+
+  /** Clusters that a new, more general template covers: a masked variable where they had words. */
+  private coveredBy(tokens: readonly string[]): Cluster[] {
+    if (constantCount(tokens) < MIN_CONSTANTS_TO_COVER) return [];
+    return [
+      ...(this.byShape.get(shapeOf(tokens)) ?? []),
+      ...(this.byShape.get(shapeOf(tokens, WILDCARD)) ?? []),
+    ].filter((other) => !other.pinned && other.tokens !== tokens && fitsAll(tokens, other.tokens));
+  }
+
+  /** One cluster (the one with most events keeps its id) with `tokens` as template, and every cluster it covers. */
+  private combine(members: Cluster[], tokens: string[], absorbed: string[]): Cluster {
+    const target = members.reduce((a, b) => (b.count > a.count ? b : a));
+    this.unindex(target);
+    target.tokens = tokens;
+    for (const member of members) if (member !== target) this.absorbInto(target, member, absorbed);
+    for (const other of [...(this.byLength.get(tokens.length) ?? [])])
+      if (!other.pinned && fitsAll(tokens, other.tokens)) this.absorbInto(target, other, absorbed);
+    this.index(target);
+    return target;
   }
 
   private absorbInto(target: Cluster, member: Cluster, absorbed: string[]): void {
@@ -283,6 +303,10 @@ export class ClusterEngine {
       ...extra,
     };
   }
+}
+
+function constantCount(tokens: readonly string[]): number {
+  return tokens.filter((token) => !token.includes(WILDCARD)).length;
 }
 
 function view(cluster: Cluster): ClusterView {
