@@ -8,6 +8,8 @@ const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*";
 const MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*";
 const CLOCK = "\\d{1,2}:\\d{2}(?::\\d{2}(?:[.,]\\d+)?)?";
 const ZONE = "(?:\\s*(?:Z|[+-]\\d{2}:?\\d{2}|[A-Z]{2,4}T|UTC|GMT))?";
+const QUANTITY =
+  "(?<![\\w.])(?:[<>]=?|~)?[-+]?\\d+(?:\\.\\d+)?\\s?(?:[KMGTP]i?B|bytes|B|ms|us|µs|ns|sec|secs|seconds|s|min|mins|minutes|h|hours)\\b";
 const MESSAGE_PATTERNS: RegExp[] = [
   /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi,
   /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g,
@@ -16,7 +18,8 @@ const MESSAGE_PATTERNS: RegExp[] = [
   new RegExp(`\\b(?:${DAY},?\\s+)?${MONTH}\\s+\\d{1,2},?\\s+(?:\\d{4}\\s+)?${CLOCK}${ZONE}(?:\\s+\\d{4})?\\b`, "g"),
   // 2015-10-18 18:01:47,978 / 2015-10-18T18:01:47.978Z / 17/06/09 20:10:40
   new RegExp(`\\b\\d{2,4}[-/.]\\d{1,2}[-/.]\\d{1,4}(?:[T\\s-]${CLOCK})?${ZONE}`, "g"),
-  /(?<![\w.])[-+]?\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|bytes|B|ms|us|µs|ns|sec|secs|seconds|s|min|mins|minutes|h|hours)\b/g,
+  // 3000 ms, 12s, 1.5 GB, <1 sec, ~20 min, and a size's other spelling: 1190 bytes (1.16 KB)
+  new RegExp(`${QUANTITY}(?:\\s\\(${QUANTITY}\\))?`, "g"),
 ];
 
 const DIGIT = /\d/;
