@@ -77,6 +77,34 @@ test("split gives a message its own cluster, which later events keep and the eng
   expect(engine.assign("Job 4 failed: exit code 1").clusterId).toBe(general);
 });
 
+test("sizes and durations are one variable whatever their unit or spelling", () => {
+  const engine = new ClusterEngine();
+  const messages = [
+    "upstream closed, 815 bytes sent, 1190 bytes (1.16 KB) received, lifetime <1 sec",
+    "upstream closed, 2.5 MB sent, 0 bytes received, lifetime 00:02",
+    "upstream closed, 12KB sent, 7 GiB received, lifetime 3 min",
+  ];
+  const ids = messages.map((message) => engine.assign(message).clusterId);
+  expect(new Set(ids).size).toBe(1);
+  expect(engine.get(ids[0] as string)?.template).toBe("upstream closed, <*> sent, <*> received, lifetime <*>");
+});
+
+test("corrections survive a snapshot and restore", () => {
+  const engine = new ClusterEngine({ newId: () => newId("clu") });
+  const disk = engine.assign("Disk /dev/sda1 is full").clusterId;
+  const quota = engine.assign("Quota exceeded on volume 7").clusterId;
+  engine.merge(disk, quota);
+  const special = engine.split("Disk /dev/sdz9 is full");
+  const resumed = ClusterEngine.restore(JSON.parse(JSON.stringify(engine.snapshot())), {
+    newId: () => newId("clu"),
+  });
+  expect(resumed.assign("Quota exceeded on volume 99").clusterId).toBe(disk);
+  expect(resumed.assign("Disk /dev/sdz9 is full").clusterId).toBe(special.id);
+  expect(resumed.assign("Disk /dev/sdb2 is full").clusterId).toBe(disk);
+  expect(resumed.resolve(quota)).toBe(disk);
+  expect(resumed.assign("Certificate for api.example.com expires in 3 days").clusterId).toMatch(/^clu_/);
+});
+
 test("an engine restored from its JSON snapshot continues exactly like the one that never stopped", () => {
   const lines = readLoghub(join(LOGHUB, "Linux_2k.log_structured.csv")).map((line) => line.content);
   const half = lines.length / 2;

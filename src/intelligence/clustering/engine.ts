@@ -9,6 +9,7 @@
 import { WILDCARD, maskedTokens } from "./mask.ts";
 import { fitsAll, generalize, specificity } from "./template.ts";
 import { SiblingIndex } from "./siblings.ts";
+import { type Cluster, addTo, constantCount, earliest, latest, shapeOf, view } from "./cluster.ts";
 import { SNAPSHOT_VERSION, type ClusterSnapshot, type EngineSnapshot, type PinSnapshot } from "./snapshot.ts";
 
 export type ClusterEngineOptions = {
@@ -33,23 +34,10 @@ export type Assignment = {
   pinned: boolean;
 };
 
-type Cluster = {
-  id: string;
-  tokens: string[];
-  count: number;
-  firstSeen: number | null;
-  lastSeen: number | null;
-  pinned: boolean;
-};
-
 const DEFAULT_VARIABLE_AFTER = 4;
 /** Constant words a new template must keep to take over the clusters it covers. */
 const MIN_CONSTANTS_TO_COVER = 2;
 const SIGNATURE_CACHE_LIMIT = 50_000;
-
-function shapeOf(tokens: readonly string[], first = tokens[0] ?? ""): string {
-  return `${tokens.length} ${first.includes(WILDCARD) ? WILDCARD : first}`;
-}
 
 export class ClusterEngine {
   private readonly clusters = new Map<string, Cluster>();
@@ -115,17 +103,15 @@ export class ClusterEngine {
     const source = this.mustGet(from);
     if (target === source) return view(target);
     this.templatePins.push({ tokens: source.tokens, clusterId: target.id });
-    target.pinned = true;
+    this.keepApart(target);
     this.absorb(target, source);
     return view(target);
   }
 
   /** Engineer's correction: events matching `messageOrTemplate` are a problem of their own, from now on. */
   split(messageOrTemplate: string): ClusterView {
-    const tokens = messageOrTemplate.includes(WILDCARD)
-      ? messageOrTemplate.trim().split(/\s+/)
-      : maskedTokens(messageOrTemplate);
-    const cluster = this.create(tokens, true);
+    // A message split off keeps its words: only that very message (or pins added later) lands there.
+    const cluster = this.create(messageOrTemplate.trim().split(/\s+/), true);
     this.pin(messageOrTemplate, cluster.id);
     return view(cluster);
   }
@@ -133,7 +119,7 @@ export class ClusterEngine {
   /** Engineer's correction: events matching `messageOrTemplate` (a message, or a template with `<*>`) go to the cluster. */
   pin(messageOrTemplate: string, clusterId: string): void {
     const cluster = this.mustGet(clusterId);
-    cluster.pinned = true;
+    this.keepApart(cluster);
     if (messageOrTemplate.includes(WILDCARD)) {
       this.templatePins.push({ tokens: messageOrTemplate.trim().split(/\s+/), clusterId: cluster.id });
     } else this.messagePins.set(messageOrTemplate, cluster.id);
@@ -172,6 +158,12 @@ export class ClusterEngine {
       else engine.templatePins.push({ tokens: pin.template.split(" "), clusterId: pin.clusterId });
     }
     return engine;
+  }
+
+  /** A cluster an engineer corrected is never merged by the engine again. */
+  private keepApart(cluster: Cluster): void {
+    cluster.pinned = true;
+    this.siblings.remove(cluster.id);
   }
 
   private nextId(): string {
@@ -222,7 +214,10 @@ export class ClusterEngine {
     return cluster;
   }
 
+  // The signature cache memoizes bestFit for the current set of clusters; any change to that set clears it,
+  // which keeps a restored engine (whose cache starts empty) assigning exactly like the one that never stopped.
   private index(cluster: Cluster): void {
+    this.signatures.clear();
     this.clusters.set(cluster.id, cluster);
     addTo(this.byShape, shapeOf(cluster.tokens), cluster);
     addTo(this.byLength, cluster.tokens.length, cluster);
@@ -230,6 +225,7 @@ export class ClusterEngine {
   }
 
   private unindex(cluster: Cluster): void {
+    this.signatures.clear();
     this.clusters.delete(cluster.id);
     this.byShape.get(shapeOf(cluster.tokens))?.delete(cluster);
     this.byLength.get(cluster.tokens.length)?.delete(cluster);
@@ -303,27 +299,4 @@ export class ClusterEngine {
       ...extra,
     };
   }
-}
-
-function constantCount(tokens: readonly string[]): number {
-  return tokens.filter((token) => !token.includes(WILDCARD)).length;
-}
-
-function view(cluster: Cluster): ClusterView {
-  const { id, count, firstSeen, lastSeen, pinned } = cluster;
-  return { id, template: cluster.tokens.join(" "), count, firstSeen, lastSeen, pinned };
-}
-
-function addTo<K>(index: Map<K, Set<Cluster>>, key: K, cluster: Cluster): void {
-  const set = index.get(key);
-  if (set) set.add(cluster);
-  else index.set(key, new Set([cluster]));
-}
-
-function earliest(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.min(a, b);
-}
-
-function latest(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.max(a, b);
 }
