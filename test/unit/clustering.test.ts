@@ -8,17 +8,21 @@ import { readLoghub } from "../../scripts/bench/loghub.ts";
 
 const LOGHUB = join(import.meta.dir, "../../../shared/data/loghub");
 
+/** The one template all `messages` got, or undefined when they landed in different clusters. */
+function sharedTemplate(engine: ClusterEngine, messages: string[]): string | undefined {
+  const ids = new Set(messages.map((message) => engine.assign(message).clusterId));
+  return ids.size === 1 ? engine.get([...ids][0] as string)?.template : undefined;
+}
+
 test("the same problem with different numbers, hosts, paths, ids and timestamps is one cluster with a readable template", () => {
   const engine = new ClusterEngine({ newId: () => newId("clu") });
-  const messages = [
+  const timeouts = [
     "Connection to 10.0.0.12:5432 timed out after 3000 ms",
     "Connection to db-7.internal:5432 timed out after 250 ms",
     "Connection to [2001:db8::1]:6379 timed out after 12s",
   ];
-  const ids = messages.map((message) => engine.assign(message).clusterId);
-  expect(new Set(ids).size).toBe(1);
-  expect(ids[0]).toMatch(/^clu_/);
-  expect(engine.get(ids[0] as string)?.template).toBe("Connection to <*> timed out after <*>");
+  expect(sharedTemplate(engine, timeouts)).toBe("Connection to <*> timed out after <*>");
+  expect(engine.list()[0]?.id).toMatch(/^clu_/);
 
   const uploads = [
     "Upload of /var/data/2024-05-01/report.csv failed for request 3f2b8c1e-9d4a-4f7e-b1c2-0a9e8d7c6b5a at 2024-05-01T10:00:00Z",
@@ -78,15 +82,12 @@ test("split gives a message its own cluster, which later events keep and the eng
 });
 
 test("sizes and durations are one variable whatever their unit or spelling", () => {
-  const engine = new ClusterEngine();
-  const messages = [
+  const closes = [
     "upstream closed, 815 bytes sent, 1190 bytes (1.16 KB) received, lifetime <1 sec",
     "upstream closed, 2.5 MB sent, 0 bytes received, lifetime 00:02",
     "upstream closed, 12KB sent, 7 GiB received, lifetime 3 min",
   ];
-  const ids = messages.map((message) => engine.assign(message).clusterId);
-  expect(new Set(ids).size).toBe(1);
-  expect(engine.get(ids[0] as string)?.template).toBe("upstream closed, <*> sent, <*> received, lifetime <*>");
+  expect(sharedTemplate(new ClusterEngine(), closes)).toBe("upstream closed, <*> sent, <*> received, lifetime <*>");
 });
 
 test("corrections survive a snapshot and restore", () => {
