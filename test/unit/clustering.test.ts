@@ -57,6 +57,13 @@ test("a word position becomes a variable once enough different words are seen th
   expect(engine.get(fourth.clusterId)?.count).toBe(5);
 });
 
+test("words that say what happened stay part of the problem however many of them are seen", () => {
+  const engine = new ClusterEngine();
+  const states = ["Started", "Paused", "Resumed", "Stopped", "Suspended"];
+  const ids = states.map((state) => engine.assign(`[instance: 7c9e6679-7425-40de-944b] VM ${state} (Lifecycle Event)`));
+  expect(new Set(ids.map((assignment) => assignment.clusterId)).size).toBe(states.length);
+});
+
 test("an engineer's merge and pin are remembered for later events", () => {
   const engine = new ClusterEngine();
   const disk = engine.assign("Disk /dev/sda1 is full").clusterId;

@@ -10,6 +10,19 @@ const MIN_CONSTANTS_FOR_COUNT = 2;
 /** … and before one masked variable among words does. */
 const MIN_CONSTANTS_FOR_FIT = 1;
 
+// Words that say what happened (`Started`, `Paused`, `closing`): a position holding them names the event.
+const ACTION = /^[A-Za-z]{3,}(?:ed|ing)$/;
+
+function mostlyActions(values: Iterable<string>): boolean {
+  let actions = 0;
+  let all = 0;
+  for (const value of values) {
+    all++;
+    if (ACTION.test(value)) actions++;
+  }
+  return actions * 2 >= all;
+}
+
 function constantsBesides(tokens: readonly string[], position: number): number {
   let n = 0;
   tokens.forEach((token, i) => {
@@ -57,7 +70,12 @@ export class SiblingIndex {
       const group = this.groups.get(key);
       if (!group || group.size < 2) continue;
       const kept = constants[position] ?? 0;
-      if (position > 0 && group.size >= variableAfter && kept >= MIN_CONSTANTS_FOR_COUNT)
+      if (
+        position > 0 &&
+        group.size >= variableAfter &&
+        kept >= MIN_CONSTANTS_FOR_COUNT &&
+        !mostlyActions(group.keys())
+      )
         return { position, ids: [...group.values()] };
       if (kept < MIN_CONSTANTS_FOR_FIT) continue;
       const fitting = [...group].filter(([other]) => other !== value && (fits(other, value) || fits(value, other)));
