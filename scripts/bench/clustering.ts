@@ -1,9 +1,11 @@
 // Grouping accuracy of the production clustering engine on labeled Loghub samples (issue 20): each
 // `*_structured.csv` in <dir> is one workspace stream, fed in LineId order; the engine sees only `Content`.
-//   bun scripts/bench/clustering.ts <dir> [--explain <file name part>]
+//   bun scripts/bench/clustering.ts <dir> [--explain <file name part>] [--baseline]
+// --baseline also times masking alone (tokenize and mask each message, no clustering) on the same lines in the
+// same run, and prints the engine's cost as a ratio to it.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ClusterEngine } from "../../src/intelligence/clustering.ts";
+import { ClusterEngine, maskedTokens } from "../../src/intelligence/clustering.ts";
 import { groupingAccuracy, wrongGroups } from "../../src/intelligence/grouping-accuracy.ts";
 import { type LoghubLine, readLoghub } from "./loghub.ts";
 
@@ -14,6 +16,12 @@ export function clusterLines(lines: readonly LoghubLine[]): { predicted: string[
   const assigned = lines.map((line) => engine.assign(line.content).clusterId);
   const seconds = (performance.now() - started) / 1000;
   return { predicted: assigned.map((id) => engine.resolve(id)), seconds };
+}
+
+function maskingSeconds(lines: readonly LoghubLine[]): number {
+  const started = performance.now();
+  for (const line of lines) maskedTokens(line.content);
+  return (performance.now() - started) / 1000;
 }
 
 function explain(lines: readonly LoghubLine[], predicted: readonly string[]): void {
@@ -55,6 +63,12 @@ if (import.meta.main) {
     const truth = new Set(lines.map((line) => line.eventId)).size;
     const eps = Math.round(lines.length / seconds);
     console.log(`${name} GA=${accuracy.toFixed(3)} clusters=${clusters} truth=${truth} eps=${eps}`);
+    if (process.argv.includes("--baseline")) {
+      const baseline = maskingSeconds(lines);
+      console.log(
+        `  baseline masking-only eps=${Math.round(lines.length / baseline)} engine/baseline time=${(seconds / baseline).toFixed(2)}x`,
+      );
+    }
     if (explainFile && name.includes(explainFile)) explain(lines, predicted);
   }
   console.log(`average GA=${(total / Math.max(files.length, 1)).toFixed(3)}`);
