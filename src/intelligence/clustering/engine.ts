@@ -1,11 +1,12 @@
 // The clustering engine of one workspace stream: assigns each event's message to a cluster of "the same
-// problem" and keeps each cluster's template (`Connection to <*> timed out after <*> ms`).
+// problem" and keeps each cluster's template (`Connection to <*> timed out after <*>`).
 //
 // Precision first: a message joins a cluster only when every token fits the cluster's template. Variables are
 // masked up front (mask.ts); a word position becomes a variable only on evidence: a masked variable was seen
-// there, or `variableAfter` different words were seen there among clusters identical everywhere else. The
-// first word never becomes a variable that way (it usually names the event). Assignment costs the clusters
-// that share the message's length and first word, never the history.
+// there, or `variableAfter` different words were seen there among clusters identical everywhere else (never
+// the first word, which usually names the event, nor words that say what happened: siblings.ts). A new
+// template covering older, more specific ones takes them over. Assignment costs a signature lookup or a scan
+// of the clusters sharing the message's length and first word, never the history.
 import { WILDCARD, maskedTokens } from "./mask.ts";
 import { fitsAll, generalize, specificity } from "./template.ts";
 import { SiblingIndex } from "./siblings.ts";
@@ -254,7 +255,8 @@ export class ClusterEngine {
       tokens[group.position] = generalize(members.map((member) => member.tokens[group.position] as string));
       current = this.combine(members, tokens, absorbed);
     }
-    return { target: current, absorbed: absorbed.filter((id) => id !== current.id) };
+    // The caller never saw the new cluster's id when another one took it over at once.
+    return { target: current, absorbed: absorbed.filter((id) => id !== current.id && id !== start.id) };
   }
 
   /** Clusters that a new, more general template covers: a masked variable where they had words. */

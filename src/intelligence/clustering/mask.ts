@@ -12,7 +12,7 @@ const QUANTITY =
   "(?<![\\w.])(?:[<>]=?|~)?[-+]?\\d+(?:\\.\\d+)?\\s?(?:[KMGTP]i?B|bytes|B|ms|us|µs|ns|sec|secs|seconds|s|min|mins|minutes|h|hours)\\b";
 const MESSAGE_PATTERNS: RegExp[] = [
   /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi,
-  /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g,
+  /(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g,
   /(?<![\w.:/-])(?:~|\.{1,2})?(?:\/+[\w.\-@%+~]+)+\/?/g,
   // Fri Jun 17 20:32:27 2005, Jun 17 20:32:27, Sat Sep 10 12:00:00 PDT 2005
   new RegExp(`\\b(?:${DAY},?\\s+)?${MONTH}\\s+\\d{1,2},?\\s+(?:\\d{4}\\s+)?${CLOCK}${ZONE}(?:\\s+\\d{4})?\\b`, "g"),
@@ -47,9 +47,12 @@ export function maskMessage(message: string): string {
   return masked.replace(/(?:<\*>){2,}/g, WILDCARD);
 }
 
+/** A message's problem shows in its beginning; the rest (a dump, a long trace) only costs time. */
+const MAX_CHARS = 4096;
+
 /** The message's tokens, variables masked, runs of masked tokens collapsed into one. */
 export function maskedTokens(message: string): string[] {
-  const trimmed = maskMessage(message).trim();
+  const trimmed = maskMessage(message.length > MAX_CHARS ? message.slice(0, MAX_CHARS) : message).trim();
   if (trimmed === "") return [];
   const tokens: string[] = [];
   for (const token of trimmed.split(/\s+/)) {

@@ -9,6 +9,7 @@ type Entry = { key: string; position: number; value: string };
 const MIN_CONSTANTS_FOR_COUNT = 2;
 /** … and before one masked variable among words does. */
 const MIN_CONSTANTS_FOR_FIT = 1;
+const MAX_TOKENS = 100;
 
 // Words that say what happened (`Started`, `Paused`, `closing`): a position holding them names the event.
 const ACTION = /^[A-Za-z]{3,}(?:ed|ing)$/;
@@ -38,6 +39,8 @@ export class SiblingIndex {
 
   add(id: string, tokens: readonly string[]): void {
     const entries: Entry[] = [];
+    // Filing costs the square of the length: longer messages (dumps, traces) merge only by fitting templates.
+    if (tokens.length > MAX_TOKENS) return;
     tokens.forEach((value, position) => {
       const rest = tokens.slice(0, position).concat(tokens.slice(position + 1));
       const key = `${tokens.length}\u0001${position}\u0001${rest.join("\u0002")}`;
