@@ -87,6 +87,12 @@ test("split gives a message its own cluster, which later events keep and the eng
   expect(special.id).not.toBe(general);
   expect(engine.assign("Job 99 failed: exit code 137").clusterId).toBe(special.id);
   expect(engine.assign("Job 4 failed: exit code 1").clusterId).toBe(general);
+
+  const oom = engine.split("Job <*> failed: exit code 137");
+  expect(engine.caughtBy("Job <*> failed: exit code 137", "Job 7 failed: exit code 137")).toBe(true);
+  expect(engine.caughtBy("Job <*> failed: exit code 137", "Job 7 failed: exit code 1")).toBe(false);
+  expect(engine.assign("Job 12 failed: exit code 137").clusterId).toBe(oom.id);
+  expect(engine.assign("Job 12 failed: exit code 3").clusterId).toBe(general);
 });
 
 test("sizes and durations are one variable whatever their unit or spelling", () => {

@@ -8,7 +8,7 @@
 // template covering older, more specific ones takes them over. Assignment costs a signature lookup or a scan
 // of the clusters sharing the message's length and first word, never the history.
 import { WILDCARD, maskedTokens } from "./mask.ts";
-import { fitsAll, generalize, specificity } from "./template.ts";
+import { fitsAll, fitsMessage, generalize, matchesCorrection, specificity } from "./template.ts";
 import { SiblingIndex } from "./siblings.ts";
 import { type Cluster, addTo, constantCount, earliest, latest, shapeOf, view } from "./cluster.ts";
 import { SNAPSHOT_VERSION, type ClusterSnapshot, type EngineSnapshot, type PinSnapshot } from "./snapshot.ts";
@@ -62,7 +62,7 @@ export class ClusterEngine {
   assign(message: string, opts: { at?: number } = {}): Assignment {
     const pinnedId = this.messagePins.get(message);
     const tokens = maskedTokens(message);
-    const pinned = pinnedId ?? this.matchTemplatePin(tokens);
+    const pinned = pinnedId ?? this.matchTemplatePin(message, tokens);
     if (pinned !== undefined) return this.record(this.mustGet(pinned), opts.at, { pinned: true });
     const signature = tokens.join(" ");
     const cached = this.signatures.get(signature);
@@ -107,6 +107,11 @@ export class ClusterEngine {
     this.keepApart(target);
     this.absorb(target, source);
     return view(target);
+  }
+
+  /** Whether `message` is caught by a correction (what to re-point among stored events after split or pin). */
+  caughtBy(messageOrTemplate: string, message: string): boolean {
+    return matchesCorrection(messageOrTemplate, message, maskedTokens(message));
   }
 
   /** Engineer's correction: events matching `messageOrTemplate` are a problem of their own, from now on. */
@@ -184,10 +189,10 @@ export class ClusterEngine {
     this.signatures.set(signature, id);
   }
 
-  private matchTemplatePin(tokens: readonly string[]): string | undefined {
+  private matchTemplatePin(message: string, tokens: readonly string[]): string | undefined {
     let best: { clusterId: string; score: number } | undefined;
     for (const pin of this.templatePins) {
-      if (!fitsAll(pin.tokens, tokens)) continue;
+      if (!fitsMessage(pin.tokens, message, tokens)) continue;
       const score = specificity(pin.tokens);
       if (!best || score > best.score) best = { clusterId: pin.clusterId, score };
     }

@@ -60,3 +60,16 @@ export function generalize(values: readonly string[]): string {
   if (prefix.length + suffix.length > shortest) suffix = "";
   return `${prefix}${WILDCARD}${suffix}`;
 }
+
+/** Whether a stored event's message is caught by a correction's message or template (`<*>` marks variables):
+ * what the API re-points when an engineer splits or pins. */
+export function matchesCorrection(messageOrTemplate: string, message: string, masked: readonly string[]): boolean {
+  if (!messageOrTemplate.includes(WILDCARD)) return messageOrTemplate === message;
+  return fitsMessage(messageOrTemplate.trim().split(/\s+/), message, masked);
+}
+
+/** A template written by an engineer names raw words (`exit code 137`), one the engine made names masked
+ * tokens (a timestamp is one `<*>`): either reading of the message may fit. */
+export function fitsMessage(template: readonly string[], message: string, masked: readonly string[]): boolean {
+  return fitsAll(template, masked) || fitsAll(template, message.trim().split(/\s+/));
+}
