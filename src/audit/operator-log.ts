@@ -26,7 +26,8 @@ export type OperatorAction =
   | "backup.created"
   | "backup.failed"
   | "backup.verified"
-  | "backup.restored";
+  | "backup.restored"
+  | "backup.pruned";
 
 export interface OperatorEntry {
   action: OperatorAction;

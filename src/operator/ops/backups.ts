@@ -1,10 +1,11 @@
 // Operations on backups (embedded engine): take one of the live database (inside `serve` when it runs, through
-// the control socket), and verify one on a scratch copy. Both are recorded in the operator log.
+// the control socket), verify one on a scratch copy, prune per retention. Each is recorded in the operator log.
 import { Type } from "@sinclair/typebox";
-import { logOperatorAction } from "../../audit/operator-log.ts";
 import { createBackup } from "../../backups/create.ts";
+import { pruneBackups } from "../../backups/retention.ts";
+import { verifyAndRecord } from "../../backups/schedule.ts";
+import { readBackupReadout } from "../../backups/staleness.ts";
 import { requireEmbedded } from "../../backups/store.ts";
-import { verifyBackup } from "../../backups/verify.ts";
 import { defineOperation } from "../contract.ts";
 
 const Path = Type.String({ minLength: 1, maxLength: 4096 });
@@ -40,15 +41,20 @@ export const backupOperations = {
       const keys = args.jwks
         ? { keys: args.jwks.keys, keySource: "the JWKS given" }
         : { keys: [(await signer()).publicJwk], keySource: "the installation's audit key" };
-      const report = await verifyBackup(args.ref, { dir: args.dir ?? config.backupDir, kek: await kek(), ...keys });
-      await logOperatorAction(engine, {
-        action: "backup.verified",
-        actor,
-        targetType: "backup",
-        targetId: report.id ?? args.ref,
-        after: { ok: report.ok, problems: report.problems, seconds: report.seconds },
-      });
-      return report;
+      return verifyAndRecord(engine, args.ref, { dir: args.dir ?? config.backupDir, kek: await kek(), ...keys }, actor);
     },
+  }),
+  "backup.prune": defineOperation({
+    needs: "owner",
+    args: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    run: async ({ engine, config, actor }, args) =>
+      pruneBackups(engine, config.backupDir, {
+        keepDays: config.backupKeepDays,
+        keepCount: config.backupKeepCount,
+        now: new Date(),
+        protect: [(await readBackupReadout(engine))?.last_verified_id],
+        dryRun: Boolean(args.dryRun),
+        actor,
+      }),
   }),
 };
