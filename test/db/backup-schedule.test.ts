@@ -15,6 +15,7 @@ import { backupsCheck, readinessBackups } from "../../src/backups/staleness.ts";
 import { listBackups, POSTGRES_REFUSAL } from "../../src/backups/store.ts";
 import { healthRoutes } from "../../src/health/routes.ts";
 import { Scheduler } from "../../src/jobs/scheduler.ts";
+import { runInProcess } from "../../src/operator/transport.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { listOperatorAlerts } from "../../src/security/alerts.ts";
@@ -84,6 +85,16 @@ describeEngines("backup staleness", (kind) => {
     await record(db, "backup.verified", id, { ok: true });
     const check = await backupsCheck(db.app, settings);
     expect(check).toMatchObject({ ok: true, detail: expect.stringMatching(/^backup 0 h old, drill 0 days old$/) });
+    // The same through the operator plane: doctor's check, and the console's status.
+    const ctx = {
+      engine: db.app,
+      config: { ...db.config, backupDir: settings.backupDir },
+      kek: async () => randomRing(),
+      signer: testSigner,
+    };
+    const report = (await runInProcess("doctor", ctx, {})) as { checks: { name: string; ok: boolean }[] };
+    expect(report.checks.find((c) => c.name === "backups")).toMatchObject({ ok: true });
+    expect(await runInProcess("backup.status", ctx, {})).toMatchObject({ stale: false, last_drill_ok: true });
     expect(await checkStaleness(db.app, settings)).toEqual({ stale: 0, resolved: 1 });
     expect((await listOperatorAlerts(db.owner)).find((a) => a.rule === "backup_stale")?.status).toBe("resolved");
 

@@ -4,7 +4,7 @@ import { Type } from "@sinclair/typebox";
 import { createBackup } from "../../backups/create.ts";
 import { pruneBackups } from "../../backups/retention.ts";
 import { verifyAndRecord } from "../../backups/schedule.ts";
-import { readBackupReadout } from "../../backups/staleness.ts";
+import { backupStaleness, readBackupReadout } from "../../backups/staleness.ts";
 import { requireEmbedded } from "../../backups/store.ts";
 import { defineOperation } from "../contract.ts";
 
@@ -43,6 +43,11 @@ export const backupOperations = {
         : { keys: [(await signer()).publicJwk], keySource: "the installation's audit key" };
       return verifyAndRecord(engine, args.ref, { dir: args.dir ?? config.backupDir, kek: await kek(), ...keys }, actor);
     },
+  }),
+  "backup.status": defineOperation({
+    needs: "runtime",
+    args: Type.Object({}, { additionalProperties: false }),
+    run: async ({ engine, config }) => (await backupStaleness(engine, config)) ?? null,
   }),
   "backup.prune": defineOperation({
     needs: "owner",
