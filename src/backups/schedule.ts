@@ -102,6 +102,7 @@ export async function scheduledBackup(engine: Engine, settings: BackupJobSetting
       createBackup(owner, { dir: settings.backupDir, kek, signer, actor: SCHEDULER_ACTOR }),
     );
   } catch (error) {
+    // The run fails with the backup's own error, whatever happens while recording it.
     const after = await readBackupReadout(engine).catch(() => undefined);
     if (after?.last_failed === before?.last_failed)
       await asOwner((owner) =>
@@ -111,8 +112,8 @@ export async function scheduledBackup(engine: Engine, settings: BackupJobSetting
           targetType: "backup",
           after: { reason: (error as Error).message.split("\n")[0] },
         }),
-      );
-    await checkStaleness(engine, settings);
+      ).catch(() => {});
+    await checkStaleness(engine, settings).catch(() => {});
     throw error;
   }
   // Pruned only after a backup succeeded: while backups fail, the old ones all stay.
