@@ -1,4 +1,4 @@
-// `causeloop backup`, `backup list`, `backup verify` and `causeloop restore` (embedded engine).
+// `causeloop backup`, `backup list`, `backup prune`, `backup verify` and `causeloop restore` (embedded engine).
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { installedKeyRing, installedRtbfKey, manifestKeys } from "../src/backups/keys.ts";
@@ -98,6 +98,29 @@ export function registerBackup(program: Command): void {
               offsite ? (remote.includes(b.id) ? "yes" : "NOT COPIED") : "-",
             ]),
           )}\n`,
+        );
+      }),
+    );
+
+  withDatabaseFlags(backup.command("prune"))
+    .description(
+      "Remove backups past retention: older than CAUSELOOP_BACKUP_KEEP_DAYS and not among the CAUSELOOP_BACKUP_KEEP_COUNT newest (never the newest verified one)",
+    )
+    .option("--dry-run", "say what would be removed, remove nothing")
+    .option("--json", "machine-readable output")
+    .addHelpText(
+      "after",
+      "\nThe scheduled backup job prunes after each backup.\nExample:\n  causeloop backup prune --dry-run",
+    )
+    .action(
+      action(async (flags: CommonFlags & { dryRun?: boolean }, command: Command) => {
+        const config = configFrom({ ...command.parent?.opts(), ...flags });
+        const result = await runOperation(config, "backup.prune", { dryRun: Boolean(flags.dryRun) });
+        if (flags.json ?? command.parent?.opts().json) return printJson(result);
+        const verb = result.dry_run ? "would remove" : "removed";
+        for (const b of result.pruned) process.stdout.write(`${verb} ${b.id} (${b.age_days} days old): ${b.reason}\n`);
+        process.stdout.write(
+          `${result.pruned.length} ${result.dry_run ? "to remove" : "removed"}, ${result.kept.length} kept in ${result.directory}\n`,
         );
       }),
     );

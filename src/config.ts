@@ -66,6 +66,17 @@ export interface Config {
   exportDir: string;
   /** Where `causeloop backup` writes encrypted backups and their signed manifests (default: <data dir>/backups). */
   backupDir: string;
+  /** When serve takes a backup and then prunes per retention (cron, UTC); null: off (CAUSELOOP_BACKUP_CRON=off). */
+  backupCron: string | null;
+  /** When serve verifies the newest backup by restoring it into a scratch database (cron, UTC); null: off. */
+  backupDrillCron: string | null;
+  /** Retention: a backup is pruned when it is older than this many days AND not among the keepCount newest. */
+  backupKeepDays: number;
+  backupKeepCount: number;
+  /** Staleness: the newest backup older than this (hours) fails doctor and raises the backup_stale alert. */
+  backupMaxAgeHours: number;
+  /** Staleness: the newest successful restore drill older than this (days) does too. */
+  backupDrillMaxAgeDays: number;
   exportLinkMinutes: number;
   /** An S3-compatible bucket for exports instead of the local directory. */
   exportS3: S3Bucket | undefined;
@@ -162,6 +173,12 @@ export const ENVIRONMENT = {
   CAUSELOOP_RETENTION_CRON: "30 3 * * *",
   CAUSELOOP_EXPORT_DIR: "<data dir>/exports",
   CAUSELOOP_BACKUP_DIR: "<data dir>/backups",
+  CAUSELOOP_BACKUP_CRON: "41 3 * * *",
+  CAUSELOOP_BACKUP_DRILL_CRON: "11 4 * * 0",
+  CAUSELOOP_BACKUP_KEEP_DAYS: "30",
+  CAUSELOOP_BACKUP_KEEP_COUNT: "7",
+  CAUSELOOP_BACKUP_MAX_AGE_HOURS: "36",
+  CAUSELOOP_BACKUP_DRILL_MAX_AGE_DAYS: "8",
   CAUSELOOP_EXPORT_LINK_MINUTES: "15",
   CAUSELOOP_EXPORT_S3_BUCKET: "unset: local directory",
   CAUSELOOP_EXPORT_S3_ENDPOINT: "AWS",
@@ -303,6 +320,12 @@ function cronSetting(raw: string | undefined, name: string, fallback: string): s
   const value = raw?.trim() || fallback;
   if (!cron.validate(value)) throw new ConfigError(`${name} is not a valid cron expression: '${value}'`);
   return value;
+}
+
+/** A cron expression, or `off` (null): a schedule the operator may switch off. */
+function cronOrOff(raw: string | undefined, name: string, fallback: string): string | null {
+  if (raw?.trim().toLowerCase() === "off") return null;
+  return cronSetting(raw, name, fallback);
 }
 
 function allowlistFrom(env: Env): OutboundAllowlist {
@@ -559,6 +582,18 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     ),
     backupDir: resolve(
       env.CAUSELOOP_BACKUP_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "backups"),
+    ),
+    backupCron: cronOrOff(env.CAUSELOOP_BACKUP_CRON, "CAUSELOOP_BACKUP_CRON", "41 3 * * *"),
+    backupDrillCron: cronOrOff(env.CAUSELOOP_BACKUP_DRILL_CRON, "CAUSELOOP_BACKUP_DRILL_CRON", "11 4 * * 0"),
+    backupKeepDays: integer(env.CAUSELOOP_BACKUP_KEEP_DAYS, "CAUSELOOP_BACKUP_KEEP_DAYS", 30, 1, 36_500),
+    backupKeepCount: integer(env.CAUSELOOP_BACKUP_KEEP_COUNT, "CAUSELOOP_BACKUP_KEEP_COUNT", 7, 1, 10_000),
+    backupMaxAgeHours: integer(env.CAUSELOOP_BACKUP_MAX_AGE_HOURS, "CAUSELOOP_BACKUP_MAX_AGE_HOURS", 36, 1, 8_760),
+    backupDrillMaxAgeDays: integer(
+      env.CAUSELOOP_BACKUP_DRILL_MAX_AGE_DAYS,
+      "CAUSELOOP_BACKUP_DRILL_MAX_AGE_DAYS",
+      8,
+      1,
+      366,
     ),
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
     exportS3: s3From(env, "CAUSELOOP_EXPORT_S3", "exports/"),

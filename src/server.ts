@@ -3,6 +3,7 @@ import type { Config } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { rateLimitsOn } from "./tenancy/limits.ts";
 import { engineReadiness } from "./health/readiness.ts";
+import { readinessBackups } from "./backups/staleness.ts";
 import type { Logger } from "./log.ts";
 import { maintenanceConnection, openForServe } from "./operator/database.ts";
 import { attestationRunner } from "./security/attestation.ts";
@@ -52,6 +53,9 @@ export interface RunningServer {
   /** The metrics listener's URL (CAUSELOOP_METRICS_ADDR), when there is one. */
   metricsUrl?: string;
 }
+
+/** How long /readyz waits for the backups' staleness before answering without it. */
+const BACKUPS_READOUT_TIMEOUT_MS = 500;
 
 /** How long a scrape waits for its database readout before answering without it. */
 const READOUT_TIMEOUT_MS = 2_000;
@@ -131,6 +135,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     tracing,
     logger,
     readiness: async () => [...(await engineReady()), attestation.readiness()],
+    backups: readinessBackups(db.engine, config, BACKUPS_READOUT_TIMEOUT_MS),
     version: VERSION,
     bodyLimitBytes: config.bodyLimitBytes,
     door: metrics ? metrics.timedDoor(door) : door,
@@ -272,7 +277,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const attestationTimer = setInterval(() => void attestation.run(), config.attestationIntervalSeconds * 1000);
   const scheduler = new Scheduler(
     db.engine,
-    scheduledJobs(db.engine, config, async () => rtbfKeys, store),
+    scheduledJobs(db.engine, config, async () => rtbfKeys, store, {
+      kek: async () => kek,
+      signer: async () => signer,
+      owner: maintenance?.run.bind(maintenance),
+    }),
     logger,
   );
   await scheduler.start();

@@ -10,6 +10,7 @@ import type { VerifyResult } from "../src/audit/chain.ts";
 import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
 import type { AlertView } from "../src/security/alerts.ts";
 import type { DeliveryView } from "../src/delivery/service.ts";
+import type { BackupStaleness } from "../src/backups/staleness.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -30,6 +31,8 @@ export interface TuiServices {
   runJob(name: string): Promise<JobRun | undefined>;
   /** The installation's open security alerts (a failed isolation attestation, a broken audit chain). */
   alerts?(): Promise<AlertView[]>;
+  /** The last backup and restore drill, their age and whether that is stale (null before migration 0036). */
+  backups?(): Promise<BackupStaleness | null>;
   /** Every workspace's dead-lettered webhook deliveries, newest first. */
   deadLetters?(): Promise<(DeliveryView & { workspace_id: string })[]>;
   /** Sends a dead-lettered delivery again (audited in its workspace). */
@@ -65,6 +68,7 @@ export function operatorServices(config: Config): TuiServices {
     jobs: () => session.run("jobs.list"),
     runJob: (name) => session.run("jobs.run", { name }),
     alerts: () => session.run("alerts.list", { status: "open" }),
+    backups: () => session.run("backup.status"),
     deadLetters: () => session.run("deliveries.dead", {}),
     replayDelivery: (workspace, id) => session.run("deliveries.replay", { workspace, id }),
   };

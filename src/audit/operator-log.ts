@@ -27,6 +27,7 @@ export type OperatorAction =
   | "backup.failed"
   | "backup.verified"
   | "backup.restored"
+  | "backup.pruned"
   | "erasure_ledger.replayed";
 
 export interface OperatorEntry {

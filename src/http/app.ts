@@ -12,7 +12,7 @@ import { withIdempotency } from "./edge/idempotency.ts";
 import { assertStorableInput } from "./input-guard.ts";
 import { rejectDeepJson, rejectEarly, rejectMediaType, validationDetail, withKnownLength } from "./request-checks.ts";
 import { mapDatabaseError, redactedMessage } from "./database-errors.ts";
-import { healthRoutes, type ReadinessProbe } from "../health/routes.ts";
+import { healthRoutes, type BackupsProbe, type ReadinessProbe } from "../health/routes.ts";
 import { docsRoutes } from "./docs.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { HeldTenant, TenantDoor } from "../db/tenant.ts";
@@ -56,6 +56,8 @@ export interface AppDeps {
   /** The SSRF guard's policy for user-given URLs (webhooks, SSO key sets); default: no allowlist. */
   outbound?: OutboundPolicy;
   readiness: ReadinessProbe;
+  /** The backups' staleness, reported by /readyz (never making it unready). */
+  backups?: BackupsProbe;
   version: string;
   bodyLimitBytes: number;
   /** Peers whose forwarding headers name the client; without it the socket's peer is the client. */
@@ -258,7 +260,7 @@ export function createApp(deps: AppDeps): HttpApp {
       detail: { hide: true },
     })
     .use(docsRoutes())
-    .use(healthRoutes(deps.readiness, deps.version))
+    .use(healthRoutes(deps.readiness, deps.version, deps.backups))
     .use(
       [...protectedRoutes, ...(deps.capabilities ?? [])].reduce(
         (group, plugin) => group.use(plugin),

@@ -12,6 +12,7 @@ import { runVacuumJob, type MaintenanceConnection } from "../governance/vacuum.t
 import { pruneDeliveries } from "../delivery/worker.ts";
 import { verifyEverything } from "../audit/all-chains.ts";
 import { fileAnchorStore } from "../audit/anchors.ts";
+import { backupJobs, type BackupJobSettings, type BackupKeys } from "../backups/schedule.ts";
 
 /**
  * Queue handlers: each runs one job of its kind (the worker retries with backoff). `maintenance` is a
@@ -49,9 +50,11 @@ export function jobHandlers(
 
 export function scheduledJobs(
   engine: Engine,
-  config: Pick<Config, "retentionCron" | "auditAnchorFile" | "auditCheckpointEvery" | "auditCheckpointMinutes">,
+  config: Pick<Config, "retentionCron" | "auditAnchorFile" | "auditCheckpointEvery" | "auditCheckpointMinutes"> &
+    BackupJobSettings,
   rtbfKeys: () => Promise<RtbfKeys>,
   store: ArchiveStore,
+  backupKeys: BackupKeys,
 ): JobDefinition[] {
   return [
     {
@@ -91,5 +94,6 @@ export function scheduledJobs(
       description: "Delete issues, activity, predictions and audit rows past each workspace's retention window",
       run: async () => (await runRetention(engine, { actor: "system:scheduler" })).totals,
     },
+    ...backupJobs(engine, config, backupKeys),
   ];
 }

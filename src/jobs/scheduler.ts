@@ -14,6 +14,8 @@ export interface JobDefinition {
   description: string;
   /** Recovery jobs also run once at every start, whatever their schedule (work left by a crash waits for nobody). */
   runAtStart?: boolean;
+  /** Whether a slot missed while no server ran is still worth running at start (default: always). */
+  catchUp?(missed: Date): Promise<boolean>;
   run(): Promise<Record<string, number>>;
 }
 
@@ -189,8 +191,17 @@ export class Scheduler {
       );
       const since = last?.slot ? new Date(last.slot) : new Date(now.getTime() - 7 * 86_400_000);
       const missed = previousSlot(job.cron, now, since);
-      if (missed) void this.runSlot(job, missed, "catch_up");
+      if (missed && (await this.worthCatchingUp(job, missed))) void this.runSlot(job, missed, "catch_up");
       else if (job.runAtStart) void this.runSlot(job, now, "catch_up");
+    }
+  }
+
+  private async worthCatchingUp(job: JobDefinition, missed: Date): Promise<boolean> {
+    try {
+      return job.catchUp ? await job.catchUp(missed) : true;
+    } catch (error) {
+      this.logger.warn("job.catch_up_check_failed", { job: job.name, error: (error as Error).message });
+      return false;
     }
   }
 

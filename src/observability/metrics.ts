@@ -217,34 +217,40 @@ function databaseGauges(registry: Registry, sources: MetricsSources) {
     registers,
   });
 
-  const deliveryGauge = (name: string, help: string) => new Gauge({ name, help, registers });
-  const deliveryPending = deliveryGauge(
+  const plainGauge = (name: string, help: string) => new Gauge({ name, help, registers });
+  const deliveryPending = plainGauge(
     "causeloop_delivery_queue_depth",
     "Webhook deliveries still to send (due, waiting for a retry, or in flight), all workspaces",
   );
-  const deliveryDead = deliveryGauge(
+  const deliveryDead = plainGauge(
     "causeloop_delivery_dead_letters",
     "Webhook deliveries in the dead-letter queue (every retry spent), all workspaces",
   );
-  const deliveryOldest = deliveryGauge(
+  const deliveryOldest = plainGauge(
     "causeloop_delivery_oldest_due_age_seconds",
     "How long the oldest due delivery has waited past its attempt time (0: none due)",
   );
-  const circuitsOpen = deliveryGauge(
+  const circuitsOpen = plainGauge(
     "causeloop_delivery_circuits_open",
     "Webhook destinations whose circuit breaker is open (their deliveries wait)",
   );
 
-  const lastBackup = new Gauge({
-    name: "causeloop_backup_last_success_timestamp_seconds",
-    help: "When the last backup was taken (Unix time; the embedded engine); 0 until one has been",
-    registers,
-  });
-  const lastVerified = new Gauge({
-    name: "causeloop_backup_last_verified_timestamp_seconds",
-    help: "When a backup was last verified by restoring it into a scratch database (Unix time); 0 until one has been",
-    registers,
-  });
+  const lastBackup = plainGauge(
+    "causeloop_backup_last_success_timestamp_seconds",
+    "When the last backup was taken (Unix time; the embedded engine); 0 until one has been",
+  );
+  const lastVerified = plainGauge(
+    "causeloop_backup_last_verified_timestamp_seconds",
+    "When a backup was last verified by restoring it into a scratch database (Unix time); 0 until one has been",
+  );
+  const lastDrillOk = plainGauge(
+    "causeloop_backup_last_drill_success",
+    "1 when the latest restore drill (or backup verify) passed; 0 when it failed, or before any has run",
+  );
+  const lastFailed = plainGauge(
+    "causeloop_backup_last_failure_timestamp_seconds",
+    "When a backup attempt last failed (Unix time); 0 until one has",
+  );
 
   return async () => {
     const started = performance.now();
@@ -282,9 +288,10 @@ function databaseGauges(registry: Registry, sources: MetricsSources) {
     deliveryDead.set(Number(read.deliveries?.dead ?? 0));
     deliveryOldest.set(Number(read.deliveries?.oldest_due_seconds ?? 0));
     circuitsOpen.set(Number(read.deliveries?.circuits_open ?? 0));
-    lastBackup.reset();
-    lastVerified.reset();
+    for (const gauge of [lastBackup, lastVerified, lastDrillOk, lastFailed]) gauge.reset();
     if (read.backups?.last_created) lastBackup.set(Number(read.backups.last_created));
     if (read.backups?.last_verified) lastVerified.set(Number(read.backups.last_verified));
+    if (read.backups?.last_failed) lastFailed.set(Number(read.backups.last_failed));
+    if (read.backups?.last_drill) lastDrillOk.set(read.backups.last_drill_ok === false ? 0 : 1);
   };
 }

@@ -36,6 +36,14 @@ export interface DeliveryReadout {
 export interface BackupReadout {
   last_created: number | null;
   last_verified: number | null;
+  /** Since migration 0036: the first backup, the last failed attempt, the latest drill and its result, the first workspace. */
+  first_created?: number | null;
+  last_failed?: number | null;
+  last_drill?: number | null;
+  last_drill_ok?: boolean | null;
+  first_workspace?: number | null;
+  /** The id of the newest backup a drill passed on (retention keeps it). */
+  last_verified_id?: string | null;
 }
 
 export interface DatabaseReadout {

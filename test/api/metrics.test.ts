@@ -215,24 +215,21 @@ describeEngines("metrics on the API port", (kind) => {
   });
 
   test("the last backup and the last verified one, from the operator log", async () => {
+    const log = (action: "backup.created" | "backup.verified" | "backup.failed", after?: Record<string, unknown>) =>
+      appendOperatorLog(h.db.owner, { action, actor: "test", targetType: "backup", targetId: newId("bkp"), after });
     expect(sample(await scrape(), "causeloop_backup_last_success_timestamp_seconds", {})).toBe(0);
-    await appendOperatorLog(h.db.owner, {
-      action: "backup.created",
-      actor: "test",
-      targetType: "backup",
-      targetId: newId("bkp"),
-    });
-    await appendOperatorLog(h.db.owner, {
-      action: "backup.verified",
-      actor: "test",
-      targetType: "backup",
-      targetId: newId("bkp"),
-      after: { ok: false },
-    });
+    await log("backup.created");
+    await log("backup.verified", { ok: false });
     const after = await scrape();
     expect(sample(after, "causeloop_backup_last_success_timestamp_seconds", {})).toBeCloseTo(Date.now() / 1000, -2);
     // A verification that failed is no verified backup.
     expect(sample(after, "causeloop_backup_last_verified_timestamp_seconds", {})).toBe(0);
+    expect(sample(after, "causeloop_backup_last_drill_success", {})).toBe(0);
+    await log("backup.failed");
+    await log("backup.verified", { ok: true });
+    const later = await scrape();
+    expect(sample(later, "causeloop_backup_last_drill_success", {})).toBe(1);
+    expect(sample(later, "causeloop_backup_last_failure_timestamp_seconds", {})).toBeCloseTo(Date.now() / 1000, -2);
   });
 });
 

@@ -241,6 +241,41 @@ test("overview shows health, RLS coverage and failures in words, not only colour
   expect(frame).toContain("q quit");
 });
 
+test("overview shows the last backup and drill with their age, STALE in words, and still fits 80x24 with every job", async () => {
+  const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
+  const job = (name: string) => ({ name, schedule: "0 * * * *", description: "", last_run: null, next_run: null });
+  const { services } = fakeServices({
+    backups: async () => ({
+      last_backup_at: hoursAgo(40),
+      last_backup_age_hours: 40,
+      last_drill_at: hoursAgo(24 * 9),
+      last_drill_ok: false,
+      last_verified_at: null,
+      last_verified_age_days: null,
+      last_failure_at: null,
+      stale: true,
+      reasons: ["the newest backup is 40 h old (limit 36 h)"],
+      summary: "",
+    }),
+    jobs: async () => ({
+      jobs: [
+        ...["exports.expire", "rtbf.resume", "audit.verify", "deliveries.prune", "retention"].map(job),
+        ...["backup.create", "backup.drill", "backup.check"].map(job),
+      ],
+      recent: [],
+    }),
+  });
+  const { lastFrame } = render(<App services={services} />);
+  await waitFor(() => lastFrame()?.includes("Backups:"));
+  const frame = lastFrame() ?? "";
+  expect(frame).toContain("Backups: STALE last backup 40 h ago, last restore drill 9 d ago FAILED");
+  expect(frame).not.toContain("Job backup.");
+  expect(frame).toContain("Job retention");
+  const lines = frame.split("\n");
+  expect(lines.length).toBeLessThanOrEqual(24);
+  expect(lines.find((l) => l.startsWith("Backups:"))?.length).toBeLessThanOrEqual(80);
+});
+
 test("tenants: onboarding form shows the one-time token with a warning; purge needs the slug typed back", async () => {
   const { services, calls } = fakeServices();
   const { lastFrame, stdin } = render(<App services={services} />);

@@ -1,14 +1,15 @@
 // Operations on backups (embedded engine): take one of the live database (inside `serve` when it runs, through
-// the control socket), and verify one on a scratch copy. Both are recorded in the operator log.
+// the control socket), verify one on a scratch copy, prune per retention. Each is recorded in the operator log.
 import { Type } from "@sinclair/typebox";
-import { logOperatorAction } from "../../audit/operator-log.ts";
 import { createBackup } from "../../backups/create.ts";
 import { installedKeyRing, installedRtbfKey } from "../../backups/keys.ts";
-import { copyOffsite, fetchOffsite } from "../../backups/offsite.ts";
+import { copyOffsite, fetchOffsite, offsiteFor } from "../../backups/offsite.ts";
 import { pendingReplay, replayAfterRestore } from "../../backups/replay.ts";
+import { pruneBackups } from "../../backups/retention.ts";
+import { verifyAndRecord } from "../../backups/schedule.ts";
+import { backupStaleness, readBackupReadout } from "../../backups/staleness.ts";
 import { AppError } from "../../errors.ts";
 import { requireEmbedded } from "../../backups/store.ts";
-import { verifyBackup } from "../../backups/verify.ts";
 import { defineOperation } from "../contract.ts";
 
 const Path = Type.String({ minLength: 1, maxLength: 4096 });
@@ -43,15 +44,7 @@ export const backupOperations = {
         : { keys: [(await signer()).publicJwk], keySource: "the installation's audit key" };
       const dir = args.dir ?? config.backupDir;
       await fetchOffsite(config, dir, args.ref);
-      const report = await verifyBackup(args.ref, { dir, kek: await kek(), ...keys });
-      await logOperatorAction(engine, {
-        action: "backup.verified",
-        actor,
-        targetType: "backup",
-        targetId: report.id ?? args.ref,
-        after: { ok: report.ok, problems: report.problems, seconds: report.seconds },
-      });
-      return report;
+      return verifyAndRecord(engine, args.ref, { dir, kek: await kek(), ...keys }, actor);
     },
   }),
   "backup.replay": defineOperation({
@@ -77,5 +70,24 @@ export const backupOperations = {
         actor,
       });
     },
+  }),
+  "backup.status": defineOperation({
+    needs: "runtime",
+    args: Type.Object({}, { additionalProperties: false }),
+    run: async ({ engine, config }) => (await backupStaleness(engine, config)) ?? null,
+  }),
+  "backup.prune": defineOperation({
+    needs: "owner",
+    args: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    run: async ({ engine, config, actor }, args) =>
+      pruneBackups(engine, config.backupDir, {
+        keepDays: config.backupKeepDays,
+        keepCount: config.backupKeepCount,
+        now: new Date(),
+        protect: [(await readBackupReadout(engine))?.last_verified_id],
+        dryRun: Boolean(args.dryRun),
+        actor,
+        offsite: offsiteFor(config),
+      }),
   }),
 };

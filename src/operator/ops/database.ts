@@ -1,6 +1,7 @@
 // Operations on the database itself: migrations, the runtime role, the doctor, the demo seed.
 import { servePrerequisites } from "../../keys.ts";
 import { lastAttestationCheck } from "../../security/attestation.ts";
+import { backupsCheck } from "../../backups/staleness.ts";
 import { erasureKeys } from "./governance.ts";
 import { Type } from "@sinclair/typebox";
 import { assertNoDrift, migrate, migrationStatus } from "../../db/migrate.ts";
@@ -48,7 +49,7 @@ export const databaseOperations = {
         ? await servePrerequisites(config, engine, kek)
         : [];
       const attested = report.checks.some((c) => c.name === "database reachable" && c.ok)
-        ? [await lastAttestationCheck(engine)]
+        ? [await lastAttestationCheck(engine), await backupsCheck(engine, config)]
         : [];
       const checks = [...report.checks, ...attested, ...prerequisites];
       return { ...report, checks, ok: checks.every((c) => c.ok) };

@@ -8,9 +8,9 @@ import { silentLogger } from "../../log.ts";
 import { defineOperation, type OperationContext } from "../contract.ts";
 import { erasureKeys } from "./governance.ts";
 
-async function jobsFor({ engine, config }: OperationContext) {
+async function jobsFor({ engine, config, kek, signer }: OperationContext) {
   const keys = await erasureKeys(config, engine);
-  return scheduledJobs(engine, config, async () => keys.rtbf, keys.store);
+  return scheduledJobs(engine, config, async () => keys.rtbf, keys.store, { kek, signer, owner: (fn) => fn(engine) });
 }
 
 export const jobOperations = {
