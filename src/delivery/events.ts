@@ -12,6 +12,9 @@ export const EVENT_TYPES = [
   "issue.deleted",
   "audit.checkpoint",
   "security.alert",
+  "cluster.created",
+  "cluster.regressed",
+  "prediction.created",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

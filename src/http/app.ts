@@ -31,6 +31,7 @@ import { auditRoutes } from "../audit/routes.ts";
 import { tenancyRoutes } from "../tenancy/routes.ts";
 import type { Signer } from "../audit/signing.ts";
 import { outboundPolicy, type OutboundPolicy } from "../net/policy.ts";
+import { intelligenceRoutes } from "../intelligence/routes.ts";
 import { runWithOutbound } from "../net/context.ts";
 import type { HttpMetrics } from "../observability/metrics.ts";
 import type { RequestAlerts } from "../security/request-rules.ts";
@@ -194,6 +195,7 @@ export function createApp(deps: AppDeps): HttpApp {
     protectedRoutes.push(
       identityRoutes(auth, deps.kek, sessionDeps),
       issueRoutes(auth),
+      intelligenceRoutes(auth),
       securityAlertRoutes(auth),
       governanceRoutes(auth, deps.rtbf, deps.exports),
       gdprAliasRoutes(auth),

@@ -15,14 +15,40 @@ export const SCOPES = [
   "webhooks:read",
   "webhooks:write",
   "keys:manage",
+  "clusters:read",
+  "clusters:write",
+  "patterns:read",
+  "patterns:write",
+  "predictions:read",
+  "predictions:write",
+  "recommendations:read",
+  "recommendations:write",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const ROLES = ["owner", "admin", "analyst", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
 
-const VIEWER: Scope[] = ["issues:read", "members:read", "settings:read", "connectors:read", "webhooks:read"];
-const ANALYST: Scope[] = [...VIEWER, "issues:write", "tokens:write"];
+const VIEWER: Scope[] = [
+  "issues:read",
+  "members:read",
+  "settings:read",
+  "connectors:read",
+  "webhooks:read",
+  "clusters:read",
+  "patterns:read",
+  "predictions:read",
+  "recommendations:read",
+];
+const ANALYST: Scope[] = [
+  ...VIEWER,
+  "issues:write",
+  "tokens:write",
+  "clusters:write",
+  "patterns:write",
+  "predictions:write",
+  "recommendations:write",
+];
 // Governance scopes belong to admin and owner only.
 const ADMIN: Scope[] = [
   ...ANALYST,

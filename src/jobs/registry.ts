@@ -6,6 +6,7 @@ import type { JobDefinition } from "./scheduler.ts";
 import type { JobHandler } from "./queue.ts";
 import { buildExport, expireExports } from "../governance/exports.ts";
 import { withTenant } from "../db/tenant.ts";
+import { refreshInsights } from "../intelligence/insights.ts";
 import type { ArchiveStore } from "../governance/storage.ts";
 import { resumeProcessing, type RtbfKeys } from "../governance/rtbf.ts";
 import { runVacuumJob, type MaintenanceConnection } from "../governance/vacuum.ts";
@@ -62,6 +63,26 @@ export function scheduledJobs(
       cron: "17 * * * *",
       description: "Delete export archives past their expiry",
       run: async () => expireExports(engine, store),
+    },
+    {
+      name: "intelligence.refresh",
+      cron: "*/15 * * * *",
+      description:
+        "Recompute every workspace's recurrence patterns, predictions (scoring those whose window passed) and recommendations",
+      run: async () => {
+        const totals = { workspaces: 0, patterns: 0, predictions: 0, recommendations: 0, hit: 0, miss: 0 };
+        const workspaces = await engine.query<{ id: string }>("select active_workspace_ids() as id");
+        for (const { id } of workspaces) {
+          const r = await withTenant(engine, id, (tx) => refreshInsights(tx, id));
+          totals.workspaces++;
+          totals.patterns += r.patterns;
+          totals.predictions += r.predictions;
+          totals.recommendations += r.recommendations;
+          totals.hit += r.scored.hit;
+          totals.miss += r.scored.miss;
+        }
+        return totals;
+      },
     },
     {
       name: "rtbf.resume",

@@ -14,6 +14,9 @@ import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 import { testExportStore } from "../helpers/exports.ts";
+import { ingestEvent, recurringProblem } from "../helpers/intelligence.ts";
+import { withTenant } from "../../src/db/tenant.ts";
+import { refreshInsights } from "../../src/intelligence/insights.ts";
 import { loadContract, type Contract } from "../helpers/contract.ts";
 
 const archives = testExportStore();
@@ -25,6 +28,8 @@ interface Ctx {
   idToken: (email: string) => Promise<string>;
   /** An open security alert, written directly (no audit row of its own). */
   openAlert: () => Promise<string>;
+  /** A recurring problem and another one, with the pattern and recommendation found (no audit row of their own). */
+  insights: () => Promise<Record<string, string>>;
   /** A dead-lettered delivery of the webhook, written directly (no audit row of its own). */
   deadDelivery: (webhookId: string) => Promise<string>;
   adminToken: string;
@@ -349,6 +354,51 @@ const MUTATIONS: Mutation[] = [
     action: "workspace.rate_limit_changed",
   },
   {
+    route: "POST /v1/predictions/refresh",
+    request: async (c) => {
+      await c.insights();
+      return { path: "/v1/predictions/refresh", body: {} };
+    },
+    action: "insights.refreshed",
+  },
+  {
+    route: "POST /v1/patterns/:id/feedback",
+    request: async (c) => ({
+      path: `/v1/patterns/${(await c.insights()).pmt}/feedback`,
+      body: { decision: "confirm" },
+    }),
+    action: "pattern.confirmed",
+  },
+  {
+    route: "POST /v1/recommendations/:id/feedback",
+    request: async (c) => ({
+      path: `/v1/recommendations/${(await c.insights()).rec}/feedback`,
+      body: { decision: "accept" },
+    }),
+    action: "recommendation.accepted",
+  },
+  {
+    route: "POST /v1/clusters/:id/pin",
+    request: async (c) => ({
+      path: `/v1/clusters/${(await c.insights()).clu}/pin`,
+      body: { match: "acme sync job 1 failed: disk full" },
+    }),
+    action: "cluster.pinned",
+  },
+  {
+    route: "POST /v1/clusters/split",
+    request: () => ({ path: "/v1/clusters/split", body: { match: "acme sync job <*> failed: quota exceeded" } }),
+    action: "cluster.split",
+  },
+  {
+    route: "POST /v1/clusters/:id/merge",
+    request: async (c) => {
+      const ids = await c.insights();
+      return { path: `/v1/clusters/${ids.clu}/merge`, body: { from: ids.other } };
+    },
+    action: "cluster.merged",
+  },
+  {
     route: "POST /v1/auth/refresh",
     request: (c) => ({ path: "/v1/auth/refresh", body: { refresh_token: c.ids.refresh }, token: "" }),
     action: "auth.token_refreshed",
@@ -435,6 +485,7 @@ describeEngines("audited routes", (kind) => {
           id: string;
         }
       ).id;
+    const insightIds: Record<string, string> = {};
     const ctx: Ctx = {
       submit,
       ids: {
@@ -450,6 +501,23 @@ describeEngines("audited routes", (kind) => {
           [acme.workspace_id, id],
         );
         return id;
+      },
+      insights: async () => {
+        if (insightIds.clu) return insightIds;
+        insightIds.clu = await recurringProblem(db.app, acme.workspace_id, "acme");
+        insightIds.other = (
+          await ingestEvent(db.app, acme.workspace_id, "Cache node 3 evicted 500 keys", new Date())
+        ).cluster_id;
+        await withTenant(db.app, acme.workspace_id, (tx) => refreshInsights(tx, acme.workspace_id));
+        const [pattern] = await db.owner.query<{ id: string }>("select id from patterns where workspace_id = $1", [
+          acme.workspace_id,
+        ]);
+        const [rec] = await db.owner.query<{ id: string }>("select id from recommendations where workspace_id = $1", [
+          acme.workspace_id,
+        ]);
+        insightIds.pmt = pattern?.id as string;
+        insightIds.rec = rec?.id as string;
+        return insightIds;
       },
       deadDelivery: async (webhookId) => {
         const id = newId("dlv");

@@ -25,7 +25,14 @@ describeEngines("lists", (kind) => {
     h = await ownerApp(kind);
     contract = await loadContract(h.app);
     for (const tag of ["one", "two", "three"])
-      await createResources(h.app, h.token, tag === "one" ? first : (new Map() as IdBook), h.tenant.workspace_id, tag);
+      await createResources(
+        h.app,
+        h.token,
+        tag === "one" ? first : (new Map() as IdBook),
+        h.tenant.workspace_id,
+        tag,
+        h.db,
+      );
   });
   afterAll(() => h.dispose());
 
@@ -41,12 +48,16 @@ describeEngines("lists", (kind) => {
     expect(lists.sort()).toEqual([
       "/v1/audit",
       "/v1/audit-streams",
+      "/v1/clusters",
       "/v1/connectors",
       "/v1/governance/compliance-log",
       "/v1/governance/exports",
       "/v1/governance/rtbf/requests",
       "/v1/issues",
       "/v1/members",
+      "/v1/patterns",
+      "/v1/predictions",
+      "/v1/recommendations",
       "/v1/security-alerts",
       "/v1/service-accounts",
       "/v1/tokens",

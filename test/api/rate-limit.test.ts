@@ -90,7 +90,7 @@ describeEngines("rate limits", (kind) => {
       },
     });
     contract = await loadContract(h.app);
-    await createResources(h.app, h.token, ids, h.tenant.workspace_id, "acme");
+    await createResources(h.app, h.token, ids, h.tenant.workspace_id, "acme", h.db);
   });
   afterAll(() => h.dispose());
 

@@ -62,6 +62,14 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/webhooks/:id/deliveries",
   "GET /v1/inbound-webhooks",
   "GET /v1/sso-connections",
+  "GET /v1/clusters",
+  "GET /v1/clusters/:id",
+  "GET /v1/patterns",
+  "GET /v1/patterns/:id",
+  "GET /v1/predictions",
+  "GET /v1/predictions/:id",
+  "GET /v1/recommendations",
+  "GET /v1/recommendations/:id",
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -123,7 +131,7 @@ describeEngines("route security harness", (kind) => {
     return (await post("/v1/auth/login", { email, password })).access_token as string;
   };
   const resources = (token: string, ids: IdBook, workspaceId: string, tag: string) =>
-    createResources(h.app, token, ids, workspaceId, tag);
+    createResources(h.app, token, ids, workspaceId, tag, h.db);
   /** A fingerprint of everything a workspace holds in the tables a route can change. */
   const fingerprint = async (workspaceId: string) => {
     const tables = [

@@ -32,3 +32,21 @@ export function apiDeps(
     ...overrides,
   };
 }
+
+/** Calls the app as the bearer of `token` with a JSON body; answers the status and the parsed body. */
+export function jsonCaller<T = Record<string, unknown>>(
+  app: { fetch(request: Request): Promise<Response> },
+  token: () => string,
+) {
+  return async (method: string, path: string, body?: unknown) => {
+    const response = await app.fetch(
+      new Request(`http://localhost${path}`, {
+        method,
+        body: body ? JSON.stringify(body) : undefined,
+        headers: { authorization: `Bearer ${token()}`, "content-type": "application/json" },
+      }),
+    );
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as T };
+  };
+}

@@ -1,6 +1,7 @@
 // The route harness's building blocks: the whole app as `serve` composes it, signed in as an owner, its
 // routes enumerated with their declared schemas, and generators of malformed requests derived from those
 // schemas. A new route is covered the moment it exists: nothing here names a route.
+import { recurringProblem } from "./intelligence.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -169,8 +170,17 @@ export async function createResources(
   ids: IdBook,
   workspaceId: string,
   tag: string,
+  db: TestDb,
 ): Promise<void> {
   const post = (path: string, body: unknown) => postJson(app, path, body, token);
+  const getFirst = async (path: string) => {
+    const response = await app.fetch(
+      new Request(`http://localhost${path}`, { headers: { authorization: `Bearer ${token}` } }),
+    );
+    const first = ((await response.json()) as { data: { id: string }[] }).data[0];
+    if (!first) throw new Error(`setup: ${path} listed nothing`);
+    return first.id;
+  };
   ids.set("ws", workspaceId);
   // The webhook first: the issue's creation then leaves a delivery for it (the dlv id).
   ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" })).id as string);
@@ -203,6 +213,12 @@ export async function createResources(
   ids.set("alr", alert.id);
   ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` })).id as string);
   ids.set("exp", (await post("/v1/governance/exports", {})).id as string);
+  // A recurring problem: its cluster, then (refreshed through the API) its pattern, prediction and recommendation.
+  ids.set("clu", await recurringProblem(db.app, workspaceId, tag));
+  await post("/v1/predictions/refresh", {});
+  ids.set("pmt", await getFirst("/v1/patterns"));
+  ids.set("pre", await getFirst("/v1/predictions"));
+  ids.set("rec", await getFirst("/v1/recommendations"));
 }
 
 // ------------------------------------------------------------------ schemas

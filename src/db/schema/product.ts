@@ -1,6 +1,6 @@
 // Product core: mirrors db/migrations 0003_product_core.sql.
 import { sql } from "drizzle-orm";
-import { integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { workspaces } from "./tenancy.ts";
 
 export const issues = pgTable(
@@ -19,6 +19,8 @@ export const issues = pgTable(
     reporterEmail: text("reporter_email"),
     createdBy: text("created_by"),
     metadata: jsonb("metadata").notNull().default(sql`'{}'::jsonb`),
+    clusterId: text("cluster_id"),
+    resolution: text("resolution"),
     firstSeenAt: timestamp("first_seen_at", { withTimezone: true }).notNull().default(sql`now()`),
     lastSeenAt: timestamp("last_seen_at", { withTimezone: true }).notNull().default(sql`now()`),
     resolvedAt: timestamp("resolved_at", { withTimezone: true }),
@@ -40,6 +42,13 @@ export const clusters = pgTable(
     algorithm: text("algorithm").notNull().default("fingerprint"),
     issueIds: text("issue_ids").array().notNull().default(sql`'{}'::text[]`),
     centroid: jsonb("centroid"),
+    template: text("template").notNull().default(""),
+    eventCount: bigint("event_count", { mode: "number" }).notNull().default(0),
+    firstSeenAt: timestamp("first_seen_at", { withTimezone: true }),
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
+    services: text("services").array().notNull().default(sql`'{}'::text[]`),
+    corrected: boolean("corrected").notNull().default(false),
+    mergedInto: text("merged_into"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
@@ -61,6 +70,8 @@ export const patterns = pgTable(
     riskScore: numeric("risk_score", { precision: 5, scale: 4 }).notNull().default("0"),
     signature: jsonb("signature").notNull().default(sql`'{}'::jsonb`),
     createdBy: text("created_by"),
+    kind: text("kind").notNull().default("manual"),
+    evidence: jsonb("evidence").notNull().default(sql`'{}'::jsonb`),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
@@ -81,6 +92,11 @@ export const predictions = pgTable(
     horizonHours: integer("horizon_hours").notNull().default(24),
     explanation: text("explanation").notNull().default(""),
     model: text("model"),
+    clusterId: text("cluster_id"),
+    windowStart: timestamp("window_start", { withTimezone: true }),
+    windowEnd: timestamp("window_end", { withTimezone: true }),
+    outcome: text("outcome").notNull().default("pending"),
+    scoredAt: timestamp("scored_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
   },
@@ -101,6 +117,10 @@ export const recommendations = pgTable(
     status: text("status").notNull().default("proposed"),
     decidedBy: text("decided_by"),
     decidedAt: timestamp("decided_at", { withTimezone: true }),
+    kind: text("kind").notNull().default("manual"),
+    clusterId: text("cluster_id"),
+    evidence: jsonb("evidence").notNull().default(sql`'{}'::jsonb`),
+    dedupKey: text("dedup_key"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     deletedAt: timestamp("deleted_at", { withTimezone: true }),
@@ -120,7 +140,22 @@ export const activityEvents = pgTable(
     actorType: text("actor_type").notNull().default("user"),
     kind: text("kind").notNull(),
     payload: jsonb("payload").notNull().default(sql`'{}'::jsonb`),
+    clusterId: text("cluster_id"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+export const clusterEngineStates = pgTable(
+  "cluster_engine_states",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull().default("engine"),
+    version: bigint("version", { mode: "number" }).notNull().default(0),
+    snapshot: jsonb("snapshot").notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );

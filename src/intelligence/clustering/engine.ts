@@ -189,12 +189,13 @@ export class ClusterEngine {
     this.signatures.set(signature, id);
   }
 
+  /** The most specific template pin the message fits; among equally specific ones, the latest correction. */
   private matchTemplatePin(message: string, tokens: readonly string[]): string | undefined {
     let best: { clusterId: string; score: number } | undefined;
     for (const pin of this.templatePins) {
       if (!fitsMessage(pin.tokens, message, tokens)) continue;
       const score = specificity(pin.tokens);
-      if (!best || score > best.score) best = { clusterId: pin.clusterId, score };
+      if (!best || score >= best.score) best = { clusterId: pin.clusterId, score };
     }
     return best?.clusterId;
   }
