@@ -28,6 +28,7 @@ import m0031 from "./0031_metrics.sql" with { type: "text" };
 import m0032 from "./0032_security_alerts.sql" with { type: "text" };
 import m0033 from "./0033_audit_streams.sql" with { type: "text" };
 import m0034 from "./0034_backup_readout.sql" with { type: "text" };
+import m0035 from "./0035_ingestion.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -65,6 +66,7 @@ export const migrations: MigrationSource[] = [
   { name: "0032_security_alerts", sql: m0032 },
   { name: "0033_audit_streams", sql: m0033 },
   { name: "0034_backup_readout", sql: m0034 },
+  { name: "0035_ingestion", sql: m0035 },
 ];
 
 export const referenceSql: string = seedReference;

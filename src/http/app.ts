@@ -22,6 +22,7 @@ import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
+import { hookRoutes } from "../ingestion/routes.ts";
 import { deliveryRoutes } from "../delivery/routes.ts";
 import { securityAlertRoutes } from "../security/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
@@ -135,6 +136,7 @@ const AUTH_FAILURES: Record<string, string> = {
   "/v1/auth/accept-invite": "invite_rejected",
   "/v1/auth/exchange": "exchange_rejected",
   "/metrics": "metrics_token",
+  "/v1/hooks/:path_token": "hook_signature",
 };
 
 /**
@@ -208,7 +210,11 @@ export function createApp(deps: AppDeps): HttpApp {
       );
     }
     if (deps.kek)
-      protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek, outbound));
+      protectedRoutes.push(
+        integrationRoutes(auth, deps.kek, outbound),
+        deliveryRoutes(auth, deps.kek, outbound),
+        hookRoutes(deps.door, deps.kek),
+      );
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(
       tenancyRoutes(auth, {

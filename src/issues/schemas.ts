@@ -19,3 +19,21 @@ export const Issue = component(
   }),
 );
 export const IssuePage = component("IssuePage", Page(Issue));
+
+export const ActivityEvent = component(
+  "ActivityEvent",
+  t.Object({
+    id: t.String({ examples: ["act_01jd0000000000000000000000"] }),
+    issue_id: Nullable(t.String()),
+    kind: t.String({
+      description:
+        "issue.created, issue.updated, issue.deleted (changes through the API); event.firing, event.resolved (ingested events)",
+      examples: ["event.firing"],
+    }),
+    actor_type: t.String({ examples: ["user", "integration"] }),
+    actor_id: Nullable(t.String({ description: "The user, or the inbound webhook, that caused it" })),
+    payload: t.Record(t.String(), t.Unknown()),
+    created_at: Timestamp,
+  }),
+);
+export const ActivityPage = component("ActivityPage", Page(ActivityEvent));
