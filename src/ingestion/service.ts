@@ -13,6 +13,8 @@ export interface IngestOrigin {
   workspaceId: string;
   /** The inbound webhook it came through; null for an import. */
   inboundWebhookId: string | null;
+  /** An import: the operator who ran it (`operator:<login>`). */
+  operator?: string;
 }
 
 export interface Ingested {
@@ -59,12 +61,9 @@ export async function ingestEvent(tx: Tx, origin: IngestOrigin, event: Normalize
     );
     return { id: prior?.id ?? "", duplicate: true, issue_id: prior?.issue_id ?? null, issue_action: "none" };
   }
-  const actor: Actor = {
-    workspaceId,
-    actorId: origin.inboundWebhookId ?? `import:${event.source}`,
-    actorType: "system",
-    context: {},
-  };
+  const actor: Actor = origin.operator
+    ? { workspaceId, actorId: origin.operator, actorType: "operator", context: {} }
+    : { workspaceId, actorId: origin.inboundWebhookId ?? `import:${event.source}`, actorType: "system", context: {} };
   const { issueId, action } = await applyEvent(tx, actor, {
     title: event.title,
     message: event.message,
@@ -78,8 +77,8 @@ export async function ingestEvent(tx: Tx, origin: IngestOrigin, event: Normalize
   const activityId = await recordActivity(tx, {
     workspaceId,
     issueId,
-    actorId: origin.inboundWebhookId,
-    actorType: "integration",
+    actorId: origin.operator ?? origin.inboundWebhookId,
+    actorType: origin.operator ? "operator" : "integration",
     kind: `event.${event.status}`,
     payload: {
       event_id: stored.id,
