@@ -1,5 +1,6 @@
 -- Ingestion: every event received through an inbound webhook or imported, normalized. A vendor's event id is
--- accepted once per (workspace, source); the event points at the issue it opened, updated or resolved.
+-- accepted once per (workspace, source); the event points at the issue it opened, updated or resolved. Kept as
+-- long as the workspace keeps activity events (activity_retention_days).
 
 CREATE TABLE ingested_events (
   workspace_id        text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -18,12 +19,13 @@ CREATE TABLE ingested_events (
   link                text CHECK (length(link) <= 2000),
   issue_id            text,
   activity_event_id   text,
-  received_at         timestamptz NOT NULL DEFAULT now(),
+  created_at          timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (workspace_id, id),
   FOREIGN KEY (workspace_id, inbound_webhook_id) REFERENCES inbound_webhooks (workspace_id, id) ON DELETE SET NULL (inbound_webhook_id),
   FOREIGN KEY (workspace_id, issue_id) REFERENCES issues (workspace_id, id) ON DELETE SET NULL (issue_id)
 );
 CREATE UNIQUE INDEX ingested_events_ws_source_event_idx ON ingested_events (workspace_id, source, vendor_event_id);
+CREATE INDEX ingested_events_ws_created_idx ON ingested_events (workspace_id, created_at);
 CREATE INDEX ingested_events_ws_issue_idx ON ingested_events (workspace_id, issue_id);
 CREATE INDEX ingested_events_ws_webhook_idx ON ingested_events (workspace_id, inbound_webhook_id);
 SELECT protect_tenant_table('ingested_events');

@@ -147,7 +147,7 @@ export const ingestedEvents = pgTable(
     link: text("link"),
     issueId: text("issue_id"),
     activityEventId: text("activity_event_id"),
-    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().default(sql`now()`),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
