@@ -5,13 +5,16 @@
 //   sentry             sentry-hook-signature: <hex HMAC-SHA256 of the body>
 //   github             x-hub-signature-256: sha256=<hex HMAC-SHA256 of the body>
 //   pagerduty          x-pagerduty-signature: v1=<hex HMAC-SHA256 of the body>[,v1=...]
-// The first two carry a timestamp: outside REPLAY_WINDOW_SECONDS it is refused. The vendors' own schemes sign
-// no timestamp; a replay of one of their requests is caught by the vendor event id, accepted once.
+//   grafana            x-grafana-alerting-signature: <hex HMAC-SHA256 of "ts:body"> with x-grafana-alerting-timestamp: ts
+//                      (the contact point's HMAC settings; without the timestamp header, of the body alone)
+// Ours, Standard Webhooks and Grafana's with its timestamp: outside REPLAY_WINDOW_SECONDS it is refused. The
+// other vendor schemes sign no timestamp; a replay of one of their requests is caught by the vendor event id,
+// accepted once.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { signer } from "../delivery/signing.ts";
 import type { Source } from "./adapters/index.ts";
 
-export type Scheme = "standard_webhooks" | "causeloop" | "sentry" | "github" | "pagerduty";
+export type Scheme = "standard_webhooks" | "causeloop" | "sentry" | "github" | "pagerduty" | "grafana";
 export const REPLAY_WINDOW_SECONDS = 300;
 
 /** The vendors that sign with a scheme of their own (the others use ours or Standard Webhooks). */
@@ -19,6 +22,7 @@ export const VENDOR_SCHEMES: Partial<Record<Source, Scheme>> = {
   sentry: "sentry",
   github: "github",
   pagerduty: "pagerduty",
+  grafana: "grafana",
 };
 
 export type Verdict =
@@ -69,6 +73,16 @@ function verifyStandard(headers: Headers, secret: string, body: string, now: num
     : { ok: false, reason: "stale" };
 }
 
+function verifyGrafana(headers: Headers, header: string, secret: string, body: string, now: number): Verdict {
+  const timestamp = headers.get("x-grafana-alerting-timestamp");
+  if (timestamp !== null && !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "invalid" };
+  const expected = hmacHex(secret, timestamp === null ? body : `${timestamp}:${body}`);
+  if (!sameText(header.trim().toLowerCase(), expected)) return { ok: false, reason: "invalid" };
+  return timestamp === null || fresh(Number(timestamp), now)
+    ? { ok: true, scheme: "grafana", messageId: null }
+    : { ok: false, reason: "stale" };
+}
+
 function verifyVendor(scheme: Scheme, header: string, secret: string, body: string): Verdict {
   const expected = hmacHex(secret, body);
   const given =
@@ -86,6 +100,7 @@ const VENDOR_HEADERS: Partial<Record<Scheme, string>> = {
   sentry: "sentry-hook-signature",
   github: "x-hub-signature-256",
   pagerduty: "x-pagerduty-signature",
+  grafana: "x-grafana-alerting-signature",
 };
 
 /** Checks the request's signature; `now` is epoch milliseconds. */
@@ -101,6 +116,7 @@ export function verifySignature(
   if (ours) return verifyCauseloop(ours, secret, body, now);
   const scheme = VENDOR_SCHEMES[source];
   const header = scheme ? headers.get(VENDOR_HEADERS[scheme] as string) : null;
+  if (scheme === "grafana" && header) return verifyGrafana(headers, header, secret, body, now);
   if (scheme && header) return verifyVendor(scheme, header, secret, body);
   return { ok: false, reason: "missing" };
 }

@@ -29,8 +29,16 @@ interface Current {
 const CLOSED = new Set(["resolved", "closed"]);
 const rank = (severity: string) => ISSUE_SEVERITIES.indexOf(severity as (typeof ISSUE_SEVERITIES)[number]);
 
-/** The fingerprint's issue (an open one first, else the latest), locked until the event's transaction ends. */
+/**
+ * The fingerprint's issue (an open one first, else the latest), locked until the event's transaction ends. The
+ * fingerprint itself is locked first: two first events of one fingerprint arriving at once find no row to lock
+ * and would each open an issue.
+ */
 async function issueOf(tx: Tx, workspaceId: string, fingerprint: string): Promise<Current | undefined> {
+  await tx.query("select pg_advisory_xact_lock(hashtextextended('fingerprint:' || $1 || ':' || $2, 0))", [
+    workspaceId,
+    fingerprint,
+  ]);
   const [row] = await tx.query<Current>(
     `select id, status, severity from issues where workspace_id = $1 and fingerprint = $2 and deleted_at is null
       order by status in ('resolved', 'closed'), last_seen_at desc limit 1 for update`,

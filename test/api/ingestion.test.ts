@@ -35,6 +35,10 @@ function vendorHeaders(source: Source, secret: string, raw: string, at = new Dat
       };
     case "pagerduty":
       return { "x-pagerduty-signature": `v1=${hmacHex(secret, raw)}` };
+    case "grafana": {
+      const ts = String(Math.floor(at.getTime() / 1000));
+      return { "x-grafana-alerting-signature": hmacHex(secret, `${ts}:${raw}`), "x-grafana-alerting-timestamp": ts };
+    }
     case "alertmanager":
     case "opsgenie":
       return { "x-causeloop-signature": causeloopSignature(secret, raw, at) };
@@ -232,6 +236,18 @@ describeEngines("ingestion", (kind) => {
       "issue.resolved",
       "issue.updated",
     ]);
+  });
+
+  test("first events of one fingerprint arriving at once open one issue", async () => {
+    const hook = await inbound("generic");
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        send(hook, "generic", JSON.stringify({ title: "Burst", fingerprint: "burst-1", event_id: `burst-${i}` })),
+      ),
+    );
+    const issues = new Set(answers.map((a) => (a.body.events as { issue_id: string }[])[0]?.issue_id));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    expect(issues.size).toBe(1);
   });
 
   test("events without a fingerprint group by their title with the variable parts masked", async () => {

@@ -229,6 +229,30 @@ describe("signatures", () => {
     expect(verifySignature("datadog", new Headers(), body, secret, now)).toEqual({ ok: false, reason: "missing" });
   });
 
+  test("Grafana's HMAC, with its timestamp header (refused when stale) and without", () => {
+    const ts = (at: number) => String(Math.floor(at / 1000));
+    const signed = (at: number) =>
+      new Headers({
+        "x-grafana-alerting-signature": new Bun.CryptoHasher("sha256", secret)
+          .update(`${ts(at)}:${body}`)
+          .digest("hex"),
+        "x-grafana-alerting-timestamp": ts(at),
+      });
+    expect(verifySignature("grafana", signed(now), body, secret, now)).toMatchObject({ ok: true, scheme: "grafana" });
+    expect(verifySignature("grafana", signed(now - 6 * 60_000), body, secret, now)).toEqual({
+      ok: false,
+      reason: "stale",
+    });
+    const bare = new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
+    expect(
+      verifySignature("grafana", new Headers({ "x-grafana-alerting-signature": bare }), body, secret, now).ok,
+    ).toBe(true);
+    // The timestamp is part of what is signed: changing it breaks the signature.
+    const moved = signed(now);
+    moved.set("x-grafana-alerting-timestamp", ts(now - 1000));
+    expect(verifySignature("grafana", moved, body, secret, now)).toEqual({ ok: false, reason: "invalid" });
+  });
+
   test("vendor schemes: GitHub, Sentry, PagerDuty; never another vendor's header", () => {
     const hex = new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
     expect(
