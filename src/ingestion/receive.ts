@@ -72,10 +72,13 @@ export async function receiveHook(
   pathToken: string,
   headers: Headers,
   body: string,
-  now = Date.now(),
+  options: { now?: number; admit?: (workspaceId: string, credentialId: string) => Promise<void> } = {},
 ): Promise<Received> {
   const parsed = parseToken("hook", pathToken);
   if (!parsed) throw new AppError("not_found", "no inbound webhook at this URL");
+  // The path token is the credential its rate limit is counted against (never the token itself: its hash).
+  await options.admit?.(parsed.workspaceId, `hook:${parsed.hash.slice(0, 32)}`);
+  const now = options.now ?? Date.now();
   const outcome = await door<Outcome>(parsed.workspaceId, async (tx) => {
     const [hook] = await tx.query<HookRow>(
       `select h.id, h.source, h.status, h.connector_id, h.signing_secret_encrypted, w.deleted_at as ws_deleted_at

@@ -8,10 +8,16 @@ import type { KekProvider } from "../secrets/keyring.ts";
 import { receiveHook } from "./receive.ts";
 import { IngestResult } from "./schemas.ts";
 
-export function hookRoutes(door: TenantDoor, kek: KekProvider) {
+/** Rate limits for a proven path token (the credential and its workspace), from the front door. */
+export type Admit = (request: Request, workspaceId: string, credentialId: string) => Promise<void>;
+
+export function hookRoutes(door: TenantDoor, kek: KekProvider, admit?: Admit) {
   return new Elysia({ name: "ingestion" }).post(
     "/v1/hooks/:path_token",
-    ({ params, request, body }) => receiveHook(door, kek, params.path_token, request.headers, body),
+    ({ params, request, body }) =>
+      receiveHook(door, kek, params.path_token, request.headers, body, {
+        admit: admit && ((workspaceId, credentialId) => admit(request, workspaceId, credentialId)),
+      }),
     {
       parse: "text",
       params: t.Object({

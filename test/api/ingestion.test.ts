@@ -11,6 +11,7 @@ import { causeloopSignature } from "../../src/ingestion/signatures.ts";
 import { SOURCES, type Source } from "../../src/ingestion/adapters/index.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { apiDeps } from "../helpers/app.ts";
+import { localLimiter } from "../../src/http/edge/rate-limit.ts";
 
 interface Hook {
   id: string;
@@ -52,6 +53,7 @@ describeEngines("ingestion", (kind) => {
   let app: HttpApp;
   let acme: OnboardResult;
   let beta: OnboardResult;
+  let kek: LocalKeyRing;
 
   const call = async (method: string, path: string, body?: unknown, token = acme.admin_token): Promise<Answer> => {
     const response = await app.fetch(
@@ -96,7 +98,7 @@ describeEngines("ingestion", (kind) => {
 
   beforeAll(async () => {
     db = await createTestDb(kind);
-    const kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
+    kek = new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     beta = await onboard(db.owner, { slug: "beta", name: "Beta", adminEmail: "ops@beta.com" }, kek);
     app = createApp(apiDeps(db, kek));
@@ -286,6 +288,31 @@ describeEngines("ingestion", (kind) => {
     const connectorHook = connector.body.inbound_webhook as Hook;
     expect(await call("DELETE", `/v1/connectors/${connector.body.id}`)).toMatchObject({ status: 204 });
     expect((await send(connectorHook, "generic", raw)).status).toBe(404);
+  });
+
+  test("a receiving URL is rate limited as a credential of its workspace, not by the sender's address", async () => {
+    const limited = createApp(
+      apiDeps(db, kek, { limits: { limiter: localLimiter(), perCredential: 3, perWorkspace: 1000, perAddress: 1 } }),
+    );
+    const hook = await inbound("generic");
+    const other = await inbound("generic");
+    const post = async (target: Hook, i: number) => {
+      const raw = JSON.stringify({ title: "Limited", event_id: `limited-${target.id}-${i}` });
+      const response = await limited.fetch(
+        new Request(target.url, {
+          method: "POST",
+          body: raw,
+          headers: { "content-type": "application/json", ...vendorHeaders("generic", target.signing_secret, raw) },
+        }),
+        "203.0.113.9",
+      );
+      return { status: response.status, policy: response.headers.get("ratelimit-policy") };
+    };
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await post(hook, i));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+    expect(answers[0]?.policy).toBe('"credential";q=3;w=60, "workspace";q=1000;w=60');
+    expect((await post(other, 0)).status).toBe(200);
   });
 
   test("changes made through the API write the issue's timeline too", async () => {
