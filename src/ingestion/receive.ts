@@ -10,6 +10,7 @@ import { parseToken } from "../identity/tokens.ts";
 import { SecretBox } from "../secrets/envelope.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { adapterFor, isSource } from "./adapters/index.ts";
+import type { NormalizedEvent } from "./event.ts";
 import { ingestEvent, type Ingested } from "./service.ts";
 import { verifySignature, type Verdict } from "./signatures.ts";
 
@@ -27,6 +28,7 @@ interface HookRow {
   source: string;
   status: string;
   connector_id: string | null;
+  connector_status: string | null;
   signing_secret_encrypted: string;
   ws_deleted_at: Date | null;
 }
@@ -81,12 +83,15 @@ export async function receiveHook(
   const now = options.now ?? Date.now();
   const outcome = await door<Outcome>(parsed.workspaceId, async (tx) => {
     const [hook] = await tx.query<HookRow>(
-      `select h.id, h.source, h.status, h.connector_id, h.signing_secret_encrypted, w.deleted_at as ws_deleted_at
+      `select h.id, h.source, h.status, h.connector_id, h.signing_secret_encrypted, w.deleted_at as ws_deleted_at,
+              c.status as connector_status
          from inbound_webhooks h join workspaces w on w.id = h.workspace_id
+         left join connectors c on c.workspace_id = h.workspace_id and c.id = h.connector_id
         where h.workspace_id = $1 and h.path_token_hash = $2 and h.deleted_at is null`,
       [parsed.workspaceId, parsed.hash],
     );
-    if (hook?.status !== "active" || !isSource(hook.source))
+    // A disabled connector's URL receives nothing until it is enabled again.
+    if (hook?.status !== "active" || hook.connector_status === "disabled" || !isSource(hook.source))
       return { refused: new AppError("not_found", "no inbound webhook at this URL") };
     if (hook.ws_deleted_at) return { refused: new AppError("workspace_disabled", "this workspace is disabled") };
     const secret = await new SecretBox(tx, kek, parsed.workspaceId).open(
@@ -98,10 +103,11 @@ export async function receiveHook(
       await failed(tx, parsed.workspaceId, hook, `signature ${verdict.reason}`);
       return { refused: new AppError("unauthorized", REFUSED[verdict.reason]) };
     }
-    let events: ReturnType<ReturnType<typeof adapterFor>>;
+    let events: NormalizedEvent[];
     try {
       events = adapterFor(hook.source)({ body: JSON.parse(body), headers });
     } catch (error) {
+      if (!isAppError(error) && !(error instanceof SyntaxError)) throw error;
       const refused = isAppError(error) ? error : new AppError("invalid_json", "the request body is not valid JSON");
       await failed(tx, parsed.workspaceId, hook, refused.message);
       return { refused };
