@@ -12,8 +12,19 @@ export const Issue = component(
     body: t.String(),
     status: t.Union(ISSUE_STATUSES.map((s) => t.Literal(s))),
     severity: t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s))),
+    source: Nullable(
+      t.String({
+        description: "The source of the events that opened it (sentry, pagerduty, ...); null when made through the API",
+      }),
+    ),
     reporter_email: Nullable(t.String()),
     created_by: Nullable(t.String()),
+    first_seen_at: t.String({
+      format: "date-time",
+      description: "Its first event (its creation, for an issue made through the API)",
+    }),
+    last_seen_at: t.String({ format: "date-time", description: "Its latest event" }),
+    resolved_at: Nullable(t.String({ format: "date-time" })),
     created_at: Timestamp,
     updated_at: Timestamp,
   }),

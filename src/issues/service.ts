@@ -34,13 +34,18 @@ export interface ListFilter {
 }
 
 export const COLUMNS =
-  "id, workspace_id, title, body, status, severity, reporter_email, created_by, created_at, updated_at";
+  "id, workspace_id, title, body, status, severity, source, reporter_email, created_by, first_seen_at, last_seen_at, resolved_at, created_at, updated_at";
+
+const iso = (value: unknown) => new Date(value as string).toISOString();
 
 export function toIssue(row: Record<string, unknown>): Issue {
   return {
     ...(row as unknown as Issue),
-    created_at: new Date(row.created_at as string).toISOString(),
-    updated_at: new Date(row.updated_at as string).toISOString(),
+    first_seen_at: iso(row.first_seen_at),
+    last_seen_at: iso(row.last_seen_at),
+    resolved_at: row.resolved_at ? iso(row.resolved_at) : null,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
   };
 }
 
@@ -141,7 +146,8 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
   const [row] = await tx.query<Record<string, unknown>>(
     `update issues set title = coalesce($3, title), body = coalesce($4, body), status = coalesce($5, status), severity = coalesce($6, severity),
             reporter_email = case when $7::boolean then $8 else reporter_email end,
-            resolved_at = case when $5 in ('resolved', 'closed') and resolved_at is null then now() else resolved_at end
+            resolved_at = case when $5 in ('resolved', 'closed') then coalesce(resolved_at, now())
+                               when $5 is not null then null else resolved_at end
       where workspace_id = $1 and id = $2 and deleted_at is null returning ${COLUMNS}`,
     [
       actor.workspaceId,

@@ -217,12 +217,21 @@ describeEngines("ingestion", (kind) => {
     expect(repeat.body).toMatchObject({ duplicates: 1 });
     const resolved = await post("resolved", "2024-05-01T09:12:30Z", "2024-05-01T09:40:00Z");
     expect((resolved.body.events as { issue_action: string }[])[0]?.issue_action).toBe("resolved");
-    expect(await issue(issueId)).toMatchObject({ status: "resolved" });
+    expect(await issue(issueId)).toMatchObject({
+      status: "resolved",
+      source: "alertmanager",
+      first_seen_at: "2024-05-01T09:12:30.000Z",
+      resolved_at: "2024-05-01T09:40:00.000Z",
+    });
     const reopened = await post("firing", "2024-05-01T11:00:00Z");
     expect((reopened.body.events as { issue_id: string; issue_action: string }[])[0]).toEqual(
       expect.objectContaining({ issue_id: issueId, issue_action: "reopened" }),
     );
-    expect(await issue(issueId)).toMatchObject({ status: "open" });
+    expect(await issue(issueId)).toMatchObject({
+      status: "open",
+      resolved_at: null,
+      last_seen_at: "2024-05-01T11:00:00.000Z",
+    });
     expect((await timeline(issueId)).map((e) => [e.kind, e.payload.issue_action])).toEqual([
       ["event.firing", "reopened"],
       ["event.resolved", "resolved"],
