@@ -1,18 +1,7 @@
 // `causeloop keys status|rotate-kek|rotate-dek`: the master key and the per-workspace data keys.
 import type { Command } from "commander";
 import { runOperation } from "../src/operator/transport.ts";
-import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
-
-function progressBar(label: string): (done: number, total: number) => void {
-  return (done, total) => {
-    if (!process.stderr.isTTY) return;
-    const width = 30;
-    const filled = total ? Math.round((done / total) * width) : width;
-    process.stderr.write(
-      `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${done >= total ? "\n" : ""}`,
-    );
-  };
-}
+import { action, configFrom, printJson, progressBar, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 export function registerKeys(program: Command): void {
   const keys = program

@@ -18,6 +18,7 @@ import { registerEvidence } from "./evidence.ts";
 import { registerAlerts } from "./alerts.ts";
 import { registerDeliveries } from "./deliveries.ts";
 import { registerBackup } from "./backup.ts";
+import { registerIngest } from "./ingest.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -56,6 +57,7 @@ Examples:
   registerAlerts(program);
   registerDeliveries(program);
   registerBackup(program);
+  registerIngest(program);
   registerTui(program);
   program
     .command("version")

@@ -98,3 +98,15 @@ export async function readJwksFile(
     throw new AppError("bad_request", `--jwks ${path} is not a JSON key set (an object with a keys array)`);
   return jwks as { keys: { kty: string; crv: string; x: string; kid?: string }[] };
 }
+
+/** A progress bar on stderr when it is a terminal (nothing otherwise, so piped output stays clean). */
+export function progressBar(label: string, unit = ""): (done: number, total: number) => void {
+  return (done, total) => {
+    if (!process.stderr.isTTY) return;
+    const width = 30;
+    const filled = total ? Math.min(width, Math.round((done / total) * width)) : width;
+    process.stderr.write(
+      `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}${unit}${done >= total ? "\n" : ""}`,
+    );
+  };
+}

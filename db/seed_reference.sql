@@ -16,7 +16,8 @@ INSERT INTO connector_catalogue (slug, name, category, auth_kind, description, d
   ('msteams',           'Microsoft Teams',           'chat',           'webhook',  'Incident notifications in Microsoft Teams channels.',                       'https://learn.microsoft.com/en-us/graph/teams-concept-overview'),
   ('postgresql_relay',  'PostgreSQL (relay)',        'database_relay', 'relay',    'Read-only PostgreSQL queries through the Causeloop relay, with PII masking.', NULL),
   ('mongodb_relay',     'MongoDB (relay)',           'database_relay', 'relay',    'Read-only MongoDB find and aggregate through the Causeloop relay, with PII masking.', NULL),
-  ('dynamodb',          'Amazon DynamoDB',           'cloud',          'iam_role', 'Read-only DynamoDB GetItem, Query and Scan through an assumed IAM role.',   'https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/')
+  ('dynamodb',          'Amazon DynamoDB',           'cloud',          'iam_role', 'Read-only DynamoDB GetItem, Query and Scan through an assumed IAM role.',   'https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/'),
+  ('generic',           'Generic JSON webhook',      'observability',  'webhook',  'Events in Causeloop''s documented generic JSON format, from any tool that can send a signed webhook.', NULL)
 ON CONFLICT (slug) DO UPDATE SET
   name = EXCLUDED.name,
   category = EXCLUDED.category,

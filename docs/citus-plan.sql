@@ -29,6 +29,7 @@ SELECT create_distributed_table('connectors', 'workspace_id', colocate_with => '
 SELECT create_distributed_table('export_jobs', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('idempotency_keys', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('inbound_webhooks', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('ingested_events', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('issues', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('jobs', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('memberships', 'workspace_id', colocate_with => 'workspaces');

@@ -28,6 +28,7 @@ import m0031 from "./0031_metrics.sql" with { type: "text" };
 import m0032 from "./0032_security_alerts.sql" with { type: "text" };
 import m0033 from "./0033_audit_streams.sql" with { type: "text" };
 import m0034 from "./0034_backup_readout.sql" with { type: "text" };
+import m0035 from "./0035_ingestion.sql" with { type: "text" };
 import m0036 from "./0036_backup_staleness.sql" with { type: "text" };
 import m0037 from "./0037_restore_replay.sql" with { type: "text" };
 import m0040 from "./0040_intelligence.sql" with { type: "text" };
@@ -68,6 +69,7 @@ export const migrations: MigrationSource[] = [
   { name: "0032_security_alerts", sql: m0032 },
   { name: "0033_audit_streams", sql: m0033 },
   { name: "0034_backup_readout", sql: m0034 },
+  { name: "0035_ingestion", sql: m0035 },
   { name: "0036_backup_staleness", sql: m0036 },
   { name: "0037_restore_replay", sql: m0037 },
   { name: "0040_intelligence", sql: m0040 },

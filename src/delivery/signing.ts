@@ -23,7 +23,7 @@ export function assertWebhookSecret(secret: string): void {
 }
 
 /** Secrets stored before Standard Webhooks signing were `whsec_` + base64url: the same bytes, re-spelt. */
-function signer(secret: string): Webhook {
+export function signer(secret: string): Webhook {
   const body = secret.startsWith("whsec_") ? secret.slice(6) : secret;
   const base64 = body.replace(/-/g, "+").replace(/_/g, "/");
   return new Webhook(`whsec_${base64}${"=".repeat((4 - (base64.length % 4)) % 4)}`);

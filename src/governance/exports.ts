@@ -45,6 +45,10 @@ export const EXPORT_TABLES: { name: string; sql: string }[] = [
     sql: "select id, issue_id, actor_id, actor_type, kind, payload, created_at from activity_events where workspace_id = $1",
   },
   {
+    name: "ingested_events",
+    sql: "select id, inbound_webhook_id, source, vendor_event_id, fingerprint, title, message, service, environment, severity, status, occurred_at, link, issue_id, created_at from ingested_events where workspace_id = $1",
+  },
+  {
     name: "connectors",
     sql: "select id, type, display_name, status, created_at from connectors where workspace_id = $1 and deleted_at is null",
   },

@@ -89,6 +89,7 @@ export async function updateRetention(tx: Tx, actor: Actor, patch: Partial<Reten
 const TARGETS: { table: string; key: RetentionKey; expired: string }[] = [
   { table: "issues", key: "issue_retention_days", expired: "(created_at < $2 or deleted_at < $2)" },
   { table: "activity_events", key: "activity_retention_days", expired: "created_at < $2" },
+  { table: "ingested_events", key: "activity_retention_days", expired: "created_at < $2" },
   { table: "predictions", key: "prediction_retention_days", expired: "(created_at < $2 or deleted_at < $2)" },
 ];
 

@@ -22,6 +22,7 @@ import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
+import { hookRoutes } from "../ingestion/routes.ts";
 import { deliveryRoutes } from "../delivery/routes.ts";
 import { securityAlertRoutes } from "../security/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
@@ -138,6 +139,7 @@ const AUTH_FAILURES: Record<string, string> = {
   "/v1/auth/accept-invite": "invite_rejected",
   "/v1/auth/exchange": "exchange_rejected",
   "/metrics": "metrics_token",
+  "/v1/hooks/:path_token": "hook_signature",
 };
 
 /**
@@ -161,7 +163,30 @@ export function createApp(deps: AppDeps): HttpApp {
 
   const outbound = deps.outbound ?? outboundPolicy();
   const protectedRoutes: AnyElysia[] = [];
+  /**
+   * A proven credential (a token, a session, an inbound webhook's path token): the front door notes the workspace
+   * for its log, and the credential's and the workspace's rate limits apply (429 past them).
+   */
+  const admit = async (request: Request, workspaceId: string, credentialId: string, door: TenantDoor) => {
+    const info = meta.get(request);
+    if (info) {
+      info.workspaceId = workspaceId;
+      info.credentialId = credentialId;
+    }
+    const limits = deps.limits;
+    if (!limits || !info) return;
+    const write = request.method !== "GET" && request.method !== "HEAD";
+    const own = await limits.workspaceLimit?.(workspaceId, door);
+    const verdicts = [
+      await limits.limiter.take("credential", credentialId, limits.perCredential, write),
+      await limits.limiter.take("workspace", workspaceId, own ?? limits.perWorkspace, write),
+    ];
+    info.verdicts = [...(info.verdicts ?? []), ...verdicts];
+    const refused = verdicts.find((v) => !v.allowed);
+    if (refused) throw refusal(refused);
+  };
   if (deps.door) {
+    const door = deps.door;
     const auth = authPlugin({
       door: deps.door,
       jwt: deps.sessions?.jwt,
@@ -172,24 +197,7 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.held = held;
         else void held.finish(false);
       },
-      authenticated: async (request, principal, door) => {
-        const info = meta.get(request);
-        if (info) {
-          info.workspaceId = principal.workspaceId;
-          info.credentialId = principal.tokenId;
-        }
-        const limits = deps.limits;
-        if (!limits || !info) return;
-        const write = request.method !== "GET" && request.method !== "HEAD";
-        const own = await limits.workspaceLimit?.(principal.workspaceId, door);
-        const verdicts = [
-          await limits.limiter.take("credential", principal.tokenId, limits.perCredential, write),
-          await limits.limiter.take("workspace", principal.workspaceId, own ?? limits.perWorkspace, write),
-        ];
-        info.verdicts = [...(info.verdicts ?? []), ...verdicts];
-        const refused = verdicts.find((v) => !v.allowed);
-        if (refused) throw refusal(refused);
-      },
+      authenticated: (request, principal, door) => admit(request, principal.workspaceId, principal.tokenId, door),
     });
     const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;
     protectedRoutes.push(
@@ -212,7 +220,13 @@ export function createApp(deps: AppDeps): HttpApp {
       );
     }
     if (deps.kek)
-      protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek, outbound));
+      protectedRoutes.push(
+        integrationRoutes(auth, deps.kek, outbound),
+        deliveryRoutes(auth, deps.kek, outbound),
+        hookRoutes(door, deps.kek, (request, workspaceId, credentialId) =>
+          admit(request, workspaceId, credentialId, door),
+        ),
+      );
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(
       tenancyRoutes(auth, {
@@ -311,6 +325,9 @@ export function createApp(deps: AppDeps): HttpApp {
     const path = pathnameOf(request.url);
     if (UNLIMITED.has(path) || request.method === "OPTIONS") return undefined;
     if (request.headers.has("authorization") && !path.startsWith("/v1/auth/")) return undefined;
+    // An inbound webhook's path token is its credential: its own and its workspace's budgets apply instead
+    // (one Alertmanager sends a whole storm from one address).
+    if (path.startsWith("/v1/hooks/")) return undefined;
     const write = request.method !== "GET" && request.method !== "HEAD";
     try {
       const verdict = await limits.limiter.take("address", info.ip ?? "unknown", limits.perAddress, write);

@@ -3,7 +3,9 @@
 import { PageQuery, responses } from "../http/contract.ts";
 import {
   Connector,
+  ConnectorCatalogue,
   ConnectorPage,
+  CreatedConnector,
   CreatedInboundWebhook,
   CreatedWebhook,
   SsoConnection,
@@ -29,10 +31,17 @@ import {
   listWebhooks,
   updateConnector,
 } from "./service.ts";
+import { listCatalogue } from "./catalogue.ts";
+import { SOURCES } from "../ingestion/adapters/index.ts";
 
 const id = (prefix: string) => t.Object({ id: t.String({ pattern: `^${prefix}_[0-9a-z]{26}$` }) });
 const Config = t.Record(t.String({ maxLength: 100 }), t.Unknown(), { maxProperties: 50 });
 const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
+/**
+ * The API's public origin, for receiving URLs: the origin the request reached (Host, and the scheme the server
+ * saw). No setting names it today; behind a TLS-terminating proxy that rewrites Host this is the proxy's view.
+ */
+const originOf = (request: Request) => new URL(request.url).origin;
 
 export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider, outbound: OutboundPolicy) {
   const sealed = <T>(
@@ -44,9 +53,9 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
     .use(auth)
     .post(
       "/v1/connectors",
-      ({ caller, body, set }) => {
+      ({ caller, body, set, request }) => {
         set.status = 201;
-        return sealed(caller, (tx, box) => createConnector(tx, box, caller.actor, body));
+        return sealed(caller, (tx, box) => createConnector(tx, box, caller.actor, body, originOf(request)));
       },
       {
         scope: "connectors:write",
@@ -59,12 +68,21 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
           { additionalProperties: false },
         ),
         detail: {
-          summary: "Connect a product (the config, credentials included, is stored encrypted and never returned)",
+          summary:
+            "Connect a product (the config is stored encrypted, never returned); a product that sends events gets its receiving URL and signing secret, shown once",
           tags: ["connectors"],
-          responses: responses({ 201: Connector }, [409]),
+          responses: responses({ 201: CreatedConnector }, [409]),
         },
       },
     )
+    .get("/v1/connectors/catalogue", ({ caller }) => caller.tenant((tx) => listCatalogue(tx)), {
+      scope: "connectors:read",
+      detail: {
+        summary: "What can be connected, and which products send their events here (inbound)",
+        tags: ["connectors"],
+        responses: responses({ 200: ConnectorCatalogue }),
+      },
+    })
     .get(
       "/v1/connectors",
       ({ caller, query }) => caller.tenant((tx) => listConnectors(tx, caller.principal.workspaceId, query)),
@@ -183,21 +201,24 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
     )
     .post(
       "/v1/inbound-webhooks",
-      ({ caller, body, set }) => {
+      ({ caller, body, set, request }) => {
         set.status = 201;
-        return sealed(caller, (tx, box) => createInboundWebhook(tx, box, caller.actor, body));
+        return sealed(caller, (tx, box) => createInboundWebhook(tx, box, caller.actor, body, originOf(request)));
       },
       {
         scope: "webhooks:write",
         body: t.Object(
           {
-            source: t.String({ minLength: 1, maxLength: 64 }),
+            source: t.Union(
+              SOURCES.map((s) => t.Literal(s)),
+              { description: "Which adapter reads its payloads" },
+            ),
             connector_id: t.Optional(t.String({ pattern: "^con_[0-9a-z]{26}$" })),
           },
           { additionalProperties: false },
         ),
         detail: {
-          summary: "Create an inbound webhook endpoint; its path token and HMAC signing secret are shown once",
+          summary: "Create an inbound webhook: its receiving URL and signing secret are shown once",
           tags: ["webhooks"],
           responses: responses({ 201: CreatedInboundWebhook }, [404]),
         },

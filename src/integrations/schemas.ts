@@ -11,6 +11,10 @@ export const Connector = component(
     status: t.String({ examples: ["pending", "active"] }),
     has_config: t.Boolean({ description: "The config is stored encrypted and never returned" }),
     config_keys: t.Array(t.String(), { description: "The names of the config's fields" }),
+    last_event_at: Nullable(Timestamp),
+    last_error: Nullable(
+      t.String({ description: "Why the last inbound request was refused (status error after 3 in a row)" }),
+    ),
     created_at: Nullable(Timestamp),
     updated_at: Nullable(Timestamp),
   }),
@@ -38,12 +42,40 @@ export const CreatedWebhook = component(
 export const CreatedInboundWebhook = component(
   "CreatedInboundWebhook",
   t.Object({
-    id: t.String(),
-    source: t.String(),
-    path_token: t.String({ description: "Shown once: part of the receiving URL" }),
-    signing_secret: t.String({ description: "Shown once" }),
+    id: t.String({ examples: ["iwh_01jd0000000000000000000000"] }),
+    source: t.String({ examples: ["sentry"] }),
+    url: t.String({ description: "The receiving URL (POST signed events to it); shown once" }),
+    signing_secret: t.String({ description: "Shown once: signs every request (see the README, Ingestion)" }),
     signing_secret_last4: t.String(),
   }),
+);
+
+export const CreatedConnector = component(
+  "CreatedConnector",
+  t.Composite([
+    Connector,
+    t.Object({
+      inbound_webhook: t.Optional(CreatedInboundWebhook),
+    }),
+  ]),
+);
+
+export const CatalogueEntry = component(
+  "CatalogueEntry",
+  t.Object({
+    slug: t.String({ examples: ["sentry"] }),
+    name: t.String(),
+    category: t.String(),
+    auth_kind: t.String(),
+    description: t.String(),
+    docs_url: Nullable(t.String()),
+    inbound: t.Boolean({ description: "It sends events to Causeloop: its connector comes with a receiving URL" }),
+    signature_schemes: t.Array(t.String(), { description: "How its requests may be signed" }),
+  }),
+);
+export const ConnectorCatalogue = component(
+  "ConnectorCatalogue",
+  t.Object({ data: t.Array(CatalogueEntry), next_cursor: t.Null() }),
 );
 
 export const SsoConnection = component(

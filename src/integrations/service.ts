@@ -11,13 +11,12 @@ import { AppError } from "../errors.ts";
 import { appendAudit } from "../audit/service.ts";
 import type { Actor } from "../audit/service.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
-import { sha256Hex } from "../identity/tokens.ts";
+import { newToken } from "../identity/tokens.ts";
+import { isSource, SOURCES } from "../ingestion/adapters/index.ts";
 import { redactUrlCredentials } from "../net/user-url.ts";
 import { EVENT_TYPES, unknownEventNames } from "../delivery/events.ts";
 import { assertWebhookSecret, newWebhookSecret } from "../delivery/signing.ts";
 
-const randomSecret = (prefix: string) =>
-  `${prefix}_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}`;
 const last4 = (secret: string) => secret.slice(-4);
 const iso = (value: unknown) => (value ? new Date(value as string).toISOString() : null);
 
@@ -55,6 +54,8 @@ interface ConnectorRow {
   status: string;
   config_encrypted: string | null;
   settings: { config_keys?: string[] } | null;
+  last_synced_at: Date | null;
+  last_error: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -67,19 +68,23 @@ function connectorView(row: ConnectorRow): ConnectorView {
     status: row.status,
     has_config: row.config_encrypted !== null,
     config_keys: row.settings?.config_keys ?? [],
+    last_event_at: iso(row.last_synced_at),
+    last_error: row.last_error,
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };
 }
 
-const CONNECTOR_COLUMNS = "id, type, display_name, status, config_encrypted, settings, created_at, updated_at";
+const CONNECTOR_COLUMNS =
+  "id, type, display_name, status, config_encrypted, settings, last_synced_at, last_error, created_at, updated_at";
 
 export async function createConnector(
   tx: Tx,
   box: SecretBox,
   actor: Actor,
   input: { type: string; display_name: string; config: Record<string, unknown> },
-): Promise<ConnectorView> {
+  baseUrl: string,
+): Promise<ConnectorView & { inbound_webhook?: CreatedInbound }> {
   const known = await tx.query<{ slug: string }>("select slug from connector_catalogue where slug = $1", [input.type]);
   if (!known[0])
     throw new AppError("validation_failed", `unknown connector type "${input.type}" (see the connector catalogue)`);
@@ -107,7 +112,10 @@ export async function createConnector(
     display_name: view.display_name,
     config_keys: view.config_keys,
   });
-  return view;
+  // A product that sends its events to us gets its receiving URL now (its secret is shown in this answer only).
+  if (!isSource(input.type)) return view;
+  const inbound = await createInboundWebhook(tx, box, actor, { source: input.type, connector_id: id }, baseUrl);
+  return { ...view, inbound_webhook: inbound };
 }
 
 async function connectorRow(tx: Tx, workspaceId: string, id: string): Promise<ConnectorRow> {
@@ -190,6 +198,11 @@ export async function deleteConnector(tx: Tx, actor: Actor, id: string): Promise
   await connectorRow(tx, actor.workspaceId, id);
   await tx.query(
     "update connectors set deleted_at = now(), config_encrypted = null where workspace_id = $1 and id = $2",
+    [actor.workspaceId, id],
+  );
+  // Its receiving URLs stop receiving with it.
+  await tx.query(
+    "update inbound_webhooks set status = 'disabled' where workspace_id = $1 and connector_id = $2 and deleted_at is null",
     [actor.workspaceId, id],
   );
   await audit(tx, actor, "connector.deleted", "connector", id);
@@ -285,15 +298,32 @@ export async function deleteWebhook(tx: Tx, actor: Actor, id: string): Promise<v
 
 // ---------------------------------------------------------------- inbound webhooks
 
+/** An inbound webhook as its creation answers it: the receiving URL and the signing secret, shown once. */
+export interface CreatedInbound {
+  id: string;
+  source: string;
+  url: string;
+  signing_secret: string;
+  signing_secret_last4: string;
+}
+
+/**
+ * A receiving URL for one source: the path token names the workspace (like an access token) and only its hash
+ * is stored; the signing secret (a Standard Webhooks `whsec_` secret, also the HMAC key of the other schemes) is
+ * sealed with the workspace key. `baseUrl` is the API's public origin.
+ */
 export async function createInboundWebhook(
   tx: Tx,
   box: SecretBox,
   actor: Actor,
   input: { source: string; connector_id?: string },
-): Promise<{ id: string; source: string; path_token: string; signing_secret: string; signing_secret_last4: string }> {
+  baseUrl: string,
+): Promise<CreatedInbound> {
+  if (!isSource(input.source))
+    throw new AppError("validation_failed", `unknown source "${input.source}" (one of ${SOURCES.join(", ")})`);
   const id = newId("iwh");
-  const pathToken = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("base64url");
-  const signingSecret = randomSecret("iwhsec");
+  const { token, hash } = newToken("hook", actor.workspaceId);
+  const signingSecret = newWebhookSecret();
   const sealed = await box.seal(
     { table: "inbound_webhooks", column: "signing_secret_encrypted", rowId: id },
     signingSecret,
@@ -301,7 +331,7 @@ export async function createInboundWebhook(
   if (input.connector_id) await connectorRow(tx, actor.workspaceId, input.connector_id);
   await tx.query(
     "insert into inbound_webhooks (workspace_id, id, connector_id, source, path_token_hash, signing_secret_encrypted, created_by) values ($1, $2, $3, $4, $5, $6, $7)",
-    [actor.workspaceId, id, input.connector_id ?? null, input.source, sha256Hex(pathToken), sealed, actor.actorId],
+    [actor.workspaceId, id, input.connector_id ?? null, input.source, hash, sealed, actor.actorId],
   );
   await audit(tx, actor, "inbound_webhook.created", "inbound_webhook", id, {
     source: input.source,
@@ -310,7 +340,7 @@ export async function createInboundWebhook(
   return {
     id,
     source: input.source,
-    path_token: pathToken,
+    url: `${baseUrl.replace(/\/+$/, "")}/v1/hooks/${token}`,
     signing_secret: signingSecret,
     signing_secret_last4: last4(signingSecret),
   };

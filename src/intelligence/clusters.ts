@@ -27,6 +27,15 @@ interface EngineHandle {
   save(): Promise<void>;
 }
 
+/** Locks the workspace's clustering until the transaction ends (its events are assigned one at a time). */
+export async function lockClustering(tx: Tx, workspaceId: string): Promise<void> {
+  await tx.query(
+    "insert into cluster_engine_states (workspace_id, version, snapshot) values ($1, 0, '{}'::jsonb) on conflict do nothing",
+    [workspaceId],
+  );
+  await tx.query("select 1 from cluster_engine_states where workspace_id = $1 for update", [workspaceId]);
+}
+
 /** The workspace's engine, its row locked until the transaction ends. */
 async function openEngine(tx: Tx, workspaceId: string): Promise<EngineHandle> {
   let [row] = await tx.query<{ token: string; snapshot: EngineSnapshot | Record<string, never> }>(
@@ -169,11 +178,12 @@ async function absorbInto(tx: Tx, workspaceId: string, into: string, from: strin
     from,
     into,
   ]);
-  await tx.query("update issues set cluster_id = $3 where workspace_id = $1 and cluster_id = $2", [
-    workspaceId,
-    from,
-    into,
-  ]);
+  // An issue grouped by the retired cluster is now the survivor's (later events of it find it).
+  await tx.query(
+    `update issues set cluster_id = $3, fingerprint = replace(fingerprint, ':cluster:' || $2, ':cluster:' || $3)
+      where workspace_id = $1 and cluster_id = $2`,
+    [workspaceId, from, into],
+  );
 }
 
 export interface ClusterRecord {

@@ -10,8 +10,9 @@ import {
   listIssues,
   updateIssue,
 } from "./service.ts";
-import { responses } from "../http/contract.ts";
-import { Issue, IssuePage } from "./schemas.ts";
+import { PageQuery, responses } from "../http/contract.ts";
+import { ActivityPage, Issue, IssuePage } from "./schemas.ts";
+import { listActivity } from "./activity.ts";
 
 const Status = t.Union(ISSUE_STATUSES.map((s) => t.Literal(s)));
 const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
@@ -63,6 +64,24 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
       params: IssueId,
       detail: { summary: "Get an issue", tags: ["issues"], responses: responses({ 200: Issue }) },
     })
+    .get(
+      "/:id/activity",
+      ({ caller, params, query }) =>
+        caller.tenant(async (tx) => {
+          await getIssue(tx, caller.principal.workspaceId, params.id);
+          return listActivity(tx, caller.principal.workspaceId, params.id, query);
+        }),
+      {
+        scope: "issues:read",
+        params: IssueId,
+        query: t.Object(PageQuery),
+        detail: {
+          summary: "An issue's timeline, newest first: ingested events and changes made to it",
+          tags: ["issues"],
+          responses: responses({ 200: ActivityPage }),
+        },
+      },
+    )
     .patch(
       "/:id",
       ({ caller, params, body }) => caller.tenant((tx) => updateIssue(tx, caller.actor, params.id, body)),

@@ -8,6 +8,7 @@ import { cursorOf, pageLimit, Where } from "../db/where.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit, type Actor } from "../audit/service.ts";
 import { emitEvent } from "../delivery/events.ts";
+import { recordActivity } from "./activity.ts";
 
 export const ISSUE_STATUSES = ["open", "investigating", "mitigated", "resolved", "closed"] as const;
 export const ISSUE_SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
@@ -32,18 +33,24 @@ export interface ListFilter {
   cursor?: string;
 }
 
-const COLUMNS = "id, workspace_id, title, body, status, severity, reporter_email, created_by, created_at, updated_at";
+export const COLUMNS =
+  "id, workspace_id, title, body, status, severity, source, reporter_email, created_by, first_seen_at, last_seen_at, resolved_at, created_at, updated_at";
 
-function toIssue(row: Record<string, unknown>): Issue {
+const iso = (value: unknown) => new Date(value as string).toISOString();
+
+export function toIssue(row: Record<string, unknown>): Issue {
   return {
     ...(row as unknown as Issue),
-    created_at: new Date(row.created_at as string).toISOString(),
-    updated_at: new Date(row.updated_at as string).toISOString(),
+    first_seen_at: iso(row.first_seen_at),
+    last_seen_at: iso(row.last_seen_at),
+    resolved_at: row.resolved_at ? iso(row.resolved_at) : null,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
   };
 }
 
 /** An issue as events carry it: no email address leaves in an event (it stays behind the API, where erasure reaches it). */
-function eventData({ reporter_email: _, ...issue }: Issue): Record<string, unknown> {
+export function eventData({ reporter_email: _, ...issue }: Issue): Record<string, unknown> {
   return issue;
 }
 
@@ -75,7 +82,28 @@ export async function createIssue(tx: Tx, actor: Actor, input: IssueInput): Prom
     context: actor.context,
   });
   await emitEvent(tx, actor.workspaceId, "issue.created", eventData(issue));
+  await recordActivity(tx, {
+    ...activityActor(actor),
+    issueId: id,
+    kind: "issue.created",
+    payload: { title: issue.title, status: issue.status, severity: issue.severity },
+  });
   return issue;
+}
+
+/** Who an activity event names: the actor of an API call. */
+function activityActor(actor: Actor) {
+  return { workspaceId: actor.workspaceId, actorId: actor.actorId, actorType: actor.actorType };
+}
+
+/** What an update changed, field by field (the body only as changed or not: it can be long). */
+function changesOf(before: Issue, after: Issue): Record<string, unknown> {
+  const changes: Record<string, unknown> = {};
+  for (const field of ["title", "status", "severity"] as const)
+    if (before[field] !== after[field]) changes[field] = { from: before[field], to: after[field] };
+  if (before.body !== after.body) changes.body = "changed";
+  if (before.reporter_email !== after.reporter_email) changes.reporter_email = "changed";
+  return changes;
 }
 
 export async function getIssue(tx: Tx, workspaceId: string, id: string): Promise<Issue> {
@@ -118,7 +146,8 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
   const [row] = await tx.query<Record<string, unknown>>(
     `update issues set title = coalesce($3, title), body = coalesce($4, body), status = coalesce($5, status), severity = coalesce($6, severity),
             reporter_email = case when $7::boolean then $8 else reporter_email end,
-            resolved_at = case when $5 in ('resolved', 'closed') and resolved_at is null then now() else resolved_at end
+            resolved_at = case when $5 in ('resolved', 'closed') then coalesce(resolved_at, now())
+                               when $5 is not null then null else resolved_at end
       where workspace_id = $1 and id = $2 and deleted_at is null returning ${COLUMNS}`,
     [
       actor.workspaceId,
@@ -147,6 +176,12 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
   await emitEvent(tx, actor.workspaceId, "issue.updated", eventData(after));
   if (after.status === "resolved" && before.status !== "resolved")
     await emitEvent(tx, actor.workspaceId, "issue.resolved", eventData(after));
+  await recordActivity(tx, {
+    ...activityActor(actor),
+    issueId: id,
+    kind: "issue.updated",
+    payload: { changes: changesOf(before, after) },
+  });
   return after;
 }
 
@@ -164,4 +199,5 @@ export async function deleteIssue(tx: Tx, actor: Actor, id: string): Promise<voi
     context: actor.context,
   });
   await emitEvent(tx, actor.workspaceId, "issue.deleted", { id, workspace_id: actor.workspaceId });
+  await recordActivity(tx, { ...activityActor(actor), issueId: id, kind: "issue.deleted", payload: {} });
 }

@@ -54,6 +54,7 @@ describeEngines("lists", (kind) => {
       "/v1/governance/exports",
       "/v1/governance/rtbf/requests",
       "/v1/issues",
+      "/v1/issues/{id}/activity",
       "/v1/members",
       "/v1/patterns",
       "/v1/predictions",
@@ -65,7 +66,7 @@ describeEngines("lists", (kind) => {
       "/v1/webhooks/{id}/deliveries",
     ]);
     for (const template of lists) {
-      const path = template.replace("{id}", first.get("whk") as string);
+      const path = template.replace("{id}", first.get(template.startsWith("/v1/issues/") ? "iss" : "whk") as string);
       // The audit trail grows as it is read (each read is audited): filter it to something that does not.
       const base = path === "/v1/audit" ? `${path}?action=issue.created&` : `${path}?`;
       const full = await get(`${base}limit=200`);

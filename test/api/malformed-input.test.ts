@@ -58,6 +58,10 @@ describeEngines("malformed input never yields a 5xx", (kind) => {
     ids.set("pat", await create("/v1/tokens", { name: "spare", scopes: ["issues:read"] }));
     ids.set("rtbf", await create("/v1/governance/rtbf/requests", { email: "subject@example.com" }));
     ids.set("exp", await create("/v1/governance/exports", {}));
+    ids.set(
+      ":path_token",
+      (await create("/v1/inbound-webhooks", { source: "generic" }, "url")).split("/").at(-1) as string,
+    );
   });
   afterAll(() => h.dispose());
 

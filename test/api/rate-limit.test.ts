@@ -183,6 +183,7 @@ describeEngines("rate limits", (kind) => {
     limits.perAddress = 1;
     await call("GET", "/v1/me", h.token); // spends the credential's one request
     await call("GET", "/v1/nothing"); // spends the address's one request
+    await call("POST", `/v1/hooks/${ids.get(":path_token")}`, undefined, {}); // an inbound webhook's URL: its own
     const wrong: string[] = [];
     const exempt = new Set(["/healthz", "/readyz", "/openapi.json", "/docs", "/docs/init.js", "/docs/scalar.js"]);
     for (const route of routesOf(h.app).filter((r) => !exempt.has(r.path))) {

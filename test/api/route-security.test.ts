@@ -38,6 +38,9 @@ const PUBLIC = new Set([
   "POST /v1/auth/exchange",
   "GET /v1/exports/:id/download",
   "GET /metrics",
+  // An inbound webhook's receiving URL: the path token names it and the signature proves the sender
+  // (test/api/ingestion.test.ts: no, wrong and stale signatures are 401, another workspace's token 404).
+  "POST /v1/hooks/:path_token",
 ]);
 
 /** What a viewer (issues, members, settings, connectors and webhooks read; its own account) may reach. */
@@ -54,6 +57,8 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/service-accounts",
   "GET /v1/issues",
   "GET /v1/issues/:id",
+  "GET /v1/issues/:id/activity",
+  "GET /v1/connectors/catalogue",
   "GET /v1/connectors",
   "GET /v1/connectors/:id",
   "GET /v1/connector-types",
@@ -145,6 +150,9 @@ describeEngines("route security harness", (kind) => {
       "export_jobs",
       "workspace_settings",
       "sso_connections",
+      "inbound_webhooks",
+      "ingested_events",
+      "activity_events",
     ];
     const parts: string[] = [];
     for (const table of tables) {

@@ -22,13 +22,19 @@ afterEach(async () => {
 async function aged(
   d: TestDb,
   ws: string,
-  table: "issues" | "activity_events",
+  table: "issues" | "activity_events" | "ingested_events",
   days: number,
   extra = "",
 ): Promise<void> {
   if (table === "issues")
     await d.owner.query(
       `insert into issues (workspace_id, id, title, created_at${extra ? ", deleted_at" : ""}) values ($1, new_id('iss'), 'old', now() - make_interval(days => $2)${extra ? `, ${extra}` : ""})`,
+      [ws, days],
+    );
+  else if (table === "ingested_events")
+    await d.owner.query(
+      `insert into ingested_events (workspace_id, id, source, vendor_event_id, fingerprint, title, severity, status, occurred_at, created_at)
+       values ($1, new_id('evt'), 'generic', new_id('evt'), 'f', 'old', 'high', 'firing', now(), now() - make_interval(days => $2))`,
       [ws, days],
     );
   else
@@ -59,6 +65,8 @@ describeEngines("retention", (kind) => {
     await aged(db, ws, "issues", 5, "now() - interval '31 days'"); // young, but soft-deleted past the window... (deleted_at before created_at is fine for the test)
     await aged(db, ws, "activity_events", 8);
     await aged(db, ws, "activity_events", 6);
+    await aged(db, ws, "ingested_events", 8); // ingested events follow the activity window
+    await aged(db, ws, "ingested_events", 6);
     // Audit: seq 100..103 (onboarding wrote 1..2). 400 and 380 days old; 200 days old; 390 days but not under the checkpoint.
     await agedAudit(db, ws, 100, 400);
     await agedAudit(db, ws, 101, 380);
@@ -69,12 +77,21 @@ describeEngines("retention", (kind) => {
       [ws],
     );
 
+    // What is past each window: the dry run counts it, the run removes it, the compliance log records it.
+    const expired = {
+      issues: 2,
+      activity_events: 1,
+      ingested_events: 1,
+      predictions: 0,
+      idempotency_keys: 0,
+      audit_log: 2,
+    };
     const dry = await runRetention(db.app, { dryRun: true });
-    expect(dry.totals).toEqual({ issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, audit_log: 2 });
+    expect(dry.totals).toEqual(expired);
     expect((await db.owner.query("select 1 from issues where workspace_id = $1", [ws])).length).toBe(3); // dry run deleted nothing
 
     const run = await runRetention(db.app);
-    expect(run.totals).toEqual({ issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, audit_log: 2 });
+    expect(run.totals).toEqual(expired);
     const left = await db.owner.query<{ seq: number }>(
       "select seq::int as seq from audit_log where workspace_id = $1 and action = 'test.old' order by seq",
       [ws],
@@ -85,12 +102,11 @@ describeEngines("retention", (kind) => {
       "select details from compliance_log where workspace_id = $1 and kind = 'retention.run'",
       [ws],
     );
-    expect(log.map((l) => l.details.counts)).toEqual([
-      { issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, audit_log: 2 },
-    ]);
+    expect(log.map((l) => l.details.counts)).toEqual([expired]);
     expect((await runRetention(db.app)).totals).toEqual({
       issues: 0,
       activity_events: 0,
+      ingested_events: 0,
       predictions: 0,
       idempotency_keys: 0,
       audit_log: 0,

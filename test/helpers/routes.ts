@@ -185,6 +185,14 @@ export async function createResources(
   // The webhook first: the issue's creation then leaves a delivery for it (the dlv id).
   ids.set("whk", (await post("/v1/webhooks", { url: "https://hooks.example.com/x" })).id as string);
   ids.set("iss", (await post("/v1/issues", { title: `${tag} issue` })).id as string);
+  // A change, so the issue's timeline holds more than its creation.
+  await app.fetch(
+    new Request(`http://localhost/v1/issues/${ids.get("iss")}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ status: "investigating" }),
+    }),
+  );
   const deliveries = await app.fetch(
     new Request(`http://localhost/v1/webhooks/${ids.get("whk")}/deliveries`, {
       headers: { authorization: `Bearer ${token}` },
@@ -213,6 +221,8 @@ export async function createResources(
   ids.set("alr", alert.id);
   ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` })).id as string);
   ids.set("exp", (await post("/v1/governance/exports", {})).id as string);
+  const inbound = await post("/v1/inbound-webhooks", { source: "generic" });
+  ids.set(":path_token", (inbound.url as string).split("/").at(-1) as string);
   // A recurring problem: its cluster, then (refreshed through the API) its pattern, prediction and recommendation.
   ids.set("clu", await recurringProblem(db.app, workspaceId, tag));
   await post("/v1/predictions/refresh", {});
@@ -456,9 +466,10 @@ export function malformedQueries(schema: Schema | undefined, ids: IdBook): Varia
   return variants;
 }
 
+/** A path parameter's value: an id of its kind, or what the test recorded under `:name` (a webhook's path token). */
 function idFor(route: RouteInfo, name: string, ids: IdBook): string | undefined {
   const prefix = idPrefixOf(route.params?.properties?.[name]);
-  return prefix ? (ids.get(prefix) ?? fakeId(prefix)) : undefined;
+  return prefix ? (ids.get(prefix) ?? fakeId(prefix)) : ids.get(`:${name}`);
 }
 
 /** The route's path with real ids where it has parameters; undefined when a parameter's id kind is unknown. */

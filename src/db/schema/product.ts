@@ -146,6 +146,33 @@ export const activityEvents = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
+// Mirrors db/migrations 0035_ingestion.sql: normalized events from inbound webhooks and imports.
+export const ingestedEvents = pgTable(
+  "ingested_events",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    inboundWebhookId: text("inbound_webhook_id"),
+    source: text("source").notNull(),
+    vendorEventId: text("vendor_event_id").notNull(),
+    fingerprint: text("fingerprint").notNull(),
+    title: text("title").notNull(),
+    message: text("message").notNull().default(""),
+    service: text("service"),
+    environment: text("environment"),
+    severity: text("severity").notNull(),
+    status: text("status").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+    link: text("link"),
+    issueId: text("issue_id"),
+    activityEventId: text("activity_event_id"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
 export const clusterEngineStates = pgTable(
   "cluster_engine_states",
   {
