@@ -1,12 +1,14 @@
-// `causeloop backup`, `backup list`, `backup verify` and `causeloop restore` (embedded engine).
+// `causeloop backup`, `backup list`, `backup verify` and `causeloop restore`, on either engine.
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { installedKeyRing, manifestKeys } from "../src/backups/keys.ts";
-import { restoreBackup } from "../src/backups/restore.ts";
-import { BACKUP_ID, listBackups, requireEmbedded } from "../src/backups/store.ts";
+import { restoreBackup, type RestoreResult } from "../src/backups/restore.ts";
+import { restoreToDatabase, type DatabaseRestoreResult } from "../src/backups/restore-postgres.ts";
+import { BACKUP_ID, listBackups } from "../src/backups/store.ts";
 import type { VerifyReport } from "../src/backups/verify.ts";
 import { operatorIdentity } from "../src/audit/operator-log.ts";
 import { runOperation } from "../src/operator/transport.ts";
+import { AppError } from "../src/errors.ts";
 import { action, configFrom, printJson, readJwksFile, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
@@ -27,18 +29,17 @@ function printReport(report: VerifyReport): void {
 export function registerBackup(program: Command): void {
   const backup = withDatabaseFlags(program.command("backup"))
     .description(
-      "Back up the embedded database while it serves: an encrypted snapshot and its signed manifest (see 'Backups' in the README)",
+      "Back up the database while it serves: an encrypted snapshot (PostgreSQL: pg_dump) and its signed manifest (see 'Backups' in the README)",
     )
     .option("--out <dir>", "the directory to write to (default CAUSELOOP_BACKUP_DIR, <data dir>/backups)")
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nRuns inside `serve` when it holds the data dir. Keep the master key apart from the backups.\nExample:\n  causeloop backup --data-dir /var/lib/causeloop",
+      "\nEmbedded: runs inside `serve` when it holds the data dir. PostgreSQL: pg_dump (of the server's major version or newer;\nCAUSELOOP_PG_BIN_DIR) with DATABASE_OWNER_URL. Keep the master key apart from the backups.\nExamples:\n  causeloop backup --data-dir /var/lib/causeloop\n  causeloop --env-file /etc/causeloop/causeloop.env backup   (with DATABASE_OWNER_URL set)",
     )
     .action(
       action(async (flags: CommonFlags & { out?: string }) => {
         const config = configFrom(flags);
-        requireEmbedded(config);
         const result = await runOperation(config, "backup.create", flags.out ? { out: resolve(flags.out) } : {});
         if (flags.json) return printJson(result);
         const rate =
@@ -56,7 +57,6 @@ export function registerBackup(program: Command): void {
     .action(
       action(async (flags: CommonFlags, command: Command) => {
         const config = configFrom({ ...command.parent?.opts(), ...flags });
-        requireEmbedded(config);
         const backups = listBackups(config.backupDir);
         if (flags.json ?? command.parent?.opts().json) return printJson({ directory: config.backupDir, backups });
         if (backups.length === 0) return void process.stdout.write(`no backups in ${config.backupDir}\n`);
@@ -86,7 +86,6 @@ export function registerBackup(program: Command): void {
     .action(
       action(async (ref: string, flags: CommonFlags & { jwks?: string }, command: Command) => {
         const config = configFrom({ ...command.parent?.opts(), ...flags });
-        requireEmbedded(config);
         const jwks = flags.jwks ? await readJwksFile(flags.jwks) : undefined;
         const report = await runOperation(config, "backup.verify", {
           ref: reference(ref),
@@ -100,44 +99,74 @@ export function registerBackup(program: Command): void {
 
   withDatabaseFlags(program.command("restore <backup>"))
     .description(
-      "Restore a backup (id or manifest file) into a data dir: verified first, written beside it, then renamed into place",
+      "Restore a backup (id or manifest file), verified as it is restored: into a new data dir (embedded) or an empty PostgreSQL database",
     )
-    .requiredOption("--to-data-dir <dir>", "the data dir to restore into (must be empty unless --force)")
-    .option("--force", "move a non-empty target aside (never deleted) and restore in its place")
+    .option("--to-data-dir <dir>", "embedded: the data dir to restore into (must be empty unless --force)")
+    .option(
+      "--to-database-url <url>",
+      "PostgreSQL: the database to restore into, as its owner (must be empty unless --force)",
+    )
+    .option(
+      "--force",
+      "data dir: move a non-empty target aside (never deleted); database: replace its objects with the backup's",
+    )
     .option("--jwks <file>", "check the manifest's signature with these keys, not the installation's audit key")
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables and copied into the target.\nExample:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored",
+      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables (and, for a data dir, copied into it).\nExamples:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored\n  causeloop restore bkp_01jd... --to-database-url postgres://owner:...@db:5432/causeloop_restored",
     )
     .action(
-      action(async (ref: string, flags: CommonFlags & { toDataDir: string; force?: boolean; jwks?: string }) => {
-        const config = configFrom(flags);
-        requireEmbedded(config);
-        const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
-        const result = await restoreBackup(
-          reference(ref),
-          {
-            dir: config.backupDir,
-            kek: installedKeyRing(config),
-            ...keys,
-            actor: operatorIdentity(),
-            keysFrom: config.dataDir,
-            anchorFile: config.auditAnchorFile,
-          },
-          { target: flags.toDataDir, force: flags.force ?? false },
-        );
-        if (flags.json) return printJson(result);
-        process.stdout.write(
-          `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
-        );
-        if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
-        if (result.anchors)
-          process.stdout.write(
-            `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+      action(
+        async (
+          ref: string,
+          flags: CommonFlags & { toDataDir?: string; toDatabaseUrl?: string; force?: boolean; jwks?: string },
+        ) => {
+          if (Boolean(flags.toDataDir) === Boolean(flags.toDatabaseUrl))
+            throw new AppError("bad_request", "name one target: --to-data-dir <dir> or --to-database-url <url>");
+          const config = configFrom(flags);
+          const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
+          const deps = { dir: config.backupDir, kek: installedKeyRing(config), ...keys, actor: operatorIdentity() };
+          const force = flags.force ?? false;
+          if (flags.toDatabaseUrl) {
+            const result = await restoreToDatabase(
+              reference(ref),
+              { ...deps, binDir: config.pgBinDir },
+              { url: flags.toDatabaseUrl, force },
+            );
+            return flags.json ? printJson(result) : printDatabaseRestore(result);
+          }
+          const result = await restoreBackup(
+            reference(ref),
+            { ...deps, keysFrom: config.dataDir, anchorFile: config.auditAnchorFile },
+            { target: flags.toDataDir as string, force },
           );
-        if (result.moved_aside)
-          process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
-      }),
+          return flags.json ? printJson(result) : printDataDirRestore(result);
+        },
+      ),
+    );
+}
+
+function printDataDirRestore(result: RestoreResult): void {
+  process.stdout.write(
+    `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
+  );
+  if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
+  if (result.anchors)
+    process.stdout.write(
+      `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+    );
+  if (result.moved_aside) process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
+}
+
+function printDatabaseRestore(result: DatabaseRestoreResult): void {
+  process.stdout.write(
+    `restored backup ${result.id} into ${result.database} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
+  );
+  if (result.replaced) process.stdout.write("  its previous objects were replaced (--force)\n");
+  if (result.created_roles.length) process.stdout.write(`  roles created: ${result.created_roles.join(", ")}\n`);
+  if (result.app_role_password)
+    process.stdout.write(
+      `  causeloop_app's password (shown once, store it now; put it in DATABASE_URL): ${result.app_role_password}\n`,
     );
 }

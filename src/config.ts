@@ -66,6 +66,8 @@ export interface Config {
   exportDir: string;
   /** Where `causeloop backup` writes encrypted backups and their signed manifests (default: <data dir>/backups). */
   backupDir: string;
+  /** Where pg_dump and pg_restore are (PostgreSQL backups); unset: PATH, then /usr/lib/postgresql/<newest>/bin. */
+  pgBinDir: string | undefined;
   exportLinkMinutes: number;
   /** An S3-compatible bucket for exports instead of the local directory. */
   exportS3:
@@ -169,6 +171,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_RETENTION_CRON: "30 3 * * *",
   CAUSELOOP_EXPORT_DIR: "<data dir>/exports",
   CAUSELOOP_BACKUP_DIR: "<data dir>/backups",
+  CAUSELOOP_PG_BIN_DIR: "unset: PATH, then /usr/lib/postgresql/<newest>/bin",
   CAUSELOOP_EXPORT_LINK_MINUTES: "15",
   CAUSELOOP_EXPORT_S3_BUCKET: "unset: local directory",
   CAUSELOOP_EXPORT_S3_ENDPOINT: "AWS",
@@ -538,6 +541,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     backupDir: resolve(
       env.CAUSELOOP_BACKUP_DIR ?? join(resolve(flags.dataDir ?? env.CAUSELOOP_DATA_DIR ?? DEFAULT_DATA_DIR), "backups"),
     ),
+    pgBinDir: env.CAUSELOOP_PG_BIN_DIR ? resolve(env.CAUSELOOP_PG_BIN_DIR) : undefined,
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
     exportS3: env.CAUSELOOP_EXPORT_S3_BUCKET
       ? {

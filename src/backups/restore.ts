@@ -6,11 +6,11 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileAnchorStore } from "../audit/anchors.ts";
-import { appendOperatorLog } from "../audit/operator-log.ts";
 import { readLockHolder } from "../db/lock.ts";
 import { AppError } from "../errors.ts";
 import { SERVER_KEY_FILES } from "../keys.ts";
 import { MASTER_KEY_FILE } from "../secrets/keyring.ts";
+import { afterRestore } from "./after-restore.ts";
 import type { SignedManifest } from "./manifest.ts";
 import { processAlive } from "./store.ts";
 import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
@@ -88,15 +88,7 @@ export async function restoreBackup(
       );
     }
     try {
-      await opened.engine.transaction((tx) =>
-        appendOperatorLog(tx, {
-          action: "backup.restored",
-          actor: deps.actor,
-          targetType: "backup",
-          targetId: opened.report.id,
-          after: { data_dir: target, finished_at: opened.signed?.manifest.finished_at },
-        }),
-      );
+      await afterRestore(opened.engine, opened.signed?.manifest, { actor: deps.actor, target: { data_dir: target } });
     } finally {
       await opened.engine.close();
     }

@@ -1,9 +1,9 @@
-// Operations on backups (embedded engine): take one of the live database (inside `serve` when it runs, through
-// the control socket), and verify one on a scratch copy. Both are recorded in the operator log.
+// Operations on backups: take one of the live database (embedded: inside `serve` when it runs, through the
+// control socket; PostgreSQL: pg_dump with the owner connection), and verify one on a scratch copy. Both are recorded in the operator log.
 import { Type } from "@sinclair/typebox";
 import { logOperatorAction } from "../../audit/operator-log.ts";
 import { createBackup } from "../../backups/create.ts";
-import { requireEmbedded } from "../../backups/store.ts";
+import { postgresTarget } from "../../backups/postgres.ts";
 import { verifyBackup } from "../../backups/verify.ts";
 import { defineOperation } from "../contract.ts";
 
@@ -20,12 +20,12 @@ export const backupOperations = {
     needs: "owner",
     args: Type.Object({ out: Type.Optional(Path) }, { additionalProperties: false }),
     run: async ({ engine, config, kek, signer, actor }, args) => {
-      requireEmbedded(config);
       return createBackup(engine, {
         dir: args.out ?? config.backupDir,
         kek: await kek(),
         signer: await signer(),
         actor,
+        postgres: postgresTarget(config),
       });
     },
   }),
@@ -36,11 +36,15 @@ export const backupOperations = {
       { additionalProperties: false },
     ),
     run: async ({ engine, config, kek, signer, actor }, args) => {
-      requireEmbedded(config);
       const keys = args.jwks
         ? { keys: args.jwks.keys, keySource: "the JWKS given" }
         : { keys: [(await signer()).publicJwk], keySource: "the installation's audit key" };
-      const report = await verifyBackup(args.ref, { dir: args.dir ?? config.backupDir, kek: await kek(), ...keys });
+      const report = await verifyBackup(args.ref, {
+        dir: args.dir ?? config.backupDir,
+        kek: await kek(),
+        ...keys,
+        postgres: postgresTarget(config),
+      });
       await logOperatorAction(engine, {
         action: "backup.verified",
         actor,
