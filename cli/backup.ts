@@ -131,7 +131,7 @@ export function registerBackup(program: Command): void {
           if (flags.toDatabaseUrl) {
             const result = await restoreToDatabase(
               reference(ref),
-              { ...deps, binDir: config.pgBinDir },
+              { ...deps, binDir: config.pgBinDir, anchorFile: config.auditAnchorFile },
               { url: flags.toDatabaseUrl, force },
             );
             return flags.json ? printJson(result) : printDatabaseRestore(result);
@@ -165,6 +165,10 @@ function printDatabaseRestore(result: DatabaseRestoreResult): void {
   );
   if (result.replaced) process.stdout.write("  its previous objects were replaced (--force)\n");
   if (result.created_roles.length) process.stdout.write(`  roles created: ${result.created_roles.join(", ")}\n`);
+  if (result.anchors)
+    process.stdout.write(
+      `  audit anchors up to the backup's chain heads: ${result.anchors.file} (${result.anchors.kept} kept, ${result.anchors.dropped} signed after the backup left out): use it as CAUSELOOP_AUDIT_ANCHOR_FILE with the restored database\n`,
+    );
   if (result.app_role_password)
     process.stdout.write(
       `  causeloop_app's password (shown once, store it now; put it in DATABASE_URL): ${result.app_role_password}\n`,

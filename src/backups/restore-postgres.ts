@@ -2,11 +2,14 @@
 // empty unless --force (then its objects are replaced by the backup's, in the same single transaction as the
 // load: a failed restore leaves it as it was). The backup is checked (signature, sha256, key, decryption)
 // before anything is written, the restored database against its manifest after, then afterRestore.
+import { existsSync, rmSync } from "node:fs";
 import { parseDatabaseUrl } from "../config.ts";
 import { openPostgres } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { afterRestore } from "./after-restore.ts";
+import type { SignedManifest } from "./manifest.ts";
 import { databaseIsEmpty, restoreLoader } from "./postgres.ts";
+import { copyAnchorsUpTo } from "./restore.ts";
 import { ensureBackupDir, removeLeftovers } from "./store.ts";
 import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
 
@@ -19,13 +22,25 @@ export interface DatabaseRestoreResult {
   created_roles: string[];
   /** The runtime role's password when the restore created the role (shown once, never stored). */
   app_role_password: string | undefined;
+  /**
+   * The installation's audit anchor file with only the checkpoints the backup holds, written beside it: the
+   * anchor file to use with the restored database (one signed after the backup reads as a deleted tail).
+   */
+  anchors: { file: string; kept: number; dropped: number } | undefined;
   verification: VerifyReport;
   seconds: number;
 }
 
+/** `<anchor file>.<backup id>.restored`: the anchors the backup holds, written afresh. */
+function restoredAnchors(anchorFile: string, signed: SignedManifest): { file: string; kept: number; dropped: number } {
+  const file = `${anchorFile}.${signed.manifest.id}.restored`;
+  rmSync(file, { force: true });
+  return { file, ...copyAnchorsUpTo(anchorFile, file, signed) };
+}
+
 export async function restoreToDatabase(
   ref: string,
-  deps: VerifyDeps & { actor: string; binDir: string | undefined },
+  deps: VerifyDeps & { actor: string; binDir: string | undefined; anchorFile?: string },
   options: { url: string; force: boolean },
 ): Promise<DatabaseRestoreResult> {
   const started = performance.now();
@@ -61,9 +76,14 @@ export async function restoreToDatabase(
       target: { database },
       newAppRole: loader.createdRoles.length > 0,
     });
+    const anchors =
+      deps.anchorFile && existsSync(deps.anchorFile) && opened.signed
+        ? restoredAnchors(deps.anchorFile, opened.signed)
+        : undefined;
     return {
       id: opened.report.id ?? ref,
       database,
+      anchors,
       replaced: options.force,
       created_roles: loader.createdRoles,
       app_role_password: after.generatedPassword,

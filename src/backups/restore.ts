@@ -39,10 +39,15 @@ function carryAnchors(
 ): { kept: number; dropped: number } | undefined {
   const inside = relative(resolve(from), resolve(file));
   if (!signed || !inside || inside.startsWith("..") || isAbsolute(inside) || !existsSync(file)) return undefined;
+  return copyAnchorsUpTo(file, join(staging, inside), signed);
+}
+
+/** Copies the anchored checkpoints of `file` that the backup's chains hold into `to`. */
+export function copyAnchorsUpTo(file: string, to: string, signed: SignedManifest): { kept: number; dropped: number } {
   const heads = new Map(signed.manifest.audit_heads.map((h) => [h.stream, h.seq]));
   const { anchors } = fileAnchorStore(file).read();
   const kept = anchors.filter((a) => a.seq <= (heads.get(a.stream) ?? 0));
-  const store = fileAnchorStore(join(staging, inside));
+  const store = fileAnchorStore(to);
   for (const anchor of kept) store.append(anchor);
   return { kept: kept.length, dropped: anchors.length - kept.length };
 }
