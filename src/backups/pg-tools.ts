@@ -16,20 +16,25 @@ interface Located {
 
 const DEBIAN_BIN = "/usr/lib/postgresql";
 
-function locate(tool: Tool, binDir: string | undefined): string {
+/**
+ * Where the tool may be, in order: CAUSELOOP_PG_BIN_DIR alone when set; else PATH, then the newest Debian
+ * /usr/lib/postgresql/<major>/bin (PATH's may be an older version, or Debian's wrapper choosing one).
+ */
+function candidates(tool: Tool, binDir: string | undefined): string[] {
   if (binDir) {
     const path = join(binDir, tool);
     if (!existsSync(path)) throw new AppError("config_invalid", `CAUSELOOP_PG_BIN_DIR=${binDir} has no ${tool}`);
-    return path;
+    return [path];
   }
-  const onPath = Bun.which(tool);
-  if (onPath) return onPath;
   const newest = existsSync(DEBIAN_BIN)
     ? readdirSync(DEBIAN_BIN)
         .filter((v) => /^\d+$/.test(v) && existsSync(join(DEBIAN_BIN, v, "bin", tool)))
         .sort((a, b) => Number(b) - Number(a))[0]
     : undefined;
-  if (newest) return join(DEBIAN_BIN, newest, "bin", tool);
+  const found = [Bun.which(tool), newest ? join(DEBIAN_BIN, newest, "bin", tool) : undefined].filter((p): p is string =>
+    Boolean(p),
+  );
+  if (found.length > 0) return found;
   throw new AppError(
     "config_invalid",
     `${tool} not found: install the PostgreSQL client tools of your server's major version or newer (e.g. apt-get install postgresql-client-16), or set CAUSELOOP_PG_BIN_DIR`,
@@ -51,26 +56,29 @@ export async function serverVersion(db: Queryable): Promise<{ version: string; m
   return { version: row?.version ?? "?", major: Math.floor((row?.num ?? 0) / 10_000) };
 }
 
-/** The tool, checked to be of the server's major version or newer (and of the dump's, for pg_restore). */
+/**
+ * The first candidate of the server's major version or newer (and of the dump's, for pg_restore); else one
+ * clear line naming the version found.
+ */
 export async function requireClient(
   tool: Tool,
   binDir: string | undefined,
   db: Queryable,
   dumpMajor = 0,
 ): Promise<Located> {
-  const path = locate(tool, binDir);
-  const found = { path, ...versionOf(tool, path) };
   const server = await serverVersion(db);
   const [major, what] =
     dumpMajor > server.major
       ? [dumpMajor, `pg_dump ${dumpMajor} that made this backup`]
       : [server.major, `PostgreSQL ${server.major} server`];
-  if (found.major < major)
-    throw new AppError(
-      "config_invalid",
-      `${tool} ${found.version} is older than the ${what}: install a PostgreSQL ${major} client (or set CAUSELOOP_PG_BIN_DIR)`,
-    );
-  return found;
+  const found = candidates(tool, binDir).map((path) => ({ path, ...versionOf(tool, path) }));
+  const usable = found.find((f) => f.major >= major);
+  if (usable) return usable;
+  const first = found[0] as Located;
+  throw new AppError(
+    "config_invalid",
+    `${tool} ${first.version} is older than the ${what}: install a PostgreSQL ${major} client (or set CAUSELOOP_PG_BIN_DIR)`,
+  );
 }
 
 /** The connection the client tools get: the URL without its password (which goes in PGPASSWORD) and a lean environment. */

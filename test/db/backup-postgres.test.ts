@@ -165,6 +165,16 @@ describe.skipIf(Boolean(missing))("backups [postgres 16, pg_dump 15]", () => {
       ).rejects.toThrow(
         /^pg_dump 15\.\S+ is older than the PostgreSQL 16 server: install a PostgreSQL 16 client \(or set CAUSELOOP_PG_BIN_DIR\)$/,
       );
+      // Found on PATH or in /usr/lib/postgresql/<newest>/bin, the same: no pg_dump 16 is installed here.
+      await expect(
+        createBackup(db.owner, {
+          dir,
+          kek: randomRing(),
+          signer,
+          actor: "operator:test",
+          postgres: { ...target, binDir: undefined },
+        }),
+      ).rejects.toThrow("is older than the PostgreSQL 16 server: install a PostgreSQL 16 client");
       expect(listBackups(dir)).toEqual([]);
       const [failed] = await db.owner.query<{ after: { reason: string } }>(
         "select after from operator_log where action = 'backup.failed'",
