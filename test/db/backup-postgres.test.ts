@@ -146,6 +146,37 @@ describe.skipIf(Boolean(missing))("backups [postgres 15, pg_dump 15]", () => {
     async () => expect(await scratchDatabases()).toEqual([]),
   );
 
+  test("onto a new server: the runtime role is created, given a password once, and can use the restored database", async () => {
+    const other = await startPostgres15();
+    try {
+      const url = await other.createEmptyDatabase("fresh");
+      const result = await restoreToDatabase(
+        backup.id,
+        { ...deps(), actor: "operator:test", binDir: PG15_BIN_DIR },
+        { url, force: false },
+      );
+      expect(result.created_roles).toEqual([APP_ROLE]);
+      const password = result.app_role_password as string;
+      expect(password.length).toBeGreaterThan(16);
+      const runtime = await openPostgres(
+        parseDatabaseUrl(`postgres://${APP_ROLE}:${password}@127.0.0.1:${other.port}/fresh`, "app"),
+        1,
+      );
+      try {
+        const [row] = await runtime.query<{ n: number }>("select count(*)::int as n from connector_catalogue");
+        expect(row?.n).toBeGreaterThan(0);
+        const problems = (await doctor(runtime, { engineName: "fresh", runtimeRole: "current_user" })).checks.filter(
+          (c) => !c.ok,
+        );
+        expect(problems).toEqual([]);
+      } finally {
+        await runtime.close();
+      }
+    } finally {
+      await other.stop();
+    }
+  }, 120_000);
+
   test("a PostgreSQL backup is not opened as an embedded one", async () => {
     const report = await verifyBackup(backup.id, { ...deps(), postgres: undefined });
     expect(report.ok).toBe(false);
