@@ -177,6 +177,38 @@ describe.skipIf(Boolean(missing))("backups [postgres 15, pg_dump 15]", () => {
     }
   }, 120_000);
 
+  test("an owner role without the rights a step needs is refused with the grant to make; a password is never shown", async () => {
+    const password = "limited-owner-secret-0123456789";
+    await owner.exec(`create role limited_owner login password '${password}' nobypassrls nocreatedb`);
+    const limitedUrl = new URL(server.superuserUrl("live"));
+    limitedUrl.username = "limited_owner";
+    limitedUrl.password = password;
+    const limited = { ...target, owner: parseDatabaseUrl(limitedUrl.toString(), "owner") };
+    const asLimited = await openPostgres(limited.owner, 1);
+    await expect(
+      createBackup(asLimited, { dir, kek, signer, actor: "operator:test", postgres: limited }).finally(() =>
+        asLimited.close(),
+      ),
+    ).rejects.toThrow(
+      "pg_dump must read every workspace's rows, and the tenant tables force row-level security: the owner role limited_owner has neither SUPERUSER nor BYPASSRLS (ALTER ROLE limited_owner BYPASSRLS, or use a role that has it)",
+    );
+    await owner.exec("alter role limited_owner bypassrls");
+    await expect(verifyBackup(backup.id, { ...deps(), postgres: limited })).rejects.toThrow(
+      "backup verify restores into a scratch database on the same server: the owner role limited_owner has neither SUPERUSER nor CREATEDB (ALTER ROLE limited_owner CREATEDB",
+    );
+    // pg_dump's own failure (a wrong password here) is one line, without the password it was given.
+    const wrongUrl = new URL(target.owner.url);
+    wrongUrl.password = "not-the-password";
+    const wrong = { ...target, owner: parseDatabaseUrl(wrongUrl.toString(), "owner") };
+    const failed = await createBackup(owner, { dir, kek, signer, actor: "operator:test", postgres: wrong }).catch(
+      (error: Error) => error.message,
+    );
+    expect(failed).toContain("pg_dump failed (exit 1): ");
+    expect(failed).toContain("password authentication failed");
+    expect(failed).not.toContain("not-the-password");
+    expect(listBackups(dir).map((b) => b.id)).toEqual([backup.id]);
+  });
+
   test("a PostgreSQL backup is not opened as an embedded one", async () => {
     const report = await verifyBackup(backup.id, { ...deps(), postgres: undefined });
     expect(report.ok).toBe(false);
