@@ -10,6 +10,7 @@ import { parseDatabaseUrl } from "../../src/config.ts";
 import { openPglite, openPostgres, type Engine } from "../../src/db/engine.ts";
 import { parseEnvFile } from "../../src/operator/env-file.ts";
 import { compiledBinary, onboardAcme, runBinary, startServe } from "../helpers/binary.ts";
+import { createTestDb } from "../helpers/db.ts";
 import { PG15_BIN_DIR, pg15Missing, startPostgres15, type Postgres15 } from "../helpers/postgres15-server.ts";
 
 const root = mkdtempSync(join(tmpdir(), "causeloop-e2e-backup-"));
@@ -277,3 +278,25 @@ describe.skipIf(Boolean(pg15))("backups on PostgreSQL 15 (pg_dump 15) with the c
     await killedBackupThenNext(join(env.CAUSELOOP_DATA_DIR as string, "backups"), [], env);
   }, 300_000);
 });
+
+test.skipIf(Boolean(pg15))(
+  "on PostgreSQL 16 with pg_dump 15, `causeloop backup` says what to install, in one line",
+  async () => {
+    const db = await createTestDb("postgres");
+    try {
+      const run = await runBinary(["backup"], {
+        DATABASE_OWNER_URL: db.ownerUrl as string,
+        CAUSELOOP_DATA_DIR: join(root, "pg16-state"),
+        CAUSELOOP_MASTER_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+        CAUSELOOP_PG_BIN_DIR: PG15_BIN_DIR,
+      });
+      expect(run.stderr).toMatch(
+        /^causeloop: error: pg_dump 15\.\S+ is older than the PostgreSQL 16 server: install a PostgreSQL 16 client \(or set CAUSELOOP_PG_BIN_DIR\)\n$/,
+      );
+      expect(run.code).toBe(2);
+    } finally {
+      await db.dispose();
+    }
+  },
+  120_000,
+);
