@@ -1,6 +1,7 @@
 // Debian's PostgreSQL 15 (apt-get install postgresql-15, which .ci/run installs) for the tests of backups on a
-// server whose own pg_dump is installed: initdb and pg_ctl run as the postgres user in a temporary directory,
-// on a free port, started by the test itself and stopped by it (never a cluster Debian started).
+// server whose own pg_dump is installed: initdb and pg_ctl run in a temporary directory on a free port (as the
+// postgres user when the tests run as root), started by the test itself and stopped by it (never a cluster
+// Debian started).
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,8 @@ export function pg15Missing(): string | undefined {
   for (const tool of ["initdb", "pg_ctl", "postgres", "pg_dump", "pg_restore"])
     if (!existsSync(join(PG15_BIN_DIR, tool)))
       return `${join(PG15_BIN_DIR, tool)} is missing: apt-get install postgresql-15 postgresql-client-15 (.ci/run does)`;
-  if (Bun.spawnSync(["id", "-u", "postgres"]).exitCode !== 0) return "there is no postgres user to run the server as";
+  if (process.getuid?.() === 0 && Bun.spawnSync(["id", "-u", "postgres"]).exitCode !== 0)
+    return "running as root, and there is no postgres user to run the server as";
   return undefined;
 }
 
@@ -33,8 +35,13 @@ export interface Postgres15 extends PostgresServer {
   createEmptyDatabase(name: string): Promise<string>;
 }
 
+/** Runs a server tool as the postgres user when this is root (PostgreSQL refuses root), else as this user. */
 function asPostgres(args: string[]) {
-  const run = Bun.spawnSync(["runuser", "-u", "postgres", "--", ...args], { stdout: "pipe", stderr: "pipe" });
+  const asRoot = process.getuid?.() === 0;
+  const run = Bun.spawnSync(asRoot ? ["runuser", "-u", "postgres", "--", ...args] : args, {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (run.exitCode !== 0)
     throw new Error(`${args[0]} failed (${run.exitCode}): ${run.stderr.toString()}${run.stdout.toString()}`);
 }
