@@ -4,7 +4,7 @@
 // shared PostgreSQL 16 server, a pg_dump 15 is refused first with one clear line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyEverything } from "../../src/audit/all-chains.ts";
 import type { Signer } from "../../src/audit/signing.ts";
@@ -140,6 +140,20 @@ describe.skipIf(Boolean(missing))("backups [postgres 15, pg_dump 15]", () => {
     expect(forced.replaced).toBe(true);
     expect(forced.verification.ok).toBe(true);
   }, 120_000);
+
+  test("a scratch database a killed verify left on this host is dropped by the next verify", async () => {
+    const dead = Bun.spawnSync(["true"]).pid;
+    const name = `causeloop_verify_${dead}_killed`;
+    await owner.exec(`create database ${name}`);
+    await owner.exec(
+      `comment on database ${name} is 'causeloop backup verify scratch copy: host=${hostname()} pid=${dead}'`,
+    );
+    await owner.exec("create database causeloop_verify_other_host");
+    await owner.exec(`comment on database causeloop_verify_other_host is 'host=elsewhere pid=${dead}'`);
+    expect((await verifyBackup(backup.id, deps())).ok).toBe(true);
+    expect((await scratchDatabases()).map((d) => d.name)).toEqual(["causeloop_verify_other_host"]);
+    await owner.exec("drop database causeloop_verify_other_host");
+  }, 60_000);
 
   tamperingTests(
     () => ({ backup, work, deps: deps() }),
