@@ -1,11 +1,12 @@
-// `causeloop backup`, `backup list`, `backup prune`, `backup verify` and `causeloop restore` (embedded engine).
+// `causeloop backup`, `backup list`, `backup prune`, `backup verify` and `causeloop restore`, on either engine.
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { installedKeyRing, installedRtbfKey, manifestKeys } from "../src/backups/keys.ts";
 import { fetchOffsite, offsiteFor } from "../src/backups/offsite.ts";
-import { restoreBackup } from "../src/backups/restore.ts";
-import { BACKUP_ID, listBackups, requireEmbedded } from "../src/backups/store.ts";
 import type { ReplayResult } from "../src/backups/replay.ts";
+import { restoreBackup, type RestoreResult } from "../src/backups/restore.ts";
+import { restoreToDatabase, type DatabaseRestoreResult } from "../src/backups/restore-postgres.ts";
+import { BACKUP_ID, listBackups } from "../src/backups/store.ts";
 import type { VerifyReport } from "../src/backups/verify.ts";
 import { AppError } from "../src/errors.ts";
 import { operatorIdentity } from "../src/audit/operator-log.ts";
@@ -40,18 +41,17 @@ function printReplay(replay: ReplayResult): void {
 export function registerBackup(program: Command): void {
   const backup = withDatabaseFlags(program.command("backup"))
     .description(
-      "Back up the embedded database while it serves: an encrypted snapshot and its signed manifest (see 'Backups' in the README)",
+      "Back up the database while it serves: an encrypted snapshot (PostgreSQL: pg_dump) and its signed manifest (see 'Backups' in the README)",
     )
     .option("--out <dir>", "the directory to write to (default CAUSELOOP_BACKUP_DIR, <data dir>/backups)")
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nRuns inside `serve` when it holds the data dir. Keep the master key apart from the backups.\nExample:\n  causeloop backup --data-dir /var/lib/causeloop",
+      "\nEmbedded: runs inside `serve` when it holds the data dir. PostgreSQL: pg_dump (of the server's major version or newer;\nCAUSELOOP_PG_BIN_DIR) with DATABASE_OWNER_URL. Keep the master key apart from the backups.\nExamples:\n  causeloop backup --data-dir /var/lib/causeloop\n  causeloop --env-file /etc/causeloop/causeloop.env backup   (with DATABASE_OWNER_URL set)",
     )
     .action(
       action(async (flags: CommonFlags & { out?: string }) => {
         const config = configFrom(flags);
-        requireEmbedded(config);
         const result = await runOperation(config, "backup.create", flags.out ? { out: resolve(flags.out) } : {});
         if (flags.json) return printJson(result);
         const rate =
@@ -70,7 +70,6 @@ export function registerBackup(program: Command): void {
     .action(
       action(async (flags: CommonFlags, command: Command) => {
         const config = configFrom({ ...command.parent?.opts(), ...flags });
-        requireEmbedded(config);
         const backups = listBackups(config.backupDir);
         const offsite = offsiteFor(config);
         const remote = offsite ? await offsite.list() : [];
@@ -135,7 +134,6 @@ export function registerBackup(program: Command): void {
     .action(
       action(async (ref: string, flags: CommonFlags & { jwks?: string }, command: Command) => {
         const config = configFrom({ ...command.parent?.opts(), ...flags });
-        requireEmbedded(config);
         const jwks = flags.jwks ? await readJwksFile(flags.jwks) : undefined;
         const report = await runOperation(config, "backup.verify", {
           ref: reference(ref),
@@ -149,10 +147,17 @@ export function registerBackup(program: Command): void {
 
   withDatabaseFlags(program.command("restore [backup]"))
     .description(
-      "Restore a backup (id or manifest file) into a data dir: verified first, written beside it, the erasure ledger replayed, then renamed into place",
+      "Restore a backup (id or manifest file), verified as it is restored: into a new data dir (embedded) or an empty PostgreSQL database",
     )
-    .option("--to-data-dir <dir>", "the data dir to restore into (must be empty unless --force)")
-    .option("--force", "move a non-empty target aside (never deleted) and restore in its place")
+    .option("--to-data-dir <dir>", "embedded: the data dir to restore into (must be empty unless --force)")
+    .option(
+      "--to-database-url <url>",
+      "PostgreSQL: the database to restore into, as its owner (must be empty unless --force)",
+    )
+    .option(
+      "--force",
+      "data dir: move a non-empty target aside (never deleted); database: replace its objects with the backup's",
+    )
     .option("--jwks <file>", "check the manifest's signature with these keys, not the installation's audit key")
     .option(
       "--replay-only",
@@ -162,7 +167,7 @@ export function registerBackup(program: Command): void {
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables and copied into the target.\nEvery erasure and tenant purge recorded in the erasure ledger (beside the backups) after the backup is applied again before the copy is put in place.\nExamples:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored\n  causeloop restore --replay-only --since 2026-12-01T03:00:00Z",
+      "\nThe master key (and server keys) are read from --data-dir / CAUSELOOP_DATA_DIR or their variables (and, for a data dir, copied into it).\nEvery erasure and tenant purge recorded in the erasure ledger (beside the backups) after the backup is applied again before the restored database is handed over.\nExamples:\n  causeloop restore bkp_01jd... --to-data-dir /var/lib/causeloop-restored\n  causeloop restore bkp_01jd... --to-database-url postgres://owner:...@db:5432/causeloop_restored\n  causeloop restore --replay-only --since 2026-12-01T03:00:00Z",
     )
     .action(
       action(
@@ -170,6 +175,7 @@ export function registerBackup(program: Command): void {
           ref: string | undefined,
           flags: CommonFlags & {
             toDataDir?: string;
+            toDatabaseUrl?: string;
             force?: boolean;
             jwks?: string;
             replayOnly?: boolean;
@@ -178,8 +184,8 @@ export function registerBackup(program: Command): void {
         ) => {
           const config = configFrom(flags);
           if (flags.replayOnly) {
-            if (ref || flags.toDataDir)
-              throw new AppError("validation_failed", "--replay-only takes no backup and no --to-data-dir");
+            if (ref || flags.toDataDir || flags.toDatabaseUrl)
+              throw new AppError("validation_failed", "--replay-only takes no backup and no target");
             if (flags.since && Number.isNaN(Date.parse(flags.since)))
               throw new AppError("validation_failed", `--since must be an ISO 8601 time (got "${flags.since}")`);
             const replay = await runOperation(
@@ -190,39 +196,66 @@ export function registerBackup(program: Command): void {
             if (flags.json) return printJson(replay);
             return printReplay(replay);
           }
-          if (!ref || !flags.toDataDir)
-            throw new AppError("validation_failed", "restore needs a backup (id or manifest file) and --to-data-dir");
-          requireEmbedded(config);
+          if (!ref) throw new AppError("validation_failed", "restore needs a backup (id or manifest file)");
+          if (Boolean(flags.toDataDir) === Boolean(flags.toDatabaseUrl))
+            throw new AppError("bad_request", "name one target: --to-data-dir <dir> or --to-database-url <url>");
           const keys = await manifestKeys(config, flags.jwks ? await readJwksFile(flags.jwks) : undefined);
           // A lost machine: the backup and the erasure ledger come from the bucket.
           await fetchOffsite(config, config.backupDir, ref);
           await offsiteFor(config)?.pullLedger(config.backupDir);
+          const deps = {
+            dir: config.backupDir,
+            kek: installedKeyRing(config),
+            ...keys,
+            actor: operatorIdentity(),
+            hmacKey: installedRtbfKey(config),
+          };
+          const force = flags.force ?? false;
+          if (flags.toDatabaseUrl) {
+            const result = await restoreToDatabase(
+              reference(ref),
+              { ...deps, binDir: config.pgBinDir, anchorFile: config.auditAnchorFile },
+              { url: flags.toDatabaseUrl, force },
+            );
+            return flags.json ? printJson(result) : printDatabaseRestore(result);
+          }
           const result = await restoreBackup(
             reference(ref),
-            {
-              dir: config.backupDir,
-              kek: installedKeyRing(config),
-              ...keys,
-              actor: operatorIdentity(),
-              keysFrom: config.dataDir,
-              anchorFile: config.auditAnchorFile,
-              hmacKey: installedRtbfKey(config),
-            },
-            { target: flags.toDataDir, force: flags.force ?? false },
+            { ...deps, keysFrom: config.dataDir, anchorFile: config.auditAnchorFile },
+            { target: flags.toDataDir as string, force },
           );
-          if (flags.json) return printJson(result);
-          process.stdout.write(
-            `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
-          );
-          if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
-          printReplay(result.replay);
-          if (result.anchors)
-            process.stdout.write(
-              `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
-            );
-          if (result.moved_aside)
-            process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
+          return flags.json ? printJson(result) : printDataDirRestore(result);
         },
       ),
+    );
+}
+
+function printDataDirRestore(result: RestoreResult): void {
+  process.stdout.write(
+    `restored backup ${result.id} into ${result.data_dir} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
+  );
+  if (result.copied_keys.length) process.stdout.write(`  key files copied: ${result.copied_keys.join(", ")}\n`);
+  printReplay(result.replay);
+  if (result.anchors)
+    process.stdout.write(
+      `  anchored checkpoints carried over: ${result.anchors.kept} (${result.anchors.dropped} signed after the backup left out)\n`,
+    );
+  if (result.moved_aside) process.stdout.write(`  the previous data dir was moved aside to ${result.moved_aside}\n`);
+}
+
+function printDatabaseRestore(result: DatabaseRestoreResult): void {
+  process.stdout.write(
+    `restored backup ${result.id} into ${result.database} in ${result.seconds} s (verified: ${result.verification.checks.length} checks)\n`,
+  );
+  printReplay(result.replay);
+  if (result.replaced) process.stdout.write("  its previous objects were replaced (--force)\n");
+  if (result.created_roles.length) process.stdout.write(`  roles created: ${result.created_roles.join(", ")}\n`);
+  if (result.anchors)
+    process.stdout.write(
+      `  audit anchors up to the backup's chain heads: ${result.anchors.file} (${result.anchors.kept} kept, ${result.anchors.dropped} signed after the backup left out): use it as CAUSELOOP_AUDIT_ANCHOR_FILE with the restored database\n`,
+    );
+  if (result.app_role_password)
+    process.stdout.write(
+      `  causeloop_app's password (shown once, store it now; put it in DATABASE_URL): ${result.app_role_password}\n`,
     );
 }

@@ -77,6 +77,8 @@ export interface Config {
   backupMaxAgeHours: number;
   /** Staleness: the newest successful restore drill older than this (days) does too. */
   backupDrillMaxAgeDays: number;
+  /** Where pg_dump and pg_restore are (PostgreSQL backups); unset: PATH, then /usr/lib/postgresql/<newest>/bin. */
+  pgBinDir: string | undefined;
   exportLinkMinutes: number;
   /** An S3-compatible bucket for exports instead of the local directory. */
   exportS3: S3Bucket | undefined;
@@ -179,6 +181,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_BACKUP_KEEP_COUNT: "7",
   CAUSELOOP_BACKUP_MAX_AGE_HOURS: "36",
   CAUSELOOP_BACKUP_DRILL_MAX_AGE_DAYS: "8",
+  CAUSELOOP_PG_BIN_DIR: "unset: PATH, then /usr/lib/postgresql/<newest>/bin",
   CAUSELOOP_EXPORT_LINK_MINUTES: "15",
   CAUSELOOP_EXPORT_S3_BUCKET: "unset: local directory",
   CAUSELOOP_EXPORT_S3_ENDPOINT: "AWS",
@@ -595,6 +598,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
       1,
       366,
     ),
+    pgBinDir: env.CAUSELOOP_PG_BIN_DIR ? resolve(env.CAUSELOOP_PG_BIN_DIR) : undefined,
     exportLinkMinutes: integer(env.CAUSELOOP_EXPORT_LINK_MINUTES, "CAUSELOOP_EXPORT_LINK_MINUTES", 15, 1, 10_080),
     exportS3: s3From(env, "CAUSELOOP_EXPORT_S3", "exports/"),
     backupS3: s3From(env, "CAUSELOOP_BACKUP_S3", "backups/"),

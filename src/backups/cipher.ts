@@ -21,13 +21,17 @@ export interface EncryptResult {
   sha256: string;
 }
 
-/** Compresses (gzip) and encrypts a stream into `path` (mode 0600), hashing what it writes. */
+/**
+ * Compresses (gzip, unless the source is compressed already: `gzip: false`) and encrypts a stream into `path`
+ * (mode 0600), hashing what it writes.
+ */
 export async function encryptToFile(
   source: Readable,
   path: string,
   key: Uint8Array,
   nonce: Uint8Array,
   aad: string,
+  options: { gzip: boolean } = { gzip: true },
 ): Promise<EncryptResult> {
   const cipher = createCipheriv(CIPHER, key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(aad, "utf8"));
@@ -50,7 +54,9 @@ export async function encryptToFile(
     },
   });
   // zlib works off the event loop's thread: a server taking a backup keeps answering meanwhile.
-  await pipeline(source, createGzip({ level: 6 }), seal, createWriteStream(path, { mode: 0o600, flags: "wx" }));
+  const out = createWriteStream(path, { mode: 0o600, flags: "wx" });
+  if (options.gzip) await pipeline(source, createGzip({ level: 6 }), seal, out);
+  else await pipeline(source, seal, out);
   return { plaintextBytes, encryptedBytes, sha256: hash.digest("hex") };
 }
 

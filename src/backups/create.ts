@@ -1,7 +1,8 @@
-// `causeloop backup` on the embedded engine: a snapshot of the live database (inside `serve` through its
-// control socket, so service never stops), encrypted as it is written under a fresh data key wrapped by the
-// master key ring, and a signed manifest of what it holds. The data file and then the manifest are renamed
-// into place last: a killed run never leaves a backup that looks complete.
+// `causeloop backup`: a snapshot of the live database (embedded: inside `serve` through its control socket, so
+// service never stops; PostgreSQL: pg_dump in a snapshot of its own, see postgres.ts), encrypted as it is
+// written under a fresh data key wrapped by the master key ring, and a signed manifest of what it holds. The
+// data file and then the manifest are renamed into place last: a killed run never leaves a backup that looks
+// complete.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -13,16 +14,10 @@ import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { VERSION } from "../version.ts";
-import { encryptToFile, NONCE_BYTES, TAG_BYTES } from "./cipher.ts";
+import { encryptToFile, NONCE_BYTES, TAG_BYTES, type EncryptResult } from "./cipher.ts";
 import { dataAad, dataKeyAad, signManifest, type BackupManifest, type ChainHead } from "./manifest.ts";
-import {
-  dataFileName,
-  ensureBackupDir,
-  manifestFileName,
-  partialName,
-  POSTGRES_REFUSAL,
-  removeLeftovers,
-} from "./store.ts";
+import { dumpDatabase, type PostgresFacts, type PostgresTarget } from "./postgres.ts";
+import { dataFileName, ensureBackupDir, manifestFileName, partialName, removeLeftovers } from "./store.ts";
 
 export interface SnapshotFacts {
   migrations: BackupManifest["migrations"];
@@ -88,12 +83,45 @@ function fsyncFile(path: string): void {
   }
 }
 
+type Seal = (source: Readable, gzip: boolean) => Promise<EncryptResult>;
+
+interface Snapshot {
+  engine: BackupManifest["engine"];
+  facts: SnapshotFacts;
+  sealed: EncryptResult;
+  sizes: { tar_bytes?: number };
+  plaintext: BackupManifest["cipher"]["plaintext"];
+  postgres?: PostgresFacts;
+}
+
+/** PGlite: the data dir copied while every other transaction waits, then compressed and sealed. */
+async function pgliteSnapshot(engine: Engine, seal: Seal): Promise<Snapshot> {
+  const dump = engine.dumpDataDir?.bind(engine);
+  if (!dump) throw new AppError("internal", `the ${engine.kind} engine cannot copy its data dir`);
+  // A checkpoint first keeps the WAL the copy must replay short.
+  await engine.exec("CHECKPOINT");
+  // Every other transaction waits while this one counts and the files are copied (uncompressed, so the
+  // pause is short), so the counts and chain heads are exactly those of the copy.
+  const { facts, tarball } = await engine.transaction(async (tx) => {
+    const facts = await snapshotFacts(tx);
+    return { facts, tarball: await dump() };
+  });
+  const sealed = await seal(Readable.fromWeb(tarball.stream() as unknown as NodeReadableStream<Uint8Array>), true);
+  return { engine: "pglite", facts, sealed, sizes: { tar_bytes: tarball.size }, plaintext: "pglite-datadir.tar.gz" };
+}
+
+/** PostgreSQL: pg_dump's archive (compressed by pg_dump) sealed as it streams (src/backups/postgres.ts). */
+async function postgresSnapshot(engine: Engine, target: PostgresTarget, seal: Seal): Promise<Snapshot> {
+  const dumped = await dumpDatabase(engine, target, (source) => seal(source, false), snapshotFacts);
+  return { engine: "postgres", ...dumped, sizes: {}, plaintext: "pg_dump-custom" };
+}
+
 export async function createBackup(
   engine: Engine,
-  deps: { dir: string; kek: KekProvider; signer: Signer; actor: string },
+  deps: { dir: string; kek: KekProvider; signer: Signer; actor: string; postgres?: PostgresTarget },
 ): Promise<BackupResult> {
-  const dump = engine.dumpDataDir?.bind(engine);
-  if (engine.kind !== "pglite" || !dump) throw new AppError("bad_request", POSTGRES_REFUSAL);
+  if (engine.kind === "postgres" && !deps.postgres)
+    throw new AppError("config_invalid", "backups on PostgreSQL need the owner connection: set DATABASE_OWNER_URL");
   ensureBackupDir(deps.dir);
   const removed = removeLeftovers(deps.dir);
   const id = newId("bkp");
@@ -102,30 +130,26 @@ export async function createBackup(
   const manifestPartial = join(deps.dir, partialName(manifestFileName(id)));
   const key = new Uint8Array(crypto.getRandomValues(new Uint8Array(32)));
   try {
-    // A checkpoint first keeps the WAL the copy must replay short.
-    await engine.exec("CHECKPOINT");
-    // Every other transaction waits while this one counts and the files are copied (uncompressed, so the
-    // pause is short), so the counts and chain heads are exactly those of the copy.
-    const { facts, tarball } = await engine.transaction(async (tx) => {
-      const facts = await snapshotFacts(tx);
-      return { facts, tarball: await dump() };
-    });
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
     const kekVersion = deps.kek.currentVersion;
     const wrapped = await deps.kek.wrap(key, dataKeyAad(id));
-    const source = Readable.fromWeb(tarball.stream() as unknown as NodeReadableStream<Uint8Array>);
-    const sealed = await encryptToFile(source, dataPartial, key, nonce, dataAad(id));
+    const seal = (source: Readable, gzip: boolean) =>
+      encryptToFile(source, dataPartial, key, nonce, dataAad(id), { gzip });
+    const snapshot = deps.postgres
+      ? await postgresSnapshot(engine, deps.postgres, seal)
+      : await pgliteSnapshot(engine, seal);
+    const { facts, sealed } = snapshot;
     fsyncFile(dataPartial);
     const finished = new Date();
     const manifest: BackupManifest = {
       format: "causeloop.backup.v1",
       id,
-      engine: "pglite",
+      engine: snapshot.engine,
       causeloop_version: VERSION,
       started_at: started.toISOString(),
       finished_at: finished.toISOString(),
       data_file: dataFileName(id),
-      sizes: { tar_bytes: tarball.size, snapshot_bytes: sealed.plaintextBytes, encrypted_bytes: sealed.encryptedBytes },
+      sizes: { ...snapshot.sizes, snapshot_bytes: sealed.plaintextBytes, encrypted_bytes: sealed.encryptedBytes },
       sha256: sealed.sha256,
       cipher: {
         algorithm: "aes-256-gcm",
@@ -133,10 +157,11 @@ export async function createBackup(
         tag_bytes: TAG_BYTES,
         aad: dataAad(id),
         layout: "ciphertext || tag",
-        plaintext: "pglite-datadir.tar.gz",
+        plaintext: snapshot.plaintext,
       },
       key: { wrapped, kek_version: kekVersion, aad: dataKeyAad(id) },
       ...facts,
+      ...(snapshot.postgres ? { postgres: snapshot.postgres } : {}),
     };
     const signed = await signManifest(manifest, deps.signer);
     writeFileSync(manifestPartial, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o600, flag: "wx" });

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { verifyWithJwk, type Signer } from "../audit/signing.ts";
 import { AppError } from "../errors.ts";
+import type { PostgresFacts } from "./postgres.ts";
 
 export const MANIFEST_FORMAT = "causeloop.backup.v1";
 const SIGNED_PREFIX = "causeloop.backup.manifest.v1\n";
@@ -19,14 +20,17 @@ export interface ChainHead {
 export interface BackupManifest {
   format: typeof MANIFEST_FORMAT;
   id: string;
-  engine: "pglite";
+  engine: "pglite" | "postgres";
   causeloop_version: string;
   started_at: string;
   finished_at: string;
   /** The encrypted file's name, in the same directory as the manifest. */
   data_file: string;
-  /** The data dir's tarball, the same gzipped (what is encrypted), and the encrypted file. */
-  sizes: { tar_bytes: number; snapshot_bytes: number; encrypted_bytes: number };
+  /**
+   * PGlite: the data dir's tarball, the same gzipped (what is encrypted), and the encrypted file. PostgreSQL:
+   * no tarball; the snapshot is pg_dump's custom-format archive (compressed by pg_dump).
+   */
+  sizes: { tar_bytes?: number; snapshot_bytes: number; encrypted_bytes: number };
   /** sha256 (hex) of the encrypted file. */
   sha256: string;
   cipher: {
@@ -35,13 +39,15 @@ export interface BackupManifest {
     tag_bytes: number;
     aad: string;
     layout: "ciphertext || tag";
-    plaintext: "pglite-datadir.tar.gz";
+    plaintext: "pglite-datadir.tar.gz" | "pg_dump-custom";
   };
   /** The backup's data key, wrapped by the master key ring (AES-256-GCM, additional data `aad`). */
   key: { wrapped: string; kek_version: number; aad: string };
   migrations: { name: string; sha256: string; applied_at: string }[];
   tables: Record<string, number>;
   audit_heads: ChainHead[];
+  /** PostgreSQL only: the server, the pg_dump and the global objects the dump needs. */
+  postgres?: PostgresFacts;
 }
 
 export interface SignedManifest {

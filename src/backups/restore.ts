@@ -6,13 +6,13 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileAnchorStore } from "../audit/anchors.ts";
-import { appendOperatorLog } from "../audit/operator-log.ts";
 import { readLockHolder } from "../db/lock.ts";
 import { AppError } from "../errors.ts";
 import { SERVER_KEY_FILES } from "../keys.ts";
 import { MASTER_KEY_FILE } from "../secrets/keyring.ts";
+import { afterRestore } from "./after-restore.ts";
 import type { SignedManifest } from "./manifest.ts";
-import { replayAfterRestore, RESTORE_PENDING_ACTION, type ReplayDeps, type ReplayResult } from "./replay.ts";
+import type { ReplayDeps, ReplayResult } from "./replay.ts";
 import { processAlive } from "./store.ts";
 import { openBackup, type VerifyDeps, type VerifyReport } from "./verify.ts";
 
@@ -42,10 +42,15 @@ function carryAnchors(
 ): { kept: number; dropped: number } | undefined {
   const inside = relative(resolve(from), resolve(file));
   if (!signed || !inside || inside.startsWith("..") || isAbsolute(inside) || !existsSync(file)) return undefined;
+  return copyAnchorsUpTo(file, join(staging, inside), signed);
+}
+
+/** Copies the anchored checkpoints of `file` that the backup's chains hold into `to`. */
+export function copyAnchorsUpTo(file: string, to: string, signed: SignedManifest): { kept: number; dropped: number } {
   const heads = new Map(signed.manifest.audit_heads.map((h) => [h.stream, h.seq]));
   const { anchors } = fileAnchorStore(file).read();
   const kept = anchors.filter((a) => a.seq <= (heads.get(a.stream) ?? 0));
-  const store = fileAnchorStore(join(staging, inside));
+  const store = fileAnchorStore(to);
   for (const anchor of kept) store.append(anchor);
   return { kept: kept.length, dropped: anchors.length - kept.length };
 }
@@ -98,24 +103,11 @@ export async function restoreBackup(
     }
     let replay: ReplayResult;
     try {
-      const since = opened.signed?.manifest.started_at ?? new Date(0).toISOString();
-      // Marked pending first: a copy that somehow skipped the replay is one `serve` refuses.
-      await opened.engine.transaction((tx) =>
-        appendOperatorLog(tx, {
-          action: RESTORE_PENDING_ACTION,
-          actor: deps.actor,
-          targetType: "backup",
-          targetId: opened.report.id,
-          after: { data_dir: target, finished_at: opened.signed?.manifest.finished_at, since, replay: "pending" },
-        }),
-      );
-      replay = await replayAfterRestore(opened.engine, since, opened.report.id ?? null, {
-        dir: deps.dir,
-        keys: deps.keys,
-        kek: deps.kek,
-        hmacKey: deps.hmacKey,
+      ({ replay } = await afterRestore(opened.engine, opened.signed?.manifest, {
         actor: deps.actor,
-      });
+        target: { data_dir: target },
+        replay: { dir: deps.dir, keys: deps.keys, kek: deps.kek, hmacKey: deps.hmacKey, actor: deps.actor },
+      }));
     } finally {
       await opened.engine.close();
     }

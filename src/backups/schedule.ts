@@ -17,6 +17,7 @@ import type { JobDefinition } from "../jobs/scheduler.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { raiseOperatorAlert, resolveOperatorAlert } from "../security/alerts.ts";
 import { createBackup } from "./create.ts";
+import { postgresTarget } from "./postgres.ts";
 import { copyOffsite, offsiteFor } from "./offsite.ts";
 import { pruneBackups } from "./retention.ts";
 import { assessStaleness, readBackupReadout, type StalenessSettings } from "./staleness.ts";
@@ -46,7 +47,10 @@ function ownerOf(keys: BackupKeys) {
 }
 
 export type BackupJobSettings = StalenessSettings &
-  Pick<Config, "backupDir" | "backupKeepDays" | "backupKeepCount" | "backupS3">;
+  Pick<
+    Config,
+    "backupDir" | "backupKeepDays" | "backupKeepCount" | "backupS3" | "engine" | "databaseOwnerUrl" | "pgBinDir"
+  >;
 
 /** The operator log's record of a verification (a drill, or `backup verify`). */
 export function recordVerification(engine: Engine, report: VerifyReport, ref: string, actor: string) {
@@ -101,7 +105,13 @@ export async function scheduledBackup(engine: Engine, settings: BackupJobSetting
   try {
     const [kek, signer] = [await keys.kek(), await keys.signer()];
     result = await asOwner((owner) =>
-      createBackup(owner, { dir: settings.backupDir, kek, signer, actor: SCHEDULER_ACTOR }),
+      createBackup(owner, {
+        dir: settings.backupDir,
+        kek,
+        signer,
+        actor: SCHEDULER_ACTOR,
+        postgres: postgresTarget(settings),
+      }),
     );
     // Off the machine too (CAUSELOOP_BACKUP_S3_BUCKET): a failed copy fails the run (the backup stays local).
     await copyOffsite(settings, settings.backupDir, result.id);
@@ -148,7 +158,13 @@ export async function scheduledDrill(engine: Engine, settings: BackupJobSettings
   // Nothing verified, nothing recorded: a missing backup is the backup staleness alarm's to report.
   if (!newest) throw new AppError("not_found", `no backup in ${settings.backupDir} to drill on`);
   const [kek, signer] = [await keys.kek(), await keys.signer()];
-  const deps = { dir: settings.backupDir, kek, keys: [signer.publicJwk], keySource: "the installation's audit key" };
+  const deps = {
+    dir: settings.backupDir,
+    kek,
+    keys: [signer.publicJwk],
+    keySource: "the installation's audit key",
+    postgres: postgresTarget(settings),
+  };
   const report = await asOwner((owner) => verifyAndRecord(owner, newest.id, deps, SCHEDULER_ACTOR));
   await checkStaleness(engine, settings);
   if (!report.ok) throw new AppError("internal", `restore drill of ${newest.id} failed: ${report.problems.join("; ")}`);

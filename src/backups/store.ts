@@ -4,21 +4,14 @@
 // no manifest), which the next run removes and `backup list` never shows.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Config } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { readManifest, type SignedManifest } from "./manifest.ts";
 
 export const BACKUP_ID = /^bkp_[0-9a-hjkmnp-tv-z]{26}$/;
-export const POSTGRES_REFUSAL = "backups on PostgreSQL: not in this build yet";
 
 export const dataFileName = (id: string) => `${id}.clbk`;
 export const manifestFileName = (id: string) => `${id}.manifest.json`;
 export const partialName = (name: string) => `${name}.${process.pid}.partial`;
-
-/** Refuses the engines this build cannot back up yet, with one clear line. */
-export function requireEmbedded(config: Pick<Config, "engine">): void {
-  if (config.engine !== "pglite") throw new AppError("bad_request", POSTGRES_REFUSAL);
-}
 
 export function ensureBackupDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -1,7 +1,8 @@
 // `causeloop backup verify` and the first half of `restore`: the manifest's signature, the encrypted file's
 // sha256, the data key (only the right master key ring unwraps it), decryption (GCM's tag proves the file is
 // whole), then the snapshot opened as a database of its own and compared with the manifest: row counts,
-// audit chain heads, the migration ledger, and doctor's row-level security checks. Each failure says why.
+// audit chain heads, the migration ledger, and doctor's row-level security checks. Each failure says why. The
+// copy is a PGlite data dir, or on PostgreSQL a scratch database on the same server (postgres.ts).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { openPglite, type Engine } from "../db/engine.ts";
@@ -13,6 +14,7 @@ import { decryptFile, hashFile } from "./cipher.ts";
 import { snapshotFacts, type SnapshotFacts } from "./create.ts";
 import { backupDataKey } from "./rekey.ts";
 import { readManifest, signatureProblems, type Jwks, type SignedManifest } from "./manifest.ts";
+import { createScratchDatabase, type PostgresTarget, type SnapshotLoader } from "./postgres.ts";
 import { dataFileOf, ensureBackupDir, locateManifest, removeLeftovers } from "./store.ts";
 
 export interface VerifyCheck {
@@ -39,6 +41,8 @@ export interface VerifyDeps {
   /** The public keys to check the manifest's signature with. */
   keys: Jwks["keys"];
   keySource: string;
+  /** PostgreSQL: the owner connection (scratch copies are made on its server) and the client tools. */
+  postgres?: PostgresTarget;
 }
 
 /** Differences between what the manifest promises and what the opened snapshot holds. */
@@ -86,7 +90,7 @@ export function compareFacts(expected: SnapshotFacts, actual: SnapshotFacts): Ve
 }
 
 /** migrate status and doctor's isolation checks on the opened snapshot. */
-async function databaseChecks(engine: Engine): Promise<VerifyCheck[]> {
+async function databaseChecks(engine: Engine, label: string): Promise<VerifyCheck[]> {
   const status = await migrationStatus(engine);
   const drift = status.filter((s) => s.state === "changed" || s.state === "missing");
   const pending = status.filter((s) => s.state === "pending").length;
@@ -100,7 +104,7 @@ async function databaseChecks(engine: Engine): Promise<VerifyCheck[]> {
           : `migrations ${drift.map((d) => `${d.name} ${d.state}`).join(", ")}`,
     },
   ];
-  const report = await doctor(engine, { engineName: "backup (scratch PGlite)", runtimeRole: APP_ROLE });
+  const report = await doctor(engine, { engineName: label, runtimeRole: APP_ROLE });
   for (const check of report.checks) checks.push({ name: `doctor: ${check.name}`, ok: check.ok, detail: check.detail });
   return checks;
 }
@@ -113,10 +117,11 @@ export interface OpenedBackup {
 }
 
 /**
- * Checks a backup and, when its signature, hash and key hold, decrypts it and opens it as a PGlite database
- * in `dataDir` (which must not hold one), compared with its manifest. The scratch tarball is removed.
+ * Checks a backup and, when its signature, hash and key hold, decrypts it and opens it, compared with its
+ * manifest: a PGlite database in `into` (a data dir that must not hold one), or a PostgreSQL one the loader
+ * restores into. The decrypted scratch file is removed.
  */
-export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string): Promise<OpenedBackup> {
+export async function openBackup(ref: string, deps: VerifyDeps, into: string | SnapshotLoader): Promise<OpenedBackup> {
   const started = performance.now();
   const checks: VerifyCheck[] = [];
   const report = (manifest: string, id: string | undefined): VerifyReport => {
@@ -148,6 +153,15 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
     detail: sig[0] ?? `signed by key ${signed.signature.key_id}`,
   });
   if (sig.length > 0) return stop();
+  const engine = typeof into === "string" ? "pglite" : into.engine;
+  if (m.engine !== engine) {
+    checks.push({
+      name: "engine",
+      ok: false,
+      detail: `backup ${m.id} was taken on ${m.engine === "pglite" ? "the embedded engine" : "PostgreSQL"}: verify and restore it with ${m.engine === "pglite" ? "--data-dir / --to-data-dir" : "DATABASE_OWNER_URL / --to-database-url"}`,
+    });
+    return stop();
+  }
   const dataFile = dataFileOf(manifestPath, signed);
   if (!existsSync(dataFile)) {
     checks.push({ name: "encrypted file", ok: false, detail: `missing backup file: ${dataFile} does not exist` });
@@ -187,7 +201,7 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
   });
   ensureBackupDir(deps.dir);
   const scratch = mkdtempSync(join(deps.dir, `.scratch-${process.pid}-`));
-  const tarball = join(scratch, "snapshot.tar.gz");
+  const tarball = join(scratch, typeof into === "string" ? "snapshot.tar.gz" : "snapshot.dump");
   try {
     try {
       await decryptFile(dataFile, tarball, key, Buffer.from(m.cipher.nonce, "base64url"), m.cipher.aad);
@@ -198,10 +212,9 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
     } finally {
       key.fill(0);
     }
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     let engine: Engine;
     try {
-      engine = await openPglite(dataDir, { loadDataDir: Bun.file(tarball), template: null });
+      engine = typeof into === "string" ? await loadPglite(into, tarball) : await into.load(tarball, m);
     } catch (error) {
       checks.push({
         name: "open snapshot",
@@ -212,7 +225,7 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
     }
     try {
       checks.push(...compareFacts(m, await snapshotFacts(engine)));
-      checks.push(...(await databaseChecks(engine)));
+      checks.push(...(await databaseChecks(engine, typeof into === "string" ? "backup (scratch PGlite)" : into.label)));
     } catch (error) {
       await engine.close().catch(() => {});
       checks.push({
@@ -228,8 +241,14 @@ export async function openBackup(ref: string, deps: VerifyDeps, dataDir: string)
   }
 }
 
+async function loadPglite(dataDir: string, tarball: string): Promise<Engine> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return openPglite(dataDir, { loadDataDir: Bun.file(tarball), template: null });
+}
+
 /** Verifies a backup on a scratch copy, then deletes the copy. */
 export async function verifyBackup(ref: string, deps: VerifyDeps): Promise<VerifyReport> {
+  if (deps.postgres) return verifyOnScratchDatabase(ref, { ...deps, postgres: deps.postgres });
   ensureBackupDir(deps.dir);
   removeLeftovers(deps.dir); // a killed verify's decrypted scratch copy among them
   const scratch = mkdtempSync(join(deps.dir, `.scratch-${process.pid}-`));
@@ -239,5 +258,22 @@ export async function verifyBackup(ref: string, deps: VerifyDeps): Promise<Verif
     return opened.report;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** PostgreSQL: the scratch copy is a temporary database on the owner connection's server, always dropped. */
+async function verifyOnScratchDatabase(
+  ref: string,
+  deps: VerifyDeps & { postgres: PostgresTarget },
+): Promise<VerifyReport> {
+  ensureBackupDir(deps.dir);
+  removeLeftovers(deps.dir);
+  const scratch = await createScratchDatabase(deps.postgres);
+  try {
+    const opened = await openBackup(ref, deps, scratch.loader);
+    await opened.engine?.close();
+    return opened.report;
+  } finally {
+    await scratch.drop();
   }
 }

@@ -1,20 +1,11 @@
 // Verified backups on the embedded engine: a round trip through an encrypted, signed backup restores exactly
 // what the manifest promises; a changed file, a changed manifest and the wrong master key each fail verify
 // with their reason; a killed run leaves nothing listed and the next run cleans up after it.
-// (PostgreSQL backups are not in this build: the operations refuse them, see test/e2e/backup.test.ts.)
+// (PostgreSQL: test/db/backup-postgres.test.ts.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { verifyEverything } from "../../src/audit/all-chains.ts";
 import type { Signer } from "../../src/audit/signing.ts";
 import { createBackup, snapshotFacts, type BackupResult } from "../../src/backups/create.ts";
@@ -24,16 +15,18 @@ import { restoreBackup } from "../../src/backups/restore.ts";
 import { listBackups } from "../../src/backups/store.ts";
 import { verifyBackup, type VerifyDeps } from "../../src/backups/verify.ts";
 import { openPglite } from "../../src/db/engine.ts";
-import { withTenant } from "../../src/db/tenant.ts";
-import { createIssue } from "../../src/issues/service.ts";
-import { LocalKeyRing } from "../../src/secrets/keyring.ts";
+import type { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
+import {
+  addIssue as addIssueTo,
+  copyBackup,
+  expectSealedAndLogged,
+  noErasures,
+  randomRing,
+  tamperingTests,
+} from "../helpers/backups.ts";
 import { testSigner } from "../helpers/signer.ts";
-
-/** The subject-ref key of an installation with no erasure to replay: never read. */
-const noErasures = () => Promise.reject(new Error("no erasure in the ledger: the key is not read"));
-const randomRing = () => new LocalKeyRing(Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"));
 
 describe("backups [pglite]", () => {
   let db: TestDb;
@@ -45,22 +38,7 @@ describe("backups [pglite]", () => {
   const dir = join(work, "backups");
   const deps = (): VerifyDeps => ({ dir, kek, keys: [signer.publicJwk], keySource: "test" });
 
-  const addIssue = (t: OnboardResult, title: string) =>
-    withTenant(db.owner, t.workspace_id, (tx) =>
-      createIssue(
-        tx,
-        { workspaceId: t.workspace_id, actorId: t.user_id ?? "usr_test", actorType: "user", context: {} },
-        { title, severity: "high" },
-      ),
-    );
-
-  /** A copy of the backup's two files in a directory of its own, to tamper with. */
-  const copyBackup = (name: string) => {
-    const to = join(work, name);
-    mkdirSync(to, { recursive: true });
-    for (const f of [backup.data_file, backup.manifest]) copyFileSync(f, join(to, basename(f)));
-    return { manifest: join(to, `${backup.id}.manifest.json`), data: join(to, `${backup.id}.clbk`) };
-  };
+  const addIssue = (t: OnboardResult, title: string) => addIssueTo(db.owner, t, title);
 
   beforeAll(async () => {
     db = await createTestDb("pglite");
@@ -90,12 +68,7 @@ describe("backups [pglite]", () => {
     // The snapshot is a gzipped tarball underneath; the file on disk is not.
     const head = readFileSync(backup.data_file).subarray(0, 2);
     expect(head[0] === 0x1f && head[1] === 0x8b).toBe(false);
-    expect(readFileSync(backup.data_file).includes(Buffer.from("ops@acme.com"))).toBe(false);
-    const [logged] = await db.owner.query<{ after: { sha256: string } }>(
-      "select after from operator_log where action = 'backup.created' and target_id = $1",
-      [backup.id],
-    );
-    expect(logged?.after.sha256).toBe(backup.sha256);
+    await expectSealedAndLogged(db.owner, backup);
   });
 
   test("verify passes on an intact backup", async () => {
@@ -152,29 +125,10 @@ describe("backups [pglite]", () => {
     expect(existsSync(join(forced.moved_aside as string, "pgdata", "PG_VERSION"))).toBe(true);
   });
 
-  test("a changed byte of the encrypted file fails verify: tampered file", async () => {
-    const copy = copyBackup("tampered-file");
-    const bytes = readFileSync(copy.data);
-    const middle = Math.floor(bytes.length / 2);
-    bytes[middle] = (bytes[middle] ?? 0) ^ 0x01;
-    writeFileSync(copy.data, bytes);
-    const report = await verifyBackup(copy.manifest, deps());
-    expect(report.ok).toBe(false);
-    expect(report.problems.join()).toContain("tampered file");
-  });
-
-  test("a changed manifest fails verify: tampered manifest", async () => {
-    const copy = copyBackup("tampered-manifest");
-    const signed = JSON.parse(readFileSync(copy.manifest, "utf8"));
-    signed.manifest.tables.issues = 7;
-    writeFileSync(copy.manifest, JSON.stringify(signed));
-    const report = await verifyBackup(copy.manifest, deps());
-    expect(report.ok).toBe(false);
-    expect(report.problems.join()).toContain("tampered manifest");
-  });
+  tamperingTests(() => ({ backup, work, deps: deps() }));
 
   test("a manifest that promises other counts (validly signed) fails verify: counts differ", async () => {
-    const copy = copyBackup("wrong-counts");
+    const copy = copyBackup(backup, work, "wrong-counts");
     const { manifest } = readManifest(copy.manifest);
     manifest.tables.issues = 99;
     writeFileSync(copy.manifest, JSON.stringify(await signManifest(manifest, signer)));

@@ -1,5 +1,5 @@
-// Operations on backups (embedded engine): take one of the live database (inside `serve` when it runs, through
-// the control socket), verify one on a scratch copy, prune per retention. Each is recorded in the operator log.
+// Operations on backups: take one of the live database (embedded: inside `serve` when it runs, through the
+// control socket; PostgreSQL: pg_dump with the owner connection), and verify one on a scratch copy. Both are recorded in the operator log.
 import { Type } from "@sinclair/typebox";
 import { createBackup } from "../../backups/create.ts";
 import { installedKeyRing, installedRtbfKey } from "../../backups/keys.ts";
@@ -9,7 +9,7 @@ import { pruneBackups } from "../../backups/retention.ts";
 import { verifyAndRecord } from "../../backups/schedule.ts";
 import { backupStaleness, readBackupReadout } from "../../backups/staleness.ts";
 import { AppError } from "../../errors.ts";
-import { requireEmbedded } from "../../backups/store.ts";
+import { postgresTarget } from "../../backups/postgres.ts";
 import { defineOperation } from "../contract.ts";
 
 const Path = Type.String({ minLength: 1, maxLength: 4096 });
@@ -25,9 +25,14 @@ export const backupOperations = {
     needs: "owner",
     args: Type.Object({ out: Type.Optional(Path) }, { additionalProperties: false }),
     run: async ({ engine, config, kek, signer, actor }, args) => {
-      requireEmbedded(config);
       const dir = args.out ?? config.backupDir;
-      const result = await createBackup(engine, { dir, kek: await kek(), signer: await signer(), actor });
+      const result = await createBackup(engine, {
+        dir,
+        kek: await kek(),
+        signer: await signer(),
+        actor,
+        postgres: postgresTarget(config),
+      });
       return { ...result, offsite: await copyOffsite(config, dir, result.id) };
     },
   }),
@@ -38,13 +43,17 @@ export const backupOperations = {
       { additionalProperties: false },
     ),
     run: async ({ engine, config, kek, signer, actor }, args) => {
-      requireEmbedded(config);
       const keys = args.jwks
         ? { keys: args.jwks.keys, keySource: "the JWKS given" }
         : { keys: [(await signer()).publicJwk], keySource: "the installation's audit key" };
       const dir = args.dir ?? config.backupDir;
       await fetchOffsite(config, dir, args.ref);
-      return verifyAndRecord(engine, args.ref, { dir, kek: await kek(), ...keys }, actor);
+      return verifyAndRecord(
+        engine,
+        args.ref,
+        { dir, kek: await kek(), ...keys, postgres: postgresTarget(config) },
+        actor,
+      );
     },
   }),
   "backup.replay": defineOperation({
