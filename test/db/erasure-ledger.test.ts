@@ -1,4 +1,5 @@
-// Erasures survive restores: a person erased and a tenant purged after a backup was taken are erased and
+// Erasures survive restores, on both engines (PGlite; PostgreSQL 15 with its pg_dump): a person erased and a
+// tenant purged after a backup was taken are erased and
 // purged again when that backup is restored, before anything is served from it; the purge's master-key
 // rotation does not make the backup unopenable; a tampered ledger stops the restore.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -13,7 +14,9 @@ import { readManifest } from "../../src/backups/manifest.ts";
 import { rewrappedKeyFile } from "../../src/backups/rekey.ts";
 import { pendingReplay, replayAfterRestore } from "../../src/backups/replay.ts";
 import { restoreBackup } from "../../src/backups/restore.ts";
-import { openPglite } from "../../src/db/engine.ts";
+import { restoreToDatabase } from "../../src/backups/restore-postgres.ts";
+import { parseDatabaseUrl } from "../../src/config.ts";
+import { openPglite, openPostgres } from "../../src/db/engine.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { appendOperatorLog } from "../../src/audit/operator-log.ts";
 import { exportLinks } from "../../src/governance/export-links.ts";
@@ -25,6 +28,7 @@ import { verifyKekMatches } from "../../src/secrets/rotation.ts";
 import { offboardClient, onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
+import { pg15Missing, startPostgres15 } from "../helpers/postgres15-server.ts";
 
 const SUBJECT = "jane.doe@example.com";
 
@@ -182,4 +186,83 @@ describe("erasure ledger [pglite]", () => {
     }
     expect(() => readFileSync(join(work, "tampered", "PG_VERSION"))).toThrow();
   });
+});
+
+const pg15 = pg15Missing();
+if (pg15) console.warn(`SKIPPED: the PostgreSQL 15 erasure-replay test needs Debian's PostgreSQL 15: ${pg15}`);
+
+describe.skipIf(Boolean(pg15))("erasure ledger [postgres 15, pg_dump 15]", () => {
+  test("restoring an earlier PostgreSQL backup into an empty database erases the person and purges the tenant again", async () => {
+    const server = await startPostgres15();
+    const work = mkdtempSync(join(tmpdir(), "causeloop-ledger-pg-"));
+    const dir = join(work, "backups");
+    const signer = await testSigner();
+    const ring = loadKeyRing({ env: {}, dataDir: work, embedded: true });
+    const hmacSecret = "ledger-pg-test-rtbf-key";
+    const live = await server.createDatabase("live");
+    const owner = await openPostgres(parseDatabaseUrl(live.ownerUrl, "owner"), 4);
+    try {
+      const target = { owner: parseDatabaseUrl(live.ownerUrl, "owner"), binDir: undefined };
+      const keys: RtbfKeys = { hmacKey: await importHmacKey(hmacSecret), signer, ledger: erasureLedger(dir, signer) };
+      const acme = await onboard(owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, ring);
+      await onboard(owner, { slug: "globex", name: "Globex", adminEmail: "ops@globex.com" }, ring);
+      const actor = {
+        workspaceId: acme.workspace_id,
+        actorId: acme.user_id ?? "usr_test",
+        actorType: "user" as const,
+        context: {},
+      };
+      for (const reporter of [SUBJECT, "someone.else@example.com"])
+        await withTenant(owner, acme.workspace_id, (tx) =>
+          createIssue(tx, actor, { title: "checkout fails", severity: "high", reporter_email: reporter }),
+        );
+      const backup = await createBackup(owner, { dir, kek: ring, signer, actor: "operator:test", postgres: target });
+      const request = await withTenant(owner, acme.workspace_id, (tx) =>
+        submitRequest(tx, keys, actor, { email: SUBJECT }),
+      );
+      await approve(
+        owner,
+        keys,
+        localStore(join(work, "exports"), exportLinks(new Uint8Array(32), 15)),
+        actor,
+        request.id,
+      );
+      await offboardClient(owner, "globex", "purge", "operator:test", async () => ring, { dir, signer });
+
+      const url = await server.createEmptyDatabase("restored");
+      const result = await restoreToDatabase(
+        backup.id,
+        {
+          dir,
+          kek: ring,
+          keys: [signer.publicJwk],
+          keySource: "test",
+          postgres: target,
+          actor: "operator:test",
+          binDir: undefined,
+          hmacKey: () => importHmacKey(hmacSecret),
+        },
+        { url, force: false },
+      );
+      expect(result.replay.erased.map((e) => e.request_id)).toEqual([request.id]);
+      expect(result.replay.purged).toEqual([{ slug: "globex", workspaces: 1 }]);
+      const restored = await openPostgres(parseDatabaseUrl(url, "owner"), 2);
+      try {
+        const reporters = (await restored.query<{ r: string }>("select reporter_email as r from issues")).map(
+          (x) => x.r,
+        );
+        expect(reporters).toContain("someone.else@example.com");
+        expect(reporters).not.toContain(SUBJECT);
+        expect(await restored.query("select 1 from organizations where slug = 'globex'")).toEqual([]);
+        await verifyKekMatches(restored, ring);
+        expect(await pendingReplay(restored)).toBeNull();
+      } finally {
+        await restored.close();
+      }
+    } finally {
+      await owner.close();
+      await server.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
