@@ -95,6 +95,7 @@ export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
             status: t.Optional(Status),
             severity: t.Optional(Severity),
             reporter_email: t.Optional(t.Union([Email, t.Null()])),
+            resolution: t.Optional(t.Union([t.String({ minLength: 1, maxLength: 10_000 }), t.Null()])),
           },
           { additionalProperties: false, minProperties: 1 },
         ),

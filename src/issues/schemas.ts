@@ -19,6 +19,10 @@ export const Issue = component(
     ),
     reporter_email: Nullable(t.String()),
     created_by: Nullable(t.String()),
+    cluster_id: Nullable(t.String({ description: "The cluster of the events that opened it (see /v1/clusters)" })),
+    resolution: Nullable(
+      t.String({ description: "What resolved it: recommended for the next issue of the same problem" }),
+    ),
     first_seen_at: t.String({
       format: "date-time",
       description: "Its first event (its creation, for an issue made through the API)",

@@ -22,6 +22,8 @@ export interface IssueInput {
   status?: string;
   severity?: string;
   reporter_email?: string | null;
+  /** What resolved it: quoted by the recommendation for the next issue of the same problem. */
+  resolution?: string | null;
 }
 
 export interface ListFilter {
@@ -34,7 +36,7 @@ export interface ListFilter {
 }
 
 export const COLUMNS =
-  "id, workspace_id, title, body, status, severity, source, reporter_email, created_by, first_seen_at, last_seen_at, resolved_at, created_at, updated_at";
+  "id, workspace_id, title, body, status, severity, source, reporter_email, created_by, cluster_id, resolution, first_seen_at, last_seen_at, resolved_at, created_at, updated_at";
 
 const iso = (value: unknown) => new Date(value as string).toISOString();
 
@@ -146,6 +148,7 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
   const [row] = await tx.query<Record<string, unknown>>(
     `update issues set title = coalesce($3, title), body = coalesce($4, body), status = coalesce($5, status), severity = coalesce($6, severity),
             reporter_email = case when $7::boolean then $8 else reporter_email end,
+            resolution = case when $9::boolean then $10 else resolution end,
             resolved_at = case when $5 in ('resolved', 'closed') then coalesce(resolved_at, now())
                                when $5 is not null then null else resolved_at end
       where workspace_id = $1 and id = $2 and deleted_at is null returning ${COLUMNS}`,
@@ -158,6 +161,8 @@ export async function updateIssue(tx: Tx, actor: Actor, id: string, input: Issue
       input.severity ?? null,
       input.reporter_email !== undefined,
       input.reporter_email?.toLowerCase() ?? null,
+      input.resolution !== undefined,
+      input.resolution ?? null,
     ],
   );
   const after = toIssue(row as Record<string, unknown>);

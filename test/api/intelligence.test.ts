@@ -126,10 +126,14 @@ describeEngines("intelligence", (kind) => {
     const assigned = await ingest("Disk /var/lib/postgresql is 97% full on db-2", new Date(Date.now() - 1000));
     const make = async (status: string, resolution: string | null) => {
       const created = await call("POST", "/v1/issues", { title: "Disk full on a database host", severity: "high" });
-      await db.owner.query(
-        "update issues set cluster_id = $3, status = $4, resolution = $5, resolved_at = case when $4 = 'resolved' then now() end where workspace_id = $1 and id = $2",
-        [acme.workspace_id, created.body.id, assigned.cluster_id, status, resolution],
-      );
+      // Ingestion links an issue to its cluster; this one was made through the API, so the link is set here.
+      await db.owner.query("update issues set cluster_id = $3 where workspace_id = $1 and id = $2", [
+        acme.workspace_id,
+        created.body.id,
+        assigned.cluster_id,
+      ]);
+      const patched = await call("PATCH", `/v1/issues/${created.body.id}`, { status, resolution });
+      expect(patched.body).toMatchObject({ status, resolution, cluster_id: assigned.cluster_id });
       return created.body.id as string;
     };
     const old = await make("resolved", "Rotated the WAL archive and raised the volume to 500 GB");
