@@ -11,6 +11,7 @@ import type { JobRun, JobStatus } from "../src/jobs/scheduler.ts";
 import type { AlertView } from "../src/security/alerts.ts";
 import type { DeliveryView } from "../src/delivery/service.ts";
 import type { BackupStaleness } from "../src/backups/staleness.ts";
+import type { WorkspaceProblems } from "../src/operator/ops/intelligence.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -37,6 +38,8 @@ export interface TuiServices {
   deadLetters?(): Promise<(DeliveryView & { workspace_id: string })[]>;
   /** Sends a dead-lettered delivery again (audited in its workspace). */
   replayDelivery?(workspaceId: string, id: string): Promise<DeliveryView>;
+  /** A workspace's problems (the first active one when none is named): clusters with their open issues. */
+  problems?(workspace?: string): Promise<WorkspaceProblems>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -71,5 +74,6 @@ export function operatorServices(config: Config): TuiServices {
     backups: () => session.run("backup.status"),
     deadLetters: () => session.run("deliveries.dead", {}),
     replayDelivery: (workspace, id) => session.run("deliveries.replay", { workspace, id }),
+    problems: (workspace) => session.run("intelligence.problems", workspace ? { workspace } : {}),
   };
 }

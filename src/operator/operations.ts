@@ -10,6 +10,7 @@ import { jobOperations } from "./ops/jobs.ts";
 import { alertOperations } from "./ops/alerts.ts";
 import { deliveryOperations } from "./ops/delivery.ts";
 import { backupOperations } from "./ops/backups.ts";
+import { intelligenceOperations } from "./ops/intelligence.ts";
 import { ingestionOperations } from "./ops/ingestion.ts";
 
 export const operations = {
@@ -22,6 +23,7 @@ export const operations = {
   ...alertOperations,
   ...deliveryOperations,
   ...backupOperations,
+  ...intelligenceOperations,
   ...ingestionOperations,
 };
 

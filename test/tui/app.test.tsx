@@ -396,3 +396,54 @@ test("audit, jobs, roles and migrations screens act through the services", async
   expect(calls).toContain("replay ws_a dlv_1");
   expect(lastFrame()).toContain("dlv_1: queued again (issue.created, same webhook-id msg_1)");
 });
+
+test("problems: a workspace's clusters with their events and open issues; Left/Right moves to the next workspace", async () => {
+  const asked: (string | undefined)[] = [];
+  const workspaces = [
+    { id: "ws_a", slug: "main", organization: "acme" },
+    { id: "ws_b", slug: "main", organization: "globex" },
+  ];
+  const { services } = fakeServices({
+    problems: async (workspace) => {
+      asked.push(workspace);
+      const current = workspaces.find((w) => w.id === workspace) ?? workspaces[0];
+      return {
+        workspace: current ?? null,
+        workspaces,
+        open_issues: current?.id === "ws_a" ? 2 : 0,
+        predictions: { pending: 1, hit: 3, miss: 1 },
+        recommendations: 2,
+        clusters:
+          current?.id === "ws_a"
+            ? [
+                {
+                  cluster_id: "clu_1",
+                  template: "Connection to <*> timed out after <*>",
+                  event_count: 412,
+                  last_seen_at: new Date(Date.now() - 5 * 60_000).toISOString(),
+                  open_issues: 1,
+                  services: ["checkout"],
+                },
+              ]
+            : [],
+      };
+    },
+  });
+  const { lastFrame, stdin } = render(<App services={services} />);
+  await tick();
+  stdin.write("9");
+  await waitFor(() => lastFrame()?.includes("Connection to"));
+  let frame = lastFrame() ?? "";
+  expect(frame).toContain("acme/main (ws_a)");
+  expect(frame).toContain("Open issues: 2");
+  expect(frame).toContain("1 pending, 3 hit, 1 missed");
+  expect(frame).toMatch(/412\s+1\s+5m ago Connection to <\*> timed out after <\*>/);
+  stdin.write("\u001B[C"); // Right
+  await waitFor(() => lastFrame()?.includes("globex/main"));
+  frame = lastFrame() ?? "";
+  expect(frame).toContain("No events yet");
+  expect(asked).toEqual([undefined, "ws_b"]);
+  // The screen's own lines fit an 80-column terminal (the menu above wraps there).
+  const own = frame.split("\n").filter((l) => /acme|globex|Open issues|EVENTS|No events|Connection/.test(l));
+  for (const line of own) expect(line.length).toBeLessThanOrEqual(80);
+});

@@ -1,8 +1,11 @@
 // Data for a screen, loaded on mount and reloaded on demand; errors are shown, never thrown.
 import { useCallback, useEffect, useState } from "react";
 
-/** Loads data for a screen and reloads it on demand. */
-export function useLoad<T>(load: () => Promise<T>): {
+/** Loads data for a screen and reloads it on demand, and when `key` changes (a screen's chosen workspace). */
+export function useLoad<T>(
+  load: () => Promise<T>,
+  key?: unknown,
+): {
   data: T | undefined;
   error: string | undefined;
   reload: () => void;
@@ -10,7 +13,7 @@ export function useLoad<T>(load: () => Promise<T>): {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<string>();
   const [tick, setTick] = useState(0);
-  // biome-ignore lint/correctness/useExhaustiveDependencies: reload on demand (tick), not on every new closure
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reload on demand (tick) or a new key, not on every new closure
   useEffect(() => {
     let live = true;
     load().then(
@@ -20,6 +23,6 @@ export function useLoad<T>(load: () => Promise<T>): {
     return () => {
       live = false;
     };
-  }, [tick]);
+  }, [tick, key]);
   return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
 }
