@@ -17,7 +17,7 @@ CREATE INDEX clusters_ws_last_seen_idx ON clusters (workspace_id, last_seen_at D
 
 CREATE TABLE cluster_engine_states (
   workspace_id  text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-  id            text NOT NULL DEFAULT 'engine' CHECK (id = 'engine'),
+  id            text NOT NULL DEFAULT 'engine',
   version       bigint NOT NULL DEFAULT 0,
   snapshot      jsonb NOT NULL,
   updated_at    timestamptz NOT NULL DEFAULT now(),

@@ -209,12 +209,13 @@ export function createApp(deps: AppDeps): HttpApp {
       gdprAliasRoutes(auth),
     );
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
+    // What the audit rows of an unauthenticated route's changes say of its request (trace id, address, agent).
+    const contextOf = (request: Request) => ({
+      traceId: requestIdOf(request),
+      ip: clientIpOf(request),
+      userAgent: request.headers.get("user-agent") ?? undefined,
+    });
     if (deps.sessions && deps.kek) {
-      const contextOf = (request: Request) => ({
-        traceId: requestIdOf(request),
-        ip: clientIpOf(request),
-        userAgent: request.headers.get("user-agent") ?? undefined,
-      });
       protectedRoutes.push(
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
       );
@@ -223,8 +224,11 @@ export function createApp(deps: AppDeps): HttpApp {
       protectedRoutes.push(
         integrationRoutes(auth, deps.kek, outbound),
         deliveryRoutes(auth, deps.kek, outbound),
-        hookRoutes(door, deps.kek, (request, workspaceId, credentialId) =>
-          admit(request, workspaceId, credentialId, door),
+        hookRoutes(
+          door,
+          deps.kek,
+          (request, workspaceId, credentialId) => admit(request, workspaceId, credentialId, door),
+          contextOf,
         ),
       );
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));

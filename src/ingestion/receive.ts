@@ -11,6 +11,7 @@ import { SecretBox } from "../secrets/envelope.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { adapterFor, isSource } from "./adapters/index.ts";
 import type { NormalizedEvent } from "./event.ts";
+import type { RequestContext } from "../audit/service.ts";
 import { ingestEvent, type Ingested } from "./service.ts";
 import { verifySignature, type Verdict } from "./signatures.ts";
 
@@ -74,7 +75,12 @@ export async function receiveHook(
   pathToken: string,
   headers: Headers,
   body: string,
-  options: { now?: number; admit?: (workspaceId: string, credentialId: string) => Promise<void> } = {},
+  options: {
+    now?: number;
+    admit?: (workspaceId: string, credentialId: string) => Promise<void>;
+    /** The request, as the audit rows of what its events change record it. */
+    context?: RequestContext;
+  } = {},
 ): Promise<Received> {
   const parsed = parseToken("hook", pathToken);
   if (!parsed) throw new AppError("not_found", "no inbound webhook at this URL");
@@ -114,7 +120,13 @@ export async function receiveHook(
     }
     const results: Ingested[] = [];
     for (const event of events)
-      results.push(await ingestEvent(tx, { workspaceId: parsed.workspaceId, inboundWebhookId: hook.id }, event));
+      results.push(
+        await ingestEvent(
+          tx,
+          { workspaceId: parsed.workspaceId, inboundWebhookId: hook.id, context: options.context },
+          event,
+        ),
+      );
     await succeeded(tx, parsed.workspaceId, hook);
     const duplicates = results.filter((r) => r.duplicate).length;
     return { received: { accepted: results.length - duplicates, duplicates, events: results } };

@@ -2,6 +2,7 @@
 // proves itself with the webhook's signature over the raw body, which is why the body is read as text and
 // parsed only after the signature holds.
 import { Elysia, t } from "elysia";
+import type { RequestContext } from "../audit/service.ts";
 import type { TenantDoor } from "../db/tenant.ts";
 import { responses } from "../http/contract.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
@@ -11,12 +12,18 @@ import { IngestResult } from "./schemas.ts";
 /** Rate limits for a proven path token (the credential and its workspace), from the front door. */
 export type Admit = (request: Request, workspaceId: string, credentialId: string) => Promise<void>;
 
-export function hookRoutes(door: TenantDoor, kek: KekProvider, admit?: Admit) {
+export function hookRoutes(
+  door: TenantDoor,
+  kek: KekProvider,
+  admit?: Admit,
+  contextOf?: (request: Request) => RequestContext,
+) {
   return new Elysia({ name: "ingestion" }).post(
     "/v1/hooks/:path_token",
     ({ params, request, body }) =>
       receiveHook(door, kek, params.path_token, request.headers, body, {
         admit: admit && ((workspaceId, credentialId) => admit(request, workspaceId, credentialId)),
+        context: contextOf?.(request),
       }),
     {
       parse: "text",

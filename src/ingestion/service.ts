@@ -4,7 +4,7 @@
 // timeline as an activity event. The receiving route and the bulk import both come through here.
 import type { Tx } from "../db/engine.ts";
 import { newId } from "../ids.ts";
-import type { Actor } from "../audit/service.ts";
+import type { Actor, RequestContext } from "../audit/service.ts";
 import { recordActivity } from "../issues/activity.ts";
 import { applyEvent, type IssueAction } from "../issues/from-events.ts";
 import type { NormalizedEvent } from "./event.ts";
@@ -16,6 +16,8 @@ export interface IngestOrigin {
   inboundWebhookId: string | null;
   /** An import: the operator who ran it (`operator:<login>`). */
   operator?: string;
+  /** The receiving request (trace id, address, agent), for the audit rows of what the event changes. */
+  context?: RequestContext;
 }
 
 export interface Ingested {
@@ -78,8 +80,13 @@ export async function ingestEvent(tx: Tx, origin: IngestOrigin, event: Normalize
     return { id: prior?.id ?? "", duplicate: true, issue_id: prior?.issue_id ?? null, issue_action: "none" };
   }
   const actor: Actor = origin.operator
-    ? { workspaceId, actorId: origin.operator, actorType: "operator", context: {} }
-    : { workspaceId, actorId: origin.inboundWebhookId ?? `import:${event.source}`, actorType: "system", context: {} };
+    ? { workspaceId, actorId: origin.operator, actorType: "operator", context: origin.context ?? {} }
+    : {
+        workspaceId,
+        actorId: origin.inboundWebhookId ?? `import:${event.source}`,
+        actorType: "system",
+        context: origin.context ?? {},
+      };
   const { issueId, action } = await applyEvent(tx, actor, {
     title: event.title,
     message: event.message,

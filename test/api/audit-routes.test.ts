@@ -14,6 +14,7 @@ import { apiDeps } from "../helpers/app.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
 import { testExportStore } from "../helpers/exports.ts";
+import { causeloopSignature } from "../../src/ingestion/signatures.ts";
 import { ingestEvent, recurringProblem } from "../helpers/intelligence.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { refreshInsights } from "../../src/intelligence/insights.ts";
@@ -36,11 +37,16 @@ interface Ctx {
   userId: string;
 }
 
+interface Call {
+  path: string;
+  body?: unknown;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
 interface Mutation {
   route: string;
-  request: (
-    c: Ctx,
-  ) => Promise<{ path: string; body?: unknown; token?: string }> | { path: string; body?: unknown; token?: string };
+  request: (c: Ctx) => Promise<Call> | Call;
   action: string;
   keep?: (c: Ctx, body: Record<string, unknown>) => void;
   /** Who the audit row names, when not the onboarding admin. */
@@ -156,7 +162,8 @@ const MUTATIONS: Mutation[] = [
       path: "/v1/connectors",
       body: { type: "pagerduty", display_name: "PD", config: { token: "pd_secret_token" } },
     }),
-    action: "connector.created",
+    // PagerDuty sends events: its inbound webhook is created with it, in the same transaction.
+    action: "connector.created,inbound_webhook.created",
     keep: (c, b) => (c.ids.connector = b.id as string),
   },
   {
@@ -216,8 +223,24 @@ const MUTATIONS: Mutation[] = [
   },
   {
     route: "POST /v1/inbound-webhooks",
-    request: () => ({ path: "/v1/inbound-webhooks", body: { source: "alertmanager" } }),
+    request: () => ({ path: "/v1/inbound-webhooks", body: { source: "generic" } }),
     action: "inbound_webhook.created",
+    keep: (c, b) => {
+      c.ids.hookId = b.id as string;
+      c.ids.hook = new URL(b.url as string).pathname;
+      c.ids.hookSecret = b.signing_secret as string;
+    },
+  },
+  {
+    // The receiving URL: no credential but the signature; the event's first firing opens an issue (audited).
+    route: "POST /v1/hooks/:path_token",
+    request: (c) => {
+      const body = { title: "Disk full on db-3", event_id: "audit-test-1", severity: "high" };
+      const signature = causeloopSignature(c.ids.hookSecret as string, JSON.stringify(body));
+      return { path: c.ids.hook as string, body, token: "", headers: { "x-causeloop-signature": signature } };
+    },
+    action: "issue.created",
+    actor: (c) => c.ids.hookId as string,
   },
   {
     route: "POST /v1/sso-connections",
@@ -416,7 +439,10 @@ describeEngines("audited routes", (kind) => {
   let acme: OnboardResult;
   let app: HttpApp;
   let contract: Contract;
-  const call = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) => {
+  const call = (
+    path: string,
+    init: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> } = {},
+  ) => {
     const token = init.token ?? acme.admin_token;
     return app.fetch(
       new Request(`http://localhost${path}`, {
@@ -427,6 +453,7 @@ describeEngines("audited routes", (kind) => {
           "content-type": "application/json",
           "x-request-id": "trace-audit-1",
           "user-agent": "audit-test",
+          ...init.headers,
         },
       }),
     );
@@ -533,9 +560,9 @@ describeEngines("audited routes", (kind) => {
     };
     for (const m of MUTATIONS) {
       const before = await auditRows();
-      const { path, body, token } = await m.request(ctx);
+      const { path, body, token, headers } = await m.request(ctx);
       const [method, route] = (m.route.split("#")[0] as string).split(" ") as [string, string];
-      const response = await call(path, { method, body, token });
+      const response = await call(path, { method, body, token, headers });
       // token "" = no credentials; the listed token otherwise (the onboarding admin token by default)
       const text = await response.text();
       if (response.status >= 300) throw new Error(`${m.route}: ${response.status} ${text}`);

@@ -29,6 +29,8 @@ const PUBLIC = new Set([
   "POST /v1/auth/accept-invite",
   "POST /v1/auth/exchange",
   "GET /v1/exports/:id/download",
+  // An inbound webhook's receiving URL: authenticated by its signature (test/api/ingestion.test.ts).
+  "POST /v1/hooks/:path_token",
 ]);
 
 describeEngines("identity", (kind) => {
