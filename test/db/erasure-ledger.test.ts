@@ -28,6 +28,7 @@ import { verifyKekMatches } from "../../src/secrets/rotation.ts";
 import { offboardClient, onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { testSigner } from "../helpers/signer.ts";
+import { eraseByApproval } from "../helpers/backups.ts";
 import { pg15Missing, startPostgres15 } from "../helpers/postgres15-server.ts";
 
 const SUBJECT = "jane.doe@example.com";
@@ -217,16 +218,7 @@ describe.skipIf(Boolean(pg15))("erasure ledger [postgres 15, pg_dump 15]", () =>
           createIssue(tx, actor, { title: "checkout fails", severity: "high", reporter_email: reporter }),
         );
       const backup = await createBackup(owner, { dir, kek: ring, signer, actor: "operator:test", postgres: target });
-      const request = await withTenant(owner, acme.workspace_id, (tx) =>
-        submitRequest(tx, keys, actor, { email: SUBJECT }),
-      );
-      await approve(
-        owner,
-        keys,
-        localStore(join(work, "exports"), exportLinks(new Uint8Array(32), 15)),
-        actor,
-        request.id,
-      );
+      const requestId = await eraseByApproval(owner, keys, actor, SUBJECT, join(work, "exports"));
       await offboardClient(owner, "globex", "purge", "operator:test", async () => ring, { dir, signer });
 
       const url = await server.createEmptyDatabase("restored");
@@ -244,7 +236,7 @@ describe.skipIf(Boolean(pg15))("erasure ledger [postgres 15, pg_dump 15]", () =>
         },
         { url, force: false },
       );
-      expect(result.replay.erased.map((e) => e.request_id)).toEqual([request.id]);
+      expect(result.replay.erased.map((e) => e.request_id)).toEqual([requestId]);
       expect(result.replay.purged).toEqual([{ slug: "globex", workspaces: 1 }]);
       const restored = await openPostgres(parseDatabaseUrl(url, "owner"), 2);
       try {

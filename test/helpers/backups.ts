@@ -8,6 +8,10 @@ import { verifyBackup, type VerifyDeps } from "../../src/backups/verify.ts";
 import type { Engine } from "../../src/db/engine.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { createIssue } from "../../src/issues/service.ts";
+import type { Actor } from "../../src/audit/service.ts";
+import { exportLinks } from "../../src/governance/export-links.ts";
+import { approve, submitRequest, type RtbfKeys } from "../../src/governance/rtbf.ts";
+import { localStore } from "../../src/governance/storage.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import type { OnboardResult } from "../../src/tenancy/service.ts";
 
@@ -88,3 +92,16 @@ export function tamperingTests(
 
 /** The subject-ref key of an installation with no erasure to replay: never read. */
 export const noErasures = () => Promise.reject(new Error("no erasure in the ledger: the key is not read"));
+
+/** An erasure request for `email`, submitted and approved: the erasure runs (and reaches the keys' ledger). */
+export async function eraseByApproval(
+  engine: Engine,
+  keys: RtbfKeys,
+  actor: Actor,
+  email: string,
+  exportsDir: string,
+): Promise<string> {
+  const request = await withTenant(engine, actor.workspaceId, (tx) => submitRequest(tx, keys, actor, { email }));
+  await approve(engine, keys, localStore(exportsDir, exportLinks(new Uint8Array(32), 15)), actor, request.id);
+  return request.id;
+}

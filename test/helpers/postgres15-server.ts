@@ -2,7 +2,7 @@
 // server whose own pg_dump is installed: initdb and pg_ctl run in a temporary directory on a free port (as the
 // postgres user when the tests run as root), started by the test itself and stopped by it (never a cluster
 // Debian started).
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -29,6 +29,10 @@ export function pg15Missing(): string | undefined {
 
 export interface Postgres15 extends PostgresServer {
   binDir: string;
+  /** The server's data directory and the directory of its socket (for tools like pgBackRest). */
+  dataDir: string;
+  socketDir: string;
+  superuserPassword: string;
   /** A new database on this server, migrated, with causeloop_app set up (password APP_PASSWORD). */
   createDatabase(name: string): Promise<{ ownerUrl: string; databaseUrl: string }>;
   /** A new empty database. */
@@ -36,7 +40,7 @@ export interface Postgres15 extends PostgresServer {
 }
 
 /** Runs a server tool as the postgres user when this is root (PostgreSQL refuses root), else as this user. */
-function asPostgres(args: string[]) {
+export function asPostgres(args: string[]) {
   const asRoot = process.getuid?.() === 0;
   const run = Bun.spawnSync(asRoot ? ["runuser", "-u", "postgres", "--", ...args] : args, {
     stdout: "pipe",
@@ -47,7 +51,7 @@ function asPostgres(args: string[]) {
 }
 
 /** Starts a PostgreSQL 15 server of its own; stop() stops it and removes its data. */
-export async function startPostgres15(): Promise<Postgres15> {
+export async function startPostgres15(settings: { conf?: string } = {}): Promise<Postgres15> {
   const base = mkdtempSync(join(tmpdir(), "causeloop-pg15-"));
   chmodSync(base, 0o777);
   const data = join(base, "data");
@@ -66,6 +70,8 @@ export async function startPostgres15(): Promise<Postgres15> {
     "--locale=C",
   ]);
   rmSync(pwfile);
+  // Settings of a test's own (WAL archiving, say), appended before the first start.
+  if (settings.conf) appendFileSync(join(data, "postgresql.conf"), `\n${settings.conf}\n`);
   const options = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
   asPostgres([join(PG15_BIN_DIR, "pg_ctl"), "-D", data, "-l", join(base, "log"), "-o", options, "-w", "start"]);
   const superuserUrl = (database = "postgres") =>
@@ -81,6 +87,9 @@ export async function startPostgres15(): Promise<Postgres15> {
   return {
     port,
     binDir: PG15_BIN_DIR,
+    dataDir: data,
+    socketDir: base,
+    superuserPassword: SUPERUSER_PASSWORD,
     superuserUrl,
     createEmptyDatabase: async (name) => {
       await admin(`create database ${name}`);
