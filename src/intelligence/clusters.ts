@@ -29,34 +29,32 @@ interface EngineHandle {
 
 /** Locks the workspace's clustering until the transaction ends (its events are assigned one at a time). */
 export async function lockClustering(tx: Tx, workspaceId: string): Promise<void> {
+  const lock = "select 1 from cluster_engine_states where workspace_id = $1 for update";
+  if ((await tx.query(lock, [workspaceId])).length > 0) return;
   await tx.query(
     "insert into cluster_engine_states (workspace_id, version, snapshot) values ($1, 0, '{}'::jsonb) on conflict do nothing",
     [workspaceId],
   );
-  await tx.query("select 1 from cluster_engine_states where workspace_id = $1 for update", [workspaceId]);
+  await tx.query(lock, [workspaceId]);
 }
 
 /** The workspace's engine, its row locked until the transaction ends. */
 async function openEngine(tx: Tx, workspaceId: string): Promise<EngineHandle> {
-  let [row] = await tx.query<{ token: string; snapshot: EngineSnapshot | Record<string, never> }>(
-    "select version::text as token, snapshot from cluster_engine_states where workspace_id = $1 for update",
+  await lockClustering(tx, workspaceId);
+  // The token alone on every event; the snapshot only when this process's copy is not the current one.
+  const [row] = await tx.query<{ token: string }>(
+    "select version::text as token from cluster_engine_states where workspace_id = $1",
     [workspaceId],
   );
-  if (!row) {
-    await tx.query(
-      "insert into cluster_engine_states (workspace_id, version, snapshot) values ($1, 0, '{}'::jsonb) on conflict do nothing",
-      [workspaceId],
-    );
-    [row] = await tx.query<{ token: string; snapshot: EngineSnapshot | Record<string, never> }>(
-      "select version::text as token, snapshot from cluster_engine_states where workspace_id = $1 for update",
-      [workspaceId],
-    );
-  }
   if (!row) throw new AppError("internal", "the workspace's clustering state could not be created");
   let cached = cache.get(workspaceId);
   if (!cached || cached.token !== row.token) {
-    const snapshot = row.snapshot as EngineSnapshot;
-    const engine = snapshot.clusters
+    const [state] = await tx.query<{ snapshot: EngineSnapshot | Record<string, never> }>(
+      "select snapshot from cluster_engine_states where workspace_id = $1",
+      [workspaceId],
+    );
+    const snapshot = state?.snapshot as EngineSnapshot;
+    const engine = snapshot?.clusters
       ? ClusterEngine.restore(snapshot, engineOptions)
       : new ClusterEngine(engineOptions);
     cached = { token: row.token, engine };
