@@ -40,6 +40,11 @@ export const ID_PREFIXES = [
   "alr",
   "ast",
   "bkp",
+  "sct",
+  "scu",
+  "scg",
+  "arv",
+  "ari",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

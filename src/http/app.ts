@@ -18,6 +18,8 @@ import { openApiDocument } from "./openapi.ts";
 import type { HeldTenant, TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
+import { scimRoutes, scimTokenRoutes } from "../identity/scim/routes.ts";
+import { asScimError, isScimPath } from "../identity/scim/errors.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
@@ -78,6 +80,12 @@ export interface AppDeps {
   requestAlerts?: RequestAlerts;
   /** OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT): a server span per request; none without it. */
   tracing?: Tracing;
+}
+
+/** What the front door needs to know of a proven credential: its workspace and its id (for its own limit). */
+interface Credential {
+  workspaceId: string;
+  tokenId: string;
 }
 
 export interface RateLimits {
@@ -160,6 +168,30 @@ export function createApp(deps: AppDeps): HttpApp {
 
   const outbound = deps.outbound ?? outboundPolicy();
   const protectedRoutes: AnyElysia[] = [];
+  const contextOf = (request: Request) => ({
+    traceId: requestIdOf(request),
+    ip: clientIpOf(request),
+    userAgent: request.headers.get("user-agent") ?? undefined,
+  });
+  /** A proven credential (a token, a session, a SCIM token): noted for the log, then its rate limits applied. */
+  async function admitted(request: Request, who: Credential, door: TenantDoor): Promise<void> {
+    const info = meta.get(request);
+    if (info) {
+      info.workspaceId = who.workspaceId;
+      info.credentialId = who.tokenId;
+    }
+    const limits = deps.limits;
+    if (!limits || !info) return;
+    const write = request.method !== "GET" && request.method !== "HEAD";
+    const own = await limits.workspaceLimit?.(who.workspaceId, door);
+    const verdicts = [
+      await limits.limiter.take("credential", who.tokenId, limits.perCredential, write),
+      await limits.limiter.take("workspace", who.workspaceId, own ?? limits.perWorkspace, write),
+    ];
+    info.verdicts = [...(info.verdicts ?? []), ...verdicts];
+    const refused = verdicts.find((v) => !v.allowed);
+    if (refused) throw refusal(refused);
+  }
   if (deps.door) {
     const auth = authPlugin({
       door: deps.door,
@@ -171,24 +203,7 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.held = held;
         else void held.finish(false);
       },
-      authenticated: async (request, principal, door) => {
-        const info = meta.get(request);
-        if (info) {
-          info.workspaceId = principal.workspaceId;
-          info.credentialId = principal.tokenId;
-        }
-        const limits = deps.limits;
-        if (!limits || !info) return;
-        const write = request.method !== "GET" && request.method !== "HEAD";
-        const own = await limits.workspaceLimit?.(principal.workspaceId, door);
-        const verdicts = [
-          await limits.limiter.take("credential", principal.tokenId, limits.perCredential, write),
-          await limits.limiter.take("workspace", principal.workspaceId, own ?? limits.perWorkspace, write),
-        ];
-        info.verdicts = [...(info.verdicts ?? []), ...verdicts];
-        const refused = verdicts.find((v) => !v.allowed);
-        if (refused) throw refusal(refused);
-      },
+      authenticated: admitted,
     });
     const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;
     protectedRoutes.push(
@@ -199,12 +214,8 @@ export function createApp(deps: AppDeps): HttpApp {
       gdprAliasRoutes(auth),
     );
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
+    protectedRoutes.push(scimTokenRoutes(auth), scimRoutes({ door: deps.door, contextOf, admitted }));
     if (deps.sessions && deps.kek) {
-      const contextOf = (request: Request) => ({
-        traceId: requestIdOf(request),
-        ip: clientIpOf(request),
-        userAgent: request.headers.get("user-agent") ?? undefined,
-      });
       protectedRoutes.push(
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
       );
@@ -435,10 +446,11 @@ export function createApp(deps: AppDeps): HttpApp {
       if (info.held) await info.held.finish(false).catch(() => {});
       info.held = undefined;
     }
+    const path = pathnameOf(request.url);
+    if (isScimPath(path)) response = await asScimError(response);
     response.headers.set("x-request-id", requestId);
     for (const [name, value] of Object.entries(rateLimitHeaders(info.verdicts ?? [])))
       response.headers.set(name, value);
-    const path = pathnameOf(request.url);
     decorate(
       response,
       request,

@@ -47,6 +47,7 @@ describeEngines("lists", (kind) => {
       "/v1/governance/rtbf/requests",
       "/v1/issues",
       "/v1/members",
+      "/v1/scim-tokens",
       "/v1/security-alerts",
       "/v1/service-accounts",
       "/v1/tokens",

@@ -203,7 +203,32 @@ export async function createResources(
   ids.set("alr", alert.id);
   ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` })).id as string);
   ids.set("exp", (await post("/v1/governance/exports", {})).id as string);
+  await createScimResources(app, token, ids, tag);
 }
+
+/** The key of an IdBook entry holding the SCIM token that /scim/v2 requests authenticate with. */
+export const SCIM_TOKEN = "scim_token";
+
+/**
+ * A SCIM token (its id under `sct`, a spare the token routes may rotate or revoke), another whose secret the
+ * /scim/v2 requests use (under SCIM_TOKEN), and a provisioned user and group.
+ */
+export async function createScimResources(app: HttpApp, token: string, ids: IdBook, tag: string): Promise<void> {
+  ids.set("sct", (await postJson(app, "/v1/scim-tokens", { name: `${tag} spare` }, token)).id as string);
+  const scim = (await postJson(app, "/v1/scim-tokens", { name: `${tag} idp` }, token)).token as string;
+  ids.set(SCIM_TOKEN, scim);
+  ids.set("scu", (await postJson(app, "/scim/v2/Users", { userName: `scim.user@${tag}.example` }, scim)).id as string);
+  const group = await postJson(
+    app,
+    "/scim/v2/Groups",
+    { displayName: `${tag} viewers`, members: [{ value: ids.get("scu") }] },
+    scim,
+  );
+  ids.set("scg", group.id as string);
+}
+
+/** Whether a route is SCIM's (authenticated by a SCIM token, answering application/scim+json). */
+export const isScimRoute = (route: { path: string }) => route.path.startsWith("/scim/");
 
 // ------------------------------------------------------------------ schemas
 
