@@ -109,3 +109,8 @@ CREATE TABLE access_review_items (
 );
 CREATE INDEX access_review_items_ws_review_idx ON access_review_items (workspace_id, review_id, id);
 SELECT protect_tenant_table('access_review_items');
+
+-- The scheduled reminder raises this in a workspace whose last completed access review is too old.
+INSERT INTO security_alert_rules (rule, description, threshold, window_seconds, severity) VALUES
+  ('access_review_due', 'No access review completed within the review interval', 1, 60, 'medium')
+ON CONFLICT (rule) DO NOTHING;

@@ -19,6 +19,7 @@ import type { HeldTenant, TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
 import { scimRoutes, scimTokenRoutes } from "../identity/scim/routes.ts";
+import { accessReviewRoutes } from "../identity/access-review-routes.ts";
 import { asScimError, isScimPath } from "../identity/scim/errors.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
@@ -222,7 +223,8 @@ export function createApp(deps: AppDeps): HttpApp {
     }
     if (deps.kek)
       protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek, outbound));
-    if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
+    if (deps.signer)
+      protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door), accessReviewRoutes(auth, deps.signer));
     protectedRoutes.push(
       tenancyRoutes(auth, {
         perWorkspace: deps.limits?.perWorkspace ?? DEFAULT_LIMITS.perWorkspace,

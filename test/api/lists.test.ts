@@ -39,6 +39,7 @@ describeEngines("lists", (kind) => {
       })
       .map(([path]) => path);
     expect(lists.sort()).toEqual([
+      "/v1/access-reviews",
       "/v1/audit",
       "/v1/audit-streams",
       "/v1/connectors",

@@ -10,6 +10,7 @@ import { describeEngines } from "../helpers/db.ts";
 import { loadContract } from "../helpers/contract.ts";
 import {
   concretePath,
+  createAccessReview,
   createScimResources,
   isScimRoute,
   malformedBodies,
@@ -80,6 +81,7 @@ describeEngines("malformed input never yields a 5xx", (kind) => {
     ids.set("rtbf", await create("/v1/governance/rtbf/requests", { email: "subject@example.com" }));
     ids.set("exp", await create("/v1/governance/exports", {}));
     await createScimResources(h.app, h.token, ids, "acme");
+    await createAccessReview(h.app, h.token, ids);
   });
   afterAll(() => h.dispose());
 

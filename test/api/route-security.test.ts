@@ -152,6 +152,8 @@ describeEngines("route security harness", (kind) => {
       "scim_tokens",
       "scim_users",
       "scim_groups",
+      "access_reviews",
+      "access_review_items",
     ];
     const parts: string[] = [];
     for (const table of tables) {

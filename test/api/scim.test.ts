@@ -3,6 +3,7 @@
 // Okta (PUT-based updates, active=false). Deprovisioning revokes access within the same request.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { onboard } from "../../src/tenancy/service.ts";
+import { operations } from "../../src/operator/operations.ts";
 import { describeEngines } from "../helpers/db.ts";
 import { ownerApp, postJson, type OwnerApp } from "../helpers/routes.ts";
 
@@ -128,6 +129,24 @@ describeEngines("SCIM 2.0", (kind) => {
       expect((await call("GET", "/scim/v2/Users", undefined, rotated.json.token as string)).status).toBe(200);
       expect((await v1("DELETE", `/v1/scim-tokens/${spare.id}`, undefined, h.token)).status).toBe(204);
       expect((await call("GET", "/scim/v2/Users", undefined, rotated.json.token as string)).status).toBe(401);
+    });
+
+    test("operators create, list and revoke SCIM tokens through the operator plane (causeloop scim token)", async () => {
+      const ctx = {
+        engine: h.db.owner,
+        config: h.db.config,
+        kek: async () => h.kek,
+        signer: async () => h.signer,
+        actor: "operator:test",
+      };
+      const workspace = h.tenant.workspace_id;
+      const created = await operations["scim.token.create"].run(ctx, { workspace, name: "okta (operator)" });
+      expect(created.role).toBe("admin");
+      expect((await call("GET", "/scim/v2/Users", undefined, created.token)).status).toBe(200);
+      const listed = await operations["scim.token.list"].run(ctx, { workspace });
+      expect(listed.map((t) => t.id)).toContain(created.id);
+      await operations["scim.token.revoke"].run(ctx, { workspace, id: created.id });
+      expect((await call("GET", "/scim/v2/Users", undefined, created.token)).status).toBe(401);
     });
 
     test("discovery: ServiceProviderConfig, ResourceTypes, Schemas", async () => {
@@ -315,6 +334,13 @@ describeEngines("SCIM 2.0", (kind) => {
       expect(put.status).toBe(200);
       expect(put.json.active).toBe(false);
       await expectCutOff(person);
+      // A PUT that leaves `active` out keeps the user deactivated.
+      const silent = await call("PUT", `/scim/v2/Users/${id}`, {
+        schemas: [USER],
+        userName: "okta.person@acme.example",
+      });
+      expect(silent.json.active).toBe(false);
+      expect(await memberOf("okta.person@acme.example")).toBeUndefined();
       const other = await signedInPerson("deleted.person@acme.example");
       const otherId = await user("deleted.person@acme.example");
       expect((await call("DELETE", `/scim/v2/Users/${otherId}`)).status).toBe(204);

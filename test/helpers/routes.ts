@@ -162,6 +162,25 @@ export async function postJson(
   return json;
 }
 
+/** Sends a JSON request with a bearer token; the answer's status and parsed body (null when empty), never throws. */
+export async function sendJson(
+  app: HttpApp,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await app.fetch(
+    new Request(`http://localhost${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+  const text = await response.text();
+  return { status: response.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
+}
+
 /** One of every resource a path can name, created through the API in the token's workspace. */
 export async function createResources(
   app: HttpApp,
@@ -204,6 +223,20 @@ export async function createResources(
   ids.set("rtbf", (await post("/v1/governance/rtbf/requests", { email: `subject@${tag}.example` })).id as string);
   ids.set("exp", (await post("/v1/governance/exports", {})).id as string);
   await createScimResources(app, token, ids, tag);
+  await createAccessReview(app, token, ids);
+}
+
+/** A completed access review (every line kept, so nothing is revoked): its id under `arv`, a line under `ari`. */
+export async function createAccessReview(app: HttpApp, token: string, ids: IdBook): Promise<void> {
+  const review = (await postJson(app, "/v1/access-reviews", {}, token)) as unknown as {
+    id: string;
+    lines: { id: string }[];
+  };
+  ids.set("arv", review.id);
+  ids.set("ari", review.lines[0]?.id as string);
+  const decisions = review.lines.map((l) => ({ item_id: l.id, decision: "keep" }));
+  await postJson(app, `/v1/access-reviews/${review.id}/decisions`, { decisions }, token);
+  await postJson(app, `/v1/access-reviews/${review.id}/complete`, {}, token);
 }
 
 /** The key of an IdBook entry holding the SCIM token that /scim/v2 requests authenticate with. */

@@ -5,7 +5,6 @@
 import { Elysia, t, type TSchema } from "elysia";
 import { PageQuery, responses } from "../../http/contract.ts";
 import type { TenantDoor } from "../../db/tenant.ts";
-import type { Tx } from "../../db/engine.ts";
 import { AppError } from "../../errors.ts";
 import type { RequestContext } from "../../audit/service.ts";
 import { requireInteractive, type authPlugin } from "../auth.ts";
@@ -36,6 +35,9 @@ import {
   type ScimCaller,
 } from "./tokens.ts";
 import { createUser, deleteUser, replaceUser, USERS } from "./users.ts";
+
+/** A transaction inside the tenant door (routes never import the engine). */
+type Tx = Parameters<Parameters<TenantDoor>[1]>[0];
 
 export interface ScimDeps {
   door: TenantDoor;

@@ -56,7 +56,8 @@ const NOT_ATTRIBUTES = new Set([
   "active",
 ]);
 
-function readUser(doc: Json): UserInput {
+/** The document as stored; `active` when it says nothing: true for a new user, the current state on a PUT. */
+function readUser(doc: Json, activeByDefault = true): UserInput {
   const userName = member(doc, "userName");
   if (typeof userName !== "string" || !userName.trim() || userName.length > 254)
     throw invalidValue("userName is required (a string of at most 254 characters)");
@@ -65,7 +66,7 @@ function readUser(doc: Json): UserInput {
     userName: userName.trim(),
     externalId: optionalString(doc, "externalId", 255),
     displayName: optionalString(doc, "displayName", 256),
-    active: active === undefined || active === null ? true : scimBoolean(active, "active"),
+    active: active === undefined || active === null ? activeByDefault : scimBoolean(active, "active"),
     attributes: Object.fromEntries(Object.entries(doc).filter(([k]) => !NOT_ATTRIBUTES.has(k.toLowerCase()))),
   };
 }
@@ -199,7 +200,8 @@ export async function createUser(tx: Tx, caller: ScimCaller, doc: Json, base: st
 /** PUT: the document replaces what the provider sent before; a change of `active` (de)provisions. */
 export async function replaceUser(tx: Tx, caller: ScimCaller, id: string, doc: Json, base: string): Promise<Json> {
   const current = await userRow(tx, caller.workspaceId, id);
-  const input = readUser(doc);
+  // A PUT that leaves `active` out never re-provisions (or deprovisions) anyone.
+  const input = readUser(doc, current.active);
   await assertUniqueName(tx, caller.workspaceId, input.userName, id);
   await tx.query(
     `update scim_users set user_name = $3, external_id = $4, display_name = $5, attributes = $6::jsonb, active = $7
