@@ -54,6 +54,7 @@ CREATE TABLE scim_groups (
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (workspace_id, id)
 );
+CREATE INDEX scim_groups_ws_name_idx ON scim_groups (workspace_id, lower(display_name));
 CREATE TRIGGER scim_groups_touch BEFORE UPDATE ON scim_groups FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 SELECT protect_tenant_table('scim_groups');
 

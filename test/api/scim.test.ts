@@ -181,6 +181,17 @@ describeEngines("SCIM 2.0", (kind) => {
       expect(await memberOf("bjensen@example.com")).toMatchObject({ role: "viewer", status: "active" });
       const read = await call("GET", `/scim/v2/Users/${created.json.id}`);
       expect(read.json.name).toEqual(bjensen.name);
+      // A new account belongs to this workspace's identity provider: no password, never a password sign-in.
+      const [account] = await h.db.owner.query<{
+        password_hash: string | null;
+        idp_workspace_id: string;
+        idp_connection_id: string;
+      }>("select password_hash, idp_workspace_id, idp_connection_id from users where email = 'bjensen@example.com'");
+      expect(account).toEqual({
+        password_hash: null,
+        idp_workspace_id: h.tenant.workspace_id,
+        idp_connection_id: "scim",
+      });
     });
 
     test("a userName already provisioned (any case) is 409 uniqueness in the SCIM error schema", async () => {

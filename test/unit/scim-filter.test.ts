@@ -79,6 +79,8 @@ describe("SCIM filters", () => {
     ])
       expect(scimTypeOf(() => parseFilter(bad))).toBe("invalidFilter");
     expect(scimTypeOf(() => parseFilter(`${"(".repeat(100)}title pr${")".repeat(100)}`))).toBe("invalidFilter");
+    expect(scimTypeOf(() => parseFilter('userName eq "a\\u0000b"'))).toBe("invalidFilter");
+    expect(scimTypeOf(() => parseFilter('userName eq "\\ud800"'))).toBe("invalidFilter");
     expect(scimTypeOf(() => parseFilter(`title pr ${"or title pr ".repeat(MAX_FILTER_LENGTH / 10)}`))).toBe(
       "invalidFilter",
     );

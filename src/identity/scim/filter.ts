@@ -56,11 +56,16 @@ function tokenize(input: string, scimType: string): Token[] {
       while (j < input.length && input[j] !== '"') j += input[j] === "\\" ? 2 : 1;
       if (j >= input.length) throw invalid("an unterminated string in the filter", scimType);
       const text = input.slice(i, j + 1);
+      let value: string;
       try {
-        tokens.push({ kind: "string", text, value: JSON.parse(text) as string });
+        value = JSON.parse(text) as string;
       } catch {
         throw invalid("an invalid string literal in the filter", scimType);
       }
+      // Escapes must not smuggle in what the front door refuses in raw text (NUL, unpaired surrogates).
+      if (value.includes("\u0000") || !value.isWellFormed())
+        throw invalid("a string literal in the filter holds a NUL or an unpaired surrogate", scimType);
+      tokens.push({ kind: "string", text, value });
       i = j + 1;
     } else if (c === "." && tokens.at(-1)?.kind === "]") {
       tokens.push({ kind: ".", text: "." });

@@ -88,7 +88,14 @@ function toResource(row: GroupRow, base: string, members: Json[]): Json {
 }
 
 /** How groups are read: a list answer is `readAll(GROUPS, ...)`, one is `readOne(GROUPS, ...)`. */
-export const GROUPS: ResourceKind<GroupRow> = { name: "Group", select: SELECT, related: membersOf, toResource };
+const COLUMNS = { displayname: "lower(display_name) = lower(?)", externalid: "external_id = ?", id: "id = ?" };
+export const GROUPS: ResourceKind<GroupRow> = {
+  name: "Group",
+  select: SELECT,
+  related: membersOf,
+  toResource,
+  columns: COLUMNS,
+};
 const groupRow = (tx: Tx, workspaceId: string, id: string) => rowOf(tx, GROUPS, workspaceId, id);
 
 /** Sets the role of each active, non-owner member to the highest of their groups'. */

@@ -111,6 +111,25 @@ export interface ResourceKind<R extends { id: string }> {
   select: string;
   related(tx: Tx, workspaceId: string, ids: string[]): Promise<Map<string, Json[]>>;
   toResource(row: R, base: string, related: Json[]): Json;
+  /**
+   * Attributes with a column of their own (lower-cased name -> SQL expression compared to a text parameter):
+   * an `eq` filter on one of them, what providers send before every create, is answered by an index.
+   */
+  columns?: Record<string, string>;
+}
+
+/** The SQL condition for a filter that is one `eq` on a column (the full filter still applies afterwards). */
+function indexed(
+  kind: ResourceKind<{ id: string }>,
+  filter: string | undefined,
+): { sql: string; value: string } | undefined {
+  if (!filter || !kind.columns) return undefined;
+  const parsed = parseFilter(filter);
+  if (parsed.op !== "eq" || typeof parsed.value !== "string" || parsed.path.sub) return undefined;
+  if (parsed.path.schema && !/^urn:ietf:params:scim:schemas:core:2\.0:(user|group)$/i.test(parsed.path.schema))
+    return undefined;
+  const sql = kind.columns[parsed.path.attr.toLowerCase()];
+  return sql ? { sql, value: parsed.value } : undefined;
 }
 
 export async function rowOf<R extends { id: string }>(
@@ -143,7 +162,11 @@ export async function readAll<R extends { id: string }>(
   query: ListQuery,
   base: string,
 ): Promise<Json> {
-  const rows = await tx.query<R>(`${kind.select} where workspace_id = $1 order by id`, [caller.workspaceId]);
+  const narrow = indexed(kind as unknown as ResourceKind<{ id: string }>, query.filter);
+  const rows = await tx.query<R>(
+    `${kind.select} where workspace_id = $1 and ${narrow ? narrow.sql.replace("?", "$2") : "true"} order by id`,
+    narrow ? [caller.workspaceId, narrow.value] : [caller.workspaceId],
+  );
   const related = await kind.related(
     tx,
     caller.workspaceId,

@@ -116,7 +116,18 @@ function toResource(row: UserRow, base: string, groups: Json[]): Json {
 }
 
 /** How users are read: a list answer is `readAll(USERS, ...)`, one is `readOne(USERS, ...)`. */
-export const USERS: ResourceKind<UserRow> = { name: "User", select: SELECT, related: groupsOf, toResource };
+export const USERS: ResourceKind<UserRow> = {
+  name: "User",
+  select: SELECT,
+  related: groupsOf,
+  toResource,
+  // userName is case-insensitive (its unique index is on lower(user_name)); id and externalId are exact.
+  columns: {
+    username: "lower(user_name) = lower(?)",
+    externalid: "external_id = ?",
+    id: "id = ?",
+  },
+};
 const userRow = (tx: Tx, workspaceId: string, id: string) => rowOf(tx, USERS, workspaceId, id);
 
 /** Gives the person an active membership with the role of their groups (an owner stays owner). */
@@ -167,11 +178,21 @@ async function assertUniqueName(tx: Tx, workspaceId: string, userName: string, e
 const audit = (tx: Tx, caller: ScimCaller, action: string, id: string, after?: Json) =>
   auditScim(tx, caller, "scim_user", action, id, after);
 
+/**
+ * The account for an email: a new one belongs to this workspace's identity provider (no password, ever; the
+ * same binding as SSO's just-in-time accounts, connection "scim"); an existing one is linked as it is.
+ */
+async function accountFor(tx: Tx, email: string): Promise<string> {
+  const [fresh] = await tx.query<{ id: string | null }>("select auth_provision_idp_user($1, 'scim') as id", [email]);
+  if (fresh?.id) return fresh.id;
+  const [existing] = await tx.query<{ id: string }>("select auth_ensure_user($1) as id", [email]);
+  return existing?.id as string;
+}
+
 export async function createUser(tx: Tx, caller: ScimCaller, doc: Json, base: string): Promise<Json> {
   const input = readUser(doc);
   await assertUniqueName(tx, caller.workspaceId, input.userName);
-  const [account] = await tx.query<{ id: string }>("select auth_ensure_user($1) as id", [accountEmail(input)]);
-  const userId = account?.id as string;
+  const userId = await accountFor(tx, accountEmail(input));
   const [linked] = await tx.query("select 1 from scim_users where workspace_id = $1 and user_id = $2", [
     caller.workspaceId,
     userId,
