@@ -16,6 +16,8 @@ import { registerTui } from "./tui.ts";
 import { registerSetup } from "./setup.ts";
 import { registerEvidence } from "./evidence.ts";
 import { registerAlerts } from "./alerts.ts";
+import { registerScim } from "./scim.ts";
+import { registerAccessReviews } from "./access-reviews.ts";
 import { registerDeliveries } from "./deliveries.ts";
 import { registerBackup } from "./backup.ts";
 import { registerIngest } from "./ingest.ts";
@@ -55,6 +57,8 @@ Examples:
   registerRtbf(program);
   registerEvidence(program);
   registerAlerts(program);
+  registerScim(program);
+  registerAccessReviews(program);
   registerDeliveries(program);
   registerBackup(program);
   registerIngest(program);

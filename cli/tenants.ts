@@ -14,6 +14,10 @@ export function registerTenants(program: Command): void {
     .requiredOption("--admin-email <email>", "the client admin's email (their login identity)")
     .option("--workspace <slug>", "first workspace's slug", "production")
     .option("--if-not-exists", "when the slug exists, print its ids (no new token) and exit 0")
+    .option(
+      "--admin-token-days <days>",
+      "days the admin token stays valid (default CAUSELOOP_ONBOARDING_TOKEN_DAYS, 7; 0: never expires)",
+    )
     .option("--json", "print {organization_id, workspace_id, admin_email, admin_token, setup_token}")
     .addHelpText(
       "after",
@@ -23,15 +27,25 @@ export function registerTenants(program: Command): void {
       action(
         async (
           slug: string,
-          flags: CommonFlags & { name: string; adminEmail: string; workspace: string; ifNotExists?: boolean },
+          flags: CommonFlags & {
+            name: string;
+            adminEmail: string;
+            workspace: string;
+            ifNotExists?: boolean;
+            adminTokenDays?: string;
+          },
         ) => {
           const config = configFrom(flags);
+          const days = flags.adminTokenDays === undefined ? undefined : Number(flags.adminTokenDays);
+          if (days !== undefined && !(Number.isInteger(days) && days >= 0 && days <= 3650))
+            throw new AppError("validation_failed", "--admin-token-days must be a whole number from 0 to 3650");
           const result = await runOperation(config, "onboard", {
             slug,
             name: flags.name,
             adminEmail: flags.adminEmail,
             workspace: flags.workspace,
             ifNotExists: flags.ifNotExists,
+            adminTokenDays: days,
           });
           if (flags.json) return printJson(result);
           if (result.existed) {
@@ -44,7 +58,7 @@ export function registerTenants(program: Command): void {
             `onboarded ${slug}: organization ${result.organization_id}, workspace ${result.workspace_id}, admin ${result.admin_email}\n`,
           );
           process.stdout.write(
-            `admin token (shown once, store it now; only its hash is kept):\n${result.admin_token}\n`,
+            `admin token (shown once, store it now; only its hash is kept; ${result.admin_token_expires_at ? `expires ${result.admin_token_expires_at}` : "never expires"}):\n${result.admin_token}\n`,
           );
           if (result.setup_token) {
             process.stdout.write(

@@ -18,6 +18,8 @@ SELECT create_reference_table('user_mfa_factors');
 SELECT create_reference_table('users');
 
 SELECT create_distributed_table('workspaces', 'id');
+SELECT create_distributed_table('access_review_items', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('access_reviews', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('activity_events', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_checkpoints', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_log', 'workspace_id', colocate_with => 'workspaces');
@@ -39,6 +41,10 @@ SELECT create_distributed_table('personal_access_tokens', 'workspace_id', coloca
 SELECT create_distributed_table('predictions', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('recommendations', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('rtbf_requests', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('scim_group_members', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('scim_groups', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('scim_tokens', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('scim_users', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('security_alerts', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('service_accounts', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('sessions', 'workspace_id', colocate_with => 'workspaces');

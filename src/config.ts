@@ -103,6 +103,10 @@ export interface Config {
   rateLimit: { perCredential: number; perWorkspace: number; perAddress: number };
   /** How long an Idempotency-Key's answer is kept. */
   idempotencyTtlHours: number;
+  /** Days the admin token `onboard` prints stays valid (0: it never expires). */
+  onboardingTokenDays: number;
+  /** A workspace whose last completed access review is older than this many days gets a reminder alert. */
+  accessReviewDays: number;
   /** Native TLS: PEM certificate chain and private key files (re-read on SIGHUP). */
   tls: { certFile: string; keyFile: string } | undefined;
   /** Requests handled at once by this instance; beyond it, 503 with Retry-After at once (probes excepted). */
@@ -211,6 +215,8 @@ export const ENVIRONMENT = {
   CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE: "5000",
   CAUSELOOP_RATE_LIMIT_IP_PER_MINUTE: "300",
   CAUSELOOP_IDEMPOTENCY_TTL_HOURS: "24",
+  CAUSELOOP_ONBOARDING_TOKEN_DAYS: "7",
+  CAUSELOOP_ACCESS_REVIEW_DAYS: "90",
   CAUSELOOP_TLS_CERT_FILE: "unset: plain HTTP",
   CAUSELOOP_TLS_KEY_FILE: "unset",
   CAUSELOOP_MAX_IN_FLIGHT: "256",
@@ -639,6 +645,8 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     tracing: tracingFrom(env),
     metrics: metricsFrom(env, { port: integer(flags.port ?? env.CAUSELOOP_PORT, "port", 8080, 0, 65535) }),
     idempotencyTtlHours: integer(env.CAUSELOOP_IDEMPOTENCY_TTL_HOURS, "CAUSELOOP_IDEMPOTENCY_TTL_HOURS", 24, 1, 720),
+    onboardingTokenDays: integer(env.CAUSELOOP_ONBOARDING_TOKEN_DAYS, "CAUSELOOP_ONBOARDING_TOKEN_DAYS", 7, 0, 3650),
+    accessReviewDays: integer(env.CAUSELOOP_ACCESS_REVIEW_DAYS, "CAUSELOOP_ACCESS_REVIEW_DAYS", 90, 1, 3650),
     rateLimit: {
       perCredential: integer(
         env.CAUSELOOP_RATE_LIMIT_PER_MINUTE,

@@ -41,6 +41,11 @@ export const ID_PREFIXES = [
   "ast",
   "bkp",
   "evt",
+  "sct",
+  "scu",
+  "scg",
+  "arv",
+  "ari",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -91,3 +91,12 @@ export async function verifyWithJwk(jwk: { x: string }, payload: string, signatu
     .verify({ name: "Ed25519" }, key, Buffer.from(signature, "base64url"), encoder.encode(payload))
     .catch(() => false);
 }
+
+/** A compact JWS (EdDSA) over the claims, issued by causeloop now: certificates and signed reports. */
+export async function signJws(signer: Signer, typ: string, claims: Record<string, unknown>): Promise<string> {
+  const header = Buffer.from(JSON.stringify({ alg: "EdDSA", kid: signer.keyId, typ })).toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify({ iss: "causeloop", ...claims, iat: Math.floor(Date.now() / 1000) }),
+  ).toString("base64url");
+  return `${header}.${payload}.${await signer.sign(`${header}.${payload}`)}`;
+}

@@ -24,6 +24,8 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "sessions", column: "user_id", matches: "user_id", action: "delete_row" },
   { table: "mfa_factors", column: "user_id", matches: "user_id", action: "delete_row" },
   { table: "sso_identities", column: "user_id", matches: "user_id", action: "delete_row" },
+  // What the identity provider sent about them (its group memberships go with it).
+  { table: "scim_users", column: "user_id", matches: "user_id", action: "delete_row" },
   // Incidents they reported or created.
   { table: "issues", column: "reporter_email", matches: "email", action: "null" },
   { table: "issues", column: "created_by", matches: "user_id", action: "pseudonymize" },
@@ -44,6 +46,10 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "workflow_runs", column: "triggered_by", matches: "user_id", action: "pseudonymize" },
   { table: "security_alerts", column: "acknowledged_by", matches: "user_id", action: "pseudonymize" },
   { table: "audit_streams", column: "created_by", matches: "user_id", action: "pseudonymize" },
+  { table: "scim_tokens", column: "created_by", matches: "user_id", action: "pseudonymize" },
+  { table: "access_reviews", column: "created_by", matches: "user_id", action: "pseudonymize" },
+  { table: "access_reviews", column: "completed_by", matches: "user_id", action: "pseudonymize" },
+  { table: "access_review_items", column: "decided_by", matches: "user_id", action: "pseudonymize" },
   {
     table: "compliance_log",
     column: "actor_id",
@@ -84,6 +90,10 @@ export const NOT_PERSONAL: Record<string, string> = {
   "sessions.replaced_by": "the id of the session that replaced this one",
   "users.email_verified_at": "as users.email",
   "export_jobs.file_name": "an archive file name",
+  "scim_tokens.name": "a token label",
+  "scim_users.user_name": "deleted with its row (scim_users.user_id is delete_row)",
+  "scim_users.display_name": "as scim_users.user_name",
+  "scim_groups.display_name": "a group label from the identity provider",
 };
 
 /** Column names that suggest personal data (the test enumerates the catalog with this). */

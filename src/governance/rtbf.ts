@@ -13,7 +13,7 @@ import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendAudit } from "../audit/service.ts";
 import type { Actor } from "../audit/service.ts";
-import type { Signer } from "../audit/signing.ts";
+import { signJws, type Signer } from "../audit/signing.ts";
 import { ERASURE_MAP } from "./erasure-map.ts";
 import { loadServerKey, type ServerKeySource } from "../secrets/server-keys.ts";
 import { enqueue } from "../jobs/queue.ts";
@@ -342,19 +342,8 @@ export async function eraseSubject(
 }
 
 /** A compact JWS (EdDSA) with the server's audit signing key; verifiable with its JWKS. */
-export async function signCertificate(signer: Signer, claims: Record<string, unknown>): Promise<string> {
-  const header = Buffer.from(
-    JSON.stringify({ alg: "EdDSA", kid: signer.keyId, typ: "causeloop-erasure-certificate+jws" }),
-  ).toString("base64url");
-  const payload = Buffer.from(
-    JSON.stringify({
-      iss: "causeloop",
-      type: "gdpr-art17-erasure-certificate",
-      ...claims,
-      iat: Math.floor(Date.now() / 1000),
-    }),
-  ).toString("base64url");
-  return `${header}.${payload}.${await signer.sign(`${header}.${payload}`)}`;
+export function signCertificate(signer: Signer, claims: Record<string, unknown>): Promise<string> {
+  return signJws(signer, "causeloop-erasure-certificate+jws", { type: "gdpr-art17-erasure-certificate", ...claims });
 }
 
 export async function certificate(

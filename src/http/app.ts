@@ -18,6 +18,9 @@ import { openApiDocument } from "./openapi.ts";
 import type { HeldTenant, TenantDoor } from "../db/tenant.ts";
 import { authPlugin } from "../identity/auth.ts";
 import { identityRoutes, publicAuthRoutes } from "../identity/routes.ts";
+import { scimRoutes, scimTokenRoutes } from "../identity/scim/routes.ts";
+import { accessReviewRoutes } from "../identity/access-review-routes.ts";
+import { asScimError, isScimPath } from "../identity/scim/errors.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
@@ -80,6 +83,12 @@ export interface AppDeps {
   requestAlerts?: RequestAlerts;
   /** OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT): a server span per request; none without it. */
   tracing?: Tracing;
+}
+
+/** What the front door needs to know of a proven credential: its workspace and its id (for its own limit). */
+interface Credential {
+  workspaceId: string;
+  tokenId: string;
 }
 
 export interface RateLimits {
@@ -163,6 +172,12 @@ export function createApp(deps: AppDeps): HttpApp {
 
   const outbound = deps.outbound ?? outboundPolicy();
   const protectedRoutes: AnyElysia[] = [];
+  // What the audit rows of a route's changes say of its request (trace id, address, agent).
+  const contextOf = (request: Request) => ({
+    traceId: requestIdOf(request),
+    ip: clientIpOf(request),
+    userAgent: request.headers.get("user-agent") ?? undefined,
+  });
   /**
    * A proven credential (a token, a session, an inbound webhook's path token): the front door notes the workspace
    * for its log, and the credential's and the workspace's rate limits apply (429 past them).
@@ -185,6 +200,9 @@ export function createApp(deps: AppDeps): HttpApp {
     const refused = verdicts.find((v) => !v.allowed);
     if (refused) throw refusal(refused);
   };
+  /** A proven credential (a token, a session, a SCIM token): noted for the log, then its rate limits applied. */
+  const admitted = (request: Request, who: Credential, door: TenantDoor) =>
+    admit(request, who.workspaceId, who.tokenId, door);
   if (deps.door) {
     const door = deps.door;
     const auth = authPlugin({
@@ -197,7 +215,7 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.held = held;
         else void held.finish(false);
       },
-      authenticated: (request, principal, door) => admit(request, principal.workspaceId, principal.tokenId, door),
+      authenticated: admitted,
     });
     const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;
     protectedRoutes.push(
@@ -209,12 +227,7 @@ export function createApp(deps: AppDeps): HttpApp {
       gdprAliasRoutes(auth),
     );
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
-    // What the audit rows of an unauthenticated route's changes say of its request (trace id, address, agent).
-    const contextOf = (request: Request) => ({
-      traceId: requestIdOf(request),
-      ip: clientIpOf(request),
-      userAgent: request.headers.get("user-agent") ?? undefined,
-    });
+    protectedRoutes.push(scimTokenRoutes(auth), scimRoutes({ door: deps.door, contextOf, admitted }));
     if (deps.sessions && deps.kek) {
       protectedRoutes.push(
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
@@ -231,7 +244,8 @@ export function createApp(deps: AppDeps): HttpApp {
           contextOf,
         ),
       );
-    if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
+    if (deps.signer)
+      protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door), accessReviewRoutes(auth, deps.signer));
     protectedRoutes.push(
       tenancyRoutes(auth, {
         perWorkspace: deps.limits?.perWorkspace ?? DEFAULT_LIMITS.perWorkspace,
@@ -458,10 +472,11 @@ export function createApp(deps: AppDeps): HttpApp {
       if (info.held) await info.held.finish(false).catch(() => {});
       info.held = undefined;
     }
+    const path = pathnameOf(request.url);
+    if (isScimPath(path)) response = await asScimError(response);
     response.headers.set("x-request-id", requestId);
     for (const [name, value] of Object.entries(rateLimitHeaders(info.verdicts ?? [])))
       response.headers.set(name, value);
-    const path = pathnameOf(request.url);
     decorate(
       response,
       request,

@@ -180,6 +180,25 @@ function problemResponse(status: number): Record<string, unknown> {
   };
 }
 
+/** The same refusal on a /scim path: the SCIM error schema (RFC 7644 §3.12), application/scim+json. */
+function scimErrorResponse(status: number): Record<string, unknown> {
+  const { description, headers } = problemResponse(status) as { description: string; headers?: object };
+  return {
+    description,
+    ...(headers ? { headers } : {}),
+    content: {
+      "application/scim+json": {
+        schema: { $ref: "#/components/schemas/ScimError" },
+        example: {
+          schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
+          status: String(status),
+          detail: description,
+        },
+      },
+    },
+  };
+}
+
 const IDEMPOTENCY_KEY = {
   in: "header",
   name: "Idempotency-Key",
@@ -218,15 +237,29 @@ export function contractDocument(generated: Record<string, unknown>): Record<str
         statuses.add(409);
         operation.parameters = [...(operation.parameters ?? []), IDEMPOTENCY_KEY];
       }
+      // SCIM (RFC 7644) has no 422: a refused value is a 400 invalidValue, in its own error schema.
+      const scim = path.startsWith("/scim/");
+      if (scim) {
+        statuses.delete(422);
+        statuses.add(400);
+      }
       if (operation.requestBody) {
-        const json = operation.requestBody.content?.["application/json"];
-        operation.requestBody.content = { "application/json": json ?? { schema: {} } };
+        const json = operation.requestBody.content?.["application/json"] ?? { schema: {} };
+        operation.requestBody.content = scim
+          ? { "application/scim+json": json, "application/json": json }
+          : { "application/json": json };
       }
       if (path !== "/healthz") statuses.add(503);
       operation.responses ??= {};
       const answers = operation.responses;
+      const prefix = scim ? "Scim" : "";
       for (const status of statuses)
-        answers[String(status)] ??= { $ref: `#/components/responses/${ERRORS[status]?.[0]}` };
+        answers[String(status)] ??= { $ref: `#/components/responses/${prefix}${ERRORS[status]?.[0]}` };
+      if (scim)
+        for (const [status, answer] of Object.entries(answers)) {
+          const ref = (answer as { $ref?: string }).$ref;
+          if (ref && !ref.includes("/Scim")) answers[status] = { $ref: ref.replace("/responses/", "/responses/Scim") };
+        }
     }
   }
   const components = (generated.components ?? {}) as Record<string, Record<string, unknown>>;
@@ -238,9 +271,13 @@ export function contractDocument(generated: Record<string, unknown>): Record<str
         ...components.schemas,
         ...Object.fromEntries([...registry].map(([name, schema]) => [name, toJson({ ...schema })])),
       },
-      responses: Object.fromEntries(
-        Object.entries(ERRORS).map(([status, [name]]) => [name, problemResponse(Number(status))]),
-      ),
+      responses: Object.fromEntries([
+        ...Object.entries(ERRORS).map(([status, [name]]) => [name, problemResponse(Number(status))]),
+        // 410 is no SCIM answer, and a 422 is answered as a 400 there.
+        ...Object.entries(ERRORS)
+          .filter(([status]) => status !== "410" && status !== "422")
+          .map(([status, [name]]) => [`Scim${name}`, scimErrorResponse(Number(status))]),
+      ]),
     },
   };
 }

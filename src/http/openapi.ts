@@ -30,6 +30,11 @@ export function openApiDocument(app: AnyElysia, version: string): Record<string,
           description:
             "A personal access token (clp_pat_...), a service-account token, or a session access token (JWT) from POST /v1/auth/login",
         },
+        scimToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "A workspace's SCIM token (clp_scim_...) from POST /v1/scim-tokens; it reaches /scim/v2 only",
+        },
         // GET /metrics exists only when the operator set a metrics token; its scheme is listed with it.
         ...(paths && "/metrics" in paths
           ? {

@@ -136,6 +136,70 @@ export async function revokeToken(tx: Tx, caller: Grantor, id: string): Promise<
   });
 }
 
+/** How long a rotated token keeps working by default, so its holders can switch over (24 hours). */
+export const DEFAULT_ROTATION_GRACE_MINUTES = 24 * 60;
+
+/**
+ * A new secret for a token: a successor with the same name, role and scopes (and the same lifetime), while the
+ * old secret keeps working for `graceMinutes` (never longer than it would have). A person rotates their own
+ * tokens; a member manager rotates service accounts' tokens (never another person's).
+ */
+export async function rotateToken(
+  tx: Tx,
+  caller: Grantor,
+  id: string,
+  graceMinutes = DEFAULT_ROTATION_GRACE_MINUTES,
+): Promise<TokenView & { token: string; previous_expires_at: string }> {
+  const [old] = await tx.query<{
+    user_id: string | null;
+    service_account_id: string | null;
+    name: string;
+    role: Role;
+    scopes: string[];
+    lifetime_days: number | null;
+    rotated_to: string | null;
+  }>(
+    `select user_id, service_account_id, name, role, scopes, rotated_to,
+            ceil(extract(epoch from expires_at - created_at) / 86400)::int as lifetime_days
+       from personal_access_tokens
+      where workspace_id = $1 and id = $2 and revoked_at is null and (expires_at is null or expires_at > now())
+      for update`,
+    [caller.workspaceId, id],
+  );
+  const mine = old?.user_id !== null && old?.user_id === caller.actorId;
+  const managed = old?.service_account_id !== null && caller.scopes.has("members:write");
+  if (!old || !(mine || managed)) throw new AppError("not_found", `token ${id} not found`);
+  if (old.rotated_to)
+    throw new AppError("conflict", `token ${id} was already rotated (its successor is ${old.rotated_to})`);
+  assertCanGrant(caller.role, old.role);
+  if (!old.scopes.includes("*")) checkScopes(caller, old.scopes, old.role);
+  const successor = await insertToken(tx, caller, {
+    name: old.name,
+    scopes: old.scopes,
+    expires_in_days: old.lifetime_days === null ? undefined : Math.max(1, old.lifetime_days),
+    role: old.role,
+    userId: old.user_id,
+    serviceAccountId: old.service_account_id,
+  });
+  const [ended] = await tx.query<{ expires_at: Date }>(
+    `update personal_access_tokens set rotated_to = $3,
+            expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(mins => $4::int))
+      where workspace_id = $1 and id = $2 returning expires_at`,
+    [caller.workspaceId, id, successor.id, graceMinutes],
+  );
+  await appendAudit(tx, {
+    workspaceId: caller.workspaceId,
+    action: "token.rotated",
+    actorId: caller.actorId,
+    actorType: caller.actorType,
+    targetType: "personal_access_token",
+    targetId: id,
+    after: { successor: successor.id, grace_minutes: graceMinutes },
+    context: caller.context,
+  });
+  return { ...successor, previous_expires_at: new Date(ended?.expires_at as Date).toISOString() };
+}
+
 export async function createServiceAccount(
   tx: Tx,
   caller: Grantor,

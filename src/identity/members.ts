@@ -192,7 +192,8 @@ async function proveAccount(
   return true;
 }
 
-async function owners(tx: Tx, workspaceId: string): Promise<number> {
+/** The number of active owners (the last one can be neither removed nor demoted). */
+export async function activeOwners(tx: Tx, workspaceId: string): Promise<number> {
   const [row] = await tx.query<{ n: number }>(
     "select count(*)::int as n from memberships where workspace_id = $1 and role = 'owner' and status = 'active'",
     [workspaceId],
@@ -217,7 +218,12 @@ export async function changeRole(tx: Tx, actor: Actor & { role: Role }, id: stri
   const row = await member(tx, actor.workspaceId, id);
   assertCanGrant(actor.role, role);
   assertCanGrant(actor.role, row.role);
-  if (row.role === "owner" && role !== "owner" && row.status === "active" && (await owners(tx, actor.workspaceId)) <= 1)
+  if (
+    row.role === "owner" &&
+    role !== "owner" &&
+    row.status === "active" &&
+    (await activeOwners(tx, actor.workspaceId)) <= 1
+  )
     throw new AppError("conflict", "the last owner cannot be demoted");
   await tx.query("update memberships set role = $3 where workspace_id = $1 and id = $2", [actor.workspaceId, id, role]);
   await appendAudit(tx, {
@@ -237,20 +243,9 @@ export async function changeRole(tx: Tx, actor: Actor & { role: Role }, id: stri
 export async function removeMember(tx: Tx, actor: Actor & { role: Role }, id: string): Promise<void> {
   const row = await member(tx, actor.workspaceId, id);
   assertCanGrant(actor.role, row.role);
-  if (row.role === "owner" && row.status === "active" && (await owners(tx, actor.workspaceId)) <= 1)
+  if (row.role === "owner" && row.status === "active" && (await activeOwners(tx, actor.workspaceId)) <= 1)
     throw new AppError("conflict", "the last owner cannot be removed");
-  await tx.query(
-    "update memberships set status = 'removed', deleted_at = now(), invite_token_hash = null where workspace_id = $1 and id = $2",
-    [actor.workspaceId, id],
-  );
-  await tx.query(
-    "update personal_access_tokens set revoked_at = now(), revoked_reason = 'member_removed' where workspace_id = $1 and user_id = $2 and revoked_at is null",
-    [actor.workspaceId, row.user_id],
-  );
-  await tx.query(
-    "update sessions set revoked_at = now() where workspace_id = $1 and user_id = $2 and revoked_at is null",
-    [actor.workspaceId, row.user_id],
-  );
+  await revokeWorkspaceAccess(tx, actor.workspaceId, row.user_id, "member_removed");
   await appendAudit(tx, {
     workspaceId: actor.workspaceId,
     action: "member.removed",
@@ -261,4 +256,28 @@ export async function removeMember(tx: Tx, actor: Actor & { role: Role }, id: st
     before: { user_id: row.user_id, role: row.role },
     context: actor.context,
   });
+}
+
+/**
+ * Ends a person's access to the workspace at once, in the caller's transaction: the membership is removed and
+ * their tokens and sessions here (refresh tokens with them) are revoked. Other workspaces are untouched.
+ */
+export async function revokeWorkspaceAccess(
+  tx: Tx,
+  workspaceId: string,
+  userId: string,
+  reason: "member_removed" | "deprovisioned" | "access_review",
+): Promise<void> {
+  await tx.query(
+    "update memberships set status = 'removed', deleted_at = now(), invite_token_hash = null where workspace_id = $1 and user_id = $2",
+    [workspaceId, userId],
+  );
+  await tx.query(
+    "update personal_access_tokens set revoked_at = now(), revoked_reason = $3 where workspace_id = $1 and user_id = $2 and revoked_at is null",
+    [workspaceId, userId, reason],
+  );
+  await tx.query(
+    "update sessions set revoked_at = now() where workspace_id = $1 and user_id = $2 and revoked_at is null",
+    [workspaceId, userId],
+  );
 }

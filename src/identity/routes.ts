@@ -11,6 +11,7 @@ import {
   MemberPage,
   MfaChallenge,
   RecoveryCodes,
+  RotatedToken,
   ServiceAccount,
   ServiceAccountPage,
   Session,
@@ -48,6 +49,8 @@ import {
   listServiceAccounts,
   listTokens,
   revokeToken,
+  rotateToken,
+  DEFAULT_ROTATION_GRACE_MINUTES,
   type Grantor,
 } from "./access-tokens.ts";
 import { ROLES, SCOPES } from "./permissions.ts";
@@ -415,6 +418,37 @@ export function identityRoutes(
           summary: "Revoke a token (effective at once)",
           tags: ["tokens"],
           responses: responses({ 204: null }),
+        },
+      },
+    )
+    .post(
+      "/v1/tokens/:id/rotate",
+      ({ caller, params, body }) => {
+        requireInteractive(caller.principal, { recent: true });
+        return caller.tenant((tx) => rotateToken(tx, grantorOf(caller), params.id, body?.grace_minutes));
+      },
+      {
+        scope: "tokens:write",
+        params: id("pat"),
+        body: t.Optional(
+          t.Object(
+            {
+              grace_minutes: t.Optional(
+                t.Integer({
+                  minimum: 0,
+                  maximum: 10_080,
+                  description: `How long the old secret keeps working (default ${DEFAULT_ROTATION_GRACE_MINUTES})`,
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        detail: {
+          summary:
+            "Rotate a token: a new secret (shown once) with the same scopes; the old one works for a grace period (your own tokens, or a service account's with members:write)",
+          tags: ["tokens"],
+          responses: responses({ 200: RotatedToken }, [409]),
         },
       },
     )

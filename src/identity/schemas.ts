@@ -81,6 +81,16 @@ export const CreatedToken = component(
   t.Composite([Token, t.Object({ token: t.String({ description: "The secret, shown once" }) })]),
 );
 
+export const RotatedToken = component(
+  "RotatedToken",
+  t.Composite([
+    CreatedToken,
+    t.Object({
+      previous_expires_at: t.String({ format: "date-time", description: "When the old secret stops working" }),
+    }),
+  ]),
+);
+
 export const ServiceAccount = component(
   "ServiceAccount",
   t.Object({ id: t.String(), name: t.String(), role: Role, created_at: t.Optional(Timestamp) }),
@@ -123,4 +133,50 @@ export const RecoveryCodes = component(
 export const LinkedIdentity = component(
   "LinkedIdentity",
   t.Object({ id: t.String(), connection_id: t.String(), issuer: t.String(), subject: t.String() }),
+);
+
+export const AccessReviewLine = component(
+  "AccessReviewLine",
+  t.Object({
+    id: t.String({ examples: ["ari_01jd0000000000000000000000"] }),
+    kind: t.Union(
+      ["member", "token", "service_account", "sso_connection", "scim_token"].map((k) => t.Literal(k)),
+      { description: "What the line grants access through" },
+    ),
+    target_id: t.String({ description: "The membership, token, service account, connection or SCIM token" }),
+    details: t.Record(t.String(), t.Unknown(), {
+      description:
+        "What the reviewer decides on: role, scopes, last sign-in or use, MFA, age (a member's current email)",
+    }),
+    decision: Nullable(t.Union([t.Literal("keep"), t.Literal("revoke")])),
+    decided_by: Nullable(t.String()),
+    decided_at: Nullable(Timestamp),
+    applied_at: Nullable(Timestamp),
+  }),
+);
+
+export const AccessReview = component(
+  "AccessReview",
+  t.Object({
+    id: t.String({ examples: ["arv_01jd0000000000000000000000"] }),
+    status: t.Union([t.Literal("open"), t.Literal("completed")]),
+    created_by: Nullable(t.String()),
+    created_at: Timestamp,
+    completed_by: Nullable(t.String()),
+    completed_at: Nullable(Timestamp),
+    signature: Nullable(t.String({ description: "The signed result (JWS, EdDSA, the audit key), once completed" })),
+    key_id: Nullable(t.String()),
+    lines: t.Optional(t.Array(AccessReviewLine)),
+  }),
+);
+export const AccessReviewPage = component("AccessReviewPage", Page(AccessReview));
+
+export const SignedAccessReview = component(
+  "SignedAccessReview",
+  t.Object({
+    review_id: t.String(),
+    key_id: t.String({ description: "The audit key's id (/.well-known/jwks.json)" }),
+    signature: t.String({ description: "A compact JWS (EdDSA) whose payload is `result`" }),
+    result: t.Record(t.String(), t.Unknown()),
+  }),
 );

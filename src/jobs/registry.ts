@@ -14,6 +14,7 @@ import { pruneDeliveries } from "../delivery/worker.ts";
 import { verifyEverything } from "../audit/all-chains.ts";
 import { fileAnchorStore } from "../audit/anchors.ts";
 import { backupJobs, type BackupJobSettings, type BackupKeys } from "../backups/schedule.ts";
+import { remindOverdueReviews } from "../identity/access-reviews.ts";
 
 /**
  * Queue handlers: each runs one job of its kind (the worker retries with backoff). `maintenance` is a
@@ -51,7 +52,10 @@ export function jobHandlers(
 
 export function scheduledJobs(
   engine: Engine,
-  config: Pick<Config, "retentionCron" | "auditAnchorFile" | "auditCheckpointEvery" | "auditCheckpointMinutes"> &
+  config: Pick<
+    Config,
+    "retentionCron" | "auditAnchorFile" | "auditCheckpointEvery" | "auditCheckpointMinutes" | "accessReviewDays"
+  > &
     BackupJobSettings,
   rtbfKeys: () => Promise<RtbfKeys>,
   store: ArchiveStore,
@@ -114,6 +118,12 @@ export function scheduledJobs(
       cron: config.retentionCron,
       description: "Delete issues, activity, predictions and audit rows past each workspace's retention window",
       run: async () => (await runRetention(engine, { actor: "system:scheduler" })).totals,
+    },
+    {
+      name: "access-reviews.remind",
+      cron: "7 6 * * *",
+      description: `Raise access_review_due in workspaces whose last completed access review is over ${config.accessReviewDays} days old`,
+      run: async () => remindOverdueReviews(engine, config.accessReviewDays),
     },
     ...backupJobs(engine, config, backupKeys),
   ];

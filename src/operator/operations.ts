@@ -12,6 +12,7 @@ import { deliveryOperations } from "./ops/delivery.ts";
 import { backupOperations } from "./ops/backups.ts";
 import { intelligenceOperations } from "./ops/intelligence.ts";
 import { ingestionOperations } from "./ops/ingestion.ts";
+import { identityOperations } from "./ops/identity.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -25,6 +26,7 @@ export const operations = {
   ...backupOperations,
   ...intelligenceOperations,
   ...ingestionOperations,
+  ...identityOperations,
 };
 
 export type Operations = typeof operations;

@@ -22,7 +22,12 @@ export interface OnboardInput {
   workspace?: string;
   ifNotExists?: boolean;
   actor?: string;
+  /** Days the admin token stays valid (CAUSELOOP_ONBOARDING_TOKEN_DAYS, default 7); 0: it never expires. */
+  adminTokenDays?: number;
 }
+
+/** The onboarding admin token's lifetime when the caller names none. */
+export const DEFAULT_ADMIN_TOKEN_DAYS = 7;
 
 export interface OnboardResult {
   organization_id: string;
@@ -30,6 +35,8 @@ export interface OnboardResult {
   admin_email: string;
   /** Shown once; absent when --if-not-exists found the organization already there. */
   admin_token?: string;
+  /** When the admin token stops working (null: never, with adminTokenDays 0). */
+  admin_token_expires_at?: string | null;
   /**
    * Shown once: the admin's account setup token, for `POST /v1/auth/accept-invite {invite_token, password}` to set
    * the first password (valid 7 days). Absent when the admin's account already exists (it signs in as before).
@@ -133,8 +140,22 @@ export async function onboard(engine: Engine, input: OnboardInput, kek?: KekProv
     input.actor ?? null,
   ]);
   await createDataKey(engine, kek, result.workspace_id);
+  const expiresAt = await limitAdminToken(engine, result, input.adminTokenDays ?? DEFAULT_ADMIN_TOKEN_DAYS);
   const setupToken = await issueSetupToken(engine, result.workspace_id, result.user_id as string);
-  return setupToken ? { ...result, setup_token: setupToken } : result;
+  const answer = { ...result, admin_token_expires_at: expiresAt };
+  return setupToken ? { ...answer, setup_token: setupToken } : answer;
+}
+
+/** The onboarding admin token is owner-level with every scope: it expires (it used to live forever). */
+async function limitAdminToken(engine: Engine, result: OnboardResult, days: number): Promise<string | null> {
+  if (!days || !result.token_id) return null;
+  return withTenant(engine, result.workspace_id, async (tx) => {
+    const [row] = await tx.query<{ expires_at: Date }>(
+      "update personal_access_tokens set expires_at = now() + make_interval(days => $3::int) where workspace_id = $1 and id = $2 returning expires_at",
+      [result.workspace_id, result.token_id, days],
+    );
+    return row ? new Date(row.expires_at).toISOString() : null;
+  });
 }
 
 /**

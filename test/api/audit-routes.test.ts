@@ -140,9 +140,56 @@ const MUTATIONS: Mutation[] = [
     keep: (c, b) => (c.ids.token = b.id as string),
   },
   {
+    route: "POST /v1/tokens/:id/rotate",
+    request: (c) => ({ path: `/v1/tokens/${c.ids.token}/rotate`, body: { grace_minutes: 5 }, token: c.ids.session }),
+    action: "token.created,token.rotated",
+  },
+  {
     route: "DELETE /v1/tokens/:id",
     request: (c) => ({ path: `/v1/tokens/${c.ids.token}`, token: c.ids.session }),
     action: "token.revoked",
+  },
+  {
+    route: "POST /v1/scim-tokens",
+    request: (c) => ({ path: "/v1/scim-tokens", body: { name: "okta" }, token: c.ids.session }),
+    action: "scim_token.created",
+    keep: (c, b) => (c.ids.sct = b.id as string),
+  },
+  {
+    route: "POST /v1/scim-tokens/:id/rotate",
+    request: (c) => ({ path: `/v1/scim-tokens/${c.ids.sct}/rotate`, body: {}, token: c.ids.session }),
+    action: "scim_token.rotated",
+    keep: (c, b) => (c.ids.scim = b.token as string),
+  },
+  ...scimMutations(),
+  {
+    route: "DELETE /v1/scim-tokens/:id",
+    request: (c) => ({ path: `/v1/scim-tokens/${c.ids.sct}`, token: c.ids.session }),
+    action: "scim_token.revoked",
+  },
+  {
+    route: "POST /v1/access-reviews",
+    request: () => ({ path: "/v1/access-reviews", body: {} }),
+    action: "access_review.started",
+    keep: (c, b) => {
+      c.ids.review = b.id as string;
+      c.ids.lines = JSON.stringify((b.lines as { id: string }[]).map((l) => l.id));
+    },
+  },
+  {
+    route: "POST /v1/access-reviews/:id/decisions",
+    request: (c) => ({
+      path: `/v1/access-reviews/${c.ids.review}/decisions`,
+      body: {
+        decisions: (JSON.parse(c.ids.lines as string) as string[]).map((id) => ({ item_id: id, decision: "keep" })),
+      },
+    }),
+    action: "access_review.decided",
+  },
+  {
+    route: "POST /v1/access-reviews/:id/complete",
+    request: (c) => ({ path: `/v1/access-reviews/${c.ids.review}/complete`, body: {} }),
+    action: "access_review.completed",
   },
   {
     route: "POST /v1/issues",
@@ -433,6 +480,59 @@ const MUTATIONS: Mutation[] = [
     action: "auth.logout",
   },
 ];
+
+/** SCIM requests authenticate with the SCIM token; the audit row names the token as the actor. */
+function scimMutations(): Mutation[] {
+  const scim = (route: string, request: Mutation["request"], action: string, keep?: Mutation["keep"]): Mutation => ({
+    route,
+    request: async (c) => ({ ...(await request(c)), token: c.ids.scim }),
+    action,
+    keep,
+    actor: (c) => c.ids.sct as string,
+  });
+  const user = (c: Ctx) => `/scim/v2/Users/${c.ids.scu}`;
+  const group = (c: Ctx) => `/scim/v2/Groups/${c.ids.scg}`;
+  const patch = (op: Record<string, unknown>) => ({
+    schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    Operations: [op],
+  });
+  return [
+    scim(
+      "POST /scim/v2/Users",
+      () => ({ path: "/scim/v2/Users", body: { userName: "scim.person@acme.com" } }),
+      "scim.user_created",
+      (c, b) => (c.ids.scu = b.id as string),
+    ),
+    scim(
+      "PUT /scim/v2/Users/:id",
+      (c) => ({ path: user(c), body: { userName: "scim.person@acme.com", title: "Ops", active: true } }),
+      "scim.user_updated",
+    ),
+    scim(
+      "POST /scim/v2/Groups",
+      () => ({ path: "/scim/v2/Groups", body: { displayName: "Analysts" } }),
+      "scim.group_created",
+      (c, b) => (c.ids.scg = b.id as string),
+    ),
+    scim(
+      "PUT /scim/v2/Groups/:id",
+      (c) => ({ path: group(c), body: { displayName: "Analysts", members: [{ value: c.ids.scu }] } }),
+      "scim.group_updated",
+    ),
+    scim(
+      "PATCH /scim/v2/Groups/:id",
+      (c) => ({ path: group(c), body: patch({ op: "remove", path: `members[value eq "${c.ids.scu}"]` }) }),
+      "scim.group_updated",
+    ),
+    scim("DELETE /scim/v2/Groups/:id", (c) => ({ path: group(c) }), "scim.group_deleted"),
+    scim(
+      "PATCH /scim/v2/Users/:id",
+      (c) => ({ path: user(c), body: patch({ op: "Replace", path: "active", value: "False" }) }),
+      "scim.user_deactivated",
+    ),
+    scim("DELETE /scim/v2/Users/:id", (c) => ({ path: user(c) }), "scim.user_deleted"),
+  ];
+}
 
 describeEngines("audited routes", (kind) => {
   let db: TestDb;

@@ -53,15 +53,28 @@ describeEngines("OpenAPI contract", (kind) => {
           if (!ref.startsWith("#/components/responses/")) wrong.push(`${label}: ${status} is not a shared problem`);
         }
         const types = Object.keys(operation.requestBody?.content ?? {});
-        if (types.some((t) => t !== "application/json")) wrong.push(`${label}: accepts ${types.join(", ")}`);
+        // SCIM clients send application/scim+json (RFC 7644 §3.1); everything else takes JSON only.
+        const accepted = path.startsWith("/scim/")
+          ? ["application/json", "application/scim+json"]
+          : ["application/json"];
+        if (types.some((t) => !accepted.includes(t))) wrong.push(`${label}: accepts ${types.join(", ")}`);
         if (!path.includes("{") && statuses.includes("404") && !["post"].includes(method))
           wrong.push(`${label}: 404 without an id in the path`);
       }
     }
     expect(wrong).toEqual([]);
-    // Every problem answer is application/problem+json with the shared Problem schema.
-    for (const answer of Object.values(contract.document.components.responses))
-      expect(answer.content?.["application/problem+json"]?.schema).toEqual({ $ref: "#/components/schemas/Problem" });
+    // Every problem answer is application/problem+json with the shared Problem schema; on /scim, the SCIM
+    // error schema as application/scim+json.
+    for (const [name, answer] of Object.entries(contract.document.components.responses)) {
+      if (name.startsWith("Scim"))
+        expect(answer.content?.["application/scim+json"]?.schema).toEqual({ $ref: "#/components/schemas/ScimError" });
+      else
+        expect(answer.content?.["application/problem+json"]?.schema).toEqual({ $ref: "#/components/schemas/Problem" });
+    }
+    for (const [path, item] of Object.entries(contract.document.paths).filter(([p]) => p.startsWith("/scim/")))
+      for (const operation of Object.values(item) as { responses?: Record<string, { $ref?: string }> }[])
+        for (const [status, answer] of Object.entries(operation.responses ?? {}))
+          if (Number(status) >= 400) expect(`${path} ${status} ${answer.$ref}`).toContain("/responses/Scim");
   });
 
   test("the oracle rejects what the contract does not say: an unknown status, a wrong body, a wrong type", async () => {

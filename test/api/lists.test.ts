@@ -46,6 +46,7 @@ describeEngines("lists", (kind) => {
       })
       .map(([path]) => path);
     expect(lists.sort()).toEqual([
+      "/v1/access-reviews",
       "/v1/audit",
       "/v1/audit-streams",
       "/v1/clusters",
@@ -59,6 +60,7 @@ describeEngines("lists", (kind) => {
       "/v1/patterns",
       "/v1/predictions",
       "/v1/recommendations",
+      "/v1/scim-tokens",
       "/v1/security-alerts",
       "/v1/service-accounts",
       "/v1/tokens",

@@ -10,12 +10,16 @@ import { describeEngines } from "../helpers/db.ts";
 import { loadContract } from "../helpers/contract.ts";
 import {
   concretePath,
+  createAccessReview,
+  createScimResources,
+  isScimRoute,
   malformedBodies,
   malformedPaths,
   malformedQueries,
   ownerApp,
   routesOf,
   sampleOf,
+  SCIM_TOKEN,
   type IdBook,
   type OwnerApp,
   type RouteInfo,
@@ -25,6 +29,24 @@ import {
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 // Answers that mean the request never got past the door: a route answering only these was not exercised.
 const NOT_EXERCISED = new Set(["unauthorized", "forbidden", "method_not_allowed"]);
+
+const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
+/** SCIM answers in its own error schema: its status names the code (401 is still not past the door). */
+const SCIM_CODES: Record<string, string> = {
+  "401": "unauthorized",
+  "403": "forbidden",
+  "404": "not_found",
+  "405": "method_not_allowed",
+};
+
+/** The error as a catalogue code: a problem document's, or a SCIM error's status read as one. */
+function problemOf(response: { type: string; text: string }): { code?: string; detail?: string } | undefined {
+  if (response.type.includes("problem+json")) return JSON.parse(response.text) as { code?: string; detail?: string };
+  if (!response.type.includes("scim+json")) return undefined;
+  const error = JSON.parse(response.text) as { schemas?: string[]; status?: string; detail?: string };
+  if (!error.schemas?.includes(SCIM_ERROR) || !error.status) return undefined;
+  return { code: SCIM_CODES[error.status] ?? "bad_request", detail: error.detail };
+}
 
 describeEngines("malformed input never yields a 5xx", (kind) => {
   let h: OwnerApp;
@@ -62,6 +84,8 @@ describeEngines("malformed input never yields a 5xx", (kind) => {
       ":path_token",
       (await create("/v1/inbound-webhooks", { source: "generic" }, "url")).split("/").at(-1) as string,
     );
+    await createScimResources(h.app, h.token, ids, "acme");
+    await createAccessReview(h.app, h.token, ids);
   });
   afterAll(() => h.dispose());
 
@@ -82,12 +106,10 @@ describeEngines("malformed input never yields a 5xx", (kind) => {
       for (const variant of variantsFor(route, ids)) {
         const target = `${variant.path ?? path}${variant.query ? `?${variant.query}` : ""}`;
         const body = BODY_METHODS.has(route.method) ? (variant.body ?? "{}") : undefined;
-        const response = await send(route.method, target, body, h.token);
+        const token = isScimRoute(route) ? (ids.get(SCIM_TOKEN) as string) : h.token;
+        const response = await send(route.method, target, body, token);
         undocumented.push(...contract.check(route.method, route.path, response.status, response.type, response.text));
-        const code =
-          response.status >= 400 && response.type.includes("problem+json")
-            ? (JSON.parse(response.text) as { code?: string; detail?: string })
-            : undefined;
+        const code = response.status >= 400 ? problemOf(response) : undefined;
         if (response.status >= 500)
           failures.push(`${label} [${variant.name}] -> ${response.status} ${response.text.slice(0, 200)}`);
         else if (response.status >= 400 && !(code?.code && catalogue.has(code.code)))

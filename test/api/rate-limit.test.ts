@@ -13,9 +13,11 @@ import { loadContract, type Contract } from "../helpers/contract.ts";
 import {
   concretePath,
   createResources,
+  isScimRoute,
   ownerApp,
   routesOf,
   sampleOf,
+  SCIM_TOKEN,
   type IdBook,
   type OwnerApp,
 } from "../helpers/routes.ts";
@@ -182,6 +184,7 @@ describeEngines("rate limits", (kind) => {
     limits.perCredential = 1;
     limits.perAddress = 1;
     await call("GET", "/v1/me", h.token); // spends the credential's one request
+    await call("GET", "/scim/v2/ServiceProviderConfig", ids.get(SCIM_TOKEN)); // and the SCIM token's
     await call("GET", "/v1/nothing"); // spends the address's one request
     await call("POST", `/v1/hooks/${ids.get(":path_token")}`, undefined, {}); // an inbound webhook's URL: its own
     const wrong: string[] = [];
@@ -194,7 +197,8 @@ describeEngines("rate limits", (kind) => {
         route.path.includes("/download") ||
         route.path.includes("public-key") ||
         route.path.includes("jwks");
-      const { response, text } = await call(route.method, path, publicRoute ? undefined : h.token, body);
+      const token = publicRoute ? undefined : isScimRoute(route) ? ids.get(SCIM_TOKEN) : h.token;
+      const { response, text } = await call(route.method, path, token, body);
       const label = `${route.method} ${route.path}`;
       if (response.status !== 429) wrong.push(`${label} -> ${response.status}`);
       else if (!response.headers.get("ratelimit") || !response.headers.get("retry-after"))

@@ -10,7 +10,9 @@ import { loadContract, type Contract } from "../helpers/contract.ts";
 import {
   concretePath,
   createResources,
+  isScimRoute,
   ownerApp,
+  SCIM_TOKEN,
   postJson,
   routesOf,
   sampleOf,
@@ -78,6 +80,7 @@ const VIEWER_ALLOWED = new Set([
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
 /**
  * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), and
  * the metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts).
@@ -115,18 +118,27 @@ describeEngines("route security harness", (kind) => {
       ...contract.check(route.method, route.path, response.status, response.headers.get("content-type"), text),
     );
     // JSON answers and problems carry a code; a stream (NDJSON, an archive) is checked by the contract above.
-    const json = /^application\/(problem\+)?json/.test(response.headers.get("content-type") ?? "");
+    const json = /^application\/(problem\+|scim\+)?json/.test(response.headers.get("content-type") ?? "");
     const problem = (json && text.startsWith("{") ? JSON.parse(text) : {}) as {
       code?: string;
       detail?: string;
       required_scope?: string;
+      schemas?: string[];
     };
+    // A SCIM error has no catalogue code: the disabled workspace is told by its detail.
+    const scimCode = problem.schemas?.includes(SCIM_ERROR)
+      ? problem.detail?.includes("disabled")
+        ? "workspace_disabled"
+        : `scim_${response.status}`
+      : "";
     return {
       status: response.status,
-      code: problem.code ?? "",
+      code: problem.code ?? scimCode,
       /** Refused at the door: no valid credentials (401) or a scope the caller lacks (403). */
       doorRefused:
-        (response.status === 401 && problem.detail === "missing, malformed, expired or revoked credentials") ||
+        (response.status === 401 &&
+          (problem.detail === "missing, malformed, expired or revoked credentials" ||
+            problem.detail === "missing, malformed or revoked SCIM token")) ||
         (response.status === 403 && problem.required_scope !== undefined),
     };
   };
@@ -153,6 +165,11 @@ describeEngines("route security harness", (kind) => {
       "inbound_webhooks",
       "ingested_events",
       "activity_events",
+      "scim_tokens",
+      "scim_users",
+      "scim_groups",
+      "access_reviews",
+      "access_review_items",
     ];
     const parts: string[] = [];
     for (const table of tables) {
@@ -198,11 +215,27 @@ describeEngines("route security harness", (kind) => {
         continue;
       }
       const answer = await send(route, path, viewer, acmeIds);
+      // /scim/v2 takes a SCIM token only: a session (or a PAT) is not a credential there at all.
+      if (isScimRoute(route)) {
+        if (!(answer.status === 401 && answer.doorRefused))
+          wrong.push(`${label}: a session got ${answer.status} on SCIM`);
+        continue;
+      }
       const allowed = VIEWER_ALLOWED.has(label);
       if (allowed && answer.doorRefused)
         wrong.push(`${label}: viewer refused at the door (${answer.status} ${answer.code})`);
       if (!allowed && !(answer.status === 403 && answer.doorRefused))
         wrong.push(`${label}: viewer got ${answer.status} ${answer.code}, expected 403 for a missing scope`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test("a SCIM token is no credential on any other route (401), as no other credential is on /scim (above)", async () => {
+    const wrong: string[] = [];
+    for (const route of protectedRoutes().filter((r) => !isScimRoute(r))) {
+      const path = concretePath(route, acmeIds) ?? route.path;
+      const answer = await send(route, path, acmeIds.get(SCIM_TOKEN), acmeIds);
+      if (answer.status !== 401) wrong.push(`${route.method} ${route.path} -> ${answer.status} ${answer.code}`);
     }
     expect(wrong).toEqual([]);
   });
@@ -218,7 +251,12 @@ describeEngines("route security harness", (kind) => {
         wrong.push(`${route.method} ${route.path}: no fixture id for its path`);
         continue;
       }
-      const answer = await send(route, path, h.token, acmeIds);
+      const answer = await send(
+        route,
+        path,
+        isScimRoute(route) ? (acmeIds.get(SCIM_TOKEN) as string) : h.token,
+        acmeIds,
+      );
       if (answer.status !== 404) wrong.push(`${route.method} ${route.path} -> ${answer.status} ${answer.code}`);
     }
     expect(wrong).toEqual([]);
@@ -231,7 +269,12 @@ describeEngines("route security harness", (kind) => {
     const wrong: string[] = [];
     for (const route of protectedRoutes()) {
       const path = concretePath(route, bravoIds) ?? route.path;
-      const answer = await send(route, path, bravoSession, bravoIds);
+      const answer = await send(
+        route,
+        path,
+        isScimRoute(route) ? (bravoIds.get(SCIM_TOKEN) as string) : bravoSession,
+        bravoIds,
+      );
       if (answer.status !== 403 || answer.code !== "workspace_disabled")
         wrong.push(`${route.method} ${route.path} -> ${answer.status} ${answer.code}`);
     }
@@ -249,7 +292,7 @@ describeEngines("route security harness", (kind) => {
         ? new Map([...acmeIds, ["rtbf", erased as string]])
         : acmeIds;
       const path = concretePath(route, ids) ?? route.path;
-      const answer = await send(route, path, h.token, ids);
+      const answer = await send(route, path, isScimRoute(route) ? (acmeIds.get(SCIM_TOKEN) as string) : h.token, ids);
       if (answer.status !== 200) wrong.push(`GET ${route.path} -> ${answer.status} ${answer.code}`);
     }
     expect(wrong).toEqual([]);

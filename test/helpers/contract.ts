@@ -59,7 +59,7 @@ export async function loadContract(app: HttpApp): Promise<Contract> {
       const type = (contentType ?? "").split(";")[0]?.trim() ?? "";
       const media = answer.content[type];
       if (!media) return [`${label}: content type ${type || "(none)"} not documented`];
-      if (type !== "application/json" && type !== "application/problem+json") return [];
+      if (!["application/json", "application/problem+json", "application/scim+json"].includes(type)) return [];
       let parsed: unknown;
       try {
         parsed = JSON.parse(body);

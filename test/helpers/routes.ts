@@ -163,6 +163,25 @@ export async function postJson(
   return json;
 }
 
+/** Sends a JSON request with a bearer token; the answer's status and parsed body (null when empty), never throws. */
+export async function sendJson(
+  app: HttpApp,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await app.fetch(
+    new Request(`http://localhost${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+  const text = await response.text();
+  return { status: response.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
+}
+
 /** One of every resource a path can name, created through the API in the token's workspace. */
 export async function createResources(
   app: HttpApp,
@@ -229,7 +248,46 @@ export async function createResources(
   ids.set("pmt", await getFirst("/v1/patterns"));
   ids.set("pre", await getFirst("/v1/predictions"));
   ids.set("rec", await getFirst("/v1/recommendations"));
+  await createScimResources(app, token, ids, tag);
+  await createAccessReview(app, token, ids);
 }
+
+/** A completed access review (every line kept, so nothing is revoked): its id under `arv`, a line under `ari`. */
+export async function createAccessReview(app: HttpApp, token: string, ids: IdBook): Promise<void> {
+  const review = (await postJson(app, "/v1/access-reviews", {}, token)) as unknown as {
+    id: string;
+    lines: { id: string }[];
+  };
+  ids.set("arv", review.id);
+  ids.set("ari", review.lines[0]?.id as string);
+  const decisions = review.lines.map((l) => ({ item_id: l.id, decision: "keep" }));
+  await postJson(app, `/v1/access-reviews/${review.id}/decisions`, { decisions }, token);
+  await postJson(app, `/v1/access-reviews/${review.id}/complete`, {}, token);
+}
+
+/** The key of an IdBook entry holding the SCIM token that /scim/v2 requests authenticate with. */
+export const SCIM_TOKEN = "scim_token";
+
+/**
+ * A SCIM token (its id under `sct`, a spare the token routes may rotate or revoke), another whose secret the
+ * /scim/v2 requests use (under SCIM_TOKEN), and a provisioned user and group.
+ */
+export async function createScimResources(app: HttpApp, token: string, ids: IdBook, tag: string): Promise<void> {
+  ids.set("sct", (await postJson(app, "/v1/scim-tokens", { name: `${tag} spare` }, token)).id as string);
+  const scim = (await postJson(app, "/v1/scim-tokens", { name: `${tag} idp` }, token)).token as string;
+  ids.set(SCIM_TOKEN, scim);
+  ids.set("scu", (await postJson(app, "/scim/v2/Users", { userName: `scim.user@${tag}.example` }, scim)).id as string);
+  const group = await postJson(
+    app,
+    "/scim/v2/Groups",
+    { displayName: `${tag} viewers`, members: [{ value: ids.get("scu") }] },
+    scim,
+  );
+  ids.set("scg", group.id as string);
+}
+
+/** Whether a route is SCIM's (authenticated by a SCIM token, answering application/scim+json). */
+export const isScimRoute = (route: { path: string }) => route.path.startsWith("/scim/");
 
 // ------------------------------------------------------------------ schemas
 

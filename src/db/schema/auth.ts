@@ -53,6 +53,8 @@ export const personalAccessTokens = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     // 0007_tenant_lifecycle.sql
     revokedReason: text("revoked_reason"),
+    // 0039_scim_and_access_reviews.sql
+    rotatedTo: text("rotated_to"),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );

@@ -7,3 +7,4 @@ export * from "./integrations.ts";
 export * from "./governance.ts";
 export * from "./keys.ts";
 export * from "./security.ts";
+export * from "./provisioning.ts";

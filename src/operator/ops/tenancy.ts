@@ -25,10 +25,16 @@ export const tenancyOperations = {
         adminEmail: Type.String({ maxLength: 254 }),
         workspace: Type.Optional(Slug),
         ifNotExists: Type.Optional(Type.Boolean()),
+        adminTokenDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
       },
       { additionalProperties: false },
     ),
-    run: async ({ engine, kek, actor }, args) => onboard(engine, { ...args, actor }, await kek()),
+    run: async ({ engine, kek, actor, config }, args) =>
+      onboard(
+        engine,
+        { ...args, actor, adminTokenDays: args.adminTokenDays ?? config.onboardingTokenDays },
+        await kek(),
+      ),
   }),
   "workspace.add": defineOperation({
     needs: "owner",
