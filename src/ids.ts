@@ -40,6 +40,7 @@ export const ID_PREFIXES = [
   "alr",
   "ast",
   "bkp",
+  "sls",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -30,6 +30,7 @@ import m0033 from "./0033_audit_streams.sql" with { type: "text" };
 import m0034 from "./0034_backup_readout.sql" with { type: "text" };
 import m0036 from "./0036_backup_staleness.sql" with { type: "text" };
 import m0037 from "./0037_restore_replay.sql" with { type: "text" };
+import m0038 from "./0038_sso.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -69,6 +70,7 @@ export const migrations: MigrationSource[] = [
   { name: "0034_backup_readout", sql: m0034 },
   { name: "0036_backup_staleness", sql: m0036 },
   { name: "0037_restore_replay", sql: m0037 },
+  { name: "0038_sso", sql: m0038 },
 ];
 
 export const referenceSql: string = seedReference;

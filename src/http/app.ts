@@ -22,6 +22,7 @@ import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
+import { ssoConnectionRoutes, ssoSignInRoutes } from "../identity/sso/routes.ts";
 import { deliveryRoutes } from "../delivery/routes.ts";
 import { securityAlertRoutes } from "../security/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
@@ -55,6 +56,8 @@ export interface AppDeps {
   capabilities?: AnyElysia[];
   /** The SSRF guard's policy for user-given URLs (webhooks, SSO key sets); default: no allowlist. */
   outbound?: OutboundPolicy;
+  /** The API's public base URL (CAUSELOOP_PUBLIC_URL); without it the single sign-on flows answer 404. */
+  publicUrl?: string;
   readiness: ReadinessProbe;
   /** The backups' staleness, reported by /readyz (never making it unready). */
   backups?: BackupsProbe;
@@ -207,10 +210,15 @@ export function createApp(deps: AppDeps): HttpApp {
       });
       protectedRoutes.push(
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
+        ssoSignInRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek, publicUrl: deps.publicUrl }, contextOf),
       );
     }
     if (deps.kek)
-      protectedRoutes.push(integrationRoutes(auth, deps.kek, outbound), deliveryRoutes(auth, deps.kek, outbound));
+      protectedRoutes.push(
+        integrationRoutes(auth, deps.kek, outbound),
+        deliveryRoutes(auth, deps.kek, outbound),
+        ssoConnectionRoutes(auth, deps.kek, outbound),
+      );
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(
       tenancyRoutes(auth, {

@@ -49,6 +49,7 @@ describeEngines("lists", (kind) => {
       "/v1/members",
       "/v1/security-alerts",
       "/v1/service-accounts",
+      "/v1/sso-connections",
       "/v1/tokens",
       "/v1/webhooks",
       "/v1/webhooks/{id}/deliveries",

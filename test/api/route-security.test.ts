@@ -36,6 +36,10 @@ const PUBLIC = new Set([
   "POST /v1/auth/mfa/verify",
   "POST /v1/auth/accept-invite",
   "POST /v1/auth/exchange",
+  "GET /v1/auth/sso/:id/start",
+  "GET /v1/auth/sso/:id/callback",
+  "GET /v1/auth/sso/:id/metadata",
+  "POST /v1/auth/sso/:id/acs",
   "GET /v1/exports/:id/download",
   "GET /metrics",
 ]);
@@ -62,14 +66,19 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/webhooks/:id/deliveries",
   "GET /v1/inbound-webhooks",
   "GET /v1/sso-connections",
+  "GET /v1/sso-connections/:id",
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 /**
- * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), and
- * the metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts).
+ * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), the
+ * metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts),
+ * and the single sign-on flows, which go to a real IdP (test/api/sso-oidc.test.ts, test/api/sso-saml.test.ts).
  */
 const NOT_READ_HERE = new Set([
+  "/v1/auth/sso/:id/start",
+  "/v1/auth/sso/:id/callback",
+  "/v1/auth/sso/:id/metadata",
   "/metrics",
   "/openapi.json",
   "/openapi",
@@ -137,6 +146,7 @@ describeEngines("route security harness", (kind) => {
       "export_jobs",
       "workspace_settings",
       "sso_connections",
+      "sso_identities",
     ];
     const parts: string[] = [];
     for (const table of tables) {

@@ -59,6 +59,8 @@ export async function ownerApp(
     alerts?: boolean;
     /** A tracer, as serve wires it with OTEL_EXPORTER_OTLP_ENDPOINT: request spans, the door's engine traced. */
     tracing?: Tracing;
+    /** CAUSELOOP_PUBLIC_URL: the single sign-on flows' base URL. */
+    publicUrl?: string;
   } = {},
 ): Promise<OwnerApp> {
   const db = await createTestDb(kind);
@@ -95,6 +97,7 @@ export async function ownerApp(
     kek,
     signer,
     outbound: options.outbound,
+    publicUrl: options.publicUrl,
     requestAlerts: alerts,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.app) },
@@ -189,6 +192,14 @@ export async function createResources(
     config: { api_token: "x" },
   });
   ids.set("con", connector.id as string);
+  const sso = await post("/v1/sso-connections", {
+    provider: "oidc",
+    display_name: `${tag} IdP`,
+    issuer: `https://idp.${tag}.example`,
+    client_id: "causeloop",
+    client_secret: "idp-client-secret",
+  });
+  ids.set("sso", sso.id as string);
   ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" })).member_id as string);
   ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" })).id as string);
   ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] })).id as string);

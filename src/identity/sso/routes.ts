@@ -1,0 +1,244 @@
+// /v1/sso-connections (administration, behind the door) and /v1/auth/sso/{id}/... (the sign-in flows,
+// public: they authenticate by what the IdP sends back, in the connection's own workspace only).
+import { Elysia, t } from "elysia";
+import { PageQuery, responses } from "../../http/contract.ts";
+import type { RequestContext } from "../../audit/service.ts";
+import type { authPlugin, Caller } from "../auth.ts";
+import { Session } from "../schemas.ts";
+import { SecretBox } from "../../secrets/envelope.ts";
+import type { KekProvider } from "../../secrets/keyring.ts";
+import type { OutboundPolicy } from "../../net/policy.ts";
+import {
+  clientSecretOf,
+  connectionRow,
+  createSsoConnection,
+  deleteSsoConnection,
+  getSsoConnection,
+  listSsoConnections,
+  updateSsoConnection,
+} from "./connections.ts";
+import { auditTest, testConnection } from "./check.ts";
+import { MappedRole, RoleRule, SsoConnection, SsoConnectionPage, SsoTestResult } from "./schemas.ts";
+import { finishOidc, startOidc } from "./oidc.ts";
+import { finishSaml, spMetadata, startSaml } from "./saml.ts";
+import type { SsoDeps } from "./deps.ts";
+import { workspaceOfConnection } from "./state.ts";
+
+const ConnectionId = t.Object({ id: t.String({ pattern: "^sso_[0-9a-z]{26}$" }) });
+const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
+const Pem = t.String({ minLength: 1, maxLength: 20_000 });
+
+const settings = {
+  display_name: t.String({ minLength: 1, maxLength: 200 }),
+  issuer: t.String({ minLength: 1, maxLength: 500, description: "OIDC: the issuer URL; SAML: the IdP's entity id" }),
+  audience: t.String({ maxLength: 500 }),
+  jwks_url: Url,
+  client_id: t.String({ maxLength: 500 }),
+  client_secret: t.String({ minLength: 1, maxLength: 2000 }),
+  sso_url: Url,
+  idp_certificate: Pem,
+  jit_provisioning: t.Boolean(),
+  default_role: MappedRole,
+  groups_claim: t.String({ minLength: 1, maxLength: 200 }),
+  role_mapping: t.Array(RoleRule, { maxItems: 100 }),
+};
+const Settings = t.Object(settings);
+
+export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider, outbound: OutboundPolicy) {
+  const sealed = <T>(
+    caller: Caller,
+    fn: (tx: Parameters<Parameters<Caller["tenant"]>[0]>[0], box: SecretBox) => Promise<T>,
+  ) => caller.tenant((tx) => fn(tx, new SecretBox(tx, kek, caller.principal.workspaceId)));
+  const tags = ["sso"];
+  return new Elysia({ name: "sso-connections" })
+    .use(auth)
+    .post(
+      "/v1/sso-connections",
+      ({ caller, body, set }) => {
+        set.status = 201;
+        return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, body, outbound));
+      },
+      {
+        scope: "settings:write",
+        body: t.Composite(
+          [
+            t.Object({
+              provider: t.Union([t.Literal("oidc"), t.Literal("saml"), t.Literal("jwt")]),
+              display_name: settings.display_name,
+              issuer: settings.issuer,
+            }),
+            t.Partial(t.Omit(Settings, ["display_name", "issuer"])),
+          ],
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary:
+            "Configure an identity provider (OIDC, SAML or an ID-token issuer); the client secret is stored encrypted and never returned",
+          tags,
+          responses: responses({ 201: SsoConnection }, [409]),
+        },
+      },
+    )
+    .get(
+      "/v1/sso-connections",
+      ({ caller, query }) =>
+        sealed(caller, (tx, box) => listSsoConnections(tx, box, caller.principal.workspaceId, query)),
+      {
+        scope: "settings:read",
+        query: t.Object(PageQuery),
+        detail: { summary: "List SSO connections", tags, responses: responses({ 200: SsoConnectionPage }) },
+      },
+    )
+    .get(
+      "/v1/sso-connections/:id",
+      ({ caller, params }) =>
+        sealed(caller, (tx, box) => getSsoConnection(tx, box, caller.principal.workspaceId, params.id)),
+      {
+        scope: "settings:read",
+        params: ConnectionId,
+        detail: { summary: "Get an SSO connection", tags, responses: responses({ 200: SsoConnection }) },
+      },
+    )
+    .patch(
+      "/v1/sso-connections/:id",
+      ({ caller, params, body }) =>
+        sealed(caller, (tx, box) => updateSsoConnection(tx, box, caller.actor, params.id, body, outbound)),
+      {
+        scope: "settings:write",
+        params: ConnectionId,
+        body: t.Composite(
+          [
+            t.Partial(Settings),
+            t.Object({ status: t.Optional(t.Union([t.Literal("active"), t.Literal("disabled")])) }),
+          ],
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        detail: {
+          summary: "Update an SSO connection (a new client secret replaces the stored one; disabled stops sign-ins)",
+          tags,
+          responses: responses({ 200: SsoConnection }),
+        },
+      },
+    )
+    .delete(
+      "/v1/sso-connections/:id",
+      async ({ caller, params, set }) => {
+        await caller.tenant((tx) => deleteSsoConnection(tx, caller.actor, params.id));
+        set.status = 204;
+        return null;
+      },
+      {
+        scope: "settings:write",
+        params: ConnectionId,
+        detail: {
+          summary: "Delete an SSO connection and unlink the identities signed in through it",
+          tags,
+          responses: responses({ 204: null }),
+        },
+      },
+    )
+    .post(
+      "/v1/sso-connections/:id/test",
+      async ({ caller, params }) => {
+        const { row, secret } = await sealed(caller, async (tx, box) => {
+          const row = await connectionRow(tx, caller.principal.workspaceId, params.id);
+          return { row, secret: await clientSecretOf(box, row) };
+        });
+        const result = await testConnection(row, secret);
+        await caller.tenant((tx) => auditTest(tx, caller.actor, params.id, result));
+        return result;
+      },
+      {
+        scope: "settings:write",
+        params: ConnectionId,
+        detail: {
+          summary: "Test an SSO connection: OIDC discovery and key set, SAML certificate, ID-token key set",
+          tags,
+          responses: responses({ 200: SsoTestResult }),
+        },
+      },
+    );
+}
+
+const Redirect = {
+  description: "Redirect to the identity provider",
+  headers: { Location: { description: "The IdP's sign-in URL", schema: { type: "string" } } },
+};
+
+export function ssoSignInRoutes(deps: SsoDeps, contextOf: (request: Request) => RequestContext) {
+  return new Elysia({ name: "sso-sign-in", prefix: "/v1/auth/sso" })
+    .get(
+      "/:id/start",
+      async ({ params, redirect }) => {
+        const ws = await workspaceOfConnection(deps.anonymous, params.id);
+        const provider = await deps.door(ws, async (tx) => (await connectionRow(tx, ws, params.id)).provider);
+        return redirect(provider === "saml" ? await startSaml(deps, params.id) : await startOidc(deps, params.id), 302);
+      },
+      {
+        params: ConnectionId,
+        detail: {
+          summary: "Start single sign-on: redirects to the workspace's identity provider (OIDC or SAML)",
+          tags: ["auth"],
+          responses: responses({ 302: Redirect }, [401]),
+          security: [],
+        },
+      },
+    )
+    .get("/:id/callback", ({ params, query, request }) => finishOidc(deps, params.id, query, contextOf(request)), {
+      params: ConnectionId,
+      query: t.Object(
+        {
+          code: t.Optional(t.String({ maxLength: 2000 })),
+          state: t.Optional(t.String({ maxLength: 500 })),
+          iss: t.Optional(t.String({ maxLength: 500 })),
+          session_state: t.Optional(t.String({ maxLength: 500 })),
+          error: t.Optional(t.String({ maxLength: 200 })),
+          error_description: t.Optional(t.String({ maxLength: 2000 })),
+        },
+        { additionalProperties: false },
+      ),
+      detail: {
+        summary: "OIDC redirect URI: redeems the code (PKCE, state, nonce) and answers a session like password login",
+        tags: ["auth"],
+        responses: responses({ 200: Session }, [401]),
+        security: [],
+      },
+    })
+    .get(
+      "/:id/metadata",
+      async ({ params, set }) => {
+        set.headers["content-type"] = "application/samlmetadata+xml";
+        return spMetadata(deps, params.id);
+      },
+      {
+        params: ConnectionId,
+        detail: {
+          summary: "SAML service provider metadata (entity id, ACS URL) for the IdP administrator",
+          tags: ["auth"],
+          responses: responses({ 200: { description: "SAML metadata", contentType: "application/samlmetadata+xml" } }),
+          security: [],
+        },
+      },
+    )
+    .post(
+      "/:id/acs",
+      ({ params, body, request }) => finishSaml(deps, params.id, body.SAMLResponse, contextOf(request)),
+      {
+        params: ConnectionId,
+        body: t.Object(
+          {
+            SAMLResponse: t.String({ minLength: 1, maxLength: 500_000 }),
+            RelayState: t.Optional(t.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary:
+            "SAML assertion consumer service (HTTP-POST binding, SP- or IdP-initiated): answers a session like password login",
+          tags: ["auth"],
+          responses: responses({ 200: Session }, [401]),
+          security: [],
+        },
+      },
+    );
+}

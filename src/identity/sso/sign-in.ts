@@ -1,0 +1,127 @@
+// What every identity-provider sign-in ends with (the ID-token exchange, OIDC, SAML): the identity is found by
+// (connection, subject), never by an email claim alone; an unknown identity is provisioned just in time only
+// when the connection allows it, as a NEW account bound to that connection; then a session exactly like a
+// password login's. Everything happens in the connection's own workspace: trust never crosses tenants.
+import type { Tx } from "../../db/engine.ts";
+import { AppError } from "../../errors.ts";
+import { newId } from "../../ids.ts";
+import { appendAudit, type RequestContext } from "../../audit/service.ts";
+import { startSession, type SessionDeps, type TokenPair } from "../sessions.ts";
+import type { RoleRule } from "./connections.ts";
+
+export const REFUSED = "the identity is not valid for this workspace";
+/** The connection id recorded for identities of the operator's global identity provider. */
+export const GLOBAL_CONNECTION = "global";
+
+export interface IdentityConnection {
+  /** null: the operator's global IdP (trusted by the operator, may link an active member by verified email). */
+  id: string | null;
+  issuer: string;
+  jit_provisioning: boolean;
+  default_role: string;
+  role_mapping?: RoleRule[];
+}
+
+export interface ProvenIdentity {
+  connection: IdentityConnection;
+  subject: string;
+  /** Needed only to provision an account (or, for the global IdP, to find the member). */
+  email: string | undefined;
+  groups: string[];
+  via: "idp" | "oidc" | "saml";
+}
+
+const RANK: Record<string, number> = { viewer: 1, analyst: 2, admin: 3 };
+
+/** The highest role the person's groups map to, or undefined when none matches. */
+export function mappedRole(rules: RoleRule[] | undefined, groups: string[]): string | undefined {
+  let best: string | undefined;
+  for (const rule of rules ?? [])
+    if (groups.includes(rule.group) && (RANK[rule.role] ?? 0) > (best ? (RANK[best] ?? 0) : 0)) best = rule.role;
+  return best;
+}
+
+/** Signs the proven identity into the connection's workspace (see the file's comment). */
+export async function signInIdentity(
+  deps: SessionDeps,
+  ws: string,
+  identity: ProvenIdentity,
+  context: RequestContext,
+): Promise<TokenPair> {
+  const { connection, subject } = identity;
+  if (!subject || subject.length > 255) throw new AppError("unauthorized", REFUSED);
+  const connectionId = connection.id ?? GLOBAL_CONNECTION;
+  return deps.door(ws, async (tx) => {
+    const [linked] = await tx.query<{ user_id: string; status: string | null }>(
+      `select i.user_id, m.status from sso_identities i left join memberships m on m.workspace_id = i.workspace_id and m.user_id = i.user_id
+        where i.workspace_id = $1 and i.connection_id = $2 and i.subject = $3`,
+      [ws, connectionId, subject],
+    );
+    if (linked && linked.status !== "active") throw new AppError("unauthorized", REFUSED);
+    let userId = linked?.user_id;
+    if (!userId) {
+      userId =
+        connection.id === null
+          ? await memberByEmail(tx, ws, identity.email)
+          : await provision(tx, ws, identity, context);
+      await tx.query(
+        "insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)",
+        [ws, newId("sid"), connectionId, connection.issuer, subject, userId],
+      );
+    }
+    await tx.query(
+      "update sso_identities set last_login_at = now() where workspace_id = $1 and connection_id = $2 and subject = $3",
+      [ws, connectionId, subject],
+    );
+    const pair = await startSession(tx, deps, userId, ws, context, { method: "idp", mfaVerified: false });
+    await appendAudit(tx, {
+      workspaceId: ws,
+      action: "auth.login",
+      actorId: userId,
+      actorType: "user",
+      targetType: "user",
+      targetId: userId,
+      after: { via: identity.via, connection_id: connectionId, issuer: connection.issuer, subject },
+      context,
+    });
+    return pair;
+  });
+}
+
+async function memberByEmail(tx: Tx, ws: string, email: string | undefined): Promise<string> {
+  if (!email) throw new AppError("unauthorized", REFUSED);
+  const [member] = await tx.query<{ user_id: string }>(
+    "select m.user_id from memberships m join users u on u.id = m.user_id where m.workspace_id = $1 and u.email = $2 and m.status = 'active'",
+    [ws, email],
+  );
+  if (!member) throw new AppError("unauthorized", REFUSED);
+  return member.user_id;
+}
+
+/** Just-in-time provisioning: a NEW account bound to this connection; an email that already has an account is refused. */
+async function provision(tx: Tx, ws: string, identity: ProvenIdentity, context: RequestContext): Promise<string> {
+  const { connection, email } = identity;
+  if (!connection.jit_provisioning || !connection.id || !email) throw new AppError("unauthorized", REFUSED);
+  const [created] = await tx.query<{ id: string | null }>("select auth_provision_idp_user($1, $2) as id", [
+    email,
+    connection.id,
+  ]);
+  if (!created?.id) throw new AppError("unauthorized", REFUSED);
+  const role = mappedRole(connection.role_mapping, identity.groups) ?? connection.default_role;
+  const membershipId = newId("mem");
+  await tx.query(
+    "insert into memberships (workspace_id, id, user_id, role, status) values ($1, $2, $3, $4, 'active')",
+    [ws, membershipId, created.id, role],
+  );
+  await appendAudit(tx, {
+    workspaceId: ws,
+    action: "member.provisioned",
+    actorId: created.id,
+    actorType: "user",
+    targetType: "membership",
+    targetId: membershipId,
+    after: { role, sso_connection_id: connection.id, issuer: connection.issuer },
+    context,
+  });
+  return created.id;
+}
