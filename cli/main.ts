@@ -16,6 +16,7 @@ import { registerTui } from "./tui.ts";
 import { registerSetup } from "./setup.ts";
 import { registerEvidence } from "./evidence.ts";
 import { registerAlerts } from "./alerts.ts";
+import { registerSso } from "./sso.ts";
 import { registerDeliveries } from "./deliveries.ts";
 import { registerBackup } from "./backup.ts";
 import { fail } from "./output.ts";
@@ -54,6 +55,7 @@ Examples:
   registerRtbf(program);
   registerEvidence(program);
   registerAlerts(program);
+  registerSso(program);
   registerDeliveries(program);
   registerBackup(program);
   registerTui(program);

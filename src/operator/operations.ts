@@ -10,6 +10,7 @@ import { jobOperations } from "./ops/jobs.ts";
 import { alertOperations } from "./ops/alerts.ts";
 import { deliveryOperations } from "./ops/delivery.ts";
 import { backupOperations } from "./ops/backups.ts";
+import { ssoOperations } from "./ops/sso.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -21,6 +22,7 @@ export const operations = {
   ...alertOperations,
   ...deliveryOperations,
   ...backupOperations,
+  ...ssoOperations,
 };
 
 export type Operations = typeof operations;

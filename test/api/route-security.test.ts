@@ -67,6 +67,7 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/inbound-webhooks",
   "GET /v1/sso-connections",
   "GET /v1/sso-connections/:id",
+  "GET /v1/workspace/sso-policy",
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { onboard } from "../../src/tenancy/service.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
 import { describeEngines } from "../helpers/db.ts";
-import { ownerApp, postJson, type OwnerApp } from "../helpers/routes.ts";
+import { callJson, ownerApp, postJson, type OwnerApp } from "../helpers/routes.ts";
 import { CLIENT_ID, CLIENT_SECRET, signingKey, signInAtIdp, startTestIdp, type TestIdp } from "../helpers/oidc-idp.ts";
 
 const PUBLIC_URL = "https://causeloop.test";
@@ -18,21 +18,8 @@ describeEngines("OIDC single sign-on", (kind) => {
   let idp: TestIdp;
   let connectionId: string;
 
-  const call = async (method: string, path: string, body?: unknown, token = h.token) => {
-    const response = await h.app.fetch(
-      new Request(`http://localhost${path}`, {
-        method,
-        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-    );
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
-    };
-  };
+  const call = (method: string, path: string, body?: unknown, token = h.token) =>
+    callJson(h.app, method, path, body, token);
   const anonymous = (path: string) => h.app.fetch(new Request(`http://localhost${path}`));
   const start = async (id = connectionId) => {
     const response = await anonymous(`/v1/auth/sso/${id}/start`);

@@ -89,13 +89,21 @@ describeEngines("SAML single sign-on", (kind) => {
   });
 
   test("IdP-initiated: a signed response without InResponseTo signs a linked person in", async () => {
-    const first = await acs(await idp.respond(metadata, { nameId: "u-1001" }));
+    const first = await acs(await idp.respond(metadata, { nameId: "u-1001", groups: ["sre"] }));
     expect(first).toMatchObject({ status: 200, body: { role: "analyst" } });
     const [row] = await h.db.owner.query<{ n: number }>(
       "select count(*)::int as n from sso_identities where workspace_id = $1 and connection_id = $2 and subject = 'u-1001'",
       [h.tenant.workspace_id, connectionId],
     );
     expect(row?.n).toBe(1);
+  });
+
+  test("a provisioned account follows the IdP's groups at every sign-in", async () => {
+    const roleOf = async (groups: string[]) =>
+      (await acs(await idp.respond(metadata, { nameId: "u-3003", email: "frank@corp.example", groups }))).body.role;
+    expect(await roleOf(["sre"])).toBe("analyst");
+    expect(await roleOf([])).toBe("viewer");
+    expect(await roleOf(["sre", "unrelated"])).toBe("analyst");
   });
 
   test("a replayed assertion is refused", async () => {

@@ -7,28 +7,15 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { guardedFetch } from "../../src/net/fetch.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
 import { describeEngines } from "../helpers/db.ts";
-import { ownerApp, type OwnerApp } from "../helpers/routes.ts";
+import { callJson, ownerApp, type OwnerApp } from "../helpers/routes.ts";
 
 describeEngines("SSO connections and the outbound guard", (kind) => {
   let h: OwnerApp;
   let idp: ReturnType<typeof Bun.serve>;
   let hits = 0;
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await h.app.fetch(
-      new Request(`http://localhost${path}`, {
-        method,
-        headers: { "content-type": "application/json", authorization: `Bearer ${h.token}` },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-    );
-    const text = await response.text();
-    return {
-      status: response.status,
-      text,
-      body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown>,
-    };
-  };
+  const call = (method: string, path: string, body?: unknown, token = h.token) =>
+    callJson(h.app, method, path, body, token);
   const oidc = (issuer: string) => ({ provider: "oidc", display_name: "IdP", issuer, client_id: "causeloop" });
 
   beforeAll(async () => {

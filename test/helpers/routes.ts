@@ -165,6 +165,29 @@ export async function postJson(
   return json;
 }
 
+/** Any request with an optional JSON body and bearer token; the answer's status, text and parsed JSON (or {}). */
+export async function callJson(
+  app: HttpApp,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; text: string; body: Record<string, unknown> }> {
+  const response = await app.fetch(
+    new Request(`http://localhost${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }),
+  );
+  const text = await response.text();
+  return {
+    status: response.status,
+    text,
+    body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown>,
+  };
+}
+
 /** One of every resource a path can name, created through the API in the token's workspace. */
 export async function createResources(
   app: HttpApp,

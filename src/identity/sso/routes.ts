@@ -18,7 +18,8 @@ import {
   updateSsoConnection,
 } from "./connections.ts";
 import { auditTest, testConnection } from "./check.ts";
-import { MappedRole, RoleRule, SsoConnection, SsoConnectionPage, SsoTestResult } from "./schemas.ts";
+import { MappedRole, RoleRule, SsoConnection, SsoConnectionPage, SsoPolicy, SsoTestResult } from "./schemas.ts";
+import { setSsoPolicy, ssoPolicy } from "./policy.ts";
 import { finishOidc, startOidc } from "./oidc.ts";
 import { finishSaml, spMetadata, startSaml } from "./saml.ts";
 import type { SsoDeps } from "./deps.ts";
@@ -155,6 +156,38 @@ export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: Ke
           summary: "Test an SSO connection: OIDC discovery and key set, SAML certificate, ID-token key set",
           tags,
           responses: responses({ 200: SsoTestResult }),
+        },
+      },
+    )
+    .get(
+      "/v1/workspace/sso-policy",
+      ({ caller }) => caller.tenant((tx) => ssoPolicy(tx, caller.principal.workspaceId)),
+      {
+        scope: "settings:read",
+        detail: {
+          summary: "Whether the workspace enforces single sign-on",
+          tags,
+          responses: responses({ 200: SsoPolicy }),
+        },
+      },
+    )
+    .put(
+      "/v1/workspace/sso-policy",
+      ({ caller, body }) => caller.tenant((tx) => setSsoPolicy(tx, caller.actor, body)),
+      {
+        scope: "settings:write",
+        body: t.Object(
+          {
+            enforce_sso: t.Boolean(),
+            break_glass_user_ids: t.Array(t.String({ pattern: "^usr_[0-9a-z]{26}$" }), { maxItems: 20 }),
+          },
+          { additionalProperties: false },
+        ),
+        detail: {
+          summary:
+            "Enforce single sign-on: password sign-in is refused to members but the named break-glass owners (needs one, and an active OIDC or SAML connection)",
+          tags,
+          responses: responses({ 200: SsoPolicy }, [409]),
         },
       },
     );

@@ -42,3 +42,13 @@ export const SsoTestResult = component(
     checks: t.Array(t.Object({ name: t.String(), ok: t.Boolean(), detail: Nullable(t.String()) })),
   }),
 );
+
+export const SsoPolicy = component(
+  "SsoPolicy",
+  t.Object({
+    enforce_sso: t.Boolean({ description: "Members may not sign in with a password (break-glass owners excepted)" }),
+    break_glass_user_ids: t.Array(t.String(), {
+      description: "Owners who keep password sign-in while SSO is enforced",
+    }),
+  }),
+);

@@ -59,6 +59,7 @@ export async function signInIdentity(
     );
     if (linked && linked.status !== "active") throw new AppError("unauthorized", REFUSED);
     let userId = linked?.user_id;
+    if (userId) await remapRole(tx, ws, userId, identity, context);
     if (!userId) {
       userId =
         connection.id === null
@@ -85,6 +86,35 @@ export async function signInIdentity(
       context,
     });
     return pair;
+  });
+}
+
+/**
+ * An account the connection provisioned follows the IdP's groups at every sign-in (the mapped role, else the
+ * default); accounts linked by their owner keep the role the workspace gave them.
+ */
+async function remapRole(tx: Tx, ws: string, userId: string, identity: ProvenIdentity, context: RequestContext) {
+  const { connection } = identity;
+  if (!connection.id || !connection.role_mapping?.length) return;
+  const role = mappedRole(connection.role_mapping, identity.groups) ?? connection.default_role;
+  const [changed] = await tx.query<{ id: string; before: string }>(
+    `update memberships m set role = $4 from users u, memberships old
+      where m.workspace_id = $1 and m.user_id = $2 and u.id = m.user_id and u.idp_connection_id = $3
+        and old.workspace_id = m.workspace_id and old.id = m.id and m.role <> $4 and m.role <> 'owner'
+      returning m.id, old.role as before`,
+    [ws, userId, connection.id, role],
+  );
+  if (!changed) return;
+  await appendAudit(tx, {
+    workspaceId: ws,
+    action: "member.role_changed",
+    actorId: userId,
+    actorType: "user",
+    targetType: "membership",
+    targetId: changed.id,
+    before: { role: changed.before },
+    after: { role, sso_connection_id: connection.id, via: "group_mapping" },
+    context,
   });
 }
 
