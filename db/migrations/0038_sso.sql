@@ -2,9 +2,10 @@
 -- state of a sign-in in flight and the SAML assertion replay cache (both in the database, so any instance
 -- of a stateless fleet can finish a flow another one started), and the workspace's "enforce SSO" policy.
 
--- What a connection needs beyond an ID-token exchange: the SAML IdP's sign-in URL and signing certificate
--- (public material, stored as given), the claim or attribute that carries the person's groups, and the
+-- What a connection needs beyond an ID-token exchange: the SAML IdP's metadata URL (fetched through the
+-- outbound guard), sign-in URL and signing certificate (public material, stored as given or as fetched), the claim or attribute that carries the person's groups, and the
 -- group -> role mapping ([{"group": "...", "role": "admin|analyst|viewer"}], highest matching role wins).
+ALTER TABLE sso_connections ADD COLUMN metadata_url text;
 ALTER TABLE sso_connections ADD COLUMN sso_url text;
 ALTER TABLE sso_connections ADD COLUMN idp_certificate text;
 ALTER TABLE sso_connections ADD COLUMN groups_claim text NOT NULL DEFAULT 'groups' CHECK (length(groups_claim) BETWEEN 1 AND 200);

@@ -139,6 +139,9 @@ const AUTH_FAILURES: Record<string, string> = {
   "/v1/auth/logout": "logout_rejected",
   "/v1/auth/accept-invite": "invite_rejected",
   "/v1/auth/exchange": "exchange_rejected",
+  "/v1/auth/sso/:id/start": "sso_rejected",
+  "/v1/auth/sso/:id/callback": "sso_rejected",
+  "/v1/auth/sso/:id/acs": "sso_rejected",
   "/metrics": "metrics_token",
 };
 

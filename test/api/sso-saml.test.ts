@@ -4,8 +4,9 @@
 // a tampered signed assertion, a wrong audience, a wrong recipient, an expired assertion, an unknown
 // InResponseTo, a replayed assertion, and a response signed by another key.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { outboundPolicy } from "../../src/net/policy.ts";
 import { describeEngines } from "../helpers/db.ts";
-import { ownerApp, type OwnerApp } from "../helpers/routes.ts";
+import { callJson, ownerApp, type OwnerApp } from "../helpers/routes.ts";
 import {
   authnRequestId,
   decode,
@@ -24,6 +25,7 @@ describeEngines("SAML single sign-on", (kind) => {
   let idp: TestSamlIdp;
   let connectionId: string;
   let metadata: string;
+  let metadataServer: ReturnType<typeof Bun.serve>;
 
   const acs = async (samlResponse: string, id = connectionId) => {
     const response = await h.app.fetch(
@@ -38,7 +40,8 @@ describeEngines("SAML single sign-on", (kind) => {
 
   beforeAll(async () => {
     idp = startSamlIdp();
-    h = await ownerApp(kind, { publicUrl: PUBLIC_URL });
+    metadataServer = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(idp.metadata) });
+    h = await ownerApp(kind, { publicUrl: PUBLIC_URL, outbound: outboundPolicy({ allowlist: "127.0.0.1" }) });
     const response = await h.app.fetch(
       new Request("http://localhost/v1/sso-connections", {
         method: "POST",
@@ -61,7 +64,10 @@ describeEngines("SAML single sign-on", (kind) => {
     expect(served.headers.get("content-type")).toContain("application/samlmetadata+xml");
     metadata = await served.text();
   });
-  afterAll(() => h.dispose());
+  afterAll(async () => {
+    await h.dispose();
+    metadataServer.stop(true);
+  });
 
   test("the SP metadata names the entity id, the ACS, and asks for signed assertions", () => {
     expect(metadata).toContain(`entityID="${PUBLIC_URL}/v1/auth/sso/${connectionId}/metadata"`);
@@ -86,6 +92,44 @@ describeEngines("SAML single sign-on", (kind) => {
     // The same request id cannot be answered twice.
     const second = await idp.respond(metadata, { nameId: "u-1001", inResponseTo: requestId });
     expect(await acs(second)).toMatchObject({ status: 401, body: { detail: REFUSED } });
+  });
+
+  test("a connection configured from the IdP's metadata URL (fetched through the guard) signs people in", async () => {
+    const created = await callJson(
+      h.app,
+      "POST",
+      "/v1/sso-connections",
+      {
+        provider: "saml",
+        display_name: "From metadata",
+        issuer: IDP_ENTITY_ID,
+        metadata_url: `http://127.0.0.1:${metadataServer.port}/metadata`,
+        jit_provisioning: true,
+      },
+      h.token,
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.sso_url).toBe(IDP_SSO_URL);
+    const id = created.body.id as string;
+    const sp = await (await h.app.fetch(new Request(`http://localhost/v1/auth/sso/${id}/metadata`))).text();
+    expect(await acs(await idp.respond(sp, { nameId: "m-1", email: "gina@corp.example" }), id)).toMatchObject({
+      status: 200,
+    });
+    const tested = await callJson(h.app, "POST", `/v1/sso-connections/${id}/test`, undefined, h.token);
+    expect(tested.body).toMatchObject({ ok: true, checks: [{ name: "metadata", ok: true }, { name: "certificate" }] });
+    const wrongIssuer = await callJson(
+      h.app,
+      "POST",
+      "/v1/sso-connections",
+      {
+        provider: "saml",
+        display_name: "x",
+        issuer: "https://other",
+        metadata_url: `http://127.0.0.1:${metadataServer.port}/m`,
+      },
+      h.token,
+    );
+    expect(wrongIssuer.status).toBe(422);
   });
 
   test("IdP-initiated: a signed response without InResponseTo signs a linked person in", async () => {
@@ -138,9 +182,10 @@ describeEngines("SAML single sign-on", (kind) => {
     expect(await acs(encode(signed.replace(">u-1001<", ">u-1002<")))).toMatchObject({ status: 401 });
   });
 
-  test("a wrong audience, a wrong recipient, an expired or not yet valid assertion are refused", async () => {
+  test("a wrong audience, issuer or recipient, an expired or not yet valid assertion, an unknown request are refused", async () => {
     const cases = [
       { nameId: "u-1001", audience: "https://another-sp.example/metadata" },
+      { nameId: "u-1001", issuer: "https://another-idp.example/saml" },
       { nameId: "u-1001", recipient: "https://another-sp.example/acs" },
       { nameId: "u-1001", notBefore: -1800, notOnOrAfter: -600 },
       { nameId: "u-1001", notBefore: 600, notOnOrAfter: 1200 },

@@ -54,6 +54,19 @@ describeEngines("SSO connections and the outbound guard", (kind) => {
         code: "validation_failed",
       });
     }
+    for (const metadata_url of [
+      "https://169.254.169.254/metadata",
+      "https://127.0.0.1/metadata",
+      "https://10.0.0.7/m",
+    ]) {
+      const saml = await call("POST", "/v1/sso-connections", {
+        provider: "saml",
+        display_name: "IdP",
+        issuer: "https://idp.example.com",
+        metadata_url,
+      });
+      expect({ metadata_url, status: saml.status }).toEqual({ metadata_url, status: 422 });
+    }
     const jwt = await call("POST", "/v1/sso-connections", {
       provider: "jwt",
       display_name: "Keys",

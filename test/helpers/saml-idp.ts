@@ -28,6 +28,8 @@ export interface Assertion {
   inResponseTo?: string;
   audience?: string;
   recipient?: string;
+  /** The assertion's issuer (default the IdP's entity id). */
+  issuer?: string;
   /** Seconds from now: the assertion's validity window (default -60 .. +300). */
   notBefore?: number;
   notOnOrAfter?: number;
@@ -44,6 +46,8 @@ function attributeStatement(a: Assertion): string {
 
 export interface TestSamlIdp {
   cert: string;
+  /** The IdP's own metadata document (entity id, sign-in URL, signing certificate). */
+  metadata: string;
   /** A signed SAMLResponse (base64, as the browser posts it) for the SP whose metadata is given. */
   respond(spMetadata: string, assertion: Assertion): Promise<string>;
 }
@@ -60,6 +64,7 @@ export function startSamlIdp(): TestSamlIdp {
   });
   return {
     cert,
+    metadata: idp.getMetadata(),
     async respond(spMetadata, a) {
       const sp = ServiceProvider({ metadata: spMetadata });
       const acs = /<(?:\w+:)?AssertionConsumerService[^>]*Location="([^"]+)"/.exec(spMetadata)?.[1] ?? "";
@@ -73,7 +78,7 @@ export function startSamlIdp(): TestSamlIdp {
           Destination: acs,
           Audience: a.audience ?? sp.entityMeta.getEntityID(),
           SubjectRecipient: a.recipient ?? acs,
-          Issuer: IDP_ENTITY_ID,
+          Issuer: a.issuer ?? IDP_ENTITY_ID,
           IssueInstant: at(0),
           StatusCode: "urn:oasis:names:tc:SAML:2.0:status:Success",
           ConditionsNotBefore: at(a.notBefore ?? -60),

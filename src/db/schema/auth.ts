@@ -129,6 +129,7 @@ export const ssoConnections = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
     // 0038_sso.sql
+    metadataUrl: text("metadata_url"),
     ssoUrl: text("sso_url"),
     idpCertificate: text("idp_certificate"),
     groupsClaim: text("groups_claim").notNull().default("groups"),

@@ -5,7 +5,8 @@ import { appendAudit, type Actor } from "../../audit/service.ts";
 import { guardedFetch } from "../../net/fetch.ts";
 import { currentOutbound } from "../../net/context.ts";
 import { X509Certificate } from "node:crypto";
-import type { ConnectionRow } from "./connections.ts";
+import { certificateFingerprint, type ConnectionRow } from "./connections.ts";
+import { fetchIdpMetadata } from "./idp-metadata.ts";
 import { discover, outboundRefusal } from "./oidc.ts";
 
 interface Check {
@@ -40,7 +41,27 @@ async function oidcChecks(row: ConnectionRow, secret: string | undefined): Promi
   }
 }
 
-function samlChecks(row: ConnectionRow): Check[] {
+/** The metadata as the IdP publishes it now: still readable, still the certificate the connection trusts. */
+async function metadataCheck(row: ConnectionRow, url: string): Promise<Check> {
+  try {
+    const metadata = await fetchIdpMetadata(url, currentOutbound());
+    const same = certificateFingerprint(metadata.certificate) === certificateFingerprint(row.idp_certificate ?? "");
+    return {
+      name: "metadata",
+      ok: same,
+      detail: same ? metadata.entityId : "the IdP now signs with another certificate",
+    };
+  } catch (error) {
+    return { name: "metadata", ok: false, detail: why(error) };
+  }
+}
+
+async function samlChecks(row: ConnectionRow): Promise<Check[]> {
+  const metadata = row.metadata_url ? [await metadataCheck(row, row.metadata_url)] : [];
+  return [...metadata, ...certificateChecks(row)];
+}
+
+function certificateChecks(row: ConnectionRow): Check[] {
   try {
     const cert = new X509Certificate(row.idp_certificate ?? "");
     const now = Date.now();
@@ -58,7 +79,7 @@ export async function testConnection(
 ): Promise<{ ok: boolean; checks: Check[] }> {
   let checks: Check[];
   if (row.provider === "oidc") checks = await oidcChecks(row, secret);
-  else if (row.provider === "saml") checks = samlChecks(row);
+  else if (row.provider === "saml") checks = await samlChecks(row);
   else checks = [row.jwks_url ? await keySet(row.jwks_url) : { name: "jwks", ok: false, detail: "no jwks_url" }];
   return { ok: checks.every((c) => c.ok), checks };
 }

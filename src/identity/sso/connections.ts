@@ -29,6 +29,7 @@ export interface SsoInput {
   jwks_url?: string;
   client_id?: string;
   client_secret?: string;
+  metadata_url?: string;
   sso_url?: string;
   idp_certificate?: string;
   jit_provisioning?: boolean;
@@ -49,6 +50,7 @@ export interface ConnectionRow {
   jwks_url: string | null;
   client_id: string | null;
   client_secret_encrypted: string | null;
+  metadata_url: string | null;
   sso_url: string | null;
   idp_certificate: string | null;
   jit_provisioning: boolean;
@@ -63,7 +65,7 @@ export interface ConnectionRow {
 export type SsoConnectionView = Static<typeof SsoConnection>;
 
 export const CONNECTION_COLUMNS =
-  "id, provider, display_name, issuer, audience, jwks_url, client_id, client_secret_encrypted, sso_url, idp_certificate, jit_provisioning, default_role, groups_claim, role_mapping, status, created_at, updated_at";
+  "id, provider, display_name, issuer, audience, jwks_url, client_id, client_secret_encrypted, metadata_url, sso_url, idp_certificate, jit_provisioning, default_role, groups_claim, role_mapping, status, created_at, updated_at";
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 
@@ -88,6 +90,7 @@ function view(row: ConnectionRow, secretLast4: string | null): SsoConnectionView
     client_id: row.client_id,
     has_client_secret: row.client_secret_encrypted !== null,
     client_secret_last4: secretLast4,
+    metadata_url: row.metadata_url,
     sso_url: row.sso_url,
     idp_certificate_fingerprint: row.idp_certificate ? (certificateFingerprint(row.idp_certificate) ?? null) : null,
     jit_provisioning: row.jit_provisioning,
@@ -120,12 +123,14 @@ function assertComplete(next: Omit<SsoInput, "display_name">, outbound: Outbound
     if (!next.idp_certificate || !certificateFingerprint(next.idp_certificate))
       throw new AppError("validation_failed", "idp_certificate must be the IdP's PEM signing certificate");
   }
+  if (next.metadata_url && next.provider !== "saml")
+    throw new AppError("validation_failed", "metadata_url is for saml connections");
   if (next.provider === "jwt" && !next.jwks_url)
     throw new AppError("validation_failed", "jwks_url is required for a jwt connection");
   if (next.jwks_url) assertUserUrl(next.jwks_url, outbound, "jwks_url");
 }
 
-/** The settable columns as both statements bind them ($3..$14; null: keep or default). */
+/** The settable columns as both statements bind them ($3..$15; null: keep or default). */
 function settingValues(input: SsoUpdate, sealedSecret: string | null): unknown[] {
   return [
     input.display_name ?? null,
@@ -140,6 +145,7 @@ function settingValues(input: SsoUpdate, sealedSecret: string | null): unknown[]
     input.default_role ?? null,
     input.groups_claim ?? null,
     input.role_mapping ? JSON.stringify(input.role_mapping) : null,
+    input.metadata_url ?? null,
   ];
 }
 
@@ -164,6 +170,7 @@ const auditView = (v: SsoConnectionView) => ({
   status: v.status,
   issuer: v.issuer,
   client_id: v.client_id,
+  metadata_url: v.metadata_url,
   sso_url: v.sso_url,
   idp_certificate_fingerprint: v.idp_certificate_fingerprint,
   jit_provisioning: v.jit_provisioning,
@@ -200,8 +207,8 @@ export async function createSsoConnection(
   };
   const [row] = await tx.query<ConnectionRow>(
     `insert into sso_connections (workspace_id, id, display_name, issuer, audience, jwks_url, client_id, client_secret_encrypted,
-       sso_url, idp_certificate, jit_provisioning, default_role, groups_claim, role_mapping, provider, created_by)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16) returning ${CONNECTION_COLUMNS}`,
+       sso_url, idp_certificate, jit_provisioning, default_role, groups_claim, role_mapping, metadata_url, provider, created_by)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15, $16, $17) returning ${CONNECTION_COLUMNS}`,
     [actor.workspaceId, id, ...settingValues(settings, sealed), input.provider, actor.actorId],
   );
   const created = view(row as ConnectionRow, input.client_secret ? input.client_secret.slice(-4) : null);
@@ -251,6 +258,7 @@ export async function updateSsoConnection(
       client_id: input.client_id ?? current.client_id ?? undefined,
       sso_url: input.sso_url ?? current.sso_url ?? undefined,
       idp_certificate: input.idp_certificate ?? current.idp_certificate ?? undefined,
+      metadata_url: input.metadata_url,
     },
     outbound,
   );
@@ -262,7 +270,8 @@ export async function updateSsoConnection(
         client_secret_encrypted = coalesce($8, client_secret_encrypted), sso_url = coalesce($9, sso_url),
         idp_certificate = coalesce($10, idp_certificate), jit_provisioning = coalesce($11, jit_provisioning),
         default_role = coalesce($12, default_role), groups_claim = coalesce($13, groups_claim),
-        role_mapping = coalesce($14::jsonb, role_mapping), status = coalesce($15, status)
+        role_mapping = coalesce($14::jsonb, role_mapping), metadata_url = coalesce($15, metadata_url),
+        status = coalesce($16, status)
       where workspace_id = $1 and id = $2 returning ${CONNECTION_COLUMNS}`,
     [actor.workspaceId, id, ...settingValues(input, sealed), input.status ?? null],
   );

@@ -24,6 +24,8 @@ import { finishOidc, startOidc } from "./oidc.ts";
 import { finishSaml, spMetadata, startSaml } from "./saml.ts";
 import type { SsoDeps } from "./deps.ts";
 import { workspaceOfConnection } from "./state.ts";
+import { fetchIdpMetadata } from "./idp-metadata.ts";
+import { AppError } from "../../errors.ts";
 
 const ConnectionId = t.Object({ id: t.String({ pattern: "^sso_[0-9a-z]{26}$" }) });
 const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
@@ -36,6 +38,7 @@ const settings = {
   jwks_url: Url,
   client_id: t.String({ maxLength: 500 }),
   client_secret: t.String({ minLength: 1, maxLength: 2000 }),
+  metadata_url: Url,
   sso_url: Url,
   idp_certificate: Pem,
   jit_provisioning: t.Boolean(),
@@ -44,6 +47,18 @@ const settings = {
   role_mapping: t.Array(RoleRule, { maxItems: 100 }),
 };
 const Settings = t.Object(settings);
+
+/** SAML with `metadata_url`: the IdP's entity id, sign-in URL and certificate as its metadata says (fetched first). */
+async function withIdpMetadata<T extends { metadata_url?: string; issuer?: string }>(
+  body: T,
+  outbound: OutboundPolicy,
+): Promise<T> {
+  if (!body.metadata_url) return body;
+  const metadata = await fetchIdpMetadata(body.metadata_url, outbound);
+  if (body.issuer && body.issuer !== metadata.entityId)
+    throw new AppError("validation_failed", "issuer differs from the entityID of the IdP's metadata");
+  return { ...body, issuer: metadata.entityId, sso_url: metadata.ssoUrl, idp_certificate: metadata.certificate };
+}
 
 export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider, outbound: OutboundPolicy) {
   const sealed = <T>(
@@ -55,9 +70,10 @@ export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: Ke
     .use(auth)
     .post(
       "/v1/sso-connections",
-      ({ caller, body, set }) => {
+      async ({ caller, body, set }) => {
+        const input = body.provider === "saml" ? await withIdpMetadata(body, outbound) : body;
         set.status = 201;
-        return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, body, outbound));
+        return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, input, outbound));
       },
       {
         scope: "settings:write",
@@ -102,8 +118,12 @@ export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: Ke
     )
     .patch(
       "/v1/sso-connections/:id",
-      ({ caller, params, body }) =>
-        sealed(caller, (tx, box) => updateSsoConnection(tx, box, caller.actor, params.id, body, outbound)),
+      async ({ caller, params, body }) => {
+        // The connection must exist (in this workspace) before anything is fetched for it.
+        const current = await caller.tenant((tx) => connectionRow(tx, caller.principal.workspaceId, params.id));
+        const input = current.provider === "saml" ? await withIdpMetadata(body, outbound) : body;
+        return sealed(caller, (tx, box) => updateSsoConnection(tx, box, caller.actor, params.id, input, outbound));
+      },
       {
         scope: "settings:write",
         params: ConnectionId,

@@ -114,7 +114,8 @@ export async function finishSaml(
   } catch {
     throw new AppError("unauthorized", REFUSED);
   }
-  if (!profile?.nameID) throw new AppError("unauthorized", REFUSED);
+  // node-saml checks idpIssuer on logout messages only: the signed assertion's issuer is checked here.
+  if (!profile?.nameID || profile.issuer !== row.issuer) throw new AppError("unauthorized", REFUSED);
   const facts = signedFacts(profile);
   if (!facts.recipients.includes(acsUrl(deps, connectionId))) throw new AppError("unauthorized", REFUSED);
   if (!(await firstUseOfAssertion(deps.door, ws, connectionId, facts.id, facts.expiresAt)))

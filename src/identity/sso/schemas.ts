@@ -21,6 +21,7 @@ export const SsoConnection = component(
     client_id: Nullable(t.String()),
     has_client_secret: t.Boolean({ description: "The client secret is stored encrypted and never returned" }),
     client_secret_last4: Nullable(t.String()),
+    metadata_url: Nullable(t.String({ description: "SAML: the IdP's metadata, fetched when the connection is saved" })),
     sso_url: Nullable(t.String({ description: "SAML: the IdP's single sign-on URL (HTTP-Redirect binding)" })),
     idp_certificate_fingerprint: Nullable(t.String({ description: "SAML: SHA-256 of the IdP's signing certificate" })),
     jit_provisioning: t.Boolean(),
