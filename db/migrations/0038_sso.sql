@@ -25,6 +25,8 @@ CREATE TABLE sso_login_states (
   state_hash     text NOT NULL,
   nonce          text,
   code_verifier  text,
+  -- Set when a signed-in member started the flow to link the IdP identity to their own account.
+  link_user_id   text REFERENCES users (id) ON DELETE CASCADE,
   created_at     timestamptz NOT NULL DEFAULT now(),
   expires_at     timestamptz NOT NULL,
   PRIMARY KEY (workspace_id, id),

@@ -24,6 +24,7 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "sessions", column: "user_id", matches: "user_id", action: "delete_row" },
   { table: "mfa_factors", column: "user_id", matches: "user_id", action: "delete_row" },
   { table: "sso_identities", column: "user_id", matches: "user_id", action: "delete_row" },
+  { table: "sso_login_states", column: "link_user_id", matches: "user_id", action: "delete_row" },
   // Incidents they reported or created.
   { table: "issues", column: "reporter_email", matches: "email", action: "null" },
   { table: "issues", column: "created_by", matches: "user_id", action: "pseudonymize" },

@@ -220,7 +220,12 @@ export function createApp(deps: AppDeps): HttpApp {
       protectedRoutes.push(
         integrationRoutes(auth, deps.kek, outbound),
         deliveryRoutes(auth, deps.kek, outbound),
-        ssoConnectionRoutes(auth, deps.kek, outbound),
+        ssoConnectionRoutes(
+          auth,
+          deps.kek,
+          outbound,
+          deps.sessions ? { ...deps.sessions, door: deps.door, kek: deps.kek, publicUrl: deps.publicUrl } : undefined,
+        ),
       );
     if (deps.signer) protectedRoutes.push(auditRoutes(auth, deps.signer, deps.door));
     protectedRoutes.push(

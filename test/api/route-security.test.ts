@@ -68,6 +68,7 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/sso-connections",
   "GET /v1/sso-connections/:id",
   "GET /v1/workspace/sso-policy",
+  "POST /v1/sso-connections/:id/link",
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);

@@ -153,6 +153,30 @@ describeEngines("OIDC single sign-on", (kind) => {
     await call("PATCH", `/v1/sso-connections/${connectionId}`, { jit_provisioning: true });
   });
 
+  test("a member links their own account from a password session; the IdP then signs them into it", async () => {
+    idp.configure({ redirectUri: `${PUBLIC_URL}/v1/auth/sso/${connectionId}/callback` });
+    idp.accounts.set("olivia", { email: "olivia.private@corp.example", email_verified: true });
+    const started = await call("POST", `/v1/sso-connections/${connectionId}/link`);
+    expect(started.status).toBe(200);
+    const linked = await callback(await signInAtIdp(started.body.authorization_url as string, PUBLIC_URL, "olivia"));
+    expect(linked).toMatchObject({ status: 200, body: { role: "owner", workspace_id: h.tenant.workspace_id } });
+    // From now on the IdP signs the owner in (no new account for the IdP's email).
+    expect(await callback(await throughIdp("olivia"))).toMatchObject({ status: 200, body: { role: "owner" } });
+    const [account] = await h.db.owner.query<{ n: number }>(
+      "select count(*)::int as n from users where email = 'olivia.private@corp.example'",
+    );
+    expect(account?.n).toBe(0);
+    // An IdP session cannot link (account-level); an identity linked to someone else is refused.
+    const idpSession = linked.body.access_token as string;
+    expect((await call("POST", `/v1/sso-connections/${connectionId}/link`, undefined, idpSession)).status).toBe(403);
+    const again = await call("POST", `/v1/sso-connections/${connectionId}/link`);
+    expect(
+      await callback(await signInAtIdp(again.body.authorization_url as string, PUBLIC_URL, "alice")),
+    ).toMatchObject({
+      status: 409,
+    });
+  });
+
   test("another workspace's connection to the same IdP signs nobody in through this workspace's identities", async () => {
     const bravo = await onboard(
       h.db.owner,

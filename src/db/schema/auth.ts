@@ -150,6 +150,7 @@ export const ssoLoginStates = pgTable(
     stateHash: text("state_hash").notNull(),
     nonce: text("nonce"),
     codeVerifier: text("code_verifier"),
+    linkUserId: text("link_user_id").references(() => users.id, { onDelete: "cascade" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
   },

@@ -65,9 +65,17 @@ function idpFailure(error: unknown): AppError {
   return new AppError("unauthorized", "the identity provider could not be reached or answered unexpectedly");
 }
 
-/** Starts a sign-in: stores state, nonce and PKCE verifier, answers the IdP's authorization URL. */
-export async function startOidc(deps: SsoDeps, connectionId: string): Promise<string> {
+/**
+ * Starts a sign-in: stores state, nonce and PKCE verifier, answers the IdP's authorization URL. With `link`,
+ * a signed-in member of the connection's workspace links the identity the IdP proves to their own account.
+ */
+export async function startOidc(
+  deps: SsoDeps,
+  connectionId: string,
+  link?: { workspaceId: string; userId: string },
+): Promise<string> {
   const { ws, row, secret } = await loaded(deps, connectionId);
+  if (link && link.workspaceId !== ws) throw new AppError("not_found", "no such SSO connection");
   let config: client.Configuration;
   try {
     config = await discover(row, secret, currentOutbound());
@@ -77,7 +85,7 @@ export async function startOidc(deps: SsoDeps, connectionId: string): Promise<st
   const state = client.randomState();
   const nonce = client.randomNonce();
   const verifier = client.randomPKCECodeVerifier();
-  await saveFlow(deps.door, ws, connectionId, state, { nonce, code_verifier: verifier });
+  await saveFlow(deps.door, ws, connectionId, state, { nonce, code_verifier: verifier, link_user_id: link?.userId });
   return client
     .buildAuthorizationUrl(config, {
       redirect_uri: callbackUrl(deps, connectionId),
@@ -138,6 +146,7 @@ export async function finishOidc(
       email: email?.trim().toLowerCase(),
       groups: stringList(claims[row.groups_claim]),
       via: "oidc",
+      linkTo: flow.link_user_id ?? undefined,
     },
     context,
   );

@@ -3,7 +3,7 @@
 import { Elysia, t } from "elysia";
 import { PageQuery, responses } from "../../http/contract.ts";
 import type { RequestContext } from "../../audit/service.ts";
-import type { authPlugin, Caller } from "../auth.ts";
+import { requireInteractive, type authPlugin, type Caller } from "../auth.ts";
 import { Session } from "../schemas.ts";
 import { SecretBox } from "../../secrets/envelope.ts";
 import type { KekProvider } from "../../secrets/keyring.ts";
@@ -18,7 +18,15 @@ import {
   updateSsoConnection,
 } from "./connections.ts";
 import { auditTest, testConnection } from "./check.ts";
-import { MappedRole, RoleRule, SsoConnection, SsoConnectionPage, SsoPolicy, SsoTestResult } from "./schemas.ts";
+import {
+  MappedRole,
+  RoleRule,
+  SsoConnection,
+  SsoConnectionPage,
+  SsoLinkStart,
+  SsoPolicy,
+  SsoTestResult,
+} from "./schemas.ts";
 import { setSsoPolicy, ssoPolicy } from "./policy.ts";
 import { finishOidc, startOidc } from "./oidc.ts";
 import { finishSaml, spMetadata, startSaml } from "./saml.ts";
@@ -60,7 +68,12 @@ async function withIdpMetadata<T extends { metadata_url?: string; issuer?: strin
   return { ...body, issuer: metadata.entityId, sso_url: metadata.ssoUrl, idp_certificate: metadata.certificate };
 }
 
-export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: KekProvider, outbound: OutboundPolicy) {
+export function ssoConnectionRoutes(
+  auth: ReturnType<typeof authPlugin>,
+  kek: KekProvider,
+  outbound: OutboundPolicy,
+  sso?: SsoDeps,
+) {
   const sealed = <T>(
     caller: Caller,
     fn: (tx: Parameters<Parameters<Caller["tenant"]>[0]>[0], box: SecretBox) => Promise<T>,
@@ -176,6 +189,29 @@ export function ssoConnectionRoutes(auth: ReturnType<typeof authPlugin>, kek: Ke
           summary: "Test an SSO connection: OIDC discovery and key set, SAML certificate, ID-token key set",
           tags,
           responses: responses({ 200: SsoTestResult }),
+        },
+      },
+    )
+    .post(
+      "/v1/sso-connections/:id/link",
+      async ({ caller, params }) => {
+        // Like POST /v1/me/identities: the account proves itself with a recent password sign-in, the IdP the identity.
+        requireInteractive(caller.principal, { recent: true, passwordLogin: true });
+        if (!sso) throw new AppError("not_found", "single sign-on is not configured on this server");
+        const row = await caller.tenant((tx) => connectionRow(tx, caller.principal.workspaceId, params.id));
+        if (row.provider !== "oidc" || row.status !== "active")
+          throw new AppError("conflict", "identities are linked through an active OIDC connection");
+        const link = { workspaceId: caller.principal.workspaceId, userId: caller.principal.actorId };
+        return { authorization_url: await startOidc(sso, params.id, link) };
+      },
+      {
+        scope: "authenticated",
+        params: ConnectionId,
+        detail: {
+          summary:
+            "Start linking your account to your identity at this OIDC connection: open authorization_url; the callback links it and answers a session",
+          tags,
+          responses: responses({ 200: SsoLinkStart }, [409]),
         },
       },
     )

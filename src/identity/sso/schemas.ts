@@ -53,3 +53,8 @@ export const SsoPolicy = component(
     }),
   }),
 );
+
+export const SsoLinkStart = component(
+  "SsoLinkStart",
+  t.Object({ authorization_url: t.String({ description: "Open it in a browser; valid 10 minutes, once" }) }),
+);

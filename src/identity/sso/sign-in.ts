@@ -29,6 +29,8 @@ export interface ProvenIdentity {
   email: string | undefined;
   groups: string[];
   via: "idp" | "oidc" | "saml";
+  /** A signed-in member started this flow to link the identity to their own account. */
+  linkTo?: string;
 }
 
 const RANK: Record<string, number> = { viewer: 1, analyst: 2, admin: 3 };
@@ -58,11 +60,14 @@ export async function signInIdentity(
       [ws, connectionId, subject],
     );
     if (linked && linked.status !== "active") throw new AppError("unauthorized", REFUSED);
+    if (identity.linkTo && linked && linked.user_id !== identity.linkTo)
+      throw new AppError("conflict", "this identity is already linked to another account in this workspace");
     let userId = linked?.user_id;
     if (userId) await remapRole(tx, ws, userId, identity, context);
     if (!userId) {
-      userId =
-        connection.id === null
+      userId = identity.linkTo
+        ? await linkedMember(tx, ws, identity, context)
+        : connection.id === null
           ? await memberByEmail(tx, ws, identity.email)
           : await provision(tx, ws, identity, context);
       await tx.query(
@@ -116,6 +121,32 @@ async function remapRole(tx: Tx, ws: string, userId: string, identity: ProvenIde
     after: { role, sso_connection_id: connection.id, via: "group_mapping" },
     context,
   });
+}
+
+/** The member who started a link flow (still an active member), the link audited. */
+async function linkedMember(tx: Tx, ws: string, identity: ProvenIdentity, context: RequestContext): Promise<string> {
+  const userId = identity.linkTo as string;
+  const [member] = await tx.query(
+    "select 1 from memberships where workspace_id = $1 and user_id = $2 and status = 'active'",
+    [ws, userId],
+  );
+  if (!member) throw new AppError("unauthorized", REFUSED);
+  await appendAudit(tx, {
+    workspaceId: ws,
+    action: "user.identity_linked",
+    actorId: userId,
+    actorType: "user",
+    targetType: "user",
+    targetId: userId,
+    after: {
+      connection_id: identity.connection.id,
+      issuer: identity.connection.issuer,
+      subject: identity.subject,
+      via: identity.via,
+    },
+    context,
+  });
+  return userId;
 }
 
 async function memberByEmail(tx: Tx, ws: string, email: string | undefined): Promise<string> {

@@ -25,6 +25,8 @@ export async function workspaceOfConnection(anonymous: Anonymous, connectionId: 
 export interface FlowState {
   nonce: string | null;
   code_verifier: string | null;
+  /** The signed-in member linking this IdP identity to their account (null: a sign-in). */
+  link_user_id?: string | null;
 }
 
 export async function saveFlow(
@@ -38,9 +40,18 @@ export async function saveFlow(
     await tx.query("delete from sso_login_states where workspace_id = $1 and expires_at < now()", [ws]);
     await tx.query("delete from sso_assertion_ids where workspace_id = $1 and expires_at < now()", [ws]);
     await tx.query(
-      `insert into sso_login_states (workspace_id, id, connection_id, state_hash, nonce, code_verifier, expires_at)
-       values ($1, $2, $3, $4, $5, $6, now() + make_interval(mins => $7))`,
-      [ws, newId("sls"), connectionId, sha256Hex(key), state.nonce, state.code_verifier, FLOW_MINUTES],
+      `insert into sso_login_states (workspace_id, id, connection_id, state_hash, nonce, code_verifier, link_user_id, expires_at)
+       values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(mins => $8))`,
+      [
+        ws,
+        newId("sls"),
+        connectionId,
+        sha256Hex(key),
+        state.nonce,
+        state.code_verifier,
+        state.link_user_id ?? null,
+        FLOW_MINUTES,
+      ],
     );
   });
 }
@@ -71,11 +82,11 @@ export async function consumeFlow(
   const [row] = await door(ws, (tx) =>
     tx.query<FlowState & { live: boolean }>(
       `delete from sso_login_states where workspace_id = $1 and connection_id = $2 and state_hash = $3
-       returning nonce, code_verifier, expires_at > now() as live`,
+       returning nonce, code_verifier, link_user_id, expires_at > now() as live`,
       [ws, connectionId, sha256Hex(key)],
     ),
   );
-  return row?.live ? { nonce: row.nonce, code_verifier: row.code_verifier } : undefined;
+  return row?.live ? { nonce: row.nonce, code_verifier: row.code_verifier, link_user_id: row.link_user_id } : undefined;
 }
 
 /** Records a SAML assertion id until it expires; false when it was already used (a replay). */
