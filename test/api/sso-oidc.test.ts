@@ -5,6 +5,8 @@
 // identity of another workspace's connection.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { onboard } from "../../src/tenancy/service.ts";
+import { createApp } from "../../src/http/app.ts";
+import { apiDeps } from "../helpers/app.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
 import { describeEngines } from "../helpers/db.ts";
 import { callJson, ownerApp, postJson, type OwnerApp } from "../helpers/routes.ts";
@@ -90,6 +92,16 @@ describeEngines("OIDC single sign-on", (kind) => {
       [h.tenant.workspace_id, connectionId],
     );
     expect(identity).toEqual({ subject: "alice", issuer: idp.issuer });
+  });
+
+  test("stateless instances: a flow started on one instance finishes on another sharing the database", async () => {
+    const other = createApp(
+      apiDeps(h.db, h.kek, { publicUrl: PUBLIC_URL, outbound: outboundPolicy({ allowlist: "127.0.0.1" }) }),
+    );
+    const url = await throughIdp("alice");
+    const response = await other.fetch(new Request(`http://localhost${url.pathname}${url.search}`));
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { role: string }).role).toBe("admin");
   });
 
   test("a wrong state is refused, and the real one is still good", async () => {

@@ -150,6 +150,19 @@ describeEngines("SAML single sign-on", (kind) => {
     expect(await roleOf(["sre", "unrelated"])).toBe("analyst");
   });
 
+  test("a member links their own account with an SP-initiated sign-in started from a password session", async () => {
+    const started = await callJson(h.app, "POST", `/v1/sso-connections/${connectionId}/link`, undefined, h.token);
+    expect(started.status).toBe(200);
+    const inResponseTo = authnRequestId(started.body.authorization_url as string);
+    const linked = await acs(await idp.respond(metadata, { nameId: "owner-at-idp", inResponseTo }));
+    expect(linked).toMatchObject({ status: 200, body: { role: "owner", workspace_id: h.tenant.workspace_id } });
+    // IdP-initiated from now on: the same owner.
+    expect(await acs(await idp.respond(metadata, { nameId: "owner-at-idp" }))).toMatchObject({
+      status: 200,
+      body: { role: "owner" },
+    });
+  });
+
   test("a replayed assertion is refused", async () => {
     const answer = await idp.respond(metadata, { nameId: "u-1001" });
     expect((await acs(answer)).status).toBe(200);

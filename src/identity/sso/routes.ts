@@ -199,17 +199,18 @@ export function ssoConnectionRoutes(
         requireInteractive(caller.principal, { recent: true, passwordLogin: true });
         if (!sso) throw new AppError("not_found", "single sign-on is not configured on this server");
         const row = await caller.tenant((tx) => connectionRow(tx, caller.principal.workspaceId, params.id));
-        if (row.provider !== "oidc" || row.status !== "active")
-          throw new AppError("conflict", "identities are linked through an active OIDC connection");
+        if (row.provider === "jwt" || row.status !== "active")
+          throw new AppError("conflict", "identities are linked through an active OIDC or SAML connection");
         const link = { workspaceId: caller.principal.workspaceId, userId: caller.principal.actorId };
-        return { authorization_url: await startOidc(sso, params.id, link) };
+        const start = row.provider === "saml" ? startSaml : startOidc;
+        return { authorization_url: await start(sso, params.id, link) };
       },
       {
         scope: "authenticated",
         params: ConnectionId,
         detail: {
           summary:
-            "Start linking your account to your identity at this OIDC connection: open authorization_url; the callback links it and answers a session",
+            "Start linking your account to your identity at this OIDC or SAML connection: open authorization_url; signing in there links it and answers a session",
           tags,
           responses: responses({ 200: SsoLinkStart }, [409]),
         },

@@ -26,23 +26,35 @@ const SKEW_MS = 60_000;
 export const spEntityId = (deps: SsoDeps, connectionId: string) => ssoEndpoint(deps, connectionId, "metadata");
 const acsUrl = (deps: SsoDeps, connectionId: string) => ssoEndpoint(deps, connectionId, "acs");
 
+/** What one request's flow carries through node-saml: the member who links (start), or who linked (ACS). */
+interface FlowLink {
+  linkUserId?: string;
+  consumedLink?: string;
+}
+
 /** node-saml's request-id cache, kept in the connection's workspace (any instance can finish the flow). */
-function requestCache(deps: SsoDeps, ws: string, connectionId: string): CacheProvider {
+function requestCache(deps: SsoDeps, ws: string, connectionId: string, flow: FlowLink): CacheProvider {
   return {
     saveAsync: async (key, value) => {
-      await saveFlow(deps.door, ws, connectionId, `saml:${key}`, { nonce: null, code_verifier: null });
+      await saveFlow(deps.door, ws, connectionId, `saml:${key}`, {
+        nonce: null,
+        code_verifier: null,
+        link_user_id: flow.linkUserId,
+      });
       return { value, createdAt: Date.now() };
     },
     // node-saml reads the value as the time the request was made.
     getAsync: async (key) => (await flowStartedAt(deps.door, ws, connectionId, `saml:${key}`)) ?? null,
+    // Called with the response's InResponseTo once node-saml has validated it: the request is used up.
     removeAsync: async (key) => {
-      if (key) await consumeFlow(deps.door, ws, connectionId, `saml:${key}`);
+      if (key)
+        flow.consumedLink = (await consumeFlow(deps.door, ws, connectionId, `saml:${key}`))?.link_user_id ?? undefined;
       return key;
     },
   };
 }
 
-function serviceProvider(deps: SsoDeps, ws: string, row: ConnectionRow): SAML {
+function serviceProvider(deps: SsoDeps, ws: string, row: ConnectionRow, flow: FlowLink): SAML {
   return new SAML({
     callbackUrl: acsUrl(deps, row.id),
     entryPoint: row.sso_url ?? undefined,
@@ -55,17 +67,17 @@ function serviceProvider(deps: SsoDeps, ws: string, row: ConnectionRow): SAML {
     acceptedClockSkewMs: SKEW_MS,
     validateInResponseTo: ValidateInResponseTo.ifPresent,
     requestIdExpirationPeriodMs: FLOW_MINUTES * 60_000,
-    cacheProvider: requestCache(deps, ws, row.id),
+    cacheProvider: requestCache(deps, ws, row.id, flow),
     identifierFormat: null,
     disableRequestedAuthnContext: true,
   });
 }
 
-async function loaded(deps: SsoDeps, connectionId: string) {
+async function loaded(deps: SsoDeps, connectionId: string, flow: FlowLink = {}) {
   const ws = await workspaceOfConnection(deps.anonymous, connectionId);
   const row = await deps.door(ws, (tx) => connectionRow(tx, ws, connectionId));
   if (row.provider !== "saml") throw new AppError("not_found", "no such SAML connection");
-  return { ws, row, sp: serviceProvider(deps, ws, row) };
+  return { ws, row, flow, sp: serviceProvider(deps, ws, row, flow) };
 }
 
 /** The SP's metadata (entity id, ACS, signed assertions wanted) for the IdP administrator. */
@@ -74,9 +86,17 @@ export async function spMetadata(deps: SsoDeps, connectionId: string): Promise<s
   return sp.generateServiceProviderMetadata(null, null);
 }
 
-/** SP-initiated sign-in: the IdP's URL carrying our AuthnRequest (its id remembered, one use). */
-export async function startSaml(deps: SsoDeps, connectionId: string): Promise<string> {
-  const { sp } = await loaded(deps, connectionId);
+/**
+ * SP-initiated sign-in: the IdP's URL carrying our AuthnRequest (its id remembered, one use). With `link`, a
+ * signed-in member of the connection's workspace links the identity the IdP asserts to their own account.
+ */
+export async function startSaml(
+  deps: SsoDeps,
+  connectionId: string,
+  link?: { workspaceId: string; userId: string },
+): Promise<string> {
+  const { ws, sp } = await loaded(deps, connectionId, { linkUserId: link?.userId });
+  if (link && link.workspaceId !== ws) throw new AppError("not_found", "no such SSO connection");
   return sp.getAuthorizeUrlAsync("", undefined, {});
 }
 
@@ -107,7 +127,7 @@ export async function finishSaml(
   samlResponse: string,
   context: RequestContext,
 ): Promise<TokenPair> {
-  const { ws, row, sp } = await loaded(deps, connectionId);
+  const { ws, row, sp, flow } = await loaded(deps, connectionId);
   let profile: Profile | null;
   try {
     ({ profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse }));
@@ -133,6 +153,7 @@ export async function finishSaml(
       email,
       groups: attributeList(attributes[row.groups_claim]),
       via: "saml",
+      linkTo: flow.consumedLink,
     },
     context,
   );
