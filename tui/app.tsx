@@ -1,4 +1,4 @@
-// The operator console: a persistent menu (1-7), a help bar, and one screen per task. Every action calls
+// The operator console: a persistent menu (1-9), a help bar, and one screen per task. Every action calls
 // the operator services, the same ones (and the same audit trail) as the CLI.
 import { useState } from "react";
 import { Box, Text, useApp, useInput } from "ink";
@@ -11,8 +11,19 @@ import { Rtbf } from "./screens/rtbf.tsx";
 import { Audit } from "./screens/audit.tsx";
 import { Jobs } from "./screens/jobs.tsx";
 import { Deliveries } from "./screens/deliveries.tsx";
+import { Sso } from "./screens/sso.tsx";
 
-export const SCREENS = ["Overview", "Tenants", "Roles", "Migrations", "RTBF", "Audit", "Jobs", "Deliveries"] as const;
+export const SCREENS = [
+  "Overview",
+  "Tenants",
+  "Roles",
+  "Migrations",
+  "RTBF",
+  "Audit",
+  "Jobs",
+  "Deliveries",
+  "SSO",
+] as const;
 type Screen = (typeof SCREENS)[number];
 
 const HELP: Record<Screen, string> = {
@@ -24,6 +35,7 @@ const HELP: Record<Screen, string> = {
   Audit: "v verify every workspace",
   Jobs: "r run selected job  Up/Down select",
   Deliveries: "r replay selected dead letter  g refresh  Up/Down select",
+  SSO: "t test selected  d delete (y/n)  g refresh  Up/Down select",
 };
 
 interface Props {
@@ -62,11 +74,12 @@ export function App({ services }: Props) {
         {screen === "Audit" && <Audit services={services} active={!busy} />}
         {screen === "Jobs" && <Jobs services={services} active={!busy} />}
         {screen === "Deliveries" && <Deliveries services={services} active={!busy} />}
+        {screen === "SSO" && <Sso services={services} active={!busy} />}
       </Box>
       <Text
         inverse
         wrap="truncate-end"
-      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-8 screens  q quit`} `}</Text>
+      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-${SCREENS.length} screens  q quit`} `}</Text>
     </Box>
   );
 }
