@@ -8,6 +8,7 @@ import { keyPair } from "../helpers/saml-idp.ts";
 import { operations } from "../../src/operator/operations.ts";
 import type { OperationContext } from "../../src/operator/contract.ts";
 import { loadConfig } from "../../src/config.ts";
+import { runRetention } from "../../src/governance/retention.ts";
 
 const SECRET = "very-secret-client-secret-1234";
 
@@ -183,5 +184,26 @@ describeEngines("SSO connections", (kind) => {
       [ws, id],
     );
     expect(trail.map((r) => r.action)).toEqual(["sso_connection.tested", "sso_connection.deleted"]);
+  });
+
+  test("sign-ins never finished and used assertion ids are removed once expired (retention job)", async () => {
+    const created = await call("POST", "/v1/sso-connections", samlConnection({ display_name: "Sweep" }));
+    const ws = h.tenant.workspace_id;
+    await h.db.owner.query(
+      `insert into sso_login_states (workspace_id, id, connection_id, state_hash, expires_at)
+       values ($1, new_id('sls'), $2, 'abandoned', now() - interval '1 minute')`,
+      [ws, created.body.id],
+    );
+    await h.db.owner.query(
+      "insert into sso_assertion_ids (workspace_id, id, connection_id, expires_at) values ($1, 'old-assertion', $2, now() - interval '1 minute')",
+      [ws, created.body.id],
+    );
+    const run = await runRetention(h.db.app);
+    expect(run.totals.sso_flows).toBeGreaterThanOrEqual(2);
+    const [left] = await h.db.owner.query<{ n: number }>(
+      "select (select count(*) from sso_login_states where workspace_id = $1 and expires_at < now()) + (select count(*) from sso_assertion_ids where workspace_id = $1 and expires_at < now()) as n",
+      [ws],
+    );
+    expect(Number(left?.n)).toBe(0);
   });
 });

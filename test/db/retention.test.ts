@@ -69,12 +69,14 @@ describeEngines("retention", (kind) => {
       [ws],
     );
 
+    // What the first run finds (and removes): the same counts, dry or not, and in the compliance log.
+    const expected = { issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, sso_flows: 0, audit_log: 2 };
     const dry = await runRetention(db.app, { dryRun: true });
-    expect(dry.totals).toEqual({ issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, audit_log: 2 });
+    expect(dry.totals).toEqual(expected);
     expect((await db.owner.query("select 1 from issues where workspace_id = $1", [ws])).length).toBe(3); // dry run deleted nothing
 
     const run = await runRetention(db.app);
-    expect(run.totals).toEqual({ issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, audit_log: 2 });
+    expect(run.totals).toEqual(expected);
     const left = await db.owner.query<{ seq: number }>(
       "select seq::int as seq from audit_log where workspace_id = $1 and action = 'test.old' order by seq",
       [ws],
@@ -85,14 +87,13 @@ describeEngines("retention", (kind) => {
       "select details from compliance_log where workspace_id = $1 and kind = 'retention.run'",
       [ws],
     );
-    expect(log.map((l) => l.details.counts)).toEqual([
-      { issues: 2, activity_events: 1, predictions: 0, idempotency_keys: 0, audit_log: 2 },
-    ]);
+    expect(log.map((l) => l.details.counts)).toEqual([expected]);
     expect((await runRetention(db.app)).totals).toEqual({
       issues: 0,
       activity_events: 0,
       predictions: 0,
       idempotency_keys: 0,
+      sso_flows: 0,
       audit_log: 0,
     });
   });

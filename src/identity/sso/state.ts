@@ -22,6 +22,21 @@ export async function workspaceOfConnection(anonymous: Anonymous, connectionId: 
   return row.ws;
 }
 
+/** Expired flows and replay-cache entries of one workspace, counted or removed (also by the retention job). */
+export async function expiredFlowRows(tx: Tx, ws: string, remove: boolean): Promise<number> {
+  let n = 0;
+  for (const table of ["sso_login_states", "sso_assertion_ids"]) {
+    const rows = await tx.query<{ n: number }>(
+      remove
+        ? `with gone as (delete from ${table} where workspace_id = $1 and expires_at < now() returning 1) select count(*)::int as n from gone`
+        : `select count(*)::int as n from ${table} where workspace_id = $1 and expires_at < now()`,
+      [ws],
+    );
+    n += rows[0]?.n ?? 0;
+  }
+  return n;
+}
+
 export interface FlowState {
   nonce: string | null;
   code_verifier: string | null;
@@ -37,8 +52,7 @@ export async function saveFlow(
   state: FlowState,
 ): Promise<void> {
   await door(ws, async (tx) => {
-    await tx.query("delete from sso_login_states where workspace_id = $1 and expires_at < now()", [ws]);
-    await tx.query("delete from sso_assertion_ids where workspace_id = $1 and expires_at < now()", [ws]);
+    await expiredFlowRows(tx, ws, true);
     await tx.query(
       `insert into sso_login_states (workspace_id, id, connection_id, state_hash, nonce, code_verifier, link_user_id, expires_at)
        values ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(mins => $8))`,
