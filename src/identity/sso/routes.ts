@@ -1,10 +1,8 @@
-// /v1/sso-connections (administration, behind the door) and /v1/auth/sso/{id}/... (the sign-in flows,
-// public: they authenticate by what the IdP sends back, in the connection's own workspace only).
+// /v1/sso-connections and /v1/workspace/sso-policy: administration, behind the door (the public sign-in
+// flows are in sign-in-routes.ts).
 import { Elysia, t } from "elysia";
 import { PageQuery, responses } from "../../http/contract.ts";
-import type { RequestContext } from "../../audit/service.ts";
 import { requireInteractive, type authPlugin, type Caller } from "../auth.ts";
-import { Session } from "../schemas.ts";
 import { SecretBox } from "../../secrets/envelope.ts";
 import type { KekProvider } from "../../secrets/keyring.ts";
 import type { OutboundPolicy } from "../../net/policy.ts";
@@ -28,14 +26,13 @@ import {
   SsoTestResult,
 } from "./schemas.ts";
 import { setSsoPolicy, ssoPolicy } from "./policy.ts";
-import { finishOidc, startOidc } from "./oidc.ts";
-import { finishSaml, spMetadata, startSaml } from "./saml.ts";
+import { startOidc } from "./oidc.ts";
+import { startSaml } from "./saml.ts";
 import type { SsoDeps } from "./deps.ts";
-import { workspaceOfConnection } from "./state.ts";
 import { fetchIdpMetadata } from "./idp-metadata.ts";
 import { AppError } from "../../errors.ts";
 
-const ConnectionId = t.Object({ id: t.String({ pattern: "^sso_[0-9a-z]{26}$" }) });
+export const ConnectionId = t.Object({ id: t.String({ pattern: "^sso_[0-9a-z]{26}$" }) });
 const Url = t.String({ pattern: "^https?://", maxLength: 2000 });
 const Pem = t.String({ minLength: 1, maxLength: 20_000 });
 
@@ -245,89 +242,6 @@ export function ssoConnectionRoutes(
             "Enforce single sign-on: password sign-in is refused to members but the named break-glass owners (needs one, and an active OIDC or SAML connection)",
           tags,
           responses: responses({ 200: SsoPolicy }, [409]),
-        },
-      },
-    );
-}
-
-const Redirect = {
-  description: "Redirect to the identity provider",
-  headers: { Location: { description: "The IdP's sign-in URL", schema: { type: "string" } } },
-};
-
-export function ssoSignInRoutes(deps: SsoDeps, contextOf: (request: Request) => RequestContext) {
-  return new Elysia({ name: "sso-sign-in", prefix: "/v1/auth/sso" })
-    .get(
-      "/:id/start",
-      async ({ params, redirect }) => {
-        const ws = await workspaceOfConnection(deps.anonymous, params.id);
-        const provider = await deps.door(ws, async (tx) => (await connectionRow(tx, ws, params.id)).provider);
-        return redirect(provider === "saml" ? await startSaml(deps, params.id) : await startOidc(deps, params.id), 302);
-      },
-      {
-        params: ConnectionId,
-        detail: {
-          summary: "Start single sign-on: redirects to the workspace's identity provider (OIDC or SAML)",
-          tags: ["auth"],
-          responses: responses({ 302: Redirect }, [401]),
-          security: [],
-        },
-      },
-    )
-    .get("/:id/callback", ({ params, query, request }) => finishOidc(deps, params.id, query, contextOf(request)), {
-      params: ConnectionId,
-      query: t.Object(
-        {
-          code: t.Optional(t.String({ maxLength: 2000 })),
-          state: t.Optional(t.String({ maxLength: 500 })),
-          iss: t.Optional(t.String({ maxLength: 500 })),
-          session_state: t.Optional(t.String({ maxLength: 500 })),
-          error: t.Optional(t.String({ maxLength: 200 })),
-          error_description: t.Optional(t.String({ maxLength: 2000 })),
-        },
-        { additionalProperties: false },
-      ),
-      detail: {
-        summary: "OIDC redirect URI: redeems the code (PKCE, state, nonce) and answers a session like password login",
-        tags: ["auth"],
-        responses: responses({ 200: Session }, [401]),
-        security: [],
-      },
-    })
-    .get(
-      "/:id/metadata",
-      async ({ params, set }) => {
-        set.headers["content-type"] = "application/samlmetadata+xml";
-        return spMetadata(deps, params.id);
-      },
-      {
-        params: ConnectionId,
-        detail: {
-          summary: "SAML service provider metadata (entity id, ACS URL) for the IdP administrator",
-          tags: ["auth"],
-          responses: responses({ 200: { description: "SAML metadata", contentType: "application/samlmetadata+xml" } }),
-          security: [],
-        },
-      },
-    )
-    .post(
-      "/:id/acs",
-      ({ params, body, request }) => finishSaml(deps, params.id, body.SAMLResponse, contextOf(request)),
-      {
-        params: ConnectionId,
-        body: t.Object(
-          {
-            SAMLResponse: t.String({ minLength: 1, maxLength: 500_000 }),
-            RelayState: t.Optional(t.String({ maxLength: 2000 })),
-          },
-          { additionalProperties: false },
-        ),
-        detail: {
-          summary:
-            "SAML assertion consumer service (HTTP-POST binding, SP- or IdP-initiated): answers a session like password login",
-          tags: ["auth"],
-          responses: responses({ 200: Session }, [401]),
-          security: [],
         },
       },
     );
