@@ -18,6 +18,7 @@ import { registerEvidence } from "./evidence.ts";
 import { registerAlerts } from "./alerts.ts";
 import { registerScim } from "./scim.ts";
 import { registerAccessReviews } from "./access-reviews.ts";
+import { registerSso } from "./sso.ts";
 import { registerDeliveries } from "./deliveries.ts";
 import { registerBackup } from "./backup.ts";
 import { registerIngest } from "./ingest.ts";
@@ -59,6 +60,7 @@ Examples:
   registerAlerts(program);
   registerScim(program);
   registerAccessReviews(program);
+  registerSso(program);
   registerDeliveries(program);
   registerBackup(program);
   registerIngest(program);

@@ -95,6 +95,8 @@ export interface Config {
   rtbfVacuum: "auto" | "plain" | "full";
   /** Hosts and CIDRs that user-given URLs (webhooks, SSO key sets) may reach although not public, over http too. */
   outboundAllowlist: OutboundAllowlist;
+  /** The API's public base URL (CAUSELOOP_PUBLIC_URL): single sign-on builds its redirect URI, ACS and SP entity id from it. */
+  publicUrl: string | undefined;
   /** Peers whose X-Forwarded-For / Forwarded headers name the client (CAUSELOOP_TRUSTED_PROXIES). */
   trustedProxies: TrustedProxies;
   /** Browser origins allowed to call the API (CAUSELOOP_CORS_ORIGINS). */
@@ -209,6 +211,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_AUDIT_ANCHOR_FILE: "<data-dir>/audit-anchors.ndjson",
   CAUSELOOP_RTBF_VACUUM: "auto",
   CAUSELOOP_OUTBOUND_ALLOWLIST: "empty",
+  CAUSELOOP_PUBLIC_URL: "unset: no single sign-on flows",
   CAUSELOOP_TRUSTED_PROXIES: "empty: the socket's peer is the client",
   CAUSELOOP_CORS_ORIGINS: "empty: no browser origin",
   CAUSELOOP_RATE_LIMIT_PER_MINUTE: "1000",
@@ -244,6 +247,20 @@ export const ENVIRONMENT = {
 } as const;
 
 type Env = Record<string, string | undefined>;
+
+/** The public base URL: an absolute http(s) URL without credentials, query or fragment; no trailing slash. */
+function publicUrlFrom(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("CAUSELOOP_PUBLIC_URL is not a valid URL");
+  }
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash)
+    throw new ConfigError("CAUSELOOP_PUBLIC_URL must be an http(s) base URL without credentials, query or fragment");
+  return url.toString().replace(/\/+$/, "");
+}
 
 export function parseDatabaseUrl(raw: string, name: string): DatabaseUrlInfo {
   let url: URL;
@@ -614,6 +631,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
     rtbfVacuum: oneOf(env.CAUSELOOP_RTBF_VACUUM, "CAUSELOOP_RTBF_VACUUM", ["auto", "plain", "full"] as const, "auto"),
     outboundAllowlist,
+    publicUrl: publicUrlFrom(env.CAUSELOOP_PUBLIC_URL),
     trustedProxies,
     cors: corsFrom(env),
     tls: tlsFrom(flags.tlsCert ?? env.CAUSELOOP_TLS_CERT_FILE, flags.tlsKey ?? env.CAUSELOOP_TLS_KEY_FILE),

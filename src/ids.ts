@@ -46,6 +46,7 @@ export const ID_PREFIXES = [
   "scg",
   "arv",
   "ari",
+  "sls",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

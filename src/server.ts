@@ -145,6 +145,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kek,
     signer,
     outbound: outboundPolicy({ allowlist: config.outboundAllowlist }),
+    publicUrl: config.publicUrl,
     trustedProxies: config.trustedProxies,
     cors: config.cors,
     tls: config.tls !== undefined,

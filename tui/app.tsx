@@ -1,4 +1,4 @@
-// The operator console: a persistent menu (1-9), a help bar, and one screen per task. Every action calls
+// The operator console: a persistent menu (1-9, 0), a help bar, and one screen per task. Every action calls
 // the operator services, the same ones (and the same audit trail) as the CLI.
 import { useState } from "react";
 import { Box, Text, useApp, useInput } from "ink";
@@ -12,6 +12,7 @@ import { Audit } from "./screens/audit.tsx";
 import { Jobs } from "./screens/jobs.tsx";
 import { Deliveries } from "./screens/deliveries.tsx";
 import { Problems } from "./screens/problems.tsx";
+import { Sso } from "./screens/sso.tsx";
 
 export const SCREENS = [
   "Overview",
@@ -23,6 +24,7 @@ export const SCREENS = [
   "Jobs",
   "Deliveries",
   "Problems",
+  "SSO",
 ] as const;
 type Screen = (typeof SCREENS)[number];
 
@@ -36,6 +38,7 @@ const HELP: Record<Screen, string> = {
   Jobs: "r run selected job  Up/Down select",
   Deliveries: "r replay selected dead letter  g refresh  Up/Down select",
   Problems: "Left/Right workspace  g refresh",
+  SSO: "t test selected  d delete (y/n)  g refresh  Up/Down select",
 };
 
 interface Props {
@@ -49,7 +52,8 @@ export function App({ services }: Props) {
   useInput(
     (input, key) => {
       if (input === "q" || (key.ctrl && input === "c")) return exit();
-      const n = Number(input);
+      // 1-9, and 0 for the tenth screen.
+      const n = input === "0" ? 10 : Number(input);
       if (n >= 1 && n <= SCREENS.length) setScreen(SCREENS[n - 1] as Screen);
     },
     { isActive: !busy },
@@ -59,7 +63,7 @@ export function App({ services }: Props) {
       <Box flexWrap="wrap">
         <Text bold>Causeloop </Text>
         {SCREENS.map((s, i) => (
-          <Text key={s} inverse={s === screen}>{` ${i + 1} ${s}${s === screen ? " *" : ""} `}</Text>
+          <Text key={s} inverse={s === screen}>{` ${(i + 1) % 10} ${s}${s === screen ? " *" : ""} `}</Text>
         ))}
       </Box>
       <Text dimColor wrap="truncate-end">
@@ -75,11 +79,12 @@ export function App({ services }: Props) {
         {screen === "Jobs" && <Jobs services={services} active={!busy} />}
         {screen === "Deliveries" && <Deliveries services={services} active={!busy} />}
         {screen === "Problems" && <Problems services={services} active={!busy} />}
+        {screen === "SSO" && <Sso services={services} active={!busy} />}
       </Box>
       <Text
         inverse
         wrap="truncate-end"
-      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-9 screens  q quit`} `}</Text>
+      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-9, 0 screens  q quit`} `}</Text>
     </Box>
   );
 }

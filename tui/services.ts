@@ -12,6 +12,7 @@ import type { AlertView } from "../src/security/alerts.ts";
 import type { DeliveryView } from "../src/delivery/service.ts";
 import type { BackupStaleness } from "../src/backups/staleness.ts";
 import type { WorkspaceProblems } from "../src/operator/ops/intelligence.ts";
+import type { SsoConnectionView } from "../src/identity/sso/connections.ts";
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -40,6 +41,15 @@ export interface TuiServices {
   replayDelivery?(workspaceId: string, id: string): Promise<DeliveryView>;
   /** A workspace's problems (the first active one when none is named): clusters with their open issues. */
   problems?(workspace?: string): Promise<WorkspaceProblems>;
+  /** Every workspace's SSO connections. */
+  ssoConnections?(): Promise<(SsoConnectionView & { workspace_id: string })[]>;
+  /** Tests one (discovery and key set, certificate; audited in its workspace). */
+  ssoTest?(
+    workspaceId: string,
+    id: string,
+  ): Promise<{ ok: boolean; checks: { name: string; ok: boolean; detail: string | null }[] }>;
+  /** Deletes one and unlinks its identities (audited in its workspace). */
+  ssoDelete?(workspaceId: string, id: string): Promise<void>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -75,5 +85,14 @@ export function operatorServices(config: Config): TuiServices {
     deadLetters: () => session.run("deliveries.dead", {}),
     replayDelivery: (workspace, id) => session.run("deliveries.replay", { workspace, id }),
     problems: (workspace) => session.run("intelligence.problems", workspace ? { workspace } : {}),
+    ssoConnections: async () => {
+      const workspaces = (await session.run("tenants.list")).flatMap((t) => (t.workspace_id ? [t.workspace_id] : []));
+      const all = [];
+      for (const workspace of new Set(workspaces))
+        for (const c of await session.run("sso.list", { workspace })) all.push({ ...c, workspace_id: workspace });
+      return all;
+    },
+    ssoTest: (workspace, id) => session.run("sso.test", { workspace, id }),
+    ssoDelete: async (workspace, id) => void (await session.run("sso.delete", { workspace, id })),
   };
 }

@@ -31,6 +31,7 @@ import m0034 from "./0034_backup_readout.sql" with { type: "text" };
 import m0035 from "./0035_ingestion.sql" with { type: "text" };
 import m0036 from "./0036_backup_staleness.sql" with { type: "text" };
 import m0037 from "./0037_restore_replay.sql" with { type: "text" };
+import m0038 from "./0038_sso.sql" with { type: "text" };
 import m0039 from "./0039_scim_and_access_reviews.sql" with { type: "text" };
 import m0040 from "./0040_intelligence.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
@@ -73,6 +74,7 @@ export const migrations: MigrationSource[] = [
   { name: "0035_ingestion", sql: m0035 },
   { name: "0036_backup_staleness", sql: m0036 },
   { name: "0037_restore_replay", sql: m0037 },
+  { name: "0038_sso", sql: m0038 },
   { name: "0039_scim_and_access_reviews", sql: m0039 },
   { name: "0040_intelligence", sql: m0040 },
 ];

@@ -26,6 +26,7 @@ export const ERASURE_MAP: ErasureRule[] = [
   { table: "sso_identities", column: "user_id", matches: "user_id", action: "delete_row" },
   // What the identity provider sent about them (its group memberships go with it).
   { table: "scim_users", column: "user_id", matches: "user_id", action: "delete_row" },
+  { table: "sso_login_states", column: "link_user_id", matches: "user_id", action: "delete_row" },
   // Incidents they reported or created.
   { table: "issues", column: "reporter_email", matches: "email", action: "null" },
   { table: "issues", column: "created_by", matches: "user_id", action: "pseudonymize" },

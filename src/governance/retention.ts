@@ -3,6 +3,7 @@
 // older than the window; audit rows only past the 365-day floor and covered by a signed checkpoint. Every
 // run leaves per-table counts in the compliance log.
 import { sweepIdempotencyKeys } from "../tenancy/idempotency.ts";
+import { expiredFlowRows } from "../identity/sso/state.ts";
 import type { Engine, Tx } from "../db/engine.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
@@ -146,6 +147,8 @@ export async function purgeWorkspace(
           .then((rows) => rows[0]?.n ?? 0)
       : sweepIdempotencyKeys(tx, workspaceId),
   );
+  // Single sign-on flows never finished and SAML assertion ids past their validity.
+  counts.sso_flows = await withTenant(engine, workspaceId, (tx) => expiredFlowRows(tx, workspaceId, !options.dryRun));
   const auditBefore = cutoff(settings.effective.audit_log_retention_days);
   if (options.dryRun) {
     const [row] = await withTenant(engine, workspaceId, (tx) =>

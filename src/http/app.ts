@@ -26,6 +26,8 @@ import type { GlobalIdp } from "../identity/exchange.ts";
 import { issueRoutes } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import { hookRoutes } from "../ingestion/routes.ts";
+import { ssoConnectionRoutes } from "../identity/sso/routes.ts";
+import { ssoSignInRoutes } from "../identity/sso/sign-in-routes.ts";
 import { deliveryRoutes } from "../delivery/routes.ts";
 import { securityAlertRoutes } from "../security/routes.ts";
 import { governanceRoutes } from "../governance/routes.ts";
@@ -60,6 +62,8 @@ export interface AppDeps {
   capabilities?: AnyElysia[];
   /** The SSRF guard's policy for user-given URLs (webhooks, SSO key sets); default: no allowlist. */
   outbound?: OutboundPolicy;
+  /** The API's public base URL (CAUSELOOP_PUBLIC_URL); without it the single sign-on flows answer 404. */
+  publicUrl?: string;
   readiness: ReadinessProbe;
   /** The backups' staleness, reported by /readyz (never making it unready). */
   backups?: BackupsProbe;
@@ -147,6 +151,9 @@ const AUTH_FAILURES: Record<string, string> = {
   "/v1/auth/logout": "logout_rejected",
   "/v1/auth/accept-invite": "invite_rejected",
   "/v1/auth/exchange": "exchange_rejected",
+  "/v1/auth/sso/:id/start": "sso_rejected",
+  "/v1/auth/sso/:id/callback": "sso_rejected",
+  "/v1/auth/sso/:id/acs": "sso_rejected",
   "/metrics": "metrics_token",
   "/v1/hooks/:path_token": "hook_signature",
 };
@@ -231,6 +238,7 @@ export function createApp(deps: AppDeps): HttpApp {
     if (deps.sessions && deps.kek) {
       protectedRoutes.push(
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),
+        ssoSignInRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek, publicUrl: deps.publicUrl }, contextOf),
       );
     }
     if (deps.kek)
@@ -242,6 +250,12 @@ export function createApp(deps: AppDeps): HttpApp {
           deps.kek,
           (request, workspaceId, credentialId) => admit(request, workspaceId, credentialId, door),
           contextOf,
+        ),
+        ssoConnectionRoutes(
+          auth,
+          deps.kek,
+          outbound,
+          deps.sessions ? { ...deps.sessions, door: deps.door, kek: deps.kek, publicUrl: deps.publicUrl } : undefined,
         ),
       );
     if (deps.signer)

@@ -245,9 +245,16 @@ export function contractDocument(generated: Record<string, unknown>): Record<str
       }
       if (operation.requestBody) {
         const json = operation.requestBody.content?.["application/json"] ?? { schema: {} };
+        const form = operation.requestBody.content?.["application/x-www-form-urlencoded"];
         operation.requestBody.content = scim
           ? { "application/scim+json": json, "application/json": json }
-          : { "application/json": json };
+          : {
+              "application/json": json,
+              // The SAML ACS takes the IdP's form post (request-checks.ts FORM_POST_ROUTE).
+              ...(/^\/v1\/auth\/sso\/\{[^}]+\}\/acs$/.test(path) && form
+                ? { "application/x-www-form-urlencoded": form }
+                : {}),
+            };
       }
       if (path !== "/healthz") statuses.add(503);
       operation.responses ??= {};

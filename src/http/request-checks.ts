@@ -59,12 +59,16 @@ export async function rejectDeepJson(request: Request, requestId: string): Promi
   );
 }
 
-/** Request bodies are JSON: anything else is 415 before parsing. */
+/** The SAML assertion consumer service: the IdP's HTTP-POST binding is a browser form post, not JSON. */
+export const FORM_POST_ROUTE = /^\/v1\/auth\/sso\/[^/]+\/acs$/;
+
+/** Request bodies are JSON (a form only where a standard binding says so): anything else is 415 before parsing. */
 export function rejectMediaType(request: Request, requestId: string): Response | undefined {
   const length = Number(request.headers.get("content-length") ?? "0");
   if (BODY_METHODS.has(request.method) && length > 0) {
     const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== "application/json" && !type?.endsWith("+json")) {
+    const form = type === "application/x-www-form-urlencoded" && FORM_POST_ROUTE.test(new URL(request.url).pathname);
+    if (type !== "application/json" && !type?.endsWith("+json") && !form) {
       return problemResponse(
         "unsupported_media_type",
         `request bodies must be application/json (got ${type || "no content type"})`,

@@ -8,9 +8,9 @@ import { currentOutbound } from "../net/context.ts";
 import { AppError } from "../errors.ts";
 import { appendAudit, type RequestContext } from "../audit/service.ts";
 import { newId } from "../ids.ts";
-import type { Tx } from "../db/engine.ts";
 import type { Principal } from "./auth.ts";
-import { startSession, type SessionDeps, type TokenPair } from "./sessions.ts";
+import type { SessionDeps, TokenPair } from "./sessions.ts";
+import { GLOBAL_CONNECTION, signInIdentity } from "./sso/sign-in.ts";
 
 export interface GlobalIdp {
   jwksUrl: string;
@@ -33,8 +33,6 @@ function keySet(url: string): JWTVerifyGetKey {
 }
 
 const REFUSED = "the identity token is not valid for this workspace";
-/** The connection id recorded for identities of the operator's global identity provider. */
-const GLOBAL_CONNECTION = "global";
 
 interface Verified {
   connection: Connection;
@@ -86,11 +84,9 @@ async function verifyIdentityToken(
 }
 
 /**
- * Exchanges an IdP token for a session in that workspace. The identity is found by (connection, subject), never
- * by the email claim alone: a workspace's IdP signs in only the accounts it provisioned just in time (accounts
- * bound to it, with no password) and those whose owner linked the identity while signed in. It never
- * authenticates an account created elsewhere. The operator's global IdP, trusted by the operator, may also
- * link an active member of the workspace by verified email.
+ * Exchanges an IdP token for a session in that workspace (src/identity/sso/sign-in.ts decides who a
+ * workspace's IdP may sign in). The operator's global IdP, trusted by the operator, may also link an active
+ * member of the workspace by verified email.
  */
 export async function exchange(
   deps: SessionDeps,
@@ -100,83 +96,7 @@ export async function exchange(
 ): Promise<TokenPair> {
   const ws = input.workspace_id;
   const { connection, subject, email } = await verifyIdentityToken(deps, globalIdp, ws, input.token);
-  const connectionId = connection.id ?? GLOBAL_CONNECTION;
-  return deps.door(ws, async (tx) => {
-    const [linked] = await tx.query<{ id: string; user_id: string; status: string | null }>(
-      `select i.id, i.user_id, m.status from sso_identities i left join memberships m on m.workspace_id = i.workspace_id and m.user_id = i.user_id
-        where i.workspace_id = $1 and i.connection_id = $2 and i.subject = $3`,
-      [ws, connectionId, subject],
-    );
-    if (linked && linked.status !== "active") throw new AppError("unauthorized", REFUSED);
-    let userId = linked?.user_id;
-    if (!userId) {
-      userId =
-        connection.id === null
-          ? await memberByEmail(tx, ws, email)
-          : await provision(tx, ws, connection, email, context);
-      await tx.query(
-        "insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)",
-        [ws, newId("sid"), connectionId, connection.issuer, subject, userId],
-      );
-    }
-    await tx.query(
-      "update sso_identities set last_login_at = now() where workspace_id = $1 and connection_id = $2 and subject = $3",
-      [ws, connectionId, subject],
-    );
-    const pair = await startSession(tx, deps, userId, ws, context, { method: "idp", mfaVerified: false });
-    await appendAudit(tx, {
-      workspaceId: ws,
-      action: "auth.login",
-      actorId: userId,
-      actorType: "user",
-      targetType: "user",
-      targetId: userId,
-      after: { via: "idp", issuer: connection.issuer, subject },
-      context,
-    });
-    return pair;
-  });
-}
-
-async function memberByEmail(tx: Tx, ws: string, email: string): Promise<string> {
-  const [member] = await tx.query<{ user_id: string }>(
-    "select m.user_id from memberships m join users u on u.id = m.user_id where m.workspace_id = $1 and u.email = $2 and m.status = 'active'",
-    [ws, email],
-  );
-  if (!member) throw new AppError("unauthorized", REFUSED);
-  return member.user_id;
-}
-
-/** Just-in-time provisioning: a NEW account bound to this connection; an email that already has an account is refused. */
-async function provision(
-  tx: Tx,
-  ws: string,
-  connection: Connection,
-  email: string,
-  context: RequestContext,
-): Promise<string> {
-  if (!connection.jit_provisioning || !connection.id) throw new AppError("unauthorized", REFUSED);
-  const [created] = await tx.query<{ id: string | null }>("select auth_provision_idp_user($1, $2) as id", [
-    email,
-    connection.id,
-  ]);
-  if (!created?.id) throw new AppError("unauthorized", REFUSED);
-  const membershipId = newId("mem");
-  await tx.query(
-    "insert into memberships (workspace_id, id, user_id, role, status) values ($1, $2, $3, $4, 'active')",
-    [ws, membershipId, created.id, connection.default_role],
-  );
-  await appendAudit(tx, {
-    workspaceId: ws,
-    action: "member.provisioned",
-    actorId: created.id,
-    actorType: "user",
-    targetType: "membership",
-    targetId: membershipId,
-    after: { role: connection.default_role, sso_connection_id: connection.id, issuer: connection.issuer },
-    context,
-  });
-  return created.id;
+  return signInIdentity(deps, ws, { connection, subject, email, groups: [], via: "idp" }, context);
 }
 
 /**

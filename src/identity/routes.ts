@@ -94,7 +94,7 @@ export function publicAuthRoutes(
       detail: {
         summary: "Log in with email and password: tokens, or {mfa_required, mfa_token}",
         tags: ["auth"],
-        responses: responses({ 200: t.Union([Session, MfaChallenge]) }, [401]),
+        responses: responses({ 200: t.Union([Session, MfaChallenge]) }, [401, 403]),
         security: [],
       },
     })
@@ -106,7 +106,7 @@ export function publicAuthRoutes(
       detail: {
         summary: "Complete a login with a TOTP or recovery code",
         tags: ["auth"],
-        responses: responses({ 200: Session }, [401]),
+        responses: responses({ 200: Session }, [401, 403]),
         security: [],
       },
     })

@@ -10,6 +10,7 @@ import { newToken, parseToken } from "./tokens.ts";
 import { beginAttempt } from "./throttle.ts";
 import { adoptLegacyFactor, verifyMfaCode } from "./mfa.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
+import { passwordSignInAllowed } from "./sso/policy.ts";
 
 export interface SessionDeps {
   door: <T>(workspaceId: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -130,6 +131,7 @@ export async function login(
   }
   await settle(true);
   const userId = found.user_id;
+  await refuseWhereSsoEnforced(deps, workspaceId, userId, context);
   // The second factor is the account's: asked at every password login, whichever workspace it is into.
   if (found.mfa_enabled)
     return { mfa_required: true as const, mfa_token: await signMfaToken(deps.jwt, userId, workspaceId) };
@@ -146,6 +148,29 @@ export async function login(
     });
     return pair;
   });
+}
+
+/** A workspace that enforces single sign-on takes no password sign-in but from its break-glass owners (audited). */
+async function refuseWhereSsoEnforced(
+  deps: SessionDeps,
+  workspaceId: string,
+  userId: string,
+  context: RequestContext,
+): Promise<void> {
+  if (await deps.door(workspaceId, (tx) => passwordSignInAllowed(tx, workspaceId, userId))) return;
+  await deps.door(workspaceId, (tx) =>
+    appendAudit(tx, {
+      workspaceId,
+      action: "auth.login_refused",
+      actorId: userId,
+      actorType: "user",
+      targetType: "user",
+      targetId: userId,
+      after: { reason: "sso_enforced" },
+      context,
+    }),
+  );
+  throw new AppError("forbidden", "this workspace requires single sign-on: sign in through its identity provider");
 }
 
 export async function completeMfa(
@@ -175,6 +200,7 @@ export async function completeMfa(
     throw new AppError("unauthorized", "the code is not valid");
   }
   await settle(true);
+  await refuseWhereSsoEnforced(deps, workspaceId, userId, context);
   return deps.door(workspaceId, async (tx) => {
     const pair = await startSession(tx, deps, userId, workspaceId, context, { method: "password", mfaVerified: true });
     await appendAudit(tx, {

@@ -1,5 +1,5 @@
-// /v1/connectors, /v1/webhooks, /v1/inbound-webhooks, /v1/sso-connections: secrets go in once and never
-// come back out.
+// /v1/connectors, /v1/webhooks, /v1/inbound-webhooks: secrets go in once and never come back out
+// (/v1/sso-connections lives in src/identity/sso/).
 import { PageQuery, responses } from "../http/contract.ts";
 import {
   Connector,
@@ -8,7 +8,6 @@ import {
   CreatedConnector,
   CreatedInboundWebhook,
   CreatedWebhook,
-  SsoConnection,
   Webhook,
   WebhookPage,
 } from "./schemas.ts";
@@ -21,7 +20,6 @@ import { assertUserUrl } from "../net/user-url.ts";
 import {
   createConnector,
   createInboundWebhook,
-  createSsoConnection,
   createWebhook,
   deleteConnector,
   deleteWebhook,
@@ -221,36 +219,6 @@ export function integrationRoutes(auth: ReturnType<typeof authPlugin>, kek: KekP
           summary: "Create an inbound webhook: its receiving URL and signing secret are shown once",
           tags: ["webhooks"],
           responses: responses({ 201: CreatedInboundWebhook }, [404]),
-        },
-      },
-    )
-    .post(
-      "/v1/sso-connections",
-      ({ caller, body, set }) => {
-        if (body.jwks_url !== undefined) assertUserUrl(body.jwks_url, outbound, "jwks_url");
-        set.status = 201;
-        return sealed(caller, (tx, box) => createSsoConnection(tx, box, caller.actor, body));
-      },
-      {
-        scope: "settings:write",
-        body: t.Object(
-          {
-            provider: t.Union([t.Literal("oidc"), t.Literal("saml"), t.Literal("jwt")]),
-            display_name: t.String({ minLength: 1, maxLength: 200 }),
-            issuer: t.String({ minLength: 1, maxLength: 500 }),
-            audience: t.Optional(t.String({ maxLength: 500 })),
-            jwks_url: t.Optional(Url),
-            client_id: t.Optional(t.String({ maxLength: 500 })),
-            client_secret: t.Optional(t.String({ minLength: 1, maxLength: 2000 })),
-            jit_provisioning: t.Optional(t.Boolean()),
-            default_role: t.Optional(t.Union([t.Literal("admin"), t.Literal("analyst"), t.Literal("viewer")])),
-          },
-          { additionalProperties: false },
-        ),
-        detail: {
-          summary: "Configure an identity provider; the client secret is stored encrypted and never returned",
-          tags: ["settings"],
-          responses: responses({ 201: SsoConnection }, [409]),
         },
       },
     );

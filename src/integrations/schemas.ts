@@ -77,20 +77,3 @@ export const ConnectorCatalogue = component(
   "ConnectorCatalogue",
   t.Object({ data: t.Array(CatalogueEntry), next_cursor: t.Null() }),
 );
-
-export const SsoConnection = component(
-  "SsoConnection",
-  t.Object({
-    id: t.String({ examples: ["sso_01jd0000000000000000000000"] }),
-    provider: t.String({ examples: ["oidc"] }),
-    display_name: t.String(),
-    issuer: Nullable(t.String()),
-    audience: Nullable(t.String()),
-    jwks_url: Nullable(t.String()),
-    client_id: Nullable(t.String()),
-    has_client_secret: t.Boolean(),
-    client_secret_last4: Nullable(t.String()),
-    jit_provisioning: t.Boolean(),
-    default_role: t.String(),
-  }),
-);

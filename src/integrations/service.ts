@@ -1,4 +1,4 @@
-// Connectors, outbound webhooks, inbound webhooks and SSO connections: every secret they hold is sealed with
+// Connectors, outbound webhooks and inbound webhooks: every secret they hold is sealed with
 // the workspace's data key (envelope encryption) before it touches the database, and no response returns
 // a secret after creation (only has_secret / the last four characters).
 
@@ -344,67 +344,4 @@ export async function createInboundWebhook(
     signing_secret: signingSecret,
     signing_secret_last4: last4(signingSecret),
   };
-}
-
-// ---------------------------------------------------------------- SSO connections
-
-export interface SsoInput {
-  provider: "oidc" | "saml" | "jwt";
-  display_name: string;
-  issuer: string;
-  audience?: string;
-  jwks_url?: string;
-  client_id?: string;
-  client_secret?: string;
-  jit_provisioning?: boolean;
-  default_role?: "admin" | "analyst" | "viewer";
-}
-
-export async function createSsoConnection(
-  tx: Tx,
-  box: SecretBox,
-  actor: Actor,
-  input: SsoInput,
-): Promise<Record<string, unknown>> {
-  const id = newId("sso");
-  const sealed = input.client_secret
-    ? await box.seal({ table: "sso_connections", column: "client_secret_encrypted", rowId: id }, input.client_secret)
-    : null;
-  await tx.query(
-    `insert into sso_connections (workspace_id, id, provider, display_name, issuer, audience, jwks_url, client_id, client_secret_encrypted, jit_provisioning, default_role, created_by)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [
-      actor.workspaceId,
-      id,
-      input.provider,
-      input.display_name,
-      input.issuer,
-      input.audience ?? null,
-      input.jwks_url ?? null,
-      input.client_id ?? null,
-      sealed,
-      input.jit_provisioning ?? false,
-      input.default_role ?? "viewer",
-      actor.actorId,
-    ],
-  );
-  const view = {
-    id,
-    provider: input.provider,
-    display_name: input.display_name,
-    issuer: input.issuer,
-    audience: input.audience ?? null,
-    jwks_url: input.jwks_url ?? null,
-    client_id: input.client_id ?? null,
-    has_client_secret: Boolean(input.client_secret),
-    client_secret_last4: input.client_secret ? last4(input.client_secret) : null,
-    jit_provisioning: input.jit_provisioning ?? false,
-    default_role: input.default_role ?? "viewer",
-  };
-  await audit(tx, actor, "sso_connection.created", "sso_connection", id, {
-    provider: view.provider,
-    issuer: view.issuer,
-    display_name: view.display_name,
-  });
-  return view;
 }

@@ -5,12 +5,12 @@
 // used. Redirects are re-checked hop by hop; the whole exchange has a deadline and the body a size cap.
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { blockedRange } from "./ranges.ts";
+import { blockedRange, isMetadataAddress } from "./ranges.ts";
 import { checkUrl, hostOf, OutboundRefused, type OutboundPolicy } from "./policy.ts";
 
 interface Target {
   url: URL;
-  /** The checked addresses to connect to, in order; empty for an allowlisted host name (any address allowed). */
+  /** The checked addresses to connect to, in order (an allowlisted host name's too: any but a metadata address). */
   addresses: string[];
 }
 
@@ -18,7 +18,7 @@ interface Target {
 async function resolveTarget(raw: string | URL, policy: OutboundPolicy): Promise<Target> {
   const url = checkUrl(raw, policy);
   const host = hostOf(url);
-  if (policy.allowsHost(host) && !isIP(host)) return { url, addresses: [] };
+  const allowlistedName = policy.allowsHost(host) && !isIP(host);
   let addresses: string[];
   if (isIP(host)) {
     addresses = [host];
@@ -32,6 +32,10 @@ async function resolveTarget(raw: string | URL, policy: OutboundPolicy): Promise
   if (!addresses.length) throw new OutboundRefused(`host ${host} could not be resolved`);
   // Every answer must be acceptable: an attacker's DNS could list a public address next to a private one.
   for (const address of addresses) {
+    // An allowlisted name may resolve anywhere but to a cloud metadata address.
+    if (isMetadataAddress(address))
+      throw new OutboundRefused(`host ${host} resolves to ${address}, a metadata address`);
+    if (allowlistedName) continue;
     const range = blockedRange(address);
     if (range && !policy.allowsAddress(address))
       throw new OutboundRefused(`host ${host} resolves to ${address}, a ${range} address`);

@@ -4,7 +4,7 @@
 // http: operators list internal services (an IdP on the private network, a test receiver) that often
 // have no public certificate, and the allowlist is an operator decision no tenant can change.
 import { BlockList, isIP } from "node:net";
-import { blockedRange, canonicalAddress } from "./ranges.ts";
+import { blockedRange, canonicalAddress, isMetadataAddress } from "./ranges.ts";
 
 /** A refusal by the outbound guard. Its message is safe to show and log: it never repeats URL credentials. */
 export class OutboundRefused extends Error {
@@ -22,7 +22,7 @@ export interface OutboundPolicy {
   readonly allowlist: OutboundAllowlist;
   /** The host name or literal IP (no brackets) is on the allowlist. */
   allowsHost(host: string): boolean;
-  /** The resolved address lies in an allowlisted CIDR. */
+  /** The resolved address lies in an allowlisted CIDR (never a cloud metadata address, whatever the list says). */
   allowsAddress(address: string): boolean;
   /** Whole request, redirects and body included. */
   readonly timeoutMs: number;
@@ -87,7 +87,7 @@ export function outboundPolicy(
   const hosts = new Set(allowlist.hosts);
   const ranges = addressRanges(allowlist.cidrs);
   const allowsAddress = (address: string) => {
-    if (!isIP(address.replace(/^\[|\]$/g, ""))) return false;
+    if (!isIP(address.replace(/^\[|\]$/g, "")) || isMetadataAddress(address)) return false;
     const target = canonicalAddress(address);
     return ranges.check(target.address, target.family);
   };

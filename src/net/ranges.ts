@@ -92,3 +92,21 @@ export function blockedRange(address: string): string | undefined {
   if (!hit) return undefined;
   return target.address !== bare ? `${hit.label} (IPv4 inside IPv6)` : hit.label;
 }
+
+// Cloud instance-metadata endpoints (AWS/GCP/Azure/OpenStack, AWS ECS task metadata and DNS, Alibaba, AWS IPv6):
+// they hand out credentials, so no allowlist entry (not even the CIDR that contains them) makes them reachable.
+const METADATA = blockList("ipv4", [
+  "169.254.169.254/32",
+  "169.254.169.253/32",
+  "169.254.170.2/32",
+  "100.100.100.200/32",
+]);
+const METADATA_V6 = blockList("ipv6", ["fd00:ec2::254/128", "fd00:ec2::23/128"]);
+
+/** True for a cloud metadata address, in any of its spellings (IPv4-mapped, NAT64). */
+export function isMetadataAddress(address: string): boolean {
+  const bare = address.replace(/^\[|\]$/g, "");
+  if (!isIP(bare)) return false;
+  const target = canonicalAddress(bare);
+  return target.family === "ipv4" ? METADATA.check(target.address, "ipv4") : METADATA_V6.check(target.address, "ipv6");
+}

@@ -13,6 +13,7 @@ import { backupOperations } from "./ops/backups.ts";
 import { intelligenceOperations } from "./ops/intelligence.ts";
 import { ingestionOperations } from "./ops/ingestion.ts";
 import { identityOperations } from "./ops/identity.ts";
+import { ssoOperations } from "./ops/sso.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -27,6 +28,7 @@ export const operations = {
   ...intelligenceOperations,
   ...ingestionOperations,
   ...identityOperations,
+  ...ssoOperations,
 };
 
 export type Operations = typeof operations;

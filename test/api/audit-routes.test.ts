@@ -19,6 +19,7 @@ import { ingestEvent, recurringProblem } from "../helpers/intelligence.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { refreshInsights } from "../../src/intelligence/insights.ts";
 import { loadContract, type Contract } from "../helpers/contract.ts";
+import { IDP_ENTITY_ID, IDP_SSO_URL, startSamlIdp } from "../helpers/saml-idp.ts";
 
 const archives = testExportStore();
 
@@ -35,6 +36,8 @@ interface Ctx {
   deadDelivery: (webhookId: string) => Promise<string>;
   adminToken: string;
   userId: string;
+  /** A signed SAML response from the test IdP for the workspace's SAML connection (c.ids.saml). */
+  samlResponse: (nameId: string, email: string) => Promise<string>;
 }
 
 interface Call {
@@ -299,10 +302,12 @@ const MUTATIONS: Mutation[] = [
         issuer: "https://acme.okta.com/",
         audience: "causeloop",
         jwks_url: c.ids.jwksUrl,
+        client_id: "causeloop",
         client_secret: "okta_client_secret",
       },
     }),
     action: "sso_connection.created",
+    keep: (c, b) => (c.ids.oidc = b.id as string),
   },
   {
     route: "POST /v1/me/identities",
@@ -321,6 +326,61 @@ const MUTATIONS: Mutation[] = [
       token: "",
     }),
     action: "auth.login",
+  },
+  {
+    route: "DELETE /v1/sso-connections/:id",
+    request: (c) => ({ path: `/v1/sso-connections/${c.ids.oidc}` }),
+    action: "sso_connection.deleted",
+  },
+  {
+    route: "POST /v1/sso-connections#saml",
+    request: (c) => ({
+      path: "/v1/sso-connections",
+      body: {
+        provider: "saml",
+        display_name: "Corp SAML",
+        issuer: IDP_ENTITY_ID,
+        sso_url: IDP_SSO_URL,
+        idp_certificate: c.ids.samlCert,
+        jit_provisioning: true,
+      },
+    }),
+    action: "sso_connection.created",
+    keep: (c, b) => (c.ids.saml = b.id as string),
+  },
+  {
+    route: "PATCH /v1/sso-connections/:id",
+    request: (c) => ({ path: `/v1/sso-connections/${c.ids.saml}`, body: { display_name: "Corp SAML (prod)" } }),
+    action: "sso_connection.updated",
+  },
+  {
+    route: "POST /v1/sso-connections/:id/test",
+    request: (c) => ({ path: `/v1/sso-connections/${c.ids.saml}/test` }),
+    action: "sso_connection.tested",
+  },
+  {
+    route: "POST /v1/sso-connections/:id/link",
+    request: (c) => ({ path: `/v1/sso-connections/${c.ids.saml}/link`, token: c.ids.session }),
+    action: "none",
+  },
+  {
+    route: "POST /v1/auth/sso/:id/acs",
+    request: async (c) => ({
+      path: `/v1/auth/sso/${c.ids.saml}/acs`,
+      body: { SAMLResponse: await c.samlResponse("saml|7", "jit.person@acme.com") },
+      token: "",
+    }),
+    action: "member.provisioned,auth.login",
+    keep: (c, b) =>
+      (c.ids.samlUser = JSON.parse(
+        Buffer.from((b.access_token as string).split(".")[1] as string, "base64url").toString(),
+      ).sub),
+    actor: (c) => c.ids.samlUser as string,
+  },
+  {
+    route: "PUT /v1/workspace/sso-policy",
+    request: () => ({ path: "/v1/workspace/sso-policy", body: { enforce_sso: false, break_glass_user_ids: [] } }),
+    action: "workspace.sso_policy_changed",
   },
   {
     route: "PATCH /v1/governance/retention",
@@ -581,6 +641,7 @@ describeEngines("audited routes", (kind) => {
     app = createApp(
       apiDeps(db, kek, {
         outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
+        publicUrl: "https://causeloop.test",
         signer,
         rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) },
       }),
@@ -595,6 +656,7 @@ describeEngines("audited routes", (kind) => {
       .map((r) => `${r.method} ${r.path}`)
       .sort();
     expect(registered).toEqual([...new Set(MUTATIONS.map((m) => m.route.split("#")[0] as string))].sort());
+    const samlIdp = startSamlIdp();
     const idp = await generateKeyPair("RS256");
     const jwk = { ...(await exportJWK(idp.publicKey)), kid: "k1", alg: "RS256" };
     const jwksServer = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys: [jwk] }) });
@@ -616,6 +678,7 @@ describeEngines("audited routes", (kind) => {
     const ctx: Ctx = {
       submit,
       ids: {
+        samlCert: samlIdp.cert,
         jwksUrl: `http://127.0.0.1:${jwksServer.port}/keys`,
         workspace: acme.workspace_id,
         setup: acme.setup_token as string,
@@ -657,6 +720,10 @@ describeEngines("audited routes", (kind) => {
       },
       adminToken: acme.admin_token as string,
       userId: acme.user_id as string,
+      samlResponse: async (nameId, email) => {
+        const metadata = await (await call(`/v1/auth/sso/${ctx.ids.saml}/metadata`, { token: "" })).text();
+        return samlIdp.respond(metadata, { nameId, email });
+      },
     };
     for (const m of MUTATIONS) {
       const before = await auditRows();

@@ -28,6 +28,10 @@ const PUBLIC = new Set([
   "POST /v1/auth/mfa/verify",
   "POST /v1/auth/accept-invite",
   "POST /v1/auth/exchange",
+  "GET /v1/auth/sso/:id/start",
+  "GET /v1/auth/sso/:id/callback",
+  "GET /v1/auth/sso/:id/metadata",
+  "POST /v1/auth/sso/:id/acs",
   "GET /v1/exports/:id/download",
   // An inbound webhook's receiving URL: authenticated by its signature (test/api/ingestion.test.ts).
   "POST /v1/hooks/:path_token",

@@ -63,6 +63,7 @@ describeEngines("lists", (kind) => {
       "/v1/scim-tokens",
       "/v1/security-alerts",
       "/v1/service-accounts",
+      "/v1/sso-connections",
       "/v1/tokens",
       "/v1/webhooks",
       "/v1/webhooks/{id}/deliveries",

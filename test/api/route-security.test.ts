@@ -38,6 +38,10 @@ const PUBLIC = new Set([
   "POST /v1/auth/mfa/verify",
   "POST /v1/auth/accept-invite",
   "POST /v1/auth/exchange",
+  "GET /v1/auth/sso/:id/start",
+  "GET /v1/auth/sso/:id/callback",
+  "GET /v1/auth/sso/:id/metadata",
+  "POST /v1/auth/sso/:id/acs",
   "GET /v1/exports/:id/download",
   "GET /metrics",
   // An inbound webhook's receiving URL: the path token names it and the signature proves the sender
@@ -77,15 +81,22 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/predictions/:id",
   "GET /v1/recommendations",
   "GET /v1/recommendations/:id",
+  "GET /v1/sso-connections/:id",
+  "GET /v1/workspace/sso-policy",
+  "POST /v1/sso-connections/:id/link",
 ]);
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
 /**
- * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), and
- * the metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts).
+ * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), the
+ * metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts),
+ * and the single sign-on flows, which go to a real IdP (test/api/sso-oidc.test.ts, test/api/sso-saml.test.ts).
  */
 const NOT_READ_HERE = new Set([
+  "/v1/auth/sso/:id/start",
+  "/v1/auth/sso/:id/callback",
+  "/v1/auth/sso/:id/metadata",
   "/metrics",
   "/openapi.json",
   "/openapi",
@@ -170,6 +181,7 @@ describeEngines("route security harness", (kind) => {
       "scim_groups",
       "access_reviews",
       "access_review_items",
+      "sso_identities",
     ];
     const parts: string[] = [];
     for (const table of tables) {

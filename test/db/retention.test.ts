@@ -84,6 +84,7 @@ describeEngines("retention", (kind) => {
       ingested_events: 1,
       predictions: 0,
       idempotency_keys: 0,
+      sso_flows: 0,
       audit_log: 2,
     };
     const dry = await runRetention(db.app, { dryRun: true });
@@ -109,6 +110,7 @@ describeEngines("retention", (kind) => {
       ingested_events: 0,
       predictions: 0,
       idempotency_keys: 0,
+      sso_flows: 0,
       audit_log: 0,
     });
   });

@@ -60,6 +60,8 @@ export async function ownerApp(
     alerts?: boolean;
     /** A tracer, as serve wires it with OTEL_EXPORTER_OTLP_ENDPOINT: request spans, the door's engine traced. */
     tracing?: Tracing;
+    /** CAUSELOOP_PUBLIC_URL: the single sign-on flows' base URL. */
+    publicUrl?: string;
   } = {},
 ): Promise<OwnerApp> {
   const db = await createTestDb(kind);
@@ -96,6 +98,7 @@ export async function ownerApp(
     kek,
     signer,
     outbound: options.outbound,
+    publicUrl: options.publicUrl,
     requestAlerts: alerts,
     rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(db.app, rtbfKeys, store, actor, id) },
     exports: { links, store, door: tenantDoor(db.app) },
@@ -163,23 +166,33 @@ export async function postJson(
   return json;
 }
 
-/** Sends a JSON request with a bearer token; the answer's status and parsed body (null when empty), never throws. */
-export async function sendJson(
+/** Any request with an optional JSON body and bearer token; the answer's status, text and parsed JSON (or {}). */
+export async function callJson(
   app: HttpApp,
   method: string,
   path: string,
-  token: string,
   body?: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
+  token?: string,
+): Promise<{ status: number; text: string; body: Record<string, unknown> }> {
   const response = await app.fetch(
     new Request(`http://localhost${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     }),
   );
   const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : null) as Record<string, unknown> };
+  return {
+    status: response.status,
+    text,
+    body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown>,
+  };
+}
+
+/** callJson as a bearer of `token`: the status and the parsed body (null when empty). */
+export async function sendJson(app: HttpApp, method: string, path: string, token: string, body?: unknown) {
+  const answer = await callJson(app, method, path, body, token);
+  return { status: answer.status, json: (answer.text ? JSON.parse(answer.text) : null) as Record<string, unknown> };
 }
 
 /** One of every resource a path can name, created through the API in the token's workspace. */
@@ -226,6 +239,14 @@ export async function createResources(
     config: { api_token: "x" },
   });
   ids.set("con", connector.id as string);
+  const sso = await post("/v1/sso-connections", {
+    provider: "oidc",
+    display_name: `${tag} IdP`,
+    issuer: `https://idp.${tag}.example`,
+    client_id: "causeloop",
+    client_secret: "idp-client-secret",
+  });
+  ids.set("sso", sso.id as string);
   ids.set("mem", (await post("/v1/members", { email: `invitee@${tag}.example`, role: "viewer" })).member_id as string);
   ids.set("sa", (await post("/v1/service-accounts", { name: `${tag}-ci`, role: "viewer" })).id as string);
   ids.set("pat", (await post("/v1/tokens", { name: "spare", scopes: ["issues:read"] })).id as string);

@@ -122,6 +122,35 @@ function fakeServices(overrides: Partial<TuiServices> = {}) {
       }
     ),
     rtbfQueue: async () => rtbf,
+    ssoConnections: async () => [
+      {
+        id: "sso_1",
+        workspace_id: "ws_a",
+        provider: "oidc",
+        display_name: "Okta",
+        status: "active",
+        issuer: "https://corp.okta.example",
+        audience: null,
+        jwks_url: null,
+        client_id: "causeloop",
+        has_client_secret: true,
+        client_secret_last4: "1234",
+        metadata_url: null,
+        sso_url: null,
+        idp_certificate_fingerprint: null,
+        jit_provisioning: false,
+        default_role: "viewer",
+        groups_claim: "groups",
+        role_mapping: [],
+        created_at: "2026-12-01T00:00:00Z",
+        updated_at: "2026-12-01T00:00:00Z",
+      },
+    ],
+    ssoTest: async (ws, id) => (
+      calls.push(`sso test ${ws} ${id}`),
+      { ok: false, checks: [{ name: "discovery", ok: false, detail: "points to 10.0.0.1, a private address" }] }
+    ),
+    ssoDelete: async (ws, id) => void calls.push(`sso delete ${ws} ${id}`),
     deadLetters: async () => [
       {
         id: "dlv_1",
@@ -446,4 +475,28 @@ test("problems: a workspace's clusters with their events and open issues; Left/R
   // The screen's own lines fit an 80-column terminal (the menu above wraps there).
   const own = frame.split("\n").filter((l) => /acme|globex|Open issues|EVENTS|No events|Connection/.test(l));
   for (const line of own) expect(line.length).toBeLessThanOrEqual(80);
+});
+
+test("SSO: every workspace's connections; test shows each check's reason; delete only after y", async () => {
+  const { services, calls } = fakeServices();
+  const { lastFrame, stdin } = render(<App services={services} />);
+  await tick();
+  stdin.write("0");
+  await waitFor(() => lastFrame()?.includes("> sso_1"));
+  expect(lastFrame()).toContain("> sso_1 oidc  active    Okta https://corp.okta.example (ws_a)");
+  stdin.write("t");
+  await waitFor(() => lastFrame()?.includes("FAILED"));
+  expect(calls).toContain("sso test ws_a sso_1");
+  expect(lastFrame()).toContain("discovery FAILED (points to 10.0.0.1, a private address)");
+  stdin.write("d");
+  await tick();
+  stdin.write("n");
+  await tick();
+  expect(lastFrame()).toContain("not deleted");
+  stdin.write("d");
+  await tick();
+  expect(lastFrame()).toContain("y/n");
+  stdin.write("y");
+  await waitFor(() => lastFrame()?.includes("deleted, its identities unlinked"));
+  expect(calls).toContain("sso delete ws_a sso_1");
 });

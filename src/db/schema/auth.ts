@@ -8,6 +8,7 @@ import {
   doublePrecision,
   inet,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -129,6 +130,45 @@ export const ssoConnections = pgTable(
     createdBy: text("created_by"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    // 0038_sso.sql
+    metadataUrl: text("metadata_url"),
+    ssoUrl: text("sso_url"),
+    idpCertificate: text("idp_certificate"),
+    groupsClaim: text("groups_claim").notNull().default("groups"),
+    roleMapping: jsonb("role_mapping").notNull().default(sql`'[]'::jsonb`),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+/** A single sign-on in flight (0038_sso.sql): consumed by its callback, removed when expired. */
+export const ssoLoginStates = pgTable(
+  "sso_login_states",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    stateHash: text("state_hash").notNull(),
+    nonce: text("nonce"),
+    codeVerifier: text("code_verifier"),
+    linkUserId: text("link_user_id").references(() => users.id, { onDelete: "cascade" }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
+/** SAML assertion ids already used (0038_sso.sql), kept until the assertion expires. */
+export const ssoAssertionIds = pgTable(
+  "sso_assertion_ids",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );

@@ -65,6 +65,8 @@ export const workspaces = pgTable("workspaces", {
   deletedAt: timestamp("deleted_at", { withTimezone: true }),
   // 0016_account_identity.sql
   requireMfa: boolean("require_mfa").notNull().default(false),
+  // 0038_sso.sql
+  enforceSso: boolean("enforce_sso").notNull().default(false),
 });
 
 export const workspaceSettings = pgTable(
@@ -105,6 +107,8 @@ export const memberships = pgTable(
     // 0010_identity.sql
     inviteTokenHash: text("invite_token_hash"),
     inviteExpiresAt: timestamp("invite_expires_at", { withTimezone: true }),
+    // 0038_sso.sql
+    ssoBreakGlass: boolean("sso_break_glass").notNull().default(false),
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
