@@ -44,6 +44,7 @@ export const ID_PREFIXES = [
   "sct",
   "scu",
   "scg",
+  "sgm",
   "arv",
   "ari",
   "sls",

@@ -60,10 +60,12 @@ SELECT protect_tenant_table('scim_groups');
 
 CREATE TABLE scim_group_members (
   workspace_id  text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  id            text NOT NULL DEFAULT new_id('sgm'),
   group_id      text NOT NULL,
   scim_user_id  text NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (workspace_id, group_id, scim_user_id),
+  PRIMARY KEY (workspace_id, id),
+  UNIQUE (workspace_id, group_id, scim_user_id),
   FOREIGN KEY (workspace_id, group_id) REFERENCES scim_groups (workspace_id, id) ON DELETE CASCADE,
   FOREIGN KEY (workspace_id, scim_user_id) REFERENCES scim_users (workspace_id, id) ON DELETE CASCADE
 );

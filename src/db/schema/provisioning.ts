@@ -1,7 +1,7 @@
 // Provisioning and review: mirrors db/migrations/0039_scim_and_access_reviews.sql (SCIM tokens, users, groups
 // and their members; access reviews and their lines).
 import { sql } from "drizzle-orm";
-import { boolean, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, jsonb, pgTable, primaryKey, text, timestamp, unique } from "drizzle-orm/pg-core";
 import { users, workspaces } from "./tenancy.ts";
 
 const workspaceId = () =>
@@ -66,11 +66,12 @@ export const scimGroupMembers = pgTable(
   "scim_group_members",
   {
     workspaceId: workspaceId(),
+    id: text("id").notNull().default(sql`new_id('sgm')`),
     groupId: text("group_id").notNull(),
     scimUserId: text("scim_user_id").notNull(),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.workspaceId, t.groupId, t.scimUserId] })],
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] }), unique().on(t.workspaceId, t.groupId, t.scimUserId)],
 );
 
 export const accessReviews = pgTable(
