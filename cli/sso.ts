@@ -1,9 +1,10 @@
-// `causeloop sso list|show|delete|test`: a workspace's SSO connections, through the operator plane (the same
+// `causeloop sso create|update|list|show|delete|test`: a workspace's SSO connections, through the operator plane (the same
 // services as /v1/sso-connections; deletion and tests audited in the workspace as the operator).
 import type { Command } from "commander";
 import { runOperation } from "../src/operator/transport.ts";
 import { confirmYes } from "./confirm.ts";
-import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
+import { AppError } from "../src/errors.ts";
+import { action, configFrom, existingFile, printJson, table, withDatabaseFlags, type CommonFlags } from "./output.ts";
 
 type Flags = CommonFlags & { workspace: string; json?: boolean };
 
@@ -15,6 +16,50 @@ export function registerSso(program: Command): void {
       .description(description)
       .requiredOption("--workspace <id>", "the workspace (ws_...)")
       .option("--json", "machine-readable output");
+
+  /** The settings file: JSON, as the API's body (secrets in a file, never on the command line). */
+  const settingsFrom = async (path: string) => {
+    const parsed = await (await existingFile(path, "--file")).json().catch(() => undefined);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new AppError("bad_request", `--file ${path} is not a JSON object of connection settings`);
+    return parsed as Record<string, unknown>;
+  };
+  const printConnection = (connection: Record<string, unknown>): void =>
+    void process.stdout.write(
+      `${Object.entries(connection)
+        .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : String(value)}`)
+        .join("\n")}\n`,
+    );
+
+  sub("create", "Configure an identity provider from a JSON settings file (as POST /v1/sso-connections takes)")
+    .requiredOption("--file <settings.json>", "provider, display_name, issuer and the rest (client_secret included)")
+    .addHelpText(
+      "after",
+      '\nThe file: {"provider":"oidc","display_name":"Okta","issuer":"https://corp.okta.com","client_id":"...","client_secret":"...","jit_provisioning":true}\n(SAML: "sso_url" and "idp_certificate", or "metadata_url"; see "Single sign-on" in the README). Audited; the secret is stored encrypted.\nExample:\n  causeloop sso create --workspace ws_01j... --file okta.json',
+    )
+    .action(
+      action(async (flags: Flags & { file: string }) => {
+        const connection = await runOperation(configFrom(flags), "sso.create", {
+          workspace: flags.workspace,
+          connection: (await settingsFrom(flags.file)) as never,
+        });
+        return flags.json ? printJson(connection) : printConnection(connection);
+      }),
+    );
+
+  sub("update <id>", "Change a connection from a JSON file of the settings to change (as PATCH takes them)")
+    .requiredOption("--file <changes.json>", 'e.g. {"status":"disabled"} or {"client_secret":"..."}')
+    .addHelpText("after", "\nExample:\n  causeloop sso update sso_01j... --workspace ws_01j... --file rotate.json")
+    .action(
+      action(async (id: string, flags: Flags & { file: string }) => {
+        const connection = await runOperation(configFrom(flags), "sso.update", {
+          workspace: flags.workspace,
+          id,
+          changes: (await settingsFrom(flags.file)) as never,
+        });
+        return flags.json ? printJson(connection) : printConnection(connection);
+      }),
+    );
 
   sub("list", "List a workspace's SSO connections")
     .addHelpText("after", "\nExample:\n  causeloop sso list --workspace ws_01j...")
@@ -43,11 +88,7 @@ export function registerSso(program: Command): void {
     action(async (id: string, flags: Flags) => {
       const connection = await runOperation(configFrom(flags), "sso.show", { workspace: flags.workspace, id });
       if (flags.json) return printJson(connection);
-      process.stdout.write(
-        `${Object.entries(connection)
-          .map(([key, value]) => `${key}: ${typeof value === "object" ? JSON.stringify(value) : String(value)}`)
-          .join("\n")}\n`,
-      );
+      printConnection(connection);
     }),
   );
 

@@ -161,9 +161,7 @@ describeEngines("SSO connections", (kind) => {
     expect((await login("member@acme.example", "member-password-123")).status).toBe(200);
   });
 
-  test("the operator plane (causeloop sso list|show|test|delete) reaches the same connections, audited", async () => {
-    const created = await call("POST", "/v1/sso-connections", samlConnection({ client_secret: SECRET }));
-    const id = created.body.id as string;
+  test("the operator plane (causeloop sso create|update|list|show|test|delete) reaches the same connections, audited", async () => {
     const ws = h.tenant.workspace_id;
     const ctx: OperationContext = {
       engine: h.db.owner,
@@ -172,6 +170,17 @@ describeEngines("SSO connections", (kind) => {
       signer: async () => h.signer,
       actor: "operator:test",
     };
+    const made = await operations["sso.create"].run(ctx, {
+      workspace: ws,
+      connection: samlConnection({ client_secret: SECRET }) as never,
+    });
+    const id = made.id;
+    expect(made).toMatchObject({ provider: "saml", has_client_secret: true, status: "active" });
+    expect(JSON.stringify(made)).not.toContain(SECRET);
+    const disabled = await operations["sso.update"].run(ctx, { workspace: ws, id, changes: { status: "disabled" } });
+    expect(disabled.status).toBe("disabled");
+    const created = await call("PATCH", `/v1/sso-connections/${id}`, { status: "active" });
+    expect(created.status).toBe(200);
     const listed = await operations["sso.list"].run(ctx, { workspace: ws });
     expect(listed.map((c) => c.id)).toContain(id);
     expect(JSON.stringify(listed)).not.toContain(SECRET);
@@ -183,7 +192,12 @@ describeEngines("SSO connections", (kind) => {
       "select action, actor_type from audit_log where workspace_id = $1 and target_id = $2 and actor_type = 'operator' order by seq",
       [ws, id],
     );
-    expect(trail.map((r) => r.action)).toEqual(["sso_connection.tested", "sso_connection.deleted"]);
+    expect(trail.map((r) => r.action)).toEqual([
+      "sso_connection.created",
+      "sso_connection.updated",
+      "sso_connection.tested",
+      "sso_connection.deleted",
+    ]);
   });
 
   test("sign-ins never finished and used assertion ids are removed once expired (retention job)", async () => {

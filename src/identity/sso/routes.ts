@@ -53,8 +53,27 @@ const settings = {
 };
 const Settings = t.Object(settings);
 
+/** A new connection, as POST /v1/sso-connections and `causeloop sso create` take it. */
+export const SsoCreateBody = t.Composite(
+  [
+    t.Object({
+      provider: t.Union([t.Literal("oidc"), t.Literal("saml"), t.Literal("jwt")]),
+      display_name: settings.display_name,
+      issuer: settings.issuer,
+    }),
+    t.Partial(t.Omit(Settings, ["display_name", "issuer"])),
+  ],
+  { additionalProperties: false },
+);
+
+/** Changes to a connection, as PATCH /v1/sso-connections/{id} and `causeloop sso update` take them. */
+export const SsoUpdateBody = t.Composite(
+  [t.Partial(Settings), t.Object({ status: t.Optional(t.Union([t.Literal("active"), t.Literal("disabled")])) })],
+  { additionalProperties: false, minProperties: 1 },
+);
+
 /** SAML with `metadata_url`: the IdP's entity id, sign-in URL and certificate as its metadata says (fetched first). */
-async function withIdpMetadata<T extends { metadata_url?: string; issuer?: string }>(
+export async function withIdpMetadata<T extends { metadata_url?: string; issuer?: string }>(
   body: T,
   outbound: OutboundPolicy,
 ): Promise<T> {
@@ -87,17 +106,7 @@ export function ssoConnectionRoutes(
       },
       {
         scope: "settings:write",
-        body: t.Composite(
-          [
-            t.Object({
-              provider: t.Union([t.Literal("oidc"), t.Literal("saml"), t.Literal("jwt")]),
-              display_name: settings.display_name,
-              issuer: settings.issuer,
-            }),
-            t.Partial(t.Omit(Settings, ["display_name", "issuer"])),
-          ],
-          { additionalProperties: false },
-        ),
+        body: SsoCreateBody,
         detail: {
           summary:
             "Configure an identity provider (OIDC, SAML or an ID-token issuer); the client secret is stored encrypted and never returned",
@@ -137,13 +146,7 @@ export function ssoConnectionRoutes(
       {
         scope: "settings:write",
         params: ConnectionId,
-        body: t.Composite(
-          [
-            t.Partial(Settings),
-            t.Object({ status: t.Optional(t.Union([t.Literal("active"), t.Literal("disabled")])) }),
-          ],
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: SsoUpdateBody,
         detail: {
           summary: "Update an SSO connection (a new client secret replaces the stored one; disabled stops sign-ins)",
           tags,

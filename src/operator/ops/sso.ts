@@ -1,4 +1,4 @@
-// Operations on a workspace's SSO connections (`causeloop sso list|show|delete|test`): the same services as
+// Operations on a workspace's SSO connections (`causeloop sso create|update|list|show|delete|test`): the same services as
 // /v1/sso-connections, entered through the tenant door, audited in the workspace as the operator. The test
 // fetches through the outbound guard under the installation's allowlist.
 import { Type } from "@sinclair/typebox";
@@ -11,10 +11,14 @@ import { outboundPolicy } from "../../net/policy.ts";
 import {
   clientSecretOf,
   connectionRow,
+  createSsoConnection,
   deleteSsoConnection,
   getSsoConnection,
   listSsoConnections,
+  updateSsoConnection,
 } from "../../identity/sso/connections.ts";
+import { SsoCreateBody, SsoUpdateBody, withIdpMetadata } from "../../identity/sso/routes.ts";
+import type { OutboundPolicy } from "../../net/policy.ts";
 import { auditTest, testConnection } from "../../identity/sso/check.ts";
 import { defineOperation, type OperationContext } from "../contract.ts";
 
@@ -33,7 +37,46 @@ const sealed = async <T>(ctx: OperationContext, ws: string, fn: (box: SecretBox,
   return withTenant(ctx.engine, ws, (tx) => fn(new SecretBox(tx, kek, ws), tx));
 };
 
+const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+
+/** Fetches (SAML metadata, when given) through the outbound guard under the installation's allowlist. */
+const guarded = <T>(ctx: OperationContext, fn: (policy: OutboundPolicy) => Promise<T>) => {
+  const policy = outboundPolicy({ allowlist: ctx.config.outboundAllowlist });
+  return runWithOutbound(policy, () => fn(policy));
+};
+
 export const ssoOperations = {
+  "sso.create": defineOperation({
+    needs: "owner",
+    migrateFirst: true,
+    args: Type.Object({ workspace: Workspace, connection: SsoCreateBody }, { additionalProperties: false }),
+    run: (ctx, args) =>
+      guarded(ctx, async (policy) => {
+        const input =
+          args.connection.provider === "saml" ? await withIdpMetadata(args.connection, policy) : args.connection;
+        return sealed(ctx, args.workspace, (box, tx) =>
+          createSsoConnection(tx, box, operator(args.workspace, ctx.actor), input, policy),
+        );
+      }),
+  }),
+  "sso.update": defineOperation({
+    needs: "owner",
+    migrateFirst: true,
+    args: Type.Object(
+      { workspace: Workspace, id: Target.properties.id, changes: SsoUpdateBody },
+      { additionalProperties: false },
+    ),
+    run: (ctx, args) =>
+      guarded(ctx, async (policy) => {
+        const current = await withTenant(ctx.engine, args.workspace, (tx) =>
+          connectionRow(tx, args.workspace, args.id),
+        );
+        const input = current.provider === "saml" ? await withIdpMetadata(args.changes, policy) : args.changes;
+        return sealed(ctx, args.workspace, (box, tx) =>
+          updateSsoConnection(tx, box, operator(args.workspace, ctx.actor), args.id, input, policy),
+        );
+      }),
+  }),
   "sso.list": defineOperation({
     needs: "owner",
     migrateFirst: true,
@@ -68,8 +111,7 @@ export const ssoOperations = {
         const row = await connectionRow(tx, args.workspace, args.id);
         return { row, secret: await clientSecretOf(box, row) };
       });
-      const policy = outboundPolicy({ allowlist: ctx.config.outboundAllowlist });
-      const result = await runWithOutbound(policy, () => testConnection(row, secret));
+      const result = await guarded(ctx, () => testConnection(row, secret));
       await withTenant(ctx.engine, args.workspace, (tx) =>
         auditTest(tx, operator(args.workspace, ctx.actor), args.id, result),
       );
