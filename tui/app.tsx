@@ -38,7 +38,7 @@ const HELP: Record<Screen, string> = {
   Jobs: "r run selected job  Up/Down select",
   Deliveries: "r replay selected dead letter  g refresh  Up/Down select",
   Problems: "Left/Right workspace  g refresh",
-  SSO: "t test selected  d delete (y/n)  g refresh  Up/Down select",
+  SSO: "n add  e disable/enable  t test  d delete (y/n)  g refresh  Up/Down",
 };
 
 interface Props {
@@ -79,7 +79,7 @@ export function App({ services }: Props) {
         {screen === "Jobs" && <Jobs services={services} active={!busy} />}
         {screen === "Deliveries" && <Deliveries services={services} active={!busy} />}
         {screen === "Problems" && <Problems services={services} active={!busy} />}
-        {screen === "SSO" && <Sso services={services} active={!busy} />}
+        {screen === "SSO" && <Sso services={services} active={!busy} setBusy={setBusy} />}
       </Box>
       <Text
         inverse

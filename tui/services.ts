@@ -50,6 +50,10 @@ export interface TuiServices {
   ): Promise<{ ok: boolean; checks: { name: string; ok: boolean; detail: string | null }[] }>;
   /** Deletes one and unlinks its identities (audited in its workspace). */
   ssoDelete?(workspaceId: string, id: string): Promise<void>;
+  /** Configures one from a JSON settings file (what POST /v1/sso-connections takes; audited). */
+  ssoCreate?(workspaceId: string, settingsFile: string): Promise<SsoConnectionView>;
+  /** Disables or enables one (audited). */
+  ssoSetStatus?(workspaceId: string, id: string, status: "active" | "disabled"): Promise<SsoConnectionView>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -94,5 +98,14 @@ export function operatorServices(config: Config): TuiServices {
     },
     ssoTest: (workspace, id) => session.run("sso.test", { workspace, id }),
     ssoDelete: async (workspace, id) => void (await session.run("sso.delete", { workspace, id })),
+    ssoCreate: async (workspace, settingsFile) => {
+      const file = Bun.file(settingsFile);
+      if (!(await file.exists())) throw new Error(`${settingsFile} does not exist`);
+      const connection = await file.json().catch(() => {
+        throw new Error(`${settingsFile} is not JSON`);
+      });
+      return session.run("sso.create", { workspace, connection });
+    },
+    ssoSetStatus: (workspace, id, status) => session.run("sso.update", { workspace, id, changes: { status } }),
   };
 }

@@ -151,6 +151,16 @@ function fakeServices(overrides: Partial<TuiServices> = {}) {
       { ok: false, checks: [{ name: "discovery", ok: false, detail: "points to 10.0.0.1, a private address" }] }
     ),
     ssoDelete: async (ws, id) => void calls.push(`sso delete ${ws} ${id}`),
+    ssoCreate: async (ws, file) => {
+      calls.push(`sso create ${ws} ${file}`);
+      const [first] = await (services.ssoConnections?.() ?? Promise.resolve([]));
+      return { ...(first as NonNullable<typeof first>), id: "sso_2", display_name: "Corp SAML", provider: "saml" };
+    },
+    ssoSetStatus: async (ws, id, status) => {
+      calls.push(`sso ${status} ${ws} ${id}`);
+      const [first] = await (services.ssoConnections?.() ?? Promise.resolve([]));
+      return { ...(first as NonNullable<typeof first>), status };
+    },
     deadLetters: async () => [
       {
         id: "dlv_1",
@@ -499,4 +509,23 @@ test("SSO: every workspace's connections; test shows each check's reason; delete
   stdin.write("y");
   await waitFor(() => lastFrame()?.includes("deleted, its identities unlinked"));
   expect(calls).toContain("sso delete ws_a sso_1");
+});
+
+test("SSO: n adds a connection from a settings file (the form owns the keys), e disables the selected one", async () => {
+  const { services, calls } = fakeServices();
+  const { lastFrame, stdin } = render(<App services={services} />);
+  await tick();
+  stdin.write("0");
+  await waitFor(() => lastFrame()?.includes("> sso_1"));
+  stdin.write("e");
+  await waitFor(() => lastFrame()?.includes("sso_1: disabled"));
+  expect(calls).toContain("sso disabled ws_a sso_1");
+  stdin.write("n");
+  await waitFor(() => lastFrame()?.includes("Add an identity provider"));
+  stdin.write("ws_a\r");
+  await tick();
+  stdin.write("/etc/causeloop/corp-saml.json\r");
+  await waitFor(() => lastFrame()?.includes("added"));
+  expect(calls).toContain("sso create ws_a /etc/causeloop/corp-saml.json");
+  expect(lastFrame()).toContain("sso_2: added (saml, Corp SAML)");
 });

@@ -1,13 +1,28 @@
-// Every workspace's SSO connections: test the selected one (discovery, key set, certificate), or delete it
-// after a y/n confirmation. The same operations (and audit rows) as `causeloop sso`.
+// Every workspace's SSO connections: add one from a JSON settings file (n), test the selected one (discovery,
+// key set, certificate), disable or enable it (e), or delete it after a y/n confirmation. The same operations
+// (and audit rows) as `causeloop sso`.
 import { useState } from "react";
 import { Box, useInput } from "ink";
 import type { TuiServices } from "../services.ts";
-import { Line } from "../components.tsx";
+import { Form, Line, type Field } from "../components.tsx";
 import { useLoad } from "../hooks/use-load.ts";
 import { useSelection } from "../hooks/use-selection.ts";
 
-export function Sso({ services, active }: { services: TuiServices; active: boolean }) {
+const CREATE_FIELDS: Field[] = [
+  { name: "workspace", label: "Workspace (ws_...)" },
+  { name: "file", label: "Settings file (JSON, as POST /v1/sso-connections takes)" },
+];
+
+export function Sso({
+  services,
+  active,
+  setBusy,
+}: {
+  services: TuiServices;
+  active: boolean;
+  setBusy: (b: boolean) => void;
+}) {
+  const [creating, setCreating] = useState(false);
   const connections = useLoad(async () => (services.ssoConnections ? services.ssoConnections() : []));
   const list = connections.data ?? [];
   const [confirming, setConfirming] = useState(false);
@@ -30,7 +45,23 @@ export function Sso({ services, active }: { services: TuiServices; active: boole
         return;
       }
       if (input === "g") return connections.reload();
+      if (input === "n" && services.ssoCreate) {
+        setCreating(true);
+        return setBusy(true);
+      }
       if (!connection) return;
+      if (input === "e" && services.ssoSetStatus) {
+        const status = connection.status === "active" ? "disabled" : "active";
+        setMessage(`${status === "active" ? "Enabling" : "Disabling"} ${connection.id} ...`);
+        services.ssoSetStatus(connection.workspace_id, connection.id, status).then(
+          (c) => {
+            setMessage(`${c.id}: ${c.status}`);
+            connections.reload();
+          },
+          (e: Error) => setMessage(`ERROR: ${e.message}`),
+        );
+        return;
+      }
       if (input === "d") {
         setConfirming(true);
         return setMessage(`Delete ${connection.display_name} (${connection.id})? Its members lose this sign-in. y/n`);
@@ -56,6 +87,29 @@ export function Sso({ services, active }: { services: TuiServices; active: boole
           {c.id} {c.provider.padEnd(5)} {c.status.padEnd(9)} {c.display_name} {c.issuer ?? ""} ({c.workspace_id})
         </Line>
       ))}
+      {creating && (
+        <Form
+          title="Add an identity provider"
+          fields={CREATE_FIELDS}
+          onCancel={() => {
+            setCreating(false);
+            setBusy(false);
+            setMessage("not added");
+          }}
+          onSubmit={(values) => {
+            setCreating(false);
+            setBusy(false);
+            setMessage("Adding ...");
+            services.ssoCreate?.(values.workspace ?? "", values.file ?? "").then(
+              (c) => {
+                setMessage(`${c.id}: added (${c.provider}, ${c.display_name})`);
+                connections.reload();
+              },
+              (e: Error) => setMessage(`ERROR: ${e.message}`),
+            );
+          }}
+        />
+      )}
       {message && <Line>{message}</Line>}
       {connections.error && <Line>ERROR: {connections.error}</Line>}
     </Box>
