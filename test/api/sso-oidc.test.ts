@@ -165,6 +165,42 @@ describeEngines("OIDC single sign-on", (kind) => {
     await call("PATCH", `/v1/sso-connections/${connectionId}`, { jit_provisioning: true });
   });
 
+  test("a person the workspace's SCIM provisioned signs in through its connection without JIT; deprovisioned, no more", async () => {
+    const scimToken = (await call("POST", "/v1/scim-tokens", { name: "corp idp" })).body.token as string;
+    const scim = (method: string, path: string, body?: unknown) =>
+      h.app.fetch(
+        new Request(`http://localhost${path}`, {
+          method,
+          headers: { authorization: `Bearer ${scimToken}`, "content-type": "application/scim+json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      );
+    const provisioned = await scim("POST", "/scim/v2/Users", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+      userName: "dave@corp.example",
+      active: true,
+    });
+    expect(provisioned.status).toBe(201);
+    const scimId = ((await provisioned.json()) as { id: string }).id;
+    expect((await call("PATCH", `/v1/sso-connections/${connectionId}`, { jit_provisioning: false })).status).toBe(200);
+    try {
+      idp.accounts.set("dave", { email: "dave@corp.example", email_verified: true });
+      const dave = await callback(await throughIdp("dave"));
+      expect(dave.status).toBe(200);
+      const me = await call("GET", "/v1/me", undefined, dave.body.access_token as string);
+      expect((me.body.actor as { email: string }).email).toBe("dave@corp.example");
+      // The IdP deactivates him: the same sign-in is refused at once.
+      const off = await scim("PATCH", `/scim/v2/Users/${scimId}`, {
+        schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        Operations: [{ op: "replace", value: { active: false } }],
+      });
+      expect(off.status).toBe(200);
+      expect(await callback(await throughIdp("dave"))).toMatchObject({ status: 401 });
+    } finally {
+      await call("PATCH", `/v1/sso-connections/${connectionId}`, { jit_provisioning: true });
+    }
+  });
+
   test("a member links their own account from a password session; the IdP then signs them into it", async () => {
     idp.configure({ redirectUri: `${PUBLIC_URL}/v1/auth/sso/${connectionId}/callback` });
     idp.accounts.set("olivia", { email: "olivia.private@corp.example", email_verified: true });

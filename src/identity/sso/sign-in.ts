@@ -69,7 +69,7 @@ export async function signInIdentity(
         ? await linkedMember(tx, ws, identity, context)
         : connection.id === null
           ? await memberByEmail(tx, ws, identity.email)
-          : await provision(tx, ws, identity, context);
+          : ((await provisionedByScim(tx, ws, identity, context)) ?? (await provision(tx, ws, identity, context)));
       await tx.query(
         "insert into sso_identities (workspace_id, id, connection_id, issuer, subject, user_id) values ($1, $2, $3, $4, $5, $6)",
         [ws, newId("sid"), connectionId, connection.issuer, subject, userId],
@@ -157,6 +157,47 @@ async function memberByEmail(tx: Tx, ws: string, email: string | undefined): Pro
   );
   if (!member) throw new AppError("unauthorized", REFUSED);
   return member.user_id;
+}
+
+/**
+ * An account this workspace's own SCIM provisioning created (bound to its identity provider, no password, an
+ * active member), signed in by the same workspace's connection for the first time: matched by the SCIM
+ * userName (the email the IdP asserts) or externalId (the subject). Only accounts this workspace's SCIM made:
+ * never an account that exists outside it, so no connection adopts anyone else's account.
+ */
+async function provisionedByScim(
+  tx: Tx,
+  ws: string,
+  identity: ProvenIdentity,
+  context: RequestContext,
+): Promise<string | undefined> {
+  if (!identity.connection.id) return undefined;
+  const [row] = await tx.query<{ user_id: string }>(
+    `select s.user_id from scim_users s
+       join users u on u.id = s.user_id
+       join memberships m on m.workspace_id = s.workspace_id and m.user_id = s.user_id and m.status = 'active'
+      where s.workspace_id = $1 and s.active and u.idp_workspace_id = $1 and u.idp_connection_id = 'scim'
+        and (lower(s.user_name) = lower($2) or s.external_id = $3)
+      order by (lower(s.user_name) = lower($2)) desc limit 1`,
+    [ws, identity.email ?? "", identity.subject],
+  );
+  if (!row) return undefined;
+  await appendAudit(tx, {
+    workspaceId: ws,
+    action: "user.identity_linked",
+    actorId: row.user_id,
+    actorType: "user",
+    targetType: "user",
+    targetId: row.user_id,
+    after: {
+      connection_id: identity.connection.id,
+      issuer: identity.connection.issuer,
+      subject: identity.subject,
+      via: "scim",
+    },
+    context,
+  });
+  return row.user_id;
 }
 
 /** Just-in-time provisioning: a NEW account bound to this connection; an email that already has an account is refused. */
