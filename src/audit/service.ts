@@ -64,3 +64,26 @@ export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<str
   );
   return row?.id as string;
 }
+
+/** The audit row of what `actor` did to a target: the actor's workspace, identity and request recorded with it. */
+export function auditActor(
+  tx: Queryable,
+  actor: Actor,
+  action: string,
+  targetType: string,
+  targetId: string,
+  after?: unknown,
+  before?: unknown,
+): Promise<string> {
+  return appendAudit(tx, {
+    workspaceId: actor.workspaceId,
+    action,
+    actorId: actor.actorId,
+    actorType: actor.actorType,
+    targetType,
+    targetId,
+    after,
+    before,
+    context: actor.context,
+  });
+}

@@ -9,7 +9,7 @@ import { withTenant } from "../db/tenant.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { appendAudit, type Actor } from "../audit/service.ts";
+import { auditActor, type Actor } from "../audit/service.ts";
 import { signJws, type Signer } from "../audit/signing.ts";
 import { raiseAlert } from "../security/alerts.ts";
 import { activeOwners, revokeWorkspaceAccess } from "./members.ts";
@@ -103,7 +103,7 @@ export async function startReview(tx: Tx, actor: Actor & { role: Role }): Promis
       );
     lines += rows.length;
   }
-  await audit(tx, actor, "access_review.started", id, { lines });
+  await auditActor(tx, actor, "access_review.started", "access_review", id, { lines });
   return getReview(tx, actor.workspaceId, id);
 }
 
@@ -169,7 +169,7 @@ export async function decide(
     );
     if (!updated[0]) throw new AppError("not_found", `line ${d.item_id} is not part of access review ${id}`);
   }
-  await audit(tx, actor, "access_review.decided", id, { decisions: decisions.length });
+  await auditActor(tx, actor, "access_review.decided", "access_review", id, { decisions: decisions.length });
   return getReview(tx, actor.workspaceId, id);
 }
 
@@ -259,7 +259,7 @@ export async function completeReview(
     "update access_reviews set result = $3::jsonb, signature = $4, key_id = $5 where workspace_id = $1 and id = $2",
     [actor.workspaceId, id, JSON.stringify(result), signature, signer.keyId],
   );
-  await audit(tx, actor, "access_review.completed", id, {
+  await auditActor(tx, actor, "access_review.completed", "access_review", id, {
     lines: lines.length,
     revoked: applied.length,
     key_id: signer.keyId,
@@ -283,19 +283,6 @@ export async function exportReview(
   if (!row.signature || !row.result || !row.key_id)
     throw new AppError("conflict", "the review is not completed yet: it has no signed result");
   return { review_id: id, key_id: row.key_id, signature: row.signature, result: row.result };
-}
-
-function audit(tx: Tx, actor: Actor, action: string, id: string, after: Record<string, unknown>) {
-  return appendAudit(tx, {
-    workspaceId: actor.workspaceId,
-    action,
-    actorId: actor.actorId,
-    actorType: actor.actorType,
-    targetType: "access_review",
-    targetId: id,
-    after,
-    context: actor.context,
-  });
 }
 
 /**

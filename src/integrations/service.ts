@@ -8,7 +8,7 @@ import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import type { Tx } from "../db/engine.ts";
 import { newId } from "../ids.ts";
 import { AppError } from "../errors.ts";
-import { appendAudit } from "../audit/service.ts";
+import { auditActor } from "../audit/service.ts";
 import type { Actor } from "../audit/service.ts";
 import type { SecretBox } from "../secrets/envelope.ts";
 import { newToken } from "../identity/tokens.ts";
@@ -19,28 +19,6 @@ import { assertWebhookSecret, newWebhookSecret } from "../delivery/signing.ts";
 
 const last4 = (secret: string) => secret.slice(-4);
 const iso = (value: unknown) => (value ? new Date(value as string).toISOString() : null);
-
-function audit(
-  tx: Tx,
-  actor: Actor,
-  action: string,
-  targetType: string,
-  targetId: string,
-  after?: unknown,
-  before?: unknown,
-) {
-  return appendAudit(tx, {
-    workspaceId: actor.workspaceId,
-    action,
-    actorId: actor.actorId,
-    actorType: actor.actorType,
-    targetType,
-    targetId,
-    after,
-    before,
-    context: actor.context,
-  });
-}
 
 // ---------------------------------------------------------------- connectors
 
@@ -107,7 +85,7 @@ export async function createConnector(
     ],
   );
   const view = connectorView(row as ConnectorRow);
-  await audit(tx, actor, "connector.created", "connector", id, {
+  await auditActor(tx, actor, "connector.created", "connector", id, {
     type: view.type,
     display_name: view.display_name,
     config_keys: view.config_keys,
@@ -182,7 +160,7 @@ export async function updateConnector(
     ],
   );
   const view = connectorView(row as ConnectorRow);
-  await audit(
+  await auditActor(
     tx,
     actor,
     "connector.updated",
@@ -205,7 +183,7 @@ export async function deleteConnector(tx: Tx, actor: Actor, id: string): Promise
     "update inbound_webhooks set status = 'disabled' where workspace_id = $1 and connector_id = $2 and deleted_at is null",
     [actor.workspaceId, id],
   );
-  await audit(tx, actor, "connector.deleted", "connector", id);
+  await auditActor(tx, actor, "connector.deleted", "connector", id);
 }
 
 // ---------------------------------------------------------------- outbound webhooks
@@ -258,7 +236,7 @@ export async function createWebhook(
     "insert into webhooks (workspace_id, id, url, events, secret_encrypted, created_by) values ($1, $2, $3, $4, $5, $6) returning id, url, events, status, secret_encrypted, created_at",
     [actor.workspaceId, id, input.url, input.events ?? [], sealed, actor.actorId],
   );
-  await audit(tx, actor, "webhook.created", "webhook", id, { url: input.url, events: input.events ?? [] });
+  await auditActor(tx, actor, "webhook.created", "webhook", id, { url: input.url, events: input.events ?? [] });
   return { ...(await webhookView(box, row as WebhookRow)), secret };
 }
 
@@ -293,7 +271,7 @@ export async function deleteWebhook(tx: Tx, actor: Actor, id: string): Promise<v
     [actor.workspaceId, id],
   );
   if (!rows[0]) throw new AppError("not_found", `webhook ${id} not found`);
-  await audit(tx, actor, "webhook.deleted", "webhook", id);
+  await auditActor(tx, actor, "webhook.deleted", "webhook", id);
 }
 
 // ---------------------------------------------------------------- inbound webhooks
@@ -333,7 +311,7 @@ export async function createInboundWebhook(
     "insert into inbound_webhooks (workspace_id, id, connector_id, source, path_token_hash, signing_secret_encrypted, created_by) values ($1, $2, $3, $4, $5, $6, $7)",
     [actor.workspaceId, id, input.connector_id ?? null, input.source, hash, sealed, actor.actorId],
   );
-  await audit(tx, actor, "inbound_webhook.created", "inbound_webhook", id, {
+  await auditActor(tx, actor, "inbound_webhook.created", "inbound_webhook", id, {
     source: input.source,
     connector_id: input.connector_id ?? null,
   });

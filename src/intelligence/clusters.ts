@@ -8,7 +8,7 @@
 // Counts and last-seen times change with every event and live in the clusters table only; the snapshot is
 // rewritten when the structure changes (a new cluster, a template gaining a variable, clusters merged, a
 // correction), so an event on a known problem costs two row updates whatever the history.
-import { appendAudit, type Actor } from "../audit/service.ts";
+import { auditActor, type Actor } from "../audit/service.ts";
 import type { Tx } from "../db/engine.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { emitEvent } from "../delivery/events.ts";
@@ -274,19 +274,6 @@ async function repoint(tx: Tx, workspaceId: string, engine: ClusterEngine, match
   return moved.length;
 }
 
-async function audited(tx: Tx, actor: Actor, action: string, id: string, after: Record<string, unknown>) {
-  await appendAudit(tx, {
-    workspaceId: actor.workspaceId,
-    action,
-    actorId: actor.actorId,
-    actorType: actor.actorType,
-    targetType: "cluster",
-    targetId: id,
-    after,
-    context: actor.context,
-  });
-}
-
 /** Engineer's correction: `from` is the same problem as `into`, now and for later events. */
 export async function mergeClusters(tx: Tx, actor: Actor, into: string, from: string): Promise<ClusterRecord> {
   const ws = actor.workspaceId;
@@ -299,7 +286,7 @@ export async function mergeClusters(tx: Tx, actor: Actor, into: string, from: st
   handle.engine.merge(into, from);
   await absorbInto(tx, ws, into, from, true);
   await handle.save();
-  await audited(tx, actor, "cluster.merged", into, { from });
+  await auditActor(tx, actor, "cluster.merged", "cluster", into, { from });
   return getCluster(tx, ws, into);
 }
 
@@ -333,7 +320,7 @@ export async function splitCluster(tx: Tx, actor: Actor, match: string): Promise
     [ws, view.id],
   );
   await handle.save();
-  await audited(tx, actor, "cluster.split", view.id, { moved });
+  await auditActor(tx, actor, "cluster.split", "cluster", view.id, { moved });
   return { ...(await getCluster(tx, ws, view.id)), moved };
 }
 
@@ -353,6 +340,6 @@ export async function pinToCluster(
   await tx.query("update clusters set corrected = true where workspace_id = $1 and id = $2", [ws, id]);
   const moved = await repoint(tx, ws, handle.engine, text, id);
   await handle.save();
-  await audited(tx, actor, "cluster.pinned", id, { moved });
+  await auditActor(tx, actor, "cluster.pinned", "cluster", id, { moved });
   return { ...(await getCluster(tx, ws, id)), moved };
 }

@@ -7,7 +7,7 @@
 //   its own history such a window caught); once the window has passed, it is scored hit or miss;
 // - a recommendation: a resolved issue of the same cluster and what resolved it; a runbook for a recurring
 //   problem nobody has written a resolution for; a noisy source to mute.
-import { appendAudit, type Actor } from "../audit/service.ts";
+import { auditActor, type Actor } from "../audit/service.ts";
 import type { Tx } from "../db/engine.ts";
 import { emitEvent } from "../delivery/events.ts";
 import { newId } from "../ids.ts";
@@ -289,16 +289,7 @@ export async function refreshInsights(tx: Tx, ws: string, now: Date = new Date()
 /** A refresh an engineer asked for (the scheduler's own runs are not audited): recorded in the audit trail. */
 export async function requestRefresh(tx: Tx, actor: Actor): Promise<RefreshResult> {
   const result = await refreshInsights(tx, actor.workspaceId);
-  await appendAudit(tx, {
-    workspaceId: actor.workspaceId,
-    action: "insights.refreshed",
-    actorId: actor.actorId,
-    actorType: actor.actorType,
-    targetType: "workspace",
-    targetId: actor.workspaceId,
-    after: { ...result },
-    context: actor.context,
-  });
+  await auditActor(tx, actor, "insights.refreshed", "workspace", actor.workspaceId, { ...result });
   return result;
 }
 

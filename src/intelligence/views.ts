@@ -1,5 +1,5 @@
 // What the API shows of patterns, predictions and recommendations, and the engineers' feedback on them.
-import { appendAudit, type Actor } from "../audit/service.ts";
+import { auditActor, type Actor } from "../audit/service.ts";
 import type { Tx } from "../db/engine.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../db/where.ts";
 import { AppError } from "../errors.ts";
@@ -166,19 +166,6 @@ export async function listRecommendations(
 export const getRecommendation = (tx: Tx, ws: string, id: string) =>
   one(tx, "recommendations", RECOMMENDATION, "recommendation", ws, id, recommendation);
 
-async function audited(tx: Tx, actor: Actor, action: string, type: string, id: string, after: Record<string, unknown>) {
-  await appendAudit(tx, {
-    workspaceId: actor.workspaceId,
-    action,
-    actorId: actor.actorId,
-    actorType: actor.actorType,
-    targetType: type,
-    targetId: id,
-    after,
-    context: actor.context,
-  });
-}
-
 /** An engineer confirms a pattern (it stays, `active`) or dismisses it (`dismissed`: not shown as a candidate). */
 export async function patternFeedback(tx: Tx, actor: Actor, id: string, decision: "confirm" | "dismiss") {
   await getPattern(tx, actor.workspaceId, id);
@@ -188,7 +175,9 @@ export async function patternFeedback(tx: Tx, actor: Actor, id: string, decision
     id,
     status,
   ]);
-  await audited(tx, actor, `pattern.${decision === "confirm" ? "confirmed" : "dismissed"}`, "pattern", id, { status });
+  await auditActor(tx, actor, `pattern.${decision === "confirm" ? "confirmed" : "dismissed"}`, "pattern", id, {
+    status,
+  });
   return getPattern(tx, actor.workspaceId, id);
 }
 
@@ -200,6 +189,6 @@ export async function recommendationFeedback(tx: Tx, actor: Actor, id: string, d
     "update recommendations set status = $3, decided_by = $4, decided_at = now() where workspace_id = $1 and id = $2",
     [actor.workspaceId, id, status, actor.actorId],
   );
-  await audited(tx, actor, `recommendation.${status}`, "recommendation", id, { status });
+  await auditActor(tx, actor, `recommendation.${status}`, "recommendation", id, { status });
   return getRecommendation(tx, actor.workspaceId, id);
 }

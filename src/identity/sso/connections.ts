@@ -8,7 +8,7 @@ import type { Tx } from "../../db/engine.ts";
 import { idKeyset, idPage, type Page, type PageQuery } from "../../db/where.ts";
 import { AppError } from "../../errors.ts";
 import { newId } from "../../ids.ts";
-import { appendAudit, type Actor } from "../../audit/service.ts";
+import { auditActor, type Actor } from "../../audit/service.ts";
 import type { SecretBox } from "../../secrets/envelope.ts";
 import type { OutboundPolicy } from "../../net/policy.ts";
 import { assertUserUrl } from "../../net/user-url.ts";
@@ -149,20 +149,6 @@ function settingValues(input: SsoUpdate, sealedSecret: string | null): unknown[]
   ];
 }
 
-function audit(tx: Tx, actor: Actor, action: string, id: string, after?: unknown, before?: unknown) {
-  return appendAudit(tx, {
-    workspaceId: actor.workspaceId,
-    action,
-    actorId: actor.actorId,
-    actorType: actor.actorType,
-    targetType: "sso_connection",
-    targetId: id,
-    after,
-    before,
-    context: actor.context,
-  });
-}
-
 /** The audited picture of a connection: its settings, never its secret. */
 const auditView = (v: SsoConnectionView) => ({
   provider: v.provider,
@@ -212,7 +198,7 @@ export async function createSsoConnection(
     [actor.workspaceId, id, ...settingValues(settings, sealed), input.provider, actor.actorId],
   );
   const created = view(row as ConnectionRow, input.client_secret ? input.client_secret.slice(-4) : null);
-  await audit(tx, actor, "sso_connection.created", id, auditView(created));
+  await auditActor(tx, actor, "sso_connection.created", "sso_connection", id, auditView(created));
   return created;
 }
 
@@ -276,10 +262,11 @@ export async function updateSsoConnection(
     [actor.workspaceId, id, ...settingValues(input, sealed), input.status ?? null],
   );
   const updated = await viewOf(box, row as ConnectionRow);
-  await audit(
+  await auditActor(
     tx,
     actor,
     "sso_connection.updated",
+    "sso_connection",
     id,
     { ...auditView(updated), client_secret_changed: Boolean(input.client_secret) },
     auditView(before),
@@ -295,7 +282,7 @@ export async function deleteSsoConnection(tx: Tx, actor: Actor, id: string): Pro
     [actor.workspaceId, id],
   );
   await tx.query("delete from sso_connections where workspace_id = $1 and id = $2", [actor.workspaceId, id]);
-  await audit(tx, actor, "sso_connection.deleted", id, undefined, {
+  await auditActor(tx, actor, "sso_connection.deleted", "sso_connection", id, undefined, {
     provider: row.provider,
     issuer: row.issuer,
     display_name: row.display_name,
