@@ -8,9 +8,9 @@
 // The file holds no personal data: a subject is named by its HMAC subject ref and user id, never its email.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { verifyWithJwk, type Signer } from "../audit/signing.ts";
+import type { Signer } from "../audit/signing.ts";
 import { AppError } from "../errors.ts";
-import type { Jwks } from "./manifest.ts";
+import { checkJson, signJson, type Jwks, type Signature } from "./manifest.ts";
 import type { Offsite } from "./offsite.ts";
 import { ensureBackupDir, processAlive } from "./store.ts";
 
@@ -57,7 +57,7 @@ export interface LedgerRecord {
 
 interface LedgerLine {
   record: LedgerRecord;
-  signature: { alg: "EdDSA"; key_id: string; value: string };
+  signature: Signature;
 }
 
 export interface ErasureLedger {
@@ -124,8 +124,7 @@ export function erasureLedger(dir: string, signer: Signer, offsite?: Pick<Offsit
         prev: last.hash,
         entry,
       };
-      const value = await signer.sign(SIGNED_PREFIX + JSON.stringify(record));
-      const line: LedgerLine = { record, signature: { alg: "EdDSA", key_id: signer.keyId, value } };
+      const line: LedgerLine = { record, signature: await signJson(signer, SIGNED_PREFIX, record) };
       const fd = openSync(path, "a", 0o600);
       try {
         writeSync(fd, `${JSON.stringify(line)}\n`);
@@ -182,13 +181,10 @@ export async function readLedger(dir: string, keys: Jwks["keys"]): Promise<Ledge
     else {
       if (line.record.prev !== prev)
         problems.push(`line ${n} does not follow line ${n - 1} (a line removed or edited)`);
-      const key = keys.find((k) => !k.kid || k.kid === line.signature?.key_id);
-      const signed =
-        key && typeof line.signature?.value === "string"
-          ? await verifyWithJwk(key, SIGNED_PREFIX + JSON.stringify(line.record), line.signature.value)
-          : false;
-      if (!key) problems.push(`line ${n}: no public key ${line.signature?.key_id} to check its signature`);
-      else if (!signed) problems.push(`line ${n}: its signature does not verify (tampered)`);
+      const verdict = await checkJson(keys, SIGNED_PREFIX, line.record, line.signature);
+      if (verdict === "no_key")
+        problems.push(`line ${n}: no public key ${line.signature?.key_id} to check its signature`);
+      else if (verdict === "bad") problems.push(`line ${n}: its signature does not verify (tampered)`);
       records.push(line.record);
     }
     prev = sha256(text);

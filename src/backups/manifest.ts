@@ -52,31 +52,52 @@ export interface BackupManifest {
 
 export interface SignedManifest {
   manifest: BackupManifest;
-  signature: { alg: "EdDSA"; key_id: string; value: string };
+  signature: Signature;
+}
+
+/** The signature beside every signed backup file's body (a manifest, a re-wrapped key, a ledger line). */
+export interface Signature {
+  alg: "EdDSA";
+  key_id: string;
+  value: string;
+}
+
+/** Signs `prefix` + the body's JSON with the audit key: the one way backup files are signed. */
+export async function signJson(signer: Signer, prefix: string, body: unknown): Promise<Signature> {
+  return { alg: "EdDSA", key_id: signer.keyId, value: await signer.sign(prefix + JSON.stringify(body)) };
+}
+
+/**
+ * Whether `signature` verifies `prefix` + the body's JSON with the key it names among `keys`: `no_key` when
+ * none of them is that key, `bad` when it does not verify (or has no value).
+ */
+export async function checkJson(
+  keys: Jwks["keys"],
+  prefix: string,
+  body: unknown,
+  signature: Partial<Signature> | undefined,
+): Promise<"ok" | "no_key" | "bad"> {
+  const key = keys.find((k) => !k.kid || k.kid === signature?.key_id);
+  if (!key) return "no_key";
+  if (typeof signature?.value !== "string") return "bad";
+  return (await verifyWithJwk(key, prefix + JSON.stringify(body), signature.value)) ? "ok" : "bad";
 }
 
 export const dataKeyAad = (id: string) => `causeloop.backup.key.v1\n${id}`;
 export const dataAad = (id: string) => `causeloop.backup.data.v1\n${id}`;
 
 export async function signManifest(manifest: BackupManifest, signer: Signer): Promise<SignedManifest> {
-  return {
-    manifest,
-    signature: {
-      alg: "EdDSA",
-      key_id: signer.keyId,
-      value: await signer.sign(SIGNED_PREFIX + JSON.stringify(manifest)),
-    },
-  };
+  return { manifest, signature: await signJson(signer, SIGNED_PREFIX, manifest) };
 }
 
 export type Jwks = { keys: { x: string; kid?: string }[] };
 
 /** Problems with the manifest's signature (none when it verifies with one of the keys). */
 export async function signatureProblems(signed: SignedManifest, keys: Jwks["keys"]): Promise<string[]> {
-  const key = keys.find((k) => !k.kid || k.kid === signed.signature.key_id);
-  if (!key) return [`tampered or foreign manifest: no public key ${signed.signature.key_id} to check its signature`];
-  const ok = await verifyWithJwk(key, SIGNED_PREFIX + JSON.stringify(signed.manifest), signed.signature.value);
-  return ok ? [] : ["tampered manifest: its signature does not verify"];
+  const verdict = await checkJson(keys, SIGNED_PREFIX, signed.manifest, signed.signature);
+  if (verdict === "no_key")
+    return [`tampered or foreign manifest: no public key ${signed.signature.key_id} to check its signature`];
+  return verdict === "ok" ? [] : ["tampered manifest: its signature does not verify"];
 }
 
 function isSignedManifest(value: unknown): value is SignedManifest {

@@ -6,12 +6,12 @@
 // of a backup whose copies of those keys are wrapped under a version that no longer exists.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { verifyWithJwk, type Signer } from "../audit/signing.ts";
+import type { Signer } from "../audit/signing.ts";
 import type { Queryable } from "../db/engine.ts";
 import { writeFileAtomically } from "../files.ts";
 import type { KekProvider } from "../secrets/keyring.ts";
 import { erasureLedger, type ErasureLedger } from "./ledger.ts";
-import type { Jwks, SignedManifest } from "./manifest.ts";
+import { checkJson, signJson, type Jwks, type Signature, type SignedManifest } from "./manifest.ts";
 import type { Offsite } from "./offsite.ts";
 import { listBackups } from "./store.ts";
 
@@ -61,10 +61,10 @@ export async function carryBackupsAcrossRotation(
       at: new Date().toISOString(),
     };
     raw.fill(0);
-    const value = await deps.signer.sign(SIGNED_PREFIX + JSON.stringify(record));
+    const signature = await signJson(deps.signer, SIGNED_PREFIX, record);
     writeFileAtomically(
       join(deps.dir, rewrappedKeyFile(record.id)),
-      `${JSON.stringify({ key: record, signature: { alg: "EdDSA", key_id: deps.signer.keyId, value } }, null, 2)}\n`,
+      `${JSON.stringify({ key: record, signature }, null, 2)}\n`,
     );
     await deps.offsite?.uploadKey(deps.dir, record.id);
     backups++;
@@ -104,17 +104,13 @@ export async function backupDataKey(
   const path = join(dir, rewrappedKeyFile(signed.manifest.id));
   if (ring.versions.includes(own.kek_version) || !existsSync(path))
     return { wrapped: own.wrapped, kek_version: own.kek_version, source: "the manifest" };
-  let parsed: { key?: RewrappedKey; signature?: { key_id?: string; value?: string } };
+  let parsed: { key?: RewrappedKey; signature?: Partial<Signature> };
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
   } catch {
     return { problem: `tampered re-wrapped key: ${path} is not JSON` };
   }
-  const key = keys.find((k) => !k.kid || k.kid === parsed.signature?.key_id);
-  const ok =
-    key && parsed.key && typeof parsed.signature?.value === "string"
-      ? await verifyWithJwk(key, SIGNED_PREFIX + JSON.stringify(parsed.key), parsed.signature.value)
-      : false;
+  const ok = parsed.key && (await checkJson(keys, SIGNED_PREFIX, parsed.key, parsed.signature)) === "ok";
   if (!ok || !parsed.key || parsed.key.id !== signed.manifest.id || parsed.key.aad !== own.aad)
     return { problem: `tampered re-wrapped key: the signature of ${path} does not verify` };
   return { wrapped: parsed.key.wrapped, kek_version: parsed.key.kek_version, source: rewrappedKeyFile(parsed.key.id) };
