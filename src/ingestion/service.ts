@@ -35,15 +35,21 @@ export interface Ingested {
 export const issueFingerprint = (event: NormalizedEvent, clusterId: string): string =>
   `${event.source}:${event.fingerprint ?? `cluster:${clusterId}`}`;
 
-export async function ingestEvent(tx: Tx, origin: IngestOrigin, event: NormalizedEvent): Promise<Ingested> {
-  const { workspaceId } = origin;
-  // The workspace's clustering is locked first: a repeated vendor event id is then seen before it is counted.
-  await lockClustering(tx, workspaceId);
+/** The answer for an event (source and vendor event id) this workspace already received, if it did. */
+async function alreadyReceived(tx: Tx, workspaceId: string, event: NormalizedEvent): Promise<Ingested | undefined> {
   const [prior] = await tx.query<{ id: string; issue_id: string | null }>(
     "select id, issue_id from ingested_events where workspace_id = $1 and source = $2 and vendor_event_id = $3",
     [workspaceId, event.source, event.event_id],
   );
-  if (prior) return { id: prior.id, duplicate: true, issue_id: prior.issue_id, issue_action: "none" };
+  return prior && { id: prior.id, duplicate: true, issue_id: prior.issue_id, issue_action: "none" };
+}
+
+export async function ingestEvent(tx: Tx, origin: IngestOrigin, event: NormalizedEvent): Promise<Ingested> {
+  const { workspaceId } = origin;
+  // The workspace's clustering is locked first: a repeated vendor event id is then seen before it is counted.
+  await lockClustering(tx, workspaceId);
+  const seen = await alreadyReceived(tx, workspaceId, event);
+  if (seen) return seen;
   const cluster = await assignEvent(tx, workspaceId, {
     message: event.title,
     at: new Date(event.occurred_at),
@@ -72,13 +78,16 @@ export async function ingestEvent(tx: Tx, origin: IngestOrigin, event: Normalize
       event.link,
     ],
   );
-  if (!stored) {
-    const [prior] = await tx.query<{ id: string; issue_id: string | null }>(
-      "select id, issue_id from ingested_events where workspace_id = $1 and source = $2 and vendor_event_id = $3",
-      [workspaceId, event.source, event.event_id],
+  // Under the clustering lock the check above already caught a repeat; the conflict clause stays as a backstop.
+  if (!stored)
+    return (
+      (await alreadyReceived(tx, workspaceId, event)) ?? {
+        id: "",
+        duplicate: true,
+        issue_id: null,
+        issue_action: "none",
+      }
     );
-    return { id: prior?.id ?? "", duplicate: true, issue_id: prior?.issue_id ?? null, issue_action: "none" };
-  }
   const actor: Actor = origin.operator
     ? { workspaceId, actorId: origin.operator, actorType: "operator", context: origin.context ?? {} }
     : {

@@ -85,6 +85,9 @@ export function forgetClusterEngines(): void {
   cache.clear();
 }
 
+/** A cluster's label (the template cut to a title's length) and its stored template. */
+const labelAndTemplate = (template: string): [string, string] => [template.slice(0, 300), template.slice(0, 8192)];
+
 export interface ClusterAssignment {
   cluster_id: string;
   template: string;
@@ -106,36 +109,24 @@ export async function assignEvent(
   const at = event.at.getTime();
   const assignment = handle.engine.assign(event.message, { at });
   const service = event.service ? event.service.slice(0, 200) : null;
+  // The same parameters for a new cluster and a known one: ($3, $4) its label and template.
+  const params = [workspaceId, assignment.clusterId, ...labelAndTemplate(assignment.template), event.at, service];
   if (assignment.isNew) {
     await tx.query(
       `insert into clusters (workspace_id, id, label, algorithm, template, event_count, first_seen_at, last_seen_at, services)
        values ($1, $2, $3, 'template', $4, 1, $5, $5, case when $6::text is null then '{}'::text[] else array[$6::text] end)`,
-      [
-        workspaceId,
-        assignment.clusterId,
-        assignment.template.slice(0, 300),
-        assignment.template.slice(0, 8192),
-        event.at,
-        service,
-      ],
+      params,
     );
   } else {
     // Clusters this event's new template took over: their counts and times move to it.
     for (const absorbed of assignment.absorbed)
       await absorbInto(tx, workspaceId, assignment.clusterId, absorbed, false);
     await tx.query(
-      `update clusters set event_count = event_count + 1, template = $3, label = $4,
+      `update clusters set event_count = event_count + 1, label = $3, template = $4,
               first_seen_at = least(coalesce(first_seen_at, $5), $5), last_seen_at = greatest(coalesce(last_seen_at, $5), $5),
               services = case when $6::text is null or $6::text = any(services) or cardinality(services) >= 50 then services else services || $6::text end
         where workspace_id = $1 and id = $2`,
-      [
-        workspaceId,
-        assignment.clusterId,
-        assignment.template.slice(0, 8192),
-        assignment.template.slice(0, 300),
-        event.at,
-        service,
-      ],
+      params,
     );
   }
   if (assignment.isNew || assignment.templateChanged || assignment.absorbed.length > 0) await handle.save();
@@ -310,7 +301,7 @@ export async function splitCluster(tx: Tx, actor: Actor, match: string): Promise
   const view: ClusterView = handle.engine.split(text);
   await tx.query(
     `insert into clusters (workspace_id, id, label, algorithm, template, corrected) values ($1, $2, $3, 'template', $4, true)`,
-    [ws, view.id, view.template.slice(0, 300), view.template.slice(0, 8192)],
+    [ws, view.id, ...labelAndTemplate(view.template)],
   );
   const moved = await repoint(tx, ws, handle.engine, text, view.id);
   await tx.query(
