@@ -51,6 +51,11 @@ export interface RawResult {
   truncated: boolean;
   /** Tables or collections the query read, qualified where the engine has schemas. */
   tables: string[];
+  /** The statement with its literals replaced, and the sha256 hex of that text, for the audit trail. */
+  normalized: string;
+  fingerprint: string;
+  /** Result columns the policy says must be redacted whatever the masking rules say (denied columns in mask mode). */
+  forcedMask?: string[];
 }
 
 /** Counts of masked cells, never the values. */
