@@ -104,7 +104,8 @@ export function findIpv4(text: string): Span[] {
   return out;
 }
 
-const IPV6 = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])/g;
+const IPV6 =
+  /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]+)?(?![\w:.])/g;
 
 /** Full, compressed and IPv4-suffixed forms; MAC addresses and times fail the group count. */
 export function ipv6Valid(candidate: string): boolean {

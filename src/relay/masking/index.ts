@@ -49,7 +49,9 @@ export function createMasker(config: MaskingConfig, hmacKey: Uint8Array): Masker
     const masked: MaskedCounts = { by_kind: {}, by_column: {} };
     const forced = new Set((opts.forcedMask ?? []).map((c) => c.toLowerCase()));
     let column = "";
+    let total = 0;
     const count = (kind: string): void => {
+      total++;
       masked.by_kind[kind] = (masked.by_kind[kind] ?? 0) + 1;
       masked.by_column[column] = (masked.by_column[column] ?? 0) + 1;
     };
@@ -94,10 +96,10 @@ export function createMasker(config: MaskingConfig, hmacKey: Uint8Array): Masker
         } catch {
           return maskText(text);
         }
-        const before = JSON.stringify(masked);
+        const before = total;
         const walked = maskValue(parsed, path);
         // Unchanged JSON text keeps its own formatting.
-        return JSON.stringify(masked) === before ? text : JSON.stringify(walked);
+        return total === before ? text : JSON.stringify(walked);
       }
       return maskText(text);
     };

@@ -14,9 +14,13 @@ export function pseudonymizer(key: Uint8Array): Pseudonymizer {
   };
 }
 
-/** Last four characters, and only when the value is long enough (≥ 8) that four do not give most of it away. */
+/**
+ * The last four letters or digits (separators skipped, so `+33 6 12 34 56 78` keeps `5678`), and only when
+ * the value holds at least 8 of them: four of a short value would give most of it away.
+ */
 export function partial(value: string): string {
-  return value.length >= 8 ? `••••${value.slice(-4)}` : "••••";
+  const alnum = value.replace(/[^\p{L}\p{N}]/gu, "");
+  return alnum.length >= 8 ? `••••${alnum.slice(-4)}` : "••••";
 }
 
 export function redacted(kind: string): string {

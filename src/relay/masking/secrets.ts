@@ -60,6 +60,17 @@ const ASSIGNED =
 const BEARER = /\b(?:Bearer|Basic|Token)\s+([\w.~+/-]{16,}=*)/g;
 const PLACEHOLDER = /^(?:\*+|x+|null|none|true|false|undefined|redacted|changeme|\$\{?\w+\}?|<\w+>|\[\w+.*)$/i;
 
+// `token: expired`, `password: reset_requested` and placeholders are words, not credentials; a random value
+// of letters only (mixed case, many capitals, long) is still one.
+function assignedSecret(value: string): boolean {
+  if (PLACEHOLDER.test(value)) return false;
+  if (/^[a-z]+(?:[._-][a-z]+)*$/i.test(value)) {
+    const upper = value.replace(/[^A-Z]/g, "").length;
+    return value.length >= 16 && !/[._-]/.test(value) && upper >= value.length / 4 && entropy(value) >= 3.5;
+  }
+  return classes(value) >= 2;
+}
+
 function classes(s: string): number {
   return Number(/[a-z]/.test(s)) + Number(/[A-Z]/.test(s)) + Number(/\d/.test(s)) + Number(/[^A-Za-z0-9]/.test(s));
 }
@@ -104,7 +115,7 @@ export function findSecrets(text: string): Span[] {
   }
   for (const m of matches(ASSIGNED, text)) {
     const value = m[1] ?? "";
-    if (PLACEHOLDER.test(value) || classes(value) < 2 || /^[a-z]+(?:[._-][a-z]+)*$/i.test(value)) continue;
+    if (!assignedSecret(value)) continue;
     const start = m.index + m[0].length - value.length;
     out.push({ kind: "secret", start, end: start + value.length });
   }
