@@ -52,9 +52,14 @@ function cardBrandKnown(d: string): boolean {
 // run of digit groups (an IBAN, a phone list).
 const CARD = /(?<![\w.,/-]|\d{3}[ -])\d(?:\d|[ -](?=\d)){11,22}(?![\w/]|[.,]\d|[ -]\d{3})/g;
 
+// The tail of an IBAN printed in groups (`NL28 ZWSN 9727 6400 98`) whose checksum failed is not a card
+// or a phone.
+export const IBAN_BEFORE = /\b[A-Z]{2}\d{2} (?:[A-Z0-9]{4} )*$/;
+
 export function findCards(text: string): Span[] {
   const out: Span[] = [];
   for (const m of matches(CARD, text)) {
+    if (IBAN_BEFORE.test(text.slice(Math.max(0, m.index - 40), m.index))) continue;
     const raw = m[0];
     const seps = new Set(raw.replace(/\d/g, ""));
     if (seps.size > 1) continue;

@@ -3,6 +3,7 @@
 // grouping and no phone word before it (an order number, a Unix time) is not taken as a phone.
 import { findNumbers } from "libphonenumber-js/max";
 import type { CountryCode } from "libphonenumber-js/max";
+import { IBAN_BEFORE } from "./detectors.ts";
 import type { Span } from "./types.ts";
 
 // "#" and "number" are not phone words: `order #4155552671` is an order.
@@ -22,7 +23,9 @@ function worthParsing(run: string, before: string): boolean {
   const digits = run.replace(/\D/g, "").length;
   if (digits < 7 || (digits > 15 && !run.includes("+"))) return false;
   if (/^\d{4}-\d{2}-\d{2}$/.test(run) || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(run)) return false;
-  if (NOT_A_PHONE_BEFORE.test(before)) return false;
+  if (/^\d{3}\.\d{3}\.\d{3}-\d{2}$/.test(run)) return false; // the printed form of a Brazilian CPF
+  if (/^\d+[.,]\d+$/.test(run)) return false; // a decimal number
+  if (NOT_A_PHONE_BEFORE.test(before) || IBAN_BEFORE.test(before)) return false;
   return !/^\d+$/.test(run) || PHONE_WORD.test(before);
 }
 
