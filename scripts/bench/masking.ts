@@ -7,6 +7,7 @@
 import { ENTITY_KINDS, createMasker } from "../../src/relay/masking/index.ts";
 import type { EntityKind, Span } from "../../src/relay/masking/index.ts";
 import { buildCorpus } from "./masking-corpus.ts";
+import { PROBES } from "./masking-probes.ts";
 
 const docs = Number(process.argv[2] ?? 1200);
 const seed = Number(process.argv[3] ?? 20261207);
@@ -84,6 +85,24 @@ console.log("|---|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(`| ${r.join(" | ")} |`);
 if (fpByNegative.size > 0)
   console.log(`false positives by what they hit: ${[...fpByNegative].map(([k, v]) => `${k} ${v}`).join(", ")}`);
+
+// Hand-written probes, reported apart: found / missed / false alarms, with what was missed.
+const probeMisses: string[] = [];
+const probeFalse: string[] = [];
+let probeFound = 0;
+for (const [text, kind, value] of PROBES) {
+  const span = { start: text.indexOf(value), end: text.indexOf(value) + value.length };
+  const hits = masker.detect(text).filter((p) => overlaps(p, span));
+  if (kind === null) {
+    if (hits.length > 0) probeFalse.push(`${value} (as ${hits.map((h) => h.kind).join(", ")})`);
+  } else if (hits.some((h) => h.kind === kind)) probeFound++;
+  else probeMisses.push(`${kind} "${value}"`);
+}
+const probePositives = PROBES.filter(([, kind]) => kind !== null).length;
+console.log(
+  `hand-written probes: ${probeFound}/${probePositives} found; missed: ${probeMisses.join("; ") || "none"}; ` +
+    `false alarms on ${PROBES.length - probePositives} negatives: ${probeFalse.join("; ") || "none"}`,
+);
 
 // Throughput: maskRows over the corpus as rows (id, body, a JSON document), against JSON.stringify of the same
 // rows; best of 5 rounds each, interleaved.

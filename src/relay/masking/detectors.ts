@@ -71,39 +71,40 @@ export function findCards(text: string): Span[] {
   return out;
 }
 
-const IBAN_START = /(?<![A-Za-z0-9])([A-Z]{2})\d{2}(?=[ ]?[A-Z0-9])/g;
+// Upper or lower case (`fr76 3000 …` is seen in tickets); the checksum is computed on the upper-case form.
+const IBAN_START = /(?<![A-Za-z0-9])([A-Za-z]{2})\d{2}(?=[ ]?[A-Za-z0-9])/g;
 
 /** IBANs compact or printed in groups of four; the country's length decides where it ends. */
 export function findIbans(text: string): Span[] {
   const out: Span[] = [];
   for (const m of matches(IBAN_START, text)) {
-    const len = ibanLength(m[1] ?? "");
+    const len = ibanLength((m[1] ?? "").toUpperCase());
     if (!len) continue;
     let compact = m[0];
     let i = m.index + 4;
     while (compact.length < len && i < text.length) {
       const ch = text[i] ?? "";
-      if (ch === " " && compact.length % 4 === 0 && /[A-Z0-9]/.test(text[i + 1] ?? "")) i++;
-      else if (/[A-Z0-9]/.test(ch)) {
+      if (ch === " " && compact.length % 4 === 0 && /[A-Za-z0-9]/.test(text[i + 1] ?? "")) i++;
+      else if (/[A-Za-z0-9]/.test(ch)) {
         compact += ch;
         i++;
       } else break;
     }
     if (compact.length !== len || /[A-Za-z0-9]/.test(text[i] ?? "")) continue;
-    if (ibanValid(compact)) out.push({ kind: "iban", start: m.index, end: i });
+    if (ibanValid(compact.toUpperCase())) out.push({ kind: "iban", start: m.index, end: i });
   }
   return out;
 }
 
 const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, "g");
-// Four dotted numbers after "v" or "version" are a version (assembly versions, build numbers), not an address.
-const VERSION_BEFORE = /(?:\bv|version[\s:=]*|ver[\s:=.]*)$/i;
+// Four dotted numbers after "v", "version", "build" or "release" are a version, not an address.
+const VERSION_BEFORE = /(?:\bv|\b(?:version|ver|build|release|rev)[\s:=.]*)$/i;
 
 export function findIpv4(text: string): Span[] {
   const out: Span[] = [];
   for (const m of matches(IPV4, text)) {
-    if (VERSION_BEFORE.test(text.slice(Math.max(0, m.index - 10), m.index))) continue;
+    if (VERSION_BEFORE.test(text.slice(Math.max(0, m.index - 12), m.index))) continue;
     out.push({ kind: "ipv4", start: m.index, end: m.index + m[0].length });
   }
   return out;

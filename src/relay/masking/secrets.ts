@@ -87,16 +87,24 @@ export function entropy(s: string): number {
 const TOKEN = /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])/g;
 const ID_PREFIX = /^[a-z]{2,8}_/;
 
-/** Random-looking tokens: ≥ 20 chars, upper, lower and digits (≥ 2 of each), entropy ≥ 3.8 bits/char. */
+/** Random-looking tokens: ≥ 20 chars, upper, lower and digits, entropy ≥ 3.8 bits/char. */
 function highEntropy(token: string, before: string): boolean {
   if (/base64,$/.test(before) || token.length > 512) return false;
   if (ID_PREFIX.test(token)) return false;
-  if (token.includes("/") && !/[+=]/.test(token) && /^[\w/.-]+$/.test(token) && token.split("/").length > 2)
+  // A path's segments are words; a base64 key's segments (AWS: `wJalrXUtnFEMI/K7MDENG/…`) are not.
+  const segments = token.split("/");
+  if (
+    segments.length > 1 &&
+    (token.startsWith("/") || segments.every((s) => /^(?:[a-z0-9._-]*|[A-Z]?[a-z]+)$/.test(s)))
+  )
     return false; // a path
   const upper = token.replace(/[^A-Z]/g, "").length;
   const lower = token.replace(/[^a-z]/g, "").length;
   const digits = token.replace(/[^0-9]/g, "").length;
-  if (upper < 2 || lower < 2 || digits < 2) return false;
+  // Base64 keys are ~40% capitals and may hold a single digit (AWS's documented example); CamelCase
+  // identifiers with one digit (`PaymentProcessorFactoryBean4`) have few capitals.
+  const fewDigitsButRandom = digits >= 1 && token.length >= 30 && upper >= token.length / 4;
+  if (upper < 2 || lower < 2 || (digits < 2 && !fewDigitsButRandom)) return false;
   return entropy(token) >= 3.8;
 }
 
