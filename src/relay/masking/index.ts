@@ -58,11 +58,12 @@ export function createMasker(config: MaskingConfig, hmacKey: Uint8Array): Masker
 
     // The rule that masks a value whole, by its name: explicit rules first, then the built-in patterns.
     const ruleFor = (name: string, qualified: string | undefined, value: unknown): NameRule | undefined => {
+      if (value === null || value === undefined) return undefined; // nothing to hide, nothing to count
       const action = explicit(name, qualified);
       if (action) return { kind: "column", action };
       if (!namePatterns) return undefined;
       const rule = builtInRule(name);
-      if (!rule || value === null || value === undefined) return undefined;
+      if (!rule) return undefined;
       if (rule.stringsOnly && typeof value !== "string") return undefined;
       return rule;
     };
