@@ -124,8 +124,9 @@ export function walk(v: unknown, st: WalkState, mode: Mode): unknown {
       continue;
     }
     checkFieldKey(key);
-    // Under query semantics a key is a field path; in an expression it names an output or a literal's field.
-    if (mode.kind === "query" || (mode.kind === "expr" && st.refuseMentions)) mention(key, st, mode.oracle);
+    // Under query semantics a key is a field path; in an expression it names an output (or an operator's
+    // argument): either way a denied name there is treated as a mention, which fails closed.
+    if (mode.kind !== "literal") mention(key, st, mode.oracle);
     out[key] = walk(inner, st, mode);
   }
   return out;
