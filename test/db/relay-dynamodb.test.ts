@@ -264,6 +264,20 @@ describe("reading DynamoDB through the relay [dynalite]", () => {
     expect(gone.reason).toContain("ResourceNotFoundException");
   });
 
+  test("a request past its time limit is aborted and reported as a timeout", async () => {
+    const r = await refusal(
+      make(config()).run({ table: "bulk_items", operation: "Scan" }, { ...LIMITS, timeoutMs: 1 }),
+    );
+    expect(r.code).toBe("timeout");
+  });
+
+  test("a number JSON could not carry exactly is refused before anything is sent", async () => {
+    const q: DynamoQuery = { table: "orders", operation: "Scan", filter: "total = :t", values: { ":t": 2 ** 60 } };
+    const r = await refusal(make(config()).run(q, LIMITS));
+    expect(r.code).toBe("invalid");
+    expect(r.reason).toContain("MAX_SAFE_INTEGER");
+  });
+
   test("an unreachable endpoint is reported as unavailable", async () => {
     const ex = make(config({ endpoint: "http://127.0.0.1:1" }));
     const r = await refusal(ex.run({ table: "orders", operation: "Scan" }, LIMITS));

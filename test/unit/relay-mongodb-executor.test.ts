@@ -23,9 +23,15 @@ import {
   UUID,
 } from "mongodb";
 import { createMongoExecutor, refusalFor, scrub, urlSecrets } from "../../src/relay/executors/mongodb.ts";
-import { cleanPipeline, fetchLimit, findProjection, planMongoQuery } from "../../src/relay/executors/mongodb-plan.ts";
+import { DocumentCollector, fetchLimit, shapeDocuments } from "../../src/relay/executors/documents.ts";
+import {
+  cleanPipeline,
+  decodeExtendedJson,
+  findProjection,
+  planMongoQuery,
+} from "../../src/relay/executors/mongodb-plan.ts";
 import { privilegeWarnings } from "../../src/relay/executors/mongodb-privileges.ts";
-import { DocumentCollector, shapeDocuments, toJsonSafe } from "../../src/relay/executors/mongodb-shape.ts";
+import { toJsonSafe } from "../../src/relay/executors/mongodb-shape.ts";
 import type { MongoPolicy } from "../../src/relay/policy/mongo.ts";
 import { type MongoQuery, type QueryLimits, RelayRefusal } from "../../src/relay/types.ts";
 
@@ -119,23 +125,45 @@ describe("documents as rows", () => {
   });
 
   test("denied fields are removed at any depth (also from joined documents), and a forced-mask column is kept empty", () => {
-    const c = new DocumentCollector(LIMITS, ["ssn", "card.number"]);
+    const c = new DocumentCollector(LIMITS, ["ssn", "card.number"], toJsonSafe);
     c.add({
-      _id: 1,
+      _id: new ObjectId("65a1b2c3d4e5f60718293a4b"),
       ssn: "123-45-6789",
       card: { number: "4111", brand: "visa" },
       joined: [{ ssn: "987", card: { number: "5500" } }],
     });
     const r = c.finish(["ssn"]);
     expect(r.columns).toEqual(["_id", "card", "joined", "ssn"]);
-    expect(r.rows).toEqual([[1, { brand: "visa" }, [{ card: {} }], null]]);
+    expect(r.rows).toEqual([["65a1b2c3d4e5f60718293a4b", { brand: "visa" }, [{ card: {} }], null]]);
   });
 
   test('a stored key named "__proto__" stays data', () => {
     const stored = JSON.parse('{"_id": 1, "__proto__": {"polluted": true}}');
-    const r = shapeDocuments([stored], LIMITS);
+    const r = shapeDocuments([stored], LIMITS, [], toJsonSafe);
     expect(r.columns).toEqual(["_id", "__proto__"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("Extended JSON in a request", () => {
+  test("$oid, $date and $numberDecimal become BSON values before the policy sees them; $code becomes Code and is refused", () => {
+    const q = decodeExtendedJson({
+      collection: "orders",
+      filter: { _id: { $oid: "65a1b2c3d4e5f60718293a4b" }, at: { $gte: { $date: "2026-01-01T00:00:00Z" } } },
+      pipeline: [{ $match: { price: { $numberDecimal: "1.5" }, n: 3 } }],
+    });
+    const filter = q.filter as { _id: unknown; at: { $gte: unknown } };
+    const match = q.pipeline?.[0]?.$match as { price: unknown; n: unknown };
+    expect(filter._id).toBeInstanceOf(ObjectId);
+    expect(filter.at.$gte).toEqual(new Date("2026-01-01T00:00:00Z"));
+    expect(match.price).toBeInstanceOf(Decimal128);
+    expect(match.n).toBe(3);
+    expect(
+      decodeExtendedJson({ collection: "orders", filter: { a: { $code: "function () {}" } } }).filter?.a,
+    ).toBeInstanceOf(Code);
+    expect(() => decodeExtendedJson({ collection: "orders", filter: { _id: { $oid: "not-hex" } } })).toThrow(
+      "Extended JSON is malformed",
+    );
   });
 });
 
@@ -267,12 +295,17 @@ describe("the executor without a server", () => {
       { collection: "orders", operation: "insertOne" } as unknown as MongoQuery,
       { collection: "orders", operation: "aggregate", pipeline: [{ $out: "copy" }] },
       { collection: "orders", filter: { ssn: "123" } },
+      { collection: "orders", filter: { a: { $code: "function () { return true; }" } } },
     ];
     for (const q of queries) {
       const e = await ex.run(q, LIMITS).catch((err: unknown) => err);
       expect(e).toBeInstanceOf(RelayRefusal);
       expect((e as RelayRefusal).code).toBe("policy");
     }
+    const malformed = await ex
+      .run({ collection: "orders", filter: { _id: { $oid: "zz" } } }, LIMITS)
+      .catch((err: unknown) => err);
+    expect((malformed as RelayRefusal).code).toBe("invalid");
     await ex.close();
     expect(connections).toBe(0);
   });

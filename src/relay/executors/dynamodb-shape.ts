@@ -1,7 +1,8 @@
 // DynamoDB items as JSON-safe values: numbers stay numbers while no digit is lost (else their exact decimal
-// text), sets become arrays, binary becomes base64 (through the shared collector). Pure.
+// text), sets become arrays, binary becomes base64. Pure.
 import { NumberValue } from "@aws-sdk/lib-dynamodb";
 import type { TableDescription } from "@aws-sdk/client-dynamodb";
+import { base64 } from "./mongodb-shape.ts";
 
 /** Significant digits of a decimal text: 15 or fewer always survive a trip through a double. */
 function significantDigits(text: string): number {
@@ -22,7 +23,8 @@ export function dynamoToJson(v: unknown): unknown {
   if (v instanceof NumberValue) return dynamoNumber(v.value);
   if (v instanceof Set) return [...v].map(dynamoToJson);
   if (Array.isArray(v)) return v.map(dynamoToJson);
-  if (v instanceof Uint8Array || v === null || typeof v !== "object") return v;
+  if (v instanceof Uint8Array) return base64(v);
+  if (v === null || typeof v !== "object") return v;
   return Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, dynamoToJson(inner)]));
 }
 

@@ -15,8 +15,7 @@ import {
 } from "../types.ts";
 import { assumeRoleProvider, awsErrorText } from "./dynamodb-credentials.ts";
 import { describeRow, dynamoToJson } from "./dynamodb-shape.ts";
-import { fetchLimit } from "./mongodb-plan.ts";
-import { DocumentCollector } from "./mongodb-shape.ts";
+import { DocumentCollector, fetchLimit } from "./documents.ts";
 
 export interface DynamoDatabaseConfig {
   name: string;
@@ -53,9 +52,12 @@ export function dynamoRefusal(e: unknown, dbName: string): RelayRefusal {
       "unavailable",
       `DynamoDB "${dbName}": no AWS credentials for the relay (${awsErrorText(err)})`,
     );
-  const fromService = "$fault" in err;
-  const code = fromService && !BUSY.has(err.name) ? "database" : "unavailable";
-  return new RelayRefusal(code, `DynamoDB "${dbName}": ${awsErrorText(err)}`);
+  const text = `DynamoDB "${dbName}": ${awsErrorText(err)}`;
+  if ("$fault" in err) return new RelayRefusal(BUSY.has(err.name) ? "unavailable" : "database", text);
+  // A system error (ECONNREFUSED, ENOTFOUND, ...) never reached DynamoDB; anything else failed in the SDK
+  // before sending, e.g. a value it cannot marshal (a number past 2^53 that JSON already rounded).
+  const system = typeof (err as { code?: unknown }).code === "string";
+  return new RelayRefusal(system ? "unavailable" : "invalid", text);
 }
 
 export function createDynamoExecutor(db: DynamoDatabaseConfig, deps: DynamoDeps = {}): Executor {
@@ -81,11 +83,11 @@ export function createDynamoExecutor(db: DynamoDatabaseConfig, deps: DynamoDeps 
   const maxPages = db.policy.max_pages ?? DEFAULT_MAX_PAGES;
 
   async function read(q: DynamoQuery, operation: string, limits: QueryLimits, abortSignal: AbortSignal) {
-    const collector = new DocumentCollector(limits, denied);
+    const collector = new DocumentCollector(limits, denied, dynamoToJson);
     const present = new Set<string>();
     const add = (item: Record<string, unknown>): boolean => {
       for (const k of Object.keys(item)) present.add(k);
-      return collector.add(dynamoToJson(item));
+      return collector.add(item);
     };
     let pageCapped = false;
     if (operation === "DescribeTable") {

@@ -1,9 +1,11 @@
 // What the executor asks the driver for, once the policy has accepted a query: the row fetch limit, and the
 // server-side removal of denied fields (an $unset before the pipeline's own stages and inside every join's
 // sub-pipeline, an exclusion projection for a find), so their values never leave the database. Pure.
+import { BSON } from "mongodb";
 import type { MongoPolicy } from "../policy/mongo.ts";
 import { touchesDenied } from "../policy/nosql-shared.ts";
-import type { MongoQuery, QueryLimits } from "../types.ts";
+import { type MongoQuery, type QueryLimits, RelayRefusal } from "../types.ts";
+import { fetchLimit } from "./documents.ts";
 
 export type MongoPlan =
   | { op: "find"; filter: object; projection?: Record<string, unknown>; sort?: Record<string, unknown>; limit: number }
@@ -11,9 +13,26 @@ export type MongoPlan =
   | { op: "countDocuments"; filter: object; limit?: number }
   | { op: "distinct"; field: string; filter: object };
 
-/** One more than the caps allow, so the collector can tell "exactly maxRows" from "more". */
-export function fetchLimit(requested: number | undefined, maxRows: number): number {
-  return requested !== undefined && requested > 0 && requested <= maxRows ? requested : maxRows + 1;
+/**
+ * A request arrives as JSON, which cannot say "ObjectId" or "Date": Extended JSON wrappers ({"$oid": ...},
+ * {"$date": ...}, {"$numberDecimal": ...}) become BSON values here, before the policy check, so that the check
+ * sees what the driver will send (a {"$code": ...} becomes Code, which the policy refuses).
+ */
+export function decodeExtendedJson(q: MongoQuery): MongoQuery {
+  if (q === null || typeof q !== "object") return q;
+  const decode = (v: unknown): unknown =>
+    v !== null && typeof v === "object" ? BSON.EJSON.deserialize(v as BSON.Document, { relaxed: true }) : v;
+  try {
+    const out: Record<string, unknown> = { ...q };
+    for (const part of ["filter", "projection", "sort", "pipeline"] as const)
+      if (part in q) out[part] = decode(q[part]);
+    return out as unknown as MongoQuery;
+  } catch (e) {
+    throw new RelayRefusal(
+      "invalid",
+      `the query's Extended JSON is malformed: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }
 
 function unsetStage(denied: readonly string[]): Record<string, unknown>[] {

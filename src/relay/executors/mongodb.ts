@@ -1,6 +1,6 @@
 // Runs the relay's MongoDB queries: the policy check first, then only find, aggregate, countDocuments or
 // distinct, under maxTimeMS and the row and byte caps, with denied fields removed before anything leaves.
-import { type Db, MongoClient } from "mongodb";
+import { type Db, MongoClient, type Sort } from "mongodb";
 import { checkMongoQuery, type MongoPolicy } from "../policy/mongo.ts";
 import {
   type Executor,
@@ -10,8 +10,9 @@ import {
   type RelayQuery,
   RelayRefusal,
 } from "../types.ts";
-import { DocumentCollector } from "./mongodb-shape.ts";
-import { planMongoQuery } from "./mongodb-plan.ts";
+import { DocumentCollector } from "./documents.ts";
+import { toJsonSafe } from "./mongodb-shape.ts";
+import { decodeExtendedJson, planMongoQuery } from "./mongodb-plan.ts";
 import { privilegeWarnings } from "./mongodb-privileges.ts";
 
 export interface MongoDatabaseConfig {
@@ -122,7 +123,7 @@ export function createMongoExecutor(config: MongoDatabaseConfig): Executor {
       plan.op === "find"
         ? coll.find(plan.filter, {
             projection: plan.projection,
-            sort: plan.sort as never,
+            sort: plan.sort as Sort | undefined,
             limit: plan.limit,
             maxTimeMS,
           })
@@ -154,10 +155,10 @@ export function createMongoExecutor(config: MongoDatabaseConfig): Executor {
     },
 
     async run(query: RelayQuery, limits: QueryLimits): Promise<RawResult> {
-      const q = query as MongoQuery;
+      const q = decodeExtendedJson(query as MongoQuery);
       const verdict = checkMongoQuery(q, config.policy);
       if (!verdict.ok) throw new RelayRefusal("policy", verdict.reason);
-      const collector = new DocumentCollector(limits, denied);
+      const collector = new DocumentCollector(limits, denied, toJsonSafe);
       const db = await database();
       try {
         await within(limits.timeoutMs + 2000, config.name, read(db, q, limits, collector));

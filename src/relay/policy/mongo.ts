@@ -43,7 +43,7 @@ export type MongoCheck =
   | { ok: false; reason: string };
 
 const OPERATIONS = ["find", "aggregate", "countDocuments", "distinct"] as const;
-const validCollection = (s: string): boolean => !SUSPICIOUS_KEY.test(s) && !s.includes("$") && s !== "*";
+const validCollection = (s: string): boolean => !SUSPICIOUS_KEY.test(s) && !s.includes("$");
 const validPath = (s: string): boolean =>
   !SUSPICIOUS_KEY.test(s) && !s.includes("$") && !s.includes("*") && !s.split(".").includes("");
 
