@@ -53,6 +53,9 @@ async function refusal(p: Promise<unknown>): Promise<RelayRefusal> {
   return e as RelayRefusal;
 }
 
+const ENV_KEYS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"] as const;
+const envBefore = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+
 beforeAll(async () => {
   // The relay's own credentials (the default provider chain reads them from the environment).
   process.env.AWS_ACCESS_KEY_ID = KEY_ID;
@@ -108,6 +111,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const ex of opened) await ex.close();
+  for (const k of ENV_KEYS) {
+    const v = envBefore[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
@@ -276,6 +284,23 @@ describe("reading DynamoDB through the relay [dynalite]", () => {
     const r = await refusal(make(config()).run(q, LIMITS));
     expect(r.code).toBe("invalid");
     expect(r.reason).toContain("MAX_SAFE_INTEGER");
+  });
+
+  test("without a role and without credentials of its own, the relay says it has no AWS credentials", async () => {
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+    process.env.AWS_SHARED_CREDENTIALS_FILE = "/nonexistent/credentials";
+    process.env.AWS_CONFIG_FILE = "/nonexistent/config";
+    try {
+      const r = await refusal(make(config()).run({ table: "orders", operation: "Scan" }, LIMITS));
+      expect(r.code).toBe("unavailable");
+      expect(r.reason).toContain("no AWS credentials for the relay");
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = KEY_ID;
+      process.env.AWS_SECRET_ACCESS_KEY = SECRET_KEY;
+      delete process.env.AWS_SHARED_CREDENTIALS_FILE;
+      delete process.env.AWS_CONFIG_FILE;
+    }
   });
 
   test("an unreachable endpoint is reported as unavailable", async () => {

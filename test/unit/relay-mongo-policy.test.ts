@@ -277,6 +277,8 @@ describe("MongoDB policy: denied fields", () => {
       "card.number",
     );
     expect(refused(q({ sort: { ssn: 1 } }), MASK)).toContain('"ssn"');
+    expect(refused(q({ filter: { $text: { $search: "123-45" } } }), MASK)).toContain("$text can read any field");
+    accepted(q({ filter: { $text: { $search: "late delivery" } } }), { collections: POLICY.collections });
     expect(refused(q({ operation: "distinct", field: "ssn" }), MASK)).toContain('"ssn"');
     expect(
       refused(agg([{ $lookup: { from: "customers", localField: "a", foreignField: "card.number", as: "c" } }]), MASK),

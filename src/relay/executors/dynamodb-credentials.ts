@@ -37,8 +37,13 @@ export function awsErrorText(e: unknown): string {
   return text.replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, "[access key]");
 }
 
-/** A credential provider for the SDK: AssumeRole on first use and whenever the session is close to expiry. */
-export function assumeRoleProvider(opts: AssumeRoleOptions): () => Promise<TemporaryCredentials> {
+export interface AssumedRole {
+  /** A credential provider for the SDK: AssumeRole on first use and whenever the session is close to expiry. */
+  credentials: () => Promise<TemporaryCredentials>;
+  close(): void;
+}
+
+export function assumeRoleProvider(opts: AssumeRoleOptions): AssumedRole {
   // The STS client itself signs with the relay's own credentials (environment, profile or instance role).
   const sts = new STSClient({
     region: opts.region,
@@ -79,9 +84,12 @@ export function assumeRoleProvider(opts: AssumeRoleOptions): () => Promise<Tempo
     }
   };
 
-  return () => {
-    if (cached && cached.expiration.getTime() - Date.now() > REFRESH_MARGIN_MS) return Promise.resolve(cached);
-    pending ??= assume();
-    return pending;
+  return {
+    credentials: () => {
+      if (cached && cached.expiration.getTime() - Date.now() > REFRESH_MARGIN_MS) return Promise.resolve(cached);
+      pending ??= assume();
+      return pending;
+    },
+    close: () => sts.destroy(),
   };
 }

@@ -61,7 +61,7 @@ export function dynamoRefusal(e: unknown, dbName: string): RelayRefusal {
 }
 
 export function createDynamoExecutor(db: DynamoDatabaseConfig, deps: DynamoDeps = {}): Executor {
-  const credentials = db.role_arn
+  const role = db.role_arn
     ? assumeRoleProvider({
         name: db.name,
         region: db.region,
@@ -75,7 +75,7 @@ export function createDynamoExecutor(db: DynamoDatabaseConfig, deps: DynamoDeps 
     region: db.region,
     maxAttempts: 2,
     ...(db.endpoint ? { endpoint: db.endpoint } : {}),
-    ...(credentials ? { credentials } : {}),
+    ...(role ? { credentials: role.credentials } : {}),
   });
   // wrapNumbers keeps every number's exact text; dynamoToJson decides what can become a JS number.
   const doc = DynamoDBDocumentClient.from(client, { unmarshallOptions: { wrapNumbers: true } });
@@ -181,6 +181,7 @@ export function createDynamoExecutor(db: DynamoDatabaseConfig, deps: DynamoDeps 
 
     async close(): Promise<void> {
       client.destroy();
+      role?.close();
     },
   };
 }

@@ -42,10 +42,11 @@ const EXPRESSION_OPERATORS = `
 export const OPERATORS = words(`${QUERY_OPERATORS} ${EXPRESSION_OPERATORS}`);
 
 /**
- * Operators that read a field by a computed name or the whole document: harmless once denied fields are
- * removed, but in a filter (which runs before any removal) they could test a denied field's value.
+ * Operators that read a field by a computed name or the whole document ($text searches every field of the
+ * collection's text index, which may cover a denied one): harmless once denied fields are removed, but in a
+ * filter (which runs before any removal) they could test a denied field's value.
  */
-export const WHOLE_DOCUMENT_READERS = words("$getField $setField $unsetField $objectToArray");
+export const WHOLE_DOCUMENT_READERS = words("$getField $setField $unsetField $objectToArray $text");
 export const WHOLE_DOCUMENT_VARIABLES = words("$$ROOT $$CURRENT");
 
 /** BSON values a query may carry as literals; Code (JavaScript), DBRef and anything unknown are refused. */
