@@ -323,6 +323,9 @@ describe("MongoDB policy file", () => {
       "databases.prod.policy.collections.allow",
     );
     expect(validateMongoPolicy(undefined)).toEqual({});
+    const everything = validateMongoPolicy({ collections: { allow: ["*"], deny: ["secrets"] } });
+    accepted(q({ collection: "anything" }), everything);
+    expect(refused(q({ collection: "secrets" }), everything)).toContain("not allowed");
   });
 });
 
