@@ -205,6 +205,11 @@ export class CompiledPgPolicy {
     return this.columnRules.some((r) => r.table === undefined && r.column === col);
   }
 
+  /** Schemas the allow list can reach (system schemas only when system catalogs are allowed). */
+  candidateSchemas(): string[] {
+    return this.allow.map((a) => a.schema);
+  }
+
   get hasColumnRules(): boolean {
     return this.columnRules.length > 0;
   }
