@@ -132,6 +132,15 @@ export async function checkSql(sql: string, policy: PgPolicy): Promise<SqlVerdic
       normalized: null,
       fingerprint: null,
     };
+  // The parser reads C strings: a NUL would hide everything after it from the check.
+  if (sql.includes("\u0000"))
+    return {
+      ok: false,
+      code: "parse",
+      reason: "the query contains a NUL character",
+      normalized: null,
+      fingerprint: null,
+    };
   let tree: ParseTree;
   try {
     tree = await parseSql(sql);
