@@ -99,6 +99,15 @@ describe("relay PostgreSQL executor", () => {
     expect(result.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  test("columns that share a name keep their own values", async () => {
+    const result = await executor(urlFor(READER, READER_PASSWORD)).run(
+      { sql: "SELECT 1 AS a, 2 AS a, '{1,2}'::int[] AS list, '{\"k\": 7}'::jsonb AS doc" },
+      LIMITS,
+    );
+    expect(result.columns).toEqual(["a", "a", "list", "doc"]);
+    expect(result.rows).toEqual([[1, 2, [1, 2], { k: 7 }]]);
+  });
+
   test("an empty result still names its columns", async () => {
     const result = await executor(urlFor(READER, READER_PASSWORD)).run(
       { sql: "SELECT id, note FROM orders WHERE false" },

@@ -130,7 +130,8 @@ export function createPostgresExecutor(db: PostgresDatabaseConfig): PostgresExec
         let truncated = false;
         // A portal read in batches (extended protocol: one statement only), so a huge result is never
         // materialised: we stop after maxRows + 1 rows or maxBytes of JSON.
-        const query = conn.unsafe(text, [], { prepare: false });
+        // Rows as arrays: two result columns may share a name (`SELECT 1 AS a, 2 AS a`).
+        const query = conn.unsafe(text, [], { prepare: false }).values();
         outer: for await (const batch of query.cursor(Math.min(BATCH_ROWS, maxRows + 1))) {
           if (columns.length === 0) columns = columnNames(batch as unknown as Described);
           for (const row of batch) {
@@ -138,7 +139,7 @@ export function createPostgresExecutor(db: PostgresDatabaseConfig): PostgresExec
               truncated = true;
               break outer;
             }
-            const values = columns.map((c) => jsonSafe((row as Record<string, unknown>)[c]));
+            const values = (row as unknown as unknown[]).map(jsonSafe);
             const size = Buffer.byteLength(JSON.stringify(values)) + 1;
             if (bytes + size > maxBytes) {
               truncated = true;

@@ -28,15 +28,22 @@ export function resolveRangeVar(body: Fields, scope: Scope, policy: CompiledPgPo
       return { kind: "derived", refname: alias.name ?? relname, output };
     }
   }
+  // PostgreSQL searches pg_catalog first, but a pg_-named table of the search path is read when pg_catalog
+  // has no such relation: both must pass.
   const candidates: QualifiedName[] =
     schemaname !== undefined
       ? [{ schema: schemaname, name: relname }]
-      : relname.startsWith("pg_")
-        ? [{ schema: "pg_catalog", name: relname }]
-        : policy.searchPath.map((schema) => ({ schema, name: relname }));
+      : [
+          ...(relname.startsWith("pg_") ? [{ schema: "pg_catalog", name: relname }] : []),
+          ...policy.searchPath.map((schema) => ({ schema, name: relname })),
+        ];
   const denied = new Map<string, string>();
   for (const candidate of candidates) {
     const reason = policy.tableRefusal(candidate);
+    if (reason && candidate.schema !== candidates[0]?.schema)
+      refuse(
+        `${relname} could also mean ${candidate.schema}.${relname}, and ${reason}; qualify the name (${candidates[0]?.schema}.${relname})`,
+      );
     if (reason) refuse(reason);
     for (const [column, label] of policy.deniedColumns(candidate)) denied.set(column, label);
   }

@@ -392,12 +392,16 @@ export class SelectChecker {
   }
 }
 
-/** A select-list value that is a column as such, so masking its output column hides exactly that value. */
+/**
+ * A select-list value that is a column as such, so masking its output column hides exactly that value. Not a
+ * cast: `ssn::int` would put the value into PostgreSQL's error message ("invalid input syntax ... 123-45-6789"),
+ * which no masking sees.
+ */
 function isDirectColumn(val: unknown): boolean {
   const tagged = tagOf(val);
   if (!tagged) return false;
   if (tagged[0] === "ColumnRef") return true;
-  if (tagged[0] === "TypeCast" || tagged[0] === "CollateClause") return isDirectColumn(tagged[1].arg);
+  if (tagged[0] === "CollateClause") return isDirectColumn(tagged[1].arg);
   return tagged[0] === "SubLink" && tagged[1].subLinkType === "EXPR_SUBLINK";
 }
 
