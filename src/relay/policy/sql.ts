@@ -4,7 +4,8 @@ import { createHash } from "node:crypto";
 import { normalizeSql, type ParseTree, parseSql, SqlSyntaxError } from "./parser.ts";
 import { PolicyRefusal, refuse } from "./sql-scope.ts";
 import { CompiledPgPolicy, type PgPolicy } from "./sql-policy.ts";
-import { SelectChecker, statementWord, tagOf } from "./sql-walk.ts";
+import { statementWord, tagOf } from "./sql-nodes.ts";
+import { SelectChecker } from "./sql-walk.ts";
 
 export { type PgPolicy, validatePgPolicy } from "./sql-policy.ts";
 
