@@ -129,6 +129,15 @@ const EVASIONS: [string, string][] = [
   ["SELECT count(*) FILTER (WHERE pg_sleep(1) IS NULL) FROM orders", "function pg_sleep() is not allowed"],
   ["SELECT 1 OPERATOR(public.===) 1", "operator public.=== is not allowed"],
   ["SELECT xmlelement(name x, 1)", "unsupported SQL construct: XmlExpr"],
+  ["SELECT id FROM orders ORDER BY id USING OPERATOR(public.<)", "operator public.< is not allowed"],
+  ["SELECT JSON_OBJECT('a': 1)", "unsupported SQL construct: JsonObjectConstructor"],
+  ["SELECT * FROM json_to_record('{}') AS x(a int)", "function json_to_record() is not allowed"],
+  ["SELECT * FROM orders WHERE id IN (TABLE secrets)", "public.secrets is denied"],
+  ["SELECT id FROM orders WHERE (SELECT true FROM secrets)", "public.secrets is denied"],
+  ["SELECT string_agg(note, ',' ORDER BY pg_sleep(1)) FROM orders", "function pg_sleep() is not allowed"],
+  ["SELECT CASE WHEN true THEN pg_sleep(1) END", "function pg_sleep() is not allowed"],
+  ["SELECT coalesce(pg_sleep(1), 1)", "function pg_sleep() is not allowed"],
+  ["SELECT ARRAY[pg_sleep(1)]", "function pg_sleep() is not allowed"],
   // system catalogs
   ["SELECT * FROM pg_authid", "pg_catalog.pg_authid is never readable"],
   ["SELECT * FROM pg_shadow", "pg_catalog.pg_shadow is never readable"],
@@ -312,6 +321,14 @@ describe("SQL policy: denied columns, refuse mode", () => {
     ["SELECT 1 FROM users JOIN orders USING (ssn)", "public.users.ssn is not allowed"],
     ["SELECT j.ssn FROM (users JOIN orders ON true) AS j", "public.users.ssn is not allowed"],
     ["SELECT lower(ssn) FROM users", "public.users.ssn is not allowed"],
+    ["SELECT (u.*)::text FROM users u", "list the columns you need; public.users.ssn is not allowed"],
+    ["SELECT ROW(u.*) FROM users u", "list the columns you need; public.users.ssn is not allowed"],
+    ["SELECT 1 FROM users u, LATERAL (SELECT u.ssn AS s) x", "public.users.ssn is not allowed"],
+    [
+      "SELECT id FROM orders WHERE EXISTS (SELECT 1 FROM users WHERE users.ssn = orders.note)",
+      "public.users.ssn is not allowed",
+    ],
+    ["SELECT (SELECT u.ssn FROM orders LIMIT 1) FROM users u", "public.users.ssn is not allowed"],
   ];
   for (const [sql, reason] of CASES) {
     test(sql, async () => {

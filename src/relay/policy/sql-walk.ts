@@ -283,6 +283,9 @@ export class SelectChecker {
           refuse(`function ${name.join(".")}() is not allowed by the policy`);
         return this.fields(tag, body, scope, sink, ["funcname"]);
       }
+      case "SortBy":
+        checkOperator(body.useOp);
+        return this.fields(tag, body, scope, sink, ["useOp"]);
       case "A_Expr":
         checkOperator(body.name);
         return this.fields(tag, body, scope, sink, ["name"]);
