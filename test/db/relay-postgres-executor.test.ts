@@ -153,6 +153,20 @@ describe("relay PostgreSQL executor", () => {
     expect(error.reason).toContain("ran longer than 300 ms");
   });
 
+  test("a query that cannot get a connection gives up instead of running late", async () => {
+    const reader = executor(urlFor(READER, READER_PASSWORD));
+    const busy = Array.from({ length: 4 }, () =>
+      reader.runReadOnly("SELECT pg_sleep(6)", { ...LIMITS, timeoutMs: 10_000 }),
+    );
+    await Bun.sleep(200);
+    const started = performance.now();
+    const error = await refusal(reader.runReadOnly("SELECT 1", { ...LIMITS, timeoutMs: 100 }));
+    expect(error.code).toBe("timeout");
+    expect(performance.now() - started).toBeLessThan(6_000);
+    await Promise.all(busy);
+    expect((await reader.runReadOnly("SELECT 1 AS ok", LIMITS)).rows).toEqual([[1]]);
+  });
+
   test("the policy refuses before the database is asked, and a parse error says so", async () => {
     const reader = executor(urlFor(READER, READER_PASSWORD));
     const policy = await refusal(reader.run({ sql: "DELETE FROM orders" }, LIMITS));

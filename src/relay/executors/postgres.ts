@@ -34,6 +34,21 @@ export interface PostgresExecutor extends Executor {
 }
 
 const BATCH_ROWS = 500;
+/** How long past statement_timeout we wait for a server that stopped answering (network, frozen host). */
+const CLIENT_GRACE_MS = 5_000;
+
+/** Rejects with a timeout refusal when `work` has not settled in time; a late failure is swallowed. */
+function withDeadline<T>(work: Promise<T>, ms: number, onExpire: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onExpire();
+      reject(new RelayRefusal("timeout", `the database did not answer within ${ms} ms`));
+    }, ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
 
 /** postgres.js puts the row description on a result batch and on the statement; its types omit the latter. */
 interface Described {
@@ -98,7 +113,26 @@ export function createPostgresExecutor(db: PostgresDatabaseConfig): PostgresExec
   });
 
   async function inReadOnlyTransaction<T>(timeoutMs: number, fn: (conn: ReservedSql) => Promise<T>): Promise<T> {
-    const conn = await sql.reserve();
+    const gaveUp = { value: false };
+    const work = (async () => {
+      const conn = await sql.reserve();
+      // The caller stopped waiting while every connection was busy: never run the query late.
+      if (gaveUp.value) {
+        conn.release();
+        throw new RelayRefusal("timeout", "the relay's database connections stayed busy");
+      }
+      return runInTransaction(conn, timeoutMs, fn);
+    })();
+    return withDeadline(work, timeoutMs + CLIENT_GRACE_MS, () => {
+      gaveUp.value = true;
+    });
+  }
+
+  async function runInTransaction<T>(
+    conn: ReservedSql,
+    timeoutMs: number,
+    fn: (conn: ReservedSql) => Promise<T>,
+  ): Promise<T> {
     try {
       await conn.unsafe("BEGIN READ ONLY");
       await conn.unsafe(`SET LOCAL statement_timeout = ${timeoutMs}`);
