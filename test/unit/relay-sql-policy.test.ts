@@ -270,6 +270,14 @@ describe("SQL policy: ordinary reads pass", () => {
   });
 });
 
+describe("SQL policy: hostile sizes", () => {
+  test("absurd nesting is refused and the parser keeps working afterwards", async () => {
+    expect(await refused(`SELECT ${"(".repeat(20_000)}1${")".repeat(20_000)}`)).toContain("could not parse");
+    expect(await refused(`SELECT ${Array.from({ length: 20_000 }, () => "1").join("+")}`)).toContain("could not parse");
+    await allowed("SELECT 1");
+  });
+});
+
 describe("SQL policy: tables", () => {
   test("without an allow list nothing is readable", async () => {
     expect(await refused("SELECT 1 FROM orders", {})).toContain("public.orders is not in the policy's allowed tables");

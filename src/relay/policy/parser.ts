@@ -83,40 +83,56 @@ function charOffset(text: string, byteOffset: number): number {
   return new TextDecoder().decode(bytes.subarray(0, Math.max(0, byteOffset))).length;
 }
 
+/**
+ * Runs `fn` on the module; an unexpected failure (a WebAssembly stack overflow on absurd nesting) may leave its
+ * memory inconsistent, so the next call starts from a fresh instance.
+ */
+async function withModule<T>(fn: (m: PgQueryModule) => T): Promise<T> {
+  const m = await loadParser();
+  try {
+    return fn(m);
+  } catch (error) {
+    if (!(error instanceof SqlSyntaxError)) loading = undefined;
+    throw error;
+  }
+}
+
 /** Parses SQL into libpg-query's JSON tree; throws SqlSyntaxError for text PostgreSQL would not accept. */
 export async function parseSql(sql: string): Promise<ParseTree> {
-  const m = await loadParser();
-  return withCString(m, sql, (queryPtr) => {
-    const resultPtr = m._wasm_parse_query_raw(queryPtr);
-    if (!resultPtr) throw new Error("the SQL parser ran out of memory");
-    try {
-      const treePtr = m.getValue(resultPtr, "i32");
-      const errorPtr = m.getValue(resultPtr + 8, "i32");
-      if (errorPtr) {
-        const messagePtr = m.getValue(errorPtr, "i32");
-        const cursor = m.getValue(errorPtr + 16, "i32");
-        const message = messagePtr ? m.UTF8ToString(messagePtr) : "unknown parser error";
-        throw new SqlSyntaxError(message, charOffset(sql, cursor > 0 ? cursor - 1 : 0));
+  return withModule((m) =>
+    withCString(m, sql, (queryPtr) => {
+      const resultPtr = m._wasm_parse_query_raw(queryPtr);
+      if (!resultPtr) throw new Error("the SQL parser ran out of memory");
+      try {
+        const treePtr = m.getValue(resultPtr, "i32");
+        const errorPtr = m.getValue(resultPtr + 8, "i32");
+        if (errorPtr) {
+          const messagePtr = m.getValue(errorPtr, "i32");
+          const cursor = m.getValue(errorPtr + 16, "i32");
+          const message = messagePtr ? m.UTF8ToString(messagePtr) : "unknown parser error";
+          throw new SqlSyntaxError(message, charOffset(sql, cursor > 0 ? cursor - 1 : 0));
+        }
+        if (!treePtr) throw new Error("the SQL parser returned no tree");
+        return JSON.parse(m.UTF8ToString(treePtr)) as ParseTree;
+      } finally {
+        m._wasm_free_parse_result(resultPtr);
       }
-      if (!treePtr) throw new Error("the SQL parser returned no tree");
-      return JSON.parse(m.UTF8ToString(treePtr)) as ParseTree;
-    } finally {
-      m._wasm_free_parse_result(resultPtr);
-    }
-  });
+    }),
+  );
 }
 
 /** The statement with its constants replaced by $1, $2, ... (libpg-query's normalize). */
 export async function normalizeSql(sql: string): Promise<string> {
-  const m = await loadParser();
-  return withCString(m, sql, (queryPtr) => {
-    const resultPtr = m._wasm_normalize_query(queryPtr);
-    try {
-      const text = m.UTF8ToString(resultPtr);
-      if (/^(syntax error|deparse error|ERROR)/.test(text)) throw new Error(text);
-      return text;
-    } finally {
-      if (resultPtr) m._wasm_free_string(resultPtr);
-    }
-  });
+  return withModule((m) =>
+    withCString(m, sql, (queryPtr) => {
+      const resultPtr = m._wasm_normalize_query(queryPtr);
+      try {
+        const text = m.UTF8ToString(resultPtr);
+        if (/^(syntax error|deparse error|ERROR)/.test(text)) throw new Error(text);
+        return text;
+      } finally {
+        if (resultPtr) m._wasm_free_string(resultPtr);
+      }
+    }),
+  );
 }
