@@ -22,6 +22,7 @@ import { registerSso } from "./sso.ts";
 import { registerDeliveries } from "./deliveries.ts";
 import { registerBackup } from "./backup.ts";
 import { registerIngest } from "./ingest.ts";
+import { registerRelay } from "./relay.ts";
 import { fail } from "./output.ts";
 
 export function buildProgram(): Command {
@@ -64,6 +65,7 @@ Examples:
   registerDeliveries(program);
   registerBackup(program);
   registerIngest(program);
+  registerRelay(program);
   registerTui(program);
   program
     .command("version")

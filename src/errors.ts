@@ -26,6 +26,9 @@ export const ERROR_CATALOGUE = {
   schema_behind: { status: 503, title: "Database schema is behind the binary", exit: 2 },
   insecure_role: { status: 500, title: "Runtime role bypasses row-level security", exit: 2 },
   config_invalid: { status: 500, title: "Invalid configuration", exit: 2 },
+  query_refused: { status: 422, title: "Query refused", exit: 2 },
+  relay_unavailable: { status: 503, title: "Relay not available", exit: 2 },
+  relay_timeout: { status: 504, title: "Relay did not answer in time", exit: 2 },
 } as const satisfies Record<string, { status: number; title: string; exit: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -48,6 +48,10 @@ export const ID_PREFIXES = [
   "arv",
   "ari",
   "sls",
+  "rlt",
+  "rls",
+  "rlq",
+  "ins",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

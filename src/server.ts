@@ -38,6 +38,9 @@ import { databaseReadout } from "./observability/readout.ts";
 import { metricsRoutes } from "./observability/routes.ts";
 import { startMetricsListener, type MetricsListener } from "./observability/listener.ts";
 import { startTracing, type Tracing } from "./observability/tracing.ts";
+import { createRelayHub } from "./relay/hub/hub.ts";
+
+const RELAY_PATH = "/v1/relay/connect";
 
 export interface RunningServer {
   url: string;
@@ -131,7 +134,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         })
       : undefined;
   const door = tenantDoor(requestEngine);
+  // Relays connect over WebSocket (/v1/relay/connect); queries reach them wherever they are connected.
+  const relayHub = createRelayHub({ engine: db.engine, door: tenantDoor(db.engine), logger });
   const app = createApp({
+    relayHub,
     tracing,
     logger,
     readiness: async () => [...(await engineReady()), attestation.readiness()],
@@ -174,7 +180,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       tls,
       maxRequestBodySize: config.bodyLimitBytes + 1,
       development: false,
-      fetch: (request, server) => app.fetch(request, server.requestIP(request)?.address),
+      websocket: relayHub.websocket,
+      fetch: async (request, server) => {
+        const peer = server.requestIP(request)?.address;
+        if (
+          request.headers.get("upgrade")?.toLowerCase() === "websocket" &&
+          new URL(request.url).pathname === RELAY_PATH
+        )
+          return relayHub.upgrade(request, server, peer);
+        return app.fetch(request, peer);
+      },
     });
   try {
     server = listen(config.port, config.tls ? await readTls(config.tls) : undefined);
@@ -286,6 +301,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger,
   );
   await scheduler.start();
+  await relayHub.start();
   if (config.engine === "pglite") await requeueOrphanedJobs(db.engine);
   const worker = new Worker(db.engine, handlers, logger, {
     leaseSeconds: config.jobLeaseSeconds,
@@ -336,6 +352,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
+      await relayHub.stop();
       clearInterval(checkpointTimer);
       clearTimeout(firstAttestation);
       clearInterval(attestationTimer);

@@ -38,6 +38,8 @@ import { tenancyRoutes } from "../tenancy/routes.ts";
 import type { Signer } from "../audit/signing.ts";
 import { outboundPolicy, type OutboundPolicy } from "../net/policy.ts";
 import { intelligenceRoutes } from "../intelligence/routes.ts";
+import { relayRoutes } from "../relay/routes.ts";
+import type { RelayHub } from "../relay/hub/hub.ts";
 import { runWithOutbound } from "../net/context.ts";
 import type { HttpMetrics } from "../observability/metrics.ts";
 import type { RequestAlerts } from "../security/request-rules.ts";
@@ -87,6 +89,8 @@ export interface AppDeps {
   requestAlerts?: RequestAlerts;
   /** OpenTelemetry traces (OTEL_EXPORTER_OTLP_ENDPOINT): a server span per request; none without it. */
   tracing?: Tracing;
+  /** The relay hub (serve): queries through relays reach it; without it they answer 503 relay_unavailable. */
+  relayHub?: RelayHub;
 }
 
 /** What the front door needs to know of a proven credential: its workspace and its id (for its own limit). */
@@ -235,6 +239,7 @@ export function createApp(deps: AppDeps): HttpApp {
     );
     if (deps.exports) protectedRoutes.push(exportDownloadRoutes(deps.exports));
     protectedRoutes.push(scimTokenRoutes(auth), scimRoutes({ door: deps.door, contextOf, admitted }));
+    protectedRoutes.push(relayRoutes(auth, deps.door, deps.relayHub));
     if (deps.sessions && deps.kek) {
       protectedRoutes.push(
         publicAuthRoutes({ ...deps.sessions, door: deps.door, kek: deps.kek }, contextOf, deps.sessions.globalIdp),

@@ -142,6 +142,7 @@ const ERRORS: Record<number, [string, string]> = {
   429: ["TooManyRequests", "Rate limited or throttled; retry after `Retry-After` seconds"],
   500: ["Internal", "An unexpected error; quote the request id to the operator"],
   503: ["Unavailable", "The database is unreachable or the server is overloaded; retry later"],
+  504: ["GatewayTimeout", "A relay did not answer within the query's timeout"],
 };
 
 function problemResponse(status: number): Record<string, unknown> {

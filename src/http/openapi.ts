@@ -35,6 +35,11 @@ export function openApiDocument(app: AnyElysia, version: string): Record<string,
           scheme: "bearer",
           description: "A workspace's SCIM token (clp_scim_...) from POST /v1/scim-tokens; it reaches /scim/v2 only",
         },
+        relayToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "A relay token (clp_relay_...) from POST /v1/relay-tokens; it reaches /v1/relay/connect only",
+        },
         // GET /metrics exists only when the operator set a metrics token; its scheme is listed with it.
         ...(paths && "/metrics" in paths
           ? {

@@ -23,6 +23,7 @@ export const SCOPES = [
   "predictions:write",
   "recommendations:read",
   "recommendations:write",
+  "db:query",
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -48,6 +49,7 @@ const ANALYST: Scope[] = [
   "patterns:write",
   "predictions:write",
   "recommendations:write",
+  "db:query",
 ];
 // Governance scopes belong to admin and owner only.
 const ADMIN: Scope[] = [

@@ -1,9 +1,9 @@
 // Opaque tokens: clp_<kind>_<workspace id body>_<64 hex secret>_<8 hex checksum>. kind is pat (personal
 // access token), rt (refresh token), inv (invitation), hook (an inbound webhook's receiving URL) or scim (a
-// workspace's SCIM provisioning token). The checksum (sha256 of everything before it) lets
+// workspace's SCIM provisioning token) or relay (a relay agent's credential). The checksum (sha256 of everything before it) lets
 // secret scanners recognise a token offline and lets us reject typos without a database round trip; the
 // workspace part routes the lookup to the right tenant. Only sha256(token) is ever stored.
-export type TokenKind = "pat" | "rt" | "inv" | "hook" | "scim";
+export type TokenKind = "pat" | "rt" | "inv" | "hook" | "scim" | "relay";
 
 export function sha256Hex(text: string): string {
   return new Bun.CryptoHasher("sha256").update(text).digest("hex");

@@ -2,7 +2,7 @@
 // a result type inferred from its implementation. Transports (in-process, control socket, console session)
 // validate arguments against the schema before running anything, so a wrong argument is the catalogue's
 // validation_failed wherever it comes from, and faces call typed functions instead of casting results.
-import type { Static, TSchema } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Config } from "../config.ts";
 import type { Engine } from "../db/engine.ts";
@@ -47,3 +47,14 @@ export function checkArgs<A extends TSchema>(schema: A, args: unknown): Static<A
   const where = first?.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : "arguments";
   throw new AppError("validation_failed", `${where}: ${first?.message ?? "invalid"}`);
 }
+
+/** A workspace id argument (ws_...), as every per-workspace operation takes it. */
+export const WorkspaceArg = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+
+/** The operator as a workspace's audit trail names them (an operation changing that workspace's data). */
+export const operatorActor = (workspaceId: string, actor: string) => ({
+  workspaceId,
+  actorId: actor,
+  actorType: "operator" as const,
+  context: {},
+});

@@ -14,6 +14,7 @@ import { intelligenceOperations } from "./ops/intelligence.ts";
 import { ingestionOperations } from "./ops/ingestion.ts";
 import { identityOperations } from "./ops/identity.ts";
 import { ssoOperations } from "./ops/sso.ts";
+import { relayOperations } from "./ops/relay.ts";
 
 export const operations = {
   ...databaseOperations,
@@ -29,6 +30,7 @@ export const operations = {
   ...ingestionOperations,
   ...identityOperations,
   ...ssoOperations,
+  ...relayOperations,
 };
 
 export type Operations = typeof operations;

@@ -2,7 +2,7 @@
 // filters, paginates and verifies the trail (reading it being audited too).
 import { newId } from "../../src/ids.ts";
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createApp, type HttpApp } from "../../src/http/app.ts";
+import type { HttpApp } from "../../src/http/app.ts";
 import { outboundPolicy } from "../../src/net/policy.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
@@ -20,6 +20,8 @@ import { withTenant } from "../../src/db/tenant.ts";
 import { refreshInsights } from "../../src/intelligence/insights.ts";
 import { loadContract, type Contract } from "../helpers/contract.ts";
 import { IDP_ENTITY_ID, IDP_SSO_URL, startSamlIdp } from "../helpers/saml-idp.ts";
+import { customerDatabase, type CustomerDb, type HubServer, runRelay, serveWithHub } from "../helpers/relay.ts";
+import { createRelayToken } from "../../src/relay/tokens.ts";
 
 const archives = testExportStore();
 
@@ -169,6 +171,31 @@ const MUTATIONS: Mutation[] = [
     route: "DELETE /v1/scim-tokens/:id",
     request: (c) => ({ path: `/v1/scim-tokens/${c.ids.sct}`, token: c.ids.session }),
     action: "scim_token.revoked",
+  },
+  {
+    route: "POST /v1/relay-tokens",
+    request: (c) => ({ path: "/v1/relay-tokens", body: { name: "dc-west" }, token: c.ids.session }),
+    action: "relay_token.created",
+    keep: (c, b) => (c.ids.rlt = b.id as string),
+  },
+  {
+    route: "POST /v1/relay-tokens/:id/rotate",
+    request: (c) => ({ path: `/v1/relay-tokens/${c.ids.rlt}/rotate`, body: {}, token: c.ids.session }),
+    action: "relay_token.rotated",
+  },
+  {
+    route: "DELETE /v1/relay-tokens/:id",
+    request: (c) => ({ path: `/v1/relay-tokens/${c.ids.rlt}` }),
+    action: "relay_token.revoked",
+  },
+  {
+    // Through the relay connected in beforeAll (a real agent and a customer's PostgreSQL).
+    route: "POST /v1/connectors/:id/query",
+    request: (c) => ({
+      path: `/v1/connectors/${c.ids.relayConnector}/query`,
+      body: { sql: "select count(*) from orders" },
+    }),
+    action: "relay.query",
   },
   {
     route: "POST /v1/access-reviews",
@@ -598,6 +625,10 @@ describeEngines("audited routes", (kind) => {
   let db: TestDb;
   let acme: OnboardResult;
   let app: HttpApp;
+  let hub: HubServer;
+  let customer: CustomerDb;
+  let relay: Awaited<ReturnType<typeof runRelay>> | undefined;
+  let relayConnector: string;
   let contract: Contract;
   const call = (
     path: string,
@@ -638,7 +669,8 @@ describeEngines("audited routes", (kind) => {
     acme = await onboard(db.owner, { slug: "acme", name: "Acme", adminEmail: "ops@acme.com" }, kek);
     const d = db;
     const rtbfKeys = { hmacKey: await importHmacKey("audit-test-rtbf"), signer };
-    app = createApp(
+    hub = await serveWithHub(
+      db.app,
       apiDeps(db, kek, {
         outbound: outboundPolicy({ allowlist: "127.0.0.1" }),
         publicUrl: "https://causeloop.test",
@@ -646,9 +678,27 @@ describeEngines("audited routes", (kind) => {
         rtbf: { keys: rtbfKeys, approve: (actor, id) => approve(d.app, rtbfKeys, archives.store, actor, id) },
       }),
     );
+    app = hub.app;
+    // A relay connected before the checked calls (its connection has an audit row of its own).
+    customer = await customerDatabase();
+    const operator = { workspaceId: acme.workspace_id, actorId: "op", actorType: "operator" as const, context: {} };
+    const relayToken = await withTenant(db.app, acme.workspace_id, (tx) =>
+      createRelayToken(tx, operator, { name: "audited" }),
+    );
+    relay = await runRelay(hub.url, relayToken.token, customer);
+    const [connector] = await db.owner.query<{ id: string }>(
+      "select id from connectors where workspace_id = $1 and display_name = 'audited/main'",
+      [acme.workspace_id],
+    );
+    relayConnector = connector?.id as string;
     contract = await loadContract(app);
   });
-  afterAll(() => db.dispose());
+  afterAll(async () => {
+    await relay?.dispose();
+    await hub?.stop();
+    await customer?.dispose();
+    await db.dispose();
+  });
 
   test("every mutating route is listed here and adds exactly its audit row, with actor, trace id and no secret", async () => {
     const registered = app.elysia.routes
@@ -682,6 +732,7 @@ describeEngines("audited routes", (kind) => {
         jwksUrl: `http://127.0.0.1:${jwksServer.port}/keys`,
         workspace: acme.workspace_id,
         setup: acme.setup_token as string,
+        relayConnector,
       },
       idToken,
       openAlert: async () => {

@@ -60,6 +60,8 @@ describeEngines("lists", (kind) => {
       "/v1/patterns",
       "/v1/predictions",
       "/v1/recommendations",
+      "/v1/relay-tokens",
+      "/v1/relays",
       "/v1/scim-tokens",
       "/v1/security-alerts",
       "/v1/service-accounts",

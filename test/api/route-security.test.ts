@@ -47,6 +47,9 @@ const PUBLIC = new Set([
   // An inbound webhook's receiving URL: the path token names it and the signature proves the sender
   // (test/api/ingestion.test.ts: no, wrong and stale signatures are 401, another workspace's token 404).
   "POST /v1/hooks/:path_token",
+  // The relay's WebSocket: a relay token is its only credential (test/api/relay.test.ts: none, a PAT or a
+  // revoked relay token is 401).
+  "GET /v1/relay/connect",
 ]);
 
 /** What a viewer (issues, members, settings, connectors and webhooks read; its own account) may reach. */
@@ -82,6 +85,7 @@ const VIEWER_ALLOWED = new Set([
   "GET /v1/recommendations",
   "GET /v1/recommendations/:id",
   "GET /v1/sso-connections/:id",
+  "GET /v1/relays",
   "GET /v1/workspace/sso-policy",
   "POST /v1/sso-connections/:id/link",
 ]);
@@ -91,7 +95,8 @@ const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
 /**
  * Reads checked elsewhere: the documentation itself, downloads (test/api/export.test.ts builds one first), the
  * metrics, which take the operator's metrics token rather than a user's credential (test/api/metrics.test.ts),
- * and the single sign-on flows, which go to a real IdP (test/api/sso-oidc.test.ts, test/api/sso-saml.test.ts).
+ * the single sign-on flows, which go to a real IdP (test/api/sso-oidc.test.ts, test/api/sso-saml.test.ts), and the
+ * relay's socket, which takes a relay token (test/api/relay.test.ts).
  */
 const NOT_READ_HERE = new Set([
   "/v1/auth/sso/:id/start",
@@ -104,6 +109,7 @@ const NOT_READ_HERE = new Set([
   "/docs/init.js",
   "/docs/scalar.js",
   "/v1/exports/:id/download",
+  "/v1/relay/connect",
 ]);
 
 describeEngines("route security harness", (kind) => {
@@ -182,6 +188,8 @@ describeEngines("route security harness", (kind) => {
       "access_reviews",
       "access_review_items",
       "sso_identities",
+      "relay_tokens",
+      "relay_queries",
     ];
     const parts: string[] = [];
     for (const table of tables) {

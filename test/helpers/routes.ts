@@ -1,6 +1,7 @@
 // The route harness's building blocks: the whole app as `serve` composes it, signed in as an owner, its
 // routes enumerated with their declared schemas, and generators of malformed requests derived from those
 // schemas. A new route is covered the moment it exists: nothing here names a route.
+import { newId } from "../../src/ids.ts";
 import { recurringProblem } from "./intelligence.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -271,6 +272,32 @@ export async function createResources(
   ids.set("rec", await getFirst("/v1/recommendations"));
   await createScimResources(app, token, ids, tag);
   await createAccessReview(app, token, ids);
+  await createRelayResources(app, token, ids, workspaceId, tag, db);
+}
+
+/** A relay token (`rlt`) and the record of a query through a relay (`rlq`, written as the hub would). */
+export async function createRelayResources(
+  app: HttpApp,
+  token: string,
+  ids: IdBook,
+  workspaceId: string,
+  tag: string,
+  db: TestDb,
+): Promise<void> {
+  const tokenId = (await postJson(app, "/v1/relay-tokens", { name: `${tag}-relay` }, token)).id as string;
+  ids.set("rlt", tokenId);
+  await db.owner.query(
+    `insert into relay_sessions (workspace_id, id, token_id, instance_id, agent_version, disconnected_at)
+     values ($1, $2, $3, $4, 'test', now())`,
+    [workspaceId, newId("rls"), tokenId, newId("ins")],
+  );
+  const queryId = newId("rlq");
+  await db.owner.query(
+    `insert into relay_queries (workspace_id, id, connector_id, session_id, target_instance, status, finished_at)
+     values ($1, $2, $3, $4, $5, 'succeeded', now())`,
+    [workspaceId, queryId, ids.get("con"), newId("rls"), newId("ins")],
+  );
+  ids.set("rlq", queryId);
 }
 
 /** A completed access review (every line kept, so nothing is revoked): its id under `arv`, a line under `ari`. */

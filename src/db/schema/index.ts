@@ -8,3 +8,4 @@ export * from "./governance.ts";
 export * from "./keys.ts";
 export * from "./security.ts";
 export * from "./provisioning.ts";
+export * from "./relay.ts";

@@ -11,9 +11,9 @@ import {
   listAlerts,
   listOperatorAlerts,
 } from "../../security/alerts.ts";
-import { defineOperation } from "../contract.ts";
+import { defineOperation, WorkspaceArg } from "../contract.ts";
 
-const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+const Workspace = WorkspaceArg;
 const Status = Type.Union(ALERT_STATUSES.map((s) => Type.Literal(s)));
 
 interface RuleRow {

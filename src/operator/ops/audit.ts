@@ -5,10 +5,10 @@ import { checkpointEverything, verifyEverything } from "../../audit/all-chains.t
 import { exportAudit } from "../../audit/export.ts";
 import { listOperatorLog } from "../../audit/operator-log.ts";
 import { fileAnchorStore } from "../../audit/anchors.ts";
-import { defineOperation } from "../contract.ts";
+import { defineOperation, WorkspaceArg } from "../contract.ts";
 import { buildEvidence, writeEvidence } from "../../security/evidence.ts";
 
-const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+const Workspace = WorkspaceArg;
 
 export const auditOperations = {
   "audit.verify": defineOperation({

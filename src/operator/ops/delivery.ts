@@ -8,9 +8,9 @@ import {
   replayDeliveryById,
   type DeliveryView,
 } from "../../delivery/service.ts";
-import { defineOperation } from "../contract.ts";
+import { defineOperation, WorkspaceArg } from "../contract.ts";
 
-const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+const Workspace = WorkspaceArg;
 
 export const deliveryOperations = {
   /** The dead-letter queue of every workspace, newest first (the console's view). */

@@ -10,9 +10,9 @@ import { exportLinks } from "../../governance/export-links.ts";
 import { loadErasureKeys } from "../../keys.ts";
 import type { Config } from "../../config.ts";
 import type { Engine } from "../../db/engine.ts";
-import { defineOperation } from "../contract.ts";
+import { defineOperation, WorkspaceArg } from "../contract.ts";
 
-const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+const Workspace = WorkspaceArg;
 const RequestId = Type.String({ pattern: "^rtbf_[0-9a-z]{26}$" });
 
 /** The RTBF keys and the export archive store as `serve` builds them (an erasure deletes archives). */

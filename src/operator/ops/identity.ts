@@ -5,19 +5,13 @@ import { Type } from "@sinclair/typebox";
 import { withTenant } from "../../db/tenant.ts";
 import { createScimToken, listScimTokens, revokeScimToken } from "../../identity/scim/tokens.ts";
 import { exportReview, getReview, listReviews } from "../../identity/access-reviews.ts";
-import { defineOperation } from "../contract.ts";
+import { defineOperation, WorkspaceArg, operatorActor } from "../contract.ts";
 
-const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+const Workspace = WorkspaceArg;
 const Review = Type.Object(
   { workspace: Workspace, id: Type.String({ pattern: "^arv_[0-9a-z]{26}$" }) },
   { additionalProperties: false },
 );
-const operatorActor = (workspaceId: string, actor: string) => ({
-  workspaceId,
-  actorId: actor,
-  actorType: "operator" as const,
-  context: {},
-});
 
 export const identityOperations = {
   "scim.token.create": defineOperation({

@@ -20,7 +20,7 @@ import {
 import { SsoCreateBody, SsoUpdateBody, withIdpMetadata } from "../../identity/sso/routes.ts";
 import type { OutboundPolicy } from "../../net/policy.ts";
 import { auditTest, testConnection } from "../../identity/sso/check.ts";
-import { defineOperation, type OperationContext } from "../contract.ts";
+import { defineOperation, type OperationContext, WorkspaceArg } from "../contract.ts";
 
 const Target = Type.Object(
   { workspace: Type.String({ pattern: "^ws_[0-9a-z]{26}$" }), id: Type.String({ pattern: "^sso_[0-9a-z]{26}$" }) },
@@ -37,7 +37,7 @@ const sealed = async <T>(ctx: OperationContext, ws: string, fn: (box: SecretBox,
   return withTenant(ctx.engine, ws, (tx) => fn(new SecretBox(tx, kek, ws), tx));
 };
 
-const Workspace = Type.String({ pattern: "^ws_[0-9a-z]{26}$" });
+const Workspace = WorkspaceArg;
 
 /** Fetches (SAML metadata, when given) through the outbound guard under the installation's allowlist. */
 const guarded = <T>(ctx: OperationContext, fn: (policy: OutboundPolicy) => Promise<T>) => {
