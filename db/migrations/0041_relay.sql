@@ -62,7 +62,7 @@ CREATE TABLE relay_queries (
   FOREIGN KEY (workspace_id, connector_id) REFERENCES connectors (workspace_id, id) ON DELETE CASCADE
 );
 CREATE INDEX relay_queries_ws_connector_idx ON relay_queries (workspace_id, connector_id, id DESC);
-CREATE INDEX relay_queries_pending_idx ON relay_queries (target_instance, created_at) WHERE status = 'pending';
+CREATE INDEX relay_queries_pending_idx ON relay_queries (workspace_id, target_instance) WHERE status = 'pending';
 SELECT protect_tenant_table('relay_queries');
 
 -- The instance holding a relay's socket finds the queries handed to it in any workspace (a notification says

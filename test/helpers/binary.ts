@@ -101,9 +101,11 @@ export async function startServe(
   timeoutMs = 60_000,
 ): Promise<ServeProcess> {
   const binary = await compiledBinary();
-  const port = await freePort();
+  // A test that restarts a server on the same port passes its own --port.
+  const given = args.indexOf("--port");
+  const port = given >= 0 ? Number(args[given + 1]) : await freePort();
   let output = "";
-  const proc = Bun.spawn([binary, "serve", "--port", String(port), ...args], {
+  const proc = Bun.spawn([binary, "serve", ...(given >= 0 ? [] : ["--port", String(port)]), ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
     stdout: "pipe",
     stderr: "pipe",
