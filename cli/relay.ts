@@ -11,6 +11,24 @@ import { action, configFrom, printJson, table, withDatabaseFlags, type CommonFla
 
 type WorkspaceFlags = CommonFlags & { workspace: string; json?: boolean };
 
+/** The server answers the relay's token (GET /v1/relay/connect without an upgrade): the way in works. */
+async function checkServer(server: URL, token: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(new URL("/v1/relay/connect", server), {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new RelayConfigError(`server ${server.origin}: unreachable (${(error as Error).message})`);
+  }
+  if (response.status === 401)
+    throw new RelayConfigError(`server ${server.origin}: the relay token was refused (revoked, rotated or mistyped)`);
+  if (response.status !== 200) throw new RelayConfigError(`server ${server.origin}: answered ${response.status}`);
+  const body = (await response.json()) as { relay: string; protocol_version: number };
+  process.stdout.write(`server ${server.origin}: ok (relay ${body.relay}, protocol ${body.protocol_version})\n`);
+}
+
 function registerAgent(program: Command): void {
   program
     .command("relay")
@@ -38,6 +56,7 @@ function registerAgent(program: Command): void {
           resolveLogFormat(flags.logFormat ?? "auto", process.stdout.isTTY === true),
         );
         if (flags.check) {
+          await checkServer(config.server, config.token);
           const { executorFor } = await import("../src/relay/agent/executors.ts");
           for (const db of config.databases) {
             const executor = executorFor(db, config.limits.timeout_ms);

@@ -112,12 +112,20 @@ export async function findRelayToken(
   return { id: row.id, name: row.name };
 }
 
-/** Whether the token id is still live (checked at each heartbeat and before each query). */
-export async function relayTokenLive(tx: Queryable, workspaceId: string, tokenId: string): Promise<boolean> {
+/**
+ * Whether the secret a relay connected with is still its token's (checked at each heartbeat): a revoked token,
+ * a rotated one (the connection's secret is the old one) or a disabled workspace ends the connection.
+ */
+export async function relayTokenLive(
+  tx: Queryable,
+  workspaceId: string,
+  tokenId: string,
+  hash: string,
+): Promise<boolean> {
   const [row] = await tx.query(
     `select 1 from relay_tokens t join workspaces w on w.id = t.workspace_id
-      where t.workspace_id = $1 and t.id = $2 and t.revoked_at is null and w.deleted_at is null`,
-    [workspaceId, tokenId],
+      where t.workspace_id = $1 and t.id = $2 and t.token_hash = $3 and t.revoked_at is null and w.deleted_at is null`,
+    [workspaceId, tokenId, hash],
   );
   return Boolean(row);
 }

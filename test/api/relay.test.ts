@@ -193,5 +193,10 @@ describeEngines("relay", (kind) => {
     const answer = await query("select 1 as one");
     expect(answer.status).toBe(503);
     expect(answer.json.code).toBe("relay_unavailable");
-  });
+    // It is listed as disconnected at once; its open socket is closed at the relay's next heartbeat (10 s).
+    expect(((await call("/v1/relays")).json.data as Json[])[0]?.status).toBe("disconnected");
+    const deadline = Date.now() + 30_000;
+    while (hub.hub.connected() > 0 && Date.now() < deadline) await Bun.sleep(250);
+    expect(hub.hub.connected()).toBe(0);
+  }, 60_000);
 });

@@ -160,6 +160,15 @@ test("queries through either instance return masked rows; refusals carry the rel
     expect(refused.status).toBe(422);
     expect(String(refused.json.detail)).toMatch(reason);
   }
+  // The client's own checks before deploying: the token works at the server, the role is read-only.
+  const check = await runBinary(["relay", "--config", join(dir, "relay.json"), "--check"], { HOME: dir });
+  expect(check.code).toBe(0);
+  expect(check.stdout).toContain("relay prod, protocol 1");
+  expect(check.stdout).toContain("main (postgres): ok");
+  writeFileSync(join(dir, "bad.json"), JSON.stringify({ server: "ftp://x", token: "nope", databases: [] }));
+  const bad = await runBinary(["relay", "--config", join(dir, "bad.json")], { HOME: dir });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr.trim().split("\n")).toEqual(["causeloop: error: server: must be an https:// URL"]);
   const status = await runBinary(["relays", "--workspace", workspace, "--json"], env);
   expect((JSON.parse(status.stdout) as Json[])[0]).toMatchObject({ relay: "prod", status: "connected" });
 }, 120_000);

@@ -21,6 +21,8 @@ interface Pending {
 interface SocketData {
   workspaceId: string;
   tokenId: string;
+  /** The sha256 of the secret this socket authenticated with (a rotation makes it stale). */
+  tokenHash: string;
   relayName: string;
   ip?: string;
   userAgent?: string;
@@ -121,15 +123,15 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
   };
 
   const onHeartbeat = async (ws: RelaySocket) => {
-    const { workspaceId, tokenId, sessionId } = ws.data;
+    const { workspaceId, tokenId, tokenHash, sessionId } = ws.data;
     if (!sessionId) return;
-    // Revocation reaches a connected relay here: its token is checked at every beat.
+    // Revocation and rotation reach a connected relay here: its secret is checked at every beat.
     const live = await door(
       workspaceId,
-      async (tx) => (await relayTokenLive(tx, workspaceId, tokenId)) && beat(tx, workspaceId, sessionId),
+      async (tx) => (await relayTokenLive(tx, workspaceId, tokenId, tokenHash)) && beat(tx, workspaceId, sessionId),
     );
     if (!live) {
-      ws.close(4001, "relay token revoked");
+      ws.close(4001, "relay token revoked or rotated");
       return;
     }
     send(ws, { v: PROTOCOL_VERSION, type: "heartbeat_ack" });
@@ -296,6 +298,7 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
       const data: SocketData = {
         workspaceId: parsed.workspaceId,
         tokenId: token.id,
+        tokenHash: parsed.hash,
         relayName: token.name,
         ip,
         userAgent: request.headers.get("user-agent")?.slice(0, 200) ?? undefined,
