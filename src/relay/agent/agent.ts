@@ -49,7 +49,10 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
       throw new RelayConfigError(`database ${name}: ${(error as Error).message}`);
     }
   }
-  const masker = createMasker(config.masking, relayHmacKey(config.hmac_key_file));
+  const masker = createMasker(
+    config.masking,
+    relayHmacKey(config.hmac_key_file, process.env, config.masking.hmac_key_env),
+  );
   const log = new RelayLog(config.audit_log);
   log.append({ event: "started", version: VERSION, databases: config.databases.map((d) => d.name) });
 

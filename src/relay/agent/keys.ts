@@ -11,12 +11,15 @@ function decode(text: string): Uint8Array | undefined {
   return undefined;
 }
 
-export function relayHmacKey(file: string, env: NodeJS.ProcessEnv = process.env): Uint8Array {
-  const fromEnv = env.CAUSELOOP_RELAY_HMAC_KEY;
+export function relayHmacKey(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  variable = "CAUSELOOP_RELAY_HMAC_KEY",
+): Uint8Array {
+  const fromEnv = env[variable];
   if (fromEnv) {
     const key = decode(fromEnv);
-    if (!key || key.length < 32)
-      throw new RelayConfigError("CAUSELOOP_RELAY_HMAC_KEY: must be at least 32 bytes, hex or base64");
+    if (!key || key.length < 32) throw new RelayConfigError(`${variable}: must be at least 32 bytes, hex or base64`);
     return key;
   }
   if (existsSync(file)) {
