@@ -196,7 +196,8 @@ describeEngines("rate limits", (kind) => {
         route.path.startsWith("/v1/auth/") ||
         route.path.includes("/download") ||
         route.path.includes("public-key") ||
-        route.path.includes("jwks");
+        route.path.includes("jwks") ||
+        route.path === "/v1/relay/connect";
       const token = publicRoute ? undefined : isScimRoute(route) ? ids.get(SCIM_TOKEN) : h.token;
       const { response, text } = await call(route.method, path, token, body);
       const label = `${route.method} ${route.path}`;
