@@ -1,4 +1,4 @@
-// The operator console: a persistent menu (1-9, 0), a help bar, and one screen per task. Every action calls
+// The operator console: a persistent menu (1-9, 0, -), a help bar, and one screen per task. Every action calls
 // the operator services, the same ones (and the same audit trail) as the CLI.
 import { useState } from "react";
 import { Box, Text, useApp, useInput } from "ink";
@@ -13,6 +13,7 @@ import { Jobs } from "./screens/jobs.tsx";
 import { Deliveries } from "./screens/deliveries.tsx";
 import { Problems } from "./screens/problems.tsx";
 import { Sso } from "./screens/sso.tsx";
+import { Relays } from "./screens/relays.tsx";
 
 export const SCREENS = [
   "Overview",
@@ -25,8 +26,12 @@ export const SCREENS = [
   "Deliveries",
   "Problems",
   "SSO",
+  "Relays",
 ] as const;
 type Screen = (typeof SCREENS)[number];
+// One key per screen, in menu order: the digits, then "-" (the key after 0). Letters are the screens' own
+// keys (r, n, d, ...), so a screen key that is a letter would shadow one of them.
+const KEYS = "1234567890-";
 
 const HELP: Record<Screen, string> = {
   Overview: "r refresh",
@@ -39,6 +44,7 @@ const HELP: Record<Screen, string> = {
   Deliveries: "r replay selected dead letter  g refresh  Up/Down select",
   Problems: "Left/Right workspace  g refresh",
   SSO: "n add  e disable/enable  t test  d delete (y/n)  g refresh  Up/Down",
+  Relays: "n new  r rotate  d revoke  g refresh  Up/Down",
 };
 
 interface Props {
@@ -52,9 +58,8 @@ export function App({ services }: Props) {
   useInput(
     (input, key) => {
       if (input === "q" || (key.ctrl && input === "c")) return exit();
-      // 1-9, and 0 for the tenth screen.
-      const n = input === "0" ? 10 : Number(input);
-      if (n >= 1 && n <= SCREENS.length) setScreen(SCREENS[n - 1] as Screen);
+      const at = input.length === 1 ? KEYS.indexOf(input) : -1;
+      if (at >= 0 && at < SCREENS.length) setScreen(SCREENS[at] as Screen);
     },
     { isActive: !busy },
   );
@@ -63,7 +68,7 @@ export function App({ services }: Props) {
       <Box flexWrap="wrap">
         <Text bold>Causeloop </Text>
         {SCREENS.map((s, i) => (
-          <Text key={s} inverse={s === screen}>{` ${(i + 1) % 10} ${s}${s === screen ? " *" : ""} `}</Text>
+          <Text key={s} inverse={s === screen}>{` ${KEYS[i]} ${s}${s === screen ? " *" : ""} `}</Text>
         ))}
       </Box>
       <Text dimColor wrap="truncate-end">
@@ -80,11 +85,12 @@ export function App({ services }: Props) {
         {screen === "Deliveries" && <Deliveries services={services} active={!busy} />}
         {screen === "Problems" && <Problems services={services} active={!busy} />}
         {screen === "SSO" && <Sso services={services} active={!busy} setBusy={setBusy} />}
+        {screen === "Relays" && <Relays services={services} active={!busy} setBusy={setBusy} />}
       </Box>
       <Text
         inverse
         wrap="truncate-end"
-      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-9, 0 screens  q quit`} `}</Text>
+      >{` ${busy ? "typing: Enter submit, Esc cancel" : `${HELP[screen]}  |  1-9, 0, - screens  q quit`} `}</Text>
     </Box>
   );
 }

@@ -13,6 +13,11 @@ import type { DeliveryView } from "../src/delivery/service.ts";
 import type { BackupStaleness } from "../src/backups/staleness.ts";
 import type { WorkspaceProblems } from "../src/operator/ops/intelligence.ts";
 import type { SsoConnectionView } from "../src/identity/sso/connections.ts";
+import type { Static } from "elysia";
+import type { RelayTokenView } from "../src/relay/tokens.ts";
+import type { Relay } from "../src/relay/schemas.ts";
+
+export type RelayConnection = Static<typeof Relay>;
 
 export type RtbfRow = RtbfView & { workspace_id: string };
 
@@ -54,6 +59,16 @@ export interface TuiServices {
   ssoCreate?(workspaceId: string, settingsFile: string): Promise<SsoConnectionView>;
   /** Disables or enables one (audited). */
   ssoSetStatus?(workspaceId: string, id: string, status: "active" | "disabled"): Promise<SsoConnectionView>;
+  /** A workspace's relay tokens, newest first, revoked ones too. */
+  relayTokens?(workspaceId: string): Promise<RelayTokenView[]>;
+  /** Creates a relay token; its secret is in the answer, the only time it is shown (audited). */
+  relayTokenCreate?(workspaceId: string, name: string): Promise<RelayTokenView & { token: string }>;
+  /** A new secret on the same token (shown once); the old one stops at once (audited). */
+  relayTokenRotate?(workspaceId: string, id: string): Promise<RelayTokenView & { token: string }>;
+  /** Revokes one; its relay is cut off at its next heartbeat (audited). */
+  relayTokenRevoke?(workspaceId: string, id: string): Promise<void>;
+  /** A workspace's relay connections, newest first. */
+  relayConnections?(workspaceId: string): Promise<RelayConnection[]>;
   /** Releases the database (the PGlite data dir) when the console exits. */
   close?(): Promise<void>;
 }
@@ -107,5 +122,10 @@ export function operatorServices(config: Config): TuiServices {
       return session.run("sso.create", { workspace, connection });
     },
     ssoSetStatus: (workspace, id, status) => session.run("sso.update", { workspace, id, changes: { status } }),
+    relayTokens: (workspace) => session.run("relay.token.list", { workspace }),
+    relayTokenCreate: (workspace, name) => session.run("relay.token.create", { workspace, name }),
+    relayTokenRotate: (workspace, id) => session.run("relay.token.rotate", { workspace, id }),
+    relayTokenRevoke: async (workspace, id) => void (await session.run("relay.token.revoke", { workspace, id })),
+    relayConnections: (workspace) => session.run("relay.list", { workspace }),
   };
 }
