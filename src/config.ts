@@ -244,6 +244,10 @@ export const ENVIRONMENT = {
   OTEL_TRACES_SAMPLER_ARG: "1",
   OTEL_TRACES_EXPORTER: "otlp",
   OTEL_SDK_DISABLED: "false",
+  // `causeloop relay` (src/relay/agent/config.ts reads these over relay.json; CAUSELOOP_RELAY_DB_<NAME>_URL too)
+  CAUSELOOP_RELAY_TOKEN: "unset: relay.json token",
+  CAUSELOOP_RELAY_SERVER: "unset: relay.json server",
+  CAUSELOOP_RELAY_HMAC_KEY: "unset: the relay's key file",
 } as const;
 
 type Env = Record<string, string | undefined>;

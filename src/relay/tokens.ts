@@ -19,6 +19,8 @@ export interface RelayTokenView {
   revoked_at: string | null;
 }
 
+/** How a token is recognised in lists: its kind and workspace, then its last characters (the first 16 are shared). */
+const recognisable = (token: string) => `${token.slice(0, 16)}…${token.slice(-6)}`;
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 const COLUMNS = "id, name, token_prefix as prefix, created_at, rotated_at, last_used_at, revoked_at";
 const TIMES = ["created_at", "rotated_at", "last_used_at", "revoked_at"] as const;
@@ -44,7 +46,7 @@ export async function createRelayToken(
   const [row] = await tx.query<Record<string, unknown>>(
     `insert into relay_tokens (workspace_id, id, name, token_prefix, token_hash, created_by)
      values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
-    [actor.workspaceId, id, input.name, secret.prefix, secret.hash, actor.actorId],
+    [actor.workspaceId, id, input.name, recognisable(secret.token), secret.hash, actor.actorId],
   );
   await auditActor(tx, actor, "relay_token.created", "relay_token", id, { name: input.name });
   return { ...view(row as Record<string, unknown>), token: secret.token };
@@ -70,7 +72,7 @@ export async function rotateRelayToken(tx: Tx, actor: Actor, id: string): Promis
   const [row] = await tx.query<Record<string, unknown>>(
     `update relay_tokens set token_hash = $3, token_prefix = $4, rotated_at = now()
       where workspace_id = $1 and id = $2 and revoked_at is null returning ${COLUMNS}`,
-    [actor.workspaceId, id, secret.hash, secret.prefix],
+    [actor.workspaceId, id, secret.hash, recognisable(secret.token)],
   );
   if (!row) throw new AppError("not_found", `relay token ${id} not found`);
   await auditActor(tx, actor, "relay_token.rotated", "relay_token", id);
