@@ -62,7 +62,7 @@ CREATE TABLE relay_queries (
   FOREIGN KEY (workspace_id, connector_id) REFERENCES connectors (workspace_id, id) ON DELETE CASCADE
 );
 CREATE INDEX relay_queries_ws_connector_idx ON relay_queries (workspace_id, connector_id, id DESC);
-CREATE INDEX relay_queries_pending_idx ON relay_queries (workspace_id, target_instance) WHERE status = 'pending';
+CREATE INDEX relay_queries_pending_idx ON relay_queries (workspace_id, target_instance) WHERE status = 'pending' AND request IS NOT NULL;
 SELECT protect_tenant_table('relay_queries');
 
 -- The instance holding a relay's socket finds the queries handed to it in any workspace (a notification says
@@ -73,7 +73,7 @@ CREATE OR REPLACE FUNCTION relay_pending_queries(p_instance text, p_limit intege
   SET search_path = public, pg_temp
 AS $$
   SELECT q.workspace_id, q.id FROM relay_queries q
-   WHERE q.target_instance = p_instance AND q.status = 'pending'
+   WHERE q.target_instance = p_instance AND q.status = 'pending' AND q.request IS NOT NULL
    ORDER BY q.created_at LIMIT p_limit
 $$;
 REVOKE ALL ON FUNCTION relay_pending_queries(text, integer) FROM PUBLIC;

@@ -134,11 +134,13 @@ export function createPostgresExecutor(db: PostgresDatabaseConfig): PostgresExec
     fn: (conn: ReservedSql) => Promise<T>,
   ): Promise<T> {
     try {
-      await conn.unsafe("BEGIN READ ONLY");
-      await conn.unsafe(`SET LOCAL statement_timeout = ${timeoutMs}`);
-      await conn.unsafe(`SET LOCAL lock_timeout = ${timeoutMs}`);
-      await conn.unsafe(`SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs + 10_000}`);
-      await conn.unsafe(`SET LOCAL search_path = ${searchPath}`);
+      // Our own fixed statements (never the user's SQL) in one simple-protocol message: one round trip.
+      await conn
+        .unsafe(
+          `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL lock_timeout = ${timeoutMs};
+           SET LOCAL idle_in_transaction_session_timeout = ${timeoutMs + 10_000}; SET LOCAL search_path = ${searchPath}`,
+        )
+        .simple();
       return await fn(conn);
     } finally {
       // Never COMMIT: whatever happened, the transaction ends in ROLLBACK.

@@ -216,7 +216,7 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     const [row] = await door(workspaceId, (tx) =>
       tx.query<{ request: { frame: QueryMessage; wait_ms: number }; session_id: string }>(
         `update relay_queries set status = 'running' where workspace_id = $1 and id = $2 and status = 'pending'
-            and target_instance = $3 returning request, session_id`,
+            and target_instance = $3 and request is not null returning request, session_id`,
         [workspaceId, id, instanceId],
       ),
     );
@@ -250,21 +250,24 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     await engine.query("select pg_notify($1, $2)", [NOTIFY_QUERY, `${session.instance_id}:${workspaceId}:${id}`]);
     const deadline = Date.now() + waitMs + 5_000;
     while (Date.now() < deadline) {
+      // Listen first, then look: a notification arriving while the row is read still wakes this wait.
+      let wake: () => void = () => {};
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      waiters.set(id, wake);
       const [row] = await door(workspaceId, (tx) =>
         tx.query<{ response: ResultFrame | null; status: string }>(
           "select response, status from relay_queries where workspace_id = $1 and id = $2",
           [workspaceId, id],
         ),
       );
-      if (row?.response) return row.response;
+      if (row?.response) {
+        waiters.delete(id);
+        return row.response;
+      }
       // Woken by the notification, or every second to re-read (a notification can be lost with its connection).
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1_000);
-        waiters.set(id, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await Promise.race([woken, Bun.sleep(1_000)]);
       waiters.delete(id);
     }
     // Nobody took it (the instance holding the socket is gone): it must not run later.
