@@ -17,8 +17,9 @@ import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { compiledBinary, freePort, runBinary, startServe, type ServeProcess } from "../helpers/binary.ts";
 import { postgresServer } from "../helpers/postgres-server.ts";
 import { customerDatabase, type CustomerDb } from "../helpers/relay.ts";
+// causeloop_app is the shared test server's role: its password is the one every test uses.
+import { APP_PASSWORD } from "../helpers/db.ts";
 
-const APP_PASSWORD = "relay-e2e-app-role-password-0123456789";
 type Json = Record<string, unknown>;
 
 let customer: CustomerDb;
