@@ -318,18 +318,38 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     connected: () => sockets.size,
     async start() {
       if (!engine.listen) return;
-      stops.push(
-        await engine.listen(NOTIFY_QUERY, (payload) => {
-          const [target, workspaceId, id] = payload.split(":");
-          if (target === instanceId && workspaceId && id) void claimLogged(workspaceId, id);
-        }),
-      );
-      stops.push(
-        await engine.listen(NOTIFY_DONE, (payload) => {
-          const id = payload.split(":")[1];
-          if (id) waiters.get(id)?.();
-        }),
-      );
+      const listen = engine.listen.bind(engine);
+      // Notifications only make routing faster (the poll below finds every handed-over query anyway): a database
+      // that is unreachable now must not stop serve; listening is retried until it works.
+      let stopped = false;
+      let retry: ReturnType<typeof setTimeout> | undefined;
+      const listening: Array<() => Promise<void>> = [];
+      const subscribe = async () => {
+        try {
+          listening.push(
+            await listen(NOTIFY_QUERY, (payload) => {
+              const [target, workspaceId, id] = payload.split(":");
+              if (target === instanceId && workspaceId && id) void claimLogged(workspaceId, id);
+            }),
+          );
+          listening.push(
+            await listen(NOTIFY_DONE, (payload) => {
+              const id = payload.split(":")[1];
+              if (id) waiters.get(id)?.();
+            }),
+          );
+        } catch (error) {
+          for (const stop of listening.splice(0)) await stop().catch(() => {});
+          logger.warn("relay.listen_failed", { error: (error as Error).message, retry_in_ms: 2_000 });
+          if (!stopped) retry = setTimeout(() => void subscribe(), 2_000);
+        }
+      };
+      stops.push(async () => {
+        stopped = true;
+        clearTimeout(retry);
+        for (const stop of listening.splice(0)) await stop().catch(() => {});
+      });
+      await subscribe();
       pollTimer = setInterval(() => {
         engine
           .query<{ workspace_id: string; id: string }>("select * from relay_pending_queries($1, 20)", [instanceId])
