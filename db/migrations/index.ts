@@ -35,6 +35,7 @@ import m0038 from "./0038_sso.sql" with { type: "text" };
 import m0039 from "./0039_scim_and_access_reviews.sql" with { type: "text" };
 import m0040 from "./0040_intelligence.sql" with { type: "text" };
 import m0041 from "./0041_relay.sql" with { type: "text" };
+import m0042 from "./0042_door_with_pat.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -79,6 +80,7 @@ export const migrations: MigrationSource[] = [
   { name: "0039_scim_and_access_reviews", sql: m0039 },
   { name: "0040_intelligence", sql: m0040 },
   { name: "0041_relay", sql: m0041 },
+  { name: "0042_door_with_pat", sql: m0042 },
 ];
 
 export const referenceSql: string = seedReference;

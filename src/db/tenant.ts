@@ -10,25 +10,47 @@ import type { Engine, Tx } from "./engine.ts";
 export const APP_ROLE = "causeloop_app";
 const WORKSPACE_ID = /^ws_[0-9a-z]{26}$/;
 
+/**
+ * How a transaction may enter its workspace besides the plain set_config: with a personal access token's hash,
+ * one statement sets the workspace and role and reads the token under RLS (enter_with_pat, migration 0042);
+ * the door fills `rows` with what it read. A door that does not know the entry ignores it (the caller then
+ * reads the token itself): correct either way, one statement shorter with it.
+ */
+export interface DoorEntry {
+  pat: { hash: string };
+  rows?: Record<string, unknown>[];
+}
+
 /** The subset of the engine a tenant transaction needs; routes receive only the Tx handed to fn. */
-export type TenantDoor = <T>(workspaceId: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+export type TenantDoor = <T>(workspaceId: string, fn: (tx: Tx) => Promise<T>, entry?: DoorEntry) => Promise<T>;
 
 export function isWorkspaceId(value: string): boolean {
   return WORKSPACE_ID.test(value);
 }
 
-export async function withTenant<T>(engine: Engine, workspaceId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function withTenant<T>(
+  engine: Engine,
+  workspaceId: string,
+  fn: (tx: Tx) => Promise<T>,
+  entry?: DoorEntry,
+): Promise<T> {
   if (!isWorkspaceId(workspaceId)) throw new AppError("not_found", "workspace not found");
   return engine.transaction(async (tx) => {
-    await tx.query(`select set_config('app.current_workspace', $1, true), set_config('role', '${APP_ROLE}', true)`, [
-      workspaceId,
-    ]);
+    if (entry)
+      entry.rows = await tx.query<Record<string, unknown>>("select * from enter_with_pat($1, $2)", [
+        workspaceId,
+        entry.pat.hash,
+      ]);
+    else
+      await tx.query(`select set_config('app.current_workspace', $1, true), set_config('role', '${APP_ROLE}', true)`, [
+        workspaceId,
+      ]);
     return fn(tx);
   });
 }
 
 export function tenantDoor(engine: Engine): TenantDoor {
-  return (workspaceId, fn) => withTenant(engine, workspaceId, fn);
+  return (workspaceId, fn, entry) => withTenant(engine, workspaceId, fn, entry);
 }
 
 /**
@@ -46,6 +68,8 @@ export async function withoutTenant<T>(engine: Engine, fn: (tx: Tx) => Promise<T
 export interface HeldTenant {
   workspaceId: string;
   tx: Tx;
+  /** What the door read on entering, when it was entered with a credential (see DoorEntry). */
+  entry?: DoorEntry;
   /** Commits (true) or rolls back (false) and releases the connection; later calls do nothing. */
   finish(commit: boolean): Promise<void>;
 }
@@ -57,24 +81,29 @@ const ROLLBACK = Symbol("rollback");
  * transaction (one BEGIN, one set_config, one COMMIT) instead of one for the credential and one for the data.
  * Whoever holds it must finish it on every path, or the connection stays taken.
  */
-export function holdTenant(door: TenantDoor, workspaceId: string): Promise<HeldTenant> {
+export function holdTenant(door: TenantDoor, workspaceId: string, entry?: DoorEntry): Promise<HeldTenant> {
   return new Promise<HeldTenant>((opened, failed) => {
     const outcome = Promise.withResolvers<boolean>();
     let settled = false;
-    const done = door(workspaceId, async (tx) => {
-      settled = true;
-      opened({
-        workspaceId,
-        tx,
-        finish: async (commit) => {
-          outcome.resolve(commit);
-          await done.catch((error) => {
-            if (error !== ROLLBACK) throw error;
-          });
-        },
-      });
-      if (!(await outcome.promise)) throw ROLLBACK;
-    });
+    const done = door(
+      workspaceId,
+      async (tx) => {
+        settled = true;
+        opened({
+          workspaceId,
+          tx,
+          entry: entry?.rows ? entry : undefined,
+          finish: async (commit) => {
+            outcome.resolve(commit);
+            await done.catch((error) => {
+              if (error !== ROLLBACK) throw error;
+            });
+          },
+        });
+        if (!(await outcome.promise)) throw ROLLBACK;
+      },
+      entry,
+    );
     done.catch((error) => {
       if (!settled) failed(error);
     });

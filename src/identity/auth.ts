@@ -2,7 +2,7 @@
 // caller through the tenant door and hands the route its principal and a door bound to its workspace.
 import { Elysia } from "elysia";
 import type { Tx } from "../db/engine.ts";
-import { heldDoor, holdTenant, isWorkspaceId, type HeldTenant, type TenantDoor } from "../db/tenant.ts";
+import { type DoorEntry, heldDoor, holdTenant, isWorkspaceId, type HeldTenant, type TenantDoor } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import type { Actor, RequestContext } from "../audit/service.ts";
 import { effectiveScopes, isRole, type Role, type Scope } from "./permissions.ts";
@@ -93,20 +93,29 @@ interface TokenRow {
   member_status: string | null;
 }
 
-export async function authenticate(door: TenantDoor, authorization: string | null, jwt?: JwtKeys): Promise<Principal> {
+export async function authenticate(
+  door: TenantDoor,
+  authorization: string | null,
+  jwt?: JwtKeys,
+  /** The token row the door already read on entering (a held read request), for this token's hash only. */
+  entered?: DoorEntry,
+): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
   if (jwt && match?.[1]?.startsWith("ey")) return authenticateSession(door, jwt, match[1]);
   const parsed = match?.[1] ? parsePat(match[1]) : undefined;
   if (!parsed) throw new AppError("unauthorized", UNAUTHORIZED);
   const principal = await door(parsed.workspaceId, async (tx) => {
-    const [row] = await tx.query<TokenRow>(
-      `select t.id, t.user_id, t.service_account_id, t.role, t.scopes, t.expires_at, t.revoked_at, t.last_used_at,
+    const preread = entered?.pat.hash === parsed.hash ? (entered.rows as unknown as TokenRow[]) : undefined;
+    const [row] =
+      preread ??
+      (await tx.query<TokenRow>(
+        `select t.id, t.user_id, t.service_account_id, t.role, t.scopes, t.expires_at, t.revoked_at, t.last_used_at,
               w.deleted_at as ws_deleted_at,
               (select m.status from memberships m where m.workspace_id = t.workspace_id and m.user_id = t.user_id) as member_status
          from personal_access_tokens t join workspaces w on w.id = t.workspace_id
         where t.workspace_id = $1 and t.pat_hash = $2`,
-      [parsed.workspaceId, parsed.hash],
-    );
+        [parsed.workspaceId, parsed.hash],
+      ));
     if (!row) throw new AppError("unauthorized", UNAUTHORIZED);
     if (row.ws_deleted_at)
       throw new AppError(
@@ -192,6 +201,12 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
  * The workspace a credential names, read without verifying it (a PAT carries it, a session JWT its `ws`
  * claim): only to enter that workspace's door early; the credential is then verified inside it.
  */
+/** The sha256 of a personal access token in an Authorization header, when it holds one. */
+function parsePatHash(authorization: string | null): string | undefined {
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  return token ? parsePat(token)?.hash : undefined;
+}
+
 export function credentialWorkspace(authorization: string | null): string | undefined {
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
   if (!token) return undefined;
@@ -271,7 +286,9 @@ export function authPlugin(deps: AuthDeps) {
     if (!deps.hold || (request.method !== "GET" && request.method !== "HEAD")) return undefined;
     const ws = credentialWorkspace(authorization);
     if (!ws || !isWorkspaceId(ws)) return undefined;
-    const held = await holdTenant(deps.door, ws);
+    // A personal access token enters the door and is read in one statement (enter_with_pat).
+    const hash = parsePatHash(authorization);
+    const held = await holdTenant(deps.door, ws, hash ? { pat: { hash } } : undefined);
     helds.set(request, held);
     deps.hold(request, held);
     return held;
@@ -283,7 +300,7 @@ export function authPlugin(deps: AuthDeps) {
     authorization: string | null,
     scope: Scope | "authenticated",
   ) {
-    const principal = await authenticate(door, authorization, deps.jwt);
+    const principal = await authenticate(door, authorization, deps.jwt, helds.get(request)?.entry);
     await deps.authenticated?.(request, principal, door);
     if (principal.mfaEnrolmentRequired && !isMfaEnrolmentPath(new URL(request.url).pathname)) {
       throw new AppError(

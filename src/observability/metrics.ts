@@ -141,11 +141,11 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     authFailed: (reason) => authFailures.inc({ reason }),
     deliveryAttempt: (outcome) => deliveryAttempts.inc({ outcome }),
     timedDoor(door) {
-      return async (workspaceId, fn) => {
+      return async (workspaceId, fn, entry) => {
         const started = performance.now();
         let done = rolledBack;
         try {
-          const result = await door(workspaceId, fn);
+          const result = await door(workspaceId, fn, entry);
           done = committed;
           return result;
         } finally {
