@@ -156,8 +156,9 @@ describeEngines("OpenTelemetry traces", (kind) => {
     );
     expect(queries.length).toBeGreaterThanOrEqual(1);
     const statements = queries.map((q) => String(attr(q, "db.statement")));
-    // The door's own statement, then the route's: SQL text with placeholders, never the values bound to them.
-    expect(statements.some((sql) => sql.includes("set_config('app.current_workspace', $1, true)"))).toBe(true);
+    // The door's own statement (a token's read request enters with enter_with_pat), then the route's: SQL text
+    // with placeholders, never the values bound to them (the token's hash neither).
+    expect(statements.some((sql) => sql.includes("enter_with_pat($1, $2)"))).toBe(true);
     expect(statements.some((sql) => /\bissues\b/.test(sql))).toBe(true);
     expect(statements.join("\n")).not.toContain(issueId);
     expect(statements.join("\n")).not.toContain(h.tenant.workspace_id);
