@@ -254,9 +254,6 @@ export async function openPostgres(
       ssl: sslOption(info),
       onnotice: () => {},
       connect_timeout: connectTimeoutMs / 1000,
-      // postgres.js waits before reconnecting, longer after each failure (its default reaches 10-20 s after a
-      // few failed attempts): capped at 1-2 s, so a database back from an outage is used within seconds.
-      backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 2),
       idle_timeout: 60,
       connection: { application_name: name },
       // Keep int8 and numeric as strings (no precision loss); dates as Date, like PGlite.

@@ -99,8 +99,6 @@ export function createPostgresExecutor(db: PostgresDatabaseConfig): PostgresExec
     prepare: false,
     idle_timeout: 60,
     connect_timeout: 10,
-    // The client's database back from an outage is used within seconds (postgres.js's default waits up to 20 s).
-    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 2),
     onnotice: () => {},
     // Startup parameters: every transaction on these sessions is read-only unless someone asks otherwise,
     // and nothing here asks otherwise.

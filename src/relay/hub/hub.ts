@@ -34,9 +34,9 @@ interface SocketData {
 
 type RelaySocket = ServerWebSocket<SocketData>;
 
-const NOTIFY_QUERY = "causeloop_relay";
-const NOTIFY_DONE = "causeloop_relay_done";
 const HELLO_TIMEOUT_MS = 10_000;
+/** How often an instance looks for queries handed to it, and a waiting caller for its answer. */
+const POLL_MS = 250;
 
 /** A failed answer made here (the relay never saw the query, or its socket went away). */
 export function failure(id: string, code: "unavailable" | "timeout", reason: string): ResultFrame {
@@ -229,7 +229,6 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
         JSON.stringify(answer),
       ]),
     );
-    await engine.query("select pg_notify($1, $2)", [NOTIFY_DONE, `${workspaceId}:${id}`]);
   };
 
   const claimLogged = (workspaceId: string, id: string) =>
@@ -238,7 +237,7 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     );
 
   /** Hands a query to the instance holding the relay's socket and waits for the answer it writes back. */
-  const remote = async (workspaceId: string, session: LiveSession, frame: QueryMessage, waitMs: number) => {
+  const remote = async (workspaceId: string, frame: QueryMessage, waitMs: number) => {
     const id = frame.id;
     await door(workspaceId, (tx) =>
       tx.query("update relay_queries set request = $3::jsonb where workspace_id = $1 and id = $2", [
@@ -247,7 +246,6 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
         JSON.stringify({ frame, wait_ms: waitMs }),
       ]),
     );
-    await engine.query("select pg_notify($1, $2)", [NOTIFY_QUERY, `${session.instance_id}:${workspaceId}:${id}`]);
     const deadline = Date.now() + waitMs + 5_000;
     while (Date.now() < deadline) {
       // Listen first, then look: a notification arriving while the row is read still wakes this wait.
@@ -267,7 +265,7 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
         return row.response;
       }
       // Woken by the notification, or every second to re-read (a notification can be lost with its connection).
-      await Promise.race([woken, Bun.sleep(1_000)]);
+      await Promise.race([woken, Bun.sleep(POLL_MS)]);
       waiters.delete(id);
     }
     // Nobody took it (the instance holding the socket is gone): it must not run later.
@@ -313,43 +311,12 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     },
     execute(workspaceId, session, frame, waitMs) {
       if (session.instance_id === instanceId || !engine.listen) return local(session.session_id, frame, waitMs);
-      return remote(workspaceId, session, frame, waitMs);
+      return remote(workspaceId, frame, waitMs);
     },
     connected: () => sockets.size,
     async start() {
-      if (!engine.listen) return;
-      const listen = engine.listen.bind(engine);
-      // Notifications only make routing faster (the poll below finds every handed-over query anyway): a database
-      // that is unreachable now must not stop serve; listening is retried until it works.
-      let stopped = false;
-      let retry: ReturnType<typeof setTimeout> | undefined;
-      const listening: Array<() => Promise<void>> = [];
-      const subscribe = async () => {
-        try {
-          listening.push(
-            await listen(NOTIFY_QUERY, (payload) => {
-              const [target, workspaceId, id] = payload.split(":");
-              if (target === instanceId && workspaceId && id) void claimLogged(workspaceId, id);
-            }),
-          );
-          listening.push(
-            await listen(NOTIFY_DONE, (payload) => {
-              const id = payload.split(":")[1];
-              if (id) waiters.get(id)?.();
-            }),
-          );
-        } catch (error) {
-          for (const stop of listening.splice(0)) await stop().catch(() => {});
-          logger.warn("relay.listen_failed", { error: (error as Error).message, retry_in_ms: 2_000 });
-          if (!stopped) retry = setTimeout(() => void subscribe(), 2_000);
-        }
-      };
-      stops.push(async () => {
-        stopped = true;
-        clearTimeout(retry);
-        for (const stop of listening.splice(0)) await stop().catch(() => {});
-      });
-      await subscribe();
+      // A poll, not LISTEN: postgres.js's listening connection threw unhandled errors out of its own reconnect
+      // while PostgreSQL restarted, which ended serve. The poll is one indexed query (pending rows only).
       pollTimer = setInterval(() => {
         engine
           .query<{ workspace_id: string; id: string }>("select * from relay_pending_queries($1, 20)", [instanceId])
@@ -357,7 +324,7 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
             for (const row of rows) void claimLogged(row.workspace_id, row.id);
           })
           .catch(() => {});
-      }, 2_000);
+      }, POLL_MS);
     },
     async stop() {
       clearInterval(pollTimer);
