@@ -75,11 +75,6 @@ export interface Engine extends Queryable {
    * Uncompressed because statements wait while it is made: the caller compresses it afterwards.
    */
   dumpDataDir?(): Promise<Blob>;
-  /**
-   * PostgreSQL only: LISTEN on a channel (on a connection of the driver's own, re-established after a drop);
-   * resolves once listening, to a function that stops.
-   */
-  listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -311,10 +306,6 @@ export async function openPostgres(
     transaction,
     probe,
     poolStats: pool.snapshot,
-    listen: async (channel, onPayload) => {
-      const { unlisten } = await sql.listen(channel, onPayload);
-      return unlisten;
-    },
     session: async (fn) => {
       const reserved = await sql.reserve();
       pool.held(1);

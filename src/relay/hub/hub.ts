@@ -63,8 +63,6 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
   const { engine, door, logger } = deps;
   const instanceId = newId("ins");
   const sockets = new Map<string, RelaySocket>();
-  const waiters = new Map<string, () => void>();
-  const stops: Array<() => Promise<void>> = [];
   let pollTimer: ReturnType<typeof setInterval> | undefined;
   /** Session records still being closed (a stop waits for them before the database closes). */
   const closing = new Set<Promise<unknown>>();
@@ -248,25 +246,14 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     );
     const deadline = Date.now() + waitMs + 5_000;
     while (Date.now() < deadline) {
-      // Listen first, then look: a notification arriving while the row is read still wakes this wait.
-      let wake: () => void = () => {};
-      const woken = new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      waiters.set(id, wake);
       const [row] = await door(workspaceId, (tx) =>
         tx.query<{ response: ResultFrame | null; status: string }>(
           "select response, status from relay_queries where workspace_id = $1 and id = $2",
           [workspaceId, id],
         ),
       );
-      if (row?.response) {
-        waiters.delete(id);
-        return row.response;
-      }
-      // Woken by the notification, or every second to re-read (a notification can be lost with its connection).
-      await Promise.race([woken, Bun.sleep(POLL_MS)]);
-      waiters.delete(id);
+      if (row?.response) return row.response;
+      await Bun.sleep(POLL_MS);
     }
     // Nobody took it (the instance holding the socket is gone): it must not run later.
     await door(workspaceId, (tx) =>
@@ -310,7 +297,8 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
       return problemResponse("bad_request", "expected a WebSocket upgrade", requestId);
     },
     execute(workspaceId, session, frame, waitMs) {
-      if (session.instance_id === instanceId || !engine.listen) return local(session.session_id, frame, waitMs);
+      if (session.instance_id === instanceId || engine.kind === "pglite")
+        return local(session.session_id, frame, waitMs);
       return remote(workspaceId, frame, waitMs);
     },
     connected: () => sockets.size,
@@ -329,7 +317,6 @@ export function createRelayHub(deps: { engine: Engine; door: TenantDoor; logger:
     async stop() {
       clearInterval(pollTimer);
       for (const ws of sockets.values()) ws.close(1001, "server shutting down");
-      for (const stop of stops.splice(0)) await stop().catch(() => {});
       // Bun runs close handlers on the next turn; then their session records are written.
       await Bun.sleep(50);
       await Promise.race([Promise.allSettled([...closing]), Bun.sleep(5_000)]);
