@@ -23,6 +23,7 @@ SELECT create_distributed_table('access_reviews', 'workspace_id', colocate_with 
 SELECT create_distributed_table('activity_events', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_checkpoints', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_log', 'workspace_id', colocate_with => 'workspaces');
+SELECT create_distributed_table('audit_queue', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('audit_streams', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('cluster_engine_states', 'workspace_id', colocate_with => 'workspaces');
 SELECT create_distributed_table('clusters', 'workspace_id', colocate_with => 'workspaces');

@@ -19,6 +19,7 @@ import { openKeyRing } from "./secrets/load.ts";
 import type { LocalKeyRing } from "./secrets/keyring.ts";
 import type { Signer } from "./audit/signing.ts";
 import { checkpointDueWorkspaces } from "./audit/trail.ts";
+import { setSequencerLogger, sweepAuditQueue } from "./audit/sequencer.ts";
 import { checkpointOperatorLogAnchored } from "./audit/all-chains.ts";
 import { fileAnchorStore } from "./audit/anchors.ts";
 import { Scheduler } from "./jobs/scheduler.ts";
@@ -284,6 +285,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   const checkpointTimer = setInterval(checkpoint, 60_000);
+  // Audit events a process left queued (it stopped between a commit and its flush: src/audit/sequencer.ts) are
+  // chained by this sweep, at start and every 5 s; events younger than 2 s are their own flush's business.
+  setSequencerLogger(logger);
+  let sweeping: Promise<unknown> | undefined;
+  const sweep = (minAgeSeconds: number) => {
+    sweeping ??= sweepAuditQueue(db.engine, minAgeSeconds)
+      .catch((error: Error) => logger.error("audit.sweep_failed", { error: error.message }))
+      .finally(() => {
+        sweeping = undefined;
+      });
+    return sweeping;
+  };
+  await sweep(0);
+  const sweepTimer = setInterval(() => void sweep(2), 5_000);
   // At start; on the embedded engine a little after it (the interval, at most 10 s), since a run holds its one
   // connection for about a second and the first requests should not wait for it.
   const firstAttestation = setTimeout(
@@ -354,6 +369,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.info("serve.stopping", { reason, in_flight: app.inFlight() });
       await relayHub.stop();
       clearInterval(checkpointTimer);
+      clearInterval(sweepTimer);
       clearTimeout(firstAttestation);
       clearInterval(attestationTimer);
       await scheduler.stop();
@@ -374,6 +390,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       control?.stop();
       await metricsListener?.stop();
       await attestation.settled();
+      await sweeping;
+      await sweep(0); // chain whatever is still queued
       await checkpoint(); // sign what this run appended before the database closes
       // The last spans go out, within a bound: an unreachable collector never holds up the stop.
       if (tracing) await Promise.race([tracing.shutdown().catch(() => {}), Bun.sleep(5_000)]);

@@ -36,6 +36,7 @@ import m0039 from "./0039_scim_and_access_reviews.sql" with { type: "text" };
 import m0040 from "./0040_intelligence.sql" with { type: "text" };
 import m0041 from "./0041_relay.sql" with { type: "text" };
 import m0042 from "./0042_door_with_pat.sql" with { type: "text" };
+import m0043 from "./0043_audit_sequencer.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -81,6 +82,7 @@ export const migrations: MigrationSource[] = [
   { name: "0040_intelligence", sql: m0040 },
   { name: "0041_relay", sql: m0041 },
   { name: "0042_door_with_pat", sql: m0042 },
+  { name: "0043_audit_sequencer", sql: m0043 },
 ];
 
 export const referenceSql: string = seedReference;

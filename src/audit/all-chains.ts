@@ -3,6 +3,7 @@
 // hash chain and the checkpoints in the database: it compares every anchor kept outside the database, and it
 // flags a tail of unsigned events that the checkpoint cadence would have signed long ago.
 import type { Engine, Queryable } from "../db/engine.ts";
+import { sweepAuditQueue } from "./sequencer.ts";
 import { withTenant } from "../db/tenant.ts";
 import { AppError } from "../errors.ts";
 import type { Anchor, AnchorStore } from "./anchors.ts";
@@ -150,8 +151,25 @@ async function checkAnchors(
 /** Every workspace's chain (or one), and the operator log when no workspace is named. */
 export async function verifyEverything(engine: Engine, signer: Signer, workspace?: string, checks: VerifyChecks = {}) {
   const results = new Map<string, VerifyResult>();
+  // Every committed event is chained before the chains are read; one queued for more than 10 s that stays
+  // queued (the sequencer fails on it) breaks its workspace's result instead of being skipped. (Younger ones
+  // are writes committing right now, chained by their own flush.)
+  await sweepAuditQueue(engine);
+  const stuck = new Map(
+    (
+      await engine.query<{ workspace_id: string; queued: string | number }>(
+        "select workspace_id, queued from audit_queue_pending(interval '10 seconds')",
+      )
+    ).map((r) => [r.workspace_id, Number(r.queued)]),
+  );
   for (const id of await workspaceIds(engine, workspace)) {
     const result = await withTenant(engine, id, (tx) => verifyWorkspace(tx, id, signer));
+    const queued = stuck.get(id);
+    if (queued && result.ok)
+      Object.assign(result, {
+        ok: false,
+        reason: `${queued} committed event(s) are queued and could not be chained (see audit.sequence_failed in the log)`,
+      });
     if (checks.cadence && result.ok) {
       const signed = result.last_checkpoint_seq ?? 0;
       await checkCadence(

@@ -38,8 +38,9 @@ async function* exportChunks(
   door: TenantDoor,
   signer: Signer,
   ws: string,
-  { head, checkpoints }: { head: number; checkpoints: Checkpoint[] },
+  start: () => Promise<{ head: number; checkpoints: Checkpoint[] }>,
 ): AsyncGenerator<ExportChunk> {
+  const { head, checkpoints } = await start();
   const lines = (items: unknown[]) => items.map((item) => `${JSON.stringify(item)}\n`).join("");
   yield {
     text: lines([
@@ -83,7 +84,7 @@ export async function exportAudit(
   const stream = createWriteStream(out, { mode: 0o600 });
   let rows = 0;
   let checkpoints = 0;
-  for await (const chunk of exportChunks(tenantDoor(engine), signer, workspaceId, start)) {
+  for await (const chunk of exportChunks(tenantDoor(engine), signer, workspaceId, async () => start)) {
     await new Promise<void>((resolve, reject) =>
       stream.write(chunk.text, (error) => (error ? reject(error) : resolve())),
     );
@@ -97,8 +98,9 @@ export async function exportAudit(
 }
 
 /**
- * The customer's export as a stream: the export itself is audited and the head fixed first, in the request's
- * own tenant transaction (a GET's held one); the rows follow through `door` once that transaction has ended.
+ * The customer's export as a stream: the export itself is audited in the request's own tenant transaction (a
+ * GET's held one); the head is fixed and the rows follow through `door` once that transaction has committed,
+ * so its own `audit.exported` event is chained (src/audit/sequencer.ts) and is the newest row it covers.
  */
 export async function streamAuditExport(
   open: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>,
@@ -107,24 +109,28 @@ export async function streamAuditExport(
   actor: Actor,
 ): Promise<ReadableStream<Uint8Array>> {
   const ws = actor.workspaceId;
-  const start = await open(async (tx) => {
-    await appendAudit(tx, {
+  await open((tx) =>
+    appendAudit(tx, {
       workspaceId: ws,
       action: "audit.exported",
       actorId: actor.actorId,
       actorType: actor.actorType,
       targetType: "audit_log",
       context: actor.context,
-    });
-    return headOf(tx, ws);
-  });
-  const chunks = exportChunks(door, signer, ws, start);
+    }),
+  );
+  const chunks = exportChunks(door, signer, ws, () => door(ws, (tx) => headOf(tx, ws)));
   const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await chunks.next();
-      if (next.done) controller.close();
-      else controller.enqueue(encoder.encode(next.value.text));
+  // highWaterMark 0: nothing is pulled before the answer is read, which is after the request's transaction has
+  // committed (a default stream would pull its first chunk, the head, at once).
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value.text));
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
 }

@@ -1,5 +1,7 @@
-// Appending to the audit trail, always inside the transaction of the change it records.
-import type { Queryable } from "../db/engine.ts";
+// Appending to the audit trail, always inside the transaction of the change it records. The event is queued
+// there and chained right after that transaction commits (src/audit/sequencer.ts, migration 0043).
+import type { Queryable, Tx } from "../db/engine.ts";
+import { flushAudit } from "./sequencer.ts";
 
 export type ActorType = "user" | "token" | "service_account" | "operator" | "system";
 
@@ -62,6 +64,7 @@ export async function appendAudit(tx: Queryable, entry: AuditEntry): Promise<str
       entry.context?.userAgent?.slice(0, 512) ?? null,
     ],
   );
+  (tx as Partial<Tx>).afterCommit?.(`audit:${entry.workspaceId}`, (engine) => flushAudit(engine, entry.workspaceId));
   return row?.id as string;
 }
 

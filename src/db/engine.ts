@@ -28,6 +28,12 @@ export interface Tx extends Queryable {
   readonly db: Drizzle;
   /** Several statements at once, inside this transaction; no parameters. */
   exec(text: string): Promise<void>;
+  /**
+   * Runs `hook` once this transaction has committed (never after a rollback), before `transaction()` returns;
+   * one hook per key. The engine's own transactions offer it; a session's do not (callers must not rely on it
+   * for correctness, only to do promptly what a sweep would do later: see src/audit/sequencer.ts).
+   */
+  afterCommit?(key: string, hook: (engine: Engine) => Promise<void>): void;
 }
 
 export interface EngineInfo {
@@ -76,6 +82,25 @@ export interface Engine extends Queryable {
    */
   dumpDataDir?(): Promise<Blob>;
   close(): Promise<void>;
+}
+
+/** Wraps an engine's transaction so that the Tx it hands out offers afterCommit (hooks run after COMMIT). */
+function withAfterCommit(
+  engine: () => Engine,
+  run: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>,
+): <T>(fn: (tx: Tx) => Promise<T>) => Promise<T> {
+  return async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    let hooks: Map<string, (engine: Engine) => Promise<void>> | undefined;
+    const result = await run((tx) => {
+      tx.afterCommit = (key, hook) => {
+        hooks ??= new Map();
+        if (!hooks.has(key)) hooks.set(key, hook);
+      };
+      return fn(tx);
+    });
+    if (hooks) for (const hook of hooks.values()) await hook(engine());
+    return result;
+  };
 }
 
 /** Counts transactions waiting for a connection and holding one: integers only, no clock (the hot path). */
@@ -158,15 +183,19 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     },
   });
   const pool = poolCounter(1);
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => {
-    const slot = pool.enter();
-    return pg.transaction((t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
-  };
+  let self: Engine | undefined;
+  const transaction = withAfterCommit(
+    () => self as Engine,
+    <T>(fn: (tx: Tx) => Promise<T>) => {
+      const slot = pool.enter();
+      return pg.transaction((t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
+    },
+  );
   const query = async <T>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
   const exec = async (text: string) => {
     await pg.exec(text);
   };
-  return {
+  self = {
     kind: "pglite",
     info: { kind: "pglite", dataDir },
     switchRoleInTransactions: true,
@@ -180,6 +209,7 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     dumpDataDir: () => pg.dumpDataDir("none"),
     close: () => pg.close(),
   };
+  return self;
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -272,10 +302,14 @@ export async function openPostgres(
     },
   });
   const pool = poolCounter(poolSize);
-  const transaction = <T>(fn: (tx: Tx) => Promise<T>) => {
-    const slot = pool.enter();
-    return boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
-  };
+  let self: Engine | undefined;
+  const transaction = withAfterCommit(
+    () => self as Engine,
+    <T>(fn: (tx: Tx) => Promise<T>) => {
+      const slot = pool.enter();
+      return boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
+    },
+  );
   // Health checks get a connection of their own, replaced whenever one fails to answer in time.
   let probeSql: postgres.Sql | undefined;
   const probe = async <T>(fn: (db: Queryable) => Promise<T>, timeoutMs: number): Promise<T> => {
@@ -295,7 +329,7 @@ export async function openPostgres(
     await sql.end({ timeout: 1 }).catch(() => {});
     throw connectionError(info, error);
   }
-  return {
+  self = {
     kind: "postgres",
     info: { kind: "postgres", host: info.host, database: info.database, user: info.user },
     switchRoleInTransactions: false,
@@ -343,6 +377,7 @@ export async function openPostgres(
       await sql.end({ timeout: 5 });
     },
   };
+  return self;
 }
 
 /**

@@ -67,6 +67,9 @@ export const NOT_PERSONAL: Record<string, string> = {
   "audit_log.actor_id":
     "append-only evidence: keeps the opaque id, which no longer resolves to a person once the user row is erased",
   "audit_log.actor_type": "a kind of actor, not an identity",
+  "audit_queue.actor_id":
+    "an audit event waiting (seconds) to be chained into audit_log, which keeps the same opaque id (see audit_log.actor_id)",
+  "audit_queue.actor_type": "a kind of actor, not an identity",
   "operator_log.actor_id":
     "the operator's login or database role (the service provider's staff, not a tenant's data subject); append-only evidence",
   "operator_log.actor_type": "a kind of actor, not an identity",

@@ -65,6 +65,7 @@ export function tracedEngine(engine: Engine, tracer: Tracer): Engine {
     query: <T = Row>(text: string, params?: unknown[]) =>
       ended(child(span, "db.query", text), tx.query<T>(text, params)),
     exec: (text: string) => ended(child(span, "db.query", text), tx.exec(text)),
+    afterCommit: tx.afterCommit,
   });
   return {
     ...engine,

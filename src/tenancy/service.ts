@@ -1,7 +1,7 @@
 // Tenant lifecycle for operators: onboarding, workspaces, offboarding and restoring clients. The work is
 // done by the PL/pgSQL functions of migration 0007 (also callable from psql); this module validates input,
 // calls them on the owner connection and turns database errors into the error catalogue.
-import type { Engine, Queryable } from "../db/engine.ts";
+import type { Engine } from "../db/engine.ts";
 import { AppError } from "../errors.ts";
 import { withTenant } from "../db/tenant.ts";
 import { newToken } from "../identity/tokens.ts";
@@ -9,6 +9,7 @@ import { ensureActiveDek } from "../secrets/envelope.ts";
 import type { KekProvider, LocalKeyRing } from "../secrets/keyring.ts";
 import { rotateKek } from "../secrets/rotation.ts";
 import { logKekRotation } from "../audit/operator-log.ts";
+import { sweepAuditQueue } from "../audit/sequencer.ts";
 import { erasureLedger } from "../backups/ledger.ts";
 import { carryBackups, type BackupPlace } from "../backups/rekey.ts";
 
@@ -101,13 +102,16 @@ function validateSlug(kind: string, slug: string): void {
   }
 }
 
-async function call<T>(db: Queryable, sql: string, params: unknown[]): Promise<T> {
+/** One lifecycle function (its own transaction); the audit events it queued are chained before returning. */
+async function call<T>(engine: Engine, sql: string, params: unknown[]): Promise<T> {
+  let rows: { result: T }[];
   try {
-    const rows = await db.query<{ result: T }>(sql, params);
-    return rows[0]?.result as T;
+    rows = await engine.query<{ result: T }>(sql, params);
   } catch (error) {
     throw lifecycleError(error);
   }
+  await sweepAuditQueue(engine);
+  return rows[0]?.result as T;
 }
 
 /** Gives a new workspace its data key right away (it would otherwise be created on first use). */

@@ -30,6 +30,29 @@ export const auditLog = pgTable(
   (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
 );
 
+/** Audit events committed and not yet chained (migration 0043): the sequencer moves them into audit_log. */
+export const auditQueue = pgTable(
+  "audit_queue",
+  {
+    workspaceId: text("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    action: text("action").notNull(),
+    actorId: text("actor_id"),
+    actorType: text("actor_type").notNull(),
+    targetType: text("target_type"),
+    targetId: text("target_id"),
+    before: jsonb("before"),
+    after: jsonb("after"),
+    traceId: text("trace_id"),
+    ip: inet("ip"),
+    userAgent: text("user_agent"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.id] })],
+);
+
 export const exportJobs = pgTable(
   "export_jobs",
   {
