@@ -125,6 +125,8 @@ export interface Config {
   metrics: { address: { host: string; port: number } | undefined; token: string | undefined };
   /** OpenTelemetry traces: on only when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_ENDPOINT and friends). */
   tracing: TracingSettings | undefined;
+  /** Embedded mode: PGlite's buffer pool (shared_buffers), e.g. "32768kB"; openPglite reads the same setting. */
+  pgliteSharedBuffers: string;
 }
 
 export type TraceSamplerName =
@@ -176,6 +178,7 @@ export const ENVIRONMENT = {
   CAUSELOOP_LOG_LEVEL: "info",
   CAUSELOOP_INSECURE_ALLOW_BYPASS_RLS: "false",
   CAUSELOOP_LOCK_WAIT_MS: "15000",
+  CAUSELOOP_PGLITE_SHARED_BUFFERS: "32MB",
   CAUSELOOP_AUDIT_CHECKPOINT_EVERY: "100",
   CAUSELOOP_SESSION_IDLE_MINUTES: "1440",
   CAUSELOOP_RETENTION_CRON: "30 3 * * *",
@@ -310,6 +313,25 @@ function s3From(env: Record<string, string | undefined>, base: string, prefix: s
     secretAccessKey: env[`${base}_SECRET_ACCESS_KEY`] || env.AWS_SECRET_ACCESS_KEY || undefined,
     prefix: env[`${base}_PREFIX`] ?? prefix,
   };
+}
+
+const KB_PER_UNIT = { kb: 1, mb: 1024, gb: 1024 * 1024 } as const;
+
+/**
+ * Embedded mode: PGlite's buffer pool (PostgreSQL's shared_buffers), in kB for PostgreSQL's -c. PGlite zeroes
+ * the whole pool at start, so it is resident memory from the first second; 32MB holds a small deployment's hot
+ * pages (PostgreSQL's own default, 128MB, costs about 100 MiB more). At most 1GB: PGlite's WebAssembly memory
+ * stops at 2 GiB.
+ */
+export function pgliteSharedBuffers(env: Env = process.env): string {
+  const raw = env.CAUSELOOP_PGLITE_SHARED_BUFFERS?.trim() || "32MB";
+  const match = /^(\d+)\s*(kB|MB|GB)$/i.exec(raw);
+  const kb = match ? Number(match[1]) * KB_PER_UNIT[(match[2] as string).toLowerCase() as keyof typeof KB_PER_UNIT] : 0;
+  if (!match || kb < 128 || kb > 1024 * 1024)
+    throw new ConfigError(
+      `CAUSELOOP_PGLITE_SHARED_BUFFERS must be a size from 128kB to 1GB, such as 32MB (got '${raw}')`,
+    );
+  return `${kb}kB`;
 }
 
 function integer(raw: string | number | undefined, name: string, fallback: number, min: number, max: number): number {
@@ -633,6 +655,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigOverrides = {}):
     jobLeaseSeconds: integer(env.CAUSELOOP_JOB_LEASE_SECONDS, "CAUSELOOP_JOB_LEASE_SECONDS", 300, 10, 86_400),
     retentionCron: cronSetting(env.CAUSELOOP_RETENTION_CRON, "CAUSELOOP_RETENTION_CRON", "30 3 * * *"),
     lockWaitMs: integer(env.CAUSELOOP_LOCK_WAIT_MS, "CAUSELOOP_LOCK_WAIT_MS", 15_000, 0, 600_000),
+    pgliteSharedBuffers: pgliteSharedBuffers(env),
     rtbfVacuum: oneOf(env.CAUSELOOP_RTBF_VACUUM, "CAUSELOOP_RTBF_VACUUM", ["auto", "plain", "full"] as const, "auto"),
     outboundAllowlist,
     publicUrl: publicUrlFrom(env.CAUSELOOP_PUBLIC_URL),

@@ -7,7 +7,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { PostgresJsSession } from "drizzle-orm/postgres-js/session";
 import { PgDatabase, PgDialect, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { createTableRelationsHelpers, extractTablesRelationalConfig } from "drizzle-orm/relations";
-import type { DatabaseUrlInfo, EngineKind } from "../config.ts";
+import { pgliteSharedBuffers, type DatabaseUrlInfo, type EngineKind } from "../config.ts";
 import { AppError } from "../errors.ts";
 import * as schema from "./schema/index.ts";
 import { loadPgliteAssets } from "./pglite-assets.ts";
@@ -142,6 +142,8 @@ export interface PgliteOptions {
   template?: Blob | null;
   /** A tarball made by dumpDataDir to start from (a restore): the data dir must not hold a database yet. */
   loadDataDir?: Blob;
+  /** The buffer pool, as PostgreSQL's shared_buffers (default: CAUSELOOP_PGLITE_SHARED_BUFFERS, else 32MB). */
+  sharedBuffers?: string;
 }
 
 export async function openPglite(dataDir: string, options: PgliteOptions = {}): Promise<Engine> {
@@ -165,7 +167,17 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     );
   let pg: PGlite;
   try {
-    pg = await PGlite.create({ dataDir: pgdata, loadDataDir: options.loadDataDir, ...(await assets) });
+    pg = await PGlite.create({
+      dataDir: pgdata,
+      loadDataDir: options.loadDataDir,
+      // -c on the command line, not postgresqlconf: PGlite would overwrite the data dir's postgresql.conf with it.
+      startParams: [
+        ...PGlite.defaultStartParams,
+        "-c",
+        `shared_buffers=${options.sharedBuffers ?? pgliteSharedBuffers()}`,
+      ],
+      ...(await assets),
+    });
   } catch (error) {
     throw new AppError(
       "config_invalid",

@@ -13,18 +13,22 @@ export interface PgliteAssets {
 
 let cached: Promise<PgliteAssets> | undefined;
 
+/**
+ * The compiled modules are kept for the next PGlite of the process (compiling takes a while); their bytes are
+ * not. The file-system bundle stays a reference to the embedded file, read by each PGlite.create, rather than
+ * a 6 MiB copy held for the life of the process.
+ */
 export function loadPgliteAssets(): Promise<PgliteAssets> {
   cached ??= (async () => {
-    const [pgliteWasm, initdbWasm, bundle] = await Promise.all([
-      Bun.file(pgliteWasmPath).arrayBuffer(),
-      Bun.file(initdbWasmPath).arrayBuffer(),
-      Bun.file(fsBundlePath).arrayBuffer(),
-    ]);
     const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-      WebAssembly.compile(pgliteWasm),
-      WebAssembly.compile(initdbWasm),
+      Bun.file(pgliteWasmPath)
+        .arrayBuffer()
+        .then((bytes) => WebAssembly.compile(bytes)),
+      Bun.file(initdbWasmPath)
+        .arrayBuffer()
+        .then((bytes) => WebAssembly.compile(bytes)),
     ]);
-    return { pgliteWasmModule, initdbWasmModule, fsBundle: new Blob([bundle]) };
+    return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(fsBundlePath) };
   })();
   return cached;
 }
