@@ -49,6 +49,23 @@ CREATE TRIGGER audit_queue_append_only BEFORE UPDATE OR DELETE ON audit_queue
 CREATE TRIGGER audit_queue_no_truncate BEFORE TRUNCATE ON audit_queue
   FOR EACH STATEMENT EXECUTE FUNCTION audit_queue_guard();
 
+-- The canonical text, unchanged byte for byte, declared STABLE instead of IMMUTABLE: to_char() is STABLE, so
+-- PostgreSQL never inlined the IMMUTABLE versions and ran them as separate SQL-function calls per row (about
+-- 0.1 ms each, most of the cost of chaining an event); STABLE lets the planner inline both.
+CREATE OR REPLACE FUNCTION audit_time(at timestamptz) RETURNS text
+  LANGUAGE sql STABLE
+AS $$ SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+
+CREATE OR REPLACE FUNCTION audit_canonical(a audit_log) RETURNS text
+  LANGUAGE sql STABLE
+AS $$
+  SELECT 'causeloop.audit.v1' || E'\n' || concat_ws(E'\n',
+    audit_field(a.workspace_id), audit_field(a.id), audit_field(a.seq::text), audit_field(a.action),
+    audit_field(a.actor_id), audit_field(a.actor_type), audit_field(a.target_type), audit_field(a.target_id),
+    audit_field(a.before::text), audit_field(a.after::text), audit_field(a.trace_id), audit_field(host(a.ip)),
+    audit_field(a.user_agent), audit_field(audit_time(a.created_at)))
+$$;
+
 -- Same signature and result (the event's id) as before: callers do not change. No lock, no read of the head.
 CREATE OR REPLACE FUNCTION audit_append(
   ws text, p_action text, p_actor_id text, p_actor_type text, p_target_type text, p_target_id text,
@@ -70,48 +87,61 @@ END $$;
 
 -- Chains a workspace's queued events. Enters the workspace itself (transaction-local workspace and runtime
 -- role, as enter_with_pat does), so one statement outside any transaction is a whole sequencing run, and every
--- row is read and written under RLS as causeloop_app. Returns how many events it chained.
+-- row is read and written under RLS as causeloop_app. Returns how many events it chained. Call it as a
+-- transaction of its own: it commits without waiting for the WAL flush (synchronous_commit off, transaction-
+-- local). That is safe because the events themselves were committed durably by their own transactions: a
+-- crash can lose only a run whose WAL had not reached the disk, and such a run is lost whole (its chain rows
+-- and its removal from the queue together), so the sweep chains those events again, in the same order. Any
+-- later durable commit (a checkpoint, a stream cursor) flushes the WAL before it, runs included. Without this,
+-- runs, which the lock serializes, each waited for a flush of their own.
 CREATE OR REPLACE FUNCTION audit_sequence(ws text) RETURNS integer
   LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 AS $$
 DECLARE
   last_seq bigint;
   last_hash text;
-  q public.audit_queue;
-  rec public.audit_log;
-  done text[] := '{}';
+  ids text[];
+  canons text[];
+  prevs text[] := '{}';
+  hashes text[] := '{}';
+  h text;
 BEGIN
   PERFORM pg_catalog.set_config('app.current_workspace', ws, true),
-          pg_catalog.set_config('role', 'causeloop_app', true);
+          pg_catalog.set_config('role', 'causeloop_app', true),
+          pg_catalog.set_config('synchronous_commit', 'off', true);
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('audit:' || ws, 0));
   SELECT a.seq, a.hash INTO last_seq, last_hash FROM public.audit_log a
    WHERE a.workspace_id = ws ORDER BY a.seq DESC LIMIT 1;
-  FOR q IN SELECT * FROM public.audit_queue x WHERE x.workspace_id = ws ORDER BY x.created_at, x.id LOOP
-    rec.workspace_id := q.workspace_id;
-    rec.id := q.id;
-    rec.seq := coalesce(last_seq, 0) + 1;
-    rec.action := q.action;
-    rec.actor_id := q.actor_id;
-    rec.actor_type := q.actor_type;
-    rec.target_type := q.target_type;
-    rec.target_id := q.target_id;
-    rec.before := q.before;
-    rec.after := q.after;
-    rec.trace_id := q.trace_id;
-    rec.ip := q.ip;
-    rec.user_agent := q.user_agent;
-    rec.created_at := q.created_at;
-    rec.prev_hash := last_hash;
-    rec.hash := encode(sha256(convert_to(coalesce(last_hash, '') || public.audit_canonical(rec), 'UTF8')), 'hex');
-    INSERT INTO public.audit_log SELECT rec.*;
-    last_seq := rec.seq;
-    last_hash := rec.hash;
-    done := done || q.id;
-  END LOOP;
-  IF cardinality(done) > 0 THEN
-    DELETE FROM public.audit_queue x WHERE x.workspace_id = ws AND x.id = ANY (done);
+  last_seq := coalesce(last_seq, 0);
+  -- Set-based where it can be: the queued events in chain order with their canonical text (seq included),
+  -- in one query; then only the hash links, which depend on each other, one by one; then one INSERT and
+  -- one DELETE. The ROW follows audit_log's column order (prev_hash and hash are not in the canonical text).
+  SELECT array_agg(o.id ORDER BY o.n), array_agg(public.audit_canonical(o.r) ORDER BY o.n)
+    INTO ids, canons
+    FROM (SELECT x.id, x.n,
+                 ROW(x.workspace_id, x.id, last_seq + x.n, x.action, x.actor_id, x.actor_type, x.target_type,
+                     x.target_id, x.before, x.after, x.trace_id, x.ip, x.user_agent, NULL, NULL,
+                     x.created_at)::public.audit_log AS r
+            FROM (SELECT q.*, row_number() OVER (ORDER BY q.created_at, q.id) AS n
+                    FROM public.audit_queue q WHERE q.workspace_id = ws) x) o;
+  IF ids IS NULL THEN
+    RETURN 0;
   END IF;
-  RETURN cardinality(done);
+  h := last_hash;
+  FOR i IN 1 .. cardinality(ids) LOOP
+    prevs := prevs || h;
+    h := encode(sha256(convert_to(coalesce(h, '') || canons[i], 'UTF8')), 'hex');
+    hashes := hashes || h;
+  END LOOP;
+  INSERT INTO public.audit_log (workspace_id, id, seq, action, actor_id, actor_type, target_type, target_id, before,
+                                after, trace_id, ip, user_agent, prev_hash, hash, created_at)
+  SELECT q.workspace_id, q.id, last_seq + u.n, q.action, q.actor_id, q.actor_type, q.target_type, q.target_id,
+         q.before, q.after, q.trace_id, q.ip, q.user_agent, u.prev, u.hash, q.created_at
+    FROM unnest(ids, prevs, hashes) WITH ORDINALITY AS u (id, prev, hash, n)
+    JOIN public.audit_queue q ON q.workspace_id = ws AND q.id = u.id
+   ORDER BY u.n;
+  DELETE FROM public.audit_queue x WHERE x.workspace_id = ws AND x.id = ANY (ids);
+  RETURN cardinality(ids);
 END $$;
 REVOKE ALL ON FUNCTION audit_sequence(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit_sequence(text) TO causeloop_app;

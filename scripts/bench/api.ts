@@ -7,7 +7,7 @@
 // wrk (Debian package) at 16 and 64 connections, interleaved, `reps` repetitions; server CPU per request from
 // /proc/<pid>/stat (utime + stime) over each run.
 //   bun scripts/bench/api.ts [seconds] [reps]
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compiledBinary, freePort, runBinary } from "../../test/helpers/binary.ts";
@@ -135,14 +135,35 @@ async function wrk(url: string, connections: number, pid: number) {
 }
 
 async function pgbench(connections: number, url = db.databaseUrl as string) {
+  // -l: every transaction's latency in pgbench_log.* (microseconds, third field), for the median.
+  const logDir = mkdtempSync(join(work, "pgbench-log-"));
   const proc = Bun.spawn(
-    ["pgbench", "-n", "-M", "prepared", `-c${connections}`, "-j2", `-T${seconds}`, "-f", pgbenchScript, url],
-    { stdout: "pipe", stderr: "pipe" },
+    [
+      "pgbench",
+      "-n",
+      "-M",
+      "prepared",
+      `-c${connections}`,
+      `-j${Math.min(connections, 2)}`,
+      `-T${seconds}`,
+      "-l",
+      "-f",
+      pgbenchScript,
+      url,
+    ],
+    { stdout: "pipe", stderr: "pipe", cwd: logDir },
   );
   const out = await new Response(proc.stdout).text();
+  const latencies: number[] = [];
+  for (const file of readdirSync(logDir))
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n"))
+      if (line) latencies.push(Number(line.split(" ")[2]) / 1000);
+  rmSync(logDir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
   return {
     tps: Number(/tps = ([\d.]+)/.exec(out)?.[1]),
     latency: Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]),
+    p50: latencies[Math.floor(latencies.length / 2)] ?? Number.NaN,
   };
 }
 
@@ -169,11 +190,16 @@ for (let rep = 0; rep < reps; rep++) {
 }
 // Row-Level Security's own cost: the same transaction and prepared query as the runtime role (RLS applies)
 // and as the owner (a superuser here: RLS bypassed, the explicit WHERE workspace_id alone), interleaved.
-const rls: { tps: number; latency: number }[] = [];
-const noRls: { tps: number; latency: number }[] = [];
+type Pgbench = Awaited<ReturnType<typeof pgbench>>;
+const rls: Pgbench[] = [];
+const noRls: Pgbench[] = [];
+const rls1: Pgbench[] = [];
+const noRls1: Pgbench[] = [];
 for (let rep = 0; rep < reps; rep++) {
   rls.push(await pgbench(16));
   noRls.push(await pgbench(16, db.ownerUrl as string));
+  rls1.push(await pgbench(1));
+  noRls1.push(await pgbench(1, db.ownerUrl as string));
 }
 causeloop.kill();
 hand.kill();
@@ -236,6 +262,16 @@ const ownerLatency = median(noRls.map((r) => r.latency));
 console.log(
   `RLS overhead (pgbench, same prepared transaction, 16 clients): app role ${median(rls.map((r) => r.tps)).toFixed(0)} tps / ${rlsLatency.toFixed(3)} ms average, owner without RLS ${median(noRls.map((r) => r.tps)).toFixed(0)} tps / ${ownerLatency.toFixed(3)} ms: ${((rlsLatency / ownerLatency - 1) * 100).toFixed(1)} % more latency under RLS`,
 );
+for (const [label, app, own] of [
+  ["16 clients", rls, noRls],
+  ["1 client", rls1, noRls1],
+] as const) {
+  const a = median(app.map((r) => r.p50));
+  const o = median(own.map((r) => r.p50));
+  console.log(
+    `RLS overhead at p50, ${label}: app role ${a.toFixed(3)} ms, owner ${o.toFixed(3)} ms: ${((a / o - 1) * 100).toFixed(1)} %`,
+  );
+}
 console.log(`pgbench (raw read transaction, prepared, 16 connections): ${pg.toFixed(0)} tps`);
 for (const c of [16, 64])
   console.log(

@@ -23,7 +23,7 @@ import { accessReviewRoutes } from "../identity/access-review-routes.ts";
 import { asScimError, isScimPath } from "../identity/scim/errors.ts";
 import type { SessionDeps } from "../identity/sessions.ts";
 import type { GlobalIdp } from "../identity/exchange.ts";
-import { issueRoutes } from "../issues/routes.ts";
+import { issueRoutes, issueWriteInOneTransaction } from "../issues/routes.ts";
 import { integrationRoutes } from "../integrations/routes.ts";
 import { hookRoutes } from "../ingestion/routes.ts";
 import { ssoConnectionRoutes } from "../identity/sso/routes.ts";
@@ -128,7 +128,7 @@ export interface RequestMeta {
   credentialId?: string;
   /** The rate-limit policies this request was counted against (their fields go on the answer). */
   verdicts?: Verdict[];
-  /** A read request's one transaction, held from authentication until the route has answered. */
+  /** A read's (or a one-transaction write's) transaction, held from authentication until the route has answered. */
   held?: HeldTenant;
   /** The client's address (the socket's peer, or what a trusted proxy forwarded). */
   ip?: string;
@@ -226,6 +226,8 @@ export function createApp(deps: AppDeps): HttpApp {
         if (info) info.held = held;
         else void held.finish(false);
       },
+      holdWrite: (request) =>
+        !request.headers.has("idempotency-key") && issueWriteInOneTransaction(request.method, request.url),
       authenticated: admitted,
     });
     const sessionDeps = deps.sessions && deps.kek ? { ...deps.sessions, door: deps.door, kek: deps.kek } : undefined;

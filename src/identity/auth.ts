@@ -73,6 +73,11 @@ export interface AuthDeps {
    * and finishes it once the route has answered. Without this hook every request uses two transactions.
    */
   hold?: (request: Request, held: HeldTenant) => void;
+  /**
+   * Writes that may run the same way: routes whose whole work is one tenant transaction with no effect outside
+   * it before it commits (no hand-over to another process, no Idempotency-Key record). Reads always may.
+   */
+  holdWrite?: (request: Request) => boolean;
   requestId?: (request: Request) => string;
   /** The client's address as the front door resolved it (trusted proxies honoured). */
   clientIp?: (request: Request) => string | undefined;
@@ -243,7 +248,7 @@ export function authPlugin(deps: AuthDeps) {
     scope: (scope: Scope | "authenticated") => ({
       async transform({ request }) {
         const authorization = request.headers.get("authorization");
-        const held = await holdForRead(deps, request, authorization);
+        const held = await holdForRequest(deps, request, authorization);
         const door = held ? heldDoor(held, deps.door) : deps.door;
         try {
           await checkCredential(request, door, authorization, scope);
@@ -277,13 +282,17 @@ export function authPlugin(deps: AuthDeps) {
     }),
   });
 
-  /** A read request with a credential that names its workspace: the door, entered once for the whole request. */
-  async function holdForRead(
+  /**
+   * A read request (or a write its route declares one-transaction) with a credential that names its workspace:
+   * the door, entered once for the whole request; the front door commits it below 400, else rolls it back.
+   */
+  async function holdForRequest(
     deps: AuthDeps,
     request: Request,
     authorization: string | null,
   ): Promise<HeldTenant | undefined> {
-    if (!deps.hold || (request.method !== "GET" && request.method !== "HEAD")) return undefined;
+    const read = request.method === "GET" || request.method === "HEAD";
+    if (!deps.hold || !(read || deps.holdWrite?.(request))) return undefined;
     const ws = credentialWorkspace(authorization);
     if (!ws || !isWorkspaceId(ws)) return undefined;
     // A personal access token enters the door and is read in one statement (enter_with_pat).

@@ -19,6 +19,19 @@ const Severity = t.Union(ISSUE_SEVERITIES.map((s) => t.Literal(s)));
 const Email = t.String({ format: "email", maxLength: 254 });
 const IssueId = t.Object({ id: t.String({ pattern: "^iss_[0-9a-z]{26}$", description: "An issue id (iss_...)" }) });
 
+const ONE_ISSUE = /^\/v1\/issues\/[^/]+$/;
+
+/**
+ * The issue writes whose whole work is one tenant transaction (create, update, delete: the row, its audit
+ * event, its activity and its outbox events, nothing outside the database before the commit), so the
+ * credential check joins that transaction (src/identity/auth.ts holdWrite): one BEGIN and COMMIT, not two.
+ */
+export function issueWriteInOneTransaction(method: string, url: string): boolean {
+  if (method !== "POST" && method !== "PATCH" && method !== "DELETE") return false;
+  const path = new URL(url).pathname;
+  return method === "POST" ? path === "/v1/issues" : ONE_ISSUE.test(path);
+}
+
 export function issueRoutes(auth: ReturnType<typeof authPlugin>) {
   return new Elysia({ name: "issues", prefix: "/v1/issues" })
     .use(auth)

@@ -91,6 +91,43 @@ describeEngines("hot path", (kind) => {
     expect(statements.at(-1)).toBe("COMMIT");
   });
 
+  test("POST /v1/issues: the credential check joins the write's one transaction; a refused write leaves nothing", async () => {
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      app.fetch(
+        new Request("http://localhost/v1/issues", {
+          method: "POST",
+          headers: { authorization: `Bearer ${acme.admin_token}`, "content-type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        }),
+      );
+    statements.length = 0;
+    const created = await post({ title: "One transaction", severity: "high" });
+    expect(created.status).toBe(201);
+    expect(statements.filter((s) => s === "BEGIN")).toHaveLength(1);
+    expect(statements[1]).toContain("enter_with_pat");
+    expect(statements.some((s) => s.startsWith("insert into issues"))).toBe(true);
+    // Its audit event was chained when the answer left (the flush after the commit).
+    const id = ((await created.json()) as { id: string }).id;
+    const [event] = await db.owner.query<{ seq: number }>(
+      "select seq::int as seq from audit_log where target_id = $1 and action = 'issue.created'",
+      [id],
+    );
+    expect(event?.seq).toBeGreaterThan(0);
+    // A refused body is a 4xx from the same held transaction, rolled back: no issue, no event, nothing queued.
+    const [before] = await db.owner.query<{ n: number }>("select count(*)::int as n from issues");
+    expect((await post({ title: "" })).status).toBe(422);
+    const [after] = await db.owner.query<{ n: number; q: number }>(
+      "select (select count(*)::int from issues) as n, (select count(*)::int from audit_queue) as q",
+    );
+    expect(after).toEqual({ n: before?.n ?? 0, q: 0 });
+    // With an Idempotency-Key the write keeps its own transactions (the key's record is its own commit).
+    statements.length = 0;
+    expect((await post({ title: "Kept answer" }, { "idempotency-key": "k-1" })).status).toBe(201);
+    expect(statements.filter((s) => s === "BEGIN").length).toBeGreaterThan(1);
+    // Had a held write leaked, this would wait forever on PGlite's one connection.
+    expect((await get(`/v1/issues/${id}`)).status).toBe(200);
+  });
+
   test.skipIf(kind !== "postgres")("on PostgreSQL the credential and row queries are prepared statements", async () => {
     await get(`/v1/issues/${issueId}`);
     const prepared = await (single as Engine).query<{ statement: string }>(
