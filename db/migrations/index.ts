@@ -37,6 +37,7 @@ import m0040 from "./0040_intelligence.sql" with { type: "text" };
 import m0041 from "./0041_relay.sql" with { type: "text" };
 import m0042 from "./0042_door_with_pat.sql" with { type: "text" };
 import m0043 from "./0043_audit_sequencer.sql" with { type: "text" };
+import m0044 from "./0044_door_with_session.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -83,6 +84,7 @@ export const migrations: MigrationSource[] = [
   { name: "0041_relay", sql: m0041 },
   { name: "0042_door_with_pat", sql: m0042 },
   { name: "0043_audit_sequencer", sql: m0043 },
+  { name: "0044_door_with_session", sql: m0044 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -65,6 +65,9 @@ const env = {
   CAUSELOOP_RATE_LIMIT_PER_MINUTE: "10000000",
   CAUSELOOP_RATE_LIMIT_WORKSPACE_PER_MINUTE: "10000000",
   CAUSELOOP_MAX_IN_FLIGHT: "100000",
+  // As many database connections as pgbench has clients: with durable commits, concurrent transactions share
+  // their WAL flushes, so the same concurrency on both sides is the fair comparison (the default pool is 10).
+  CAUSELOOP_DB_POOL_SIZE: String(clients),
 };
 // Onboarding is an operator command: it takes the owner URL on the command line, as the README says.
 const onboarded = await runBinary(
@@ -111,11 +114,14 @@ if (created.status !== 201) throw new Error(`POST /v1/issues: ${created.status} 
 await Bun.sleep(500);
 await admin.unsafe("alter system reset log_statement");
 await admin.unsafe("select pg_reload_conf()");
-const sent = statementLog
+const logged = statementLog
   .join("\n")
   .split("\n")
   .filter((l) => /LOG:\s+(statement|execute [^:]*):/.test(l))
   .map((l) => l.replace(/^.*LOG:\s+(statement|execute [^:]*):\s*/, ""));
+// The request's own: from its BEGIN to the flush after its COMMIT (serve's pollers run meanwhile too).
+const first = logged.findIndex((l) => /^begin/i.test(l));
+const sent = logged.slice(first, logged.findIndex((l) => l.includes("audit_sequence")) + 1);
 console.log(`one POST /v1/issues sends ${sent.length} statements:\n  ${sent.join("\n  ")}`);
 
 // pgbench scripts. The POST's equivalent mirrors the statements above; the chain variants share one write.
@@ -130,6 +136,8 @@ const scripts = {
 SELECT * FROM enter_with_pat('${ws}', '${hash}');
 ${insertIssue} RETURNING id AS issue_id \\gset
 ${queueEvent.replace("'iss_bench'", ":issue_id")}
+SELECT id FROM webhooks WHERE workspace_id = '${ws}' AND deleted_at IS NULL AND status <> 'disabled'
+  AND (cardinality(events) = 0 OR 'issue.created' = ANY (events) OR 'issue.*' = ANY (events) OR '*' = ANY (events));
 INSERT INTO activity_events (workspace_id, id, issue_id, kind, actor_id, actor_type, payload)
   VALUES ('${ws}', new_id('act'), :issue_id, 'issue.created', 'usr_bench', 'user', '{"title":"Checkout latency above 2 s"}'::jsonb);
 COMMIT;
@@ -238,13 +246,20 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer ${token}"
 `,
 );
+const cpuTicks = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 per second)
+};
+const serverCpu: number[] = [];
 async function wrkPost() {
+  const before = cpuTicks(serve.pid);
   const proc = Bun.spawn(
     ["wrk", "-t2", `-c${clients}`, `-d${seconds}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}/v1/issues`],
     { stdout: "pipe" },
   );
   const out = await new Response(proc.stdout).text();
   if (/Non-2xx/.test(out)) throw new Error(`non-2xx answers:\n${out}`);
+  serverCpu.push(((cpuTicks(serve.pid) - before) * 10) / Number(/(\d+) requests in/.exec(out)?.[1]));
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
 }
 
@@ -289,6 +304,7 @@ console.log(
 console.log(
   `chained / unchained: sequenced after commit ${(m("pgbench: write, sequenced after commit") / m("pgbench: write, unchained")).toFixed(2)}, inline ${(m("pgbench: write, chained inline (before 0043)") / m("pgbench: write, unchained")).toFixed(2)}`,
 );
+console.log(`server CPU per POST: ${median(serverCpu.slice(1)).toFixed(3)} ms (from /proc/<pid>/stat over each run)`);
 console.log(
   `afterwards: ${chain?.queued} event(s) queued, ${chain?.chained} chained, head seq ${chain?.head}; audit verify exit ${verify.code}`,
 );

@@ -11,15 +11,17 @@ export const APP_ROLE = "causeloop_app";
 const WORKSPACE_ID = /^ws_[0-9a-z]{26}$/;
 
 /**
- * How a transaction may enter its workspace besides the plain set_config: with a personal access token's hash,
- * one statement sets the workspace and role and reads the token under RLS (enter_with_pat, migration 0042);
- * the door fills `rows` with what it read. A door that does not know the entry ignores it (the caller then
- * reads the token itself): correct either way, one statement shorter with it.
+ * How a transaction may enter its workspace besides the plain set_config: with a personal access token's hash
+ * (enter_with_pat, migration 0042) or a session's user and id (enter_with_session, 0044), one statement sets
+ * the workspace and role and reads the credential under RLS; the door fills `rows` with what it read. A door
+ * that does not know the entry ignores it (the caller then reads the credential itself): correct either way,
+ * one statement shorter with it. The rows only pick; the caller still proves the credential (a token's hash,
+ * a JWT's signature) before it trusts them.
  */
-export interface DoorEntry {
-  pat: { hash: string };
-  rows?: Record<string, unknown>[];
-}
+export type DoorEntry = (
+  | { pat: { hash: string }; session?: undefined }
+  | { session: { userId: string; sessionId: string }; pat?: undefined }
+) & { rows?: Record<string, unknown>[] };
 
 /** The subset of the engine a tenant transaction needs; routes receive only the Tx handed to fn. */
 export type TenantDoor = <T>(workspaceId: string, fn: (tx: Tx) => Promise<T>, entry?: DoorEntry) => Promise<T>;
@@ -36,10 +38,16 @@ export async function withTenant<T>(
 ): Promise<T> {
   if (!isWorkspaceId(workspaceId)) throw new AppError("not_found", "workspace not found");
   return engine.transaction(async (tx) => {
-    if (entry)
+    if (entry?.pat)
       entry.rows = await tx.query<Record<string, unknown>>("select * from enter_with_pat($1, $2)", [
         workspaceId,
         entry.pat.hash,
+      ]);
+    else if (entry?.session)
+      entry.rows = await tx.query<Record<string, unknown>>("select * from enter_with_session($1, $2, $3)", [
+        workspaceId,
+        entry.session.userId,
+        entry.session.sessionId,
       ]);
     else
       await tx.query(`select set_config('app.current_workspace', $1, true), set_config('role', '${APP_ROLE}', true)`, [

@@ -106,11 +106,11 @@ export async function authenticate(
   entered?: DoorEntry,
 ): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
-  if (jwt && match?.[1]?.startsWith("ey")) return authenticateSession(door, jwt, match[1]);
+  if (jwt && match?.[1]?.startsWith("ey")) return authenticateSession(door, jwt, match[1], entered);
   const parsed = match?.[1] ? parsePat(match[1]) : undefined;
   if (!parsed) throw new AppError("unauthorized", UNAUTHORIZED);
   const principal = await door(parsed.workspaceId, async (tx) => {
-    const preread = entered?.pat.hash === parsed.hash ? (entered.rows as unknown as TokenRow[]) : undefined;
+    const preread = entered?.pat?.hash === parsed.hash ? (entered.rows as unknown as TokenRow[]) : undefined;
     const [row] =
       preread ??
       (await tx.query<TokenRow>(
@@ -155,27 +155,41 @@ function isMfaEnrolmentPath(path: string): boolean {
 }
 
 /** A session's access token (JWT): still valid only while the session, membership and workspace are. */
-export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token: string): Promise<Principal> {
+interface SessionRow {
+  role: string;
+  ws_deleted_at: Date | null;
+  revoked_at: Date | null;
+  require_mfa: boolean;
+  mfa_verified: boolean;
+  auth_method: "password" | "idp";
+  authenticated_at: Date;
+}
+
+export async function authenticateSession(
+  door: TenantDoor,
+  keys: JwtKeys,
+  token: string,
+  /** What the door read on entering with this session (a held request): used once the signature is verified. */
+  entered?: DoorEntry,
+): Promise<Principal> {
   const claims = await verifyJwt(keys, token, "access");
   const ws = String(claims.ws ?? "");
   const userId = String(claims.sub ?? "");
   const sid = String(claims.sid ?? "");
+  const preread =
+    entered?.session?.userId === userId && entered.session.sessionId === sid
+      ? (entered.rows as unknown as SessionRow[])
+      : undefined;
   return door(ws, async (tx) => {
-    const [row] = await tx.query<{
-      role: string;
-      ws_deleted_at: Date | null;
-      revoked_at: Date | null;
-      require_mfa: boolean;
-      mfa_verified: boolean;
-      auth_method: "password" | "idp";
-      authenticated_at: Date;
-    }>(
-      `select m.role, w.deleted_at as ws_deleted_at, s.revoked_at, w.require_mfa, s.mfa_verified, s.auth_method, s.authenticated_at
-         from memberships m join workspaces w on w.id = m.workspace_id
-         join sessions s on s.workspace_id = m.workspace_id and s.id = $3 and s.user_id = m.user_id
-        where m.workspace_id = $1 and m.user_id = $2 and m.status = 'active'`,
-      [ws, userId, sid],
-    );
+    const [row] =
+      preread ??
+      (await tx.query<SessionRow>(
+        `select m.role, w.deleted_at as ws_deleted_at, s.revoked_at, w.require_mfa, s.mfa_verified, s.auth_method, s.authenticated_at
+           from memberships m join workspaces w on w.id = m.workspace_id
+           join sessions s on s.workspace_id = m.workspace_id and s.id = $3 and s.user_id = m.user_id
+          where m.workspace_id = $1 and m.user_id = $2 and m.status = 'active'`,
+        [ws, userId, sid],
+      ));
     if (!row || !isRole(row.role)) throw new AppError("unauthorized", UNAUTHORIZED);
     if (row.ws_deleted_at)
       throw new AppError(
@@ -204,27 +218,28 @@ export async function authenticateSession(door: TenantDoor, keys: JwtKeys, token
 
 /**
  * The workspace a credential names, read without verifying it (a PAT carries it, a session JWT its `ws`
- * claim): only to enter that workspace's door early; the credential is then verified inside it.
+ * claim), with how the door may enter it (the PAT's hash; the session's user and id): only to enter that
+ * workspace's door early and read the credential there; the credential is then verified inside it.
  */
-/** The sha256 of a personal access token in an Authorization header, when it holds one. */
-function parsePatHash(authorization: string | null): string | undefined {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
-  return token ? parsePat(token)?.hash : undefined;
-}
-
-export function credentialWorkspace(authorization: string | null): string | undefined {
+export function credentialEntry(authorization: string | null): { workspaceId: string; entry: DoorEntry } | undefined {
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
   if (!token) return undefined;
   const pat = parsePat(token);
-  if (pat) return pat.workspaceId;
+  if (pat) return { workspaceId: pat.workspaceId, entry: { pat: { hash: pat.hash } } };
   const payload = token.split(".")[1];
   if (!token.startsWith("ey") || !payload) return undefined;
   try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { ws?: unknown };
-    return typeof claims.ws === "string" ? claims.ws : undefined;
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    const { ws, sub, sid } = claims;
+    if (typeof ws !== "string" || typeof sub !== "string" || typeof sid !== "string") return undefined;
+    return { workspaceId: ws, entry: { session: { userId: sub, sessionId: sid } } };
   } catch {
     return undefined;
   }
+}
+
+export function credentialWorkspace(authorization: string | null): string | undefined {
+  return credentialEntry(authorization)?.workspaceId;
 }
 
 /** What a protected route receives besides the request. */
@@ -293,11 +308,10 @@ export function authPlugin(deps: AuthDeps) {
   ): Promise<HeldTenant | undefined> {
     const read = request.method === "GET" || request.method === "HEAD";
     if (!deps.hold || !(read || deps.holdWrite?.(request))) return undefined;
-    const ws = credentialWorkspace(authorization);
-    if (!ws || !isWorkspaceId(ws)) return undefined;
-    // A personal access token enters the door and is read in one statement (enter_with_pat).
-    const hash = parsePatHash(authorization);
-    const held = await holdTenant(deps.door, ws, hash ? { pat: { hash } } : undefined);
+    const named = credentialEntry(authorization);
+    if (!named || !isWorkspaceId(named.workspaceId)) return undefined;
+    // The credential enters the door and is read in one statement (enter_with_pat, enter_with_session).
+    const held = await holdTenant(deps.door, named.workspaceId, named.entry);
     helds.set(request, held);
     deps.hold(request, held);
     return held;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { openPostgres, type Engine, type Tx } from "../../src/db/engine.ts";
 import { parseDatabaseUrl } from "../../src/config.ts";
-import { tenantDoor } from "../../src/db/tenant.ts";
+import { tenantDoor, withoutTenant } from "../../src/db/tenant.ts";
 import { onboard, type OnboardResult } from "../../src/tenancy/service.ts";
 import { LocalKeyRing } from "../../src/secrets/keyring.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -64,6 +64,15 @@ describeEngines("hot path", (kind) => {
       bodyLimitBytes: 1 << 20,
       door: tenantDoor(engine),
       kek,
+      sessions: {
+        jwt: {
+          current: new TextEncoder().encode("hot-path-session-secret-0123456789-abcdefghij"),
+          previous: undefined,
+        },
+        anonymous: (fn) => withoutTenant(engine, fn),
+        idleMinutes: 60,
+        absoluteDays: 1,
+      },
     });
     const created = await app.fetch(
       new Request("http://localhost/v1/issues", {
@@ -89,6 +98,35 @@ describeEngines("hot path", (kind) => {
     expect(statements[1]).toContain("enter_with_pat");
     expect(statements[0]).toBe("BEGIN");
     expect(statements.at(-1)).toBe("COMMIT");
+  });
+
+  test("GET with a session's access token: one transaction, at most four statements; a revoked session fails next", async () => {
+    const send = async (path: string, body: unknown, token?: string) =>
+      (await (
+        await app.fetch(
+          new Request(`http://localhost${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+            body: JSON.stringify(body),
+          }),
+        )
+      ).json()) as Record<string, string>;
+    const invite = await send("/v1/members", { email: "analyst@acme.example", role: "analyst" }, acme.admin_token);
+    await send("/v1/auth/accept-invite", { invite_token: invite.invite_token, password: "hot-path-password-1" });
+    const session = await send("/v1/auth/login", { email: "analyst@acme.example", password: "hot-path-password-1" });
+    const token = session.access_token as string;
+    expect((await get(`/v1/issues/${issueId}`, token)).status).toBe(200);
+    statements.length = 0;
+    expect((await get(`/v1/issues/${issueId}`, token)).status).toBe(200);
+    expect(statements.filter((s) => s === "BEGIN")).toHaveLength(1);
+    expect(statements.length).toBeLessThanOrEqual(4);
+    expect(statements[1]).toContain("enter_with_session");
+    // Revocation is read in that same statement: the next request fails.
+    await db.owner.query(
+      "update sessions set revoked_at = now() where user_id = (select id from users where email = $1)",
+      ["analyst@acme.example"],
+    );
+    expect((await get(`/v1/issues/${issueId}`, token)).status).toBe(401);
   });
 
   test("POST /v1/issues: the credential check joins the write's one transaction; a refused write leaves nothing", async () => {
