@@ -154,7 +154,7 @@ function isMfaEnrolmentPath(path: string): boolean {
   return path === "/v1/me" || path.startsWith("/v1/me/mfa/");
 }
 
-/** A session's access token (JWT): still valid only while the session, membership and workspace are. */
+/** What decides whether a session still holds: its membership, the workspace and the session row. */
 interface SessionRow {
   role: string;
   ws_deleted_at: Date | null;
@@ -165,6 +165,7 @@ interface SessionRow {
   authenticated_at: Date;
 }
 
+/** A session's access token (JWT): still valid only while the session, membership and workspace are. */
 export async function authenticateSession(
   door: TenantDoor,
   keys: JwtKeys,
