@@ -1,5 +1,6 @@
 // The scheduled jobs `serve` runs, built from configuration. `causeloop jobs list|run` use the same list.
 import type { Config } from "../config.ts";
+import { AppError } from "../errors.ts";
 import type { Engine } from "../db/engine.ts";
 import { runRetention } from "../governance/retention.ts";
 import type { JobDefinition } from "./scheduler.ts";
@@ -49,6 +50,9 @@ export function jobHandlers(
     },
   };
 }
+
+const NO_OWNER_VERIFY =
+  "the scheduled audit verification on PostgreSQL needs DATABASE_OWNER_URL: the runtime role can read neither every workspace's chain nor the operator log";
 
 export function scheduledJobs(
   engine: Engine,
@@ -100,11 +104,20 @@ export function scheduledJobs(
       cron: "23 2 * * *",
       description: "Verify every audit chain, the operator log and the anchors; a failure raises a security alert",
       run: async () => {
-        const result = await verifyEverything(engine, (await rtbfKeys()).signer, undefined, {
+        const signer = (await rtbfKeys()).signer;
+        const checks = {
           anchors: fileAnchorStore(config.auditAnchorFile),
           cadence: { everyEvents: config.auditCheckpointEvery, maxAgeMinutes: config.auditCheckpointMinutes },
-        });
-        return { chains: result.workspaces.length, broken: result.workspaces.filter((w) => !w.ok).length };
+        };
+        // Every workspace's chain and the operator log are read by their owner (the runtime role sees one
+        // workspace at a time and no operator log): the embedded engine, or DATABASE_OWNER_URL on PostgreSQL.
+        if (!backupKeys.owner) throw new AppError("config_invalid", NO_OWNER_VERIFY);
+        const result = await backupKeys.owner((owner) => verifyEverything(owner, signer, undefined, checks));
+        return {
+          chains: result.workspaces.length,
+          broken: result.workspaces.filter((w) => !w.ok).length,
+          operator_log_broken: result.operator_log?.ok ? 0 : 1,
+        };
       },
     },
     {

@@ -185,10 +185,18 @@ export class Scheduler {
           noOverlap: true,
         }),
       );
-      const [last] = await this.engine.query<{ slot: Date | null }>(
-        "select max(slot) as slot from scheduler_runs where job = $1 and trigger <> 'manual'",
-        [job.name],
-      );
+      // The server is already answering: a database that goes away now costs this start's catch-up run (the
+      // next slot runs on schedule), never the process.
+      let last: { slot: Date | null } | undefined;
+      try {
+        [last] = await this.engine.query<{ slot: Date | null }>(
+          "select max(slot) as slot from scheduler_runs where job = $1 and trigger <> 'manual'",
+          [job.name],
+        );
+      } catch (error) {
+        this.logger.warn("job.catch_up_check_failed", { job: job.name, error: (error as Error).message });
+        continue;
+      }
       const since = last?.slot ? new Date(last.slot) : new Date(now.getTime() - 7 * 86_400_000);
       const missed = previousSlot(job.cron, now, since);
       if (missed && (await this.worthCatchingUp(job, missed))) void this.runSlot(job, missed, "catch_up");

@@ -3,6 +3,7 @@
 // and a transaction that cannot get a pooled connection gives up with database_unreachable instead of queueing
 // forever, while the transaction that finally gets one late rolls back and leaves the pool healthy.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import postgres from "postgres";
 import { parseDatabaseUrl } from "../../src/config.ts";
 import { openPostgres, type Engine } from "../../src/db/engine.ts";
 import { engineReadiness } from "../../src/health/readiness.ts";
@@ -65,4 +66,34 @@ describeEngines("bounded database waits", (kind) => {
       await engine.close();
     }
   });
+});
+
+// postgres.js 3.4.9 wrote a transaction's next statement to a connection whose socket had closed: `socket.write`
+// on null thrown out of setImmediate, and the connection left with a stale write timer, so it never sent its
+// startup message again: that pool slot was dead for good (seen while PostgreSQL restarted under serve).
+// scripts/patches/postgres@3.4.9.patch fails that statement instead and resets the connection's write state.
+test("a transaction whose connection the server closed fails; the same pooled connection then works again [postgres]", async () => {
+  const db = await createTestDb("postgres");
+  // The driver as the engine configures it, with one connection: the next query must reuse the closed one.
+  const sql = postgres(db.databaseUrl as string, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    const outcome = await sql
+      .begin(async (t) => {
+        const [row] = await t`select pg_backend_pid() as pid`;
+        await db.owner.query("select pg_terminate_backend($1)", [row?.pid]);
+        await Bun.sleep(200); // the transaction has failed by now; its code goes on to its next statement
+        await t`select 1`;
+      })
+      .then(
+        () => "committed",
+        (e: Error) => e.message,
+      );
+    expect(outcome).toContain("CONNECTION_CLOSED");
+    await Bun.sleep(300);
+    // Unpatched: CONNECT_TIMEOUT here, and on every later attempt (the connection never wrote again).
+    expect([...(await sql`select 1 as one`)]).toEqual([{ one: 1 }]);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await db.dispose();
+  }
 });

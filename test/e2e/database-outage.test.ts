@@ -55,10 +55,17 @@ async function timed(
   auth = true,
 ): Promise<{ status: number; ms: number; retryAfter: string | null; body: { code?: string; status?: string } }> {
   const started = performance.now();
-  const response = await fetch(`${serve?.url}${path}`, {
-    headers: auth ? { authorization: `Bearer ${token}` } : {},
-    signal: AbortSignal.timeout(30_000),
-  });
+  let response: Response;
+  try {
+    response = await fetch(`${serve?.url}${path}`, {
+      headers: auth ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    // If the server went away, say how: its exit code and what it wrote.
+    const code = serve?.proc.exitCode ?? serve?.proc.signalCode ?? "still running";
+    throw new Error(`${path}: ${(error as Error).message}; serve: ${code}\n${serve?.output() ?? ""}`);
+  }
   const body = (await response.json()) as { code?: string };
   return {
     status: response.status,
