@@ -144,6 +144,11 @@ describeEngines("hot path", (kind) => {
     expect(statements.filter((s) => s === "BEGIN")).toHaveLength(1);
     expect(statements[1]).toContain("enter_with_pat");
     expect(statements.some((s) => s.startsWith("insert into issues"))).toBe(true);
+    // BEGIN, the door, the row, its audit event, its webhook deliveries (one statement, none here), its timeline
+    // entry, COMMIT; the chaining after the commit is its own statement.
+    const inTransaction = statements.slice(0, statements.indexOf("COMMIT") + 1);
+    expect(inTransaction).toHaveLength(7);
+    expect(statements.filter((s) => s.startsWith("insert into webhook_deliveries"))).toHaveLength(1);
     // Its audit event was chained when the answer left (the flush after the commit).
     const id = ((await created.json()) as { id: string }).id;
     const [event] = await db.owner.query<{ seq: number }>(
