@@ -131,15 +131,21 @@ const insertIssue = `INSERT INTO issues (workspace_id, id, title, body, status, 
 const queueEvent = `SELECT audit_append('${ws}', 'issue.created', 'usr_bench', 'user', 'issue', 'iss_bench', NULL, '{"title":"Checkout latency above 2 s","status":"open","severity":"high"}'::jsonb, 'req_bench', '127.0.0.1'::inet, 'wrk');`;
 const enter = `SELECT set_config('app.current_workspace', '${ws}', true);`;
 const scripts = {
-  // What the POST does, statement for statement (see the list printed above).
+  // What the POST does, statement for statement (see the list printed above), the event, deliveries and
+  // activity pipelined as serve sends them (pgbench's \startpipeline, prepared mode).
   post: `BEGIN;
 SELECT * FROM enter_with_pat('${ws}', '${hash}');
 ${insertIssue} RETURNING id AS issue_id \\gset
+\\startpipeline
 ${queueEvent.replace("'iss_bench'", ":issue_id")}
-SELECT id FROM webhooks WHERE workspace_id = '${ws}' AND deleted_at IS NULL AND status <> 'disabled'
-  AND (cardinality(events) = 0 OR 'issue.created' = ANY (events) OR 'issue.*' = ANY (events) OR '*' = ANY (events));
+INSERT INTO webhook_deliveries (workspace_id, id, webhook_id, event_id, event_type, payload, next_attempt_at)
+  SELECT '${ws}', new_id('dlv'), w.id, 'msg_bench', 'issue.created', '{"type":"issue.created"}'::jsonb, clock_timestamp()
+  FROM webhooks w WHERE w.workspace_id = '${ws}' AND w.deleted_at IS NULL AND w.status <> 'disabled'
+  AND (cardinality(w.events) = 0 OR 'issue.created' = ANY (w.events) OR 'issue.*' = ANY (w.events) OR '*' = ANY (w.events))
+  RETURNING event_id;
 INSERT INTO activity_events (workspace_id, id, issue_id, kind, actor_id, actor_type, payload)
   VALUES ('${ws}', new_id('act'), :issue_id, 'issue.created', 'usr_bench', 'user', '{"title":"Checkout latency above 2 s"}'::jsonb);
+\\endpipeline
 COMMIT;
 SELECT audit_sequence('${ws}');
 `,
