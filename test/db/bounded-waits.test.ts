@@ -97,3 +97,28 @@ test("a transaction whose connection the server closed fails; the same pooled co
     await db.dispose();
   }
 });
+
+// The same for a reserved session (migrations, backups): releasing a connection the server had closed handed it
+// back as open, and every later query on that pool slot failed with CONNECTION_CLOSED (patched as well).
+test("a session whose connection the server closed fails; the pool's next queries work [postgres]", async () => {
+  const db = await createTestDb("postgres");
+  const engine = await openPostgres(parseDatabaseUrl(db.databaseUrl as string, "runtime"), 1);
+  try {
+    const outcome = await engine
+      .session(async (conn) => {
+        const [row] = await conn.query<{ pid: number }>("select pg_backend_pid() as pid");
+        await db.owner.query("select pg_terminate_backend($1)", [row?.pid]);
+        await Bun.sleep(200);
+        await conn.query("select 1");
+      })
+      .then(
+        () => "ran",
+        (e: Error) => e.message,
+      );
+    expect(outcome).toContain("CONNECTION_CLOSED");
+    for (let i = 0; i < 2; i++) expect(await engine.query<{ one: number }>("select 1 as one")).toEqual([{ one: 1 }]);
+  } finally {
+    await engine.close();
+    await db.dispose();
+  }
+});
