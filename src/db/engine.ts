@@ -304,7 +304,7 @@ export async function openPostgres(
     (s: Sqlish) =>
     async <T>(text: string, params?: unknown[]) =>
       (await s.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[], { prepare })) as unknown as T[];
-  const wrapTx = (t: postgres.TransactionSql): Tx => ({
+  const wrapTx = (t: postgres.TransactionSql | postgres.ReservedSql): Tx => ({
     get db() {
       return drizzleOn(t);
     },
@@ -319,7 +319,9 @@ export async function openPostgres(
     () => self as Engine,
     <T>(fn: (tx: Tx) => Promise<T>) => {
       const slot = pool.enter();
-      return boundedBegin(sql, timeouts.acquireTimeoutMs, (t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
+      return pipelinedTransaction(sql, timeouts.acquireTimeoutMs, prepare, (t) =>
+        slot.run(() => fn(wrapTx(t))),
+      ).finally(slot.done);
     },
   );
   // Health checks get a connection of their own, replaced whenever one fails to answer in time.
@@ -393,40 +395,53 @@ export async function openPostgres(
 }
 
 /**
- * sql.begin with a bound on the wait for a pooled connection: past acquireTimeoutMs the caller gets
- * database_unreachable (503) instead of waiting behind a busy pool or a database that does not answer; if a
- * connection turns up later, the abandoned transaction rolls back at once and the connection returns to the pool.
+ * A transaction on a reserved connection whose BEGIN travels with its first statement: `sql.begin` awaits its
+ * BEGIN before the work may send anything, a round trip and a socket write of its own on every request; here
+ * BEGIN is sent and the work starts at once, so postgres.js writes both in one go (a failed BEGIN fails that
+ * statement too). COMMIT on success, ROLLBACK on any failure, then the connection goes back to the pool (a
+ * connection the server closed meanwhile is not: scripts/patches/postgres@3.4.9.patch).
+ *
+ * Bounded like the rest: until BEGIN has come back (a connection acquired and answering) the caller waits at
+ * most acquireTimeoutMs, then gets database_unreachable (503). Work abandoned that way never commits: a
+ * connection that turns up late is released unused; work already started is rolled back whatever its outcome.
  */
-function boundedBegin<T>(
+function pipelinedTransaction<T>(
   sql: postgres.Sql,
   acquireTimeoutMs: number,
-  fn: (t: postgres.TransactionSql) => Promise<T>,
+  prepare: boolean,
+  fn: (t: postgres.ReservedSql) => Promise<T>,
 ): Promise<T> {
-  let state: "waiting" | "started" | "abandoned" = "waiting";
+  let abandoned = false;
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      if (state !== "waiting") return;
-      state = "abandoned";
+      abandoned = true;
       reject(
         new AppError("database_unreachable", `no database connection within ${acquireTimeoutMs} ms; retry shortly`),
       );
     }, acquireTimeoutMs);
-    (
-      sql.begin(async (t) => {
-        if (state === "abandoned") throw new AbandonedTransaction();
-        state = "started";
-        clearTimeout(timer);
-        return fn(t);
-      }) as Promise<T>
-    ).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
+    const settle = (outcome: () => void) => {
+      clearTimeout(timer);
+      if (!abandoned) outcome();
+    };
+    sql.reserve().then(
+      async (reserved) => {
+        if (abandoned) return reserved.release();
+        const begun = reserved.unsafe("begin", [], { prepare }).then(() => clearTimeout(timer));
+        begun.catch(() => {}); // its failure is the first statement's too, reported from there
+        try {
+          const result = await fn(reserved);
+          await begun;
+          if (abandoned) throw new AbandonedTransaction();
+          await reserved.unsafe("commit", [], { prepare });
+          settle(() => resolve(result));
+        } catch (error) {
+          await reserved.unsafe("rollback", [], { prepare }).catch(() => {});
+          settle(() => reject(error));
+        } finally {
+          reserved.release();
+        }
       },
-      (error: unknown) => {
-        clearTimeout(timer);
-        if (!(error instanceof AbandonedTransaction)) reject(error);
-      },
+      (error: unknown) => settle(() => reject(error)),
     );
   });
 }

@@ -9,6 +9,7 @@ import { openPostgres, type Engine } from "../../src/db/engine.ts";
 import { engineReadiness } from "../../src/health/readiness.ts";
 import { isAppError } from "../../src/errors.ts";
 import { createTestDb, describeEngines, type TestDb } from "../helpers/db.ts";
+import { startDedicatedPostgres } from "../helpers/postgres-server.ts";
 
 describeEngines("bounded database waits", (kind) => {
   let db: TestDb;
@@ -120,5 +121,48 @@ test("a session whose connection the server closed fails; the pool's next querie
   } finally {
     await engine.close();
     await db.dispose();
+  }
+});
+
+// A transaction's BEGIN travels with its first statement (src/db/engine.ts); when the database hangs before
+// answering it, the caller gets database_unreachable within the acquire timeout, and the work, which has
+// already been sent, never commits once the database answers again.
+test("a transaction abandoned while the database hangs is rolled back when it answers again, never committed [postgres]", async () => {
+  const pg = await startDedicatedPostgres();
+  const admin = await openPostgres(parseDatabaseUrl(pg.superuserUrl(), "owner"), 1);
+  const engine = await openPostgres(parseDatabaseUrl(pg.superuserUrl(), "runtime"), 2, "causeloop", {
+    connectTimeoutMs: 2_000,
+    acquireTimeoutMs: 1_000,
+  });
+  try {
+    await admin.exec("create table notes (id int primary key)");
+    await engine.query("select 1"); // a connection open and idle before the hang
+    pg.freeze();
+    let work: Promise<unknown> | undefined;
+    const started = performance.now();
+    const error = await engine
+      .transaction(async (tx) => {
+        work = tx.query("insert into notes values (1)");
+        await work;
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    const waited = performance.now() - started;
+    pg.thaw();
+    expect(isAppError(error) && error.code).toBe("database_unreachable");
+    expect(waited).toBeLessThan(5_000);
+    await work?.catch(() => {});
+    await Bun.sleep(300); // the abandoned work's ROLLBACK
+    expect(await admin.query("select id from notes")).toEqual([]);
+    // and the pool goes on
+    await engine.transaction((tx) => tx.query("insert into notes values (2)"));
+    expect(await admin.query<{ id: number }>("select id from notes")).toEqual([{ id: 2 }]);
+  } finally {
+    pg.thaw();
+    await engine.close();
+    await admin.close();
+    await pg.dispose();
   }
 });
