@@ -38,6 +38,7 @@ import m0041 from "./0041_relay.sql" with { type: "text" };
 import m0042 from "./0042_door_with_pat.sql" with { type: "text" };
 import m0043 from "./0043_audit_sequencer.sql" with { type: "text" };
 import m0044 from "./0044_door_with_session.sql" with { type: "text" };
+import m0045 from "./0045_runtime_audit_verify.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -85,6 +86,7 @@ export const migrations: MigrationSource[] = [
   { name: "0042_door_with_pat", sql: m0042 },
   { name: "0043_audit_sequencer", sql: m0043 },
   { name: "0044_door_with_session", sql: m0044 },
+  { name: "0045_runtime_audit_verify", sql: m0045 },
 ];
 
 export const referenceSql: string = seedReference;

@@ -20,6 +20,11 @@ export interface VerifyChecks {
   cadence?: { everyEvents: number; maxAgeMinutes: number };
   /** The clock the cadence is judged by (the database's now() when not given). */
   now?: Date;
+  /**
+   * false: leave out the operator log and its anchors, which only their owner may read (the runtime role's
+   * nightly verification on PostgreSQL without DATABASE_OWNER_URL). Default true.
+   */
+  operatorLog?: boolean;
 }
 
 export interface AnchorReport {
@@ -30,7 +35,11 @@ export interface AnchorReport {
 }
 
 async function workspaceIds(engine: Engine, only?: string): Promise<string[]> {
-  if (!only) return (await engine.query<{ id: string }>("select id from workspaces order by id")).map((w) => w.id);
+  // A SECURITY DEFINER listing (migration 0045): the runtime role sees no workspace without a tenant set.
+  if (!only)
+    return (await engine.query<{ id: string }>("select workspace_id as id from audit_chain_workspaces()")).map(
+      (w) => w.id,
+    );
   const exists = await engine.query("select 1 from workspaces where id = $1", [only]);
   if (!exists[0]) throw new AppError("not_found", `workspace ${only} not found`);
   return [only];
@@ -110,10 +119,8 @@ async function anchorProblem(
 }
 
 async function purgedWorkspaces(engine: Engine): Promise<Set<string>> {
-  const rows = await engine.query<{ ids: string[] }>(
-    "select workspace_ids as ids from offboarding_records where mode = 'purge'",
-  );
-  return new Set(rows.flatMap((r) => r.ids));
+  const rows = await engine.query<{ id: string }>("select workspace_id as id from audit_purged_workspaces()");
+  return new Set(rows.map((r) => r.id));
 }
 
 async function checkAnchors(
@@ -122,12 +129,14 @@ async function checkAnchors(
   store: AnchorStore,
   results: Map<string, VerifyResult>,
   only?: string,
+  withOperatorLog = true,
 ): Promise<AnchorReport> {
   const { anchors, unreadable } = store.read();
   const report: AnchorReport = { location: store.location, checked: 0, unreadable, problems: [] };
   const purged = await purgedWorkspaces(engine);
   for (const anchor of anchors) {
     if (only && anchor.stream !== only) continue;
+    if (!withOperatorLog && anchor.stream === OPERATOR_STREAM) continue;
     if (anchor.stream !== OPERATOR_STREAM && purged.has(anchor.stream)) continue; // its trail went with the tenant
     const result = results.get(anchor.stream);
     report.checked++;
@@ -190,7 +199,8 @@ export async function verifyEverything(engine: Engine, signer: Signer, workspace
     }
     results.set(id, result);
   }
-  const operatorLog = workspace ? undefined : await verifyOperatorLog(engine, signer);
+  const withOperatorLog = !workspace && checks.operatorLog !== false;
+  const operatorLog = withOperatorLog ? await verifyOperatorLog(engine, signer) : undefined;
   if (operatorLog) {
     if (checks.cadence && operatorLog.ok) {
       const signed = operatorLog.last_checkpoint_seq ?? 0;
@@ -210,7 +220,9 @@ export async function verifyEverything(engine: Engine, signer: Signer, workspace
     }
     results.set(OPERATOR_STREAM, operatorLog);
   }
-  const anchors = checks.anchors ? await checkAnchors(engine, signer, checks.anchors, results, workspace) : undefined;
+  const anchors = checks.anchors
+    ? await checkAnchors(engine, signer, checks.anchors, results, workspace, withOperatorLog)
+    : undefined;
   const workspaces = [...results.entries()].filter(([stream]) => stream !== OPERATOR_STREAM).map(([, r]) => r);
   const ok = workspaces.every((r) => r.ok) && (operatorLog?.ok ?? true) && (anchors?.problems.length ?? 0) === 0;
   if (!ok) await raiseVerificationAlerts(engine, workspaces, operatorLog, anchors?.problems ?? []);
