@@ -115,10 +115,10 @@ const cpuTicks = (pid: number) => {
   return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 per second)
 };
 
-async function wrk(url: string, connections: number, pid: number) {
+async function wrk(url: string, connections: number, pid: number, bearer = token, duration = seconds) {
   const before = cpuTicks(pid);
   const proc = Bun.spawn(
-    ["wrk", "-t2", `-c${connections}`, `-d${seconds}s`, "--latency", "-H", `Authorization: Bearer ${token}`, url],
+    ["wrk", "-t2", `-c${connections}`, `-d${duration}s`, "--latency", "-H", `Authorization: Bearer ${bearer}`, url],
     { stdout: "pipe" },
   );
   const out = await new Response(proc.stdout).text();
@@ -233,24 +233,10 @@ const embeddedIssue = (await (
 // Measured once the start's own work is done (the catch-up jobs, the first isolation attestation at 10 s hold
 // the one connection for about a second each): a run right after start measured them, not the GET.
 await Bun.sleep(15_000);
-const embeddedWrk = async (duration: number) => {
-  const proc = Bun.spawn(
-    [
-      "wrk",
-      "-t2",
-      "-c16",
-      `-d${duration}s`,
-      "-H",
-      `Authorization: Bearer ${pgliteToken}`,
-      `http://127.0.0.1:${embeddedPort}/v1/issues/${embeddedIssue.id}`,
-    ],
-    { stdout: "pipe" },
-  );
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(await new Response(proc.stdout).text())?.[1]);
-};
-await embeddedWrk(3); // warm-up
+const embeddedUrl = `http://127.0.0.1:${embeddedPort}/v1/issues/${embeddedIssue.id}`;
+await wrk(embeddedUrl, 16, embedded.pid, pgliteToken, 3); // warm-up
 const embeddedRuns: number[] = [];
-for (let rep = 0; rep < reps; rep++) embeddedRuns.push(await embeddedWrk(seconds));
+for (let rep = 0; rep < reps; rep++) embeddedRuns.push((await wrk(embeddedUrl, 16, embedded.pid, pgliteToken)).rate);
 const embeddedRun = median(embeddedRuns);
 embedded.kill();
 
