@@ -75,7 +75,7 @@ describeEngines("bounded database waits", (kind) => {
 // scripts/patches/postgres@3.4.9.patch fails that statement instead and resets the connection's write state.
 test("a transaction whose connection the server closed fails; the same pooled connection then works again [postgres]", async () => {
   const db = await createTestDb("postgres");
-  // The driver as the engine configures it, with one connection: the next query must reuse the closed one.
+  // postgres.js itself (sql.begin), with one connection: the next query must reuse the closed one.
   const sql = postgres(db.databaseUrl as string, { max: 1, connect_timeout: 2, onnotice: () => {} });
   try {
     const outcome = await sql
