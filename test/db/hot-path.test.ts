@@ -1,6 +1,6 @@
 // The hot path, counted (a count, never a timing): one authenticated GET by id is one transaction of at most
 // four statements (BEGIN, the door entering with the token and reading it, the row, COMMIT), not two; on
-// PostgreSQL its queries are named prepared statements; and revocation still takes effect on the next request.
+// both engines its queries are named prepared statements; and revocation still takes effect on the next request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp, type HttpApp } from "../../src/http/app.ts";
 import { openPostgres, type Engine, type Tx } from "../../src/db/engine.ts";
@@ -171,9 +171,9 @@ describeEngines("hot path", (kind) => {
     expect((await get(`/v1/issues/${id}`)).status).toBe(200);
   });
 
-  test.skipIf(kind !== "postgres")("on PostgreSQL the credential and row queries are prepared statements", async () => {
+  test("the credential and row queries are prepared statements (postgres.js; PGlite's one connection too)", async () => {
     await get(`/v1/issues/${issueId}`);
-    const prepared = await (single as Engine).query<{ statement: string }>(
+    const prepared = await (single ?? db.app).query<{ statement: string }>(
       "select statement from pg_prepared_statements",
     );
     const texts = prepared.map((p) => p.statement).join("\n");
