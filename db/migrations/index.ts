@@ -39,6 +39,7 @@ import m0042 from "./0042_door_with_pat.sql" with { type: "text" };
 import m0043 from "./0043_audit_sequencer.sql" with { type: "text" };
 import m0044 from "./0044_door_with_session.sql" with { type: "text" };
 import m0045 from "./0045_runtime_audit_verify.sql" with { type: "text" };
+import m0046 from "./0046_audit_queue_order.sql" with { type: "text" };
 import seedReference from "../seed_reference.sql" with { type: "text" };
 
 export interface MigrationSource {
@@ -87,6 +88,7 @@ export const migrations: MigrationSource[] = [
   { name: "0043_audit_sequencer", sql: m0043 },
   { name: "0044_door_with_session", sql: m0044 },
   { name: "0045_runtime_audit_verify", sql: m0045 },
+  { name: "0046_audit_queue_order", sql: m0046 },
 ];
 
 export const referenceSql: string = seedReference;

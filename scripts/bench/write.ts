@@ -142,7 +142,7 @@ ${insertIssue} RETURNING id AS issue_id \\gset
 \\startpipeline
 ${queueEvent.replace("'iss_bench'", ":issue_id")}
 INSERT INTO webhook_deliveries (workspace_id, id, webhook_id, event_id, event_type, payload, next_attempt_at)
-  SELECT '${ws}', new_id('dlv'), w.id, 'msg_bench', 'issue.created', '{"type":"issue.created"}'::jsonb, clock_timestamp()
+  SELECT '${ws}', new_id('dlv'), w.id, 'msg_bench', 'issue.created', '{"type":"issue.created"}'::jsonb, queue_clock()
   FROM webhooks w WHERE w.workspace_id = '${ws}' AND w.deleted_at IS NULL AND w.status <> 'disabled'
   AND (cardinality(w.events) = 0 OR 'issue.created' = ANY (w.events) OR 'issue.*' = ANY (w.events) OR '*' = ANY (w.events))
   RETURNING event_id;

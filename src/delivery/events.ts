@@ -40,11 +40,12 @@ export async function emitEvent(
   const eventId = newId("msg");
   const body = { type, timestamp: new Date().toISOString(), data };
   // One statement (a write's hot path): the destinations are found and their rows written together. Due from
-  // clock_timestamp(), not the transaction's now(): two events of one change go out in the order they were made
-  // (deliveries are sent by due time, then id, and ids made in the same millisecond are in random order).
+  // queue_clock() (migration 0046: the clock, strictly increasing per connection), not the transaction's now():
+  // two events of one change go out in the order they were made (deliveries are sent by due time, then id, ids
+  // made in the same millisecond are in random order, and the embedded engine's clock moves in milliseconds).
   const written = await tx.query<{ event_id: string }>(
     `insert into webhook_deliveries (workspace_id, id, webhook_id, event_id, event_type, payload, next_attempt_at)
-     select $1, new_id('dlv'), w.id, $2, $3, $4::jsonb, clock_timestamp() from webhooks w
+     select $1, new_id('dlv'), w.id, $2, $3, $4::jsonb, queue_clock() from webhooks w
       where w.workspace_id = $1 and w.deleted_at is null and w.status <> 'disabled'
         and (cardinality(w.events) = 0 or $3 = any(w.events) or $5 = any(w.events) or '*' = any(w.events))
      returning event_id`,

@@ -50,6 +50,29 @@ describeEngines("audit sequencer", (kind) => {
     expect(before?.chained).toBeGreaterThan(0);
   });
 
+  test("events are chained in the order they were queued, even within one tick of the engine's clock", async () => {
+    // PGlite's clock moves in whole milliseconds and ids of one millisecond are in random order: before
+    // migration 0046, events queued within a millisecond could be chained in any order.
+    const targets = Array.from({ length: 20 }, (_, i) => `iss_order_${String(i).padStart(2, "0")}`);
+    await withTenant(db.app, acme.workspace_id, async (tx) => {
+      for (const target of targets.slice(0, 10)) await appendAudit(tx, event(target));
+    });
+    // Then in transactions of their own, queued without a flush in between, chained by one run.
+    for (const target of targets.slice(10))
+      await withTenant(db.app, acme.workspace_id, (tx) =>
+        tx.query("select audit_append($1, 'issue.created', 'usr_seq', 'user', 'issue', $2)", [
+          acme.workspace_id,
+          target,
+        ]),
+      );
+    await flushAudit(db.app, acme.workspace_id);
+    const chained = await db.owner.query<{ target_id: string }>(
+      "select target_id from audit_log where workspace_id = $1 and target_id like 'iss_order_%' order by seq",
+      [acme.workspace_id],
+    );
+    expect(chained.map((r) => r.target_id)).toEqual(targets);
+  });
+
   test("an event is in the chain as soon as its transaction has returned; a rolled-back one is nowhere", async () => {
     const before = await counts();
     await withTenant(db.app, acme.workspace_id, (tx) => appendAudit(tx, event("iss_1")));
