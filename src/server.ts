@@ -315,7 +315,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }),
     logger,
   );
-  await scheduler.start();
+  // On the embedded engine the scheduler starts (its catch-up checks and runs) a moment after the server is
+  // ready: they hold its one connection, for half a second at a start on a slow machine, and /readyz and the
+  // first requests should not queue behind them. A slot due meanwhile is caught up then, as after any stop.
+  let schedulerStarting: Promise<void> | undefined;
+  const schedulerStart =
+    config.engine === "pglite"
+      ? setTimeout(() => {
+          schedulerStarting = scheduler
+            .start()
+            .catch((error) => logger.error("scheduler.start_failed", { error: (error as Error).message }));
+        }, 1_000)
+      : undefined;
+  if (!schedulerStart) await scheduler.start();
   await relayHub.start();
   if (config.engine === "pglite") await requeueOrphanedJobs(db.engine);
   const worker = new Worker(db.engine, handlers, logger, {
@@ -372,6 +384,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clearInterval(sweepTimer);
       clearTimeout(firstAttestation);
       clearInterval(attestationTimer);
+      clearTimeout(schedulerStart);
+      await schedulerStarting;
       await scheduler.stop();
       await worker.stop();
       await deliveries.stop();
