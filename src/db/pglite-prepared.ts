@@ -19,7 +19,7 @@ interface Statement {
 type Message = { name: string } & Record<string, unknown>;
 
 /** Statements kept; the least recently used is closed beyond this. */
-const MAX_STATEMENTS = 500;
+const MAX_STATEMENTS = 256;
 /** SQLSTATE of "cached plan must not change result type" and "prepared statement does not exist". */
 const STALE = new Set(["0A000", "26000"]);
 const BEGIN = protocol.serialize.query("BEGIN");
