@@ -23,6 +23,7 @@ const MAX_STATEMENTS = 256;
 /** SQLSTATE of "cached plan must not change result type" and "prepared statement does not exist". */
 const STALE = new Set(["0A000", "26000"]);
 const BEGIN = protocol.serialize.query("BEGIN");
+const COMMIT = protocol.serialize.query("COMMIT");
 const ROLLBACK = protocol.serialize.query("ROLLBACK");
 const SYNC = protocol.serialize.sync();
 
@@ -84,7 +85,7 @@ export class PgliteConnection {
       }
       closed = true;
       if (!begun) return result;
-      const messages = await this.#exclusive([protocol.serialize.query("COMMIT"), SYNC]);
+      const messages = await this.#exclusive([COMMIT, SYNC]);
       // A transaction that failed inside `fn` with the error caught there cannot commit: PostgreSQL answers
       // COMMIT with ROLLBACK, and the caller must know its writes are gone (as PGlite's transaction() says).
       if (messages.some((m) => m.name === "commandComplete" && m.text === "ROLLBACK"))
@@ -180,13 +181,7 @@ export class PgliteConnection {
     return this.#pg.runExclusive(async () => {
       const closes = this.#toClose.map((name) => protocol.serialize.close({ type: "S", name }));
       this.#toClose = [];
-      const all = closes.length > 0 ? [...closes, ...parts] : parts;
-      const bytes = new Uint8Array(all.reduce((n, part) => n + part.byteLength, 0));
-      let offset = 0;
-      for (const part of all) {
-        bytes.set(part, offset);
-        offset += part.byteLength;
-      }
+      const bytes = Buffer.concat(closes.length > 0 ? [...closes, ...parts] : parts);
       return (await this.#pg.execProtocolStream(bytes, { syncToFs: false })) as unknown as Message[];
     });
   }
