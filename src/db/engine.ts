@@ -10,7 +10,7 @@ import { createTableRelationsHelpers, extractTablesRelationalConfig } from "driz
 import { pgliteSharedBuffers, type DatabaseUrlInfo, type EngineKind } from "../config.ts";
 import { AppError } from "../errors.ts";
 import * as schema from "./schema/index.ts";
-import { loadPgliteAssets } from "./pglite-assets.ts";
+import { loadInitdbModule, loadPgliteAssets } from "./pglite-assets.ts";
 import { PgliteConnection, type PgliteTransaction } from "./pglite-prepared.ts";
 import { embeddedTemplate, unpackTemplate } from "./pglite-template.ts";
 
@@ -166,6 +166,8 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
       "config_invalid",
       `${pgdata} already holds a database: a backup is only loaded into an empty one`,
     );
+  // initdb runs only where there is no database yet (no template, or a backup being loaded).
+  const initdbWasmModule = existsSync(`${pgdata}/PG_VERSION`) ? undefined : await loadInitdbModule();
   let pg: PGlite;
   try {
     pg = await PGlite.create({
@@ -178,6 +180,7 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
         `shared_buffers=${options.sharedBuffers ?? pgliteSharedBuffers()}`,
       ],
       ...(await assets),
+      initdbWasmModule,
     });
   } catch (error) {
     throw new AppError(
