@@ -10,6 +10,8 @@ export interface Logger {
   info(event: string, fields?: Record<string, unknown>): void;
   warn(event: string, fields?: Record<string, unknown>): void;
   error(event: string, fields?: Record<string, unknown>): void;
+  /** Whether a line at this level would be written (so a caller on the hot path can skip building it). */
+  enabled?(level: LogLevel): boolean;
 }
 
 const PATTERNS: [RegExp, string][] = [
@@ -89,6 +91,7 @@ export function createLogger(
     info: (event, fields) => log("info", event, fields),
     warn: (event, fields) => log("warn", event, fields),
     error: (event, fields) => log("error", event, fields),
+    enabled: (lvl) => ORDER[lvl] >= min,
   };
 }
 

@@ -7,7 +7,7 @@ import { newId } from "../ids.ts";
 import { problemResponse } from "./problem.ts";
 import { clientAddress, parseTrustedProxies, reachedOverTls, type TrustedProxies } from "./client-ip.ts";
 import { decorate, parseCorsOrigins, pathnameOf, preflight, type CorsPolicy } from "./edge/headers.ts";
-import { rateLimitHeaders, refusal, type Limiter, type Verdict } from "./edge/rate-limit.ts";
+import { refusal, setRateLimitHeaders, type Limiter, type Verdict } from "./edge/rate-limit.ts";
 import { withIdempotency } from "./edge/idempotency.ts";
 import { assertStorableInput } from "./input-guard.ts";
 import { rejectDeepJson, rejectEarly, rejectMediaType, validationDetail, withKnownLength } from "./request-checks.ts";
@@ -496,8 +496,7 @@ export function createApp(deps: AppDeps): HttpApp {
     const path = pathnameOf(request.url);
     if (isScimPath(path)) response = await asScimError(response);
     response.headers.set("x-request-id", requestId);
-    for (const [name, value] of Object.entries(rateLimitHeaders(info.verdicts ?? [])))
-      response.headers.set(name, value);
+    if (info.verdicts) setRateLimitHeaders(response.headers, info.verdicts);
     decorate(
       response,
       request,
@@ -505,14 +504,15 @@ export function createApp(deps: AppDeps): HttpApp {
       { secure: reachedOverTls(peer, request.headers, trustedProxies, deps.tls ?? false) },
       path,
     );
-    deps.logger.info("request", {
-      method: request.method,
-      route: withoutIds(path),
-      status: response.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
-      request_id: requestId,
-      workspace_id: info.workspaceId,
-    });
+    if (deps.logger.enabled?.("info") !== false)
+      deps.logger.info("request", {
+        method: request.method,
+        route: withoutIds(path),
+        status: response.status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        request_id: requestId,
+        workspace_id: info.workspaceId,
+      });
     record(request, path, response, info, started, span);
     return response;
   }

@@ -75,9 +75,22 @@ export function isRole(value: string): value is Role {
   return (ROLES as readonly string[]).includes(value);
 }
 
-/** A token's effective scopes: its own list ('*' = all of its role's) intersected with its role's. */
-export function effectiveScopes(role: Role, tokenScopes: readonly string[]): Set<Scope> {
+const NARROWED = new Map<string, ReadonlySet<Scope>>();
+
+/**
+ * A token's effective scopes: its own list ('*' = all of its role's) intersected with its role's. Computed on
+ * every authenticated request, so the sets are shared, never copied: '*' is the role's own set, and a narrowed
+ * list is kept by its text (a bounded cache: the distinct lists are the tokens' few shapes).
+ */
+export function effectiveScopes(role: Role, tokenScopes: readonly string[]): ReadonlySet<Scope> {
   const allowed = ROLE_SCOPES[role];
-  if (tokenScopes.includes("*")) return new Set(allowed);
-  return new Set(tokenScopes.filter((s): s is Scope => allowed.has(s as Scope)));
+  if (tokenScopes.includes("*")) return allowed;
+  const key = `${role} ${tokenScopes.join(" ")}`;
+  let narrowed = NARROWED.get(key);
+  if (!narrowed) {
+    narrowed = new Set(tokenScopes.filter((s): s is Scope => allowed.has(s as Scope)));
+    if (NARROWED.size >= 1024) NARROWED.clear();
+    NARROWED.set(key, narrowed);
+  }
+  return narrowed;
 }

@@ -14,8 +14,18 @@ export interface ParsedToken {
   hash: string;
 }
 
+const TOKEN_PATTERNS = new Map<TokenKind, RegExp>();
+const tokenPattern = (kind: TokenKind): RegExp => {
+  let pattern = TOKEN_PATTERNS.get(kind);
+  if (!pattern) {
+    pattern = new RegExp(`^clp_${kind}_([0-9a-z]{26})_([0-9a-f]{64})_([0-9a-f]{8})$`);
+    TOKEN_PATTERNS.set(kind, pattern);
+  }
+  return pattern;
+};
+
 export function parseToken(kind: TokenKind, token: string): ParsedToken | undefined {
-  const match = new RegExp(`^clp_${kind}_([0-9a-z]{26})_([0-9a-f]{64})_([0-9a-f]{8})$`).exec(token);
+  const match = tokenPattern(kind).exec(token);
   if (!match) return undefined;
   const body = token.slice(0, token.lastIndexOf("_"));
   if (sha256Hex(body).slice(0, 8) !== match[3]) return undefined;

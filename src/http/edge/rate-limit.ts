@@ -178,17 +178,27 @@ function bucketKey(policy: string, subject: string): string {
   return key;
 }
 
-/** The answer's rate-limit fields: every policy that applied, and the X-RateLimit-* trio of the tightest. */
-export function rateLimitHeaders(verdicts: Verdict[]): Record<string, string> {
-  if (!verdicts.length) return {};
-  const tightest = verdicts.reduce((a, b) => (b.remaining < a.remaining || !b.allowed ? b : a));
-  return {
-    "ratelimit-policy": verdicts.map((v) => `"${v.policy}";q=${v.limit};w=${PERIOD_MS / 1000}`).join(", "),
-    ratelimit: verdicts.map((v) => `"${v.policy}";r=${v.remaining};t=${v.resetSeconds}`).join(", "),
-    "x-ratelimit-limit": String(tightest.limit),
-    "x-ratelimit-remaining": String(tightest.remaining),
-    "x-ratelimit-reset": String(tightest.resetSeconds),
-  };
+/**
+ * The answer's rate-limit fields, set on its headers: every policy that applied, and the X-RateLimit-* trio of
+ * the tightest (every request: no intermediate object or arrays).
+ */
+export function setRateLimitHeaders(headers: Pick<Headers, "set">, verdicts: Verdict[]): void {
+  const first = verdicts[0];
+  if (!first) return;
+  let tightest = first;
+  let policy = "";
+  let state = "";
+  for (const v of verdicts) {
+    if (v.remaining < tightest.remaining || !v.allowed) tightest = v;
+    const sep = policy ? ", " : "";
+    policy += `${sep}"${v.policy}";q=${v.limit};w=${PERIOD_MS / 1000}`;
+    state += `${sep}"${v.policy}";r=${v.remaining};t=${v.resetSeconds}`;
+  }
+  headers.set("ratelimit-policy", policy);
+  headers.set("ratelimit", state);
+  headers.set("x-ratelimit-limit", String(tightest.limit));
+  headers.set("x-ratelimit-remaining", String(tightest.remaining));
+  headers.set("x-ratelimit-reset", String(tightest.resetSeconds));
 }
 
 /** The 429 for a refused verdict (problem+json with retry_after; the front door adds Retry-After). */
