@@ -143,7 +143,7 @@ export interface PgliteOptions {
   template?: Blob | null;
   /** A tarball made by dumpDataDir to start from (a restore): the data dir must not hold a database yet. */
   loadDataDir?: Blob;
-  /** The buffer pool, as PostgreSQL's shared_buffers (default: CAUSELOOP_PGLITE_SHARED_BUFFERS, else 32MB). */
+  /** The buffer pool, as PostgreSQL's shared_buffers (default: CAUSELOOP_PGLITE_SHARED_BUFFERS, else 16MB). */
   sharedBuffers?: string;
 }
 
