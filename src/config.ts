@@ -321,8 +321,8 @@ const KB_PER_UNIT = { kb: 1, mb: 1024, gb: 1024 * 1024 } as const;
  * Embedded mode: PGlite's buffer pool (PostgreSQL's shared_buffers), in kB for PostgreSQL's -c. PGlite zeroes
  * the whole pool at start, so it is resident memory from the first second. 16MB (2 048 pages) holds a small
  * deployment's hot pages, and the rest is read from the operating system's page cache; it keeps an idle serve
- * under 250 MiB even after its isolation attestation has touched every table (32MB: up to 255 MiB; PostgreSQL's
- * own default, 128MB, costs about 100 MiB more). At most 1GB: PGlite's WebAssembly memory stops at 2 GiB.
+ * 16 MiB below 32MB's (PostgreSQL's own default, 128MB, costs about 100 MiB more). At most 1GB: PGlite's
+ * WebAssembly memory stops at 2 GiB.
  */
 export function pgliteSharedBuffers(env: Env = process.env): string {
   const raw = env.CAUSELOOP_PGLITE_SHARED_BUFFERS?.trim() || "16MB";

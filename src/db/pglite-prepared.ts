@@ -161,11 +161,7 @@ export class PgliteConnection {
       rowDescription: messages.find((m) => m.name === "rowDescription"),
     };
     this.#statements.set(text, statement);
-    while (this.#statements.size > MAX_STATEMENTS) {
-      const [oldest, evicted] = this.#statements.entries().next().value as [string, Statement];
-      this.#statements.delete(oldest);
-      this.#toClose.push(evicted.name);
-    }
+    while (this.#statements.size > MAX_STATEMENTS) this.#forget(this.#statements.keys().next().value as string);
     return statement;
   }
 

@@ -19,7 +19,7 @@ const WORKSPACE_ID = /^ws_[0-9a-z]{26}$/;
  * a JWT's signature) before it trusts them.
  */
 export type DoorEntry = (
-  | { pat: { hash: string; workspaceId?: string }; session?: undefined }
+  | { pat: { hash: string; workspaceId: string }; session?: undefined }
   | { session: { userId: string; sessionId: string }; pat?: undefined }
 ) & { rows?: Record<string, unknown>[] };
 

@@ -108,13 +108,7 @@ export async function authenticate(
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
   if (jwt && match?.[1]?.startsWith("ey")) return authenticateSession(door, jwt, match[1], entered);
   // The door was entered with this very header's token (credentialEntry parsed and checksummed it): not twice.
-  const pat = entered?.pat;
-  const parsed =
-    pat?.workspaceId !== undefined
-      ? { workspaceId: pat.workspaceId, hash: pat.hash }
-      : match?.[1]
-        ? parsePat(match[1])
-        : undefined;
+  const parsed = entered?.pat ?? (match?.[1] ? parsePat(match[1]) : undefined);
   if (!parsed) throw new AppError("unauthorized", UNAUTHORIZED);
   const principal = await door(parsed.workspaceId, async (tx) => {
     const preread = entered?.pat?.hash === parsed.hash ? (entered.rows as unknown as TokenRow[]) : undefined;
@@ -233,7 +227,7 @@ export function credentialEntry(authorization: string | null): { workspaceId: st
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
   if (!token) return undefined;
   const pat = parsePat(token);
-  if (pat) return { workspaceId: pat.workspaceId, entry: { pat: { hash: pat.hash, workspaceId: pat.workspaceId } } };
+  if (pat) return { workspaceId: pat.workspaceId, entry: { pat } };
   const payload = token.split(".")[1];
   if (!token.startsWith("ey") || !payload) return undefined;
   try {
