@@ -1,8 +1,9 @@
 // Imported first by cli/main.ts, before the rest of the program loads:
 //  - `--env-file FILE` (any command but setup, whose own --env-file is the file it writes): the file's
 //    variables are set, unless the environment already sets them, and the flag is taken out of argv;
-//  - a command that will open the embedded database starts compiling PGlite's WebAssembly now, while the
-//    rest of the program loads (the compile runs on the engine's own threads: 0.1-0.2 s off a later start).
+//  - a command that will open the embedded database compiles PGlite's WebAssembly now, before the rest of the
+//    program loads: the heap the compile used and freed is then reused by the loading, not left behind
+//    (src/db/pglite-assets.ts).
 import { writeSync } from "node:fs";
 import { loadPgliteAssets } from "../src/db/pglite-assets.ts";
 import { loadEnvFile } from "../src/operator/env-file.ts";

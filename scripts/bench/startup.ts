@@ -12,7 +12,8 @@ import { createTestDb } from "../../test/helpers/db.ts";
 import { stopPostgresServer } from "../../test/helpers/postgres-server.ts";
 
 const runs = Number(process.argv[2] ?? 5);
-const binary = await compiledBinary();
+// CAUSELOOP_BENCH_BINARY: measure another build (an earlier commit) with the same script.
+const binary = process.env.CAUSELOOP_BENCH_BINARY ?? (await compiledBinary());
 
 async function timeToReady(args: string[], env: Record<string, string>): Promise<{ ms: number; rssMiB: number }> {
   const port = await freePort();

@@ -18,14 +18,21 @@ let initdb: Promise<WebAssembly.Module> | undefined;
  * The compiled module is kept for the next PGlite of the process (compiling takes a while); its bytes are
  * not. The file-system bundle stays a reference to the embedded file, read by each PGlite.create, rather than
  * a 6 MiB copy held for the life of the process.
+ *
+ * Compiled synchronously, on the calling thread. `WebAssembly.compile` runs on the engine's compiler threads,
+ * which then sit idle: the memory their compile freed stays in their allocator's pages, in one start of two
+ * about 18 MiB more resident for the life of the process (an idle embedded serve at 239-257 MiB after its first
+ * isolation attestation, against 241-248 compiled here). The compile overlapped module loading on those
+ * threads, but on two cores the two slowed each other down: a later start gains about 25 ms from it, not
+ * the compile's 200-250 ms (docs/BENCHMARKS.md).
  */
 export function loadPgliteAssets(): Promise<PgliteAssets> {
-  // Read synchronously, so the compile starts at this call (on the engine's own threads) rather than when the
-  // event loop next turns: cli/warm.ts calls this while the rest of the program is still loading.
-  cached ??= WebAssembly.compile(readFileSync(pgliteWasmPath)).then((pgliteWasmModule) => ({
-    pgliteWasmModule,
-    fsBundle: Bun.file(fsBundlePath),
-  }));
+  cached ??= new Promise((resolve) =>
+    resolve({
+      pgliteWasmModule: new WebAssembly.Module(readFileSync(pgliteWasmPath)),
+      fsBundle: Bun.file(fsBundlePath),
+    }),
+  );
   return cached;
 }
 
