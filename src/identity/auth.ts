@@ -102,7 +102,7 @@ export async function authenticate(
   door: TenantDoor,
   authorization: string | null,
   jwt?: JwtKeys,
-  /** The token row the door already read on entering (a held read request), for this token's hash only. */
+  /** The door's entry made from this same header (credentialEntry), with the token row it read, if any. */
   entered?: DoorEntry,
 ): Promise<Principal> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
@@ -111,7 +111,8 @@ export async function authenticate(
   const parsed = entered?.pat ?? (match?.[1] ? parsePat(match[1]) : undefined);
   if (!parsed) throw new AppError("unauthorized", UNAUTHORIZED);
   const principal = await door(parsed.workspaceId, async (tx) => {
-    const preread = entered?.pat?.hash === parsed.hash ? (entered.rows as unknown as TokenRow[]) : undefined;
+    // parsed is entered.pat whenever there is one: its row, when the door read it, is this token's.
+    const preread = entered?.pat ? (entered.rows as unknown as TokenRow[] | undefined) : undefined;
     const [row] =
       preread ??
       (await tx.query<TokenRow>(
