@@ -3,7 +3,10 @@
 //    variables are set, unless the environment already sets them, and the flag is taken out of argv;
 //  - a command that will open the embedded database compiles PGlite's WebAssembly now, before the rest of the
 //    program loads: the heap the compile used and freed is then reused by the loading, not left behind
-//    (src/db/pglite-assets.ts).
+//    (src/db/pglite-assets.ts);
+//  - the compiled binary starts with the JIT's tier-up thresholds raised (scripts/build.ts): any command still
+//    running after a few seconds (the console, the relay, a long import) gets the normal ones back. `serve` does
+//    so as soon as it is ready.
 import { writeSync } from "node:fs";
 import { loadPgliteAssets } from "../src/db/pglite-assets.ts";
 import { loadEnvFile } from "../src/operator/env-file.ts";
@@ -33,3 +36,5 @@ takeEnvFile(process.argv);
 const EMBEDDED_COMMANDS = new Set(["serve", "demo"]);
 if (!process.env.DATABASE_URL && !process.env.DATABASE_OWNER_URL && EMBEDDED_COMMANDS.has(process.argv[2] ?? ""))
   loadPgliteAssets().catch(() => {}); // the command that needs the assets reports any failure itself
+
+setTimeout(() => Bun.unsafe.setJITPolicy(1), 3_000).unref();

@@ -1,6 +1,7 @@
 // `bun run build`: one executable, dist/causeloop, with the migrations, the reference SQL, PGlite's
 // WebAssembly and file-system bundle (imported as files/text by the sources themselves) and the embedded
-// database template embedded.
+// database template embedded. The build runs twice: the second lays the bytecode out by the functions a start
+// of the first one used (recordStartProfiles below).
 // `bun run build --release`: the same, cross-compiled for linux-x64 and linux-arm64 into dist/release/ as
 // causeloop-<version>-linux-<arch>, with SHA256SUMS (`sha256sum -c SHA256SUMS` checks them; install.sh
 // --binary installs one without building) and the SBOM, sbom.cdx.json. Bun fetches the other architecture's
@@ -16,7 +17,8 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { basename } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
 const release = process.argv.includes("--release");
@@ -50,13 +52,27 @@ function embeddedCopies(): string[] {
   return out;
 }
 
-async function compile(out: string, target?: "bun-linux-x64" | "bun-linux-arm64"): Promise<void> {
+// Code that runs once at start rarely pays back the JIT's compile time (two cores here: the JIT threads and the
+// start compete). The binary starts with JavaScriptCore's tier-up thresholds times 8; a long-running command puts
+// them back once it is interactive (src/server.ts when ready, cli/warm.ts after a few seconds otherwise).
+const START_JIT_POLICY = 8;
+
+async function compile(
+  out: string,
+  target?: "bun-linux-x64" | "bun-linux-arm64",
+  bytecodeOrder?: string[],
+): Promise<void> {
   const result = await Bun.build({
     // The template rides along as an embedded file (Bun.embeddedFiles), under its own name.
     // So do the SBOM and (when CI ran it first) the dependency scan's result, for the evidence pack.
     entrypoints: ["cli/main.ts", template, ...embeddedCopies()],
     naming: { asset: "[name].[ext]" },
-    compile: target ? { outfile: out, target } : { outfile: out },
+    compile: {
+      outfile: out,
+      ...(target ? { target } : {}),
+      jitPolicy: START_JIT_POLICY,
+      bytecodeOrder: bytecodeOrder?.length ? bytecodeOrder : null,
+    },
     // Identifiers stay unmangled: Elysia's generated validators recognise TypeBox's TransformDecodeError by its
     // class name, so a mangled name silently skips query coercion and its checks (?limit=999999 reached SQL as
     // a string). Whitespace and syntax minification are safe.
@@ -80,16 +96,74 @@ async function compile(out: string, target?: "bun-linux-x64" | "bun-linux-arm64"
 // The SBOM of what the binary carries (runtime dependencies through bun.lock), beside it.
 const sbom = Bun.spawnSync(["bun", "scripts/sbom.ts", "dist/sbom.cdx.json"], { stdout: "inherit", stderr: "inherit" });
 if (sbom.exitCode !== 0) process.exit(1);
+/**
+ * Profile-guided bytecode layout (Bun's --bytecode-order): the binary just built is started the way a start
+ * is timed (scripts/bench/startup.ts), recording which functions it loads; the next build puts those first in
+ * the executable, so a start reads and decodes less of it. Two starts of `serve` on a new embedded data dir:
+ * the later one (the usual start) first, then the first one (template unpack, first migrations). Recorded on
+ * every build, so the profile is never stale; a recording that fails leaves the layout as is (a warning).
+ */
+async function recordStartProfiles(binary: string): Promise<string[]> {
+  const dir = join(tmpdir(), `causeloop-build-profile-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const serveOnce = async (profile: string) => {
+    const probe = Bun.serve({ port: 0, fetch: () => new Response() });
+    const port = probe.port;
+    probe.stop(true);
+    const proc = Bun.spawn([binary, "serve", "--port", String(port), "--data-dir", join(dir, "data")], {
+      env: { PATH: process.env.PATH ?? "", HOME: dir, CAUSELOOP_LOG_LEVEL: "error", BUN_BYTECODE_ORDER_OUT: profile },
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    const deadline = performance.now() + 60_000;
+    let ready = false;
+    while (!ready && performance.now() < deadline && proc.exitCode === null) {
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (!ready) await Bun.sleep(20);
+    }
+    proc.kill("SIGTERM");
+    await proc.exited;
+    if (!ready || !existsSync(profile))
+      throw new Error(`serve did not become ready: ${(await new Response(proc.stderr).text()).slice(-300)}`);
+  };
+  try {
+    const first = join(dir, "first.order");
+    const later = join(dir, "later.order");
+    await serveOnce(first);
+    await serveOnce(later);
+    mkdirSync("dist/bytecode-order", { recursive: true });
+    copyFileSync(later, "dist/bytecode-order/later.order");
+    copyFileSync(first, "dist/bytecode-order/first.order");
+    return ["dist/bytecode-order/later.order", "dist/bytecode-order/first.order"];
+  } catch (error) {
+    console.warn(`build: no start profile recorded (${(error as Error).message}); bytecode left in build order`);
+    return [];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 if (!release) {
   await compile(outfile);
+  const profiles = await recordStartProfiles(outfile);
+  if (profiles.length) await compile(outfile, undefined, profiles);
 } else {
   const dir = "dist/release";
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const sums: string[] = [];
+  // The profile is recorded with a native build; one profile serves every target.
+  const native = `${dir}/causeloop-profile-run`;
+  await compile(native);
+  const profiles = await recordStartProfiles(native);
+  rmSync(native, { force: true });
+  rmSync(`${native}.map`, { force: true });
   for (const arch of ["x64", "arm64"] as const) {
     const out = `${dir}/causeloop-${pkg.version}-linux-${arch}`;
-    await compile(out, `bun-linux-${arch}`);
+    await compile(out, `bun-linux-${arch}`, profiles);
     rmSync(`${out}.map`, { force: true });
     sums.push(`${createHash("sha256").update(readFileSync(out)).digest("hex")}  ${basename(out)}`);
   }

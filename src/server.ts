@@ -429,5 +429,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       return false;
     }
   };
+  // Serving now: the JIT gets its normal tier-up thresholds back (the binary starts with them raised: scripts/build.ts).
+  Bun.unsafe.setJITPolicy(1);
   return { url, port: server.port ?? config.port, shutdown, closed, reloadTls, metricsUrl: metricsListener?.url };
 }

@@ -11,6 +11,7 @@ import { pgliteSharedBuffers, type DatabaseUrlInfo, type EngineKind } from "../c
 import { AppError } from "../errors.ts";
 import * as schema from "./schema/index.ts";
 import { loadInitdbModule, loadPgliteAssets } from "./pglite-assets.ts";
+import { KnownTypesPGlite } from "./pglite-array-types.ts";
 import { PgliteConnection, type PgliteTransaction } from "./pglite-prepared.ts";
 import { embeddedTemplate, unpackTemplate } from "./pglite-template.ts";
 
@@ -170,7 +171,8 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
   const initdbWasmModule = existsSync(`${pgdata}/PG_VERSION`) ? undefined : await loadInitdbModule();
   let pg: PGlite;
   try {
-    pg = await PGlite.create({
+    // Not PGlite.create: it always builds a plain PGlite. This one knows the built-in array types already.
+    pg = new KnownTypesPGlite({
       dataDir: pgdata,
       loadDataDir: options.loadDataDir,
       // -c on the command line, not postgresqlconf: PGlite would overwrite the data dir's postgresql.conf with it.
@@ -182,6 +184,7 @@ export async function openPglite(dataDir: string, options: PgliteOptions = {}): 
       ...(await assets),
       initdbWasmModule,
     });
+    await pg.waitReady;
   } catch (error) {
     throw new AppError(
       "config_invalid",
