@@ -121,7 +121,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const requestEngine = tracing ? tracing.engine(db.engine) : db.engine;
   const links = exportLinks(exportLinkKey, config.exportLinkMinutes);
   const store = archiveStore(config, links);
-  const limits = rateLimitsOn(requestEngine, config.engine, config.rateLimit, logger);
+  // The shared buckets' reservations on connections of their own (OpenDatabase.side), never the request pool's.
+  const limits = rateLimitsOn(db.side ?? db.engine, config.engine, config.rateLimit, logger);
   const handlers = jobHandlers(db.engine, config, store, maintenance);
   // Metrics exist only when served somewhere (a listener, or the API port with a token): never by accident.
   const metrics: Metrics | undefined =

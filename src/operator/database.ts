@@ -12,15 +12,23 @@ import { vacuumFull, type MaintenanceConnection } from "../governance/vacuum.ts"
 
 export interface OpenDatabase {
   engine: Engine;
+  /**
+   * PostgreSQL: connections of their own (two) for statements a request waits for while it holds one of the
+   * pool's, the shared rate limiter's reservations. Taken from the pool, they could wait for the very
+   * connections held by the requests waiting for them: a burst of as many requests as the pool has connections
+   * would stall every one of them until the acquire timeout. Absent on PGlite (its limiter keeps no store).
+   */
+  side?: Engine;
   close(): Promise<void>;
 }
 
-function closer(engine: Engine, lock?: DataDirLock): () => Promise<void> {
+function closer(engine: Engine, lock?: DataDirLock, side?: Engine): () => Promise<void> {
   let closed = false;
   return async () => {
     if (closed) return;
     closed = true;
     try {
+      await side?.close().catch(() => {});
       await engine.close();
     } finally {
       lock?.release();
@@ -105,7 +113,12 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
         `the database schema is behind this binary (${why}); run 'causeloop migrate' with DATABASE_OWNER_URL set, or start with --migrate`,
       );
     }
-    return { engine, close: closer(engine) };
+    const side = await openPostgres(url, 2, "causeloop-serve-side", {
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+      acquireTimeoutMs: config.dbAcquireTimeoutMs,
+      prepare: config.dbPrepare,
+    });
+    return { engine, side, close: closer(engine, undefined, side) };
   } catch (error) {
     await engine.close().catch(() => {});
     throw error;
