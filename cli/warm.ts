@@ -37,4 +37,5 @@ const EMBEDDED_COMMANDS = new Set(["serve", "demo"]);
 if (!process.env.DATABASE_URL && !process.env.DATABASE_OWNER_URL && EMBEDDED_COMMANDS.has(process.argv[2] ?? ""))
   loadPgliteAssets().catch(() => {}); // the command that needs the assets reports any failure itself
 
-setTimeout(() => Bun.unsafe.setJITPolicy(1), 3_000).unref();
+// (Optional call: a Bun without Bun.unsafe.setJITPolicy builds binaries that start with the normal policy.)
+setTimeout(() => Bun.unsafe.setJITPolicy?.(1), 3_000).unref();

@@ -126,8 +126,9 @@ async function recordStartProfiles(binary: string): Promise<string[]> {
     }
     proc.kill("SIGTERM");
     await proc.exited;
-    if (!ready || !existsSync(profile))
-      throw new Error(`serve did not become ready: ${(await new Response(proc.stderr).text()).slice(-300)}`);
+    if (!ready) throw new Error(`serve did not become ready: ${(await new Response(proc.stderr).text()).slice(-300)}`);
+    if (!existsSync(profile))
+      throw new Error("this Bun wrote no profile (BUN_BYTECODE_ORDER_OUT needs a Bun with --bytecode-order)");
   };
   try {
     const first = join(dir, "first.order");

@@ -431,6 +431,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
   };
   // Serving now: the JIT gets its normal tier-up thresholds back (the binary starts with them raised: scripts/build.ts).
-  Bun.unsafe.setJITPolicy(1);
+  Bun.unsafe.setJITPolicy?.(1);
   return { url, port: server.port ?? config.port, shutdown, closed, reloadTls, metricsUrl: metricsListener?.url };
 }
