@@ -131,14 +131,13 @@ async function recordStartProfiles(binary: string): Promise<string[]> {
       throw new Error("this Bun wrote no profile (BUN_BYTECODE_ORDER_OUT needs a Bun with --bytecode-order)");
   };
   try {
-    const first = join(dir, "first.order");
-    const later = join(dir, "later.order");
+    const first = "dist/bytecode-order/first.order";
+    const later = "dist/bytecode-order/later.order";
+    mkdirSync("dist/bytecode-order", { recursive: true });
+    for (const profile of [first, later]) rmSync(profile, { force: true }); // a failed run leaves none behind
     await serveOnce(first);
     await serveOnce(later);
-    mkdirSync("dist/bytecode-order", { recursive: true });
-    copyFileSync(later, "dist/bytecode-order/later.order");
-    copyFileSync(first, "dist/bytecode-order/first.order");
-    return ["dist/bytecode-order/later.order", "dist/bytecode-order/first.order"];
+    return [later, first];
   } catch (error) {
     console.warn(`build: no start profile recorded (${(error as Error).message}); bytecode left in build order`);
     return [];

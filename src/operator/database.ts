@@ -87,11 +87,12 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
       await owner.close();
     }
   }
-  const engine = await openPostgres(url, config.poolSize, "causeloop-serve", {
+  const timeouts = {
     connectTimeoutMs: config.dbConnectTimeoutMs,
     acquireTimeoutMs: config.dbAcquireTimeoutMs,
     prepare: config.dbPrepare,
-  });
+  };
+  const engine = await openPostgres(url, config.poolSize, "causeloop-serve", timeouts);
   try {
     const role = await checkRole(engine, "current_user");
     if (!role.ok) {
@@ -113,11 +114,7 @@ export async function openForServe(config: Config, logger: Logger): Promise<Open
         `the database schema is behind this binary (${why}); run 'causeloop migrate' with DATABASE_OWNER_URL set, or start with --migrate`,
       );
     }
-    const side = await openPostgres(url, 2, "causeloop-serve-side", {
-      connectTimeoutMs: config.dbConnectTimeoutMs,
-      acquireTimeoutMs: config.dbAcquireTimeoutMs,
-      prepare: config.dbPrepare,
-    });
+    const side = await openPostgres(url, 2, "causeloop-serve-side", timeouts);
     return { engine, side, close: closer(engine, undefined, side) };
   } catch (error) {
     await engine.close().catch(() => {});
